@@ -1,0 +1,11 @@
+"""Faust agents and timers: wiring only (decode, call the domain, write state, emit, count)."""
+
+from __future__ import annotations
+
+from streams.agents import pings
+from streams.runtime import Runtime
+
+
+def register(runtime: Runtime) -> None:
+    """Attach every agent and timer to ``runtime.app``."""
+    pings.register(runtime)

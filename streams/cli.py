@@ -1,0 +1,151 @@
+"""The ``coverwatch`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from streams.settings import Settings, SettingsError
+
+
+def _settings(for_worker: bool = False) -> Settings:
+    """Settings from the environment, or exit 2 listing every problem."""
+    try:
+        return Settings.from_env(for_worker=for_worker)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from streams.up import UpOptions, up
+
+    options = UpOptions(
+        simulator=not args.no_simulator,
+        endpoints_file=args.endpoints_file,
+        kafka_port=args.kafka_port,
+        redis_port=args.redis_port,
+        web_port=args.web_port,
+        speed=args.speed,
+        officers=args.officers,
+        seed=args.seed,
+    )
+    return up(_settings(), options)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    run_worker(_settings(for_worker=True))
+    return 0
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from streams.embedded import create_topics
+
+    settings = _settings()
+    created = asyncio.run(create_topics(settings.kafka_bootstrap, settings.topic_prefix))
+    print(f"created {len(created)} topics: {', '.join(created) or '-'}")
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from streams.simulator.publisher import publish, read_file
+
+    settings = _settings()
+    count = asyncio.run(
+        publish(
+            read_file(args.file),
+            settings.kafka_bootstrap,
+            speed=args.speed,
+            topic_prefix=settings.topic_prefix,
+        )
+    )
+    print(f"published {count} messages from {args.file}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from streams.simulator.cli import simulate
+
+    return simulate(args, _settings())
+
+
+def _cmd_areas(args: argparse.Namespace) -> int:
+    from streams.simulator.cli import areas
+
+    return areas(args, _settings())
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    root = argparse.ArgumentParser(prog="coverwatch", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser(
+        "up", help="run the embedded stack (broker, Redis, worker, simulator, web)"
+    )
+    up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
+    up.add_argument("--endpoints-file", type=Path, help="write the endpoints as JSON to this file")
+    up.add_argument("--kafka-port", type=int, default=0, help="broker port (default: a free one)")
+    up.add_argument("--redis-port", type=int, default=0, help="Redis port (default: a free one)")
+    up.add_argument("--web-port", type=int, default=0, help="web port (default: a free one)")
+    up.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
+    up.add_argument("--officers", type=int, default=150, help="simulated officers")
+    up.add_argument("--seed", type=int, default=7, help="simulator seed")
+    up.set_defaults(run=_cmd_up)
+
+    worker = commands.add_parser("worker", help="run one Faust worker (production)")
+    worker.set_defaults(run=_cmd_worker)
+
+    topics = commands.add_parser(
+        "topics", help="create the contract topics on the configured broker"
+    )
+    topics.set_defaults(run=_cmd_topics)
+
+    publish = commands.add_parser("publish", help="publish a recorded JSONL file to the broker")
+    publish.add_argument("file", type=Path)
+    publish.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="replay at this many recorded seconds per real second (default: max)",
+    )
+    publish.set_defaults(run=_cmd_publish)
+
+    simulate = commands.add_parser("simulate", help="generate a simulated force area")
+    simulate.add_argument("--sink", choices=("kafka", "file"), default="file")
+    simulate.add_argument("--out", type=Path, help="JSONL output file for --sink file")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--officers", type=int, default=200)
+    simulate.add_argument("--hours", type=float, default=1.0, help="simulated duration")
+    simulate.add_argument("--start", help="simulated start, RFC 3339 (default: now, to the minute)")
+    simulate.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="simulated seconds per real second (default: as fast as possible)",
+    )
+    simulate.add_argument("--malformed-rate", type=float, default=0.0)
+    simulate.add_argument("--areas", type=Path, help="area pack (default: the bundled pack)")
+    simulate.set_defaults(run=_cmd_simulate)
+
+    areas = commands.add_parser("areas", help="validate or load an area pack")
+    areas.add_argument("action", choices=("validate", "load"))
+    areas.add_argument("file", type=Path)
+    areas.set_defaults(run=_cmd_areas)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``coverwatch`` console script."""
+    args = parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The one clock of the service: every rolling window, validation and the coverage evaluator ask it.
+
+``wall`` (production) is the system clock. ``event`` (replays, simulations) follows the data: its
+now is the event-time watermark, the latest time seen on ``clock.ticks`` or in accepted input,
+so a recorded day replays with the same visits, dose and alerts at any speed. Input can move an
+event clock forward only within the future-skew limit (validation enforces it); ticks are trusted.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What time it is for the service, in seconds since the Unix epoch (UTC)."""
+
+    def now(self) -> float | None:
+        """The current time, or None while an event clock has seen nothing yet."""
+
+    def observe(self, event_ts: float) -> None:
+        """An accepted event or a tick carried this time."""
+
+
+class WallClock:
+    """Production clock: the system's wall clock. Observed event times do not move it."""
+
+    def now(self) -> float:
+        """The wall clock."""
+        return time.time()
+
+    def observe(self, event_ts: float) -> None:
+        """Event times do not move the wall clock."""
+
+
+class EventClock:
+    """Replay and simulation clock: the highest event time observed so far (the watermark)."""
+
+    def __init__(self, watermark: float | None = None) -> None:
+        self._watermark = watermark
+
+    def now(self) -> float | None:
+        """The watermark, or None before the first event."""
+        return self._watermark
+
+    def observe(self, event_ts: float) -> None:
+        """Move the watermark forward to ``event_ts`` if it is later."""
+        if self._watermark is None or event_ts > self._watermark:
+            self._watermark = event_ts

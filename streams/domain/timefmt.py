@@ -1,0 +1,11 @@
+"""RFC 3339 formatting of event times (seconds since the Unix epoch, UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def format_ts(ts: float) -> str:
+    """``ts`` as RFC 3339 UTC with millisecond precision and a ``Z``: 2026-11-21T18:04:05.250Z."""
+    moment = datetime.fromtimestamp(round(ts, 3), tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

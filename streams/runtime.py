@@ -1,0 +1,86 @@
+"""What the agents share in one worker process: settings, clock, Redis state, metrics, topics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import faust
+import orjson
+
+from streams import topics
+from streams.clock import Clock, EventClock, WallClock
+from streams.domain.deadletter import Source, deadletter_record
+from streams.domain.validation import Rejection, TimeLimits
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.state import State
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The wiring of one worker: agents call the domain and then these."""
+
+    settings: Settings
+    app: faust.App
+    metrics: Metrics
+    state: State
+    clock: Clock
+    limits: TimeLimits
+    channels: dict[str, faust.TopicT] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings, app: faust.App) -> Runtime:
+        """The runtime for ``settings`` on ``app``, with a topic object per contract topic."""
+        metrics = Metrics(spec.name for spec in topics.TOPICS if spec.direction == "input")
+        runtime = cls(
+            settings=settings,
+            app=app,
+            metrics=metrics,
+            state=State(settings.redis_url, settings.key_prefix, metrics),
+            clock=EventClock() if settings.clock == "event" else WallClock(),
+            limits=TimeLimits(
+                max_future_skew_s=settings.max_future_skew_s,
+                max_age_s=settings.max_age_s,
+                max_message_bytes=settings.max_message_bytes,
+            ),
+        )
+        for spec in topics.TOPICS:
+            runtime.channels[spec.name] = app.topic(
+                settings.topic(spec.name),
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=spec.partitions,
+                internal=False,
+            )
+        return runtime
+
+    async def emit(
+        self, topic: str, records: Sequence[tuple[bytes | None, dict[str, object]]]
+    ) -> None:
+        """Send output records (key, value) to a contract topic; delivery is batched by Faust."""
+        channel = self.channels[topic]
+        for key, value in records:
+            await channel.send(key=key, value=orjson.dumps(value))
+
+    async def deadletter(
+        self,
+        topic: str,
+        events: Sequence[faust.EventT[Any]],
+        rejections: Sequence[tuple[int, Rejection]],
+    ) -> None:
+        """Send each rejected event of a batch to ``deadletter`` with its reason, and count it."""
+        if not rejections:
+            return
+        now = time.time()
+        records = []
+        for index, rejection in rejections:
+            message = events[index].message
+            source = Source(topic, message.partition, message.offset)
+            records.append(
+                (message.key, deadletter_record(source, message.key, message.value, rejection, now))
+            )
+        await self.emit(topics.DEADLETTER, records)
+        self.metrics.rejected(topic, (rejection for _, rejection in rejections))

@@ -1,0 +1,228 @@
+"""The only module that reads the environment: every setting, its variable, default and meaning.
+
+Settings are read once into a frozen :class:`Settings`; every problem is reported together in
+one :class:`SettingsError` so a misconfigured deployment fails at start with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ClockMode = Literal["wall", "event"]
+
+
+class SettingsError(ValueError):
+    """One or more environment variables are missing or invalid."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def _setting(env: str, default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Coverwatch configuration; each field is read from the variable named in its metadata."""
+
+    kafka_bootstrap: str = _setting(
+        "COVERWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, comma separated"
+    )
+    redis_url: str = _setting(
+        "COVERWATCH_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for the live state"
+    )
+    app_id: str = _setting(
+        "COVERWATCH_APP_ID", "coverwatch", "Faust app id = Kafka consumer group of the workers"
+    )
+    topic_prefix: str = _setting(
+        "COVERWATCH_TOPIC_PREFIX", "", "Prefix added to every topic name (tenancy, tests)"
+    )
+    key_prefix: str = _setting(
+        "COVERWATCH_KEY_PREFIX", "cw", "Prefix of every Redis key this service writes"
+    )
+    web_host: str = _setting("COVERWATCH_WEB_HOST", "127.0.0.1", "Address the web server binds")
+    web_port: int = _setting(
+        "COVERWATCH_WEB_PORT", 8080, "Port of the web server (/healthz, /metrics, API, live page)"
+    )
+    clock: ClockMode = _setting(
+        "COVERWATCH_CLOCK",
+        "wall",
+        "`wall`: production, now is the wall clock; `event`: now follows the data "
+        "(event-time watermark, advanced by `clock.ticks`) for replays and simulations",
+    )
+    max_future_skew_s: float = _setting(
+        "COVERWATCH_MAX_FUTURE_SKEW_S",
+        30.0,
+        "Reject input dated more than this many seconds after now (`future_timestamp`)",
+    )
+    max_age_s: float = _setting(
+        "COVERWATCH_MAX_AGE_S",
+        86400.0,
+        "Reject input dated more than this many seconds before now (`stale_timestamp`)",
+    )
+    max_message_bytes: int = _setting(
+        "COVERWATCH_MAX_MESSAGE_BYTES",
+        65536,
+        "Reject larger input values (`oversized`)",
+    )
+    allowed_lateness_s: float = _setting(
+        "COVERWATCH_ALLOWED_LATENESS_S",
+        120.0,
+        "Out-of-order fixes within this lateness give the in-order result; later ones `too_late`",
+    )
+    max_gap_s: float = _setting(
+        "COVERWATCH_MAX_GAP_S", 300.0, "Longest silence between fixes still counted as presence"
+    )
+    qualifying_s: float = _setting(
+        "COVERWATCH_QUALIFYING_S", 600.0, "Continuous presence that makes a qualifying visit"
+    )
+    drive_through_s: float = _setting(
+        "COVERWATCH_DRIVE_THROUGH_S", 120.0, "Visits shorter than this are drive-throughs"
+    )
+    credit_cap_s: float = _setting(
+        "COVERWATCH_CREDIT_CAP_S", 1200.0, "Dose credit per visit is capped at this many seconds"
+    )
+    exit_buffer_m: float = _setting(
+        "COVERWATCH_EXIT_BUFFER_M", 25.0, "An officer leaves an area only when this far outside"
+    )
+    timezone: str = _setting(
+        "COVERWATCH_TIMEZONE", "Europe/London", "Local time zone for policy bands and 'today'"
+    )
+    pseudonym_key: str = _setting(
+        "COVERWATCH_PSEUDONYM_KEY",
+        "",
+        "Secret key (>= 16 chars) for the keyed-HMAC officer pseudonyms; required by workers "
+        "(`coverwatch up` makes a random one)",
+    )
+    batch_size: int = _setting(
+        "COVERWATCH_BATCH_SIZE", 1000, "Most messages an agent takes from a stream per batch"
+    )
+    batch_wait_s: float = _setting(
+        "COVERWATCH_BATCH_WAIT_S", 0.05, "Longest an agent waits to fill a batch"
+    )
+    fetch_max_wait_ms: int = _setting(
+        "COVERWATCH_FETCH_MAX_WAIT_MS",
+        50,
+        "Longest the broker may hold a fetch for more data (Faust hard-codes 1500 ms)",
+    )
+    session_timeout_s: float = _setting(
+        "COVERWATCH_SESSION_TIMEOUT_S",
+        10.0,
+        "Kafka consumer session timeout; joining a group takes about half of it",
+    )
+    log_level: str = _setting("COVERWATCH_LOG_LEVEL", "info", "debug, info, warn or error")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, for_worker: bool = False
+    ) -> Settings:
+        """Read every setting from ``environ`` (default ``os.environ``), validating all of them.
+
+        ``for_worker`` also requires the pseudonym key (only workers see officer identities).
+        """
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for spec in fields(cls):
+            env = spec.metadata["env"]
+            raw = source.get(env)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[spec.name] = _PARSERS[type(spec.default)](raw)
+            except ValueError as error:
+                problems.append(f"{env}={raw!r}: {error}")
+        settings = cls(**values)
+        problems.extend(settings.problems())
+        if for_worker and len(settings.pseudonym_key) < 16:
+            problems.append(
+                "COVERWATCH_PSEUDONYM_KEY must be set to a secret of at least 16 characters"
+            )
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    def problems(self) -> list[str]:
+        """What is wrong with these values, one message per problem naming the variable."""
+        found: list[str] = []
+        checks: list[tuple[bool, str]] = [
+            (self.clock in ("wall", "event"), "COVERWATCH_CLOCK must be `wall` or `event`"),
+            (0 < self.web_port < 65536, "COVERWATCH_WEB_PORT must be in 1..65535"),
+            (self.batch_size >= 1, "COVERWATCH_BATCH_SIZE must be >= 1"),
+            (self.batch_wait_s > 0, "COVERWATCH_BATCH_WAIT_S must be > 0"),
+            (self.fetch_max_wait_ms >= 0, "COVERWATCH_FETCH_MAX_WAIT_MS must be >= 0"),
+            (self.max_message_bytes >= 1024, "COVERWATCH_MAX_MESSAGE_BYTES must be >= 1024"),
+            (self.allowed_lateness_s >= 0, "COVERWATCH_ALLOWED_LATENESS_S must be >= 0"),
+            (self.max_gap_s > 0, "COVERWATCH_MAX_GAP_S must be > 0"),
+            (
+                self.qualifying_s > self.drive_through_s,
+                "COVERWATCH_QUALIFYING_S must exceed COVERWATCH_DRIVE_THROUGH_S",
+            ),
+            (self.exit_buffer_m >= 0, "COVERWATCH_EXIT_BUFFER_M must be >= 0"),
+            (self.session_timeout_s >= 6, "COVERWATCH_SESSION_TIMEOUT_S must be >= 6"),
+            (
+                self.log_level in ("debug", "info", "warn", "error"),
+                "COVERWATCH_LOG_LEVEL must be debug, info, warn or error",
+            ),
+            (
+                _KEY_PREFIX.fullmatch(self.key_prefix) is not None,
+                "COVERWATCH_KEY_PREFIX must match [A-Za-z0-9_.-]+",
+            ),
+            (
+                _TOPIC_PREFIX.fullmatch(self.topic_prefix) is not None,
+                "COVERWATCH_TOPIC_PREFIX must match [A-Za-z0-9_.-]*",
+            ),
+        ]
+        found.extend(message for ok, message in checks if not ok)
+        if not _zone_exists(self.timezone):
+            found.append(f"COVERWATCH_TIMEZONE: unknown time zone {self.timezone!r}")
+        return found
+
+    def topic(self, name: str) -> str:
+        """The broker topic name for the contract topic ``name``."""
+        return f"{self.topic_prefix}{name}"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables (to configure a child process)."""
+        return {spec.metadata["env"]: str(getattr(self, spec.name)) for spec in fields(self)}
+
+
+def documentation() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, in declaration order (for the README)."""
+    return [
+        (spec.metadata["env"], str(spec.default), spec.metadata["doc"]) for spec in fields(Settings)
+    ]
+
+
+def _zone_exists(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+
+
+def _parse_float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
+_PARSERS: dict[type, Callable[[str], Any]] = {str: str, int: _parse_int, float: _parse_float}
+_KEY_PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
+_TOPIC_PREFIX = re.compile(r"[A-Za-z0-9_.-]*")

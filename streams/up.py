@@ -1,0 +1,141 @@
+"""``coverwatch up``: the embedded stack (broker, Redis, worker, simulator, web) until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from streams.embedded import (
+    ManagedProcess,
+    StackError,
+    StopRequested,
+    free_port,
+    http_ok,
+    python_command,
+    raise_on_signals,
+    services,
+    spawn,
+    wait_until,
+)
+from streams.embedded import create_topics as create_broker_topics
+from streams.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class UpOptions:
+    """What `coverwatch up` starts and where."""
+
+    simulator: bool = True
+    endpoints_file: Path | None = None
+    kafka_port: int = 0
+    redis_port: int = 0
+    web_port: int = 0
+    speed: float = 60.0
+    officers: int = 150
+    seed: int = 7
+
+
+def stack_settings(base: Settings, kafka_bootstrap: str, redis_url: str, web_port: int) -> Settings:
+    """Settings for the children: embedded endpoints, event clock, a pseudonym key if unset."""
+    return replace(
+        base,
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        web_port=web_port,
+        clock="event",
+        pseudonym_key=base.pseudonym_key or secrets.token_hex(16),
+    )
+
+
+def simulator_command(options: UpOptions) -> list[str]:
+    """The simulator child: a living city in accelerated time, published to the broker."""
+    return python_command(
+        "simulate",
+        "--sink",
+        "kafka",
+        "--speed",
+        str(options.speed),
+        "--officers",
+        str(options.officers),
+        "--seed",
+        str(options.seed),
+        "--hours",
+        "24",
+    )
+
+
+def up(base: Settings, options: UpOptions) -> int:
+    """Run the stack until SIGINT/SIGTERM (exit 0) or until a child dies (exit 1)."""
+    raise_on_signals()
+    try:
+        with services(options.kafka_port, options.redis_port) as running:
+            settings = stack_settings(
+                base, running.kafka_bootstrap, running.redis_url, options.web_port or free_port()
+            )
+            asyncio.run(create_broker_topics(settings.kafka_bootstrap, settings.topic_prefix))
+            _run_children(settings, options, running.work_dir)
+    except StopRequested:
+        print("stopped.", flush=True)
+        return 0
+    except StackError as error:
+        print(f"coverwatch up failed: {error}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _run_children(settings: Settings, options: UpOptions, work_dir: Path) -> None:
+    """Start the worker (and simulator), announce the URLs, watch them; stop them on the way out."""
+    env = {**os.environ, **settings.to_env()}
+    web_url = f"http://{settings.web_host}:{settings.web_port}"
+    children: list[ManagedProcess] = []
+    try:
+        worker = spawn("worker", python_command("worker"), work_dir, env)
+        children.append(worker)
+        wait_until("worker /healthz", lambda: http_ok(f"{web_url}/healthz"), worker, 60)
+        if options.simulator:
+            children.append(spawn("simulator", simulator_command(options), work_dir, env))
+        _announce(settings, web_url, work_dir, options.endpoints_file)
+        _watch(children)
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+def _announce(
+    settings: Settings, web_url: str, work_dir: Path, endpoints_file: Path | None
+) -> None:
+    endpoints = {
+        "kafka_bootstrap": settings.kafka_bootstrap,
+        "redis_url": settings.redis_url,
+        "web_url": web_url,
+        "metrics_url": f"{web_url}/metrics",
+        "logs": str(work_dir),
+    }
+    if endpoints_file is not None:
+        endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n")
+    print(
+        "Coverwatch is up (Ctrl-C stops everything):\n"
+        f"  live page   {web_url}/\n"
+        f"  health      {web_url}/healthz\n"
+        f"  metrics     {web_url}/metrics\n"
+        f"  kafka       {settings.kafka_bootstrap}\n"
+        f"  redis       {settings.redis_url}\n"
+        f"  logs        {work_dir}",
+        flush=True,
+    )
+
+
+def _watch(children: list[ManagedProcess]) -> None:
+    """Block until a child dies; then raise StackError naming it."""
+    while True:
+        for child in children:
+            if not child.alive:
+                raise StackError(
+                    f"{child.name} exited with {child.process.returncode}:\n{child.log_tail()}"
+                )
+        time.sleep(0.5)

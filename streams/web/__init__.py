@@ -1,0 +1,1 @@
+"""HTTP: health, Prometheus exposition, the JSON API and the live page."""

@@ -1,0 +1,69 @@
+"""The worker's web server (aiohttp), run as a service of the Faust app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from mode import Service
+
+from streams.runtime import Runtime
+
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process serves requests."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: Redis answers."""
+    runtime = request.app[RUNTIME_KEY]
+    redis_ok = await runtime.state.ready()
+    body = {"status": "ok" if redis_ok else "unavailable", "redis": redis_ok}
+    return web.json_response(body, status=200 if redis_ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of this worker's metrics."""
+    body, content_type = request.app[RUNTIME_KEY].metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def build_web_app(runtime: Runtime) -> web.Application:
+    """The aiohttp application with every route."""
+    app = web.Application()
+    app[RUNTIME_KEY] = runtime
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+class WebServer(Service):
+    """Serves :func:`build_web_app` on the configured host and port while the worker runs."""
+
+    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runtime = runtime
+        self._runner: web.AppRunner | None = None
+
+    async def on_start(self) -> None:
+        """Bind the port and start serving."""
+        self._runner = web.AppRunner(build_web_app(self.runtime), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, self.runtime.settings.web_host, self.runtime.settings.web_port
+        )
+        await site.start()
+        self.log.info(
+            "web server on http://%s:%s",
+            self.runtime.settings.web_host,
+            self.runtime.settings.web_port,
+        )
+
+    async def on_stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -1,0 +1,33 @@
+"""``coverwatch worker``: one Faust worker process against the configured Kafka and Redis."""
+
+from __future__ import annotations
+
+import faust
+
+from streams import agents
+from streams.app import create_app
+from streams.runtime import Runtime
+from streams.settings import Settings
+from streams.web.server import WebServer
+
+
+def build(settings: Settings) -> Runtime:
+    """The app with its runtime, agents and web server, ready to run."""
+    app = create_app(settings)
+    runtime = Runtime.create(settings, app)
+    agents.register(runtime)
+    app.service(WebServer(runtime))  # type: ignore[arg-type]
+    return runtime
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the worker until SIGINT or SIGTERM."""
+    runtime = build(settings)
+    worker = faust.Worker(
+        runtime.app,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=True,
+    )
+    worker.execute_from_commandline()

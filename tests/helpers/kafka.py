@@ -1,0 +1,65 @@
+"""Plain Kafka clients for tests: what users and downstream systems would use."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+
+async def produce(
+    bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes | None]]
+) -> None:
+    """Send (key, value) messages in order and wait for every delivery."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=8 * 1024 * 1024)
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send_and_wait(topic, key=key, value=value)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[dict[str, object]]], bool],
+    timeout_s: float = 30.0,
+) -> list[dict[str, object]]:
+    """Every JSON value on ``topic`` from the start, read until ``until(values)`` or timeout."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    values: list[dict[str, object]] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        deadline = time.monotonic() + 10
+        while not partitions and time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout_s
+        while not until(values) and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                values.extend(
+                    orjson.loads(record.value) for record in records if record.value is not None
+                )
+    finally:
+        await consumer.stop()
+    return values
+
+
+def run(coroutine):  # type: ignore[no-untyped-def]
+    """Run a coroutine from a synchronous test."""
+    return asyncio.run(coroutine)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from schemas import validation_errors
+from streams.domain.validation import Rejected, TimeLimits, decode_ping
+
+NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC).timestamp()
+LIMITS = TimeLimits(max_future_skew_s=30, max_age_s=86400, max_message_bytes=65536)
+
+
+def ping(**fields: object) -> dict[str, object]:
+    value: dict[str, object] = {
+        "issi": "2001001",
+        "ts": "2026-11-21T17:59:30Z",
+        "lat": 52.48,
+        "lon": -1.89,
+    }
+    value.update(fields)
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def reason_for(value: object, key: bytes | None = b"2001001", raw: bytes | None = None) -> str:
+    with pytest.raises(Rejected) as caught:
+        decode_ping(key, orjson.dumps(value) if raw is None else raw, NOW, LIMITS)
+    return caught.value.rejection.reason
+
+
+def test_a_valid_ping_becomes_a_fix() -> None:
+    fix = decode_ping(b"2001001", orjson.dumps(ping(speed_mps=3.5)), NOW, LIMITS)
+    assert (fix.issi, fix.lat, fix.lon, fix.speed_mps) == ("2001001", 52.48, -1.89, 3.5)
+    assert fix.ts == NOW - 30
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (ping(lat="52.48"), "invalid_schema"),
+        (ping(lat=True), "invalid_schema"),
+        (ping(ts=None), "invalid_schema"),
+        (ping(ts="yesterday"), "invalid_schema"),
+        (ping(ts="2026-11-21T17:59:30"), "invalid_schema"),
+        (ping(colour="blue"), "invalid_schema"),
+        (ping(issi=""), "invalid_schema"),
+        (ping(heading_deg=400), "invalid_schema"),
+        (ping(lat=123.0), "invalid_coordinates"),
+        (ping(lon=-181.0), "invalid_coordinates"),
+        (ping(lat=0.0, lon=0.0), "invalid_coordinates"),
+        (ping(ts="2026-11-21T18:05:00Z"), "future_timestamp"),
+        (ping(ts="2026-11-19T18:00:00Z"), "stale_timestamp"),
+        (ping(schema="airwave.pings/2"), "wrong_schema_version"),
+        ([1, 2, 3], "invalid_schema"),
+    ],
+)
+def test_bad_pings_are_rejected_with_a_reason(value: object, reason: str) -> None:
+    assert reason_for(value) == reason
+
+
+def test_bad_json_and_oversized_values_are_rejected_before_parsing() -> None:
+    assert reason_for(None, raw=b'{"issi": ') == "invalid_json"
+    assert reason_for(None, raw=b"[" * 70000) == "oversized"
+
+
+def test_a_key_that_is_not_the_issi_is_rejected() -> None:
+    assert reason_for(ping(), key=b"9999") == "invalid_schema"
+
+
+def test_without_a_clock_yet_no_time_limit_applies() -> None:
+    fix = decode_ping(None, orjson.dumps(ping(ts="2030-01-01T00:00:00Z")), None, LIMITS)
+    assert fix.ts > NOW
+
+
+def test_decoder_and_json_schema_agree_on_shape() -> None:
+    good = ping(accuracy_m=12.0, heading_deg=90.0)
+    assert validation_errors("airwave.pings", good) == []
+    for bad in (ping(lat="52.48"), ping(colour="blue"), ping(lat=123.0), ping(ts="yesterday")):
+        assert validation_errors("airwave.pings", bad) != []
