@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 import orjson

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from streams.agents import pings
+from streams.agents import pings, tables
 from streams.runtime import Runtime
 
 
 def register(runtime: Runtime) -> None:
     """Attach every agent and timer to ``runtime.app``."""
     pings.register(runtime)
+    tables.register(runtime)

@@ -1,20 +1,78 @@
-"""Helpers every agent uses to take a batch of raw messages apart."""
+"""What every agent does with a batch: take it apart, group it by partition, guard it."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import faust
 
+from streams.domain.validation import Rejection, decode_all
+from streams.runtime import Runtime
+from streams.state import Changes, PartitionCommit
 
-def raw_messages(events: Sequence[faust.EventT[Any]]) -> list[tuple[bytes | None, bytes | None]]:
+Events = Sequence[faust.EventT[Any]]
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def raw_messages(events: Events) -> list[tuple[bytes | None, bytes | None]]:
     """(key, value) bytes of each event of a batch."""
     return [(event.message.key, event.message.value) for event in events]
 
 
-def append_latencies(events: Sequence[faust.EventT[Any]]) -> list[float]:
+def append_latencies(events: Events) -> list[float]:
     """Seconds from each message's broker timestamp to now."""
     now = time.time()
     return [now - event.message.timestamp for event in events]
+
+
+def partition_commits(source: str, events: Events) -> dict[int, PartitionCommit]:
+    """An empty commit per partition in the batch, up to that partition's last offset."""
+    last: dict[int, int] = {}
+    for event in events:
+        message = event.message
+        last[message.partition] = max(last.get(message.partition, -1), message.offset)
+    return {p: PartitionCommit(source, p, offset, Changes()) for p, offset in last.items()}
+
+
+async def guarded(
+    runtime: Runtime, topic: str, events: Events, handle: Callable[[Events], Awaitable[None]]
+) -> None:
+    """Run ``handle`` on the batch; if it fails, retry message by message so that only the
+    message that fails goes to ``deadletter`` (as ``internal_error``) and the agent goes on."""
+    try:
+        await handle(events)
+    except Exception:
+        log.exception(
+            "batch of %d from %s failed; isolating the failing messages", len(events), topic
+        )
+        for index, event in enumerate(events):
+            try:
+                await handle([event])
+            except Exception as error:
+                log.exception("message %s failed", event.message.offset)
+                rejection = Rejection("internal_error", f"{type(error).__name__}: {error}")
+                await runtime.deadletter(topic, events, [(index, rejection)])
+
+
+async def apply_table_batch(
+    runtime: Runtime,
+    topic: str,
+    events: Events,
+    decode: Callable[[bytes | None, bytes | None], T],
+    change: Callable[[Changes, T], None],
+) -> list[T]:
+    """Decode a batch, deadletter the rejects, apply ``change`` for each accepted value to its
+    partition's changes, commit them with the watermarks, and count. Returns the values."""
+    accepted, rejections = decode_all(raw_messages(events), decode)
+    commits = partition_commits(topic, events)
+    for index, value in accepted:
+        change(commits[events[index].message.partition].changes, value)
+    await runtime.state.commit(list(commits.values()))
+    await runtime.deadletter(topic, events, rejections)
+    runtime.metrics.consumed(topic, len(events))
+    runtime.metrics.latencies(topic, append_latencies(events))
+    return [value for _, value in accepted]

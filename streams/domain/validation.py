@@ -31,6 +31,7 @@ Reason = Literal[
     "oversized",
     "unknown_reference",
     "impossible_event",
+    "internal_error",
 ]
 
 REASONS: Final[tuple[Reason, ...]] = (
@@ -46,6 +47,7 @@ REASONS: Final[tuple[Reason, ...]] = (
     "oversized",
     "unknown_reference",
     "impossible_event",
+    "internal_error",
 )
 
 T = TypeVar("T")

@@ -1,0 +1,76 @@
+"""The entity feeds kept in Redis for every worker: roster, area definitions, clock ticks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import orjson
+
+from streams import topics
+from streams.agents.batches import Events, apply_table_batch, guarded
+from streams.domain.areas import AreaDefinition, area_to_feature
+from streams.domain.areas_feed import AreaRemoved, decode_area
+from streams.domain.roster import RosterEntry, RosterRemoved, decode_roster
+from streams.domain.ticks import decode_tick
+from streams.runtime import Runtime
+from streams.state import Changes
+
+
+def register(runtime: Runtime) -> None:
+    """Attach the roster, areas and clock-tick agents."""
+    settings = runtime.settings
+    state = runtime.state
+
+    def roster_change(changes: Changes, item: RosterEntry | RosterRemoved) -> None:
+        if isinstance(item, RosterRemoved):
+            changes.hdel(state.roster_key, item.issi)
+        else:
+            changes.hset(state.roster_key, item.issi, orjson.dumps(item).decode())
+
+    def area_change(changes: Changes, item: AreaDefinition | AreaRemoved) -> None:
+        if isinstance(item, AreaRemoved):
+            changes.hdel(state.area_features_key, item.area_id)
+        else:
+            changes.hset(
+                state.area_features_key, item.area_id, orjson.dumps(area_to_feature(item)).decode()
+            )
+        changes.incr(state.area_version_key)
+
+    def tick_change(changes: Changes, ts: float) -> None:
+        changes.max(state.clock_key, ts)
+
+    async def roster_batch(events: Events) -> None:
+        decode = partial(decode_roster, limits=runtime.limits)
+        await apply_table_batch(runtime, topics.ROSTER, events, decode, roster_change)
+
+    async def areas_batch(events: Events) -> None:
+        decode = partial(decode_area, limits=runtime.limits)
+        await apply_table_batch(runtime, topics.AREAS, events, decode, area_change)
+
+    async def ticks_batch(events: Events) -> None:
+        decode = partial(decode_tick, limits=runtime.limits)
+        for ts in await apply_table_batch(runtime, topics.CLOCK_TICKS, events, decode, tick_change):
+            runtime.clock.observe(ts)
+
+    for topic, name, handle in (
+        (topics.ROSTER, "ingest_roster", roster_batch),
+        (topics.AREAS, "ingest_areas", areas_batch),
+        (topics.CLOCK_TICKS, "ingest_clock_ticks", ticks_batch),
+    ):
+        _table_agent(runtime, topic, name, handle, settings.batch_size, settings.batch_wait_s)
+
+
+def _table_agent(
+    runtime: Runtime,
+    topic: str,
+    name: str,
+    handle: Callable[[Events], Awaitable[None]],
+    batch_size: int,
+    batch_wait_s: float,
+) -> None:
+    @runtime.app.agent(runtime.channels[topic], name=name, concurrency=1)
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(batch_size, within=batch_wait_s):
+            await guarded(runtime, topic, events, handle)

@@ -1,0 +1,100 @@
+"""Delivering simulated records: to a JSONL file, or to a Kafka broker (the I/O side).
+
+The generators in :mod:`streams.simulator.world` are pure; this module is where their records
+meet the file system and the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Final
+
+from aiokafka import AIOKafkaProducer
+
+from streams.simulator.recording import parse_jsonl_line, record_to_jsonl
+from streams.simulator.world import Record
+
+WRITE_BATCH_RECORDS: Final = 4096
+FILE_BUFFER_BYTES: Final = 1 << 20
+PENDING_SENDS_LIMIT: Final = 10_000
+LINGER_MS: Final = 20
+MAX_BATCH_BYTES: Final = 1 << 20
+
+
+def write_file(records: Iterable[Record], path: Path | str) -> int:
+    """Write records to ``path`` as JSONL (replacing it); return how many were written."""
+    count = 0
+    batch: list[bytes] = []
+    with open(path, "wb", buffering=FILE_BUFFER_BYTES) as file:
+        for record in records:
+            batch.append(record_to_jsonl(record))
+            if len(batch) == WRITE_BATCH_RECORDS:
+                file.write(b"".join(batch))
+                count += len(batch)
+                batch.clear()
+        file.write(b"".join(batch))
+        count += len(batch)
+    return count
+
+
+def read_file(path: Path | str) -> Iterator[Record]:
+    """The records of a JSONL file, lazily; a bad line raises ``ValueError`` naming its number.
+
+    Blank lines are skipped.
+    """
+    with open(path, "rb", buffering=FILE_BUFFER_BYTES) as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield parse_jsonl_line(line)
+            except ValueError as error:
+                raise ValueError(f"{path}:{number}: {error}") from None
+
+
+async def publish(
+    records: Iterable[Record], bootstrap: str, *, speed: float | None, topic_prefix: str = ""
+) -> int:
+    """Send records to Kafka at ``bootstrap``; return how many were sent.
+
+    With ``speed``, a record is sent once ``record.at / speed`` seconds of wall time have passed
+    since the start (1.0 = real time); with None, as fast as the broker takes them. Sends are
+    batched (linger) and their acknowledgements are awaited in groups, then flushed at the end,
+    so a delivery failure raises here.
+    """
+    if speed is not None and speed <= 0:
+        raise ValueError("speed must be positive, or None for as fast as possible")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=LINGER_MS, max_batch_size=MAX_BATCH_BYTES
+    )
+    await producer.start()
+    try:
+        return await _send_all(producer, records, speed, topic_prefix)
+    finally:
+        await producer.stop()
+
+
+async def _send_all(
+    producer: AIOKafkaProducer, records: Iterable[Record], speed: float | None, topic_prefix: str
+) -> int:
+    """Pace and send every record, checking acknowledgements every few thousand sends."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    pending: list[asyncio.Future[object]] = []
+    count = 0
+    for record in records:
+        if speed is not None:
+            delay = started + record.at / speed - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        key = None if record.key is None else record.key.encode("utf-8")
+        pending.append(await producer.send(topic_prefix + record.topic, record.value, key=key))
+        count += 1
+        if len(pending) >= PENDING_SENDS_LIMIT:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await producer.flush()
+    await asyncio.gather(*pending)
+    return count
