@@ -21,16 +21,39 @@ class Clock(Protocol):
     def observe(self, event_ts: float) -> None:
         """An accepted event or a tick carried this time."""
 
+    def settle_time(self) -> float | None:
+        """How far event-time state may be settled (fixes older than this minus the lateness
+        become final): never past the data a lagging consumer has yet to read."""
+
 
 class WallClock:
-    """Production clock: the system's wall clock. Observed event times do not move it."""
+    """Production clock: the system's wall clock.
+
+    Observed event times do not move ``now``, but they bound :meth:`settle_time`: after the
+    latest observed event, settle time runs on with the wall clock from the moment it was seen,
+    so a worker replaying a backlog settles at the pace of the backlog, not of the wall clock.
+    """
+
+    def __init__(self) -> None:
+        self._latest_event: float | None = None
+        self._seen_at = 0.0
 
     def now(self) -> float:
         """The wall clock."""
         return time.time()
 
     def observe(self, event_ts: float) -> None:
-        """Event times do not move the wall clock."""
+        """Remember the latest event time and when it was seen."""
+        if self._latest_event is None or event_ts > self._latest_event:
+            self._latest_event = event_ts
+        self._seen_at = time.time()
+
+    def settle_time(self) -> float:
+        """The latest event time plus the wall time since it was seen, capped at now."""
+        wall = time.time()
+        if self._latest_event is None:
+            return wall
+        return min(wall, self._latest_event + (wall - self._seen_at))
 
 
 class EventClock:
@@ -47,3 +70,7 @@ class EventClock:
         """Move the watermark forward to ``event_ts`` if it is later."""
         if self._watermark is None or event_ts > self._watermark:
             self._watermark = event_ts
+
+    def settle_time(self) -> float | None:
+        """The watermark."""
+        return self._watermark

@@ -75,8 +75,33 @@ class Metrics:
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
             registry=self.registry,
         )
+        self.fix_outcomes = Counter(
+            "coverwatch_fixes_total",
+            "Valid fixes by what the presence engine did with them: accepted, duplicate, "
+            "too_late, implausible_speed, replayed (at or below the partition's applied offset); "
+            "unknown_radio counts accepted fixes of radios missing from the roster",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.visits_published = Counter(
+            "coverwatch_visits_published_total",
+            "Visit records published to presence.visits, by status",
+            ["status"],
+            registry=self.registry,
+        )
         self.up = Gauge("coverwatch_worker_up", "1 while this worker runs", registry=self.registry)
         self.up.set(1)
+        for outcome in (
+            "accepted",
+            "duplicate",
+            "too_late",
+            "implausible_speed",
+            "replayed",
+            "unknown_radio",
+        ):
+            self.fix_outcomes.labels(outcome)
+        for status in ("open", "closed", "retracted"):
+            self.visits_published.labels(status)
         for topic in input_topics:
             self.messages_consumed.labels(topic)
             for reason in REASONS:
@@ -103,6 +128,15 @@ class Metrics:
         histogram = self.ingest_latency.labels(topic)
         for latency in seconds:
             histogram.observe(max(latency, 0.0))
+
+    def fixes(self, outcome: str, count: int) -> None:
+        """``count`` fixes had this outcome."""
+        self.fix_outcomes.labels(outcome).inc(count)
+
+    def visits(self, statuses: Iterable[object]) -> None:
+        """Visit records were published with these statuses."""
+        for status in statuses:
+            self.visits_published.labels(str(status)).inc()
 
     def round_trip(self, operation: str) -> None:
         """One Redis round trip happened."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 
 from streams import topics
 from streams.clock import Clock, EventClock, WallClock
@@ -42,7 +43,9 @@ class Runtime:
             state=State(settings.redis_url, settings.key_prefix, metrics),
             clock=EventClock() if settings.clock == "event" else WallClock(),
             limits=TimeLimits(
-                max_future_skew_s=settings.max_future_skew_s,
+                max_future_skew_s=settings.max_future_skew_s
+                if settings.clock == "wall"
+                else settings.event_clock_max_jump_s,
                 max_age_s=settings.max_age_s,
                 max_message_bytes=settings.max_message_bytes,
             ),
@@ -56,6 +59,15 @@ class Runtime:
                 internal=False,
             )
         return runtime
+
+    def backlogged(self, topic: str, partition: int, applied_offset: int) -> bool:
+        """Whether the broker holds messages of a partition beyond ``applied_offset`` (from the
+        high-water mark of the last fetch; Tansu's ``end_offsets()`` cannot be trusted)."""
+        try:
+            highwater = self.app.consumer.highwater(TP(self.settings.topic(topic), partition))
+        except (AssertionError, KeyError, RuntimeError):
+            return False
+        return highwater is not None and highwater - 1 > applied_offset
 
     async def emit(
         self, topic: str, records: Sequence[tuple[bytes | None, dict[str, object]]]

@@ -6,7 +6,8 @@ so every Lua call touches one slot):
 | key | type | what |
 |---|---|---|
 | ``P:{src.N}:wm`` | string | offset watermark of partition N of source topic ``src`` |
-| ``P:{roster}:entries`` | hash | issi -> roster entry JSON |
+| ``P:{directory}:roster`` | hash | issi -> roster entry JSON |
+| ``P:{directory}:assignments`` | hash | callsign -> JSON list of area ids of its open incidents |
 | ``P:{areas}:features`` | hash | area_id -> GeoJSON Feature JSON |
 | ``P:{areas}:version`` | int | bumped on every area change |
 | ``P:{clock}:watermark`` | string | the event clock: highest event time seen (event mode) |
@@ -18,24 +19,86 @@ watermark changes nothing, so at-least-once delivery is safe.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import redis.asyncio as redis_asyncio
 
+from streams.domain.dose import minute_buckets
+from streams.domain.fixes import Fix
+from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
 from streams.metrics import Metrics
 
+LOOKUP_LUA = """
+local out = {}
+for _, issi in ipairs(ARGV) do
+  local entry = redis.call('HGET', KEYS[1], issi)
+  local assigned = false
+  if entry then
+    assigned = redis.call('HGET', KEYS[2], cjson.decode(entry)['callsign'])
+  end
+  out[#out + 1] = entry
+  out[#out + 1] = assigned
+end
+out[#out + 1] = redis.call('GET', KEYS[3]) or '0'
+return out
+"""
+
+VISIT_DAYS_KEPT = 3
+
 APPLY_LUA = """
+local check = ARGV[1] ~= 'none'
 local offset = tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if offset <= current then return 0 end
+if check then
+  local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+  if offset <= current then return 0 end
+end
+local windows = {900, 3600, 28800, 86400}
+local function add_dose(prefix, minute, field, amount)
+  redis.call('HINCRBYFLOAT', prefix .. ':dose:' .. minute, field, amount)
+  redis.call('ZADD', prefix .. ':dose:minutes', minute, minute)
+  for _, w in ipairs(windows) do
+    local through = tonumber(redis.call('HGET', prefix .. ':dosewin:through', w) or '-1')
+    if minute > through then
+      redis.call('HINCRBYFLOAT', prefix .. ':dosewin', w .. '|' .. field, amount)
+    end
+  end
+end
+local function expire_dose(prefix, now_minute)
+  for _, w in ipairs(windows) do
+    local target = now_minute - w / 60 - 1
+    local through = tonumber(redis.call('HGET', prefix .. ':dosewin:through', w) or '-1')
+    if target > through then
+      local minutes = redis.call('ZRANGEBYSCORE', prefix .. ':dose:minutes', '(' .. through, target)
+      for _, minute in ipairs(minutes) do
+        local bucket = redis.call('HGETALL', prefix .. ':dose:' .. minute)
+        for i = 1, #bucket, 2 do
+          local amount = -tonumber(bucket[i + 1])
+          redis.call('HINCRBYFLOAT', prefix .. ':dosewin', w .. '|' .. bucket[i], amount)
+        end
+        if w == 86400 then
+          redis.call('DEL', prefix .. ':dose:' .. minute)
+          redis.call('ZREM', prefix .. ':dose:minutes', minute)
+        end
+      end
+      redis.call('HSET', prefix .. ':dosewin:through', w, target)
+    end
+  end
+end
 local ops = cjson.decode(ARGV[2])
 for _, op in ipairs(ops) do
   local name = op[1]
   if name == 'hset' then redis.call('HSET', op[2], op[3], op[4])
   elseif name == 'hdel' then redis.call('HDEL', op[2], op[3])
-  elseif name == 'incr' then redis.call('INCR', op[2])
+  elseif name == 'hset_versioned' then
+    if redis.call('HGET', op[2], op[3]) ~= op[4] then
+      redis.call('HSET', op[2], op[3], op[4])
+      redis.call('INCR', op[5])
+    end
+  elseif name == 'hdel_versioned' then
+    if redis.call('HDEL', op[2], op[3]) == 1 then redis.call('INCR', op[4]) end
   elseif name == 'hincrbyfloat' then redis.call('HINCRBYFLOAT', op[2], op[3], op[4])
   elseif name == 'hmax' then
     local found = redis.call('HGET', op[2], op[3])
@@ -46,13 +109,13 @@ for _, op in ipairs(ops) do
     local found = redis.call('GET', op[2])
     if (not found) or tonumber(op[3]) > tonumber(found) then redis.call('SET', op[2], op[3]) end
   elseif name == 'geoadd' then redis.call('GEOADD', op[2], op[3], op[4], op[5])
-  elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
-  elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
   elseif name == 'expire' then redis.call('EXPIRE', op[2], op[3])
+  elseif name == 'dose' then add_dose(op[2], tonumber(op[3]), op[4], op[5])
+  elseif name == 'expire_dose' then expire_dose(op[2], tonumber(op[3]))
   else return redis.error_reply('unknown op ' .. tostring(name))
   end
 end
-redis.call('SET', KEYS[1], offset)
+if check then redis.call('SET', KEYS[1], offset) end
 return 1
 """
 
@@ -71,9 +134,13 @@ class Changes:
         """Delete one hash field."""
         self.ops.append(["hdel", key, name])
 
-    def incr(self, key: str) -> None:
-        """Increment an integer key."""
-        self.ops.append(["incr", key])
+    def hset_versioned(self, key: str, name: str, value: str, version_key: str) -> None:
+        """Set a hash field and bump ``version_key``, only if the value differs."""
+        self.ops.append(["hset_versioned", key, name, value, version_key])
+
+    def hdel_versioned(self, key: str, name: str, version_key: str) -> None:
+        """Delete a hash field and bump ``version_key``, only if it existed."""
+        self.ops.append(["hdel_versioned", key, name, version_key])
 
     def hincrbyfloat(self, key: str, name: str, amount: float) -> None:
         """Add ``amount`` (may be negative) to a hash field."""
@@ -95,14 +162,26 @@ class Changes:
         """Expire a key after ``seconds``."""
         self.ops.append(["expire", key, str(seconds)])
 
+    def dose(self, slice_prefix: str, minute: int, split: str, seconds: float) -> None:
+        """Add dose to a minute bucket and to every rolling window that still holds that minute."""
+        self.ops.append(["dose", slice_prefix, str(minute), split, repr(seconds)])
+
+    def expire_dose(self, slice_prefix: str, now_minute: int) -> None:
+        """Take minutes that left each rolling window out of its total (idempotent)."""
+        self.ops.append(["expire_dose", slice_prefix, str(now_minute)])
+
 
 @dataclass(frozen=True, slots=True)
 class PartitionCommit:
-    """The changes of one batch for one source partition, up to ``last_offset``."""
+    """The changes of one batch for one source partition, up to ``last_offset``.
+
+    ``last_offset`` None: clock-driven changes that move no watermark (applied unconditionally;
+    they are idempotent because the track state they derive from is written with them).
+    """
 
     source: str
     partition: int
-    last_offset: int
+    last_offset: int | None
     changes: Changes
 
 
@@ -126,7 +205,12 @@ class State:
     @property
     def roster_key(self) -> str:
         """Hash issi -> roster entry JSON."""
-        return self.key("roster", "entries")
+        return self.key("directory", "roster")
+
+    @property
+    def assignments_key(self) -> str:
+        """Hash callsign -> JSON list of area ids of the open incidents it is assigned to."""
+        return self.key("directory", "assignments")
 
     @property
     def area_features_key(self) -> str:
@@ -154,7 +238,10 @@ class State:
             for commit in commits:
                 await self._apply(
                     keys=[self.watermark_key(commit.source, commit.partition)],
-                    args=[commit.last_offset, orjson.dumps(commit.changes.ops)],
+                    args=[
+                        "none" if commit.last_offset is None else commit.last_offset,
+                        orjson.dumps(commit.changes.ops),
+                    ],
                     client=pipe,
                 )
             results = await pipe.execute()
@@ -189,6 +276,109 @@ class State:
         self.metrics.round_trip("clock")
         return None if value is None else float(value)
 
+    # -- presence (one slice per airwave.pings partition) -------------------------------------
+
+    def pings_slice(self, partition: int) -> str:
+        """Key prefix of everything derived from one ``airwave.pings`` partition (one slot)."""
+        return self.key(f"airwave.pings.{partition}")
+
+    async def lookup(
+        self, issis: Sequence[str]
+    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, frozenset[str]], int]:
+        """For each radio: its roster entry (None if unknown) and the areas of the open incidents
+        its callsign is assigned to; plus the area version. One round trip."""
+        script = self.redis.register_script(LOOKUP_LUA)
+        reply = await script(
+            keys=[self.roster_key, self.assignments_key, self.area_version_key], args=list(issis)
+        )
+        self.metrics.round_trip("lookup")
+        roster: dict[str, dict[str, Any] | None] = {}
+        assigned: dict[str, frozenset[str]] = {}
+        for index, issi in enumerate(issis):
+            entry, areas = reply[2 * index], reply[2 * index + 1]
+            roster[issi] = None if entry is None else orjson.loads(entry)
+            assigned[issi] = frozenset(orjson.loads(areas)) if areas else frozenset()
+        return roster, assigned, int(reply[-1])
+
+    async def load_tracks(self, partition: int) -> tuple[int, dict[str, bytes]]:
+        """One partition's offset watermark and stored tracks (issi -> JSON)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.watermark_key("airwave.pings", partition))
+            pipe.hgetall(self.pings_slice(partition) + ":tracks")
+            watermark, tracks = await pipe.execute()
+        self.metrics.round_trip("load_tracks")
+        return -1 if watermark is None else int(watermark), {
+            k.decode(): v for k, v in tracks.items()
+        }
+
+    def record_presence(
+        self,
+        changes: Changes,
+        partition: int,
+        facts: Iterable[Fact],
+        visit_values: Mapping[str, tuple[str, dict[str, object]]],
+        tracks: Mapping[str, object],
+        last_fixes: Mapping[str, tuple[Fix, dict[str, object]]],
+        now_minute: int,
+    ) -> None:
+        """The Redis changes of one partition's presence facts.
+
+        ``visit_values``: visit_id -> (local day, published value); ``tracks``: issi -> stored
+        track; ``last_fixes``: issi -> (latest accepted fix, what to show about it).
+        """
+        slot = self.pings_slice(partition)
+        changes.expire_dose(slot, now_minute)
+        for fact in facts:
+            if isinstance(fact, MembershipChanged):
+                field = f"{fact.area_id}|{fact.issi}"
+                if fact.present:
+                    changes.hset(slot + ":present", field, f"{fact.role}|{fact.mode}")
+                else:
+                    changes.hdel(slot + ":present", field)
+            elif isinstance(fact, DoseAccrued):
+                self._record_dose(changes, slot, fact)
+            elif isinstance(fact, VisitRecorded):
+                visit = fact.visit
+                if visit.qualifying and visit.status != "retracted":
+                    changes.hmax(slot + ":lastq", visit.area_id, visit.start + visit.seconds)
+        for visit_id, (day, value) in visit_values.items():
+            changes.hset(f"{slot}:visits:{day}", visit_id, orjson.dumps(value).decode())
+            changes.expire(f"{slot}:visits:{day}", VISIT_DAYS_KEPT * 86400)
+        for issi, track in tracks.items():
+            changes.hset(slot + ":tracks", issi, orjson.dumps(track).decode())
+        for issi, (fix, shown) in last_fixes.items():
+            changes.geoadd(slot + ":geo", fix.lon, fix.lat, issi)
+            changes.hset(slot + ":lastfix", issi, orjson.dumps(shown).decode())
+            changes.max(slot + ":feed", fix.ts)
+
+    @staticmethod
+    def _record_dose(changes: Changes, slot: str, dose: DoseAccrued) -> None:
+        for (area_id, minute, role, mode, activity), seconds in minute_buckets(dose).items():
+            changes.dose(slot, minute, f"{area_id}|{role}|{mode}|{activity}", seconds)
+
+    async def presence_view(self, partitions: int, days: Sequence[str]) -> PresenceView:
+        """Presence, dose windows, last qualifying visits and the given days' visits, merged
+        over every ``airwave.pings`` partition. One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                slot = self.pings_slice(partition)
+                pipe.hgetall(slot + ":present")
+                pipe.hgetall(slot + ":dosewin")
+                pipe.hgetall(slot + ":lastq")
+                pipe.get(slot + ":feed")
+                for day in days:
+                    pipe.hgetall(f"{slot}:visits:{day}")
+            replies = await pipe.execute()
+        self.metrics.round_trip("presence_view")
+        view = PresenceView()
+        per_partition = 4 + len(days)
+        for partition in range(partitions):
+            present, windows, lastq, feed, *visits = replies[
+                partition * per_partition : (partition + 1) * per_partition
+            ]
+            view.add(present, windows, lastq, feed, visits)
+        return view
+
     async def ready(self) -> bool:
         """Whether Redis answers."""
         try:
@@ -201,3 +391,42 @@ class State:
     async def close(self) -> None:
         """Close the connection pool."""
         await self.redis.aclose()
+
+
+@dataclass
+class PresenceView:
+    """Presence state merged over partitions, as raw numbers for the domain to shape."""
+
+    present: dict[str, dict[str, str]] = field(default_factory=dict)
+    """area_id -> issi -> "role|mode"."""
+    dose_windows: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """window seconds -> area_id -> "role|mode|activity" -> officer-seconds."""
+    last_qualifying_end: dict[str, float] = field(default_factory=dict)
+    feed_last_fix: float | None = None
+    visits: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        present: Mapping[bytes, bytes],
+        windows: Mapping[bytes, bytes],
+        lastq: Mapping[bytes, bytes],
+        feed: bytes | None,
+        visits: Sequence[Mapping[bytes, bytes]],
+    ) -> None:
+        """Merge one partition's replies."""
+        for field_name, value in present.items():
+            area_id, issi = field_name.decode().split("|", 1)
+            self.present.setdefault(area_id, {})[issi] = value.decode()
+        for field_name, value in windows.items():
+            window, area_id, split = field_name.decode().split("|", 2)
+            by_area = self.dose_windows.setdefault(int(window), {}).setdefault(area_id, {})
+            by_area[split] = by_area.get(split, 0.0) + float(value)
+        for area_key, end in lastq.items():
+            area = area_key.decode()
+            self.last_qualifying_end[area] = max(
+                self.last_qualifying_end.get(area, 0.0), float(end)
+            )
+        if feed is not None:
+            self.feed_last_fix = max(self.feed_last_fix or 0.0, float(feed))
+        for day in visits:
+            self.visits.extend(orjson.loads(value) for value in day.values())

@@ -1,29 +1,34 @@
-"""``airwave.pings``: validate every fix; rejected ones go to ``deadletter``."""
+"""``airwave.pings``: every fix through the presence engine; a clock timer settles the rest."""
 
 from __future__ import annotations
 
-from functools import partial
+from typing import Any
 
 from streams import topics
-from streams.agents.batches import append_latencies, raw_messages
-from streams.domain.validation import decode_all, decode_ping
+from streams.agents.batches import guarded
+from streams.presence import PresenceEngine
 from streams.runtime import Runtime
 
+TICK_INTERVAL_S = 1.0
 
-def register(runtime: Runtime) -> None:
-    """Attach the pings agent."""
+
+def register(runtime: Runtime) -> PresenceEngine:
+    """Attach the pings agent, the presence timer and the rebalance hook."""
     settings = runtime.settings
+    engine = PresenceEngine(runtime)
 
-    @runtime.app.agent(runtime.channels[topics.PINGS], name="ingest_pings", concurrency=1)
-    async def ingest_pings(stream):  # type: ignore[no-untyped-def]
+    @runtime.app.agent(runtime.channels[topics.PINGS], name="track_presence", concurrency=1)
+    async def track_presence(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
-            now = runtime.clock.now()
-            decode = partial(decode_ping, now=now, limits=runtime.limits)
-            fixes, rejections = decode_all(raw_messages(events), decode)
-            await runtime.deadletter(topics.PINGS, events, rejections)
-            for _, fix in fixes:
-                runtime.clock.observe(fix.ts)
-            runtime.metrics.consumed(topics.PINGS, len(events))
-            if now is not None:
-                runtime.metrics.lags(topics.PINGS, (now - fix.ts for _, fix in fixes))
-            runtime.metrics.latencies(topics.PINGS, append_latencies(events))
+            await guarded(runtime, topics.PINGS, events, engine.process)
+
+    @runtime.app.timer(TICK_INTERVAL_S, name="settle_presence")  # type: ignore[untyped-decorator]
+    async def settle_presence() -> None:
+        await engine.tick()
+
+    def forget_partitions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        engine.forget()
+
+    runtime.app.on_partitions_revoked.connect(forget_partitions)
+
+    return engine

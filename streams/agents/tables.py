@@ -31,12 +31,12 @@ def register(runtime: Runtime) -> None:
 
     def area_change(changes: Changes, item: AreaDefinition | AreaRemoved) -> None:
         if isinstance(item, AreaRemoved):
-            changes.hdel(state.area_features_key, item.area_id)
+            changes.hdel_versioned(state.area_features_key, item.area_id, state.area_version_key)
         else:
-            changes.hset(
-                state.area_features_key, item.area_id, orjson.dumps(area_to_feature(item)).decode()
+            feature = orjson.dumps(area_to_feature(item)).decode()
+            changes.hset_versioned(
+                state.area_features_key, item.area_id, feature, state.area_version_key
             )
-        changes.incr(state.area_version_key)
 
     def tick_change(changes: Changes, ts: float) -> None:
         changes.max(state.clock_key, ts)

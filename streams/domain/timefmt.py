@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 
 def format_ts(ts: float) -> str:
     """``ts`` as RFC 3339 UTC with millisecond precision and a ``Z``: 2026-11-21T18:04:05.250Z."""
     moment = datetime.fromtimestamp(round(ts, 3), tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def local_day(ts: float, zone: tzinfo) -> str:
+    """The local calendar day (ISO date) that contains ``ts`` in ``zone``."""
+    return datetime.fromtimestamp(ts, tz=zone).date().isoformat()

@@ -82,12 +82,27 @@ def start_worker(stack: Services, settings: Settings, log_dir: Path) -> RunningW
     return RunningWorker(settings, process)
 
 
+def module_name(request: pytest.FixtureRequest) -> str:
+    """A short name for the requesting test module (its topics, group and keys)."""
+    return "m" + re.sub(r"[^a-z0-9]", "", request.module.__name__.split(".")[-1].lower())[:20]
+
+
 @pytest.fixture(scope="module")
 def worker(
     stack: Services, work_dir: Path, request: pytest.FixtureRequest
 ) -> Iterator[RunningWorker]:
-    """One worker per test module, on its own topics, group and Redis keys."""
-    name = "m" + re.sub(r"[^a-z0-9]", "", request.module.__name__.split(".")[-1].lower())[:20]
-    running = start_worker(stack, worker_settings(stack, name), work_dir)
+    """One worker per test module (wall clock), on its own topics, group and Redis keys."""
+    running = start_worker(stack, worker_settings(stack, module_name(request)), work_dir)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def event_worker(
+    stack: Services, work_dir: Path, request: pytest.FixtureRequest
+) -> Iterator[RunningWorker]:
+    """One worker per test module on the event clock (for recorded and simulated days)."""
+    settings = worker_settings(stack, module_name(request), clock="event")
+    running = start_worker(stack, settings, work_dir)
     yield running
     running.stop()

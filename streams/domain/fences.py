@@ -1,0 +1,237 @@
+"""The geofence index: which areas a batch of fixes is inside, and which it is near.
+
+Geometry is projected once, at build time, to a local metric plane: an equirectangular
+projection around the index's reference latitude (``x = R·λ·cos φ0``, ``y = R·φ``). The
+projection is linear in lon/lat, so point-in-polygon answers are exactly those of the WGS84
+geometry; only the exit buffer (metres) is approximate, by the cosine ratio between a point's
+latitude and the reference latitude (0.1 m of 25 m for an area 20 km north or south of it).
+
+Two shapely 2 STRtrees hold the prepared area polygons and the polygons grown by
+``exit_buffer_m``. A batch is answered with one ``query(points, predicate="intersects")`` per
+tree over the whole batch, so the cost per fix stays near flat from tens to tens of thousands of
+areas; Python only touches the (few) hits.
+
+The index is immutable: :meth:`FenceIndex.with_area` and :meth:`FenceIndex.without_area` return
+a new index sharing the projected geometry of every other area, and the caller swaps its
+reference when ``areas.definitions`` changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely import STRtree
+from shapely.geometry.base import BaseGeometry
+
+from streams.domain.areas import AreaDefinition
+
+EARTH_RADIUS_M: Final = 6_371_008.8
+"""Mean Earth radius (IUGG), metres."""
+
+DEFAULT_EXIT_BUFFER_M: Final = 25.0
+
+_BUFFER_QUAD_SEGMENTS: Final = 4
+"""Segments per quarter circle at buffered corners: 0.8 m short of a true 25 m arc at worst."""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where one fix is relative to the areas: strictly ``inside`` and within the exit buffer.
+
+    ``inside`` is always a subset of ``near``.
+    """
+
+    inside: frozenset[str]
+    near: frozenset[str]
+
+
+OUTSIDE: Final = Location(frozenset(), frozenset())
+"""The location of a fix that is in and near no area (shared, as most fixes are)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ProjectedArea:
+    """One area's polygon and exit-buffered polygon in the index's metric plane, prepared."""
+
+    polygon: BaseGeometry
+    near_polygon: BaseGeometry
+
+
+class FenceIndex:
+    """An immutable spatial index of areas answering batch ``locate`` queries."""
+
+    __slots__ = (
+        "_areas",
+        "_exit_buffer_m",
+        "_ids",
+        "_near_tree",
+        "_projected",
+        "_reference_lat",
+        "_scale_x",
+        "_tree",
+    )
+
+    def __init__(
+        self,
+        areas: Iterable[AreaDefinition] = (),
+        *,
+        exit_buffer_m: float = DEFAULT_EXIT_BUFFER_M,
+        reference_lat: float | None = None,
+    ) -> None:
+        """Index ``areas``; the reference latitude defaults to the middle of their extent."""
+        by_id = {area.area_id: area for area in areas}
+        if reference_lat is None and by_id:
+            reference_lat = _middle_latitude(by_id.values())
+        projected = (
+            {}
+            if reference_lat is None
+            else {
+                area_id: _project_area(area, reference_lat, exit_buffer_m)
+                for area_id, area in by_id.items()
+            }
+        )
+        self._build(by_id, projected, exit_buffer_m, reference_lat)
+
+    def _build(
+        self,
+        by_id: dict[str, AreaDefinition],
+        projected: dict[str, _ProjectedArea],
+        exit_buffer_m: float,
+        reference_lat: float | None,
+    ) -> None:
+        self._areas: Mapping[str, AreaDefinition] = MappingProxyType(by_id)
+        self._projected = projected
+        self._exit_buffer_m = exit_buffer_m
+        self._reference_lat = reference_lat
+        self._scale_x = EARTH_RADIUS_M * math.cos(math.radians(reference_lat or 0.0))
+        self._ids: tuple[str, ...] = tuple(projected)
+        self._tree = STRtree([area.polygon for area in projected.values()])
+        self._near_tree = STRtree([area.near_polygon for area in projected.values()])
+
+    @classmethod
+    def _from_parts(
+        cls,
+        by_id: dict[str, AreaDefinition],
+        projected: dict[str, _ProjectedArea],
+        exit_buffer_m: float,
+        reference_lat: float | None,
+    ) -> FenceIndex:
+        index = cls.__new__(cls)
+        index._build(by_id, projected, exit_buffer_m, reference_lat)
+        return index
+
+    @property
+    def areas(self) -> Mapping[str, AreaDefinition]:
+        """Every indexed area by id (read-only)."""
+        return self._areas
+
+    @property
+    def exit_buffer_m(self) -> float:
+        """How far outside an area a fix still counts as ``near`` it, metres."""
+        return self._exit_buffer_m
+
+    @property
+    def reference_lat(self) -> float | None:
+        """The latitude of the projection's true scale (None while the index has no areas)."""
+        return self._reference_lat
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def with_area(self, area: AreaDefinition) -> FenceIndex:
+        """A new index with ``area`` added, or replacing the area with the same id."""
+        reference_lat = self._reference_lat
+        if reference_lat is None:
+            reference_lat = _middle_latitude([area])
+        by_id = dict(self._areas)
+        by_id[area.area_id] = area
+        projected = dict(self._projected)
+        projected[area.area_id] = _project_area(area, reference_lat, self._exit_buffer_m)
+        return FenceIndex._from_parts(by_id, projected, self._exit_buffer_m, reference_lat)
+
+    def without_area(self, area_id: str) -> FenceIndex:
+        """A new index without the area ``area_id`` (the same index if it is not there)."""
+        if area_id not in self._areas:
+            return self
+        by_id = {key: area for key, area in self._areas.items() if key != area_id}
+        projected = {key: value for key, value in self._projected.items() if key != area_id}
+        return FenceIndex._from_parts(by_id, projected, self._exit_buffer_m, self._reference_lat)
+
+    def locate(self, lons: npt.ArrayLike, lats: npt.ArrayLike) -> list[Location]:
+        """The :class:`Location` of each (lon, lat) fix, in input order."""
+        lon_array = np.asarray(lons, dtype=np.float64)
+        lat_array = np.asarray(lats, dtype=np.float64)
+        count = lon_array.shape[0]
+        locations: list[Location] = [OUTSIDE] * count
+        if not self._ids or count == 0:
+            return locations
+        xs = np.radians(lon_array) * self._scale_x
+        ys = np.radians(lat_array) * EARTH_RADIUS_M
+        points = shapely.points(xs, ys)
+        near_hits = _hits(self._near_tree, points)
+        if near_hits is None:
+            return locations
+        inside_hits = _hits(self._tree, points)
+        ids = self._ids
+        near_by_point = _group(near_hits, ids)
+        inside_by_point = {} if inside_hits is None else _group(inside_hits, ids)
+        interned: dict[tuple[frozenset[str], frozenset[str]], Location] = {}
+        empty: frozenset[str] = frozenset()
+        for point_index, near in near_by_point.items():
+            inside = inside_by_point.get(point_index, empty)
+            key = (inside, near | inside)
+            location = interned.get(key)
+            if location is None:
+                location = interned[key] = Location(*key)
+            locations[point_index] = location
+        return locations
+
+
+def _hits(
+    tree: STRtree, points: npt.NDArray[np.object_]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+    """(point index, polygon index) pairs where the point intersects the tree's polygon."""
+    point_indices, polygon_indices = tree.query(points, predicate="intersects")
+    if point_indices.size == 0:
+        return None
+    return point_indices, polygon_indices
+
+
+def _group(
+    hits: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]], ids: Sequence[str]
+) -> dict[int, frozenset[str]]:
+    """Area ids per point index from (point index, polygon index) pairs."""
+    grouped: dict[int, list[str]] = {}
+    for point_index, polygon_index in zip(hits[0].tolist(), hits[1].tolist(), strict=True):
+        grouped.setdefault(point_index, []).append(ids[polygon_index])
+    return {point_index: frozenset(area_ids) for point_index, area_ids in grouped.items()}
+
+
+def _middle_latitude(areas: Iterable[AreaDefinition]) -> float:
+    """The latitude halfway between the southern- and northernmost points of ``areas``."""
+    bounds = shapely.bounds(np.array([area.geometry for area in areas], dtype=object))
+    return float((bounds[:, 1].min() + bounds[:, 3].max()) / 2.0)
+
+
+def _project_area(
+    area: AreaDefinition, reference_lat: float, exit_buffer_m: float
+) -> _ProjectedArea:
+    """``area`` in the metric plane around ``reference_lat``, plain and exit-buffered, prepared."""
+    scale_x = EARTH_RADIUS_M * math.cos(math.radians(reference_lat))
+
+    def to_metres(coordinates: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        radians = np.radians(coordinates)
+        return np.column_stack((radians[:, 0] * scale_x, radians[:, 1] * EARTH_RADIUS_M))
+
+    polygon = shapely.transform(area.geometry, to_metres)
+    near_polygon = shapely.buffer(polygon, exit_buffer_m, quad_segs=_BUFFER_QUAD_SEGMENTS)
+    shapely.prepare(polygon)
+    shapely.prepare(near_polygon)
+    return _ProjectedArea(polygon=polygon, near_polygon=near_polygon)

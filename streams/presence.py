@@ -1,0 +1,341 @@
+"""The presence engine's runtime: feeds batches of fixes through the pure track state machine.
+
+It keeps, per assigned ``airwave.pings`` partition, the tracks of its radios and the offset
+watermark in memory (Redis holds the durable copy, written in the same Lua call as every
+aggregate). A partition's cache is loaded on first use and dropped on every rebalance; fixes at
+offsets at or below the watermark were applied before and are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import orjson
+
+from streams import topics
+from streams.agents.batches import Events, append_latencies
+from streams.domain.areas_feed import decode_stored_area
+from streams.domain.dose import minute_of
+from streams.domain.fences import FenceIndex, Location
+from streams.domain.fixes import Fix
+from streams.domain.publication import pseudonym, visit_value
+from streams.domain.roster import UNKNOWN_OFFICER_ROLE
+from streams.domain.timefmt import format_ts, local_day
+from streams.domain.tracks import (
+    Fact,
+    FixContext,
+    FixRejected,
+    Policy,
+    Track,
+    VisitRecorded,
+    advance,
+    expire,
+    new_track,
+    track_from_dict,
+    track_to_dict,
+)
+from streams.domain.validation import Rejected, Rejection, decode_ping
+from streams.runtime import Runtime
+from streams.state import Changes, PartitionCommit
+
+log = logging.getLogger(__name__)
+
+IDLE_AFTER_S = 2.0
+"""A partition without a batch for this long (and no backlog) settles on the clock."""
+
+
+def policy_from(runtime: Runtime) -> Policy:
+    """The track policy from the settings."""
+    settings = runtime.settings
+    return Policy(
+        exit_buffer_m=settings.exit_buffer_m,
+        max_gap_s=settings.max_gap_s,
+        allowed_lateness_s=settings.allowed_lateness_s,
+        qualifying_s=settings.qualifying_s,
+        drive_through_s=settings.drive_through_s,
+        credit_cap_s=settings.credit_cap_s,
+    )
+
+
+@dataclass
+class _PartitionWork:
+    """What one batch does to one partition."""
+
+    facts: list[Fact] = field(default_factory=list)
+    tracks: dict[str, Track] = field(default_factory=dict)
+    last_fixes: dict[str, tuple[Fix, dict[str, object]]] = field(default_factory=dict)
+    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
+
+
+class PresenceEngine:
+    """Tracks, fences and caches of one worker; every entry point holds one lock."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.policy = policy_from(runtime)
+        self.zone = ZoneInfo(runtime.settings.timezone)
+        self.key = runtime.settings.pseudonym_key.encode()
+        self.fences = FenceIndex((), exit_buffer_m=self.policy.exit_buffer_m)
+        self.fence_version = 0
+        self.tracks: dict[int, dict[str, Track]] = {}
+        self.watermarks: dict[int, int] = {}
+        self.progress: dict[int, float] = {}
+        self.last_batch: dict[int, float] = {}
+        self.lock = asyncio.Lock()
+
+    def forget(self) -> None:
+        """Drop every cached partition (on rebalance)."""
+        self.tracks.clear()
+        self.watermarks.clear()
+        self.progress.clear()
+
+    async def process(self, events: Events) -> None:
+        """One batch of ``airwave.pings``: validate, advance tracks, commit, emit, count."""
+        async with self.lock:
+            await self._process(events)
+
+    async def _process(self, events: Events) -> None:
+        runtime = self.runtime
+        now = runtime.clock.now()
+        decoded, rejections = self._decode_all(events)
+        await self._load_partitions({events[i].message.partition for i, _ in decoded})
+        fresh = [
+            (i, fix)
+            for i, fix in decoded
+            if events[i].message.offset > self.watermarks[events[i].message.partition]
+        ]
+        work = await self._advance(events, fresh)
+        await self._commit(events, work, now)
+        for partition_work in work.values():
+            rejections.extend(partition_work.rejected)
+        await runtime.deadletter(topics.PINGS, events, rejections)
+        metrics = runtime.metrics
+        metrics.consumed(topics.PINGS, len(events))
+        metrics.fixes("replayed", len(decoded) - len(fresh))
+        if now is not None:
+            metrics.lags(topics.PINGS, (now - fix.ts for _, fix in fresh))
+        metrics.latencies(topics.PINGS, append_latencies(events))
+
+    def _decode_all(
+        self, events: Events
+    ) -> tuple[list[tuple[int, Fix]], list[tuple[int, Rejection]]]:
+        """Validate each fix against the clock, which an accepted fix moves on an event clock (a
+        fast replay's batch can span hours of event time)."""
+        clock = self.runtime.clock
+        decoded: list[tuple[int, Fix]] = []
+        rejections: list[tuple[int, Rejection]] = []
+        for index, event in enumerate(events):
+            message = event.message
+            try:
+                fix = decode_ping(message.key, message.value, clock.now(), self.runtime.limits)
+            except Rejected as error:
+                rejections.append((index, error.rejection))
+                continue
+            clock.observe(fix.ts)
+            self.progress[message.partition] = max(
+                self.progress.get(message.partition, fix.ts), fix.ts
+            )
+            decoded.append((index, fix))
+        return decoded, rejections
+
+    async def _load_partitions(self, partitions: set[int]) -> None:
+        for partition in sorted(partitions - self.tracks.keys()):
+            watermark, stored = await self.runtime.state.load_tracks(partition)
+            self.watermarks[partition] = watermark
+            self.tracks[partition] = {
+                issi: track_from_dict(orjson.loads(blob), self.policy)
+                for issi, blob in stored.items()
+            }
+
+    async def _refresh_fences(self, version: int) -> None:
+        if version == self.fence_version:
+            return
+        version, features = await self.runtime.state.areas()
+        self.fences = FenceIndex(
+            [decode_stored_area(blob) for blob in features.values()],
+            exit_buffer_m=self.policy.exit_buffer_m,
+        )
+        self.fence_version = version
+        log.info("fence index rebuilt: %d areas (version %d)", len(features), version)
+
+    async def _advance(
+        self, events: Events, fresh: Sequence[tuple[int, Fix]]
+    ) -> dict[int, _PartitionWork]:
+        work: dict[int, _PartitionWork] = defaultdict(_PartitionWork)
+        if not fresh:
+            return work
+        issis = sorted({fix.issi for _, fix in fresh})
+        roster, assigned, version = await self.runtime.state.lookup(issis)
+        await self._refresh_fences(version)
+        locations = self.fences.locate(
+            np.fromiter((fix.lon for _, fix in fresh), float, len(fresh)),
+            np.fromiter((fix.lat for _, fix in fresh), float, len(fresh)),
+        )
+        outcomes: Counter[str] = Counter()
+        for (index, fix), location in zip(fresh, locations, strict=True):
+            partition = events[index].message.partition
+            entry = roster.get(fix.issi)
+            context = _context(entry, assigned.get(fix.issi, frozenset()))
+            cache = self.tracks[partition]
+            track, facts = advance(
+                cache.get(fix.issi) or new_track(fix.issi), fix, location, context, self.policy
+            )
+            cache[fix.issi] = track
+            self.last_batch[partition] = time.monotonic()
+            into = work[partition]
+            into.tracks[fix.issi] = track
+            into.facts.extend(facts)
+            rejected = [f for f in facts if isinstance(f, FixRejected)]
+            for fact in rejected:
+                outcomes[fact.reason] += 1
+                if fact.reason != "duplicate":
+                    into.rejected.append((index, _rejection(fact)))
+            if not rejected:
+                outcomes["accepted"] += 1
+                into.last_fixes[fix.issi] = (fix, _last_fix_shown(fix, context, entry, location))
+            if entry is None:
+                outcomes["unknown_radio"] += 1
+        for outcome, count in outcomes.items():
+            self.runtime.metrics.fixes(outcome, count)
+        return work
+
+    async def _commit(
+        self, events: Events, work: dict[int, _PartitionWork], now: float | None
+    ) -> None:
+        """Commit every partition of the batch (watermark = its last offset) and emit visits."""
+        last_offsets: dict[int, int] = {}
+        for event in events:
+            message = event.message
+            last_offsets[message.partition] = max(
+                last_offsets.get(message.partition, -1), message.offset
+            )
+        commits = [
+            self._partition_commit(partition, offset, work.get(partition, _PartitionWork()), now)
+            for partition, offset in last_offsets.items()
+            if offset > self.watermarks.get(partition, -1)
+        ]
+        await self._apply(commits, work)
+
+    def _partition_commit(
+        self, partition: int, last_offset: int | None, work: _PartitionWork, now: float | None
+    ) -> PartitionCommit:
+        changes = Changes()
+        visits = self._visit_values(work.facts)
+        self.runtime.state.record_presence(
+            changes,
+            partition,
+            work.facts,
+            {visit_id: (day, value) for visit_id, day, value in visits},
+            {issi: track_to_dict(track) for issi, track in work.tracks.items()},
+            work.last_fixes,
+            minute_of(now) if now is not None else 0,
+        )
+        return PartitionCommit(topics.PINGS, partition, last_offset, changes)
+
+    async def _apply(self, commits: list[PartitionCommit], work: dict[int, _PartitionWork]) -> None:
+        applied = await self.runtime.state.commit(commits)
+        outgoing: list[tuple[bytes | None, dict[str, object]]] = []
+        for commit, done in zip(commits, applied, strict=True):
+            if not done:
+                log.warning("partition %d was applied elsewhere; reloading it", commit.partition)
+                self.tracks.pop(commit.partition, None)
+                continue
+            if commit.last_offset is not None:
+                self.watermarks[commit.partition] = commit.last_offset
+            facts = work.get(commit.partition, _PartitionWork()).facts
+            for _, _, value in self._visit_values(facts):
+                outgoing.append((str(value["area_id"]).encode(), value))
+        await self.runtime.emit(topics.VISITS, outgoing)
+        self.runtime.metrics.visits(value["status"] for _, value in outgoing)
+
+    def _visit_values(self, facts: Sequence[Fact]) -> list[tuple[str, str, dict[str, object]]]:
+        """(visit_id, local day, published value) of each visit fact."""
+        values = []
+        for fact in facts:
+            if isinstance(fact, VisitRecorded):
+                visit = fact.visit
+                officer = pseudonym(self.key, visit.issi)
+                values.append(
+                    (visit.visit_id, local_day(visit.start, self.zone), visit_value(visit, officer))
+                )
+        return values
+
+    def _settle_time(self, partition: int, clock_settle: float) -> float | None:
+        """How far a partition may be settled.
+
+        While fixes flow (a backlog on the broker, or a batch within the last
+        :data:`IDLE_AFTER_S`), no further than the partition's own data: a fast replay's clock
+        ticks run ahead of its pings, and settling to them would make every fix still to come
+        ``too_late``. Once the partition is idle, the clock's settle time, so that silent radios'
+        visits close and windows move when traffic is thin or stops.
+        """
+        progress = self.progress.get(partition)
+        flowing = self.runtime.backlogged(
+            topics.PINGS, partition, self.watermarks.get(partition, -1)
+        ) or (time.monotonic() - self.last_batch.get(partition, -IDLE_AFTER_S) < IDLE_AFTER_S)
+        if not flowing:
+            return clock_settle
+        return None if progress is None else min(progress, clock_settle)
+
+    async def tick(self) -> None:
+        """Clock-driven: settle tracks, close visits of silent radios, expire dose windows."""
+        async with self.lock:
+            clock_settle = self.runtime.clock.settle_time()
+            if clock_settle is None:
+                return
+            work: dict[int, _PartitionWork] = {}
+            commits: list[PartitionCommit] = []
+            for partition, cache in self.tracks.items():
+                settle = self._settle_time(partition, clock_settle)
+                if settle is None:
+                    continue
+                into = work[partition] = _PartitionWork()
+                for issi, track in cache.items():
+                    expired, facts = expire(track, settle, self.policy)
+                    if facts or expired.recent != track.recent:
+                        cache[issi] = expired
+                        into.tracks[issi] = expired
+                        into.facts.extend(facts)
+                commits.append(self._partition_commit(partition, None, into, settle))
+            await self._apply(commits, work)
+
+
+def _context(entry: dict[str, Any] | None, assigned: frozenset[str]) -> FixContext:
+    if entry is None:
+        return FixContext(role=UNKNOWN_OFFICER_ROLE, device="handheld")
+    return FixContext(
+        role=entry["role"],
+        device=entry["device"],
+        callsign=entry["callsign"],
+        assigned_areas=assigned,
+    )
+
+
+def _rejection(fact: FixRejected) -> Rejection:
+    if fact.reason == "too_late":
+        return Rejection(
+            "too_late", f"fix at {format_ts(fact.fix.ts)} is beyond the allowed lateness"
+        )
+    return Rejection("implausible_speed", "fix implies an impossible speed from the last fix")
+
+
+def _last_fix_shown(
+    fix: Fix, context: FixContext, entry: dict[str, Any] | None, location: Location
+) -> dict[str, object]:
+    return {
+        "ts": fix.ts,
+        "role": context.role,
+        "device": context.device,
+        "callsign": context.callsign,
+        "on_duty": bool(entry and entry.get("on_duty")),
+        "committed": bool(context.assigned_areas),
+        "areas": sorted(location.inside),
+    }

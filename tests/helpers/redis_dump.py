@@ -1,0 +1,28 @@
+"""Read every Redis value under a key prefix, to compare state before and after a replay."""
+
+from __future__ import annotations
+
+import redis
+
+
+def dump(url: str, prefix: str, *, skip_suffixes: tuple[str, ...] = ()) -> dict[str, object]:
+    """key -> value (hash as dict, zset as list of (member, score), string as bytes)."""
+    client = redis.Redis.from_url(url)
+    found: dict[str, object] = {}
+    try:
+        for raw_key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            key = raw_key.decode()
+            if key.endswith(skip_suffixes):
+                continue
+            kind = client.type(raw_key).decode()
+            if kind == "hash":
+                found[key] = client.hgetall(raw_key)
+            elif kind == "zset":
+                found[key] = client.zrange(raw_key, 0, -1, withscores=True)
+            elif kind == "string":
+                found[key] = client.get(raw_key)
+            else:
+                found[key] = kind
+    finally:
+        client.close()
+    return found

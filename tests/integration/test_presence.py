@@ -1,0 +1,188 @@
+"""A simulated day through the real broker and worker: dose per area against an independent
+reference, and a replay that changes nothing in Redis."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+import shapely
+
+from schemas import assert_valid
+from streams.domain.areas import AreaDefinition
+from streams.simulator.geography import load_default_area_pack
+from streams.simulator.publisher import publish
+from streams.simulator.world import Record, SimulationOptions, generate
+from tests.helpers.kafka import read_topic, run
+from tests.helpers.redis_dump import dump
+
+pytestmark = pytest.mark.integration
+
+MAX_GAP_S = 300.0
+MAX_INTERVAL_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def day() -> list[Record]:
+    """A simulated day of 40 officers; faults that need a policy choice are off (lateness
+    beyond the allowed 2 min and far outliers have their own tests)."""
+    options = SimulationOptions(
+        seed=11,
+        officers=40,
+        start=datetime(2026, 11, 20, 0, 0, tzinfo=UTC),
+        duration_seconds=24 * 3600,
+        outlier_rate=0.0,
+        out_of_coverage_rate=0.0,
+    )
+    return list(generate(options, load_default_area_pack()))
+
+
+def reference_dose(records: list[Record], areas: list[AreaDefinition]) -> dict[str, float]:
+    """Independent reference: per radio, unique fixes in time order; the time between two
+    consecutive fixes at most MAX_GAP_S apart counts for every area containing both."""
+    fixes: dict[str, dict[float, tuple[float, float]]] = defaultdict(dict)
+    for record in records:
+        if record.topic == "airwave.pings" and record.value is not None:
+            ping = orjson.loads(record.value)
+            ts = datetime.fromisoformat(ping["ts"]).timestamp()
+            fixes[ping["issi"]][ts] = (ping["lon"], ping["lat"])
+    dose: dict[str, float] = defaultdict(float)
+    for by_ts in fixes.values():
+        times = sorted(by_ts)
+        points = shapely.points([by_ts[t] for t in times])
+        inside = {area.area_id: shapely.contains(area.geometry, points) for area in areas}
+        for i in range(1, len(times)):
+            gap = times[i] - times[i - 1]
+            if gap > MAX_GAP_S:
+                continue
+            for area_id, flags in inside.items():
+                if flags[i - 1] and flags[i]:
+                    dose[area_id] += gap
+    return dose
+
+
+def runs_per_area(records: list[Record], areas: list[AreaDefinition]) -> dict[str, int]:
+    """How many separate stays the reference sees per area (bounds the hysteresis difference)."""
+    visits: dict[str, int] = defaultdict(int)
+    fixes: dict[str, dict[float, tuple[float, float]]] = defaultdict(dict)
+    for record in records:
+        if record.topic == "airwave.pings" and record.value is not None:
+            ping = orjson.loads(record.value)
+            fixes[ping["issi"]][datetime.fromisoformat(ping["ts"]).timestamp()] = (
+                ping["lon"],
+                ping["lat"],
+            )
+    for by_ts in fixes.values():
+        points = shapely.points([by_ts[t] for t in sorted(by_ts)])
+        for area in areas:
+            flags = shapely.contains(area.geometry, points)
+            visits[area.area_id] += int(flags[0]) + int(((~flags[:-1]) & flags[1:]).sum())
+    return visits
+
+
+def engine_dose(redis_url: str, prefix: str) -> dict[str, float]:
+    """Officer-seconds per area in the 24 h window, summed over partitions and splits."""
+    dose: dict[str, float] = defaultdict(float)
+    for key, value in dump(redis_url, prefix).items():
+        if key.endswith(":dosewin"):
+            for field, seconds in value.items():  # type: ignore[attr-defined]
+                window, area_id, _ = field.decode().split("|", 2)
+                if window == "86400":
+                    dose[area_id] += float(seconds)
+    return dose
+
+
+REFERENCE_TOPICS = ("areas.definitions", "resources.roster")
+
+
+def load_reference_data(worker, records: list[Record]) -> None:  # type: ignore[no-untyped-def]
+    """Areas and roster go first, as in production, and the worker has them before the feed."""
+    settings = worker.settings
+    reference = [record for record in records if record.topic in REFERENCE_TOPICS]
+    areas = sum(1 for record in reference if record.topic == "areas.definitions")
+    run(
+        publish(reference, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix)
+    )
+    deadline = time.monotonic() + 60
+    while worker.metric("coverwatch_messages_consumed_total", topic="areas.definitions") < areas:
+        assert time.monotonic() < deadline, "areas were not loaded"
+        time.sleep(0.2)
+
+
+def wait_consumed(worker, count: int, timeout_s: float = 240.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while worker.metric("coverwatch_messages_consumed_total", topic="airwave.pings") < count:
+        assert worker.process.alive, worker.process.log_tail()
+        assert time.monotonic() < deadline, "the worker did not consume the day in time"
+        time.sleep(0.5)
+    time.sleep(3.0)  # let the clock timer settle what the last batch left open
+
+
+def test_a_simulated_day_gives_reference_dose_and_a_replay_changes_nothing(
+    event_worker, day
+) -> None:  # type: ignore[no-untyped-def]
+    settings = event_worker.settings
+    pings = sum(1 for record in day if record.topic == "airwave.pings")
+    load_reference_data(event_worker, day)
+    live = [record for record in day if record.topic not in REFERENCE_TOPICS]
+    run(publish(live, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix))
+    wait_consumed(event_worker, pings)
+
+    outcomes = {
+        outcome: event_worker.metric("coverwatch_fixes_total", outcome=outcome)
+        for outcome in ("accepted", "duplicate", "replayed", "too_late", "implausible_speed")
+    }
+    outcomes.update(
+        {
+            reason: event_worker.metric(
+                "coverwatch_deadletter_total", topic="airwave.pings", reason=reason
+            )
+            for reason in (
+                "stale_timestamp",
+                "future_timestamp",
+                "internal_error",
+                "invalid_schema",
+            )
+        }
+    )
+    assert outcomes["accepted"] + outcomes["duplicate"] == pings, outcomes
+    areas = load_default_area_pack()
+    reference = reference_dose(day, areas)
+    engine = engine_dose(settings.redis_url, settings.key_prefix)
+    stays = runs_per_area(day, areas)
+    assert sum(reference.values()) > 3600, "the simulated day should put officers in areas"
+    for area in areas:
+        tolerance = 2 * MAX_INTERVAL_S * (stays[area.area_id] + 1)
+        assert abs(engine.get(area.area_id, 0.0) - reference.get(area.area_id, 0.0)) <= tolerance, (
+            area.area_id,
+            engine.get(area.area_id),
+            reference.get(area.area_id),
+            stays[area.area_id],
+            outcomes,
+        )
+
+    visits = run(
+        read_topic(
+            settings.kafka_bootstrap,
+            settings.topic("presence.visits"),
+            until=lambda values: len(values) > 0,
+            timeout_s=10,
+        )
+    )
+    assert visits
+    for visit in visits[:200]:
+        assert_valid("presence.visits", visit)
+
+    before = dump(settings.redis_url, settings.key_prefix, skip_suffixes=(":wm",))
+    load_reference_data(event_worker, day)
+    run(publish(live, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix))
+    wait_consumed(event_worker, 2 * pings)
+    after = dump(settings.redis_url, settings.key_prefix, skip_suffixes=(":wm",))
+
+    changed = sorted(
+        key for key in before.keys() | after.keys() if before.get(key) != after.get(key)
+    )
+    assert changed == [], {key: (before.get(key), after.get(key)) for key in changed[:3]}

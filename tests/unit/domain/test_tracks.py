@@ -1,0 +1,480 @@
+"""Behaviour of one radio's track: hysteresis, visits, dose, event time, storage."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Polygon
+
+from streams.domain.areas import AreaDefinition
+from streams.domain.dose import merge_buckets, minute_buckets
+from streams.domain.fences import FenceIndex
+from streams.domain.fixes import Fix
+from streams.domain.tracks import (
+    DoseAccrued,
+    Fact,
+    FixContext,
+    FixRejected,
+    MembershipChanged,
+    Policy,
+    Track,
+    Visit,
+    VisitRecorded,
+    advance,
+    expire,
+    new_track,
+    track_from_dict,
+    track_to_dict,
+)
+
+ISSI = "2350001"
+ORIGIN_LAT = 51.5
+ORIGIN_LON = -0.12
+METRES_PER_DEGREE = 111_195.0
+T0 = 1_763_700_000.0  # a whole minute
+POLICY = Policy()
+
+FOOT = FixContext(role="neighbourhood", device="handheld", callsign="NH1")
+CAR = FixContext(role="response", device="vehicle", callsign="RV1")
+
+
+def lonlat(east_m: float, north_m: float) -> tuple[float, float]:
+    """WGS84 lon/lat of a point ``east_m``, ``north_m`` from the test origin."""
+    lat = ORIGIN_LAT + north_m / METRES_PER_DEGREE
+    lon = ORIGIN_LON + east_m / (METRES_PER_DEGREE * math.cos(math.radians(ORIGIN_LAT)))
+    return lon, lat
+
+
+def square(area_id: str, west_m: float, south_m: float, side_m: float) -> AreaDefinition:
+    """A square impact area with its south-west corner at (west_m, south_m)."""
+    corners = [
+        lonlat(west_m, south_m),
+        lonlat(west_m + side_m, south_m),
+        lonlat(west_m + side_m, south_m + side_m),
+        lonlat(west_m, south_m + side_m),
+    ]
+    return AreaDefinition(area_id=area_id, name=area_id, kind="impact", geometry=Polygon(corners))
+
+
+# Area A is a 150 m square at the origin; B overlaps A's eastern 50 m.
+INDEX = FenceIndex([square("A", 0, 0, 150), square("B", 100, 0, 150)])
+IN_A = (50.0, 75.0)
+IN_A_AND_B = (125.0, 75.0)
+OUTSIDE = (400.0, 75.0)
+
+
+def fix(at_s: float, east_m: float, north_m: float) -> Fix:
+    """A fix ``at_s`` seconds after T0 at a point relative to the origin."""
+    lon, lat = lonlat(east_m, north_m)
+    return Fix(issi=ISSI, ts=T0 + at_s, lat=lat, lon=lon)
+
+
+def feed(
+    fixes: Iterable[Fix],
+    context: FixContext | Sequence[FixContext] = FOOT,
+    track: Track | None = None,
+    policy: Policy = POLICY,
+) -> tuple[Track, list[Fact]]:
+    """Advance a track through ``fixes`` in the order given; return it and every fact."""
+    fix_list = list(fixes)
+    contexts = [context] * len(fix_list) if isinstance(context, FixContext) else list(context)
+    locations = INDEX.locate([f.lon for f in fix_list], [f.lat for f in fix_list])
+    current = track if track is not None else new_track(ISSI)
+    facts: list[Fact] = []
+    for one_fix, one_location, one_context in zip(fix_list, locations, contexts, strict=True):
+        current, produced = advance(current, one_fix, one_location, one_context, policy)
+        facts.extend(produced)
+    return current, facts
+
+
+def visits(facts: Iterable[Fact]) -> list[Visit]:
+    """What a consumer ends up with: the highest revision of each visit, retractions removed."""
+    latest: dict[str, Visit] = {}
+    for fact in facts:
+        if isinstance(fact, VisitRecorded):
+            visit = fact.visit
+            known = latest.get(visit.visit_id)
+            assert known is None or visit.revision == known.revision + 1
+            latest[visit.visit_id] = visit
+    return sorted(
+        (replace(v, revision=0) for v in latest.values() if v.status != "retracted"),
+        key=lambda v: (v.start, v.area_id),
+    )
+
+
+def dose_seconds(facts: Iterable[Fact], area_id: str | None = None) -> float:
+    return sum(
+        f.seconds
+        for f in facts
+        if isinstance(f, DoseAccrued) and (area_id is None or f.area_id == area_id)
+    )
+
+
+def dose_by_minute(facts: Iterable[Fact]) -> dict[object, float]:
+    merged = merge_buckets(*(minute_buckets(f) for f in facts if isinstance(f, DoseAccrued)))
+    return {key: round(value, 6) for key, value in merged.items() if abs(value) > 1e-6}
+
+
+def presence(facts: Iterable[Fact]) -> dict[str, tuple[str, str]]:
+    present: dict[str, tuple[str, str]] = {}
+    for fact in facts:
+        if isinstance(fact, MembershipChanged):
+            if fact.present:
+                present[fact.area_id] = (fact.role, fact.mode)
+            else:
+                present.pop(fact.area_id, None)
+    return present
+
+
+def stay(start_s: float, end_s: float, interval_s: float, place: tuple[float, float]) -> list[Fix]:
+    """Fixes every ``interval_s`` from ``start_s`` up to ``end_s`` at one place."""
+    count = int((end_s - start_s) // interval_s) + 1
+    return [fix(start_s + i * interval_s, *place) for i in range(count)]
+
+
+# --------------------------------------------------------------------------------------------
+# Hysteresis, visits and dose.
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_jitter_on_border_makes_one_visit(seed: int) -> None:
+    noise = random.Random(seed)
+    on_border = (150.0, 75.0)  # the middle of A's eastern edge (and well inside B)
+    fixes = [
+        fix(i * 30, on_border[0] + noise.gauss(0, 15), on_border[1] + noise.gauss(0, 15))
+        for i in range(121)
+    ]
+    _, facts = feed(fixes)
+    assert len([v for v in visits(facts) if v.area_id == "A"]) <= 1
+
+
+def test_sparse_pings_through_small_area_still_make_a_visit() -> None:
+    walk_in = [fix(0, -300, 75), fix(120, -100, 75)]
+    inside = stay(240, 840, 120, (75, 75))  # ten minutes at the centre
+    walk_out = [fix(960, 250, 75), fix(1080, 450, 75)]
+    _, facts = feed([*walk_in, *inside, *walk_out])
+    (visit,) = [v for v in visits(facts) if v.area_id == "A"]
+    assert visit.status == "closed"
+    assert visit.start == T0 + 240
+    assert visit.end == T0 + 960
+    assert visit.qualifying
+
+
+def test_twenty_minute_stay_is_one_qualifying_visit() -> None:
+    fixes = [fix(0, -200, 75), *stay(30, 30 + 1200, 30, IN_A), fix(1260, -200, 75)]
+    for later in range(1290, 1500, 30):
+        fixes.append(fix(later, -200, 75))
+    _, facts = feed(fixes)
+    (visit,) = visits(facts)
+    assert visit.status == "closed"
+    assert visit.qualifying
+    assert not visit.drive_through
+    assert visit.seconds == pytest.approx(1200, abs=60)
+    assert visit.credited_seconds == pytest.approx(1200, abs=60)
+    assert dose_seconds(facts) == pytest.approx(1200, abs=60)
+    assert dose_seconds(facts) == pytest.approx(visit.seconds)
+    assert (visit.mode, visit.activity, visit.role) == ("foot", "proactive", "neighbourhood")
+
+
+def test_one_fix_inside_is_not_a_visit() -> None:
+    _, facts = feed([fix(0, -200, 75), fix(30, *IN_A), fix(60, -200, 75)])
+    assert visits(facts) == []
+    assert dose_seconds(facts) == 0
+
+
+def test_short_visit_is_a_drive_through() -> None:
+    _, facts = feed([fix(0, -200, 75), *stay(30, 90, 30, IN_A), *stay(120, 240, 30, OUTSIDE)], CAR)
+    (visit,) = visits(facts)
+    assert visit.drive_through
+    assert visit.seconds == 90
+
+
+def test_visit_ends_at_first_fix_outside_the_buffer() -> None:
+    fixes = [*stay(0, 300, 30, IN_A), fix(330, 160, 75)]  # 10 m outside: still near
+    fixes += stay(360, 480, 30, OUTSIDE)
+    _, facts = feed(fixes)
+    (visit,) = visits(facts)
+    assert visit.end == T0 + 360
+    assert visit.seconds == 360
+    assert dose_seconds(facts) == 360
+
+
+def test_one_stray_fix_outside_the_buffer_does_not_end_the_visit() -> None:
+    fixes = [*stay(0, 300, 30, IN_A), fix(330, *OUTSIDE), *stay(360, 600, 30, IN_A)]
+    _, facts = feed(fixes)
+    (visit,) = visits(facts)
+    assert visit.status == "open"
+    assert dose_seconds(facts) == 600
+    assert presence(facts) == {"A": ("neighbourhood", "foot")}
+
+
+def test_gap_over_max_gap_adds_no_dose() -> None:
+    before = stay(0, 300, 30, IN_A)
+    after = stay(301 + POLICY.max_gap_s, 600 + POLICY.max_gap_s, 30, IN_A)
+    _, facts = feed([*before, *after])
+    first, second = visits(facts)
+    assert first.end == T0 + 300
+    assert first.seconds == 300
+    assert second.start == T0 + 301 + POLICY.max_gap_s
+    assert dose_seconds(facts) == pytest.approx(300 + (after[-1].ts - after[0].ts))
+
+
+def test_gap_within_max_gap_counts_as_presence() -> None:
+    _, facts = feed([*stay(0, 60, 30, IN_A), *stay(60 + POLICY.max_gap_s, 400, 30, IN_A)])
+    (visit,) = visits(facts)
+    assert dose_seconds(facts) == pytest.approx(
+        60 + POLICY.max_gap_s + (400 - 60 - POLICY.max_gap_s) // 30 * 30
+    )
+    assert visit.status == "open"
+
+
+def test_overlapping_areas_give_two_visits() -> None:
+    _, facts = feed(
+        [fix(0, *OUTSIDE), *stay(30, 630, 30, IN_A_AND_B), *stay(660, 780, 30, OUTSIDE)]
+    )
+    assert sorted(v.area_id for v in visits(facts)) == ["A", "B"]
+    assert dose_seconds(facts, "A") == dose_seconds(facts, "B") == 630
+
+
+def test_vehicle_device_gives_vehicle_mode() -> None:
+    _, facts = feed([*stay(0, 300, 30, IN_A), *stay(330, 400, 30, OUTSIDE)], CAR)
+    (visit,) = visits(facts)
+    assert visit.mode == "vehicle"
+    assert {f.mode for f in facts if isinstance(f, DoseAccrued)} == {"vehicle"}
+
+
+def test_sustained_speed_gives_vehicle_mode() -> None:
+    # A handheld moving 8 m/s round A for five minutes: a patrol car with a personal radio.
+    ring = [(10 + 130 * (i % 2), 10 + 130 * ((i // 2) % 2)) for i in range(20)]
+    fixes = [fix(i * 20, *place) for i, place in enumerate(ring)]
+    fixes += stay(400, 500, 20, (-400, 75))
+    _, facts = feed(fixes)
+    (visit,) = [v for v in visits(facts) if v.area_id == "A"]
+    assert visit.mode == "vehicle"
+
+
+def test_walking_is_foot_mode() -> None:
+    _, facts = feed(stay(0, 600, 30, IN_A))
+    assert visits(facts)[0].mode == "foot"
+    assert presence(facts) == {"A": ("neighbourhood", "foot")}
+
+
+def test_assigned_area_gives_reactive_activity() -> None:
+    attending = replace(CAR, assigned_areas=frozenset({"A"}))
+    _, facts = feed([*stay(0, 600, 30, IN_A), *stay(630, 700, 30, OUTSIDE)], attending)
+    (visit,) = visits(facts)
+    assert visit.activity == "reactive"
+    assert {f.activity for f in facts if isinstance(f, DoseAccrued)} == {"reactive"}
+
+
+def test_new_context_applies_from_its_fix_on() -> None:
+    fixes = stay(0, 600, 30, IN_A)
+    contexts = [FOOT] * 10 + [CAR] * (len(fixes) - 10)
+    _, facts = feed(fixes, contexts)
+    doses = [f for f in facts if isinstance(f, DoseAccrued)]
+    assert {(d.role, d.mode) for d in doses if d.end <= T0 + 300} == {("neighbourhood", "foot")}
+    assert {(d.role, d.mode) for d in doses if d.start >= T0 + 300} == {("response", "vehicle")}
+    assert presence(facts) == {"A": ("response", "vehicle")}
+    assert visits(facts)[0].role == "neighbourhood"
+
+
+def test_teleport_fix_is_rejected_as_implausible_speed() -> None:
+    teleport = fix(330, 50_000, 0)
+    _, facts = feed([*stay(0, 300, 30, IN_A), teleport, *stay(360, 600, 30, IN_A)])
+    assert FixRejected(teleport, "implausible_speed") in facts
+    (visit,) = visits(facts)
+    assert visit.status == "open"
+    assert dose_seconds(facts) == 600
+
+
+def test_agreeing_outliers_reset_a_track_poisoned_by_a_bad_first_fix() -> None:
+    bad_first = fix(0, 80_000, 0)
+    _, facts = feed([bad_first, *stay(30, 900, 30, IN_A)])
+    rejected = [f.fix for f in facts if isinstance(f, FixRejected)]
+    assert rejected == [fix(30, *IN_A), fix(60, *IN_A)]
+    (visit,) = visits(facts)
+    assert visit.start == T0 + 90
+    assert visit.qualifying
+
+
+def test_duplicate_fix_changes_nothing() -> None:
+    fixes = stay(0, 300, 30, IN_A)
+    track, _ = feed(fixes)
+    for again in (fixes[-1], fixes[-3]):
+        same, facts = advance(track, again, INDEX.locate([again.lon], [again.lat])[0], FOOT, POLICY)
+        assert same is track
+        assert facts == [FixRejected(again, "duplicate")]
+
+
+def test_too_late_fix_is_rejected() -> None:
+    track, _ = feed(stay(0, 600, 30, IN_A))
+    late = fix(600 - POLICY.allowed_lateness_s - 1, *OUTSIDE)
+    same, facts = advance(track, late, INDEX.locate([late.lon], [late.lat])[0], FOOT, POLICY)
+    assert same is track
+    assert facts == [FixRejected(late, "too_late")]
+
+
+def test_late_fix_that_breaks_an_entry_retracts_the_visit() -> None:
+    track, facts = feed([fix(0, *OUTSIDE), fix(60, *IN_A), fix(120, *IN_A)])
+    assert [v.status for v in visits(facts)] == ["open"]
+    _, correction = feed([fix(90, -100, 75)], track=track)  # outside, between the two
+    retracted = [f.visit for f in correction if isinstance(f, VisitRecorded)]
+    assert [(v.status, v.revision) for v in retracted] == [("retracted", 1)]
+    assert dose_seconds(facts + correction) == 0
+    assert visits(facts + correction) == []
+    assert presence(facts + correction) == {}
+
+
+def test_late_fix_inside_a_gap_joins_two_visits() -> None:
+    before = stay(0, 120, 30, IN_A)
+    after = [fix(430, *IN_A), fix(460, *IN_A)]  # 310 s after the last fix before
+    track, facts = feed([*before, *after])
+    assert [v.status for v in visits(facts)] == ["closed", "open"]
+    assert dose_seconds(facts) == 120 + 30
+    _, correction = feed([fix(350, *IN_A)], track=track)
+    (joined,) = visits(facts + correction)
+    assert joined.start == T0
+    assert joined.status == "open"
+    assert dose_seconds(facts + correction) == pytest.approx(460)
+    assert presence(facts + correction) == {"A": ("neighbourhood", "foot")}
+
+
+# --------------------------------------------------------------------------------------------
+# Event time: shuffling within the lateness gives what in-order processing gives.
+
+PLACES = {
+    "in_a": IN_A,
+    "in_a_and_b": IN_A_AND_B,
+    "a_border": (150.0, 75.0),
+    "near_a": (-15.0, 75.0),
+    "outside": OUTSIDE,
+    "far": (20_000.0, 0.0),
+}
+CONTEXTS = [FOOT, CAR, replace(FOOT, assigned_areas=frozenset({"A"}))]
+
+
+Journey = tuple[list[tuple[Fix, FixContext]], list[float], list[tuple[int, float]]]
+
+
+@st.composite
+def journeys(draw: st.DrawFn) -> Journey:
+    """Fixes of one radio with contexts, an arrival delay within the lateness for each, and
+    re-sent copies of some fixes (index, delay) that may arrive at any time."""
+    count = draw(st.integers(min_value=3, max_value=40))
+    at_s = 0.0
+    journey: list[tuple[Fix, FixContext]] = []
+    for _ in range(count):
+        at_s += draw(st.sampled_from([5.0, 20.0, 30.0, 30.0, 45.0, 120.0, 280.0, 400.0]))
+        east_m, north_m = PLACES[draw(st.sampled_from(sorted(PLACES)))]
+        jitter = draw(st.tuples(st.integers(-12, 12), st.integers(-12, 12)))
+        one = fix(at_s, east_m + jitter[0], north_m + jitter[1])
+        journey.append((one, draw(st.sampled_from(CONTEXTS))))
+    lateness = st.floats(min_value=0, max_value=POLICY.allowed_lateness_s)
+    delays = draw(st.lists(lateness, min_size=count, max_size=count))
+    resent = draw(
+        st.lists(st.tuples(st.integers(0, count - 1), st.floats(0, 4 * POLICY.max_gap_s)))
+    )
+    return journey, delays, resent
+
+
+@settings(max_examples=300, deadline=None)
+@given(journeys())
+def test_shuffling_within_lateness_gives_in_order_results(journey_and_delays: Journey) -> None:
+    journey, delays, resent = journey_and_delays
+    deliveries = [
+        (f.ts + delay, i) for i, ((f, _), delay) in enumerate(zip(journey, delays, strict=True))
+    ]
+    deliveries += [(journey[i][0].ts + delays[i] + extra, i) for i, extra in resent]
+    arrival = [i for _, i in sorted(deliveries)]
+    in_order, in_order_facts = feed([f for f, _ in journey], [c for _, c in journey])
+    shuffled, shuffled_facts = feed(
+        [journey[i][0] for i in arrival], [journey[i][1] for i in arrival]
+    )
+    rejected = [f for f in shuffled_facts if isinstance(f, FixRejected)]
+    assert sum(f.reason in ("duplicate", "too_late") for f in rejected) == len(resent)
+    assert visits(shuffled_facts) == visits(in_order_facts)
+    assert dose_by_minute(shuffled_facts) == dose_by_minute(in_order_facts)
+    assert presence(shuffled_facts) == presence(in_order_facts)
+    assert (shuffled.settled, shuffled.recent) == (in_order.settled, in_order.recent)
+
+
+# --------------------------------------------------------------------------------------------
+# The clock.
+
+
+def test_expire_closes_a_visit_when_the_radio_falls_silent() -> None:
+    track, facts = feed(stay(0, 900, 30, IN_A))
+    quiet, nothing = expire(track, T0 + 900 + POLICY.max_gap_s, POLICY)
+    assert nothing == []
+    closed, closing = expire(quiet, T0 + 900 + POLICY.max_gap_s + 1, POLICY)
+    (visit,) = visits(facts + closing)
+    assert (visit.status, visit.end, visit.seconds) == ("closed", T0 + 900, 900)
+    assert presence(facts + closing) == {}
+    again, repeated = expire(closed, T0 + 3000, POLICY)
+    assert repeated == []
+    _, resumed = feed(stay(4000, 4100, 30, IN_A), track=again)
+    assert visits(facts + closing + resumed)[0] == visit  # no second closing of the same visit
+    assert len(visits(facts + closing + resumed)) == 2
+
+
+def test_late_fix_after_expire_reopens_the_visit() -> None:
+    track, facts = feed(stay(0, 300, 30, IN_A))
+    now = T0 + 300 + POLICY.max_gap_s + 1
+    track, closing = expire(track, now, POLICY)
+    assert visits(facts + closing)[0].status == "closed"
+    late = fix(now - T0 - 60, *IN_A)  # within the lateness, and within max_gap of the last fix
+    _, reopened = feed([late], track=track)
+    everything = facts + closing + reopened
+    (visit,) = visits(everything)
+    assert visit.status == "open"
+    assert presence(everything) == {"A": ("neighbourhood", "foot")}
+    assert dose_seconds(everything) == pytest.approx(late.ts - T0)
+
+
+def test_expire_settles_recent_fixes() -> None:
+    track, _ = feed(stay(0, 300, 30, IN_A))
+    settled, _ = expire(track, T0 + 300 + POLICY.allowed_lateness_s + 1, POLICY)
+    assert settled.recent == ()
+    assert settled.settled == track.state
+
+
+# --------------------------------------------------------------------------------------------
+# Storage.
+
+
+def test_serialisation_round_trip_preserves_behaviour() -> None:
+    fixes = [*stay(0, 600, 30, IN_A_AND_B), fix(615, *OUTSIDE)]
+    contexts = [replace(FOOT, assigned_areas=frozenset({"B"}))] * len(fixes)
+    track, _ = feed(fixes, contexts)
+    stored = json.dumps(track_to_dict(track), separators=(",", ":"))
+    restored = track_from_dict(json.loads(stored), POLICY)
+    assert restored == track
+    more = [fix(600 - 45, *IN_A), *stay(630, 700, 30, OUTSIDE)]  # one late, then in order
+    assert feed(more, track=restored) == feed(more, track=track)
+
+
+def test_stored_track_of_a_typical_radio_is_small() -> None:
+    track, _ = feed(stay(0, 1800, 30, IN_A_AND_B), replace(FOOT, assigned_areas=frozenset({"A"})))
+    stored = json.dumps(track_to_dict(track), separators=(",", ":"))
+    assert len(stored) < 1500, stored
+
+
+def test_stored_empty_and_expired_tracks_round_trip() -> None:
+    assert track_from_dict(track_to_dict(new_track(ISSI)), POLICY) == new_track(ISSI)
+    track, _ = feed(stay(0, 300, 30, IN_A))
+    expired, _ = expire(track, T0 + 2000, POLICY)
+    stored = json.loads(json.dumps(track_to_dict(expired)))
+    assert track_from_dict(stored, POLICY) == expired
+
+
+def test_fix_of_another_radio_is_refused() -> None:
+    other = replace(fix(0, *IN_A), issi="999")
+    with pytest.raises(ValueError, match="999"):
+        advance(new_track(ISSI), other, INDEX.locate([other.lon], [other.lat])[0], FOOT, POLICY)
