@@ -23,7 +23,6 @@ import orjson
 from streams import topics
 from streams.agents.batches import Events, append_latencies
 from streams.domain.areas_feed import decode_stored_area
-from streams.domain.dose import minute_of
 from streams.domain.fences import FenceIndex, Location
 from streams.domain.fixes import Fix
 from streams.domain.publication import pseudonym, visit_value
@@ -236,7 +235,7 @@ class PresenceEngine:
             {visit_id: (day, value) for visit_id, day, value in visits},
             {issi: track_to_dict(track) for issi, track in work.tracks.items()},
             work.last_fixes,
-            minute_of(now) if now is not None else 0,
+            now if now is not None else 0.0,
         )
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
 

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import redis.asyncio as redis_asyncio
 
-from streams.domain.dose import minute_buckets
+from streams.domain.dose import RollingWindows, minute_buckets
 from streams.domain.fixes import Fix
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
 from streams.metrics import Metrics
@@ -47,6 +47,7 @@ return out
 """
 
 VISIT_DAYS_KEPT = 3
+DOSE_WINDOWS = tuple(int(window) for window in RollingWindows)
 
 APPLY_LUA = """
 local check = ARGV[1] ~= 'none'
@@ -55,42 +56,55 @@ if check then
   local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
   if offset <= current then return 0 end
 end
-local windows = {900, 3600, 28800, 86400}
-local function add_dose(prefix, minute, field, amount)
-  redis.call('HINCRBYFLOAT', prefix .. ':dose:' .. minute, field, amount)
-  redis.call('ZADD', prefix .. ':dose:minutes', minute, minute)
-  for _, w in ipairs(windows) do
-    local through = tonumber(redis.call('HGET', prefix .. ':dosewin:through', w) or '-1')
+local function split_windows(csv)
+  local windows = {}
+  for w in string.gmatch(csv, '[^,]+') do windows[#windows + 1] = tonumber(w) end
+  return windows
+end
+-- Windowed sums: minute buckets <family>:m:<minute>, their index <family>:minutes, running
+-- window totals <family>:win ("<window>|<field>") and per window the last minute already
+-- taken out (<family>:through). A minute m is in the window w at now iff now - w < 60 m <= now.
+local function win_add(family, minute, field, amount, csv)
+  redis.call('HINCRBYFLOAT', family .. ':m:' .. minute, field, amount)
+  redis.call('ZADD', family .. ':minutes', minute, minute)
+  for _, w in ipairs(split_windows(csv)) do
+    local through = tonumber(redis.call('HGET', family .. ':through', w) or '-1')
     if minute > through then
-      redis.call('HINCRBYFLOAT', prefix .. ':dosewin', w .. '|' .. field, amount)
+      redis.call('HINCRBYFLOAT', family .. ':win', w .. '|' .. field, amount)
     end
   end
 end
-local function expire_dose(prefix, now_minute)
+local function win_expire(family, now, csv)
+  local windows = split_windows(csv)
+  local longest = windows[#windows]
   for _, w in ipairs(windows) do
-    local target = now_minute - w / 60 - 1
-    local through = tonumber(redis.call('HGET', prefix .. ':dosewin:through', w) or '-1')
+    local target = math.floor((now - w) / 60)
+    local through = tonumber(redis.call('HGET', family .. ':through', w) or '-1')
     if target > through then
-      local minutes = redis.call('ZRANGEBYSCORE', prefix .. ':dose:minutes', '(' .. through, target)
+      local minutes = redis.call('ZRANGEBYSCORE', family .. ':minutes', '(' .. through, target)
       for _, minute in ipairs(minutes) do
-        local bucket = redis.call('HGETALL', prefix .. ':dose:' .. minute)
+        local bucket = redis.call('HGETALL', family .. ':m:' .. minute)
         for i = 1, #bucket, 2 do
           local amount = -tonumber(bucket[i + 1])
-          redis.call('HINCRBYFLOAT', prefix .. ':dosewin', w .. '|' .. bucket[i], amount)
+          redis.call('HINCRBYFLOAT', family .. ':win', w .. '|' .. bucket[i], amount)
         end
-        if w == 86400 then
-          redis.call('DEL', prefix .. ':dose:' .. minute)
-          redis.call('ZREM', prefix .. ':dose:minutes', minute)
+        if w == longest then
+          redis.call('DEL', family .. ':m:' .. minute)
+          redis.call('ZREM', family .. ':minutes', minute)
         end
       end
-      redis.call('HSET', prefix .. ':dosewin:through', w, target)
+      redis.call('HSET', family .. ':through', w, target)
     end
   end
 end
+local skip = 0
 local ops = cjson.decode(ARGV[2])
 for _, op in ipairs(ops) do
   local name = op[1]
-  if name == 'hset' then redis.call('HSET', op[2], op[3], op[4])
+  if skip > 0 then skip = skip - 1
+  elseif name == 'once' then
+    if redis.call('SET', op[2], '1', 'NX', 'EX', op[3]) == false then skip = tonumber(op[4]) end
+  elseif name == 'hset' then redis.call('HSET', op[2], op[3], op[4])
   elseif name == 'hdel' then redis.call('HDEL', op[2], op[3])
   elseif name == 'hset_versioned' then
     if redis.call('HGET', op[2], op[3]) ~= op[4] then
@@ -110,8 +124,12 @@ for _, op in ipairs(ops) do
     if (not found) or tonumber(op[3]) > tonumber(found) then redis.call('SET', op[2], op[3]) end
   elseif name == 'geoadd' then redis.call('GEOADD', op[2], op[3], op[4], op[5])
   elseif name == 'expire' then redis.call('EXPIRE', op[2], op[3])
-  elseif name == 'dose' then add_dose(op[2], tonumber(op[3]), op[4], op[5])
-  elseif name == 'expire_dose' then expire_dose(op[2], tonumber(op[3]))
+  elseif name == 'hincrby' then redis.call('HINCRBY', op[2], op[3], op[4])
+  elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
+  elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
+  elseif name == 'zremrangebyscore' then redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[3])
+  elseif name == 'win_add' then win_add(op[2], tonumber(op[3]), op[4], op[5], op[6])
+  elseif name == 'win_expire' then win_expire(op[2], tonumber(op[3]), op[4])
   else return redis.error_reply('unknown op ' .. tostring(name))
   end
 end
@@ -162,13 +180,41 @@ class Changes:
         """Expire a key after ``seconds``."""
         self.ops.append(["expire", key, str(seconds)])
 
-    def dose(self, slice_prefix: str, minute: int, split: str, seconds: float) -> None:
-        """Add dose to a minute bucket and to every rolling window that still holds that minute."""
-        self.ops.append(["dose", slice_prefix, str(minute), split, repr(seconds)])
+    def once(self, key: str, ttl_s: int, following: int) -> None:
+        """Skip the ``following`` ops if ``key`` was set before (content idempotency)."""
+        self.ops.append(["once", key, str(ttl_s), str(following)])
 
-    def expire_dose(self, slice_prefix: str, now_minute: int) -> None:
-        """Take minutes that left each rolling window out of its total (idempotent)."""
-        self.ops.append(["expire_dose", slice_prefix, str(now_minute)])
+    def hincrby(self, key: str, name: str, amount: int) -> None:
+        """Add an integer to a hash field."""
+        self.ops.append(["hincrby", key, name, str(amount)])
+
+    def zadd(self, key: str, score: float, member: str) -> None:
+        """Add a scored member."""
+        self.ops.append(["zadd", key, repr(score), member])
+
+    def zrem(self, key: str, member: str) -> None:
+        """Remove a member."""
+        self.ops.append(["zrem", key, member])
+
+    def zremrangebyscore(self, key: str, max_score: float) -> None:
+        """Remove members scored at most ``max_score``."""
+        self.ops.append(["zremrangebyscore", key, repr(max_score)])
+
+    def win_add(
+        self, family: str, minute: int, name: str, amount: float, windows: Sequence[int]
+    ) -> None:
+        """Add to a minute bucket and to every rolling window that still holds that minute."""
+        csv = ",".join(str(w) for w in sorted(windows))
+        self.ops.append(["win_add", family, str(minute), name, repr(amount), csv])
+
+    def win_expire(self, family: str, now: float, windows: Sequence[int]) -> None:
+        """Take minutes that left each rolling window at ``now`` out of its total (idempotent).
+
+        A minute ``m`` is in the window ``w`` at ``now`` iff ``now - w < 60 m <= now`` (the rule
+        of :mod:`streams.domain.demand`); minutes ahead of now (clock skew) count at once.
+        """
+        csv = ",".join(str(w) for w in sorted(windows))
+        self.ops.append(["win_expire", family, repr(now), csv])
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +365,7 @@ class State:
         visit_values: Mapping[str, tuple[str, dict[str, object]]],
         tracks: Mapping[str, object],
         last_fixes: Mapping[str, tuple[Fix, dict[str, object]]],
-        now_minute: int,
+        now: float,
     ) -> None:
         """The Redis changes of one partition's presence facts.
 
@@ -327,7 +373,7 @@ class State:
         track; ``last_fixes``: issi -> (latest accepted fix, what to show about it).
         """
         slot = self.pings_slice(partition)
-        changes.expire_dose(slot, now_minute)
+        changes.win_expire(slot + ":dose", now, DOSE_WINDOWS)
         for fact in facts:
             if isinstance(fact, MembershipChanged):
                 field = f"{fact.area_id}|{fact.issi}"
@@ -354,7 +400,8 @@ class State:
     @staticmethod
     def _record_dose(changes: Changes, slot: str, dose: DoseAccrued) -> None:
         for (area_id, minute, role, mode, activity), seconds in minute_buckets(dose).items():
-            changes.dose(slot, minute, f"{area_id}|{role}|{mode}|{activity}", seconds)
+            split = f"{area_id}|{role}|{mode}|{activity}"
+            changes.win_add(slot + ":dose", minute, split, seconds, DOSE_WINDOWS)
 
     async def presence_view(self, partitions: int, days: Sequence[str]) -> PresenceView:
         """Presence, dose windows, last qualifying visits and the given days' visits, merged
@@ -363,7 +410,7 @@ class State:
             for partition in range(partitions):
                 slot = self.pings_slice(partition)
                 pipe.hgetall(slot + ":present")
-                pipe.hgetall(slot + ":dosewin")
+                pipe.hgetall(slot + ":dose:win")
                 pipe.hgetall(slot + ":lastq")
                 pipe.get(slot + ":feed")
                 for day in days:

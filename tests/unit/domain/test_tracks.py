@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from shapely.geometry import Polygon
 
 from streams.domain.areas import AreaDefinition
-from streams.domain.dose import merge_buckets, minute_buckets
+from streams.domain.dose import minute_buckets
 from streams.domain.fences import FenceIndex
 from streams.domain.fixes import Fix
 from streams.domain.tracks import (
@@ -118,7 +118,11 @@ def dose_seconds(facts: Iterable[Fact], area_id: str | None = None) -> float:
 
 
 def dose_by_minute(facts: Iterable[Fact]) -> dict[object, float]:
-    merged = merge_buckets(*(minute_buckets(f) for f in facts if isinstance(f, DoseAccrued)))
+    merged: dict[object, float] = {}
+    for fact in facts:
+        if isinstance(fact, DoseAccrued):
+            for bucket, seconds in minute_buckets(fact).items():
+                merged[bucket] = merged.get(bucket, 0.0) + seconds
     return {key: round(value, 6) for key, value in merged.items() if abs(value) > 1e-6}
 
 

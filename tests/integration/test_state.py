@@ -1,0 +1,74 @@
+"""The Redis Lua layer on a real redis-server: rolling windows, watermarks, content idempotency."""
+
+from __future__ import annotations
+
+import pytest
+import redis.asyncio as redis_asyncio
+
+from streams.domain.windows import in_window
+from streams.metrics import Metrics
+from streams.state import Changes, PartitionCommit, State
+
+pytestmark = pytest.mark.integration
+
+MINUTE = 29_395_000
+WINDOWS = (900, 3600)
+
+
+async def window_totals(state: State, family: str) -> dict[str, float]:
+    raw = await state.redis.hgetall(family + ":win")
+    return {k.decode(): float(v) for k, v in raw.items()}
+
+
+@pytest.mark.parametrize(
+    "now_offset_s",
+    [0.0, 59.999, 60.0, 899.999, 900.0, 900.001, 3599.999, 3600.0, 3660.0, 86400.0],
+)
+async def test_redis_windows_follow_the_domain_window_rule_at_the_boundaries(
+    stack, unique: str, now_offset_s: float
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    family = state.key("slot", "family")
+    minutes = [MINUTE - 61, MINUTE - 60, MINUTE - 16, MINUTE - 15, MINUTE - 1, MINUTE]
+    adds = Changes()
+    for offset, minute in enumerate(minutes):
+        adds.win_add(family, minute, "x", 10.0**offset, WINDOWS)
+    await state.commit([PartitionCommit("test", 0, 1, adds)])
+    now = MINUTE * 60.0 + now_offset_s
+    expiry = Changes()
+    expiry.win_expire(family, now, WINDOWS)
+    await state.commit([PartitionCommit("test", 0, None, expiry)])
+
+    totals = await window_totals(state, family)
+    for window in WINDOWS:
+        expected = sum(
+            10.0**offset
+            for offset, minute in enumerate(minutes)
+            if in_window(minute, now, window) or minute * 60 > now
+        )
+        assert totals.get(f"{window}|x", 0.0) == pytest.approx(expected), window
+    await state.close()
+
+
+async def test_a_replayed_offset_changes_nothing_and_once_skips_repeated_content(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    key = state.key("slot", "count")
+
+    def counted(seen_key: str) -> Changes:
+        changes = Changes()
+        changes.once(state.key("slot", "seen", seen_key), 3600, 1)
+        changes.hincrby(key, "n", 1)
+        return changes
+
+    applied = await state.commit([PartitionCommit("src", 0, 5, counted("a"))])
+    replayed = await state.commit([PartitionCommit("src", 0, 5, counted("b"))])
+    duplicate = await state.commit([PartitionCommit("src", 0, 6, counted("a"))])
+    fresh = await state.commit([PartitionCommit("src", 0, 7, counted("c"))])
+
+    assert (applied, replayed, duplicate, fresh) == ([True], [False], [True], [True])
+    client = redis_asyncio.Redis.from_url(stack.redis_url)
+    assert await client.hget(key, "n") == b"2"
+    await client.aclose()
+    await state.close()
