@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> CoverwatchApp:
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
-        web_enabled=True,
+        web_enabled=False,
         web_tables_enabled=False,
         topic_allow_declare=False,
         topic_disable_leader=True,

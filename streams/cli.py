@@ -130,6 +130,12 @@ def parser() -> argparse.ArgumentParser:
         help="simulated seconds per real second (default: as fast as possible)",
     )
     simulate.add_argument("--malformed-rate", type=float, default=0.0)
+    simulate.add_argument(
+        "--preroll-hours",
+        type=float,
+        default=0.0,
+        help="with --speed: publish the first hours at once, as history to start from",
+    )
     simulate.add_argument("--areas", type=Path, help="area pack (default: the bundled pack)")
     simulate.set_defaults(run=_cmd_simulate)
 

@@ -22,8 +22,7 @@ import orjson
 
 from streams import topics
 from streams.agents.batches import Events, append_latencies
-from streams.domain.areas_feed import decode_stored_area
-from streams.domain.fences import FenceIndex, Location
+from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.publication import pseudonym, visit_value
 from streams.domain.roster import UNKNOWN_OFFICER_ROLE
@@ -82,8 +81,6 @@ class PresenceEngine:
         self.policy = policy_from(runtime)
         self.zone = ZoneInfo(runtime.settings.timezone)
         self.key = runtime.settings.pseudonym_key.encode()
-        self.fences = FenceIndex((), exit_buffer_m=self.policy.exit_buffer_m)
-        self.fence_version = 0
         self.tracks: dict[int, dict[str, Track]] = {}
         self.watermarks: dict[int, int] = {}
         self.progress: dict[int, float] = {}
@@ -154,17 +151,6 @@ class PresenceEngine:
                 for issi, blob in stored.items()
             }
 
-    async def _refresh_fences(self, version: int) -> None:
-        if version == self.fence_version:
-            return
-        version, features = await self.runtime.state.areas()
-        self.fences = FenceIndex(
-            [decode_stored_area(blob) for blob in features.values()],
-            exit_buffer_m=self.policy.exit_buffer_m,
-        )
-        self.fence_version = version
-        log.info("fence index rebuilt: %d areas (version %d)", len(features), version)
-
     async def _advance(
         self, events: Events, fresh: Sequence[tuple[int, Fix]]
     ) -> dict[int, _PartitionWork]:
@@ -172,9 +158,11 @@ class PresenceEngine:
         if not fresh:
             return work
         issis = sorted({fix.issi for _, fix in fresh})
-        roster, assigned, version = await self.runtime.state.lookup(issis)
-        await self._refresh_fences(version)
-        locations = self.fences.locate(
+        roster, assigned, version = await self.runtime.state.lookup(
+            issis, topics.BY_NAME[topics.INCIDENTS].partitions
+        )
+        await self.runtime.refresh_fences(version)
+        locations = self.runtime.fences.locate(
             np.fromiter((fix.lon for _, fix in fresh), float, len(fresh)),
             np.fromiter((fix.lat for _, fix in fresh), float, len(fresh)),
         )

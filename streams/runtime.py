@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,11 +14,15 @@ from faust.types import TP
 
 from streams import topics
 from streams.clock import Clock, EventClock, WallClock
+from streams.domain.areas_feed import decode_stored_area
 from streams.domain.deadletter import Source, deadletter_record
+from streams.domain.fences import FenceIndex
 from streams.domain.validation import Rejection, TimeLimits
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import State
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -31,6 +36,8 @@ class Runtime:
     clock: Clock
     limits: TimeLimits
     channels: dict[str, faust.TopicT] = field(default_factory=dict)
+    fences: FenceIndex = field(default_factory=FenceIndex)
+    fence_version: int = 0
 
     @classmethod
     def create(cls, settings: Settings, app: faust.App) -> Runtime:
@@ -59,6 +66,18 @@ class Runtime:
                 internal=False,
             )
         return runtime
+
+    async def refresh_fences(self, version: int) -> None:
+        """Rebuild the fence index from Redis when the area version moved (atomic swap)."""
+        if version == self.fence_version:
+            return
+        version, features = await self.state.areas()
+        self.fences = FenceIndex(
+            [decode_stored_area(blob) for blob in features.values()],
+            exit_buffer_m=self.settings.exit_buffer_m,
+        )
+        self.fence_version = version
+        log.info("fence index rebuilt: %d areas (version %d)", len(features), version)
 
     def backlogged(self, topic: str, partition: int, applied_offset: int) -> bool:
         """Whether the broker holds messages of a partition beyond ``applied_offset`` (from the

@@ -99,6 +99,11 @@ class Settings:
     exit_buffer_m: float = _setting(
         "COVERWATCH_EXIT_BUFFER_M", 25.0, "An officer leaves an area only when this far outside"
     )
+    harm_weights_file: str = _setting(
+        "COVERWATCH_HARM_WEIGHTS_FILE",
+        "",
+        "JSON harm weights table (see README); empty: the illustrative default table",
+    )
     timezone: str = _setting(
         "COVERWATCH_TIMEZONE", "Europe/London", "Local time zone for policy bands and 'today'"
     )

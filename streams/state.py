@@ -7,7 +7,7 @@ so every Lua call touches one slot):
 |---|---|---|
 | ``P:{src.N}:wm`` | string | offset watermark of partition N of source topic ``src`` |
 | ``P:{directory}:roster`` | hash | issi -> roster entry JSON |
-| ``P:{directory}:assignments`` | hash | callsign -> JSON list of area ids of its open incidents |
+| ``P:{cad.incidents.N}:assigned`` | hash | "callsign|incident_id" -> JSON area ids (assigned) |
 | ``P:{areas}:features`` | hash | area_id -> GeoJSON Feature JSON |
 | ``P:{areas}:version`` | int | bumped on every area change |
 | ``P:{clock}:watermark`` | string | the event clock: highest event time seen (event mode) |
@@ -26,23 +26,32 @@ from typing import Any
 import orjson
 import redis.asyncio as redis_asyncio
 
+from streams.domain.demand import (
+    DEMAND_WINDOWS,
+    BucketChange,
+    OpenIncidentsChange,
+    ResponseSampleChange,
+)
 from streams.domain.dose import RollingWindows, minute_buckets
 from streams.domain.fixes import Fix
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
 from streams.metrics import Metrics
 
-LOOKUP_LUA = """
+LEAD_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
+ROSTER_LUA = """
 local out = {}
 for _, issi in ipairs(ARGV) do
-  local entry = redis.call('HGET', KEYS[1], issi)
-  local assigned = false
-  if entry then
-    assigned = redis.call('HGET', KEYS[2], cjson.decode(entry)['callsign'])
-  end
-  out[#out + 1] = entry
-  out[#out + 1] = assigned
+  out[#out + 1] = redis.call('HGET', KEYS[1], issi)
 end
-out[#out + 1] = redis.call('GET', KEYS[3]) or '0'
+out[#out + 1] = redis.call('GET', KEYS[2]) or '0'
 return out
 """
 
@@ -124,6 +133,14 @@ for _, op in ipairs(ops) do
     if (not found) or tonumber(op[3]) > tonumber(found) then redis.call('SET', op[2], op[3]) end
   elseif name == 'geoadd' then redis.call('GEOADD', op[2], op[3], op[4], op[5])
   elseif name == 'expire' then redis.call('EXPIRE', op[2], op[3])
+  elseif name == 'require' then
+    if redis.call('GET', op[2]) ~= op[3] then return -1 end
+  elseif name == 'hsetnx' then redis.call('HSETNX', op[2], op[3], op[4])
+  elseif name == 'sadd' then redis.call('SADD', op[2], op[3])
+  elseif name == 'srem' then redis.call('SREM', op[2], op[3])
+  elseif name == 'lpush_trim' then
+    redis.call('LPUSH', op[2], op[3])
+    redis.call('LTRIM', op[2], 0, tonumber(op[4]) - 1)
   elseif name == 'hincrby' then redis.call('HINCRBY', op[2], op[3], op[4])
   elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
   elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
@@ -184,6 +201,26 @@ class Changes:
         """Skip the ``following`` ops if ``key`` was set before (content idempotency)."""
         self.ops.append(["once", key, str(ttl_s), str(following)])
 
+    def require(self, key: str, value: str) -> None:
+        """Apply nothing further unless ``key`` holds ``value`` (a lock this worker must hold)."""
+        self.ops.append(["require", key, value])
+
+    def hsetnx(self, key: str, name: str, value: str) -> None:
+        """Set a hash field only if it is missing."""
+        self.ops.append(["hsetnx", key, name, value])
+
+    def sadd(self, key: str, member: str) -> None:
+        """Add a set member."""
+        self.ops.append(["sadd", key, member])
+
+    def srem(self, key: str, member: str) -> None:
+        """Remove a set member."""
+        self.ops.append(["srem", key, member])
+
+    def lpush_trim(self, key: str, value: str, keep: int) -> None:
+        """Push to the head of a list and keep its ``keep`` newest entries."""
+        self.ops.append(["lpush_trim", key, value, str(keep)])
+
     def hincrby(self, key: str, name: str, amount: int) -> None:
         """Add an integer to a hash field."""
         self.ops.append(["hincrby", key, name, str(amount)])
@@ -239,6 +276,7 @@ class State:
         self.prefix = key_prefix
         self.metrics = metrics
         self._apply = self.redis.register_script(APPLY_LUA)
+        self._lead = self.redis.register_script(LEAD_LUA)
 
     def key(self, tag: str, *parts: str) -> str:
         """A key in hash-tag slot ``tag`` under this deployment's prefix."""
@@ -254,9 +292,9 @@ class State:
         return self.key("directory", "roster")
 
     @property
-    def assignments_key(self) -> str:
-        """Hash callsign -> JSON list of area ids of the open incidents it is assigned to."""
-        return self.key("directory", "assignments")
+    def on_duty_key(self) -> str:
+        """Set of the radios whose officer is on duty."""
+        return self.key("directory", "on_duty")
 
     @property
     def area_features_key(self) -> str:
@@ -292,7 +330,7 @@ class State:
                 )
             results = await pipe.execute()
         self.metrics.round_trip("commit")
-        return [bool(result) for result in results]
+        return [result == 1 for result in results]
 
     async def watermarks(self, source: str, partitions: Iterable[int]) -> dict[int, int]:
         """The applied-offset watermark of each partition (-1 when none)."""
@@ -329,22 +367,33 @@ class State:
         return self.key(f"airwave.pings.{partition}")
 
     async def lookup(
-        self, issis: Sequence[str]
+        self, issis: Sequence[str], incident_partitions: int
     ) -> tuple[dict[str, dict[str, Any] | None], dict[str, frozenset[str]], int]:
         """For each radio: its roster entry (None if unknown) and the areas of the open incidents
         its callsign is assigned to; plus the area version. One round trip."""
-        script = self.redis.register_script(LOOKUP_LUA)
-        reply = await script(
-            keys=[self.roster_key, self.assignments_key, self.area_version_key], args=list(issis)
-        )
+        script = self.redis.register_script(ROSTER_LUA)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await script(
+                keys=[self.roster_key, self.area_version_key], args=list(issis), client=pipe
+            )
+            for partition in range(incident_partitions):
+                pipe.hgetall(self.slot("cad.incidents", partition) + ":assigned")
+            reply, *assigned_slices = await pipe.execute()
         self.metrics.round_trip("lookup")
+        areas_by_callsign: dict[str, set[str]] = {}
+        for assigned in assigned_slices:
+            for field_name, areas in assigned.items():
+                callsign = field_name.decode().split("|", 1)[0]
+                areas_by_callsign.setdefault(callsign, set()).update(orjson.loads(areas))
         roster: dict[str, dict[str, Any] | None] = {}
-        assigned: dict[str, frozenset[str]] = {}
-        for index, issi in enumerate(issis):
-            entry, areas = reply[2 * index], reply[2 * index + 1]
+        committed: dict[str, frozenset[str]] = {}
+        for issi, entry in zip(issis, reply, strict=False):
             roster[issi] = None if entry is None else orjson.loads(entry)
-            assigned[issi] = frozenset(orjson.loads(areas)) if areas else frozenset()
-        return roster, assigned, int(reply[-1])
+            callsign = None if entry is None else roster[issi]["callsign"]  # type: ignore[index]
+            committed[issi] = (
+                frozenset(areas_by_callsign.get(callsign, ())) if callsign else frozenset()
+            )
+        return roster, committed, int(reply[-1])
 
     async def load_tracks(self, partition: int) -> tuple[int, dict[str, bytes]]:
         """One partition's offset watermark and stored tracks (issi -> JSON)."""
@@ -399,6 +448,8 @@ class State:
 
     @staticmethod
     def _record_dose(changes: Changes, slot: str, dose: DoseAccrued) -> None:
+        total_split = f"{dose.area_id}|{dose.role}|{dose.mode}|{dose.activity}"
+        changes.hincrbyfloat(slot + ":dose:total", total_split, dose.seconds)
         for (area_id, minute, role, mode, activity), seconds in minute_buckets(dose).items():
             split = f"{area_id}|{role}|{mode}|{activity}"
             changes.win_add(slot + ":dose", minute, split, seconds, DOSE_WINDOWS)
@@ -413,18 +464,162 @@ class State:
                 pipe.hgetall(slot + ":dose:win")
                 pipe.hgetall(slot + ":lastq")
                 pipe.get(slot + ":feed")
+                pipe.hgetall(slot + ":dose:total")
                 for day in days:
                     pipe.hgetall(f"{slot}:visits:{day}")
             replies = await pipe.execute()
         self.metrics.round_trip("presence_view")
         view = PresenceView()
-        per_partition = 4 + len(days)
+        per_partition = 5 + len(days)
         for partition in range(partitions):
-            present, windows, lastq, feed, *visits = replies[
+            present, windows, lastq, feed, totals, *visits = replies[
                 partition * per_partition : (partition + 1) * per_partition
             ]
-            view.add(present, windows, lastq, feed, visits)
+            view.add(present, windows, lastq, feed, totals, visits)
         return view
+
+    # -- demand (cad.incidents, crimes.recorded, stopsearch.events partitions) ----------------
+
+    def slot(self, source: str, partition: int) -> str:
+        """Key prefix of everything derived from one partition of ``source`` (one slot)."""
+        return self.key(f"{source}.{partition}")
+
+    async def incident_states(
+        self, ids_by_partition: Mapping[int, Sequence[str]]
+    ) -> tuple[dict[str, bytes], int]:
+        """Stored incident states (incident_id -> JSON) and the area version. One round trip."""
+        wanted = [(p, ids) for p, ids in ids_by_partition.items() if ids]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.area_version_key)
+            for partition, ids in wanted:
+                pipe.hmget(self.slot("cad.incidents", partition) + ":incidents", list(ids))
+            version, *replies = await pipe.execute()
+        self.metrics.round_trip("incident_states")
+        found: dict[str, bytes] = {}
+        for (_, ids), values in zip(wanted, replies, strict=True):
+            found.update({i: v for i, v in zip(ids, values, strict=True) if v is not None})
+        return found, int(version or 0)
+
+    @staticmethod
+    def expire_demand(changes: Changes, slot: str, now: float) -> None:
+        """Take the minutes that left the demand windows of one partition out of its totals."""
+        changes.win_expire(slot + ":demand", now, DEMAND_WINDOWS)
+
+    @staticmethod
+    def record_demand(changes: Changes, slot: str, buckets: Iterable[BucketChange]) -> None:
+        """Windowed demand counts of one partition (incidents opened, crimes, stop-searches,
+        harm), one op per bucket, field ``area|measure|label``."""
+        for bucket in buckets:
+            name = f"{bucket.area_id}|{bucket.measure}|{bucket.label}"
+            changes.win_add(slot + ":demand", bucket.minute, name, bucket.amount, DEMAND_WINDOWS)
+
+    @staticmethod
+    def record_incident(
+        changes: Changes,
+        slot: str,
+        incident_id: str,
+        stored: Mapping[str, object],
+        open_changes: Iterable[OpenIncidentsChange],
+        samples: Iterable[ResponseSampleChange],
+        assigned: Mapping[str, Sequence[str]],
+        released: Iterable[str],
+    ) -> None:
+        """One incident's state, open counts, response samples and callsign assignments."""
+        changes.hset(slot + ":incidents", incident_id, orjson.dumps(stored).decode())
+        for change in open_changes:
+            changes.hincrby(slot + ":open", f"{change.area_id}|{change.grade}", change.delta)
+        for sample in samples:
+            member = f"{sample.incident_id}|{sample.area_id}|{sample.response_seconds!r}"
+            if sample.delta > 0:
+                changes.zadd(slot + ":response", sample.ts, member)
+            else:
+                changes.zrem(slot + ":response", member)
+        for callsign, area_ids in assigned.items():
+            changes.hset(
+                slot + ":assigned",
+                f"{callsign}|{incident_id}",
+                orjson.dumps(list(area_ids)).decode(),
+            )
+        for callsign in released:
+            changes.hdel(slot + ":assigned", f"{callsign}|{incident_id}")
+
+    async def demand_view(self, sources: Mapping[str, int], since: float) -> DemandView:
+        """Windowed demand, open incidents and response samples (arrivals after ``since``),
+        merged over every partition of every demand source. One round trip."""
+        slots = [self.slot(s, p) for s, count in sources.items() for p in range(count)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slot in slots:
+                pipe.hgetall(slot + ":demand:win")
+                pipe.hgetall(slot + ":open")
+                pipe.zrangebyscore(slot + ":response", since, "+inf", withscores=True)
+            replies = await pipe.execute()
+        self.metrics.round_trip("demand_view")
+        view = DemandView()
+        for index in range(len(slots)):
+            view.add(*replies[3 * index : 3 * index + 3])
+        return view
+
+    # -- coverage (one evaluator: the worker holding the leader lock) ---------------------------
+
+    @property
+    def leader_key(self) -> str:
+        """Which worker evaluates coverage, emits snapshots and exports area metrics."""
+        return self.key("coverage", "leader")
+
+    async def lead(self, worker_id: str, ttl_ms: int) -> bool:
+        """Take or keep the leader lock for ``ttl_ms``; whether this worker holds it."""
+        held = await self._lead(keys=[self.leader_key], args=[worker_id, ttl_ms])
+        self.metrics.round_trip("lead")
+        return bool(held)
+
+    async def coverage_store(self) -> tuple[dict[str, bytes], dict[str, float], int]:
+        """Stored coverage statuses, monitoring start per area, and officers on duty."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.key("coverage", "status"))
+            pipe.hgetall(self.key("coverage", "since"))
+            pipe.scard(self.on_duty_key)
+            statuses, since, on_duty = await pipe.execute()
+        self.metrics.round_trip("coverage_store")
+        return (
+            {k.decode(): v for k, v in statuses.items()},
+            {k.decode(): float(v) for k, v in since.items()},
+            int(on_duty),
+        )
+
+    def record_coverage(
+        self,
+        changes: Changes,
+        worker_id: str,
+        statuses: Mapping[str, Mapping[str, object]],
+        since: Mapping[str, float],
+        alerts: Iterable[Mapping[str, object]],
+        state_changes: Iterable[tuple[str, Mapping[str, object]]],
+    ) -> None:
+        """Coverage statuses, monitoring starts, recent alerts and today's state changes, only
+        while this worker still holds the leader lock."""
+        changes.require(self.leader_key, worker_id)
+        for area_id, status in statuses.items():
+            changes.hset(self.key("coverage", "status"), area_id, orjson.dumps(status).decode())
+        for area_id, ts in since.items():
+            changes.hsetnx(self.key("coverage", "since"), area_id, repr(ts))
+        for alert in alerts:
+            changes.lpush_trim(self.key("coverage", "alerts"), orjson.dumps(alert).decode(), 1000)
+        for day, change in state_changes:
+            key = self.key("coverage", "changes", day)
+            changes.lpush_trim(key, orjson.dumps(change).decode(), 20000)
+            changes.expire(key, VISIT_DAYS_KEPT * 86400)
+
+    async def recent_alerts(self, count: int) -> list[dict[str, Any]]:
+        """The newest alert events, newest first."""
+        values = await self.redis.lrange(self.key("coverage", "alerts"), 0, count - 1)
+        self.metrics.round_trip("alerts")
+        return [orjson.loads(value) for value in values]
+
+    async def coverage_changes(self, day: str) -> list[dict[str, Any]]:
+        """Coverage state changes of a local day, oldest first."""
+        values = await self.redis.lrange(self.key("coverage", "changes", day), 0, -1)
+        self.metrics.round_trip("coverage_changes")
+        return [orjson.loads(value) for value in reversed(values)]
 
     async def ready(self) -> bool:
         """Whether Redis answers."""
@@ -450,6 +645,8 @@ class PresenceView:
     """window seconds -> area_id -> "role|mode|activity" -> officer-seconds."""
     last_qualifying_end: dict[str, float] = field(default_factory=dict)
     feed_last_fix: float | None = None
+    dose_total: dict[str, dict[str, float]] = field(default_factory=dict)
+    """area_id -> "role|mode|activity" -> officer-seconds since the service began."""
     visits: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
@@ -458,9 +655,14 @@ class PresenceView:
         windows: Mapping[bytes, bytes],
         lastq: Mapping[bytes, bytes],
         feed: bytes | None,
+        totals: Mapping[bytes, bytes],
         visits: Sequence[Mapping[bytes, bytes]],
     ) -> None:
         """Merge one partition's replies."""
+        for field_name, value in totals.items():
+            area_id, split = field_name.decode().split("|", 1)
+            by_split = self.dose_total.setdefault(area_id, {})
+            by_split[split] = by_split.get(split, 0.0) + float(value)
         for field_name, value in present.items():
             area_id, issi = field_name.decode().split("|", 1)
             self.present.setdefault(area_id, {})[issi] = value.decode()
@@ -477,3 +679,34 @@ class PresenceView:
             self.feed_last_fix = max(self.feed_last_fix or 0.0, float(feed))
         for day in visits:
             self.visits.extend(orjson.loads(value) for value in day.values())
+
+
+@dataclass
+class DemandView:
+    """Demand merged over partitions: raw numbers for the domain to shape."""
+
+    windows: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """window seconds -> area_id -> "measure|label" -> total."""
+    open_incidents: dict[str, dict[str, int]] = field(default_factory=dict)
+    """area_id -> grade -> open incidents."""
+    response_samples: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    """area_id -> (arrival ts, seconds from opened to first arrival)."""
+
+    def add(
+        self,
+        windows: Mapping[bytes, bytes],
+        open_counts: Mapping[bytes, bytes],
+        samples: Sequence[tuple[bytes, float]],
+    ) -> None:
+        """Merge one partition's replies."""
+        for field_name, value in windows.items():
+            window, area_id, measure_label = field_name.decode().split("|", 2)
+            by_area = self.windows.setdefault(int(window), {}).setdefault(area_id, {})
+            by_area[measure_label] = by_area.get(measure_label, 0.0) + float(value)
+        for field_name, value in open_counts.items():
+            area_id, grade = field_name.decode().split("|", 1)
+            by_grade = self.open_incidents.setdefault(area_id, {})
+            by_grade[grade] = by_grade.get(grade, 0) + int(value)
+        for member, ts in samples:
+            _, area_id, seconds = member.decode().split("|", 2)
+            self.response_samples.setdefault(area_id, []).append((ts, float(seconds)))

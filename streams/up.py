@@ -9,6 +9,8 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from pathlib import Path
 
 from streams.embedded import (
@@ -53,8 +55,17 @@ def stack_settings(base: Settings, kafka_bootstrap: str, redis_url: str, web_por
     )
 
 
-def simulator_command(options: UpOptions) -> list[str]:
-    """The simulator child: a living city in accelerated time, published to the broker."""
+PREROLL_HOURS = 3.0
+
+
+def simulator_command(options: UpOptions, today: date) -> list[str]:
+    """The simulator child: a living city in accelerated time, published to the broker.
+
+    It starts at 15:00 today with three hours of history published at once, so the demo opens
+    at 18:00, when the evening band's 2 h limit applies, with neglected Impact Areas already
+    overdue: alerts show within the first minute, then officers move at ``speed`` x real time.
+    """
+    start = datetime.combine(today, clock_time(15, 0), tzinfo=UTC)
     return python_command(
         "simulate",
         "--sink",
@@ -67,6 +78,10 @@ def simulator_command(options: UpOptions) -> list[str]:
         str(options.seed),
         "--hours",
         "24",
+        "--start",
+        start.isoformat(),
+        "--preroll-hours",
+        str(PREROLL_HOURS),
     )
 
 
@@ -98,7 +113,8 @@ def _run_children(settings: Settings, options: UpOptions, work_dir: Path) -> Non
         children.append(worker)
         wait_until("worker /healthz", lambda: http_ok(f"{web_url}/healthz"), worker, 60)
         if options.simulator:
-            children.append(spawn("simulator", simulator_command(options), work_dir, env))
+            today = datetime.now(UTC).date()
+            children.append(spawn("simulator", simulator_command(options, today), work_dir, env))
         _announce(settings, web_url, work_dir, options.endpoints_file)
         _watch(children)
     finally:

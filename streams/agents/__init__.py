@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.agents import pings, tables
+from streams.agents import coverage, demand, pings, tables
 from streams.runtime import Runtime
 
 
@@ -10,3 +10,5 @@ def register(runtime: Runtime) -> None:
     """Attach every agent and timer to ``runtime.app``."""
     pings.register(runtime)
     tables.register(runtime)
+    demand.register(runtime)
+    coverage.register(runtime)

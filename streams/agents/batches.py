@@ -76,3 +76,15 @@ async def apply_table_batch(
     runtime.metrics.consumed(topic, len(events))
     runtime.metrics.latencies(topic, append_latencies(events))
     return [value for _, value in accepted]
+
+
+def batch_agent(
+    runtime: Runtime, topic: str, name: str, handle: Callable[[Events], Awaitable[None]]
+) -> None:
+    """Attach an agent that feeds batches of ``topic`` to ``handle``, guarded."""
+    settings = runtime.settings
+
+    @runtime.app.agent(runtime.channels[topic], name=name, concurrency=1)
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
+            await guarded(runtime, topic, events, handle)

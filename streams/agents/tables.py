@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
 
 import orjson
 
 from streams import topics
-from streams.agents.batches import Events, apply_table_batch, guarded
+from streams.agents.batches import Events, apply_table_batch, batch_agent
 from streams.domain.areas import AreaDefinition, area_to_feature
 from streams.domain.areas_feed import AreaRemoved, decode_area
 from streams.domain.roster import RosterEntry, RosterRemoved, decode_roster
@@ -20,14 +18,18 @@ from streams.state import Changes
 
 def register(runtime: Runtime) -> None:
     """Attach the roster, areas and clock-tick agents."""
-    settings = runtime.settings
     state = runtime.state
 
     def roster_change(changes: Changes, item: RosterEntry | RosterRemoved) -> None:
         if isinstance(item, RosterRemoved):
             changes.hdel(state.roster_key, item.issi)
+            changes.srem(state.on_duty_key, item.issi)
         else:
             changes.hset(state.roster_key, item.issi, orjson.dumps(item).decode())
+            if item.on_duty:
+                changes.sadd(state.on_duty_key, item.issi)
+            else:
+                changes.srem(state.on_duty_key, item.issi)
 
     def area_change(changes: Changes, item: AreaDefinition | AreaRemoved) -> None:
         if isinstance(item, AreaRemoved):
@@ -59,18 +61,4 @@ def register(runtime: Runtime) -> None:
         (topics.AREAS, "ingest_areas", areas_batch),
         (topics.CLOCK_TICKS, "ingest_clock_ticks", ticks_batch),
     ):
-        _table_agent(runtime, topic, name, handle, settings.batch_size, settings.batch_wait_s)
-
-
-def _table_agent(
-    runtime: Runtime,
-    topic: str,
-    name: str,
-    handle: Callable[[Events], Awaitable[None]],
-    batch_size: int,
-    batch_wait_s: float,
-) -> None:
-    @runtime.app.agent(runtime.channels[topic], name=name, concurrency=1)
-    async def agent(stream: Any) -> None:
-        async for events in stream.take_events(batch_size, within=batch_wait_s):
-            await guarded(runtime, topic, events, handle)
+        batch_agent(runtime, topic, name, handle)

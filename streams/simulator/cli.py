@@ -85,7 +85,11 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     sent = asyncio.run(
         publish(
-            records, settings.kafka_bootstrap, speed=args.speed, topic_prefix=settings.topic_prefix
+            records,
+            settings.kafka_bootstrap,
+            speed=args.speed,
+            topic_prefix=settings.topic_prefix,
+            preroll_s=args.preroll_hours * 3600.0,
         )
     )
     print(f"published {sent} records")

@@ -55,12 +55,19 @@ def read_file(path: Path | str) -> Iterator[Record]:
 
 
 async def publish(
-    records: Iterable[Record], bootstrap: str, *, speed: float | None, topic_prefix: str = ""
+    records: Iterable[Record],
+    bootstrap: str,
+    *,
+    speed: float | None,
+    topic_prefix: str = "",
+    preroll_s: float = 0.0,
 ) -> int:
     """Send records to Kafka at ``bootstrap``; return how many were sent.
 
-    With ``speed``, a record is sent once ``record.at / speed`` seconds of wall time have passed
-    since the start (1.0 = real time); with None, as fast as the broker takes them. Sends are
+    With ``speed``, a record is sent once ``(record.at - preroll_s) / speed`` seconds of wall
+    time have passed since the start (1.0 = real time), so the first ``preroll_s`` of the
+    recording go out at once (a history to start from); with None, as fast as the broker takes
+    them. Sends are
     batched (linger) and their acknowledgements are awaited in groups, then flushed at the end,
     so a delivery failure raises here.
     """
@@ -71,13 +78,17 @@ async def publish(
     )
     await producer.start()
     try:
-        return await _send_all(producer, records, speed, topic_prefix)
+        return await _send_all(producer, records, speed, topic_prefix, preroll_s)
     finally:
         await producer.stop()
 
 
 async def _send_all(
-    producer: AIOKafkaProducer, records: Iterable[Record], speed: float | None, topic_prefix: str
+    producer: AIOKafkaProducer,
+    records: Iterable[Record],
+    speed: float | None,
+    topic_prefix: str,
+    preroll_s: float,
 ) -> int:
     """Pace and send every record, checking acknowledgements every few thousand sends."""
     loop = asyncio.get_running_loop()
@@ -86,7 +97,7 @@ async def _send_all(
     count = 0
     for record in records:
         if speed is not None:
-            delay = started + record.at / speed - loop.time()
+            delay = started + (record.at - preroll_s) / speed - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
         key = None if record.key is None else record.key.encode("utf-8")

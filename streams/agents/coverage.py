@@ -1,0 +1,17 @@
+"""The coverage clock: evaluates every area every two seconds, whether data arrives or not."""
+
+from __future__ import annotations
+
+from streams.coverage import EVALUATE_EVERY_S, CoverageEngine
+from streams.runtime import Runtime
+
+
+def register(runtime: Runtime) -> CoverageEngine:
+    """Attach the coverage timer."""
+    engine = CoverageEngine(runtime)
+
+    @runtime.app.timer(EVALUATE_EVERY_S, name="evaluate_coverage")  # type: ignore[untyped-decorator]
+    async def evaluate_coverage() -> None:
+        await engine.tick()
+
+    return engine

@@ -1,0 +1,243 @@
+"""The coverage evaluator: on the clock, one worker (the leader) judges every area.
+
+Every :data:`EVALUATE_EVERY_S` the worker that holds the leader lock in Redis reads presence,
+demand and the stored coverage statuses, evaluates every area with the pure rules of
+``streams.domain.coverage``, publishes alert events to ``coverage.alerts`` and changed snapshots
+to ``area.snapshots``, stores the statuses (only while it still holds the lock) and exports
+the area metrics. The other workers export no area series. Alerts are published before the
+statuses are stored: a crash in between re-raises the same ``alert_id`` (at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from streams import topics
+from streams.domain.areas import AreaDefinition
+from streams.domain.coverage import (
+    GRADES,
+    CoverageInputs,
+    CoverageStatus,
+    alert_value,
+    evaluate,
+    policy_for,
+    status_from_dict,
+    status_to_dict,
+)
+from streams.domain.ledger import daily_ledger
+from streams.domain.snapshots import (
+    WINDOW_NAMES,
+    AreaFacts,
+    dose_today,
+    drive_throughs_today,
+    qualifying_visits,
+    snapshot_value,
+)
+from streams.domain.timefmt import format_ts, local_day
+from streams.metrics import AreaNumbers
+from streams.runtime import Runtime
+from streams.state import Changes, DemandView, PartitionCommit, PresenceView
+
+log = logging.getLogger(__name__)
+
+EVALUATE_EVERY_S = 2.0
+LEADER_TTL_MS = 10_000
+SNAPSHOT_REFRESH_S = 60.0
+DEMAND_SOURCES = {
+    topics.INCIDENTS: topics.BY_NAME[topics.INCIDENTS].partitions,
+    topics.CRIMES: topics.BY_NAME[topics.CRIMES].partitions,
+    topics.STOPSEARCH: topics.BY_NAME[topics.STOPSEARCH].partitions,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AreaView:
+    """One area's facts, coverage status and snapshot at one evaluation."""
+
+    facts: AreaFacts
+    status: CoverageStatus
+    snapshot: dict[str, Any]
+
+
+class CoverageEngine:
+    """Coverage, snapshots and area metrics; active only on the leader."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.worker_id = uuid.uuid4().hex
+        self.zone_name = runtime.settings.timezone
+        self.zone = ZoneInfo(self.zone_name)
+        self.leading = False
+        self.views: dict[str, AreaView] = {}
+        self._published: dict[str, tuple[bytes, float]] = {}
+
+    async def tick(self) -> None:
+        """One evaluation, if this worker leads."""
+        runtime = self.runtime
+        leading = await runtime.state.lead(self.worker_id, LEADER_TTL_MS)
+        if leading != self.leading:
+            log.info("coverage leader: %s", "this worker" if leading else "another worker")
+            self.leading = leading
+            if not leading:
+                runtime.metrics.stop_exporting_areas()
+                self._published.clear()
+        now = runtime.clock.now()
+        if not leading or now is None:
+            return
+        started = time.perf_counter()
+        await self._evaluate(now)
+        runtime.metrics.coverage_evaluation.observe(time.perf_counter() - started)
+
+    async def _evaluate(self, now: float) -> None:
+        runtime = self.runtime
+        state = runtime.state
+        await runtime.refresh_fences(await state.area_version())
+        day = local_day(now, self.zone)
+        presence = await state.presence_view(topics.BY_NAME[topics.PINGS].partitions, [day])
+        demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0)
+        stored, since, on_duty = await state.coverage_store()
+        statuses: dict[str, dict[str, object]] = {}
+        new_since: dict[str, float] = {}
+        alerts: list[dict[str, object]] = []
+        changes_today: list[tuple[str, dict[str, object]]] = []
+        views: dict[str, AreaView] = {}
+        for area_id, area in sorted(runtime.fences.areas.items()):
+            facts = area_facts(area, presence, demand)
+            previous = (
+                status_from_dict(orjson.loads(stored[area_id])) if area_id in stored else None
+            )
+            started = since.get(area_id)
+            if started is None:
+                started = new_since[area_id] = now
+            status, events = evaluate(
+                area_id,
+                policy_for(area, self.zone_name),
+                coverage_inputs(facts, presence.feed_last_fix, on_duty, started),
+                previous,
+                now,
+            )
+            alerts.extend(alert_value(event) for event in events)
+            if previous is None or previous.state != status.state:
+                changes_today.append(
+                    (day, {"area_id": area_id, "state": status.state, "ts": format_ts(now)})
+                )
+            statuses[area_id] = status_to_dict(status)
+            ledger = daily_ledger(
+                area_id,
+                day,
+                policy_for(area, self.zone_name),
+                qualifying_visits(facts, now),
+                drive_throughs_today(facts),
+                dose_today(facts),
+                now,
+            )
+            views[area_id] = AreaView(facts, status, snapshot_value(facts, status, ledger, now))
+        await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
+        for alert in alerts:
+            runtime.metrics.alert_events.labels(str(alert["event"])).inc()
+        changes = Changes()
+        state.record_coverage(changes, self.worker_id, statuses, new_since, alerts, changes_today)
+        await state.commit([PartitionCommit("coverage", 0, None, changes)])
+        self.views = views
+        await self._publish_snapshots(views, now)
+        runtime.metrics.export_areas(
+            (area_numbers(view, now) for view in views.values()), active_alerts(views)
+        )
+
+    async def _publish_snapshots(self, views: dict[str, AreaView], now: float) -> None:
+        """Snapshots of areas whose state changed, and of every area once a minute."""
+        outgoing = []
+        for area_id, view in views.items():
+            body = dict(view.snapshot)
+            body.pop("ts")
+            fingerprint = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+            last = self._published.get(area_id)
+            if last is None or last[0] != fingerprint or now - last[1] >= SNAPSHOT_REFRESH_S:
+                outgoing.append((area_id.encode(), view.snapshot))
+                self._published[area_id] = (fingerprint, now)
+        await self.runtime.emit(topics.SNAPSHOTS, outgoing)
+
+
+def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView) -> AreaFacts:
+    """One area's share of the merged presence and demand views."""
+    area_id = area.area_id
+    return AreaFacts(
+        area=area,
+        present={
+            issi: tuple(value.split("|", 1))  # type: ignore[misc]
+            for issi, value in presence.present.get(area_id, {}).items()
+        },
+        dose_windows={w: by_area.get(area_id, {}) for w, by_area in presence.dose_windows.items()},
+        dose_total=presence.dose_total.get(area_id, {}),
+        last_qualifying_end=presence.last_qualifying_end.get(area_id),
+        visits_today=[v for v in presence.visits if v.get("area_id") == area_id],
+        demand_windows={w: by_area.get(area_id, {}) for w, by_area in demand.windows.items()},
+        open_incidents=demand.open_incidents.get(area_id, {}),
+        response_samples=demand.response_samples.get(area_id, []),
+    )
+
+
+def coverage_inputs(
+    facts: AreaFacts, feed_last_fix: float | None, on_duty: int, since: float
+) -> CoverageInputs:
+    """What the coverage rules need to know about one area."""
+    return CoverageInputs(
+        last_qualifying_visit_end=facts.last_qualifying_end,
+        officers_present=len(facts.present),
+        open_incidents={grade: facts.open_incidents.get(grade, 0) for grade in GRADES},
+        feed_last_fix_ts=feed_last_fix,
+        officers_on_duty=on_duty,
+        since=since,
+    )
+
+
+def area_numbers(view: AreaView, now: float) -> AreaNumbers:
+    """The gauges of one area."""
+    facts, snapshot = view.facts, view.snapshot
+    present: dict[tuple[str, str], int] = {}
+    for role, mode in facts.present.values():
+        present[(role, mode)] = present.get((role, mode), 0) + 1
+    demand = snapshot["demand"]
+    ledger = snapshot["coverage"].get("ledger", {})
+    last = facts.last_qualifying_end
+    return AreaNumbers(
+        area_id=facts.area.area_id,
+        kind=facts.area.kind,
+        present=present,
+        dose_today=dose_today(facts),
+        dose_total={
+            tuple(split.split("|")): seconds  # type: ignore[misc]
+            for split, seconds in facts.dose_total.items()
+        },
+        dose_windows={
+            name: snapshot["dose"][name]["minutes"] * 60.0 for name in WINDOW_NAMES.values()
+        },
+        state=view.status.state,
+        severity=view.status.severity,
+        last_qualifying_age_s=None if last is None else max(now - last, 0.0),
+        qualifying_today=snapshot["visits"]["qualifying_today"],
+        drive_throughs_today=snapshot["visits"]["drive_throughs_today"],
+        fidelity=ledger.get("fidelity", {}).get("share"),
+        open_incidents=demand["open_incidents"],
+        incidents_24h={k: v for k, v in demand["incidents_24h"].items() if k != "total"},
+        crimes_24h=demand["crimes_24h"]["total"],
+        stop_searches_24h=demand["stop_searches_24h"]["total"],
+        harm_24h=demand["harm_24h"],
+    )
+
+
+def active_alerts(views: dict[str, AreaView]) -> dict[str, int]:
+    """Active alerts by their (highest) severity."""
+    counts: dict[str, int] = {}
+    for view in views.values():
+        alert = view.status.active_alert
+        if alert is not None:
+            counts[alert.severity] = counts.get(alert.severity, 0) + 1
+    return counts

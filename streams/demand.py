@@ -1,0 +1,198 @@
+"""The demand engine's runtime: incidents, crimes and stop-searches into per-area demand.
+
+Incident state lives in Redis per ``cad.incidents`` partition; a batch reads the states it
+needs, applies the pure lifecycle, and commits state, counts, response samples and callsign
+assignments with the partition's offset watermark in one Lua call. Crimes and stop-searches are
+stateless facts, counted once per (id, time) however often they are delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import orjson
+
+from streams import topics
+from streams.agents.batches import Events, append_latencies, partition_commits
+from streams.domain.demand import (
+    demand_changes,
+    open_incident_changes,
+    response_sample_changes,
+)
+from streams.domain.harm import DEFAULT_HARM_WEIGHTS, HarmWeights, load_harm_weights
+from streams.domain.incidents import (
+    CrimeRecorded,
+    IncidentEvent,
+    IncidentState,
+    StopSearchRecorded,
+    apply_incident,
+    assignments,
+    decode_crime,
+    decode_incident,
+    decode_stop_search,
+    incident_from_dict,
+    incident_to_dict,
+)
+from streams.domain.validation import Rejected, Rejection
+from streams.runtime import Runtime
+from streams.state import Changes, PartitionCommit
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SEEN_TTL_S = 2 * 86400
+RESPONSE_SAMPLES_KEPT_S = 2 * 86400
+
+
+def harm_weights(path: str) -> HarmWeights:
+    """The harm weights table: the file at ``path`` (JSON), or the illustrative default."""
+    if not path:
+        return DEFAULT_HARM_WEIGHTS
+    return load_harm_weights(orjson.loads(Path(path).read_bytes()))
+
+
+class DemandEngine:
+    """Per-area demand for one worker."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.weights = harm_weights(runtime.settings.harm_weights_file)
+
+    def _decode_batch(
+        self, events: Events, decode: Callable[..., T]
+    ) -> tuple[list[tuple[int, T]], list[tuple[int, Rejection]]]:
+        clock = self.runtime.clock
+        decoded: list[tuple[int, T]] = []
+        rejections: list[tuple[int, Rejection]] = []
+        for index, event in enumerate(events):
+            message = event.message
+            try:
+                decoded.append(
+                    (index, decode(message.key, message.value, clock.now(), self.runtime.limits))
+                )
+            except Rejected as error:
+                rejections.append((index, error.rejection))
+        return decoded, rejections
+
+    def _areas_of(self, points: Sequence[tuple[float | None, float | None]]) -> list[list[str]]:
+        """The area ids each point falls in (none for an unknown place)."""
+        known = [i for i, (lat, lon) in enumerate(points) if lat is not None and lon is not None]
+        found: list[list[str]] = [[] for _ in points]
+        if known:
+            locations = self.runtime.fences.locate(
+                np.array([points[i][1] for i in known], dtype=float),
+                np.array([points[i][0] for i in known], dtype=float),
+            )
+            for i, location in zip(known, locations, strict=True):
+                found[i] = sorted(location.inside)
+        return found
+
+    async def process_incidents(self, events: Events) -> None:
+        """One batch of ``cad.incidents``."""
+        runtime = self.runtime
+        decoded, rejections = self._decode_batch(events, decode_incident)
+        ids: dict[int, list[str]] = defaultdict(list)
+        for index, incident in decoded:
+            ids[events[index].message.partition].append(incident.incident_id)
+        stored, version = await runtime.state.incident_states(ids)
+        await runtime.refresh_fences(version)
+        states: dict[str, IncidentState] = {
+            i: incident_from_dict(orjson.loads(blob)) for i, blob in stored.items()
+        }
+        commits = self._expiring_commits(topics.INCIDENTS, events)
+        for index, incident in decoded:
+            partition = events[index].message.partition
+            slot = runtime.state.slot(topics.INCIDENTS, partition)
+            try:
+                self._apply_incident(states, incident, commits[partition].changes, slot)
+            except Rejected as error:
+                rejections.append((index, error.rejection))
+        await self._finish(topics.INCIDENTS, events, list(commits.values()), rejections)
+
+    def _apply_incident(
+        self, states: dict[str, IncidentState], event: IncidentEvent, changes: Changes, slot: str
+    ) -> None:
+        before = states.get(event.incident_id)
+        after, facts = apply_incident(before, event)
+        states[event.incident_id] = after
+        (area_ids,) = self._areas_of([(after.lat, after.lon)])
+        now = self.runtime.clock.now() or event.ts
+        committed_before = assignments(before) if before is not None else frozenset()
+        committed_after = assignments(after)
+        location_changed = before is None or (before.lat, before.lon) != (after.lat, after.lon)
+        self.runtime.state.record_demand(
+            changes, slot, demand_changes(facts, area_ids, self.weights)
+        )
+        self.runtime.state.record_incident(
+            changes,
+            slot,
+            after.incident_id,
+            incident_to_dict(after),
+            open_incident_changes(facts, area_ids),
+            response_sample_changes(facts, area_ids),
+            {
+                callsign: area_ids
+                for callsign in committed_after
+                if callsign not in committed_before or location_changed
+            },
+            committed_before - committed_after,
+        )
+        changes.zremrangebyscore(slot + ":response", now - RESPONSE_SAMPLES_KEPT_S)
+
+    def _expiring_commits(self, topic: str, events: Events) -> dict[int, PartitionCommit]:
+        """A commit per partition of the batch that first moves that partition's windows on."""
+        commits = partition_commits(topic, events)
+        now = self.runtime.clock.now()
+        if now is not None:
+            for partition, commit in commits.items():
+                self.runtime.state.expire_demand(
+                    commit.changes, self.runtime.state.slot(topic, partition), now
+                )
+        return commits
+
+    async def process_crimes(self, events: Events) -> None:
+        """One batch of ``crimes.recorded``."""
+        await self._process_facts(topics.CRIMES, events, decode_crime)
+
+    async def process_stop_searches(self, events: Events) -> None:
+        """One batch of ``stopsearch.events``."""
+        await self._process_facts(topics.STOPSEARCH, events, decode_stop_search)
+
+    async def _process_facts(
+        self,
+        topic: str,
+        events: Events,
+        decode: Callable[..., CrimeRecorded | StopSearchRecorded],
+    ) -> None:
+        runtime = self.runtime
+        decoded, rejections = self._decode_batch(events, decode)
+        await runtime.refresh_fences(await runtime.state.area_version())
+        places = self._areas_of([(fact.lat, fact.lon) for _, fact in decoded])
+        commits = self._expiring_commits(topic, events)
+        for (index, fact), area_ids in zip(decoded, places, strict=True):
+            partition = events[index].message.partition
+            slot = runtime.state.slot(topic, partition)
+            changes = commits[partition].changes
+            identity = fact.crime_id if isinstance(fact, CrimeRecorded) else fact.search_id
+            buckets = demand_changes([fact], area_ids, self.weights)
+            changes.once(f"{slot}:seen:{identity}|{fact.ts!r}", SEEN_TTL_S, len(buckets))
+            runtime.state.record_demand(changes, slot, buckets)
+        await self._finish(topic, events, list(commits.values()), rejections)
+
+    async def _finish(
+        self,
+        topic: str,
+        events: Events,
+        commits: list[PartitionCommit],
+        rejections: list[tuple[int, Rejection]],
+    ) -> None:
+        runtime = self.runtime
+        await runtime.state.commit(commits)
+        await runtime.deadletter(topic, events, rejections)
+        runtime.metrics.consumed(topic, len(events))
+        runtime.metrics.latencies(topic, append_latencies(events))

@@ -1,0 +1,289 @@
+"""Demand per area: incidents, crimes, stop-searches and harm in minute buckets and windows.
+
+Facts (from :func:`~streams.domain.incidents.apply_incident`, and decoded crimes and
+stop-searches) become signed changes, so a later fact can take back what an earlier one added:
+
+- :func:`demand_changes`: windowed buckets keyed ``(area_id, minute, measure, label)`` where
+  ``minute`` is ``int(ts // 60)``, the UTC minute since the epoch. Measures: ``incidents_opened``
+  (label: grade label, at the incident's opened minute), ``crimes`` (label: category),
+  ``stop_searches`` (label: object of search) and ``harm`` in days (label: source ``incident``,
+  ``crime`` or ``stop_search``; zero harm adds no change).
+- :func:`open_incident_changes`: the "open incidents by grade" gauge, which is not windowed.
+- :func:`response_sample_changes`: response-time samples (first arrival time, seconds).
+
+Area attribution is done by the caller: it passes the ids of the areas the fact's place falls
+in; none means the :data:`OUTSIDE` bucket. A place in several areas counts in each.
+
+Window rule (minute granularity): a bucket of minute ``m`` is inside the window of length ``W``
+at ``now`` iff ``now - W < m * 60 <= now``. So a minute counts from its first second for exactly
+``W`` seconds: with ``W = 3600`` an event at 10:00:59 counts from 10:00:00 until 10:59:59.999
+and not at 11:00:00; a minute that has not begun yet (an event up to the allowed clock skew
+ahead of ``now``) does not count until it begins. Response-time samples follow the same rule by
+their arrival minute.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, TypeAlias
+
+from streams.domain.harm import (
+    HarmWeights,
+    harm_of_crime,
+    harm_of_incident,
+    harm_of_stop_search,
+)
+from streams.domain.incidents import (
+    CrimeRecorded,
+    FirstArrival,
+    FirstArrivalRetracted,
+    GradeLabel,
+    IncidentClosed,
+    IncidentFact,
+    IncidentOpened,
+    IncidentRegraded,
+    StopSearchRecorded,
+)
+from streams.domain.windows import SECONDS_PER_MINUTE, in_window, minute_of
+
+OUTSIDE: Final = "outside"
+"""The area id of demand outside every area."""
+HOUR_S: Final = 3600
+DAY_S: Final = 86400
+DEMAND_WINDOWS: Final[tuple[int, ...]] = (HOUR_S, DAY_S)
+"""The rolling windows reported per area, in seconds."""
+
+Measure: TypeAlias = Literal["incidents_opened", "crimes", "stop_searches", "harm"]
+HarmSource: TypeAlias = Literal["incident", "crime", "stop_search"]
+DemandFact: TypeAlias = IncidentFact | CrimeRecorded | StopSearchRecorded
+DemandKey: TypeAlias = tuple[str, int, Measure, str]
+"""(area_id, minute, measure, label)."""
+WindowKey: TypeAlias = tuple[str, int, Measure, str]
+"""(area_id, window length in seconds, measure, label)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BucketChange:
+    """Add ``amount`` (a count, or harm in days; negative to take back) to one bucket."""
+
+    area_id: str
+    minute: int
+    measure: Measure
+    label: str
+    amount: float
+
+    @property
+    def key(self) -> DemandKey:
+        """The bucket this change applies to."""
+        return (self.area_id, self.minute, self.measure, self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncidentsChange:
+    """Add ``delta`` to the count of open incidents of ``grade`` in ``area_id``."""
+
+    area_id: str
+    grade: GradeLabel
+    delta: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSampleChange:
+    """Add (``delta`` +1) or remove (-1) the response sample (``ts``, ``response_seconds``)."""
+
+    area_id: str
+    incident_id: str
+    ts: float
+    response_seconds: float
+    delta: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTimeStats:
+    """Opened-to-first-arrival times in a window: median and p90 (None without samples)."""
+
+    median_seconds: float | None
+    p90_seconds: float | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallsVsCrimes:
+    """Calls for service (incidents opened) and recorded crimes in an area over a window."""
+
+    calls: float
+    crimes: float
+    calls_per_crime: float | None
+
+
+def attributed_areas(area_ids: Sequence[str]) -> tuple[str, ...]:
+    """The areas demand at a place counts in: its areas, or :data:`OUTSIDE` when none."""
+    return tuple(area_ids) if area_ids else (OUTSIDE,)
+
+
+def demand_changes(
+    facts: Iterable[DemandFact], area_ids: Sequence[str], weights: HarmWeights
+) -> list[BucketChange]:
+    """The windowed bucket changes ``facts`` (all at one place, in ``area_ids``) cause."""
+    changes: list[BucketChange] = []
+    for fact in facts:
+        for measure, label, minute, amount in _bucket_amounts(fact, weights):
+            if amount != 0:
+                changes.extend(
+                    BucketChange(area_id, minute, measure, label, amount)
+                    for area_id in attributed_areas(area_ids)
+                )
+    return changes
+
+
+def _bucket_amounts(
+    fact: DemandFact, weights: HarmWeights
+) -> list[tuple[Measure, str, int, float]]:
+    """(measure, label, minute, amount) per bucket one fact touches, for one area."""
+    if isinstance(fact, IncidentOpened):
+        minute = minute_of(fact.ts)
+        return [
+            ("incidents_opened", fact.grade, minute, 1.0),
+            ("harm", "incident", minute, harm_of_incident(weights, fact.category, fact.grade)),
+        ]
+    if isinstance(fact, IncidentRegraded):
+        minute = minute_of(fact.opened_ts)
+        harm_before = harm_of_incident(weights, fact.category, fact.old_grade)
+        harm_after = harm_of_incident(weights, fact.category, fact.new_grade)
+        return [
+            ("incidents_opened", fact.old_grade, minute, -1.0),
+            ("incidents_opened", fact.new_grade, minute, 1.0),
+            ("harm", "incident", minute, harm_after - harm_before),
+        ]
+    if isinstance(fact, CrimeRecorded):
+        minute = minute_of(fact.ts)
+        return [
+            ("crimes", fact.category, minute, 1.0),
+            ("harm", "crime", minute, harm_of_crime(weights, fact.category)),
+        ]
+    if isinstance(fact, StopSearchRecorded):
+        minute = minute_of(fact.ts)
+        return [
+            ("stop_searches", fact.object_of_search, minute, 1.0),
+            ("harm", "stop_search", minute, harm_of_stop_search(weights, fact)),
+        ]
+    return []
+
+
+def open_incident_changes(
+    facts: Iterable[DemandFact], area_ids: Sequence[str]
+) -> list[OpenIncidentsChange]:
+    """The open-incidents-by-grade changes ``facts`` (all at one place) cause."""
+    deltas: list[tuple[GradeLabel, int]] = []
+    for fact in facts:
+        if isinstance(fact, IncidentOpened):
+            deltas.append((fact.grade, 1))
+        elif isinstance(fact, IncidentRegraded) and fact.open:
+            deltas.extend([(fact.old_grade, -1), (fact.new_grade, 1)])
+        elif isinstance(fact, IncidentClosed):
+            deltas.append((fact.grade, -1))
+    return [
+        OpenIncidentsChange(area_id, grade, delta)
+        for grade, delta in deltas
+        for area_id in attributed_areas(area_ids)
+    ]
+
+
+def response_sample_changes(
+    facts: Iterable[DemandFact], area_ids: Sequence[str]
+) -> list[ResponseSampleChange]:
+    """Response-time samples added (first arrivals) or removed (retractions) by ``facts``."""
+    changes: list[ResponseSampleChange] = []
+    for fact in facts:
+        if isinstance(fact, FirstArrival | FirstArrivalRetracted):
+            delta = 1 if isinstance(fact, FirstArrival) else -1
+            changes.extend(
+                ResponseSampleChange(
+                    area_id, fact.incident_id, fact.ts, fact.response_seconds, delta
+                )
+                for area_id in attributed_areas(area_ids)
+            )
+    return changes
+
+
+def apply_changes(
+    buckets: Mapping[DemandKey, float], changes: Iterable[BucketChange]
+) -> dict[DemandKey, float]:
+    """``buckets`` with ``changes`` added (a new dict); buckets that reach zero are dropped."""
+    updated = dict(buckets)
+    for change in changes:
+        total = updated.get(change.key, 0.0) + change.amount
+        if total == 0:
+            updated.pop(change.key, None)
+        else:
+            updated[change.key] = total
+    return updated
+
+
+def window_counts(
+    buckets: Mapping[DemandKey, float],
+    now: float,
+    windows: Sequence[int] = DEMAND_WINDOWS,
+) -> dict[WindowKey, float]:
+    """Totals per (area_id, window, measure, label) at ``now``; windows with nothing are absent."""
+    totals: dict[WindowKey, float] = {}
+    for (area_id, minute, measure, label), amount in buckets.items():
+        for window_s in windows:
+            if in_window(minute, now, window_s):
+                key = (area_id, window_s, measure, label)
+                totals[key] = totals.get(key, 0.0) + amount
+    return totals
+
+
+def drop_expired(
+    buckets: Mapping[DemandKey, float], now: float, longest_window_s: float = DAY_S
+) -> dict[DemandKey, float]:
+    """The buckets still inside (or ahead of) the longest window at ``now``, to bound storage."""
+    return {
+        key: amount
+        for key, amount in buckets.items()
+        if key[1] * SECONDS_PER_MINUTE > now - longest_window_s
+    }
+
+
+def response_time_stats(
+    samples: Sequence[tuple[float, float]], now: float, window_s: float = DAY_S
+) -> ResponseTimeStats:
+    """Median and p90 of the ``(arrival ts, response seconds)`` samples in the window at ``now``.
+
+    Samples are in the window by the minute of their arrival (module rule). The median is the
+    middle sample, or the mean of the two middle ones; the p90 is the nearest-rank percentile,
+    the sample at rank ``ceil(0.9 * n)`` in ascending order (so always an observed value).
+    """
+    inside = sorted(seconds for ts, seconds in samples if in_window(minute_of(ts), now, window_s))
+    if not inside:
+        return ResponseTimeStats(None, None, 0)
+    p90 = inside[math.ceil(0.9 * len(inside)) - 1]
+    return ResponseTimeStats(statistics.median(inside), p90, len(inside))
+
+
+def calls_vs_crimes(
+    buckets: Mapping[DemandKey, float], now: float, window_s: int = DAY_S
+) -> dict[str, CallsVsCrimes]:
+    """Per area with either: incidents opened and crimes recorded in the window at ``now``.
+
+    ``calls_per_crime`` is None when no crime was recorded in the window.
+    """
+    calls: dict[str, float] = {}
+    crimes: dict[str, float] = {}
+    for (area_id, _, measure, _), total in window_counts(buckets, now, (window_s,)).items():
+        if measure == "incidents_opened":
+            calls[area_id] = calls.get(area_id, 0.0) + total
+        elif measure == "crimes":
+            crimes[area_id] = crimes.get(area_id, 0.0) + total
+    return {
+        area_id: CallsVsCrimes(
+            calls.get(area_id, 0.0),
+            crimes.get(area_id, 0.0),
+            calls.get(area_id, 0.0) / crimes[area_id] if crimes.get(area_id) else None,
+        )
+        for area_id in sorted(calls.keys() | crimes.keys())
+    }

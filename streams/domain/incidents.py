@@ -1,0 +1,592 @@
+"""CAD incidents, recorded crimes and stop-searches: decoding and the incident lifecycle.
+
+Decoders turn ``cad.incidents``, ``crimes.recorded`` and ``stopsearch.events`` messages into
+values or raise :class:`~streams.domain.validation.Rejected`, with the checks and reasons of
+:mod:`streams.domain.validation` (tests hold them to agree with the JSON Schemas).
+
+The lifecycle is :func:`apply_incident` ``(state, event) -> (state, facts)``. An
+:class:`IncidentState` is a *commutative merge* of the events accepted so far: the opened event
+(time, category, location), every grade observation, every callsign assigned or arriving, the
+earliest arrival and the closing time. So any arrival order of the same events gives the same
+state, and the facts (the change in what the incident contributes to demand counts) sum to the
+same totals.
+
+Rules, in event time (``ts``):
+
+- **Identity**: an event is ``(incident_id, event, ts)``; one already seen is a duplicate and
+  changes nothing, whatever else it carries.
+- **Location and category** come from the ``opened`` event only (the schema requires them there;
+  on other events lat/lon may be a unit's position). Until ``opened`` is known, an incident is
+  an orphan: its record is kept and its assignments count, but it is in no area count at all
+  (not even ``outside``); it is counted from the moment its ``opened`` event arrives.
+- **Grade** is the latest grade observation by ``ts``; every event carrying ``grade`` is one
+  (CAD feeds repeat the current grade on later events). Two observations at the same ``ts``
+  resolve to the more urgent grade. No observation yet: the label ``"ungraded"``.
+- **Assignments**: callsigns of ``assigned`` and ``arrived`` events accumulate (the feed has no
+  unassign event; a unit arriving is committed even if its assignment was missed) and are all
+  released when the incident is closed.
+- **First arrival** is the earliest ``arrived`` event; response time is first arrival minus
+  opened time, known once both are.
+
+Impossible combinations, rejected with ``impossible_event`` (each compares the new event with
+one accepted event, so whichever of the two arrives second is the one rejected):
+
+- ``graded`` without a ``grade``;
+- a second ``opened`` or a second ``closed`` at a different time;
+- any event before the incident's ``opened`` time;
+- ``assigned`` or ``arrived`` after the ``closed`` time (only a grade correction may follow a
+  close);
+- any event more than :data:`CLOSED_GRACE_S` (24 h) after the ``closed`` time.
+
+Facts describe what changed for demand counting, and are applied in order. A consumer that
+adds ``+1`` to "open by grade" and to the "opened" bucket of the opened minute on
+:class:`IncidentOpened`, moves both on :class:`IncidentRegraded` (the open count only when
+``open``), subtracts ``1`` from "open by grade" on :class:`IncidentClosed`, and adds or removes
+response-time samples on :class:`FirstArrival` / :class:`FirstArrivalRetracted` stays exact under
+any arrival order: e.g. ``closed`` before ``opened`` gives nothing at first, then
+``IncidentOpened`` followed by ``IncidentClosed`` when ``opened`` arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal, TypeAlias
+
+from streams.domain.timefmt import format_ts
+from streams.domain.validation import (
+    Rejected,
+    TimeLimits,
+    check_coordinates,
+    check_event_time,
+    check_fields,
+    check_key,
+    parse_object,
+    parse_timestamp,
+    require_id,
+    require_number,
+)
+
+IncidentEventKind: TypeAlias = Literal["opened", "graded", "assigned", "arrived", "closed"]
+Grade: TypeAlias = Literal["immediate", "priority", "scheduled", "resolution"]
+GradeLabel: TypeAlias = Literal["immediate", "priority", "scheduled", "resolution", "ungraded"]
+
+INCIDENT_EVENT_KINDS: Final[tuple[IncidentEventKind, ...]] = (
+    "opened",
+    "graded",
+    "assigned",
+    "arrived",
+    "closed",
+)
+"""The lifecycle stages, in the order an incident normally goes through them."""
+GRADES: Final[tuple[Grade, ...]] = ("immediate", "priority", "scheduled", "resolution")
+"""CAD grades, most urgent first."""
+UNGRADED: Final = "ungraded"
+"""The grade label of an incident with no grade observation yet."""
+GRADE_LABELS: Final[tuple[GradeLabel, ...]] = (*GRADES, UNGRADED)
+
+CLOSED_GRACE_S: Final = 86400.0
+"""How long after its close an incident may still receive an event (a grade correction)."""
+
+_MAX_TEXT_CHARS: Final = 256
+_URGENCY: Final[dict[Grade, int]] = {grade: -rank for rank, grade in enumerate(GRADES)}
+_INCIDENT_FIELDS: Final = frozenset(
+    {"schema", "incident_id", "event", "ts", "grade", "category", "lat", "lon", "callsigns"}
+)
+_CRIME_FIELDS: Final = frozenset(
+    {"schema", "crime_id", "ts", "lat", "lon", "category", "incident_id"}
+)
+_STOP_SEARCH_FIELDS: Final = frozenset(
+    {"schema", "id", "ts", "lat", "lon", "object_of_search", "outcome", "callsign"}
+)
+
+
+# ---- input values ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEvent:
+    """One ``cad.incidents`` lifecycle event; optional fields are None (or no callsigns)."""
+
+    incident_id: str
+    event: IncidentEventKind
+    ts: float
+    grade: Grade | None = None
+    category: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    callsigns: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class CrimeRecorded:
+    """One ``crimes.recorded`` message: a crime at a place and time."""
+
+    crime_id: str
+    ts: float
+    lat: float
+    lon: float
+    category: str
+    incident_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopSearchRecorded:
+    """One ``stopsearch.events`` message: a stop and search, what it was for and its outcome."""
+
+    search_id: str
+    ts: float
+    lat: float
+    lon: float
+    object_of_search: str
+    outcome: str
+    callsign: str | None = None
+
+
+# ---- decoding --------------------------------------------------------------------------------
+
+
+def decode_incident(
+    key: bytes | None, raw: bytes | None, now: float | None, limits: TimeLimits
+) -> IncidentEvent:
+    """Decode one ``cad.incidents`` message into an :class:`IncidentEvent`, or raise."""
+    value = parse_object(raw, "cad.incidents", limits)
+    check_fields(value, _INCIDENT_FIELDS)
+    incident_id = require_id(value, "incident_id")
+    check_key(key, incident_id, "incident_id")
+    event = value.get("event")
+    if event not in INCIDENT_EVENT_KINDS:
+        raise Rejected("invalid_schema", f"event {event!r} is not one of the lifecycle events")
+    ts = parse_timestamp(value.get("ts"), "ts")
+    grade = value.get("grade")
+    if grade is not None and grade not in GRADES:
+        raise Rejected("invalid_schema", f"grade {grade!r} is not one of {', '.join(GRADES)}")
+    category = _optional_text(value, "category")
+    lat, lon = _optional_position(value)
+    callsigns = _optional_callsigns(value)
+    if event == "opened" and (lat is None or category is None):
+        raise Rejected("invalid_schema", "an opened event needs lat, lon and category")
+    if event == "assigned" and not callsigns:
+        raise Rejected("invalid_schema", "an assigned event needs at least one callsign")
+    check_event_time(ts, now, limits)
+    return IncidentEvent(incident_id, event, ts, grade, category, lat, lon, callsigns)
+
+
+def decode_crime(
+    key: bytes | None, raw: bytes | None, now: float | None, limits: TimeLimits
+) -> CrimeRecorded:
+    """Decode one ``crimes.recorded`` message into a :class:`CrimeRecorded`, or raise."""
+    value = parse_object(raw, "crimes.recorded", limits)
+    check_fields(value, _CRIME_FIELDS)
+    crime_id = require_id(value, "crime_id")
+    check_key(key, crime_id, "crime_id")
+    ts = parse_timestamp(value.get("ts"), "ts")
+    lat = require_number(value, "lat")
+    lon = require_number(value, "lon")
+    category = _require_text(value, "category")
+    incident_id = require_id(value, "incident_id") if "incident_id" in value else None
+    check_coordinates(lat, lon)
+    check_event_time(ts, now, limits)
+    return CrimeRecorded(crime_id, ts, lat, lon, category, incident_id)
+
+
+def decode_stop_search(
+    key: bytes | None, raw: bytes | None, now: float | None, limits: TimeLimits
+) -> StopSearchRecorded:
+    """Decode one ``stopsearch.events`` message into a :class:`StopSearchRecorded`, or raise."""
+    value = parse_object(raw, "stopsearch.events", limits)
+    check_fields(value, _STOP_SEARCH_FIELDS)
+    search_id = require_id(value, "id")
+    check_key(key, search_id, "id")
+    ts = parse_timestamp(value.get("ts"), "ts")
+    lat = require_number(value, "lat")
+    lon = require_number(value, "lon")
+    object_of_search = _require_text(value, "object_of_search")
+    outcome = _require_text(value, "outcome")
+    callsign = require_id(value, "callsign") if "callsign" in value else None
+    check_coordinates(lat, lon)
+    check_event_time(ts, now, limits)
+    return StopSearchRecorded(search_id, ts, lat, lon, object_of_search, outcome, callsign)
+
+
+def _require_text(value: dict[str, object], field: str) -> str:
+    """A required free-text field of 1..256 characters."""
+    found = value.get(field)
+    if not isinstance(found, str) or not 1 <= len(found) <= _MAX_TEXT_CHARS:
+        raise Rejected("invalid_schema", f"{field} must be a string of 1..256 characters")
+    return found
+
+
+def _optional_text(value: dict[str, object], field: str) -> str | None:
+    """An optional free-text field of 1..256 characters."""
+    return _require_text(value, field) if field in value else None
+
+
+def _optional_position(value: dict[str, object]) -> tuple[float | None, float | None]:
+    """Optional lat and lon, which come together or not at all."""
+    if "lat" not in value and "lon" not in value:
+        return None, None
+    if "lat" not in value or "lon" not in value:
+        raise Rejected("invalid_schema", "lat and lon must come together")
+    lat = require_number(value, "lat")
+    lon = require_number(value, "lon")
+    check_coordinates(lat, lon)
+    return lat, lon
+
+
+def _optional_callsigns(value: dict[str, object]) -> frozenset[str]:
+    """The optional ``callsigns`` array: distinct callsign ids."""
+    if "callsigns" not in value:
+        return frozenset()
+    found = value["callsigns"]
+    if not isinstance(found, list):
+        raise Rejected("invalid_schema", "callsigns must be an array of callsigns")
+    callsigns = [require_id({"callsign": item}, "callsign") for item in found]
+    if len(set(callsigns)) != len(callsigns):
+        raise Rejected("invalid_schema", "callsigns must not repeat")
+    return frozenset(callsigns)
+
+
+# ---- lifecycle state -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentState:
+    """What is known of one incident: the merge of its accepted events (module docstring).
+
+    ``grades`` is the grade history, ``(ts, grade)`` observations sorted by time (and, at equal
+    times, from least to most urgent); ``callsigns`` every callsign ever assigned or arriving;
+    ``seen`` the ``(event, ts)`` identities accepted, for duplicate detection.
+    """
+
+    incident_id: str
+    opened_ts: float | None = None
+    category: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    grades: tuple[tuple[float, Grade], ...] = ()
+    callsigns: frozenset[str] = frozenset()
+    first_arrival_ts: float | None = None
+    closed_ts: float | None = None
+    seen: frozenset[tuple[IncidentEventKind, float]] = frozenset()
+
+    @property
+    def grade(self) -> Grade | None:
+        """The current grade: the latest observation, or None when never graded."""
+        return self.grades[-1][1] if self.grades else None
+
+    @property
+    def grade_label(self) -> GradeLabel:
+        """The current grade, or ``"ungraded"``: the label demand is counted under."""
+        return self.grade or UNGRADED
+
+    @property
+    def status(self) -> IncidentEventKind:
+        """The furthest lifecycle stage any accepted event has reached (states always have one)."""
+        stages = {event for event, _ in self.seen}
+        return max(stages, key=INCIDENT_EVENT_KINDS.index)
+
+    @property
+    def counted(self) -> bool:
+        """Whether the incident is in area counts: its ``opened`` event (and location) is known."""
+        return self.opened_ts is not None
+
+
+def assignments(state: IncidentState) -> frozenset[str]:
+    """The callsigns committed to the incident now: assigned or arrived, until it is closed."""
+    return frozenset() if state.closed_ts is not None else state.callsigns
+
+
+# ---- facts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentOpened:
+    """The incident now counts: ``+1`` open and ``+1`` opened at minute of ``ts``, by grade."""
+
+    incident_id: str
+    grade: GradeLabel
+    category: str
+    ts: float
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRegraded:
+    """A counted incident's grade label changed (grading at ``ts``).
+
+    Its opened bucket (minute of ``opened_ts``) moves from ``old_grade`` to ``new_grade``; its
+    open count moves too when ``open`` (it was not closed).
+    """
+
+    incident_id: str
+    old_grade: GradeLabel
+    new_grade: GradeLabel
+    ts: float
+    opened_ts: float
+    category: str
+    lat: float
+    lon: float
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentClosed:
+    """A counted, open incident closed at ``ts``: ``-1`` open under its current ``grade``."""
+
+    incident_id: str
+    grade: GradeLabel
+    ts: float
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentAssigned:
+    """Callsigns became committed to the incident (an event at ``ts``)."""
+
+    incident_id: str
+    callsigns: frozenset[str]
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUnassigned:
+    """Callsigns were released from the incident because it closed (an event at ``ts``)."""
+
+    incident_id: str
+    callsigns: frozenset[str]
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class FirstArrival:
+    """A counted incident's first arrival at ``ts``, ``response_seconds`` after it opened."""
+
+    incident_id: str
+    response_seconds: float
+    ts: float
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class FirstArrivalRetracted:
+    """A :class:`FirstArrival` no longer holds (an earlier arrival came in late); undo it."""
+
+    incident_id: str
+    response_seconds: float
+    ts: float
+    lat: float
+    lon: float
+
+
+IncidentFact: TypeAlias = (
+    IncidentOpened
+    | IncidentRegraded
+    | IncidentClosed
+    | IncidentAssigned
+    | IncidentUnassigned
+    | FirstArrival
+    | FirstArrivalRetracted
+)
+
+
+# ---- the step function -----------------------------------------------------------------------
+
+
+def apply_incident(
+    state: IncidentState | None, event: IncidentEvent
+) -> tuple[IncidentState, list[IncidentFact]]:
+    """Merge ``event`` into the incident's ``state`` (None: first event); return facts.
+
+    Raises :class:`Rejected` ``impossible_event`` for the combinations the module docstring
+    lists, and ``ValueError`` when ``state`` belongs to another incident (a caller's mistake).
+    """
+    before = state if state is not None else IncidentState(event.incident_id)
+    if before.incident_id != event.incident_id:
+        raise ValueError(
+            f"event of incident {event.incident_id!r} applied to {before.incident_id!r}"
+        )
+    if event.event == "graded" and event.grade is None:
+        raise Rejected("impossible_event", "a graded event must carry a grade")
+    if (event.event, event.ts) in before.seen:
+        return before, []
+    _check_possible(before, event)
+    after = _merge(before, event)
+    return after, _facts(before, after, event)
+
+
+def _check_possible(state: IncidentState, event: IncidentEvent) -> None:
+    """Reject ``event`` when it contradicts an event already accepted (module docstring)."""
+    earliest = min((ts for _, ts in state.seen), default=None)
+    latest = max((ts for _, ts in state.seen), default=None)
+    latest_commitment = max(
+        (ts for kind, ts in state.seen if kind in ("assigned", "arrived")), default=None
+    )
+    where = f"{event.event} at {format_ts(event.ts)}"
+    if event.event == "opened" and state.opened_ts is not None:
+        raise _impossible(f"{where}: the incident was opened at {format_ts(state.opened_ts)}")
+    if event.event == "closed" and state.closed_ts is not None:
+        raise _impossible(f"{where}: the incident was closed at {format_ts(state.closed_ts)}")
+    if state.opened_ts is not None and event.ts < state.opened_ts:
+        raise _impossible(f"{where} is before the opening at {format_ts(state.opened_ts)}")
+    if event.event == "opened" and earliest is not None and earliest < event.ts:
+        raise _impossible(f"{where} is after an event of the incident at {format_ts(earliest)}")
+    if state.closed_ts is not None:
+        if event.event in ("assigned", "arrived") and event.ts > state.closed_ts:
+            raise _impossible(f"{where} is after the close at {format_ts(state.closed_ts)}")
+        if event.ts > state.closed_ts + CLOSED_GRACE_S:
+            raise _impossible(
+                f"{where} is over 24 h after the close at {format_ts(state.closed_ts)}"
+            )
+    if event.event == "closed":
+        if latest_commitment is not None and latest_commitment > event.ts:
+            raise _impossible(
+                f"{where} is before an assignment or arrival at {format_ts(latest_commitment)}"
+            )
+        if latest is not None and latest > event.ts + CLOSED_GRACE_S:
+            raise _impossible(f"{where} is over 24 h before an event at {format_ts(latest)}")
+
+
+def _impossible(detail: str) -> Rejected:
+    return Rejected("impossible_event", detail)
+
+
+def _merge(state: IncidentState, event: IncidentEvent) -> IncidentState:
+    """``state`` with ``event`` merged in; every part of the merge is order-independent."""
+    merged = replace(state, seen=state.seen | {(event.event, event.ts)})
+    if event.event == "opened":
+        merged = replace(
+            merged, opened_ts=event.ts, category=event.category, lat=event.lat, lon=event.lon
+        )
+    if event.grade is not None:
+        observations = {*state.grades, (event.ts, event.grade)}
+        merged = replace(
+            merged,
+            grades=tuple(sorted(observations, key=lambda seen: (seen[0], _URGENCY[seen[1]]))),
+        )
+    if event.event in ("assigned", "arrived"):
+        merged = replace(merged, callsigns=state.callsigns | event.callsigns)
+    if event.event == "arrived" and (
+        state.first_arrival_ts is None or event.ts < state.first_arrival_ts
+    ):
+        merged = replace(merged, first_arrival_ts=event.ts)
+    if event.event == "closed":
+        merged = replace(merged, closed_ts=event.ts)
+    return merged
+
+
+def _facts(before: IncidentState, after: IncidentState, event: IncidentEvent) -> list[IncidentFact]:
+    """What changed between ``before`` and ``after`` for assignments and demand counts."""
+    facts: list[IncidentFact] = []
+    committed_before, committed_after = assignments(before), assignments(after)
+    if committed_after - committed_before:
+        facts.append(
+            IncidentAssigned(after.incident_id, committed_after - committed_before, event.ts)
+        )
+    if committed_before - committed_after:
+        facts.append(
+            IncidentUnassigned(after.incident_id, committed_before - committed_after, event.ts)
+        )
+    facts.extend(_count_facts(before, after))
+    facts.extend(_response_facts(before, after))
+    return facts
+
+
+def _count_facts(before: IncidentState, after: IncidentState) -> list[IncidentFact]:
+    """Open-by-grade and opened-bucket changes; none until the incident is counted."""
+    if after.opened_ts is None or after.category is None or after.lat is None or after.lon is None:
+        return []
+    incident_id, lat, lon = after.incident_id, after.lat, after.lon
+    facts: list[IncidentFact] = []
+    if not before.counted:
+        facts.append(
+            IncidentOpened(
+                incident_id, after.grade_label, after.category, after.opened_ts, lat, lon
+            )
+        )
+    elif before.grade_label != after.grade_label:
+        facts.append(
+            IncidentRegraded(
+                incident_id,
+                before.grade_label,
+                after.grade_label,
+                after.grades[-1][0],
+                after.opened_ts,
+                after.category,
+                lat,
+                lon,
+                open=before.closed_ts is None,
+            )
+        )
+    if after.closed_ts is not None and (not before.counted or before.closed_ts is None):
+        facts.append(IncidentClosed(incident_id, after.grade_label, after.closed_ts, lat, lon))
+    return facts
+
+
+def _response_facts(before: IncidentState, after: IncidentState) -> list[IncidentFact]:
+    """A first-arrival sample appearing, or moving to an earlier arrival."""
+    sample_before, sample_after = _response_sample(before), _response_sample(after)
+    if sample_before == sample_after:
+        return []
+    facts: list[IncidentFact] = []
+    if sample_before is not None:
+        facts.append(FirstArrivalRetracted(*sample_before))
+    if sample_after is not None:
+        facts.append(FirstArrival(*sample_after))
+    return facts
+
+
+def _response_sample(state: IncidentState) -> tuple[str, float, float, float, float] | None:
+    """(incident_id, response_seconds, arrival ts, lat, lon) once opened and arrival are known."""
+    if (
+        state.opened_ts is None
+        or state.first_arrival_ts is None
+        or state.lat is None
+        or state.lon is None
+    ):
+        return None
+    return (
+        state.incident_id,
+        state.first_arrival_ts - state.opened_ts,
+        state.first_arrival_ts,
+        state.lat,
+        state.lon,
+    )
+
+
+# ---- storage ---------------------------------------------------------------------------------
+
+
+def incident_to_dict(state: IncidentState) -> dict[str, object]:
+    """A JSON-safe form of an incident's state (stored in Redis per incident)."""
+    return {
+        "id": state.incident_id,
+        "opened": state.opened_ts,
+        "category": state.category,
+        "lat": state.lat,
+        "lon": state.lon,
+        "grades": [[ts, grade] for ts, grade in state.grades],
+        "callsigns": sorted(state.callsigns),
+        "arrived": state.first_arrival_ts,
+        "closed": state.closed_ts,
+        "seen": sorted([event, ts] for event, ts in state.seen),
+    }
+
+
+def incident_from_dict(stored: Mapping[str, Any]) -> IncidentState:
+    """The state :func:`incident_to_dict` stored."""
+    return IncidentState(
+        incident_id=stored["id"],
+        opened_ts=stored["opened"],
+        category=stored["category"],
+        lat=stored["lat"],
+        lon=stored["lon"],
+        grades=tuple((float(ts), grade) for ts, grade in stored["grades"]),
+        callsigns=frozenset(stored["callsigns"]),
+        first_arrival_ts=stored["arrived"],
+        closed_ts=stored["closed"],
+        seen=frozenset((event, float(ts)) for event, ts in stored["seen"]),
+    )

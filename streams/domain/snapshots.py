@@ -1,0 +1,201 @@
+"""The rolling state of one area, shaped for ``area.snapshots``, the API and the metrics.
+
+Inputs are the raw numbers Redis holds (merged over partitions by ``streams.state``); this
+module decides what they mean: officers present now, dose per rolling window, visits today,
+demand and coverage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from streams.domain.areas import AreaDefinition
+from streams.domain.coverage import CoverageStatus
+from streams.domain.demand import DAY_S, HOUR_S, response_time_stats
+from streams.domain.dose import RollingWindows
+from streams.domain.ledger import DailyLedger, DoseKey, ledger_value
+from streams.domain.timefmt import format_ts
+
+WINDOW_NAMES: Final[dict[int, str]] = {
+    RollingWindows.MINUTES_15: "15m",
+    RollingWindows.HOURS_1: "1h",
+    RollingWindows.HOURS_8: "8h",
+    RollingWindows.HOURS_24: "24h",
+}
+DEMAND_WINDOW_NAMES: Final[dict[int, str]] = {HOUR_S: "1h", DAY_S: "24h"}
+GRADE_LABELS: Final = ("immediate", "priority", "scheduled", "resolution", "ungraded")
+
+
+@dataclass(frozen=True, slots=True)
+class AreaFacts:
+    """Everything the service holds about one area at one moment (raw, merged over partitions).
+
+    ``present``: issi -> (role, mode); ``dose_windows``: window seconds -> "role|mode|activity"
+    -> officer-seconds; ``dose_total``: "role|mode|activity" -> officer-seconds ever;
+    ``visits_today``: published visit values of today's visits;
+    ``demand_windows``: window seconds -> "measure|label" -> total; ``open_incidents``: grade ->
+    count; ``response_samples``: (arrival ts, seconds from opened to first arrival).
+    """
+
+    area: AreaDefinition
+    present: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    dose_windows: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    dose_total: Mapping[str, float] = field(default_factory=dict)
+    last_qualifying_end: float | None = None
+    visits_today: Sequence[Mapping[str, Any]] = ()
+    demand_windows: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    open_incidents: Mapping[str, int] = field(default_factory=dict)
+    response_samples: Sequence[tuple[float, float]] = ()
+
+
+def officers_present(facts: AreaFacts) -> dict[str, Any]:
+    """Officers in the area now: total, by role and by mode."""
+    by_role: dict[str, int] = {}
+    by_mode: dict[str, int] = {"foot": 0, "vehicle": 0}
+    for role, mode in facts.present.values():
+        by_role[role] = by_role.get(role, 0) + 1
+        by_mode[mode] = by_mode.get(mode, 0) + 1
+    return {"officers_present": len(facts.present), "by_role": by_role, "by_mode": by_mode}
+
+
+def dose_windows(facts: AreaFacts) -> dict[str, Any]:
+    """Officer-minutes in each rolling window, in total and by role, mode and activity."""
+    group: dict[str, Any] = {}
+    for window, name in WINDOW_NAMES.items():
+        by: dict[str, dict[str, float]] = {"by_role": {}, "by_mode": {}, "by_activity": {}}
+        total = 0.0
+        for split, seconds in facts.dose_windows.get(window, {}).items():
+            role, mode, activity = split.split("|")
+            minutes = seconds / 60.0
+            total += minutes
+            for axis, value in (("by_role", role), ("by_mode", mode), ("by_activity", activity)):
+                by[axis][value] = round(by[axis].get(value, 0.0) + minutes, 3)
+        group[name] = {"minutes": round(max(total, 0.0), 3), **by}
+    return group
+
+
+def visit_times(value: Mapping[str, Any]) -> tuple[float, float | None]:
+    """A published visit's start and end as epoch seconds."""
+    end = value.get("end")
+    return (
+        datetime.fromisoformat(value["start"]).timestamp(),
+        None if end is None else datetime.fromisoformat(end).timestamp(),
+    )
+
+
+def live_visits(visits: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The visits that stand (latest revision, not retracted)."""
+    return [visit for visit in visits if visit.get("status") != "retracted"]
+
+
+def qualifying_visits(facts: AreaFacts, now: float) -> list[tuple[float, float]]:
+    """(start, end) of today's qualifying visits; one in progress ends ``now``."""
+    spans = []
+    for visit in live_visits(facts.visits_today):
+        if visit["qualifying"]:
+            start, end = visit_times(visit)
+            spans.append((start, now if end is None else end))
+    return spans
+
+
+def dose_today(facts: AreaFacts) -> dict[DoseKey, float]:
+    """Seconds of today's visits by (role, mode, activity): the ledger's dose."""
+    dose: dict[DoseKey, float] = {}
+    for visit in live_visits(facts.visits_today):
+        key = (visit["role"], visit["mode"], visit["activity"])
+        dose[key] = dose.get(key, 0.0) + float(visit["seconds"])
+    return dose
+
+
+def drive_throughs_today(facts: AreaFacts) -> int:
+    """Closed visits today shorter than the drive-through limit."""
+    return sum(1 for visit in live_visits(facts.visits_today) if visit["drive_through"])
+
+
+def visits_group(facts: AreaFacts, now: float) -> dict[str, Any]:
+    """Qualifying visits and drive-throughs today, and the last qualifying visit."""
+    last = facts.last_qualifying_end
+    return {
+        "qualifying_today": len(qualifying_visits(facts, now)),
+        "drive_throughs_today": drive_throughs_today(facts),
+        "last_qualifying_visit_end": None if last is None else format_ts(last),
+        "minutes_since_last_qualifying_visit": None
+        if last is None
+        else round(max(now - last, 0.0) / 60.0, 2),
+    }
+
+
+def demand_group(facts: AreaFacts, now: float) -> dict[str, Any]:
+    """Open incidents by grade; incidents, crimes, stop-searches and harm per window; response
+    times over 24 h; calls for service per recorded crime over 24 h."""
+    group: dict[str, Any] = {
+        "open_incidents": {grade: facts.open_incidents.get(grade, 0) for grade in GRADE_LABELS}
+    }
+    for window, name in DEMAND_WINDOW_NAMES.items():
+        totals = facts.demand_windows.get(window, {})
+        incidents = {grade: totals.get(f"incidents_opened|{grade}", 0.0) for grade in GRADE_LABELS}
+        crimes = _labelled(totals, "crimes")
+        searches = _labelled(totals, "stop_searches")
+        group[f"incidents_{name}"] = {"total": sum(incidents.values()), **incidents}
+        group[f"crimes_{name}"] = {"total": sum(crimes.values()), "by_category": crimes}
+        group[f"stop_searches_{name}"] = {"total": sum(searches.values()), "by_object": searches}
+        group[f"harm_{name}"] = round(sum(_labelled(totals, "harm").values()), 3)
+    stats = response_time_stats(facts.response_samples, now)
+    calls = group["incidents_24h"]["total"]
+    crimes_24h = group["crimes_24h"]["total"]
+    group["response_24h"] = {
+        "median_s": stats.median_seconds,
+        "p90_s": stats.p90_seconds,
+        "arrivals": stats.count,
+    }
+    group["calls_per_crime_24h"] = None if crimes_24h == 0 else round(calls / crimes_24h, 3)
+    return group
+
+
+def _labelled(totals: Mapping[str, float], measure: str) -> dict[str, float]:
+    prefix = measure + "|"
+    return {
+        key[len(prefix) :]: value
+        for key, value in sorted(totals.items())
+        if key.startswith(prefix) and value != 0
+    }
+
+
+def coverage_group(status: CoverageStatus | None, ledger: DailyLedger | None) -> dict[str, Any]:
+    """The coverage state, its alert and today's dosage ledger."""
+    group: dict[str, Any] = {"state": "unknown", "severity": None}
+    if status is not None:
+        alert = status.active_alert
+        group = {
+            "state": status.state,
+            "severity": status.severity,
+            "since": format_ts(status.state_since),
+            "elapsed_minutes": round(status.elapsed_s / 60.0, 2),
+            "limit_minutes": round(status.limit_s / 60.0, 2),
+            "alert_id": None if alert is None else alert.alert_id,
+        }
+    if ledger is not None:
+        group["ledger"] = ledger_value(ledger)
+    return group
+
+
+def snapshot_value(
+    facts: AreaFacts, status: CoverageStatus | None, ledger: DailyLedger | None, now: float
+) -> dict[str, Any]:
+    """The ``area.snapshots/1`` value of one area at ``now``."""
+    area = facts.area
+    return {
+        "schema": "area.snapshots/1",
+        "area_id": area.area_id,
+        "name": area.name,
+        "kind": area.kind,
+        "ts": format_ts(now),
+        "presence": officers_present(facts),
+        "dose": dose_windows(facts),
+        "visits": visits_group(facts, now),
+        "demand": demand_group(facts, now),
+        "coverage": coverage_group(status, ledger),
+    }

@@ -1,0 +1,377 @@
+"""Behaviour of demand counting: area attribution, signed bucket changes and rolling windows."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.domain.demand import (
+    OUTSIDE,
+    BucketChange,
+    CallsVsCrimes,
+    DemandFact,
+    DemandKey,
+    OpenIncidentsChange,
+    ResponseSampleChange,
+    ResponseTimeStats,
+    apply_changes,
+    calls_vs_crimes,
+    demand_changes,
+    drop_expired,
+    in_window,
+    open_incident_changes,
+    response_sample_changes,
+    response_time_stats,
+    window_counts,
+)
+from streams.domain.harm import DEFAULT_HARM_WEIGHTS
+from streams.domain.incidents import (
+    CrimeRecorded,
+    FirstArrival,
+    FirstArrivalRetracted,
+    IncidentAssigned,
+    IncidentClosed,
+    IncidentEvent,
+    IncidentOpened,
+    IncidentRegraded,
+    IncidentState,
+    StopSearchRecorded,
+    apply_incident,
+)
+
+T0 = 1_763_700_000.0  # a whole minute
+M0 = 29_395_000
+LAT, LON = 52.48, -1.89
+WEIGHTS = DEFAULT_HARM_WEIGHTS
+
+
+def opened(at: float = 0.0, grade: str = "immediate") -> IncidentOpened:
+    return IncidentOpened("INC-1", grade, "burglary", T0 + at, LAT, LON)  # type: ignore[arg-type]
+
+
+def crime(at: float, category: str = "robbery") -> CrimeRecorded:
+    return CrimeRecorded(f"CRM-{at}", T0 + at, LAT, LON, category)
+
+
+def stop_search(at: float, object_of_search: str, outcome: str = "arrest") -> StopSearchRecorded:
+    return StopSearchRecorded("SS-1", T0 + at, LAT, LON, object_of_search, outcome)
+
+
+def buckets_of(
+    facts: Iterable[DemandFact], area_ids: Sequence[str] = ("A",)
+) -> dict[DemandKey, float]:
+    return apply_changes({}, demand_changes(facts, area_ids, WEIGHTS))
+
+
+# ---- changes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fact", "expected"),
+    [
+        (
+            opened(30),
+            [
+                BucketChange("A", M0, "incidents_opened", "immediate", 1.0),
+                BucketChange("A", M0, "harm", "incident", 40.0),
+            ],
+        ),
+        (
+            IncidentRegraded(
+                "INC-1",
+                "immediate",
+                "resolution",
+                T0 + 900,
+                T0 + 30,
+                "burglary",
+                LAT,
+                LON,
+                open=True,
+            ),
+            [
+                BucketChange("A", M0, "incidents_opened", "immediate", -1.0),
+                BucketChange("A", M0, "incidents_opened", "resolution", 1.0),
+                BucketChange("A", M0, "harm", "incident", -30.0),
+            ],
+        ),
+        (
+            crime(61),
+            [
+                BucketChange("A", M0 + 1, "crimes", "robbery", 1.0),
+                BucketChange("A", M0 + 1, "harm", "crime", 365.0),
+            ],
+        ),
+        (
+            stop_search(0, "Offensive weapons"),
+            [
+                BucketChange("A", M0, "stop_searches", "Offensive weapons", 1.0),
+                BucketChange("A", M0, "harm", "stop_search", 90.0),
+            ],
+        ),
+        (
+            stop_search(0, "Controlled drugs"),
+            [BucketChange("A", M0, "stop_searches", "Controlled drugs", 1.0)],
+        ),
+        (
+            opened(0, "ungraded").__class__(
+                "INC-1", "ungraded", "concern_for_welfare", T0, LAT, LON
+            ),
+            [BucketChange("A", M0, "incidents_opened", "ungraded", 1.0)],
+        ),
+        (IncidentClosed("INC-1", "immediate", T0, LAT, LON), []),
+        (IncidentAssigned("INC-1", frozenset({"B21"}), T0), []),
+        (FirstArrival("INC-1", 600.0, T0, LAT, LON), []),
+    ],
+)
+def test_each_fact_changes_its_buckets(fact: DemandFact, expected: list[BucketChange]) -> None:
+    assert demand_changes([fact], ["A"], WEIGHTS) == expected
+
+
+def test_a_place_in_no_area_counts_outside_and_one_in_two_areas_counts_in_both() -> None:
+    assert {change.area_id for change in demand_changes([crime(0)], [], WEIGHTS)} == {OUTSIDE}
+    assert [change.area_id for change in demand_changes([crime(0)], ["A", "B"], WEIGHTS)] == [
+        "A",
+        "B",
+        "A",
+        "B",
+    ]
+
+
+def test_open_incident_changes_follow_open_regrade_and_close() -> None:
+    facts: list[DemandFact] = [
+        opened(0, "priority"),
+        IncidentRegraded(
+            "INC-1", "priority", "immediate", T0 + 60, T0, "burglary", LAT, LON, open=True
+        ),
+        IncidentClosed("INC-1", "immediate", T0 + 900, LAT, LON),
+        IncidentRegraded(
+            "INC-1", "immediate", "scheduled", T0 + 950, T0, "burglary", LAT, LON, open=False
+        ),
+    ]
+    assert open_incident_changes(facts, []) == [
+        OpenIncidentsChange(OUTSIDE, "priority", 1),
+        OpenIncidentsChange(OUTSIDE, "priority", -1),
+        OpenIncidentsChange(OUTSIDE, "immediate", 1),
+        OpenIncidentsChange(OUTSIDE, "immediate", -1),
+    ]
+
+
+def test_response_samples_are_added_and_retracted() -> None:
+    facts: list[DemandFact] = [
+        FirstArrival("INC-1", 900.0, T0 + 900, LAT, LON),
+        FirstArrivalRetracted("INC-1", 900.0, T0 + 900, LAT, LON),
+        FirstArrival("INC-1", 600.0, T0 + 600, LAT, LON),
+    ]
+    assert response_sample_changes(facts, ["A"]) == [
+        ResponseSampleChange("A", "INC-1", T0 + 900, 900.0, 1),
+        ResponseSampleChange("A", "INC-1", T0 + 900, 900.0, -1),
+        ResponseSampleChange("A", "INC-1", T0 + 600, 600.0, 1),
+    ]
+
+
+def test_changes_that_cancel_leave_no_bucket_behind() -> None:
+    regraded = IncidentRegraded(
+        "INC-1", "immediate", "priority", T0, T0, "burglary", LAT, LON, open=True
+    )
+    back = IncidentRegraded(
+        "INC-1", "priority", "immediate", T0, T0, "burglary", LAT, LON, open=True
+    )
+    assert buckets_of([opened()]) == buckets_of([opened(), regraded, back])
+    assert apply_changes({}, []) == {}
+
+
+def test_closed_before_opened_through_the_whole_chain_counts_opened_but_not_open() -> None:
+    closed_first = IncidentEvent("INC-1", "closed", T0 + 900)
+    opened_late = IncidentEvent("INC-1", "opened", T0, "priority", "burglary", LAT, LON)
+    state: IncidentState | None = None
+    facts: list[DemandFact] = []
+    for event in (closed_first, opened_late):
+        state, new_facts = apply_incident(state, event)
+        facts.extend(new_facts)
+    open_counts: Counter[tuple[str, str]] = Counter()
+    for change in open_incident_changes(facts, ["A"]):
+        open_counts[(change.area_id, change.grade)] += change.delta
+    assert +open_counts == Counter()
+    assert buckets_of(facts) == {
+        ("A", M0, "incidents_opened", "priority"): 1.0,
+        (
+            "A",
+            M0,
+            "harm",
+            "incident",
+        ): 30.0,
+    }
+
+
+# ---- windows ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("window_s", [3600, 86400])
+@pytest.mark.parametrize(
+    ("from_window_end", "offset_s", "inside"),
+    [
+        (False, -0.001, False),  # the minute has not begun yet
+        (False, 0.0, True),  # its first second
+        (False, 59.999, True),
+        (True, -0.001, True),  # the last instant the minute counts
+        (True, 0.0, False),  # exactly W after the minute began: gone
+        (True, 0.001, False),
+    ],
+)
+def test_a_minute_counts_from_its_start_for_exactly_the_window(
+    window_s: int, from_window_end: bool, offset_s: float, inside: bool
+) -> None:
+    now = M0 * 60 + (window_s if from_window_end else 0) + offset_s
+    assert in_window(M0, now, window_s) is inside
+    counts = window_counts({("A", M0, "crimes", "robbery"): 1.0}, now, (window_s,))
+    assert counts == ({("A", window_s, "crimes", "robbery"): 1.0} if inside else {})
+
+
+def test_an_event_late_in_its_minute_ages_out_with_the_minute() -> None:
+    buckets = buckets_of([crime(59.5)])
+    assert window_counts(buckets, T0 + 3599.999, (3600,)) != {}
+    assert window_counts(buckets, T0 + 3600, (3600,)) == {}
+
+
+def test_window_counts_sum_per_area_window_measure_and_label() -> None:
+    buckets = buckets_of(
+        [crime(0), crime(30), crime(7200), crime(7200, "theft"), stop_search(7200, "firearms")]
+    )
+    counts = window_counts(buckets, T0 + 7200)
+    assert counts[("A", 3600, "crimes", "robbery")] == 1.0
+    assert counts[("A", 86400, "crimes", "robbery")] == 3.0
+    assert counts[("A", 86400, "crimes", "theft")] == 1.0
+    assert counts[("A", 3600, "stop_searches", "firearms")] == 1.0
+    assert counts[("A", 86400, "harm", "crime")] == 3 * 365.0 + 2.0
+    assert counts[("A", 3600, "harm", "stop_search")] == 730.0
+
+
+@given(
+    offsets=st.lists(st.integers(-100_000, 100_000), max_size=30),
+    now_offset=st.integers(-100_000, 100_000),
+    window_s=st.sampled_from([3600, 86400]),
+)
+def test_window_counts_agree_with_counting_event_minutes(
+    offsets: list[int], now_offset: int, window_s: int
+) -> None:
+    now = T0 + now_offset
+    buckets = buckets_of([crime(offset) for offset in offsets])
+    expected = sum(1 for offset in offsets if now - window_s < ((T0 + offset) // 60) * 60 <= now)
+    counted = window_counts(buckets, now, (window_s,)).get(("A", window_s, "crimes", "robbery"), 0)
+    assert counted == expected
+
+
+def test_dropping_expired_buckets_keeps_what_the_longest_window_sees() -> None:
+    buckets = buckets_of([crime(0), crime(3600)])
+    now = T0 + 86400 + 1800
+    kept = drop_expired(buckets, now)
+    assert kept == buckets_of([crime(3600)])
+    assert window_counts(kept, now) == window_counts(buckets, now)
+
+
+# ---- response times --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        ([], ResponseTimeStats(None, None, 0)),
+        ([300.0], ResponseTimeStats(300.0, 300.0, 1)),
+        ([100.0, 300.0], ResponseTimeStats(200.0, 300.0, 2)),
+        ([float(s) for s in range(1, 11)], ResponseTimeStats(5.5, 9.0, 10)),
+        ([float(s) for s in range(20, 0, -1)], ResponseTimeStats(10.5, 18.0, 20)),
+        ([float(s) for s in range(1, 12)], ResponseTimeStats(6.0, 10.0, 11)),
+    ],
+)
+def test_response_time_median_and_nearest_rank_p90(
+    seconds: list[float], expected: ResponseTimeStats
+) -> None:
+    samples = [(T0, value) for value in seconds]
+    assert response_time_stats(samples, T0 + 60) == expected
+
+
+def test_response_samples_leave_the_24_h_window_at_the_exact_boundary() -> None:
+    samples = [(T0 + 30, 600.0), (T0 + 3600, 60.0)]
+    assert response_time_stats(samples, T0 + 86400 - 0.001).count == 2
+    assert response_time_stats(samples, T0 + 86400) == ResponseTimeStats(60.0, 60.0, 1)
+    assert response_time_stats(samples, T0 - 0.001).count == 0
+
+
+@given(st.lists(st.floats(0, 10_000), min_size=1, max_size=50))
+def test_p90_is_the_inverted_cdf_percentile(seconds: list[float]) -> None:
+    stats = response_time_stats([(T0, value) for value in seconds], T0)
+    assert stats.p90_seconds == float(np.percentile(seconds, 90, method="inverted_cdf"))
+    assert stats.median_seconds is not None
+    assert math.isclose(stats.median_seconds, float(np.median(seconds)), rel_tol=1e-12)
+
+
+# ---- calls versus crimes ---------------------------------------------------------------------
+
+
+def test_calls_versus_crimes_per_area_over_24_h() -> None:
+    buckets = apply_changes(
+        buckets_of([opened(0), opened(60, "priority"), opened(120), crime(0), crime(10, "theft")]),
+        demand_changes([opened(0), crime(0)], ["B"], WEIGHTS)
+        + demand_changes([opened(0)], ["C"], WEIGHTS)
+        + demand_changes([crime(-86400)], ["D"], WEIGHTS),
+    )
+    assert calls_vs_crimes(buckets, T0 + 600) == {
+        "A": CallsVsCrimes(3.0, 2.0, 1.5),
+        "B": CallsVsCrimes(1.0, 1.0, 1.0),
+        "C": CallsVsCrimes(1.0, 0.0, None),
+    }
+    # A day after minute M0 its call and both crimes are gone; the calls of M0+1, M0+2 remain.
+    assert calls_vs_crimes(buckets, T0 + 86400) == {"A": CallsVsCrimes(2.0, 0.0, None)}
+
+
+# ---- the whole chain under any arrival order ---------------------------------------------------
+
+LIFECYCLE = [
+    IncidentEvent("INC-1", "opened", T0, None, "burglary", LAT, LON),
+    IncidentEvent("INC-1", "graded", T0 + 60, "priority"),
+    IncidentEvent("INC-1", "assigned", T0 + 90, callsigns=frozenset({"B21"})),
+    IncidentEvent("INC-1", "arrived", T0 + 700, callsigns=frozenset({"B24"})),
+    IncidentEvent("INC-1", "arrived", T0 + 600, callsigns=frozenset({"B21"})),
+    IncidentEvent("INC-1", "graded", T0 + 800, "immediate"),
+    IncidentEvent("INC-1", "closed", T0 + 3600),
+    IncidentEvent("INC-1", "graded", T0 + 4000, "scheduled"),
+]
+
+
+def demand_of(events: Sequence[IncidentEvent]) -> tuple[object, ...]:
+    """Buckets, open counts and response samples a consumer holds after ``events``."""
+    state: IncidentState | None = None
+    buckets: dict[DemandKey, float] = {}
+    open_counts: Counter[tuple[str, str]] = Counter()
+    samples: Counter[tuple[float, float]] = Counter()
+    for event in events:
+        state, facts = apply_incident(state, event)
+        buckets = apply_changes(buckets, demand_changes(facts, ["A"], WEIGHTS))
+        for change in open_incident_changes(facts, ["A"]):
+            open_counts[(change.area_id, change.grade)] += change.delta
+        for sample in response_sample_changes(facts, ["A"]):
+            samples[(sample.ts, sample.response_seconds)] += sample.delta
+    return buckets, +open_counts, +samples
+
+
+@given(st.permutations(LIFECYCLE), st.integers(0, len(LIFECYCLE)))
+def test_any_arrival_order_and_a_cut_give_the_same_demand_as_time_order(
+    shuffled: list[IncidentEvent], cut: int
+) -> None:
+    in_order = sorted(shuffled[:cut], key=lambda event: event.ts)
+    assert demand_of(shuffled[:cut]) == demand_of(in_order)
+    if cut == len(LIFECYCLE):
+        assert demand_of(shuffled) == (
+            {
+                ("A", M0, "incidents_opened", "scheduled"): 1.0,
+                ("A", M0, "harm", "incident"): 20.0,
+            },
+            Counter(),
+            Counter({(T0 + 600, 600.0): 1}),
+        )
