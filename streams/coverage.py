@@ -62,7 +62,7 @@ class AreaView:
     """One area's facts, coverage status and snapshot at one evaluation."""
 
     facts: AreaFacts
-    status: CoverageStatus
+    status: CoverageStatus | None
     snapshot: dict[str, Any]
 
 
@@ -97,63 +97,69 @@ class CoverageEngine:
 
     async def _evaluate(self, now: float) -> None:
         runtime = self.runtime
-        state = runtime.state
-        await runtime.refresh_fences(await state.area_version())
-        day = local_day(now, self.zone)
-        presence = await state.presence_view(topics.BY_NAME[topics.PINGS].partitions, [day])
-        demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0)
-        stored, since, on_duty = await state.coverage_store()
+        await self._expire_demand(now)
+        read = await read_areas(runtime, now)
         statuses: dict[str, dict[str, object]] = {}
         new_since: dict[str, float] = {}
         alerts: list[dict[str, object]] = []
         changes_today: list[tuple[str, dict[str, object]]] = []
         views: dict[str, AreaView] = {}
         for area_id, area in sorted(runtime.fences.areas.items()):
-            facts = area_facts(area, presence, demand)
-            previous = (
-                status_from_dict(orjson.loads(stored[area_id])) if area_id in stored else None
-            )
-            started = since.get(area_id)
+            facts = area_facts(area, read.presence, read.demand)
+            previous = read.status(area_id)
+            started = read.since.get(area_id)
             if started is None:
                 started = new_since[area_id] = now
             status, events = evaluate(
                 area_id,
                 policy_for(area, self.zone_name),
-                coverage_inputs(facts, presence.feed_last_fix, on_duty, started),
+                coverage_inputs(facts, read.presence.feed_last_fix, read.on_duty, started),
                 previous,
                 now,
             )
             alerts.extend(alert_value(event) for event in events)
             if previous is None or previous.state != status.state:
                 changes_today.append(
-                    (day, {"area_id": area_id, "state": status.state, "ts": format_ts(now)})
+                    (read.day, {"area_id": area_id, "state": status.state, "ts": format_ts(now)})
                 )
             statuses[area_id] = status_to_dict(status)
-            ledger = daily_ledger(
-                area_id,
-                day,
-                policy_for(area, self.zone_name),
-                qualifying_visits(facts, now),
-                drive_throughs_today(facts),
-                dose_today(facts),
-                now,
-            )
-            views[area_id] = AreaView(facts, status, snapshot_value(facts, status, ledger, now))
+            views[area_id] = area_view(facts, status, read.day, self.zone_name, now)
         await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
         for alert in alerts:
             runtime.metrics.alert_events.labels(str(alert["event"])).inc()
         changes = Changes()
-        state.record_coverage(changes, self.worker_id, statuses, new_since, alerts, changes_today)
-        await state.commit([PartitionCommit("coverage", 0, None, changes)])
+        runtime.state.record_coverage(
+            changes, self.worker_id, statuses, new_since, alerts, changes_today
+        )
+        await runtime.state.commit([PartitionCommit("coverage", 0, None, changes)])
         self.views = views
-        await self._publish_snapshots(views, now)
+        published = await self._publish_snapshots(views, now)
+        await runtime.state.publish_events(
+            [sse_message("alert", alert) for alert in alerts]
+            + [sse_message("area", snapshot) for snapshot in published]
+        )
         runtime.metrics.export_areas(
             (area_numbers(view, now) for view in views.values()), active_alerts(views)
         )
 
-    async def _publish_snapshots(self, views: dict[str, AreaView], now: float) -> None:
+    async def _expire_demand(self, now: float) -> None:
+        """Move every demand window on to ``now``, also when no demand arrives (idempotent and
+        monotone: an older ``now`` applied later changes nothing)."""
+        commits = []
+        for source, partitions in DEMAND_SOURCES.items():
+            for partition in range(partitions):
+                changes = Changes()
+                self.runtime.state.expire_demand(
+                    changes, self.runtime.state.slot(source, partition), now
+                )
+                commits.append(PartitionCommit(source, partition, None, changes))
+        await self.runtime.state.commit(commits)
+
+    async def _publish_snapshots(
+        self, views: dict[str, AreaView], now: float
+    ) -> list[dict[str, Any]]:
         """Snapshots of areas whose state changed, and of every area once a minute."""
-        outgoing = []
+        outgoing: list[tuple[bytes, dict[str, Any]]] = []
         for area_id, view in views.items():
             body = dict(view.snapshot)
             body.pop("ts")
@@ -163,6 +169,71 @@ class CoverageEngine:
                 outgoing.append((area_id.encode(), view.snapshot))
                 self._published[area_id] = (fingerprint, now)
         await self.runtime.emit(topics.SNAPSHOTS, outgoing)
+        return [snapshot for _, snapshot in outgoing]
+
+
+@dataclass(frozen=True, slots=True)
+class AreasRead:
+    """Everything stored about the areas at one moment, read in a few round trips."""
+
+    day: str
+    presence: PresenceView
+    demand: DemandView
+    stored: dict[str, bytes]
+    since: dict[str, float]
+    on_duty: int
+
+    def status(self, area_id: str) -> CoverageStatus | None:
+        """The stored coverage status of an area, if it was evaluated before."""
+        blob = self.stored.get(area_id)
+        return None if blob is None else status_from_dict(orjson.loads(blob))
+
+
+async def read_areas(runtime: Runtime, now: float) -> AreasRead:
+    """Read presence, demand and coverage of every area (and refresh the fences)."""
+    state = runtime.state
+    await runtime.refresh_fences(await state.area_version())
+    day = local_day(now, ZoneInfo(runtime.settings.timezone))
+    presence = await state.presence_view(topics.BY_NAME[topics.PINGS].partitions, [day])
+    demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0)
+    stored, since, on_duty = await state.coverage_store()
+    return AreasRead(day, presence, demand, stored, since, on_duty)
+
+
+def area_view(
+    facts: AreaFacts, status: CoverageStatus | None, day: str, zone_name: str, now: float
+) -> AreaView:
+    """One area's view: its facts, coverage status, today's ledger and snapshot value."""
+    ledger = daily_ledger(
+        facts.area.area_id,
+        day,
+        policy_for(facts.area, zone_name),
+        qualifying_visits(facts, now),
+        drive_throughs_today(facts),
+        dose_today(facts),
+        now,
+    )
+    return AreaView(facts, status, snapshot_value(facts, status, ledger, now))
+
+
+async def current_views(runtime: Runtime, now: float) -> dict[str, AreaView]:
+    """Every area's view from what is stored (the last evaluation's coverage statuses)."""
+    read = await read_areas(runtime, now)
+    return {
+        area_id: area_view(
+            area_facts(area, read.presence, read.demand),
+            read.status(area_id),
+            read.day,
+            runtime.settings.timezone,
+            now,
+        )
+        for area_id, area in sorted(runtime.fences.areas.items())
+    }
+
+
+def sse_message(event: str, data: Any) -> bytes:
+    """One server-sent event."""
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView) -> AreaFacts:
@@ -219,8 +290,8 @@ def area_numbers(view: AreaView, now: float) -> AreaNumbers:
         dose_windows={
             name: snapshot["dose"][name]["minutes"] * 60.0 for name in WINDOW_NAMES.values()
         },
-        state=view.status.state,
-        severity=view.status.severity,
+        state=snapshot["coverage"]["state"],
+        severity=snapshot["coverage"]["severity"],
         last_qualifying_age_s=None if last is None else max(now - last, 0.0),
         qualifying_today=snapshot["visits"]["qualifying_today"],
         drive_throughs_today=snapshot["visits"]["drive_throughs_today"],
@@ -237,7 +308,7 @@ def active_alerts(views: dict[str, AreaView]) -> dict[str, int]:
     """Active alerts by their (highest) severity."""
     counts: dict[str, int] = {}
     for view in views.values():
-        alert = view.status.active_alert
+        alert = None if view.status is None else view.status.active_alert
         if alert is not None:
             counts[alert.severity] = counts.get(alert.severity, 0) + 1
     return counts

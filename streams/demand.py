@@ -38,6 +38,7 @@ from streams.domain.incidents import (
     incident_from_dict,
     incident_to_dict,
 )
+from streams.domain.timefmt import format_ts
 from streams.domain.validation import Rejected, Rejection
 from streams.runtime import Runtime
 from streams.state import Changes, PartitionCommit
@@ -54,6 +55,21 @@ def harm_weights(path: str) -> HarmWeights:
     if not path:
         return DEFAULT_HARM_WEIGHTS
     return load_harm_weights(orjson.loads(Path(path).read_bytes()))
+
+
+def open_incident_shown(state: IncidentState) -> dict[str, object] | None:
+    """What the live view shows of an incident while it is open with a known place."""
+    if state.closed_ts is not None or state.opened_ts is None or state.lat is None:
+        return None
+    return {
+        "incident_id": state.incident_id,
+        "grade": state.grade,
+        "category": state.category,
+        "lat": state.lat,
+        "lon": state.lon,
+        "opened": format_ts(state.opened_ts),
+        "status": state.status,
+    }
 
 
 class DemandEngine:
@@ -141,6 +157,7 @@ class DemandEngine:
                 if callsign not in committed_before or location_changed
             },
             committed_before - committed_after,
+            open_incident_shown(after),
         )
         changes.zremrangebyscore(slot + ":response", now - RESPONSE_SAMPLES_KEPT_S)
 

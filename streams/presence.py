@@ -187,7 +187,10 @@ class PresenceEngine:
                     into.rejected.append((index, _rejection(fact)))
             if not rejected:
                 outcomes["accepted"] += 1
-                into.last_fixes[fix.issi] = (fix, _last_fix_shown(fix, context, entry, location))
+                into.last_fixes[fix.issi] = (
+                    fix,
+                    _last_fix_shown(fix, context, entry, location, track.state.mode),
+                )
             if entry is None:
                 outcomes["unknown_radio"] += 1
         for outcome, count in outcomes.items():
@@ -315,11 +318,14 @@ def _rejection(fact: FixRejected) -> Rejection:
 
 
 def _last_fix_shown(
-    fix: Fix, context: FixContext, entry: dict[str, Any] | None, location: Location
+    fix: Fix, context: FixContext, entry: dict[str, Any] | None, location: Location, mode: str
 ) -> dict[str, object]:
     return {
         "ts": fix.ts,
+        "lat": fix.lat,
+        "lon": fix.lon,
         "role": context.role,
+        "mode": mode,
         "device": context.device,
         "callsign": context.callsign,
         "on_duty": bool(entry and entry.get("on_duty")),

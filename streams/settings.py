@@ -113,6 +113,25 @@ class Settings:
         "Secret key (>= 16 chars) for the keyed-HMAC officer pseudonyms; required by workers "
         "(`coverwatch up` makes a random one)",
     )
+    viewer_tokens: str = _setting(
+        "COVERWATCH_VIEWER_TOKENS",
+        "",
+        "API tokens for aggregate views, `name=token[,name=token]` (the name is audited)",
+    )
+    supervisor_tokens: str = _setting(
+        "COVERWATCH_SUPERVISOR_TOKENS",
+        "",
+        "API tokens that may also read officer-level data, `name=token[,name=token]`",
+    )
+    tile_url: str = _setting(
+        "COVERWATCH_TILE_URL",
+        "",
+        "Base-map tile URL template for the live page, e.g. `https://tiles.example/{z}/{x}/{y}.png`"
+        "; empty: no base map (works offline)",
+    )
+    tile_attribution: str = _setting(
+        "COVERWATCH_TILE_ATTRIBUTION", "", "Attribution shown with the base-map tiles"
+    )
     batch_size: int = _setting(
         "COVERWATCH_BATCH_SIZE", 1000, "Most messages an agent takes from a stream per batch"
     )
@@ -157,6 +176,7 @@ class Settings:
             problems.append(
                 "COVERWATCH_PSEUDONYM_KEY must be set to a secret of at least 16 characters"
             )
+        problems.extend(token_problems(settings))
         if problems:
             raise SettingsError(problems)
         return settings
@@ -204,6 +224,30 @@ class Settings:
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables (to configure a child process)."""
         return {spec.metadata["env"]: str(getattr(self, spec.name)) for spec in fields(self)}
+
+
+def parse_tokens(spec: str) -> dict[str, str]:
+    """``name=token[,name=token]`` as token -> name."""
+    tokens: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, token = item.partition("=")
+        tokens[token.strip()] = name.strip()
+    return tokens
+
+
+def token_problems(settings: Settings) -> list[str]:
+    """Malformed token lists, or tokens too short to be secret."""
+    found = []
+    for env, spec in (
+        ("COVERWATCH_VIEWER_TOKENS", settings.viewer_tokens),
+        ("COVERWATCH_SUPERVISOR_TOKENS", settings.supervisor_tokens),
+    ):
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            name, equals, token = item.partition("=")
+            if not equals or not name.strip() or len(token.strip()) < 12:
+                found.append(f"{env}: entries are name=token with a token of >= 12 characters")
+                break
+    return found
 
 
 def documentation() -> list[tuple[str, str, str]]:

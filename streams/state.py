@@ -523,9 +523,15 @@ class State:
         samples: Iterable[ResponseSampleChange],
         assigned: Mapping[str, Sequence[str]],
         released: Iterable[str],
+        shown: Mapping[str, object] | None,
     ) -> None:
-        """One incident's state, open counts, response samples and callsign assignments."""
+        """One incident's state, open counts, response samples and callsign assignments;
+        ``shown`` is what the live view shows of it while it is open (None: not shown)."""
         changes.hset(slot + ":incidents", incident_id, orjson.dumps(stored).decode())
+        if shown is None:
+            changes.hdel(slot + ":open_incidents", incident_id)
+        else:
+            changes.hset(slot + ":open_incidents", incident_id, orjson.dumps(shown).decode())
         for change in open_changes:
             changes.hincrby(slot + ":open", f"{change.area_id}|{change.grade}", change.delta)
         for sample in samples:
@@ -620,6 +626,72 @@ class State:
         values = await self.redis.lrange(self.key("coverage", "changes", day), 0, -1)
         self.metrics.round_trip("coverage_changes")
         return [orjson.loads(value) for value in reversed(values)]
+
+    # -- serving (API, live page) -------------------------------------------------------------
+
+    async def open_incidents(self, partitions: int) -> list[dict[str, Any]]:
+        """Every open incident with a known place, as the live view shows it."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                pipe.hvals(self.slot("cad.incidents", partition) + ":open_incidents")
+            replies = await pipe.execute()
+        self.metrics.round_trip("open_incidents")
+        return [orjson.loads(value) for reply in replies for value in reply]
+
+    async def last_fixes(self, partitions: int) -> dict[str, dict[str, Any]]:
+        """issi -> what is shown of its latest accepted fix (officer-level data)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                pipe.hgetall(self.pings_slice(partition) + ":lastfix")
+            replies = await pipe.execute()
+        self.metrics.round_trip("last_fixes")
+        return {k.decode(): orjson.loads(v) for reply in replies for k, v in reply.items()}
+
+    async def nearest(
+        self, partitions: int, lat: float, lon: float, count: int
+    ) -> list[tuple[str, float]]:
+        """The ``count`` radios whose latest fix is nearest (issi, metres), over every slice."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                pipe.geosearch(
+                    self.pings_slice(partition) + ":geo",
+                    longitude=lon,
+                    latitude=lat,
+                    radius=50,
+                    unit="km",
+                    sort="ASC",
+                    count=count,
+                    withdist=True,
+                )
+            replies = await pipe.execute()
+        self.metrics.round_trip("nearest")
+        found = [(issi.decode(), float(km) * 1000.0) for reply in replies for issi, km in reply]
+        return sorted(found, key=lambda pair: pair[1])
+
+    async def audit(self, entry: Mapping[str, object]) -> None:
+        """Append one officer-level read to the audit log (who, what, when)."""
+        await self.redis.rpush(self.key("audit", "log"), orjson.dumps(entry))
+        self.metrics.round_trip("audit")
+
+    async def audit_log(self, count: int) -> list[dict[str, Any]]:
+        """The newest audit entries, oldest first."""
+        values = await self.redis.lrange(self.key("audit", "log"), -count, -1)
+        return [orjson.loads(value) for value in values]
+
+    @property
+    def events_channel(self) -> str:
+        """Pub/sub channel of live events (area changes, alerts) for the SSE streams."""
+        return self.key("events", "live")
+
+    async def publish_events(self, events: Sequence[bytes]) -> None:
+        """Publish live events (each a ready SSE message) to every worker's web server."""
+        if not events:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                pipe.publish(self.events_channel, event)
+            await pipe.execute()
+        self.metrics.round_trip("publish_events")
 
     async def ready(self) -> bool:
         """Whether Redis answers."""

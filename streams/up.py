@@ -26,7 +26,7 @@ from streams.embedded import (
     wait_until,
 )
 from streams.embedded import create_topics as create_broker_topics
-from streams.settings import Settings
+from streams.settings import Settings, parse_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ def stack_settings(base: Settings, kafka_bootstrap: str, redis_url: str, web_por
         web_port=web_port,
         clock="event",
         pseudonym_key=base.pseudonym_key or secrets.token_hex(16),
+        viewer_tokens=base.viewer_tokens or f"demo-viewer={secrets.token_urlsafe(12)}",
+        supervisor_tokens=base.supervisor_tokens or f"demo-supervisor={secrets.token_urlsafe(12)}",
     )
 
 
@@ -125,7 +127,11 @@ def _run_children(settings: Settings, options: UpOptions, work_dir: Path) -> Non
 def _announce(
     settings: Settings, web_url: str, work_dir: Path, endpoints_file: Path | None
 ) -> None:
+    supervisor_token = next(iter(parse_tokens(settings.supervisor_tokens)))
+    viewer_token = next(iter(parse_tokens(settings.viewer_tokens)))
     endpoints = {
+        "viewer_token": viewer_token,
+        "supervisor_token": supervisor_token,
         "kafka_bootstrap": settings.kafka_bootstrap,
         "redis_url": settings.redis_url,
         "web_url": web_url,
@@ -136,7 +142,8 @@ def _announce(
         endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n")
     print(
         "Coverwatch is up (Ctrl-C stops everything):\n"
-        f"  live page   {web_url}/\n"
+        f"  live page   {web_url}/?token={supervisor_token}   (supervisor: officers shown)\n"
+        f"  viewer      {web_url}/?token={viewer_token}   (aggregates only)\n"
         f"  health      {web_url}/healthz\n"
         f"  metrics     {web_url}/metrics\n"
         f"  kafka       {settings.kafka_bootstrap}\n"

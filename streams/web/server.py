@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from mode import Service
 
 from streams.runtime import Runtime
+from streams.web.api import HUB_KEY, RUNTIME_KEY, EventHub, add_routes
+from streams.web.auth import Tokens, token_middleware
 
-RUNTIME_KEY = web.AppKey("runtime", Runtime)
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -31,13 +34,28 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
+async def index(request: web.Request) -> web.FileResponse:
+    """The live control-room page."""
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+async def _close_hub(app: web.Application) -> None:
+    await app[HUB_KEY].close()
+
+
 def build_web_app(runtime: Runtime) -> web.Application:
     """The aiohttp application with every route."""
-    app = web.Application()
+    app = web.Application(middlewares=[token_middleware(Tokens(runtime.settings))])
     app[RUNTIME_KEY] = runtime
+    app[HUB_KEY] = EventHub(runtime)
+    app.on_cleanup.append(_close_hub)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    add_routes(app)
+    if (STATIC_DIR / "index.html").exists():
+        app.router.add_get("/", index)
+        app.router.add_static("/static/", STATIC_DIR)
     return app
 
 
@@ -53,15 +71,10 @@ class WebServer(Service):
         """Bind the port and start serving."""
         self._runner = web.AppRunner(build_web_app(self.runtime), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.runtime.settings.web_host, self.runtime.settings.web_port
-        )
+        settings = self.runtime.settings
+        site = web.TCPSite(self._runner, settings.web_host, settings.web_port)
         await site.start()
-        self.log.info(
-            "web server on http://%s:%s",
-            self.runtime.settings.web_host,
-            self.runtime.settings.web_port,
-        )
+        self.log.info("web server on http://%s:%s", settings.web_host, settings.web_port)
 
     async def on_stop(self) -> None:
         """Stop serving and release the port."""

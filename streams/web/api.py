@@ -1,0 +1,310 @@
+"""The JSON API over Redis: areas, alerts, incidents, officers, audit, and live events (SSE).
+
+Every worker serves it; area views are computed from what Redis holds (the coverage leader's
+last evaluation). Bad query parameters get 400 with a message, never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from aiohttp import web
+
+from streams import topics
+from streams.coverage import current_views
+from streams.domain.areas import geometry_to_geojson
+from streams.domain.publication import pseudonym
+from streams.domain.snapshots import visit_times
+from streams.domain.timefmt import format_ts, local_day
+from streams.runtime import Runtime
+from streams.web.auth import CALLER_KEY, error, supervisor
+
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
+OFFICERS_SEEN_S = 900.0
+RECENT_ALERTS = 100
+KEEPALIVE_S = 15.0
+PINGS_PARTITIONS = topics.BY_NAME[topics.PINGS].partitions
+
+
+def _runtime(request: web.Request) -> Runtime:
+    return request.app[RUNTIME_KEY]
+
+
+def _now(runtime: Runtime) -> float:
+    now = runtime.clock.now()
+    if now is None:
+        raise web.HTTPServiceUnavailable(
+            text='{"error": "no data yet: the event clock has not started"}',
+            content_type="application/json",
+        )
+    return now
+
+
+def _json(body: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+async def config(request: web.Request) -> web.Response:
+    """What the live page needs to know: base map, the caller's role, the time zone."""
+    settings = _runtime(request).settings
+    return _json(
+        {
+            "tile_url": settings.tile_url or None,
+            "tile_attribution": settings.tile_attribution or None,
+            "role": request[CALLER_KEY].role,
+            "timezone": settings.timezone,
+        }
+    )
+
+
+async def areas_geojson(request: web.Request) -> web.Response:
+    """Every area's outline."""
+    runtime = _runtime(request)
+    await runtime.refresh_fences(await runtime.state.area_version())
+    features = [
+        {
+            "type": "Feature",
+            "id": area.area_id,
+            "properties": {"area_id": area.area_id, "name": area.name, "kind": area.kind},
+            "geometry": geometry_to_geojson(area.geometry),
+        }
+        for area in sorted(runtime.fences.areas.values(), key=lambda a: a.area_id)
+    ]
+    return _json({"type": "FeatureCollection", "features": features})
+
+
+async def areas(request: web.Request) -> web.Response:
+    """Every area with its current state (the ``area.snapshots`` value)."""
+    runtime = _runtime(request)
+    now = _now(runtime)
+    views = await current_views(runtime, now)
+    return _json({"ts": format_ts(now), "areas": [view.snapshot for view in views.values()]})
+
+
+async def area_detail(request: web.Request) -> web.Response:
+    """One area: its state, outline, coverage history today and (supervisors) recent visits."""
+    runtime = _runtime(request)
+    now = _now(runtime)
+    area_id = request.match_info["area_id"]
+    views = await current_views(runtime, now)
+    view = views.get(area_id)
+    if view is None:
+        return error(404, f"no area {area_id!r}")
+    day = local_day(now, ZoneInfo(runtime.settings.timezone))
+    history = [c for c in await runtime.state.coverage_changes(day) if c["area_id"] == area_id]
+    body: dict[str, Any] = {
+        **view.snapshot,
+        "geometry": geometry_to_geojson(view.facts.area.geometry),
+        "coverage_history_today": history,
+        "visits_recent": None,
+    }
+    if request[CALLER_KEY].role == "supervisor":
+        visits = sorted(view.facts.visits_today, key=lambda v: visit_times(v)[0], reverse=True)
+        body["visits_recent"] = visits[:50]
+        await _audit(request, "area_visits", {"area_id": area_id, "visits": len(visits[:50])})
+    return _json(body)
+
+
+async def alerts(request: web.Request) -> web.Response:
+    """Active alerts (latest event of each alert not cleared) and recent alert events."""
+    recent = await _runtime(request).state.recent_alerts(1000)
+    latest: dict[str, dict[str, Any]] = {}
+    for alert in reversed(recent):
+        latest[str(alert["alert_id"])] = alert
+    active = [a for a in latest.values() if a["event"] != "cleared"]
+    active.sort(key=lambda a: str(a["ts"]), reverse=True)
+    return _json({"active": active, "recent": recent[:RECENT_ALERTS]})
+
+
+async def incidents(request: web.Request) -> web.Response:
+    """Open incidents with a known place."""
+    runtime = _runtime(request)
+    partitions = topics.BY_NAME[topics.INCIDENTS].partitions
+    return _json({"incidents": await runtime.state.open_incidents(partitions)})
+
+
+async def officers(request: web.Request) -> web.Response:
+    """Latest position of every radio seen in the last 15 minutes (supervisors; audited)."""
+    runtime = _runtime(request)
+    supervisor(request)
+    now = _now(runtime)
+    key = runtime.settings.pseudonym_key.encode()
+    shown = [
+        _officer(key, issi, fix)
+        for issi, fix in (await runtime.state.last_fixes(PINGS_PARTITIONS)).items()
+        if fix["ts"] >= now - OFFICERS_SEEN_S
+    ]
+    await _audit(request, "officers", {"officers": len(shown)})
+    return _json({"officers": shown})
+
+
+async def nearest(request: web.Request) -> web.Response:
+    """The nearest officers to a place, with role, mode, distance and commitment (audited)."""
+    runtime = _runtime(request)
+    supervisor(request)
+    lat = _number(request.query, "lat", -90.0, 90.0)
+    lon = _number(request.query, "lon", -180.0, 180.0)
+    count = int(_number(request.query, "n", 1, 100, default=5))
+    now = _now(runtime)
+    fixes = await runtime.state.last_fixes(PINGS_PARTITIONS)
+    key = runtime.settings.pseudonym_key.encode()
+    found = []
+    for issi, metres in await runtime.state.nearest(PINGS_PARTITIONS, lat, lon, count * 3):
+        fix = fixes.get(issi)
+        if fix is None or not fix.get("on_duty") or fix["ts"] < now - OFFICERS_SEEN_S:
+            continue
+        found.append({**_officer(key, issi, fix), "distance_m": round(metres, 1)})
+        if len(found) == count:
+            break
+    await _audit(request, "officers_nearest", {"lat": lat, "lon": lon, "n": count})
+    return _json({"lat": lat, "lon": lon, "officers": found})
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    """The newest officer-level reads (supervisors)."""
+    supervisor(request)
+    count = int(_number(request.query, "n", 1, 1000, default=100))
+    return _json({"entries": await _runtime(request).state.audit_log(count)})
+
+
+def _officer(key: bytes, issi: str, fix: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "officer": pseudonym(key, issi),
+        "callsign": fix.get("callsign"),
+        "role": fix["role"],
+        "mode": fix.get("mode", "foot"),
+        "lat": fix["lat"],
+        "lon": fix["lon"],
+        "ts": format_ts(fix["ts"]),
+        "committed": bool(fix.get("committed")),
+    }
+
+
+def _number(
+    query: Mapping[str, str], name: str, low: float, high: float, default: float | None = None
+) -> float:
+    raw = query.get(name)
+    if raw is None:
+        if default is not None:
+            return default
+        raise web.HTTPBadRequest(
+            text=orjson.dumps({"error": f"query parameter {name!r} is required"}).decode(),
+            content_type="application/json",
+        )
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise web.HTTPBadRequest(
+            text=orjson.dumps(
+                {"error": f"{name} must be a number from {low:g} to {high:g}, not {raw!r}"}
+            ).decode(),
+            content_type="application/json",
+        )
+    return value
+
+
+async def _audit(request: web.Request, what: str, detail: Mapping[str, object]) -> None:
+    caller = request[CALLER_KEY]
+    await _runtime(request).state.audit(
+        {
+            "who": caller.name,
+            "role": caller.role,
+            "what": what,
+            "detail": dict(detail),
+            "path": request.path_qs,
+            "when": format_ts(time.time()),
+        }
+    )
+
+
+class EventHub:
+    """Fans live events from Redis pub/sub out to this worker's SSE clients."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.clients: set[asyncio.Queue[bytes]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def join(self) -> asyncio.Queue[bytes]:
+        """A queue of events for one client; starts listening on first use."""
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)
+        self.clients.add(queue)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._listen())
+        return queue
+
+    def leave(self, queue: asyncio.Queue[bytes]) -> None:
+        """A client went away."""
+        self.clients.discard(queue)
+
+    async def _listen(self) -> None:
+        pubsub = self.runtime.state.redis.pubsub()
+        await pubsub.subscribe(self.runtime.state.events_channel)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                for queue in list(self.clients):
+                    with contextlib.suppress(asyncio.QueueFull):
+                        queue.put_nowait(message["data"])
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+HUB_KEY = web.AppKey("hub", EventHub)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: ``area`` (a snapshot that changed) and ``alert`` (an alert event)."""
+    hub = request.app[HUB_KEY]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    queue = hub.join()
+    try:
+        await response.write(b"retry: 2000\n: connected\n\n")
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                event = b": keepalive\n\n"
+            await response.write(event)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        hub.leave(queue)
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every API route."""
+    app.router.add_get("/api/config", config)
+    app.router.add_get("/api/areas.geojson", areas_geojson)
+    app.router.add_get("/api/areas", areas)
+    app.router.add_get("/api/areas/{area_id}", area_detail)
+    app.router.add_get("/api/alerts", alerts)
+    app.router.add_get("/api/incidents", incidents)
+    app.router.add_get("/api/officers", officers)
+    app.router.add_get("/api/officers/nearest", nearest)
+    app.router.add_get("/api/audit", audit_log)
+    app.router.add_get("/api/events", events)

@@ -1,0 +1,88 @@
+"""Who is calling the API: bearer tokens from the settings, two roles.
+
+``viewer`` tokens read aggregate views; ``supervisor`` tokens also read officer-level data
+(nearest officers, officer positions, visits with pseudonyms), and every such read is audited.
+A token comes as ``Authorization: Bearer <token>`` or, for EventSource, ``?token=<token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+
+from streams.settings import Settings, parse_tokens
+
+Role = Literal["viewer", "supervisor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated caller: the token's name (for the audit log) and its role."""
+
+    name: str
+    role: Role
+
+
+class Tokens:
+    """The configured tokens."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._known: list[tuple[str, Caller]] = [
+            (token, Caller(name, "supervisor"))
+            for token, name in parse_tokens(settings.supervisor_tokens).items()
+        ] + [
+            (token, Caller(name, "viewer"))
+            for token, name in parse_tokens(settings.viewer_tokens).items()
+        ]
+
+    def caller(self, token: str) -> Caller | None:
+        """The caller a token belongs to (constant-time comparison), or None."""
+        found = None
+        for known, caller in self._known:
+            if hmac.compare_digest(known.encode(), token.encode()):
+                found = caller
+        return found
+
+
+CALLER_KEY = web.RequestKey("caller", Caller)
+
+
+def error(status: int, message: str) -> web.Response:
+    """A JSON error response."""
+    return web.json_response({"error": message}, status=status)
+
+
+def token_middleware(tokens: Tokens) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Require a valid token on every ``/api/`` path."""
+
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        token = token or request.query.get("token", "")
+        caller = tokens.caller(token) if token else None
+        if caller is None:
+            return error(401, "a valid viewer or supervisor token is required")
+        request[CALLER_KEY] = caller
+        return await handler(request)
+
+    return middleware
+
+
+def supervisor(request: web.Request) -> Caller:
+    """The caller, who must be a supervisor; else 403."""
+    caller = request[CALLER_KEY]
+    if caller.role != "supervisor":
+        raise web.HTTPForbidden(
+            text='{"error": "officer-level data needs a supervisor token"}',
+            content_type="application/json",
+        )
+    return caller

@@ -1,0 +1,188 @@
+"""The HTTP API against a real running worker fed by a simulated afternoon."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from schemas import assert_valid
+from streams.embedded import Services
+from streams.simulator.geography import load_default_area_pack
+from streams.simulator.publisher import publish
+from streams.simulator.world import SimulationOptions, generate
+from tests.helpers.kafka import run
+from tests.integration.conftest import RunningWorker, module_name, start_worker, worker_settings
+
+pytestmark = pytest.mark.integration
+
+VIEWER = "viewer-token-0123456789"
+SUPERVISOR = "supervisor-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def api_worker(
+    stack: Services, work_dir: Path, request: pytest.FixtureRequest
+) -> Iterator[RunningWorker]:
+    """A worker with one viewer and one supervisor token, fed a simulated 3 hours."""
+    settings = worker_settings(
+        stack,
+        module_name(request),
+        clock="event",
+        viewer_tokens=f"wallboard={VIEWER}",
+        supervisor_tokens=f"sgt-jones={SUPERVISOR}",
+    )
+    worker = start_worker(stack, settings, work_dir)
+    options = SimulationOptions(
+        seed=5,
+        officers=40,
+        start=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
+        duration_seconds=3 * 3600,
+    )
+    records = list(generate(options, load_default_area_pack()))
+    reference = [r for r in records if r.topic in ("areas.definitions", "resources.roster")]
+    live = [r for r in records if r.topic not in ("areas.definitions", "resources.roster")]
+    run(
+        publish(reference, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix)
+    )
+    deadline = time.monotonic() + 60
+    while worker.metric("coverwatch_messages_consumed_total", topic="areas.definitions") < 40:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    run(publish(live, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix))
+    pings = sum(1 for r in live if r.topic == "airwave.pings")
+    deadline = time.monotonic() + 120
+    while worker.metric("coverwatch_messages_consumed_total", topic="airwave.pings") < pings:
+        assert time.monotonic() < deadline, worker.process.log_tail()
+        time.sleep(0.5)
+    time.sleep(4.0)  # two coverage evaluations after the last data
+    yield worker
+    worker.stop()
+
+
+def get(worker: RunningWorker, path: str, token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(worker.web_url + path)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as failure:
+        return failure.code, json.loads(failure.read())
+
+
+def test_the_api_needs_a_token(api_worker: RunningWorker) -> None:
+    assert get(api_worker, "/api/areas")[0] == 401
+    assert get(api_worker, "/api/areas", "not-a-token")[0] == 401
+    assert get(api_worker, "/healthz")[0] == 200
+
+
+def test_every_area_is_listed_with_a_valid_snapshot(api_worker: RunningWorker) -> None:
+    status, body = get(api_worker, "/api/areas", VIEWER)
+    assert status == 200
+    assert len(body["areas"]) == len(load_default_area_pack())
+    for snapshot in body["areas"]:
+        assert_valid("area.snapshots", snapshot)
+    present = sum(a["presence"]["officers_present"] for a in body["areas"] if a["kind"] != "other")
+    dosed = [a for a in body["areas"] if a["dose"]["24h"]["minutes"] > 0]
+    assert dosed, "three simulated hours should put dose in some areas"
+    assert present >= 0
+    assert {a["coverage"]["state"] for a in body["areas"]} <= {
+        "covered",
+        "at_risk",
+        "uncovered",
+        "unknown",
+    }
+
+
+def test_officer_level_endpoints_refuse_a_viewer(api_worker: RunningWorker) -> None:
+    for path in ("/api/officers", "/api/officers/nearest?lat=52.48&lon=-1.89", "/api/audit"):
+        status, body = get(api_worker, path, VIEWER)
+        assert status == 403, path
+        assert "supervisor" in body["error"]
+
+
+def test_a_supervisor_read_of_officers_is_audited(api_worker: RunningWorker) -> None:
+    status, body = get(api_worker, "/api/officers/nearest?lat=52.48&lon=-1.89&n=3", SUPERVISOR)
+    assert status == 200
+    assert len(body["officers"]) <= 3
+    distances = [officer["distance_m"] for officer in body["officers"]]
+    assert distances == sorted(distances)
+    for officer in body["officers"]:
+        assert officer["officer"].startswith("o_")
+        assert officer["mode"] in ("foot", "vehicle")
+    _, audit = get(api_worker, "/api/audit?n=10", SUPERVISOR)
+    last = audit["entries"][-1]
+    assert (last["who"], last["what"]) == ("sgt-jones", "officers_nearest")
+    assert "lat=52.48" in last["path"]
+
+
+def test_area_detail_shows_visits_only_to_a_supervisor(api_worker: RunningWorker) -> None:
+    status, body = get(api_worker, "/api/areas/patrol-area", VIEWER)
+    assert status == 200
+    assert body["visits_recent"] is None
+    assert body["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    status, body = get(api_worker, "/api/areas/patrol-area", SUPERVISOR)
+    assert status == 200
+    assert body["visits_recent"], "officers patrol the patrol area all afternoon"
+    for visit in body["visits_recent"]:
+        assert_valid("presence.visits", visit)
+    assert get(api_worker, "/api/areas/nowhere", VIEWER)[0] == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "lat=abc&lon=-1.89",
+        "lat=100&lon=-1.89",
+        "lon=-1.89",
+        "lat=52.48&lon=-1.89&n=0",
+        "lat=nan&lon=1",
+    ],
+)
+def test_bad_query_parameters_get_400_with_a_message(api_worker: RunningWorker, query: str) -> None:
+    status, body = get(api_worker, f"/api/officers/nearest?{query}", SUPERVISOR)
+    assert status == 400
+    assert body["error"]
+
+
+def test_alerts_and_incidents_are_served(api_worker: RunningWorker) -> None:
+    status, body = get(api_worker, "/api/alerts", VIEWER)
+    assert status == 200
+    for alert in body["recent"]:
+        assert_valid("coverage.alerts", alert)
+    status, body = get(api_worker, "/api/incidents", VIEWER)
+    assert status == 200
+    for incident in body["incidents"]:
+        assert incident["lat"] is not None
+
+
+async def test_live_events_arrive_over_sse(api_worker: RunningWorker) -> None:
+    async def first_event() -> str:
+        url = f"{api_worker.web_url}/api/events?token={VIEWER}"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            async for line in response.content:
+                if line.startswith(b"event: "):
+                    return line.decode().split(": ", 1)[1].strip()
+        return ""
+
+    settings = api_worker.settings
+    options = SimulationOptions(
+        seed=6, officers=10, start=datetime(2026, 11, 20, 18, 0, tzinfo=UTC), duration_seconds=600
+    )
+    feed = [r for r in generate(options, load_default_area_pack()) if r.topic == "airwave.pings"]
+    listener = asyncio.ensure_future(asyncio.wait_for(first_event(), 30))
+    await asyncio.sleep(1.0)
+    await publish(feed, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix)
+    assert await listener in ("area", "alert")
