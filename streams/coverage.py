@@ -123,7 +123,7 @@ class CoverageEngine:
                     (read.day, {"area_id": area_id, "state": status.state, "ts": format_ts(now)})
                 )
             statuses[area_id] = status_to_dict(status)
-            views[area_id] = area_view(facts, status, read.day, self.zone_name, now)
+            views[area_id] = area_view(facts, status, read.day, self.zone_name, now, started)
         await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
         for alert in alerts:
             runtime.metrics.alert_events.labels(str(alert["event"])).inc()
@@ -201,7 +201,12 @@ async def read_areas(runtime: Runtime, now: float) -> AreasRead:
 
 
 def area_view(
-    facts: AreaFacts, status: CoverageStatus | None, day: str, zone_name: str, now: float
+    facts: AreaFacts,
+    status: CoverageStatus | None,
+    day: str,
+    zone_name: str,
+    now: float,
+    monitored_since: float | None,
 ) -> AreaView:
     """One area's view: its facts, coverage status, today's ledger and snapshot value."""
     ledger = daily_ledger(
@@ -212,6 +217,7 @@ def area_view(
         drive_throughs_today(facts),
         dose_today(facts),
         now,
+        monitored_since,
     )
     return AreaView(facts, status, snapshot_value(facts, status, ledger, now))
 
@@ -226,6 +232,7 @@ async def current_views(runtime: Runtime, now: float) -> dict[str, AreaView]:
             read.day,
             runtime.settings.timezone,
             now,
+            read.since.get(area_id),
         )
         for area_id, area in sorted(runtime.fences.areas.items())
     }

@@ -96,16 +96,20 @@ def policy_windows(policy: CoveragePolicy, day: str) -> tuple[Window, ...]:
 
 
 def fidelity(
-    windows: Iterable[Window], qualifying_visits: Iterable[tuple[float, float]], now: float
+    windows: Iterable[Window],
+    qualifying_visits: Iterable[tuple[float, float]],
+    now: float,
+    monitored_since: float | None = None,
 ) -> tuple[int, int]:
     """``(met, due)`` windows at ``now`` given the qualifying visits' ``(start, end)`` times.
 
-    A qualifying visit still in progress should be passed with ``end = now``.
+    A qualifying visit still in progress should be passed with ``end = now``. Windows that ended
+    before ``monitored_since`` (the service was not watching the area yet) are not due.
     """
     visits = list(qualifying_visits)
     met = due = 0
     for window_start, window_end in windows:
-        if window_start > now:
+        if window_start > now or (monitored_since is not None and window_end <= monitored_since):
             continue
         upto = min(window_end, now)
         is_met = any(start < upto and end > window_start for start, end in visits)
@@ -133,25 +137,28 @@ def daily_ledger(
     drive_throughs: int,
     dose_seconds: Mapping[DoseKey, float],
     now: float,
+    monitored_since: float | None = None,
 ) -> DailyLedger:
     """The ledger of ``day`` at ``now`` from the day's visits and dose.
 
     ``qualifying_visits`` are the ``(start, end)`` of the qualifying visits that touch the day
     (one in progress with ``end = now``); those ending within the day by ``now`` are counted.
-    ``drive_throughs`` and ``dose_seconds`` are the day's totals, passed through.
+    ``drive_throughs`` and ``dose_seconds`` are the day's totals, passed through. Before
+    ``monitored_since`` nothing was watched: no window is due and no gap is counted there.
     """
     day_start, day_end = day_bounds(day, policy.timezone)
     until = min(now, day_end)
     visits = list(qualifying_visits)
     ends = [end for _, end in visits if day_start <= end <= until]
-    met, due = fidelity(policy_windows(policy, day), visits, until)
+    met, due = fidelity(policy_windows(policy, day), visits, until, monitored_since)
+    watched_from = day_start if monitored_since is None else max(day_start, monitored_since)
     return DailyLedger(
         area_id=area_id,
         day=day,
         qualifying_visits=len(ends),
         drive_throughs=drive_throughs,
         dose_seconds=dict(dose_seconds),
-        longest_gap_s=longest_gap(ends, day_start, until),
+        longest_gap_s=longest_gap(ends, min(watched_from, until), until),
         fidelity_met=met,
         fidelity_due=due,
     )

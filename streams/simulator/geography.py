@@ -55,7 +55,8 @@ IMPACT_POLICY: Final[dict[str, object]] = {
     "default_max_gap_minutes": 240,
     "alert": True,
 }
-COMPARISON_POLICY: Final[dict[str, object]] = {"default_max_gap_minutes": 1440, "alert": False}
+COMPARISON_POLICY: Final[dict[str, object]] = {"alert": False}
+"""Comparison areas are measured against the Impact Areas' dosage policy, but never alert."""
 
 _NAME_STARTS: Final = (
     "Ash", "Birch", "Bram", "Brook", "Calder", "Cinder", "Clay", "Cole", "Elder", "Elm",

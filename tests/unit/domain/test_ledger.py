@@ -252,3 +252,19 @@ def test_a_comparison_area_is_measured_against_the_same_windows() -> None:
 def test_fidelity_share_is_null_before_any_window_is_due() -> None:
     ledger = daily_ledger("A", "2026-11-21", IMPACT, [], 0, {}, at(21, 1))
     assert ledger_value(ledger)["fidelity"] == {"met": 0, "due": 0, "share": None}
+
+
+def test_windows_before_monitoring_began_are_not_held_against_an_area() -> None:
+    from streams.domain.coverage import CoveragePolicy, PolicyBand
+    from streams.domain.ledger import day_bounds, fidelity, policy_windows
+
+    policy = CoveragePolicy(
+        bands=(PolicyBand(18 * 60, 2 * 60, 7200.0),), default_max_gap_s=14400.0, alert=True
+    )
+    start, _ = day_bounds("2026-11-20", policy.timezone)
+    windows = policy_windows(policy, "2026-11-20")
+    now = start + 20 * 3600
+    unwatched = fidelity(windows, [], now)
+    watched = fidelity(windows, [], now, monitored_since=start + 15 * 3600)
+    assert unwatched == (0, 6)
+    assert watched == (0, 2)
