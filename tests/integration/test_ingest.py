@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+import redis
 
 from schemas import assert_valid
 from tests.helpers.kafka import produce, read_topic, run
@@ -77,3 +78,194 @@ def test_bad_pings_are_deadlettered_and_the_worker_keeps_consuming(worker) -> No
     assert (
         worker.metric("coverwatch_deadletter_total", topic="airwave.pings", reason="oversized") == 1
     )
+
+
+def now_ts(offset_s: float = 0.0) -> str:
+    return datetime.fromtimestamp(time.time() + offset_s, UTC).isoformat()
+
+
+def test_bad_input_on_every_topic_is_deadlettered_and_nothing_stored_is_lost(worker) -> None:  # type: ignore[no-untyped-def]
+    settings = worker.settings
+    roster = {
+        "issi": "3003003",
+        "officer_id": "7788",
+        "callsign": "C31",
+        "unit": "Central NPT",
+        "role": "neighbourhood",
+        "device": "handheld",
+        "on_duty": True,
+    }
+    square = [[-1.9, 52.48], [-1.89, 52.48], [-1.89, 52.49], [-1.9, 52.49], [-1.9, 52.48]]
+    bow_tie = [[-1.9, 52.48], [-1.89, 52.49], [-1.89, 52.48], [-1.9, 52.49], [-1.9, 52.48]]
+
+    def area(area_id: str, ring: list[list[float]]) -> bytes:
+        return orjson.dumps(
+            {
+                "type": "Feature",
+                "id": area_id,
+                "properties": {"name": area_id, "kind": "impact"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
+
+    bad: dict[str, list[tuple[bytes, bytes | None, str]]] = {
+        "resources.roster": [
+            (b"3003003", b"{", "invalid_json"),
+            (b"3003003", orjson.dumps({**roster, "role": "wizard"}), "invalid_schema"),
+        ],
+        "areas.definitions": [
+            (b"ia-98", area("ia-98", bow_tie), "invalid_geometry"),
+            (
+                b"ia-97",
+                area(
+                    "ia-97",
+                    [
+                        [412000.0, 286000.0],
+                        [412100.0, 286000.0],
+                        [412100.0, 286100.0],
+                        [412000.0, 286000.0],
+                    ],
+                ),
+                "invalid_coordinates",
+            ),
+        ],
+        "cad.incidents": [
+            (b"INC-9", b"[1, 2]", "invalid_schema"),
+            (
+                b"INC-9",
+                orjson.dumps({"incident_id": "INC-9", "event": "arrived", "ts": now_ts(-600)}),
+                "impossible_event",
+            ),
+        ],
+        "crimes.recorded": [
+            (
+                b"CR-1",
+                orjson.dumps(
+                    {
+                        "crime_id": "CR-1",
+                        "ts": now_ts(),
+                        "lat": 123.0,
+                        "lon": -1.9,
+                        "category": "burglary",
+                    }
+                ),
+                "invalid_coordinates",
+            ),
+            (
+                b"CR-2",
+                orjson.dumps(
+                    {
+                        "crime_id": "CR-2",
+                        "ts": now_ts(7200),
+                        "lat": 52.48,
+                        "lon": -1.9,
+                        "category": "burglary",
+                    }
+                ),
+                "future_timestamp",
+            ),
+        ],
+        "stopsearch.events": [
+            (
+                b"SS-1",
+                orjson.dumps({"id": "SS-1", "ts": now_ts(), "lat": 52.48, "lon": -1.9}),
+                "invalid_schema",
+            ),
+            (
+                b"SS-2",
+                orjson.dumps(
+                    {
+                        "id": "SS-2",
+                        "ts": "2019-01-01T00:00:00Z",
+                        "lat": 52.48,
+                        "lon": -1.9,
+                        "object_of_search": "drugs",
+                        "outcome": "arrest",
+                    }
+                ),
+                "stale_timestamp",
+            ),
+        ],
+        "clock.ticks": [(b"sim", b"tick", "invalid_json")],
+    }
+    run(
+        produce(
+            settings.kafka_bootstrap,
+            settings.topic("resources.roster"),
+            [(b"3003003", orjson.dumps(roster))],
+        )
+    )
+    run(
+        produce(
+            settings.kafka_bootstrap,
+            settings.topic("areas.definitions"),
+            [(b"ia-96", area("ia-96", square))],
+        )
+    )
+    run(
+        produce(
+            settings.kafka_bootstrap,
+            settings.topic("cad.incidents"),
+            [
+                (
+                    b"INC-9",
+                    orjson.dumps(
+                        {
+                            "incident_id": "INC-9",
+                            "event": "opened",
+                            "ts": now_ts(),
+                            "grade": "immediate",
+                            "category": "assault",
+                            "lat": 52.485,
+                            "lon": -1.895,
+                        }
+                    ),
+                )
+            ],
+        )
+    )
+    for topic, messages in bad.items():
+        run(
+            produce(
+                settings.kafka_bootstrap, settings.topic(topic), [(k, v) for k, v, _ in messages]
+            )
+        )
+
+    expected = sorted(
+        (topic, reason) for topic, messages in bad.items() for _, _, reason in messages
+    )
+    records = run(
+        read_topic(
+            settings.kafka_bootstrap,
+            settings.topic("deadletter"),
+            until=lambda values: (
+                sum(v["source_topic"] != "airwave.pings" for v in values) >= len(expected)
+            ),
+        )
+    )
+    found = sorted(
+        (str(r["source_topic"]), str(r["reason"]))
+        for r in records
+        if r["source_topic"] != "airwave.pings"
+    )
+    assert found == expected
+    for record in records:
+        assert_valid("deadletter", record)
+    for topic, reason in expected:
+        assert worker.metric("coverwatch_deadletter_total", topic=topic, reason=reason) >= 1
+    assert worker.process.alive
+
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        stored = client.hget(f"{settings.key_prefix}:{{directory}}:roster", "3003003")
+        assert stored is not None
+        assert orjson.loads(stored)["role"] == "neighbourhood"
+        assert client.hexists(f"{settings.key_prefix}:{{areas}}:features", "ia-96")
+        assert not client.hexists(f"{settings.key_prefix}:{{areas}}:features", "ia-98")
+        incident = client.hget(
+            f"{settings.key_prefix}:{{cad.incidents.1}}:incidents", "INC-9"
+        ) or client.hget(f"{settings.key_prefix}:{{cad.incidents.0}}:incidents", "INC-9")
+        assert incident is not None
+        assert orjson.loads(incident)["opened"] is not None
+    finally:
+        client.close()

@@ -1,0 +1,201 @@
+"""The pure parts of the benchmark: percentiles, ratios, histogram quantiles, watermark latencies,
+metrics parsing, the table and the seeded data. Nothing here is timed: speed is never a test."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pytest
+import shapely
+
+from streams.bench_support import (
+    BENCH_EPOCH,
+    MetricsText,
+    Row,
+    area_messages,
+    bucket_delta,
+    format_number,
+    format_ratio,
+    format_table,
+    grid_areas,
+    histogram_quantile,
+    make_fleet,
+    percentile,
+    ping_messages,
+    rate_between,
+    ratio,
+    square_area,
+    verdict,
+    watermark_latencies,
+)
+from streams.domain.areas_feed import decode_area
+from streams.domain.roster import decode_roster
+from streams.domain.validation import TimeLimits, decode_ping
+from streams.simulator.geography import load_default_area_pack
+
+
+def test_percentile_interpolates_between_closest_ranks_like_numpy() -> None:
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 4.0
+    assert percentile(values, 50) == pytest.approx(2.5)
+    assert percentile(list(map(float, range(1, 101))), 99) == pytest.approx(99.01)
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_percentile_of_nothing_is_none_and_out_of_range_is_an_error() -> None:
+    assert percentile([], 50) is None
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_ratio_needs_a_positive_baseline() -> None:
+    assert ratio(3.0, 4.0) == pytest.approx(0.75)
+    assert ratio(3.0, 0.0) is None
+    assert ratio(None, 4.0) is None
+    assert ratio(3.0, None) is None
+    assert ratio(3.0, math.inf) is None
+
+
+def test_rate_between_uses_the_first_and_last_sample() -> None:
+    assert rate_between([(10.0, 100.0), (11.0, 150.0), (12.0, 300.0)]) == pytest.approx(100.0)
+    assert rate_between([(10.0, 100.0)]) is None
+    assert rate_between([(10.0, 100.0), (10.0, 200.0)]) is None
+    assert rate_between([(10.0, 100.0), (11.0, 100.0)]) is None
+
+
+def test_histogram_quantile_interpolates_inside_the_bucket() -> None:
+    buckets = [(0.1, 50.0), (0.5, 90.0), (1.0, 100.0), (math.inf, 100.0)]
+    assert histogram_quantile(buckets, 0.5) == pytest.approx(0.1)
+    assert histogram_quantile(buckets, 0.7) == pytest.approx(0.3)
+    assert histogram_quantile(buckets, 0.25) == pytest.approx(0.05)
+    assert histogram_quantile(buckets, 0.99) == pytest.approx(0.95)
+
+
+def test_histogram_quantile_in_the_inf_bucket_is_the_last_bound_and_empty_is_none() -> None:
+    assert histogram_quantile([(1.0, 1.0), (math.inf, 10.0)], 0.99) == 1.0
+    assert histogram_quantile([(1.0, 0.0), (math.inf, 0.0)], 0.5) is None
+    assert histogram_quantile([], 0.5) is None
+
+
+def test_bucket_delta_subtracts_an_earlier_scrape() -> None:
+    before = [(0.1, 5.0), (math.inf, 6.0)]
+    after = [(0.1, 15.0), (math.inf, 20.0)]
+    assert bucket_delta(after, before) == [(0.1, 10.0), (math.inf, 14.0)]
+
+
+def test_watermark_latencies_take_the_first_observation_covering_each_offset() -> None:
+    sends = [(0, 0, 10.0), (0, 1, 10.5), (1, 0, 10.2), (1, 1, 11.0)]
+    observations = [
+        (10.6, {0: 0}),
+        (10.8, {0: 1, 1: 0}),
+        (12.0, {0: 1, 1: 0}),
+    ]
+    latencies, missing = watermark_latencies(sends, observations)
+    assert sorted(latencies) == pytest.approx(sorted([0.6, 0.3, 0.6]))
+    assert missing == 1
+
+
+def test_metrics_text_sums_matching_samples_and_reads_histograms() -> None:
+    text = "\n".join(
+        [
+            "# HELP coverwatch_messages_consumed_total Input messages",
+            "# TYPE coverwatch_messages_consumed_total counter",
+            'coverwatch_messages_consumed_total{topic="airwave.pings"} 1200.0',
+            'coverwatch_messages_consumed_total{topic="resources.roster"} 3.0',
+            'coverwatch_ingest_latency_seconds_bucket{le="0.1",topic="airwave.pings"} 4.0',
+            'coverwatch_ingest_latency_seconds_bucket{le="+Inf",topic="airwave.pings"} 5.0',
+            "process_cpu_seconds_total 2.5",
+        ]
+    )
+    metrics = MetricsText.parse(text)
+    assert metrics.value("coverwatch_messages_consumed_total", topic="airwave.pings") == 1200.0
+    assert metrics.value("coverwatch_messages_consumed_total") == 1203.0
+    assert metrics.value("missing_total") == 0.0
+    assert metrics.value("process_cpu_seconds_total") == 2.5
+    assert metrics.buckets("coverwatch_ingest_latency_seconds", topic="airwave.pings") == [
+        (0.1, 4.0),
+        (math.inf, 5.0),
+    ]
+
+
+def test_number_and_ratio_formatting() -> None:
+    assert format_number(3323.8, "/s") == "3,324 /s"
+    assert format_number(12.345, "us") == "12.3 us"
+    assert format_number(1.2345) == "1.23"
+    assert format_number(0.0123, "s") == "0.0123 s"
+    assert format_number(None) == "-"
+    assert format_ratio(0.8712) == "0.87x"
+    assert format_ratio(None) == "-"
+    assert verdict(True) == "pass"
+    assert verdict(False) == "FAIL"
+    assert verdict(None) == "-"
+
+
+def test_table_has_every_column_and_reports_what_was_not_measured() -> None:
+    rows = [
+        Row("end-to-end pings/s", 800.0, "/s", 1000.0, "no-op", ">= 0.8x no-op", True),
+        Row("alert latency", None, "s", target="<= 5 s", note="not measured: no alerts"),
+        Row("us per ping", 12.0, "us", 10.0, "40 areas", "<= 1.5x", True, note="CPU 9 us"),
+    ]
+    table = format_table(rows)
+    lines = table.splitlines()
+    assert lines[0].split() == ["measurement", "value", "baseline", "ratio", "target", "result"]
+    assert set(lines[1].replace(" ", "")) == {"-"}
+    assert "0.80x" in lines[2]
+    assert "pass" in lines[2]
+    assert "1,000 /s (no-op)" in lines[2]
+    assert "not measured: no alerts" in lines[3]
+    assert "1.20x" in lines[4]
+    assert table.endswith("* us per ping: CPU 9 us")
+    assert rows[0].as_json()["ratio"] == pytest.approx(0.8)
+    assert rows[1].as_json()["result"] == "-"
+
+
+def test_pings_are_valid_in_time_order_per_radio_and_inside_the_pack() -> None:
+    pack = load_default_area_pack()
+    fleet = make_fleet(50, pack)
+    messages, moved = ping_messages(fleet, 175, BENCH_EPOCH, 5.0)
+    assert len(messages) == 175
+    limits = TimeLimits(max_future_skew_s=1e9, max_age_s=1e9)
+    last: dict[str, float] = {}
+    patrol = next(area for area in pack if area.kind == "other").geometry
+    west, south, east, north = patrol.bounds
+    for key, value in messages:
+        fix = decode_ping(key, value, BENCH_EPOCH, limits)
+        assert fix.ts > last.get(fix.issi, 0.0)
+        last[fix.issi] = fix.ts
+        assert west - 0.05 < fix.lon < east + 0.05
+        assert south - 0.05 < fix.lat < north + 0.05
+    assert set(last) == set(fleet.issis)
+    assert messages[-1][1] != ping_messages(fleet, 175, BENCH_EPOCH, 5.0, seed=2)[0][-1][1]
+    assert len(moved.issis) == 50
+
+
+def test_roster_entries_decode() -> None:
+    fleet = make_fleet(3, load_default_area_pack())
+    for key, value in fleet.roster_messages():
+        entry = decode_roster(key, value, TimeLimits())
+        assert entry.issi == key.decode()
+        assert orjson.loads(value)["on_duty"] is True
+
+
+def test_grid_areas_tile_the_patrol_area_and_decode() -> None:
+    pack = load_default_area_pack()
+    cells = grid_areas(960, pack)
+    assert len(cells) == 960
+    assert len({cell.area_id for cell in cells}) == 960
+    patrol = next(area for area in pack if area.kind == "other").geometry
+    centre = patrol.centroid
+    assert sum(shapely.contains_xy(cell.geometry, centre.x, centre.y) for cell in cells) >= 1
+    for key, value in area_messages(cells[:5]):
+        assert decode_area(key, value, TimeLimits()).area_id == key.decode()
+    assert grid_areas(0, pack) == []
+
+
+def test_square_area_carries_its_policy() -> None:
+    area = square_area("bench-alert", -1.89, 52.48, 400.0, {"default_max_gap_minutes": 1})
+    assert area.kind == "impact"
+    assert area.policy == {"default_max_gap_minutes": 1}
+    assert shapely.contains_xy(area.geometry, -1.89, 52.48)
