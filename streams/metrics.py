@@ -23,6 +23,7 @@ from prometheus_client import (
 )
 
 from streams.domain.ledger import DoseKey
+from streams.domain.roster import ROLES
 from streams.domain.tracks import Activity, Mode
 from streams.domain.validation import REASONS, Rejection
 
@@ -32,15 +33,6 @@ LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 LAG_BUCKETS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
 
 
-AREA_ROLES = (
-    "response",
-    "neighbourhood",
-    "roads",
-    "offender_management",
-    "partnership",
-    "other",
-    "unknown",
-)
 MODES: tuple[Mode, ...] = ("foot", "vehicle")
 ACTIVITIES: tuple[Activity, ...] = ("proactive", "reactive")
 COVERAGE_STATES = ("covered", "at_risk", "uncovered", "unknown")
@@ -315,7 +307,7 @@ class _AreaGauges:
         nan = float("nan")
         for a in areas:
             key = (a.area_id, a.kind)
-            for role in AREA_ROLES:
+            for role in ROLES:
                 for mode in MODES:
                     self.present.labels(*key, role, mode).set(a.present.get((role, mode), 0))
                     for activity in ACTIVITIES:

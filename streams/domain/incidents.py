@@ -61,6 +61,7 @@ from streams.domain.validation import (
     check_event_time,
     check_fields,
     check_key,
+    decode_located,
     parse_object,
     parse_timestamp,
     require_id,
@@ -176,37 +177,25 @@ def decode_crime(
     key: bytes | None, raw: bytes | None, now: float | None, limits: TimeLimits
 ) -> CrimeRecorded:
     """Decode one ``crimes.recorded`` message into a :class:`CrimeRecorded`, or raise."""
-    value = parse_object(raw, "crimes.recorded", limits)
-    check_fields(value, _CRIME_FIELDS)
-    crime_id = require_id(value, "crime_id")
-    check_key(key, crime_id, "crime_id")
-    ts = parse_timestamp(value.get("ts"), "ts")
-    lat = require_number(value, "lat")
-    lon = require_number(value, "lon")
+    event = decode_located(key, raw, "crimes.recorded", _CRIME_FIELDS, "crime_id", now, limits)
+    value = event.value
     category = _require_text(value, "category")
     incident_id = require_id(value, "incident_id") if "incident_id" in value else None
-    check_coordinates(lat, lon)
-    check_event_time(ts, now, limits)
-    return CrimeRecorded(crime_id, ts, lat, lon, category, incident_id)
+    return CrimeRecorded(event.identity, event.ts, event.lat, event.lon, category, incident_id)
 
 
 def decode_stop_search(
     key: bytes | None, raw: bytes | None, now: float | None, limits: TimeLimits
 ) -> StopSearchRecorded:
     """Decode one ``stopsearch.events`` message into a :class:`StopSearchRecorded`, or raise."""
-    value = parse_object(raw, "stopsearch.events", limits)
-    check_fields(value, _STOP_SEARCH_FIELDS)
-    search_id = require_id(value, "id")
-    check_key(key, search_id, "id")
-    ts = parse_timestamp(value.get("ts"), "ts")
-    lat = require_number(value, "lat")
-    lon = require_number(value, "lon")
+    event = decode_located(key, raw, "stopsearch.events", _STOP_SEARCH_FIELDS, "id", now, limits)
+    value = event.value
     object_of_search = _require_text(value, "object_of_search")
     outcome = _require_text(value, "outcome")
     callsign = require_id(value, "callsign") if "callsign" in value else None
-    check_coordinates(lat, lon)
-    check_event_time(ts, now, limits)
-    return StopSearchRecorded(search_id, ts, lat, lon, object_of_search, outcome, callsign)
+    return StopSearchRecorded(
+        event.identity, event.ts, event.lat, event.lon, object_of_search, outcome, callsign
+    )
 
 
 def _require_text(value: dict[str, object], field: str) -> str:

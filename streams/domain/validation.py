@@ -191,21 +191,47 @@ _PING_FIELDS: Final = frozenset(
 )
 
 
-def decode_ping(key: bytes | None, raw: bytes | None, now: float | None, limits: TimeLimits) -> Fix:
-    """Decode one ``airwave.pings`` message into a :class:`Fix`, or raise :class:`Rejected`."""
-    value = parse_object(raw, "airwave.pings", limits)
-    check_fields(value, _PING_FIELDS)
-    issi = require_id(value, "issi")
-    check_key(key, issi, "issi")
+@dataclass(frozen=True, slots=True)
+class LocatedEvent:
+    """The parts every located input shares: its JSON object, id, event time and place."""
+
+    value: dict[str, object]
+    identity: str
+    ts: float
+    lat: float
+    lon: float
+
+
+def decode_located(
+    key: bytes | None,
+    raw: bytes | None,
+    topic: str,
+    fields: frozenset[str],
+    id_field: str,
+    now: float | None,
+    limits: TimeLimits,
+) -> LocatedEvent:
+    """Decode a message with an id, a time and a place, checking each; or raise."""
+    value = parse_object(raw, topic, limits)
+    check_fields(value, fields)
+    identity = require_id(value, id_field)
+    check_key(key, identity, id_field)
     ts = parse_timestamp(value.get("ts"), "ts")
     lat = require_number(value, "lat")
     lon = require_number(value, "lon")
     check_coordinates(lat, lon)
+    check_event_time(ts, now, limits)
+    return LocatedEvent(value, identity, ts, lat, lon)
+
+
+def decode_ping(key: bytes | None, raw: bytes | None, now: float | None, limits: TimeLimits) -> Fix:
+    """Decode one ``airwave.pings`` message into a :class:`Fix`, or raise :class:`Rejected`."""
+    event = decode_located(key, raw, "airwave.pings", _PING_FIELDS, "issi", now, limits)
+    value = event.value
     accuracy_m = optional_number(value, "accuracy_m", 0.0, math.inf)
     speed_mps = optional_number(value, "speed_mps", 0.0, math.inf)
     heading_deg = optional_number(value, "heading_deg", 0.0, 360.0)
-    check_event_time(ts, now, limits)
-    return Fix(issi, ts, lat, lon, accuracy_m, speed_mps, heading_deg)
+    return Fix(event.identity, event.ts, event.lat, event.lon, accuracy_m, speed_mps, heading_deg)
 
 
 def decode_all(
