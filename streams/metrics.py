@@ -123,6 +123,12 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.batch_retries = Counter(
+            "coverwatch_batch_retries_total",
+            "Batches retried because Redis or the broker was unavailable (nothing acknowledged)",
+            ["topic"],
+            registry=self.registry,
+        )
         self.coverage_evaluation = Histogram(
             "coverwatch_coverage_evaluation_seconds",
             "How long one coverage evaluation of every area takes",
@@ -191,6 +197,10 @@ class Metrics:
         """Visit records were published with these statuses."""
         for status in statuses:
             self.visits_published.labels(str(status)).inc()
+
+    def retry(self, topic: str) -> None:
+        """A batch from ``topic`` waits for an unavailable service."""
+        self.batch_retries.labels(topic).inc()
 
     def round_trip(self, operation: str) -> None:
         """One Redis round trip happened."""

@@ -96,7 +96,11 @@ class PresenceEngine:
     async def process(self, events: Events) -> None:
         """One batch of ``airwave.pings``: validate, advance tracks, commit, emit, count."""
         async with self.lock:
-            await self._process(events)
+            try:
+                await self._process(events)
+            except BaseException:
+                self.forget()  # the cache may be ahead of Redis: reload from the durable copy
+                raise
 
     async def _process(self, events: Events) -> None:
         runtime = self.runtime

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import faust
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams.domain.validation import Rejection, decode_all
 from streams.runtime import Runtime
@@ -38,24 +41,53 @@ def partition_commits(source: str, events: Events) -> dict[int, PartitionCommit]
     return {p: PartitionCommit(source, p, offset, Changes()) for p, offset in last.items()}
 
 
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+"""Failures of the infrastructure, not of a message: the batch waits and is tried again."""
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+
+
+async def _until_available(
+    runtime: Runtime, topic: str, handle: Callable[[Events], Awaitable[None]], batch: Events
+) -> None:
+    """Run ``handle``; while a service it needs is unavailable, wait with backoff and retry."""
+    delay = RETRY_FIRST_S
+    while True:
+        try:
+            await handle(batch)
+            return
+        except UNAVAILABLE as error:
+            log.warning("%s: a service is unavailable (%s); retry in %.1f s", topic, error, delay)
+            runtime.metrics.retry(topic)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+
 async def guarded(
     runtime: Runtime, topic: str, events: Events, handle: Callable[[Events], Awaitable[None]]
 ) -> None:
-    """Run ``handle`` on the batch; if it fails, retry message by message so that only the
-    message that fails goes to ``deadletter`` (as ``internal_error``) and the agent goes on."""
+    """Run ``handle`` on the batch until it succeeds.
+
+    While Redis (or another service) is unavailable the batch waits and is retried with backoff:
+    nothing is acknowledged, lost or deadlettered for it. Any other failure is the data's or the
+    code's: the batch is retried message by message so that only the message that fails goes to
+    ``deadletter`` (as ``internal_error``) and the agent goes on.
+    """
     try:
-        await handle(events)
+        await _until_available(runtime, topic, handle, events)
     except Exception:
         log.exception(
             "batch of %d from %s failed; isolating the failing messages", len(events), topic
         )
-        for index, event in enumerate(events):
-            try:
-                await handle([event])
-            except Exception as error:
-                log.exception("message %s failed", event.message.offset)
-                rejection = Rejection("internal_error", f"{type(error).__name__}: {error}")
-                await runtime.deadletter(topic, events, [(index, rejection)])
+    else:
+        return
+    for index, event in enumerate(events):
+        try:
+            await _until_available(runtime, topic, handle, [event])
+        except Exception as error:
+            log.exception("message %s failed", event.message.offset)
+            rejection = Rejection("internal_error", f"{type(error).__name__}: {error}")
+            await runtime.deadletter(topic, events, [(index, rejection)])
 
 
 async def apply_table_batch(

@@ -1,0 +1,72 @@
+"""How an agent treats a failing batch: wait for a service, isolate a poison message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from streams.agents import batches
+from streams.domain.validation import Rejection
+
+
+@dataclass
+class Recorder:
+    """Stands in for the runtime: records what the guard deadletters and retries."""
+
+    deadlettered: list[tuple[int, Rejection]] = field(default_factory=list)
+    retries: int = 0
+
+    @property
+    def metrics(self) -> Any:
+        return SimpleNamespace(retry=self._retry)
+
+    def _retry(self, topic: str) -> None:
+        self.retries += 1
+
+    async def deadletter(self, topic: str, events: Any, rejections: Any) -> None:
+        self.deadlettered.extend(rejections)
+
+
+def events(count: int) -> list[Any]:
+    return [SimpleNamespace(message=SimpleNamespace(offset=i)) for i in range(count)]
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batches, "RETRY_FIRST_S", 0.0)
+
+
+async def test_an_unavailable_redis_is_waited_out_and_nothing_is_deadlettered() -> None:
+    runtime = Recorder()
+    calls: list[int] = []
+
+    async def handle(batch: Any) -> None:
+        calls.append(len(batch))
+        if len(calls) < 3:
+            raise RedisConnectionError("connection refused")
+
+    await batches.guarded(runtime, "airwave.pings", events(5), handle)  # type: ignore[arg-type]
+
+    assert calls == [5, 5, 5]
+    assert runtime.retries == 2
+    assert runtime.deadlettered == []
+
+
+async def test_a_poison_message_alone_is_deadlettered_and_the_rest_is_processed() -> None:
+    runtime = Recorder()
+    processed: list[int] = []
+
+    async def handle(batch: Any) -> None:
+        if any(event.message.offset == 2 for event in batch):
+            raise KeyError("boom")
+        processed.extend(event.message.offset for event in batch)
+
+    await batches.guarded(runtime, "cad.incidents", events(4), handle)  # type: ignore[arg-type]
+
+    assert processed == [0, 1, 3]
+    assert [(i, r.reason) for i, r in runtime.deadlettered] == [(2, "internal_error")]
+    assert "KeyError" in runtime.deadlettered[0][1].detail
