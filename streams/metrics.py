@@ -164,6 +164,7 @@ class Metrics:
             self.visits_published.labels(status)
         for topic in input_topics:
             self.messages_consumed.labels(topic)
+            self.batch_retries.labels(topic)
             for reason in REASONS:
                 self.deadletters.labels(topic, reason)
 

@@ -696,6 +696,11 @@ def pipeline_health() -> dict[str, Any]:
             target(quantile(0.99, "coverwatch_batch_messages", "topic"), "p99 {{topic}}", "B"),
         ),
         timeseries(
+            "Batches waiting for Redis or the broker",
+            target(rate_by("topic", "coverwatch_batch_retries_total"), "{{topic}}"),
+            unit="ops",
+        ),
+        timeseries(
             "Fixes by outcome",
             target(rate_by("outcome", "coverwatch_fixes_total"), "{{outcome}}"),
             unit="ops",
