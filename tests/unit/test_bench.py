@@ -127,6 +127,8 @@ def test_number_and_ratio_formatting() -> None:
     assert format_number(0.0123, "s") == "0.0123 s"
     assert format_number(None) == "-"
     assert format_ratio(0.8712) == "0.87x"
+    assert format_ratio(352.96) == "352.96x"
+    assert format_ratio(0.004239) == "0.0042x"
     assert format_ratio(None) == "-"
     assert verdict(True) == "pass"
     assert verdict(False) == "FAIL"
