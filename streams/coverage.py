@@ -10,6 +10,7 @@ statuses are stored: a crash in between re-raises the same ``alert_id`` (at leas
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -24,6 +25,7 @@ from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import (
     GRADES,
     CoverageInputs,
+    CoveragePolicy,
     CoverageStatus,
     alert_value,
     evaluate,
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 EVALUATE_EVERY_S = 2.0
 LEADER_TTL_MS = 10_000
 SNAPSHOT_REFRESH_S = 60.0
+YIELD_EVERY_AREAS = 200
 DEMAND_SOURCES = {
     topics.INCIDENTS: topics.BY_NAME[topics.INCIDENTS].partitions,
     topics.CRIMES: topics.BY_NAME[topics.CRIMES].partitions,
@@ -77,6 +80,19 @@ class CoverageEngine:
         self.leading = False
         self.views: dict[str, AreaView] = {}
         self._published: dict[str, tuple[bytes, float]] = {}
+        self._policies: dict[str, CoveragePolicy] = {}
+        self._policy_version = -1
+
+    def _policy(self, area: AreaDefinition) -> CoveragePolicy:
+        """The area's coverage policy, parsed once per version of the area definitions."""
+        version = self.runtime.fence_version
+        if version != self._policy_version:
+            self._policies.clear()
+            self._policy_version = version
+        policy = self._policies.get(area.area_id)
+        if policy is None:
+            policy = self._policies[area.area_id] = policy_for(area, self.zone_name)
+        return policy
 
     async def tick(self) -> None:
         """One evaluation, if this worker leads."""
@@ -104,7 +120,9 @@ class CoverageEngine:
         alerts: list[dict[str, object]] = []
         changes_today: list[tuple[str, dict[str, object]]] = []
         views: dict[str, AreaView] = {}
-        for area_id, area in sorted(runtime.fences.areas.items()):
+        for count, (area_id, area) in enumerate(sorted(runtime.fences.areas.items()), start=1):
+            if count % YIELD_EVERY_AREAS == 0:
+                await asyncio.sleep(0)  # let the agents run between slices of a large pack
             facts = area_facts(area, read.presence, read.demand)
             previous = read.status(area_id)
             started = read.since.get(area_id)
@@ -112,7 +130,7 @@ class CoverageEngine:
                 started = new_since[area_id] = now
             status, events = evaluate(
                 area_id,
-                policy_for(area, self.zone_name),
+                self._policy(area),
                 coverage_inputs(facts, read.presence.feed_last_fix, read.on_duty, started),
                 previous,
                 now,
@@ -123,7 +141,7 @@ class CoverageEngine:
                     (read.day, {"area_id": area_id, "state": status.state, "ts": format_ts(now)})
                 )
             statuses[area_id] = status_to_dict(status)
-            views[area_id] = area_view(facts, status, read.day, self.zone_name, now, started)
+            views[area_id] = area_view(facts, status, read.day, self._policy(area), now, started)
         await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
         for alert in alerts:
             runtime.metrics.alert_events.labels(str(alert["event"])).inc()
@@ -204,7 +222,7 @@ def area_view(
     facts: AreaFacts,
     status: CoverageStatus | None,
     day: str,
-    zone_name: str,
+    policy: CoveragePolicy,
     now: float,
     monitored_since: float | None,
 ) -> AreaView:
@@ -212,7 +230,7 @@ def area_view(
     ledger = daily_ledger(
         facts.area.area_id,
         day,
-        policy_for(facts.area, zone_name),
+        policy,
         qualifying_visits(facts, now),
         drive_throughs_today(facts),
         dose_today(facts),
@@ -230,7 +248,7 @@ async def current_views(runtime: Runtime, now: float) -> dict[str, AreaView]:
             area_facts(area, read.presence, read.demand),
             read.status(area_id),
             read.day,
-            runtime.settings.timezone,
+            policy_for(area, runtime.settings.timezone),
             now,
             read.since.get(area_id),
         )
@@ -255,7 +273,7 @@ def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView)
         dose_windows={w: by_area.get(area_id, {}) for w, by_area in presence.dose_windows.items()},
         dose_total=presence.dose_total.get(area_id, {}),
         last_qualifying_end=presence.last_qualifying_end.get(area_id),
-        visits_today=[v for v in presence.visits if v.get("area_id") == area_id],
+        visits_today=presence.visits.get(area_id, []),
         demand_windows={w: by_area.get(area_id, {}) for w, by_area in demand.windows.items()},
         open_incidents=demand.open_incidents.get(area_id, {}),
         response_samples=demand.response_samples.get(area_id, []),

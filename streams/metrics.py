@@ -6,7 +6,7 @@ incident id is ever a label.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -21,6 +21,8 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from streams.domain.ledger import DoseKey
 from streams.domain.roster import ROLES
@@ -148,7 +150,10 @@ class Metrics:
             "1 on the worker that currently exports the area series (the coverage leader)",
             registry=self.registry,
         )
-        self.area = _AreaGauges(self.registry)
+        self._area_series = _AreaSeries()
+        self._area_registry = CollectorRegistry(auto_describe=False)
+        self._area_registry.register(self._area_series)
+        self._area_text: bytes | None = None
         self.up = Gauge("coverwatch_worker_up", "1 while this worker runs", registry=self.registry)
         self.up.set(1)
         for outcome in (
@@ -210,136 +215,138 @@ class Metrics:
     def export_areas(self, areas: Iterable[AreaNumbers], active_alerts: Mapping[str, int]) -> None:
         """Show these areas (this worker leads); every area gets explicit zeros."""
         self.exporter.set(1)
-        self.area.show(list(areas), active_alerts)
+        self._area_series.areas = list(areas)
+        self._area_series.active_alerts = dict(active_alerts)
+        self._area_text = None
 
     def stop_exporting_areas(self) -> None:
         """Another worker leads now: drop the area series so none is exported twice."""
         self.exporter.set(0)
-        self.area.clear()
+        self._area_series.areas = []
+        self._area_text = None
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition of every metric and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        if self._area_text is None:
+            self._area_text = generate_latest(self._area_registry)
+        return generate_latest(self.registry) + self._area_text, CONTENT_TYPE_LATEST
 
 
-class _AreaGauges:
-    """The per-area series (DESIGN §6): labels area, kind and small enumerations only."""
+class _AreaSeries(Collector):
+    """The per-area series (DESIGN §6), rebuilt from the last evaluation when scraped.
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
-            return Gauge(name, doc, labels, registry=registry)
+    A custom collector rather than labelled gauges: with thousands of areas, creating and
+    setting gauge children every evaluation costs seconds; this keeps the numbers as plain data
+    and turns them into samples only when Prometheus asks (and the text is cached until the next
+    evaluation).
+    """
 
-        area = ["area", "kind"]
-        self.present = gauge(
-            "coverwatch_area_officers_present", "Officers in the area now", [*area, "role", "mode"]
+    def __init__(self) -> None:
+        self.areas: list[AreaNumbers] = []
+        self.active_alerts: Mapping[str, int] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        area_labels = ["area", "kind"]
+
+        def family(name: str, doc: str, extra: list[str]) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, doc, labels=[*area_labels, *extra])
+
+        present = family(
+            "coverwatch_area_officers_present", "Officers in the area now", ["role", "mode"]
         )
-        self.dose_today = gauge(
+        dose_today = family(
             "coverwatch_area_dose_today_seconds",
             "Officer-seconds of today's visits",
-            [*area, "role", "mode", "activity"],
+            ["role", "mode", "activity"],
         )
-        self.dose_total = gauge(
+        dose_total = family(
             "coverwatch_area_dose_seconds_total",
             "Officer-seconds in the area since the service began (corrections can lower it)",
-            [*area, "role", "mode", "activity"],
+            ["role", "mode", "activity"],
         )
-        self.dose_window = gauge(
-            "coverwatch_area_dose_window_seconds",
-            "Officer-seconds in a rolling window",
-            [*area, "window"],
+        dose_window = family(
+            "coverwatch_area_dose_window_seconds", "Officer-seconds in a rolling window", ["window"]
         )
-        self.state = gauge(
+        state = family(
             "coverwatch_area_coverage_state",
             "1 for the area's coverage state, 0 for the others",
-            [*area, "state"],
+            ["state"],
         )
-        self.severity = gauge(
-            "coverwatch_area_coverage_severity", "0 none, 1 low, 2 medium, 3 high, 4 critical", area
+        severity = family(
+            "coverwatch_area_coverage_severity", "0 none, 1 low, 2 medium, 3 high, 4 critical", []
         )
-        self.last_qualifying_age = gauge(
+        last_age = family(
             "coverwatch_area_last_qualifying_visit_age_seconds",
             "Seconds since the last qualifying visit ended (NaN: none yet)",
-            area,
+            [],
         )
-        self.qualifying_today = gauge(
-            "coverwatch_area_qualifying_visits_today", "Qualifying visits today", area
+        qualifying = family(
+            "coverwatch_area_qualifying_visits_today", "Qualifying visits today", []
         )
-        self.drive_throughs_today = gauge(
-            "coverwatch_area_drive_throughs_today", "Drive-throughs today", area
-        )
-        self.fidelity = gauge(
+        drive_throughs = family("coverwatch_area_drive_throughs_today", "Drive-throughs today", [])
+        fidelity = family(
             "coverwatch_area_fidelity_ratio",
             "Share of today's policy windows met (NaN: none due yet)",
-            area,
+            [],
         )
-        self.incidents_open = gauge(
-            "coverwatch_area_incidents_open", "Open incidents by grade", [*area, "grade"]
+        incidents_open = family(
+            "coverwatch_area_incidents_open", "Open incidents by grade", ["grade"]
         )
-        self.incidents_24h = gauge(
-            "coverwatch_area_incidents_opened_24h",
-            "Incidents opened in 24 h by grade",
-            [*area, "grade"],
+        incidents_24h = family(
+            "coverwatch_area_incidents_opened_24h", "Incidents opened in 24 h by grade", ["grade"]
         )
-        self.crimes_24h = gauge("coverwatch_area_crimes_24h", "Recorded crimes in 24 h", area)
-        self.stop_searches_24h = gauge(
-            "coverwatch_area_stop_searches_24h", "Stop-searches in 24 h", area
-        )
-        self.harm_24h = gauge(
-            "coverwatch_area_harm_24h", "Harm-weighted demand in 24 h (days)", area
-        )
-        self.alerts_active = gauge(
-            "coverwatch_alerts_active", "Active coverage alerts by severity", ["severity"]
-        )
-        self._all = [
-            self.present,
-            self.dose_today,
-            self.dose_total,
-            self.dose_window,
-            self.state,
-            self.severity,
-            self.last_qualifying_age,
-            self.qualifying_today,
-            self.drive_throughs_today,
-            self.fidelity,
-            self.incidents_open,
-            self.incidents_24h,
-            self.crimes_24h,
-            self.stop_searches_24h,
-            self.harm_24h,
-            self.alerts_active,
-        ]
-
-    def clear(self) -> None:
-        for gauge in self._all:
-            gauge.clear()
-
-    def show(self, areas: list[AreaNumbers], active_alerts: Mapping[str, int]) -> None:
-        self.clear()
+        crimes = family("coverwatch_area_crimes_24h", "Recorded crimes in 24 h", [])
+        searches = family("coverwatch_area_stop_searches_24h", "Stop-searches in 24 h", [])
+        harm = family("coverwatch_area_harm_24h", "Harm-weighted demand in 24 h (days)", [])
         nan = float("nan")
-        for a in areas:
-            key = (a.area_id, a.kind)
+        for a in self.areas:
+            key = [a.area_id, a.kind]
             for role in ROLES:
                 for mode in MODES:
-                    self.present.labels(*key, role, mode).set(a.present.get((role, mode), 0))
+                    present.add_metric([*key, role, mode], a.present.get((role, mode), 0))
                     for activity in ACTIVITIES:
                         split = (role, mode, activity)
-                        self.dose_today.labels(*key, *split).set(a.dose_today.get(split, 0.0))
-                        self.dose_total.labels(*key, *split).set(a.dose_total.get(split, 0.0))
+                        dose_today.add_metric([*key, *split], a.dose_today.get(split, 0.0))
+                        dose_total.add_metric([*key, *split], a.dose_total.get(split, 0.0))
             for window, seconds in a.dose_windows.items():
-                self.dose_window.labels(*key, window).set(seconds)
-            for state in COVERAGE_STATES:
-                self.state.labels(*key, state).set(1 if state == a.state else 0)
-            self.severity.labels(*key).set(SEVERITY_LEVELS.get(a.severity, 0))
+                dose_window.add_metric([*key, window], seconds)
+            for name in COVERAGE_STATES:
+                state.add_metric([*key, name], 1 if name == a.state else 0)
+            severity.add_metric(key, SEVERITY_LEVELS.get(a.severity, 0))
             age = a.last_qualifying_age_s
-            self.last_qualifying_age.labels(*key).set(nan if age is None else age)
-            self.qualifying_today.labels(*key).set(a.qualifying_today)
-            self.drive_throughs_today.labels(*key).set(a.drive_throughs_today)
-            self.fidelity.labels(*key).set(nan if a.fidelity is None else a.fidelity)
+            last_age.add_metric(key, nan if age is None else age)
+            qualifying.add_metric(key, a.qualifying_today)
+            drive_throughs.add_metric(key, a.drive_throughs_today)
+            fidelity.add_metric(key, nan if a.fidelity is None else a.fidelity)
             for grade in GRADES:
-                self.incidents_open.labels(*key, grade).set(a.open_incidents.get(grade, 0))
-                self.incidents_24h.labels(*key, grade).set(a.incidents_24h.get(grade, 0.0))
-            self.crimes_24h.labels(*key).set(a.crimes_24h)
-            self.stop_searches_24h.labels(*key).set(a.stop_searches_24h)
-            self.harm_24h.labels(*key).set(a.harm_24h)
-        for severity in ("low", "medium", "high", "critical"):
-            self.alerts_active.labels(severity).set(active_alerts.get(severity, 0))
+                incidents_open.add_metric([*key, grade], a.open_incidents.get(grade, 0))
+                incidents_24h.add_metric([*key, grade], a.incidents_24h.get(grade, 0.0))
+            crimes.add_metric(key, a.crimes_24h)
+            searches.add_metric(key, a.stop_searches_24h)
+            harm.add_metric(key, a.harm_24h)
+        yield from (
+            present,
+            dose_today,
+            dose_total,
+            dose_window,
+            state,
+            severity,
+            last_age,
+            qualifying,
+            drive_throughs,
+            fidelity,
+            incidents_open,
+            incidents_24h,
+            crimes,
+            searches,
+            harm,
+        )
+        if self.areas:
+            alerts = GaugeMetricFamily(
+                "coverwatch_alerts_active",
+                "Active coverage alerts by severity",
+                labels=["severity"],
+            )
+            for name in ("low", "medium", "high", "critical"):
+                alerts.add_metric([name], self.active_alerts.get(name, 0))
+            yield alerts

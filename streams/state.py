@@ -719,7 +719,8 @@ class PresenceView:
     feed_last_fix: float | None = None
     dose_total: dict[str, dict[str, float]] = field(default_factory=dict)
     """area_id -> "role|mode|activity" -> officer-seconds since the service began."""
-    visits: list[dict[str, Any]] = field(default_factory=list)
+    visits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """area_id -> the visits of the days read."""
 
     def add(
         self,
@@ -750,7 +751,9 @@ class PresenceView:
         if feed is not None:
             self.feed_last_fix = max(self.feed_last_fix or 0.0, float(feed))
         for day in visits:
-            self.visits.extend(orjson.loads(value) for value in day.values())
+            for value in day.values():
+                visit = orjson.loads(value)
+                self.visits.setdefault(visit["area_id"], []).append(visit)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from streams.domain.validation import REASONS, Rejection
-from streams.metrics import Metrics
+from streams.metrics import AreaNumbers, Metrics
 
 
 def test_every_input_topic_and_reason_starts_at_an_explicit_zero() -> None:
@@ -15,3 +15,49 @@ def test_rejections_are_counted_by_reason() -> None:
     metrics.rejected("airwave.pings", [Rejection("oversized", "x"), Rejection("oversized", "y")])
     text = metrics.exposition()[0].decode()
     assert 'coverwatch_deadletter_total{reason="oversized",topic="airwave.pings"} 2.0' in text
+
+
+def numbers(area_id: str, state: str) -> AreaNumbers:
+    return AreaNumbers(
+        area_id=area_id,
+        kind="impact",
+        present={("response", "vehicle"): 2},
+        dose_today={("response", "vehicle", "reactive"): 120.0},
+        dose_total={},
+        dose_windows={"15m": 60.0},
+        state=state,
+        severity="medium" if state == "uncovered" else None,
+        last_qualifying_age_s=None,
+        qualifying_today=0,
+        drive_throughs_today=1,
+        fidelity=None,
+        open_incidents={"immediate": 1},
+        incidents_24h={},
+        crimes_24h=0.0,
+        stop_searches_24h=0.0,
+        harm_24h=0.0,
+    )
+
+
+def test_the_leader_exports_every_area_with_explicit_zeros_and_stops_when_it_loses_the_lead() -> (
+    None
+):
+    metrics = Metrics([])
+    metrics.export_areas(
+        [numbers("ia-01", "uncovered"), numbers("ia-02", "covered")], {"medium": 1}
+    )
+    text = metrics.exposition()[0].decode()
+    assert (
+        'coverwatch_area_coverage_state{area="ia-01",kind="impact",state="uncovered"} 1.0' in text
+    )
+    assert 'coverwatch_area_coverage_state{area="ia-01",kind="impact",state="covered"} 0.0' in text
+    zero = 'area="ia-02",kind="impact",mode="foot",role="neighbourhood"} 0.0'
+    assert "coverwatch_area_officers_present{" + zero in text
+    assert 'coverwatch_area_coverage_severity{area="ia-01",kind="impact"} 2.0' in text
+    assert 'coverwatch_alerts_active{severity="medium"} 1.0' in text
+    assert "coverwatch_area_series_exporter 1.0" in text
+
+    metrics.stop_exporting_areas()
+    text = metrics.exposition()[0].decode()
+    assert 'area="ia-01"' not in text
+    assert "coverwatch_area_series_exporter 0.0" in text
