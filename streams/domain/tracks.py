@@ -52,6 +52,19 @@ from typing import Final, Literal, TypeAlias
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 
+JsonValue: TypeAlias = (
+    bool
+    | int
+    | float
+    | str
+    | list["JsonValue"]
+    | tuple["JsonValue", ...]
+    | dict[str, "JsonValue"]
+    | None
+)
+StoredEntry: TypeAlias = tuple[JsonValue, ...]
+"""One recent fix as stored: ``(fix, inside, near_only, context or None)``."""
+
 Mode: TypeAlias = Literal["foot", "vehicle"]
 Activity: TypeAlias = Literal["proactive", "reactive"]
 Device: TypeAlias = Literal["handheld", "vehicle"]
@@ -199,13 +212,20 @@ EMPTY_STATE: Final = TrackState()
 
 @dataclass(frozen=True, slots=True)
 class RecentFix:
-    """A fix still inside the lateness horizon, with the state and facts it led to."""
+    """A fix still inside the lateness horizon, with the state and facts it led to.
+
+    ``stored`` is the entry's stored form (see :func:`track_to_dict`), computed once when the
+    entry is made: the fix, its sorted ``inside`` and ``near``-only areas, and its context, or
+    ``None`` when that equals the context of the entry before it (or, for an entry made first
+    after a state, that state's context). It is derived data, left out of equality.
+    """
 
     fix: Fix
     location: Location
     context: FixContext
     state: TrackState
     facts: tuple[Fact, ...]
+    stored: StoredEntry = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,8 +329,8 @@ def _accept(
                 facts.append(MembershipChanged(issi, updated.area_id, True, context.role, mode))
         kept.append(updated)
     if location.inside:
-        known = {membership.area_id for membership in kept}
-        for area_id in sorted(location.inside.difference(known)):
+        unknown = location.inside.difference([membership.area_id for membership in kept])
+        for area_id in sorted(unknown):
             entering = Membership(
                 area_id, fix.ts, context.role, False, 1, None, 0.0, 0.0, 0.0, (), False, None
             )
@@ -588,7 +608,9 @@ def expire(track: Track, now: float, policy: Policy) -> tuple[Track, list[Fact]]
     until the last fix is settled. ``now`` is the service's event-time clock.
     """
     watermark = max(track.watermark, now)
-    settled, recent, revisions = _settle(track, watermark, policy)
+    settled, recent, revisions = _settle(
+        track.settled, track.recent, track.revisions, watermark, policy
+    )
     last_fix = settled.last_fix
     if (
         recent
@@ -618,17 +640,28 @@ def _advance_in_order(
     track: Track, fix: Fix, location: Location, context: FixContext, policy: Policy
 ) -> tuple[Track, list[Fact]]:
     """One step from the latest state; settle what falls behind the new watermark."""
-    state, facts = step(track.state, fix, location, context, policy)
-    recent = (*track.recent, RecentFix(fix, location, context, state, facts))
+    recent = track.recent
+    previous_context: FixContext | None
+    if recent:
+        last = recent[-1]
+        state, previous_context = last.state, last.context
+    else:
+        state = track.settled
+        previous_context = state.context
+    state, facts = step(state, fix, location, context, policy)
+    stored = _stored_entry(_stored_place(fix, location), context, previous_context)
+    recent = (*recent, RecentFix(fix, location, context, state, facts, stored))
     watermark = fix.ts if fix.ts > track.watermark else track.watermark
     revisions = track.revisions
-    published: list[Fact] = list(facts)
-    if any(isinstance(fact, VisitRecorded) for fact in facts):
-        revisions, published = _stamp(revisions, facts, watermark)
-    grown = Track(track.issi, track.settled, recent, watermark, revisions)
-    if recent[0].fix.ts >= watermark - policy.allowed_lateness_s:
-        return grown, published
-    settled, recent, revisions = _settle(grown, watermark, policy)
+    for fact in facts:
+        if isinstance(fact, VisitRecorded):
+            revisions, published = _stamp(revisions, facts, watermark)
+            break
+    else:
+        published = list(facts)
+    settled = track.settled
+    if recent[0].fix.ts < watermark - policy.allowed_lateness_s:
+        settled, recent, revisions = _settle(settled, recent, revisions, watermark, policy)
     return Track(track.issi, settled, recent, watermark, revisions), published
 
 
@@ -642,11 +675,16 @@ def _insert_late(
 ) -> tuple[Track, list[Fact]]:
     """Insert a late fix before ``recent[position]``, recompute after it, publish the change."""
     recent = track.recent
-    base = recent[position - 1].state if position else track.settled
+    before = recent[position - 1] if position else None
+    base = before.state if before is not None else track.settled
     old_suffix = recent[position:]
     new_suffix = _replay(
         base,
-        [(fix, location, context), *((e.fix, e.location, e.context) for e in old_suffix)],
+        before.context if before is not None else base.context,
+        [
+            (fix, location, context, None),
+            *((e.fix, e.location, e.context, e.stored[:3]) for e in old_suffix),
+        ],
         policy,
     )
     facts: list[Fact] = [f for f in new_suffix[0].facts if isinstance(f, FixRejected)]
@@ -660,14 +698,24 @@ def _insert_late(
 
 def _replay(
     state: TrackState,
-    fixes: Iterable[tuple[Fix, Location, FixContext]],
+    previous_context: FixContext | None,
+    fixes: Iterable[tuple[Fix, Location, FixContext, StoredEntry | None]],
     policy: Policy,
 ) -> tuple[RecentFix, ...]:
-    """Step ``fixes`` (in timestamp order) from ``state``, keeping the state and facts of each."""
+    """Step ``fixes`` (in timestamp order) from ``state``, keeping the state and facts of each.
+
+    ``previous_context`` is the context of the entry before the first fix (that of ``state``
+    when there is none); each fix may come with its stored place (the first three items of its
+    stored entry) when it is known already.
+    """
     entries: list[RecentFix] = []
-    for fix, location, context in fixes:
+    for fix, location, context, place in fixes:
         state, facts = step(state, fix, location, context, policy)
-        entries.append(RecentFix(fix, location, context, state, facts))
+        stored = _stored_entry(
+            _stored_place(fix, location) if place is None else place, context, previous_context
+        )
+        entries.append(RecentFix(fix, location, context, state, facts, stored))
+        previous_context = context
     return tuple(entries)
 
 
@@ -727,7 +775,11 @@ def _presence(state: TrackState) -> dict[str, tuple[str, Mode]]:
 
 
 def _settle(
-    track: Track, watermark: float, policy: Policy
+    settled: TrackState,
+    recent: tuple[RecentFix, ...],
+    revisions: Mapping[str, tuple[int, float]],
+    watermark: float,
+    policy: Policy,
 ) -> tuple[TrackState, tuple[RecentFix, ...], Mapping[str, tuple[int, float]]]:
     """Move recent fixes older than ``watermark - allowed_lateness_s`` into the settled state.
 
@@ -736,13 +788,14 @@ def _settle(
     (a late fix can confirm an entry that started at most ``max_gap_s`` before it).
     """
     horizon = watermark - policy.allowed_lateness_s
-    recent = track.recent
     cut = bisect_left(recent, horizon, key=_entry_ts)
-    settled = recent[cut - 1].state if cut else track.settled
-    recent = recent[cut:]
-    revisions = track.revisions
+    if cut:
+        settled = recent[cut - 1].state
+        recent = recent[cut:]
     if revisions:
         forget_before = horizon - policy.max_gap_s
+        if all(touched >= forget_before for _, touched in revisions.values()):
+            return settled, recent, revisions
         latest = recent[-1].state if recent else settled
         held = {m.published.visit_id for m in latest.memberships if m.published is not None}
         if any(touched < forget_before and v not in held for v, (_, touched) in revisions.items()):
@@ -775,19 +828,23 @@ def _stamp(
 # Storage: compact, JSON-safe. Only the settled state, the recent raw fixes with their locations
 # and contexts, and the revisions are stored; recent states and facts are recomputed on load.
 
-JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
-
 
 def track_to_dict(track: Track) -> dict[str, JsonValue]:
-    """A compact JSON-safe form of ``track`` (read back with :func:`track_from_dict`)."""
-    recent: list[JsonValue] = []
-    context = track.settled.context
-    for entry in track.recent:
-        inside: list[JsonValue] = [*sorted(entry.location.inside)]
-        near_only: list[JsonValue] = [*sorted(entry.location.near - entry.location.inside)]
-        stored_context = None if entry.context == context else _context_to_list(entry.context)
-        recent.append([_fix_to_list(entry.fix), inside, near_only, stored_context])
-        context = entry.context
+    """A compact JSON-safe form of ``track`` (read back with :func:`track_from_dict`).
+
+    Sequences are lists or tuples (both dump as JSON arrays). Each recent fix is stored as
+    ``[fix, inside, near_only, context]`` with ``context`` ``null`` when it equals the one before
+    (the settled state's for the first); those entries are precomputed (:attr:`RecentFix.stored`),
+    so only the first one's context is checked here, against the settled state.
+    """
+    recent: list[JsonValue] = [entry.stored for entry in track.recent]
+    if recent:
+        first = track.recent[0]
+        first_stored = first.stored
+        same = first.context == track.settled.context
+        if (first_stored[3] is None) != same:
+            context = None if same else _context_to_list(first.context)
+            recent[0] = (*first_stored[:3], context)
     stored: dict[str, JsonValue] = {
         "v": _SERIAL_VERSION,
         "issi": track.issi,
@@ -797,10 +854,7 @@ def track_to_dict(track: Track) -> dict[str, JsonValue]:
     if recent:
         stored["r"] = recent
     if track.revisions:
-        stored["rev"] = {
-            visit_id: [revision, touched]
-            for visit_id, (revision, touched) in track.revisions.items()
-        }
+        stored["rev"] = dict(track.revisions)  # visit id -> (revision, touched)
     return stored
 
 
@@ -813,7 +867,7 @@ def track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
         raise ValueError(f"unknown stored track version {stored.get('v')!r}")
     issi = _as_str(stored["issi"])
     settled = _state_from_dict(issi, _as_mapping(stored["s"]), policy)
-    fixes: list[tuple[Fix, Location, FixContext]] = []
+    fixes: list[tuple[Fix, Location, FixContext, StoredEntry | None]] = []
     context = settled.context
     for item in _as_list(stored.get("r", [])):
         fix_list, inside_list, near_list, context_list = _as_list(item)
@@ -823,7 +877,8 @@ def track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
             context = _context_from_list(_as_list(context_list))
         if context is None:
             raise ValueError("a stored recent fix has no context")
-        fixes.append((_fix_from_list(issi, _as_list(fix_list)), Location(inside, near), context))
+        location = Location(inside, near)
+        fixes.append((_fix_from_list(issi, _as_list(fix_list)), location, context, None))
     watermark = stored.get("w")
     revisions = {
         _as_str(visit_id): (int(_as_number(entry[0])), _as_number(entry[1]))
@@ -833,7 +888,7 @@ def track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
     return Track(
         issi=issi,
         settled=settled,
-        recent=_replay(settled, fixes, policy),
+        recent=_replay(settled, settled.context, fixes, policy),
         watermark=-math.inf if watermark is None else _as_number(watermark),
         revisions=revisions,
     )
@@ -850,7 +905,7 @@ def _state_to_dict(state: TrackState) -> dict[str, JsonValue]:
     if state.mode != "foot":
         stored["mode"] = state.mode
     if state.memberships:
-        stored["m"] = [_membership_to_list(m) for m in state.memberships]
+        stored["m"] = tuple(map(_membership_to_list, state.memberships))
     if state.outliers:
         stored["o"] = [_fix_to_list(fix) for fix in state.outliers]
     return stored
@@ -871,12 +926,33 @@ def _state_from_dict(issi: str, stored: Mapping[str, object], policy: Policy) ->
     )
 
 
-def _fix_to_list(fix: Fix) -> list[JsonValue]:
-    values: list[JsonValue] = [fix.ts, fix.lat, fix.lon, fix.accuracy_m, fix.speed_mps]
-    values.append(fix.heading_deg)
-    while values[-1] is None:
-        values.pop()
-    return values
+def _fix_to_list(fix: Fix) -> StoredEntry:
+    """``[ts, lat, lon, accuracy_m, speed_mps, heading_deg]`` without trailing nulls."""
+    if fix.heading_deg is not None:
+        return (fix.ts, fix.lat, fix.lon, fix.accuracy_m, fix.speed_mps, fix.heading_deg)
+    if fix.speed_mps is not None:
+        return (fix.ts, fix.lat, fix.lon, fix.accuracy_m, fix.speed_mps)
+    if fix.accuracy_m is not None:
+        return (fix.ts, fix.lat, fix.lon, fix.accuracy_m)
+    return (fix.ts, fix.lat, fix.lon)
+
+
+def _stored_place(fix: Fix, location: Location) -> StoredEntry:
+    """The first three items of a stored recent fix: the fix, ``inside``, ``near``-only."""
+    inside = location.inside
+    near = location.near
+    return (
+        _fix_to_list(fix),
+        tuple(sorted(inside)) if inside else (),
+        tuple(sorted(near - inside)) if near else (),
+    )
+
+
+def _stored_entry(
+    place: StoredEntry, context: FixContext, previous_context: FixContext | None
+) -> StoredEntry:
+    """A stored recent fix: its place and its context, ``None`` when equal to the previous."""
+    return (*place, None if context == previous_context else _context_to_list(context))
 
 
 def _fix_from_list(issi: str, values: Sequence[object]) -> Fix:
@@ -888,13 +964,13 @@ def _fix_from_list(issi: str, values: Sequence[object]) -> Fix:
     return Fix(issi, ts, lat, lon, accuracy_m, speed_mps, heading_deg)
 
 
-def _context_to_list(context: FixContext) -> list[JsonValue]:
-    values: list[JsonValue] = [context.role, context.device]
-    if context.callsign is not None or context.assigned_areas:
-        values.append(context.callsign)
+def _context_to_list(context: FixContext) -> StoredEntry:
     if context.assigned_areas:
-        values.append([*sorted(context.assigned_areas)])
-    return values
+        assigned: JsonValue = tuple(sorted(context.assigned_areas))
+        return (context.role, context.device, context.callsign, assigned)
+    if context.callsign is not None:
+        return (context.role, context.device, context.callsign)
+    return (context.role, context.device)
 
 
 def _context_from_list(values: Sequence[object]) -> FixContext:
@@ -911,30 +987,33 @@ def _context_from_list(values: Sequence[object]) -> FixContext:
     )
 
 
-def _membership_to_list(membership: Membership) -> list[JsonValue]:
+def _membership_to_list(membership: Membership) -> StoredEntry:
     published = membership.published
-    return [
+    deferred = membership.deferred
+    return (
         membership.area_id,
         membership.start,
         membership.role,
-        int(membership.entered),
+        1 if membership.entered else 0,
         membership.inside_fixes,
         membership.outside_since,
         membership.seconds,
         membership.vehicle_seconds,
         membership.reactive_seconds,
-        [[d.start, d.end, d.role, d.mode, d.activity, d.seconds] for d in membership.deferred],
-        int(membership.lapsed),
+        [(d.start, d.end, d.role, d.mode, d.activity, d.seconds) for d in deferred]
+        if deferred
+        else (),
+        1 if membership.lapsed else 0,
         None
         if published is None
-        else [
+        else (
             published.mode,
             published.activity,
             published.end,
             published.seconds,
             published.status,
-        ],
-    ]
+        ),
+    )
 
 
 def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -> Membership:
@@ -1009,8 +1088,8 @@ def _as_number(value: object) -> float:
     return float(value)
 
 
-def _as_list(value: object) -> list[object]:
-    if not isinstance(value, list):
+def _as_list(value: object) -> Sequence[object]:
+    if not isinstance(value, list | tuple):
         raise ValueError(f"expected a list in a stored track, got {value!r}")
     return value
 
