@@ -6,7 +6,7 @@ incident id is ever a label.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -21,8 +21,6 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from streams.domain.ledger import DoseKey
 from streams.domain.roster import ROLES
@@ -150,10 +148,7 @@ class Metrics:
             "1 on the worker that currently exports the area series (the coverage leader)",
             registry=self.registry,
         )
-        self._area_series = _AreaSeries()
-        self._area_registry = CollectorRegistry(auto_describe=False)
-        self._area_registry.register(self._area_series)
-        self._area_text: bytes | None = None
+        self._area_text = b""
         self.up = Gauge("coverwatch_worker_up", "1 while this worker runs", registry=self.registry)
         self.up.set(1)
         for outcome in (
@@ -215,138 +210,111 @@ class Metrics:
     def export_areas(self, areas: Iterable[AreaNumbers], active_alerts: Mapping[str, int]) -> None:
         """Show these areas (this worker leads); every area gets explicit zeros."""
         self.exporter.set(1)
-        self._area_series.areas = list(areas)
-        self._area_series.active_alerts = dict(active_alerts)
-        self._area_text = None
+        self._area_text = area_exposition(areas, active_alerts)
 
     def stop_exporting_areas(self) -> None:
         """Another worker leads now: drop the area series so none is exported twice."""
         self.exporter.set(0)
-        self._area_series.areas = []
-        self._area_text = None
+        self._area_text = b""
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition of every metric and its content type."""
-        if self._area_text is None:
-            self._area_text = generate_latest(self._area_registry)
         return generate_latest(self.registry) + self._area_text, CONTENT_TYPE_LATEST
 
 
-class _AreaSeries(Collector):
-    """The per-area series (DESIGN §6), rebuilt from the last evaluation when scraped.
+ALERTS_ACTIVE = "coverwatch_alerts_active"
+_AREA_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("coverwatch_area_officers_present", "Officers in the area now"),
+    ("coverwatch_area_dose_today_seconds", "Officer-seconds of today's visits"),
+    (
+        "coverwatch_area_dose_seconds_total",
+        "Officer-seconds in the area since the service began (corrections can lower it)",
+    ),
+    ("coverwatch_area_dose_window_seconds", "Officer-seconds in a rolling window"),
+    ("coverwatch_area_coverage_state", "1 for the area's coverage state, 0 for the others"),
+    ("coverwatch_area_coverage_severity", "0 none, 1 low, 2 medium, 3 high, 4 critical"),
+    (
+        "coverwatch_area_last_qualifying_visit_age_seconds",
+        "Seconds since the last qualifying visit ended (NaN: none yet)",
+    ),
+    ("coverwatch_area_qualifying_visits_today", "Qualifying visits today"),
+    ("coverwatch_area_drive_throughs_today", "Drive-throughs today"),
+    ("coverwatch_area_fidelity_ratio", "Share of today's policy windows met (NaN: none due yet)"),
+    ("coverwatch_area_incidents_open", "Open incidents by grade"),
+    ("coverwatch_area_incidents_opened_24h", "Incidents opened in 24 h by grade"),
+    ("coverwatch_area_crimes_24h", "Recorded crimes in 24 h"),
+    ("coverwatch_area_stop_searches_24h", "Stop-searches in 24 h"),
+    ("coverwatch_area_harm_24h", "Harm-weighted demand in 24 h (days)"),
+)
 
-    A custom collector rather than labelled gauges: with thousands of areas, creating and
-    setting gauge children every evaluation costs seconds; this keeps the numbers as plain data
-    and turns them into samples only when Prometheus asks (and the text is cached until the next
-    evaluation).
+
+def _number(value: float | None) -> str:
+    return "NaN" if value is None or value != value else repr(float(value))
+
+
+def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, int]) -> bytes:
+    """The per-area series (DESIGN §6) in the Prometheus text format.
+
+    Written out directly rather than through labelled gauges: with thousands of areas, gauge
+    children and the client's exposition cost seconds per evaluation; this is one string join.
+    Label values are area ids (``[A-Za-z0-9_.:/-]``) and small enumerations: nothing to escape.
     """
-
-    def __init__(self) -> None:
-        self.areas: list[AreaNumbers] = []
-        self.active_alerts: Mapping[str, int] = {}
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        area_labels = ["area", "kind"]
-
-        def family(name: str, doc: str, extra: list[str]) -> GaugeMetricFamily:
-            return GaugeMetricFamily(name, doc, labels=[*area_labels, *extra])
-
-        present = family(
-            "coverwatch_area_officers_present", "Officers in the area now", ["role", "mode"]
+    lines: dict[str, list[str]] = {name: [] for name, _ in _AREA_FAMILIES}
+    (
+        present,
+        dose_today,
+        dose_total,
+        window,
+        state,
+        severity,
+        age,
+        qualifying,
+        drive_throughs,
+        fidelity,
+        incidents_open,
+        incidents_24h,
+        crimes,
+        searches,
+        harm,
+    ) = lines.values()
+    for a in areas:
+        key = f'area="{a.area_id}",kind="{a.kind}"'
+        for role in ROLES:
+            for mode in MODES:
+                labels = f'{key},role="{role}",mode="{mode}"'
+                present.append(f"{{{labels}}} {a.present.get((role, mode), 0)}")
+                for activity in ACTIVITIES:
+                    split = (role, mode, activity)
+                    labelled = f'{{{labels},activity="{activity}"}} '
+                    dose_today.append(labelled + _number(a.dose_today.get(split, 0.0)))
+                    dose_total.append(labelled + _number(a.dose_total.get(split, 0.0)))
+        window.extend(
+            f'{{{key},window="{name}"}} {_number(seconds)}'
+            for name, seconds in a.dose_windows.items()
         )
-        dose_today = family(
-            "coverwatch_area_dose_today_seconds",
-            "Officer-seconds of today's visits",
-            ["role", "mode", "activity"],
+        state.extend(
+            f'{{{key},state="{name}"}} {1 if name == a.state else 0}' for name in COVERAGE_STATES
         )
-        dose_total = family(
-            "coverwatch_area_dose_seconds_total",
-            "Officer-seconds in the area since the service began (corrections can lower it)",
-            ["role", "mode", "activity"],
-        )
-        dose_window = family(
-            "coverwatch_area_dose_window_seconds", "Officer-seconds in a rolling window", ["window"]
-        )
-        state = family(
-            "coverwatch_area_coverage_state",
-            "1 for the area's coverage state, 0 for the others",
-            ["state"],
-        )
-        severity = family(
-            "coverwatch_area_coverage_severity", "0 none, 1 low, 2 medium, 3 high, 4 critical", []
-        )
-        last_age = family(
-            "coverwatch_area_last_qualifying_visit_age_seconds",
-            "Seconds since the last qualifying visit ended (NaN: none yet)",
-            [],
-        )
-        qualifying = family(
-            "coverwatch_area_qualifying_visits_today", "Qualifying visits today", []
-        )
-        drive_throughs = family("coverwatch_area_drive_throughs_today", "Drive-throughs today", [])
-        fidelity = family(
-            "coverwatch_area_fidelity_ratio",
-            "Share of today's policy windows met (NaN: none due yet)",
-            [],
-        )
-        incidents_open = family(
-            "coverwatch_area_incidents_open", "Open incidents by grade", ["grade"]
-        )
-        incidents_24h = family(
-            "coverwatch_area_incidents_opened_24h", "Incidents opened in 24 h by grade", ["grade"]
-        )
-        crimes = family("coverwatch_area_crimes_24h", "Recorded crimes in 24 h", [])
-        searches = family("coverwatch_area_stop_searches_24h", "Stop-searches in 24 h", [])
-        harm = family("coverwatch_area_harm_24h", "Harm-weighted demand in 24 h (days)", [])
-        nan = float("nan")
-        for a in self.areas:
-            key = [a.area_id, a.kind]
-            for role in ROLES:
-                for mode in MODES:
-                    present.add_metric([*key, role, mode], a.present.get((role, mode), 0))
-                    for activity in ACTIVITIES:
-                        split = (role, mode, activity)
-                        dose_today.add_metric([*key, *split], a.dose_today.get(split, 0.0))
-                        dose_total.add_metric([*key, *split], a.dose_total.get(split, 0.0))
-            for window, seconds in a.dose_windows.items():
-                dose_window.add_metric([*key, window], seconds)
-            for name in COVERAGE_STATES:
-                state.add_metric([*key, name], 1 if name == a.state else 0)
-            severity.add_metric(key, SEVERITY_LEVELS.get(a.severity, 0))
-            age = a.last_qualifying_age_s
-            last_age.add_metric(key, nan if age is None else age)
-            qualifying.add_metric(key, a.qualifying_today)
-            drive_throughs.add_metric(key, a.drive_throughs_today)
-            fidelity.add_metric(key, nan if a.fidelity is None else a.fidelity)
-            for grade in GRADES:
-                incidents_open.add_metric([*key, grade], a.open_incidents.get(grade, 0))
-                incidents_24h.add_metric([*key, grade], a.incidents_24h.get(grade, 0.0))
-            crimes.add_metric(key, a.crimes_24h)
-            searches.add_metric(key, a.stop_searches_24h)
-            harm.add_metric(key, a.harm_24h)
-        yield from (
-            present,
-            dose_today,
-            dose_total,
-            dose_window,
-            state,
-            severity,
-            last_age,
-            qualifying,
-            drive_throughs,
-            fidelity,
-            incidents_open,
-            incidents_24h,
-            crimes,
-            searches,
-            harm,
-        )
-        if self.areas:
-            alerts = GaugeMetricFamily(
-                "coverwatch_alerts_active",
-                "Active coverage alerts by severity",
-                labels=["severity"],
-            )
-            for name in ("low", "medium", "high", "critical"):
-                alerts.add_metric([name], self.active_alerts.get(name, 0))
-            yield alerts
+        severity.append(f"{{{key}}} {SEVERITY_LEVELS.get(a.severity, 0)}")
+        age.append(f"{{{key}}} {_number(a.last_qualifying_age_s)}")
+        qualifying.append(f"{{{key}}} {a.qualifying_today}")
+        drive_throughs.append(f"{{{key}}} {a.drive_throughs_today}")
+        fidelity.append(f"{{{key}}} {_number(a.fidelity)}")
+        for grade in GRADES:
+            incidents_open.append(f'{{{key},grade="{grade}"}} {a.open_incidents.get(grade, 0)}')
+            opened = _number(a.incidents_24h.get(grade, 0.0))
+            incidents_24h.append(f'{{{key},grade="{grade}"}} {opened}')
+        crimes.append(f"{{{key}}} {_number(a.crimes_24h)}")
+        searches.append(f"{{{key}}} {_number(a.stop_searches_24h)}")
+        harm.append(f"{{{key}}} {_number(a.harm_24h)}")
+    text: list[str] = []
+    for name, doc in _AREA_FAMILIES:
+        text.append(f"# HELP {name} {doc}\n# TYPE {name} gauge\n")
+        text.extend(f"{name}{sample}\n" for sample in lines[name])
+    text.append(f"# HELP {ALERTS_ACTIVE} Active coverage alerts by severity\n")
+    text.append(f"# TYPE {ALERTS_ACTIVE} gauge\n")
+    text.extend(
+        f'{ALERTS_ACTIVE}{{severity="{name}"}} {active_alerts.get(name, 0)}\n'
+        for name in ("low", "medium", "high", "critical")
+    )
+    return "".join(text).encode()

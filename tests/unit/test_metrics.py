@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from streams.domain.validation import REASONS, Rejection
 from streams.metrics import AreaNumbers, Metrics
 
@@ -47,15 +49,16 @@ def test_the_leader_exports_every_area_with_explicit_zeros_and_stops_when_it_los
         [numbers("ia-01", "uncovered"), numbers("ia-02", "covered")], {"medium": 1}
     )
     text = metrics.exposition()[0].decode()
-    assert (
-        'coverwatch_area_coverage_state{area="ia-01",kind="impact",state="uncovered"} 1.0' in text
-    )
-    assert 'coverwatch_area_coverage_state{area="ia-01",kind="impact",state="covered"} 0.0' in text
-    zero = 'area="ia-02",kind="impact",mode="foot",role="neighbourhood"} 0.0'
+    assert 'coverwatch_area_coverage_state{area="ia-01",kind="impact",state="uncovered"} 1' in text
+    assert 'coverwatch_area_coverage_state{area="ia-01",kind="impact",state="covered"} 0' in text
+    zero = 'area="ia-02",kind="impact",role="neighbourhood",mode="foot"} 0'
     assert "coverwatch_area_officers_present{" + zero in text
-    assert 'coverwatch_area_coverage_severity{area="ia-01",kind="impact"} 2.0' in text
-    assert 'coverwatch_alerts_active{severity="medium"} 1.0' in text
+    assert 'coverwatch_area_coverage_severity{area="ia-01",kind="impact"} 2' in text
+    assert 'coverwatch_alerts_active{severity="medium"} 1' in text
     assert "coverwatch_area_series_exporter 1.0" in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert len(families["coverwatch_area_officers_present"].samples) == 2 * 7 * 2
+    assert len(families["coverwatch_area_dose_today_seconds"].samples) == 2 * 7 * 2 * 2
 
     metrics.stop_exporting_areas()
     text = metrics.exposition()[0].decode()
