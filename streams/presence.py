@@ -69,8 +69,35 @@ class _PartitionWork:
 
     facts: list[Fact] = field(default_factory=list)
     tracks: dict[str, Track] = field(default_factory=dict)
-    last_fixes: dict[str, tuple[Fix, dict[str, object]]] = field(default_factory=dict)
+    last_fixes: dict[str, _LastFix] = field(default_factory=dict)
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
+    visits: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _LastFix:
+    """A radio's latest accepted fix in a batch and what was known with it."""
+
+    fix: Fix
+    context: FixContext
+    entry: dict[str, Any] | None
+    location: Location
+    mode: str
+
+    def shown(self) -> dict[str, object]:
+        """What the live view and nearest-officer queries show of it."""
+        return {
+            "ts": self.fix.ts,
+            "lat": self.fix.lat,
+            "lon": self.fix.lon,
+            "role": self.context.role,
+            "mode": self.mode,
+            "device": self.context.device,
+            "callsign": self.context.callsign,
+            "on_duty": bool(self.entry and self.entry.get("on_duty")),
+            "committed": bool(self.context.assigned_areas),
+            "areas": sorted(self.location.inside),
+        }
 
 
 class PresenceEngine:
@@ -191,9 +218,8 @@ class PresenceEngine:
                     into.rejected.append((index, _rejection(fact)))
             if not rejected:
                 outcomes["accepted"] += 1
-                into.last_fixes[fix.issi] = (
-                    fix,
-                    _last_fix_shown(fix, context, entry, location, track.state.mode),
+                into.last_fixes[fix.issi] = _LastFix(
+                    fix, context, entry, location, track.state.mode
                 )
             if entry is None:
                 outcomes["unknown_radio"] += 1
@@ -222,14 +248,14 @@ class PresenceEngine:
         self, partition: int, last_offset: int | None, work: _PartitionWork, now: float | None
     ) -> PartitionCommit:
         changes = Changes()
-        visits = self._visit_values(work.facts)
+        work.visits = self._visit_values(work.facts)
         self.runtime.state.record_presence(
             changes,
             partition,
             work.facts,
-            {visit_id: (day, value) for visit_id, day, value in visits},
+            {visit_id: (day, value) for visit_id, day, value in work.visits},
             {issi: track_to_dict(track) for issi, track in work.tracks.items()},
-            work.last_fixes,
+            {issi: (last.fix, last.shown()) for issi, last in work.last_fixes.items()},
             now if now is not None else 0.0,
         )
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
@@ -244,8 +270,7 @@ class PresenceEngine:
                 continue
             if commit.last_offset is not None:
                 self.watermarks[commit.partition] = commit.last_offset
-            facts = work.get(commit.partition, _PartitionWork()).facts
-            for _, _, value in self._visit_values(facts):
+            for _, _, value in work.get(commit.partition, _PartitionWork()).visits:
                 outgoing.append((str(value["area_id"]).encode(), value))
         await self.runtime.emit(topics.VISITS, outgoing)
         self.runtime.metrics.visits(value["status"] for _, value in outgoing)
@@ -319,20 +344,3 @@ def _rejection(fact: FixRejected) -> Rejection:
             "too_late", f"fix at {format_ts(fact.fix.ts)} is beyond the allowed lateness"
         )
     return Rejection("implausible_speed", "fix implies an impossible speed from the last fix")
-
-
-def _last_fix_shown(
-    fix: Fix, context: FixContext, entry: dict[str, Any] | None, location: Location, mode: str
-) -> dict[str, object]:
-    return {
-        "ts": fix.ts,
-        "lat": fix.lat,
-        "lon": fix.lon,
-        "role": context.role,
-        "mode": mode,
-        "device": context.device,
-        "callsign": context.callsign,
-        "on_duty": bool(entry and entry.get("on_duty")),
-        "committed": bool(context.assigned_areas),
-        "areas": sorted(location.inside),
-    }

@@ -19,6 +19,7 @@ watermark changes nothing, so at-least-once delivery is safe.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,6 +115,7 @@ for _, op in ipairs(ops) do
   elseif name == 'once' then
     if redis.call('SET', op[2], '1', 'NX', 'EX', op[3]) == false then skip = tonumber(op[4]) end
   elseif name == 'hset' then redis.call('HSET', op[2], op[3], op[4])
+  elseif name == 'hset_arg' then redis.call('HSET', op[2], op[3], ARGV[tonumber(op[4])])
   elseif name == 'hdel' then redis.call('HDEL', op[2], op[3])
   elseif name == 'hset_versioned' then
     if redis.call('HGET', op[2], op[3]) ~= op[4] then
@@ -157,9 +159,19 @@ return 1
 
 @dataclass
 class Changes:
-    """Redis changes for one source partition, applied atomically with its offset watermark."""
+    """Redis changes for one source partition, applied atomically with its offset watermark.
+
+    ``blobs`` are values passed to the script as they are (JSON documents would otherwise be
+    escaped again inside the JSON list of ops).
+    """
 
     ops: list[list[str]] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+
+    def hset_blob(self, key: str, name: str, blob: bytes) -> None:
+        """Set one hash field to ``blob`` (passed beside the ops, not inside them)."""
+        self.blobs.append(blob)
+        self.ops.append(["hset_arg", key, name, str(len(self.blobs) + 2)])
 
     def hset(self, key: str, name: str, value: str) -> None:
         """Set one hash field."""
@@ -241,8 +253,7 @@ class Changes:
         self, family: str, minute: int, name: str, amount: float, windows: Sequence[int]
     ) -> None:
         """Add to a minute bucket and to every rolling window that still holds that minute."""
-        csv = ",".join(str(w) for w in sorted(windows))
-        self.ops.append(["win_add", family, str(minute), name, repr(amount), csv])
+        self.ops.append(["win_add", family, str(minute), name, repr(amount), _csv(windows)])
 
     def win_expire(self, family: str, now: float, windows: Sequence[int]) -> None:
         """Take minutes that left each rolling window at ``now`` out of its total (idempotent).
@@ -250,8 +261,12 @@ class Changes:
         A minute ``m`` is in the window ``w`` at ``now`` iff ``now - w < 60 m <= now`` (the rule
         of :mod:`streams.domain.demand`); minutes ahead of now (clock skew) count at once.
         """
-        csv = ",".join(str(w) for w in sorted(windows))
-        self.ops.append(["win_expire", family, repr(now), csv])
+        self.ops.append(["win_expire", family, repr(now), _csv(windows)])
+
+
+@functools.lru_cache(maxsize=16)
+def _csv(windows: Sequence[int]) -> str:
+    return ",".join(str(w) for w in sorted(windows))
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +340,7 @@ class State:
                     args=[
                         "none" if commit.last_offset is None else commit.last_offset,
                         orjson.dumps(commit.changes.ops),
+                        *commit.changes.blobs,
                     ],
                     client=pipe,
                 )
@@ -423,36 +439,39 @@ class State:
         """
         slot = self.pings_slice(partition)
         changes.win_expire(slot + ":dose", now, DOSE_WINDOWS)
+        dose_buckets: dict[tuple[int, str], float] = {}
+        dose_totals: dict[str, float] = {}
         for fact in facts:
             if isinstance(fact, MembershipChanged):
-                field = f"{fact.area_id}|{fact.issi}"
+                field_name = f"{fact.area_id}|{fact.issi}"
                 if fact.present:
-                    changes.hset(slot + ":present", field, f"{fact.role}|{fact.mode}")
+                    changes.hset(slot + ":present", field_name, f"{fact.role}|{fact.mode}")
                 else:
-                    changes.hdel(slot + ":present", field)
+                    changes.hdel(slot + ":present", field_name)
             elif isinstance(fact, DoseAccrued):
-                self._record_dose(changes, slot, fact)
+                split = f"{fact.area_id}|{fact.role}|{fact.mode}|{fact.activity}"
+                dose_totals[split] = dose_totals.get(split, 0.0) + fact.seconds
+                for (_, minute, *_rest), seconds in minute_buckets(fact).items():
+                    dose_buckets[(minute, split)] = dose_buckets.get((minute, split), 0.0) + seconds
             elif isinstance(fact, VisitRecorded):
                 visit = fact.visit
                 if visit.qualifying and visit.status != "retracted":
                     changes.hmax(slot + ":lastq", visit.area_id, visit.start + visit.seconds)
+        for (minute, split), seconds in dose_buckets.items():
+            changes.win_add(slot + ":dose", minute, split, seconds, DOSE_WINDOWS)
+        for split, seconds in dose_totals.items():
+            changes.hincrbyfloat(slot + ":dose:total", split, seconds)
         for visit_id, (day, value) in visit_values.items():
-            changes.hset(f"{slot}:visits:{day}", visit_id, orjson.dumps(value).decode())
+            changes.hset_blob(f"{slot}:visits:{day}", visit_id, orjson.dumps(value))
+        for day in {day for day, _ in visit_values.values()}:
             changes.expire(f"{slot}:visits:{day}", VISIT_DAYS_KEPT * 86400)
         for issi, track in tracks.items():
-            changes.hset(slot + ":tracks", issi, orjson.dumps(track).decode())
+            changes.hset_blob(slot + ":tracks", issi, orjson.dumps(track))
         for issi, (fix, shown) in last_fixes.items():
             changes.geoadd(slot + ":geo", fix.lon, fix.lat, issi)
-            changes.hset(slot + ":lastfix", issi, orjson.dumps(shown).decode())
-            changes.max(slot + ":feed", fix.ts)
-
-    @staticmethod
-    def _record_dose(changes: Changes, slot: str, dose: DoseAccrued) -> None:
-        total_split = f"{dose.area_id}|{dose.role}|{dose.mode}|{dose.activity}"
-        changes.hincrbyfloat(slot + ":dose:total", total_split, dose.seconds)
-        for (area_id, minute, role, mode, activity), seconds in minute_buckets(dose).items():
-            split = f"{area_id}|{role}|{mode}|{activity}"
-            changes.win_add(slot + ":dose", minute, split, seconds, DOSE_WINDOWS)
+            changes.hset_blob(slot + ":lastfix", issi, orjson.dumps(shown))
+        if last_fixes:
+            changes.max(slot + ":feed", max(fix.ts for fix, _ in last_fixes.values()))
 
     async def presence_view(self, partitions: int, days: Sequence[str]) -> PresenceView:
         """Presence, dose windows, last qualifying visits and the given days' visits, merged
