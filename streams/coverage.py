@@ -23,12 +23,14 @@ import orjson
 from streams import topics
 from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import (
+    DEFAULT_FEED,
     GRADES,
     CoverageInputs,
     CoveragePolicy,
     CoverageStatus,
     alert_value,
     evaluate,
+    limit_at,
     policy_for,
     status_from_dict,
     status_to_dict,
@@ -53,6 +55,8 @@ EVALUATE_EVERY_S = 2.0
 LEADER_TTL_MS = 10_000
 SNAPSHOT_REFRESH_S = 60.0
 YIELD_EVERY_AREAS = 200
+REEVALUATE_AFTER_S = 30.0
+"""An area whose facts did not change is evaluated again at least this often."""
 DEMAND_SOURCES = {
     topics.INCIDENTS: topics.BY_NAME[topics.INCIDENTS].partitions,
     topics.CRIMES: topics.BY_NAME[topics.CRIMES].partitions,
@@ -81,6 +85,7 @@ class CoverageEngine:
         self.views: dict[str, AreaView] = {}
         self._published: dict[str, tuple[bytes, float]] = {}
         self._policies: dict[str, CoveragePolicy] = {}
+        self._evaluated: dict[str, _Evaluated] = {}
         self._policy_version = -1
 
     def _policy(self, area: AreaDefinition) -> CoveragePolicy:
@@ -104,6 +109,7 @@ class CoverageEngine:
             if not leading:
                 runtime.metrics.stop_exporting_areas()
                 self._published.clear()
+                self._evaluated.clear()
         now = runtime.clock.now()
         if not leading or now is None:
             return
@@ -120,11 +126,25 @@ class CoverageEngine:
         alerts: list[dict[str, object]] = []
         changes_today: list[tuple[str, dict[str, object]]] = []
         views: dict[str, AreaView] = {}
+        feed_live = read.on_duty > 0 and (
+            read.presence.feed_last_fix is not None
+            and now - read.presence.feed_last_fix <= DEFAULT_FEED.stale_after_s
+        )
         for count, (area_id, area) in enumerate(sorted(runtime.fences.areas.items()), start=1):
             if count % YIELD_EVERY_AREAS == 0:
                 await asyncio.sleep(0)  # let the agents run between slices of a large pack
             facts = area_facts(area, read.presence, read.demand)
             previous = read.status(area_id)
+            fingerprint = (feed_live, *facts_fingerprint(facts))
+            cached = self._evaluated.get(area_id)
+            if (
+                previous is not None
+                and cached is not None
+                and cached.fingerprint == fingerprint
+                and not due_again(self._policy(area), previous, cached.evaluated_at, now)
+            ):
+                views[area_id] = cached.view
+                continue
             started = read.since.get(area_id)
             if started is None:
                 started = new_since[area_id] = now
@@ -142,6 +162,7 @@ class CoverageEngine:
                 )
             statuses[area_id] = status_to_dict(status)
             views[area_id] = area_view(facts, status, read.day, self._policy(area), now, started)
+            self._evaluated[area_id] = _Evaluated(fingerprint, now, views[area_id])
         await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
         for alert in alerts:
             runtime.metrics.alert_events.labels(str(alert["event"])).inc()
@@ -188,6 +209,44 @@ class CoverageEngine:
                 self._published[area_id] = (fingerprint, now)
         await self.runtime.emit(topics.SNAPSHOTS, outgoing)
         return [snapshot for _, snapshot in outgoing]
+
+
+@dataclass(frozen=True, slots=True)
+class _Evaluated:
+    """The last full evaluation of an area: what its facts looked like, when, and the view."""
+
+    fingerprint: tuple[object, ...]
+    evaluated_at: float
+    view: AreaView
+
+
+def facts_fingerprint(facts: AreaFacts) -> tuple[object, ...]:
+    """What changes when an area's coverage or snapshot can change, other than the clock."""
+    return (
+        tuple(sorted(facts.present.items())),
+        facts.last_qualifying_end,
+        len(facts.visits_today),
+        tuple(sorted(facts.open_incidents.items())),
+        round(sum(facts.dose_windows.get(900, {}).values()), 1),
+        round(sum(sum(totals.values()) for totals in facts.demand_windows.values()), 3),
+    )
+
+
+def due_again(
+    policy: CoveragePolicy, previous: CoverageStatus, evaluated_at: float, now: float
+) -> bool:
+    """Whether an area whose facts did not change must still be evaluated at ``now``: its state
+    can change with the clock alone (a threshold or a band boundary is crossed), or its last
+    evaluation is older than :data:`REEVALUATE_AFTER_S` (ages and windows in its snapshot)."""
+    if now - evaluated_at >= REEVALUATE_AFTER_S:
+        return True
+    limit = limit_at(policy, now)
+    if limit != previous.limit_s:
+        return True
+    elapsed = previous.elapsed_s + (now - evaluated_at)
+    if previous.state == "covered":
+        return elapsed >= (1 - policy.at_risk_share) * limit
+    return previous.state == "at_risk" and elapsed >= limit
 
 
 @dataclass(frozen=True, slots=True)

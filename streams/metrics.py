@@ -148,7 +148,8 @@ class Metrics:
             "1 on the worker that currently exports the area series (the coverage leader)",
             registry=self.registry,
         )
-        self._area_text = b""
+        self._area_numbers: tuple[list[AreaNumbers], dict[str, int]] = ([], {})
+        self._area_text: bytes | None = None
         self.up = Gauge("coverwatch_worker_up", "1 while this worker runs", registry=self.registry)
         self.up.set(1)
         for outcome in (
@@ -210,15 +211,20 @@ class Metrics:
     def export_areas(self, areas: Iterable[AreaNumbers], active_alerts: Mapping[str, int]) -> None:
         """Show these areas (this worker leads); every area gets explicit zeros."""
         self.exporter.set(1)
-        self._area_text = area_exposition(areas, active_alerts)
+        self._area_numbers = (list(areas), dict(active_alerts))
+        self._area_text = None
 
     def stop_exporting_areas(self) -> None:
         """Another worker leads now: drop the area series so none is exported twice."""
         self.exporter.set(0)
-        self._area_text = b""
+        self._area_numbers = ([], {})
+        self._area_text = None
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition of every metric and its content type."""
+        if self._area_text is None:
+            areas, active_alerts = self._area_numbers
+            self._area_text = area_exposition(areas, active_alerts) if areas else b""
         return generate_latest(self.registry) + self._area_text, CONTENT_TYPE_LATEST
 
 
