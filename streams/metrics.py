@@ -24,7 +24,7 @@ from prometheus_client import (
 
 from streams.domain.ledger import DoseKey
 from streams.domain.roster import ROLES
-from streams.domain.tracks import Activity, Mode
+from streams.domain.tracks import Mode
 from streams.domain.validation import REASONS, Rejection
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -34,7 +34,6 @@ LAG_BUCKETS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
 
 
 MODES: tuple[Mode, ...] = ("foot", "vehicle")
-ACTIVITIES: tuple[Activity, ...] = ("proactive", "reactive")
 COVERAGE_STATES = ("covered", "at_risk", "uncovered", "unknown")
 SEVERITY_LEVELS = {None: 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 GRADES = ("immediate", "priority", "scheduled", "resolution", "ungraded")
@@ -261,6 +260,10 @@ def _number(value: float | None) -> str:
 def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, int]) -> bytes:
     """The per-area series (DESIGN §6) in the Prometheus text format.
 
+    Every area has explicit zeros for officers present (every role and mode), dose windows,
+    coverage state, demand and visits; dose today and since start have a series per split
+    that has had dose (a zero grid of 28 splits per area would dominate large packs).
+
     Written out directly rather than through labelled gauges: with thousands of areas, gauge
     children and the client's exposition cost seconds per evaluation; this is one string join.
     Label values are area ids (``[A-Za-z0-9_.:/-]``) and small enumerations: nothing to escape.
@@ -289,11 +292,12 @@ def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, in
             for mode in MODES:
                 labels = f'{key},role="{role}",mode="{mode}"'
                 present.append(f"{{{labels}}} {a.present.get((role, mode), 0)}")
-                for activity in ACTIVITIES:
-                    split = (role, mode, activity)
-                    labelled = f'{{{labels},activity="{activity}"}} '
-                    dose_today.append(labelled + _number(a.dose_today.get(split, 0.0)))
-                    dose_total.append(labelled + _number(a.dose_total.get(split, 0.0)))
+        for target, values in ((dose_today, a.dose_today), (dose_total, a.dose_total)):
+            target.extend(
+                f'{{{key},role="{role}",mode="{mode}",activity="{activity}"}} {_number(seconds)}'
+                for (role, mode, activity), seconds in sorted(values.items())
+                if seconds
+            )
         window.extend(
             f'{{{key},window="{name}"}} {_number(seconds)}'
             for name, seconds in a.dose_windows.items()

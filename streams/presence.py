@@ -36,6 +36,7 @@ from streams.domain.tracks import (
     VisitRecorded,
     advance,
     expire,
+    needs_expiry,
     new_track,
     track_from_dict,
     track_to_dict,
@@ -318,6 +319,8 @@ class PresenceEngine:
                     continue
                 into = work[partition] = _PartitionWork()
                 for issi, track in cache.items():
+                    if not needs_expiry(track, settle, self.policy):
+                        continue
                     expired, facts = expire(track, settle, self.policy)
                     if facts or expired.recent != track.recent:
                         cache[issi] = expired

@@ -596,6 +596,33 @@ def advance(
     return _insert_late(track, position, fix, location, context, policy)
 
 
+def needs_expiry(track: Track, now: float, policy: Policy) -> bool:
+    """Whether :func:`expire` at ``now`` would change more than the track's watermark.
+
+    False means ``expire`` would settle no fix, forget no revision and close no visit: the
+    caller may skip the track (its watermark then simply lags, which only makes a later late fix
+    of this radio less likely to be ``too_late``). Cheap, so a clock tick over many idle radios
+    costs little.
+    """
+    horizon = max(track.watermark, now) - policy.allowed_lateness_s
+    if track.recent and track.recent[0].fix.ts < horizon:
+        return True
+    forget_before = horizon - policy.max_gap_s
+    old = [v for v, (_, touched) in track.revisions.items() if touched < forget_before]
+    if old:
+        held = {m.published.visit_id for m in track.state.memberships if m.published is not None}
+        if any(visit_id not in held for visit_id in old):
+            return True
+    if track.recent:
+        return False
+    last_fix = track.settled.last_fix
+    return (
+        last_fix is not None
+        and now - last_fix.ts > policy.max_gap_s
+        and any(m.entered and not m.lapsed for m in track.settled.memberships)
+    )
+
+
 def expire(track: Track, now: float, policy: Policy) -> tuple[Track, list[Fact]]:
     """What the clock at ``now`` settles: fixes past the lateness, and visits of a silent radio.
 

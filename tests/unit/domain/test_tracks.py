@@ -29,6 +29,7 @@ from streams.domain.tracks import (
     VisitRecorded,
     advance,
     expire,
+    needs_expiry,
     new_track,
     track_from_dict,
     track_to_dict,
@@ -447,6 +448,29 @@ def test_expire_settles_recent_fixes() -> None:
     settled, _ = expire(track, T0 + 300 + POLICY.allowed_lateness_s + 1, POLICY)
     assert settled.recent == ()
     assert settled.settled == track.state
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    stay_s=st.integers(0, 1500),
+    silent_s=st.floats(0, 3 * 3600),
+    step_s=st.sampled_from([10, 30, 120]),
+)
+def test_a_track_that_needs_no_expiry_is_unchanged_by_expire(
+    stay_s: int, silent_s: float, step_s: int
+) -> None:
+    track, _ = feed(stay(0, stay_s, step_s, IN_A))
+    now = T0 + stay_s + silent_s
+    if not needs_expiry(track, now, POLICY):
+        expired, facts = expire(track, now, POLICY)
+        assert facts == []
+        assert (expired.settled, expired.recent, expired.revisions) == (
+            track.settled,
+            track.recent,
+            track.revisions,
+        )
+    closed, _ = expire(track, now, POLICY)
+    assert not needs_expiry(closed, now, POLICY)
 
 
 # --------------------------------------------------------------------------------------------
