@@ -110,6 +110,10 @@ class CoverageEngine:
                 runtime.metrics.stop_exporting_areas()
                 self._published.clear()
                 self._evaluated.clear()
+        if runtime.clock.now() is None:
+            stored = await runtime.state.event_clock()
+            if stored is not None:
+                runtime.clock.observe(stored)  # a restarted event clock resumes where it was
         now = runtime.clock.now()
         if not leading or now is None:
             return

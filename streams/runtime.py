@@ -24,6 +24,9 @@ from streams.state import State
 
 log = logging.getLogger(__name__)
 
+INCREMENTAL_FENCE_CHANGES = 20
+"""Up to this many changed areas are applied to the fence index; more rebuild it."""
+
 
 @dataclass(slots=True)
 class Runtime:
@@ -38,6 +41,7 @@ class Runtime:
     channels: dict[str, faust.TopicT] = field(default_factory=dict)
     fences: FenceIndex = field(default_factory=FenceIndex)
     fence_version: int = 0
+    fence_features: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings, app: faust.App) -> Runtime:
@@ -68,16 +72,36 @@ class Runtime:
         return runtime
 
     async def refresh_fences(self, version: int) -> None:
-        """Rebuild the fence index from Redis when the area version moved (atomic swap)."""
+        """Bring the fence index up to the area version in Redis, then swap it in at once.
+
+        A few changed areas are applied to the current index (only they are parsed again); a
+        first load or a large change rebuilds it.
+        """
         if version == self.fence_version:
             return
         version, features = await self.state.areas()
-        self.fences = FenceIndex(
-            [decode_stored_area(blob) for blob in features.values()],
-            exit_buffer_m=self.settings.exit_buffer_m,
+        known = self.fence_features
+        removed = known.keys() - features.keys()
+        changed = [area_id for area_id, blob in features.items() if known.get(area_id) != blob]
+        if not known or len(removed) + len(changed) > INCREMENTAL_FENCE_CHANGES:
+            fences = FenceIndex(
+                [decode_stored_area(blob) for blob in features.values()],
+                exit_buffer_m=self.settings.exit_buffer_m,
+            )
+        else:
+            fences = self.fences
+            for area_id in removed:
+                fences = fences.without_area(area_id)
+            for area_id in changed:
+                fences = fences.with_area(decode_stored_area(features[area_id]))
+        self.fences, self.fence_features, self.fence_version = fences, features, version
+        log.info(
+            "fence index at version %d: %d areas (%d changed, %d removed)",
+            version,
+            len(features),
+            len(changed),
+            len(removed),
         )
-        self.fence_version = version
-        log.info("fence index rebuilt: %d areas (version %d)", len(features), version)
 
     def backlogged(self, topic: str, partition: int, applied_offset: int) -> bool:
         """Whether the broker holds messages of a partition beyond ``applied_offset`` (from the

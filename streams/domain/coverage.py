@@ -75,7 +75,6 @@ SEVERITIES: Final[tuple[Severity, ...]] = ("low", "medium", "high", "critical")
 GRADES: Final[tuple[Grade, ...]] = ("immediate", "priority", "scheduled", "resolution")
 
 DEFAULT_TIMEZONE: Final = "Europe/London"
-MINUTES_PER_DAY: Final = 24 * 60
 SECONDS_PER_MINUTE: Final = 60
 _POLICY_KEYS: Final = frozenset({"bands", "default_max_gap_minutes", "alert"})
 _BAND_KEYS: Final = frozenset({"start", "end", "max_gap_minutes"})

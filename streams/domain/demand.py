@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
@@ -47,7 +47,7 @@ from streams.domain.incidents import (
     IncidentRegraded,
     StopSearchRecorded,
 )
-from streams.domain.windows import SECONDS_PER_MINUTE, in_window, minute_of
+from streams.domain.windows import in_window, minute_of
 
 OUTSIDE: Final = "outside"
 """The area id of demand outside every area."""
@@ -57,12 +57,9 @@ DEMAND_WINDOWS: Final[tuple[int, ...]] = (HOUR_S, DAY_S)
 """The rolling windows reported per area, in seconds."""
 
 Measure: TypeAlias = Literal["incidents_opened", "crimes", "stop_searches", "harm"]
-HarmSource: TypeAlias = Literal["incident", "crime", "stop_search"]
 DemandFact: TypeAlias = IncidentFact | CrimeRecorded | StopSearchRecorded
 DemandKey: TypeAlias = tuple[str, int, Measure, str]
 """(area_id, minute, measure, label)."""
-WindowKey: TypeAlias = tuple[str, int, Measure, str]
-"""(area_id, window length in seconds, measure, label)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +105,6 @@ class ResponseTimeStats:
     median_seconds: float | None
     p90_seconds: float | None
     count: int
-
-
-@dataclass(frozen=True, slots=True)
-class CallsVsCrimes:
-    """Calls for service (incidents opened) and recorded crimes in an area over a window."""
-
-    calls: float
-    crimes: float
-    calls_per_crime: float | None
 
 
 def attributed_areas(area_ids: Sequence[str]) -> tuple[str, ...]:
@@ -209,46 +197,6 @@ def response_sample_changes(
     return changes
 
 
-def apply_changes(
-    buckets: Mapping[DemandKey, float], changes: Iterable[BucketChange]
-) -> dict[DemandKey, float]:
-    """``buckets`` with ``changes`` added (a new dict); buckets that reach zero are dropped."""
-    updated = dict(buckets)
-    for change in changes:
-        total = updated.get(change.key, 0.0) + change.amount
-        if total == 0:
-            updated.pop(change.key, None)
-        else:
-            updated[change.key] = total
-    return updated
-
-
-def window_counts(
-    buckets: Mapping[DemandKey, float],
-    now: float,
-    windows: Sequence[int] = DEMAND_WINDOWS,
-) -> dict[WindowKey, float]:
-    """Totals per (area_id, window, measure, label) at ``now``; windows with nothing are absent."""
-    totals: dict[WindowKey, float] = {}
-    for (area_id, minute, measure, label), amount in buckets.items():
-        for window_s in windows:
-            if in_window(minute, now, window_s):
-                key = (area_id, window_s, measure, label)
-                totals[key] = totals.get(key, 0.0) + amount
-    return totals
-
-
-def drop_expired(
-    buckets: Mapping[DemandKey, float], now: float, longest_window_s: float = DAY_S
-) -> dict[DemandKey, float]:
-    """The buckets still inside (or ahead of) the longest window at ``now``, to bound storage."""
-    return {
-        key: amount
-        for key, amount in buckets.items()
-        if key[1] * SECONDS_PER_MINUTE > now - longest_window_s
-    }
-
-
 def response_time_stats(
     samples: Sequence[tuple[float, float]], now: float, window_s: float = DAY_S
 ) -> ResponseTimeStats:
@@ -263,27 +211,3 @@ def response_time_stats(
         return ResponseTimeStats(None, None, 0)
     p90 = inside[math.ceil(0.9 * len(inside)) - 1]
     return ResponseTimeStats(statistics.median(inside), p90, len(inside))
-
-
-def calls_vs_crimes(
-    buckets: Mapping[DemandKey, float], now: float, window_s: int = DAY_S
-) -> dict[str, CallsVsCrimes]:
-    """Per area with either: incidents opened and crimes recorded in the window at ``now``.
-
-    ``calls_per_crime`` is None when no crime was recorded in the window.
-    """
-    calls: dict[str, float] = {}
-    crimes: dict[str, float] = {}
-    for (area_id, _, measure, _), total in window_counts(buckets, now, (window_s,)).items():
-        if measure == "incidents_opened":
-            calls[area_id] = calls.get(area_id, 0.0) + total
-        elif measure == "crimes":
-            crimes[area_id] = crimes.get(area_id, 0.0) + total
-    return {
-        area_id: CallsVsCrimes(
-            calls.get(area_id, 0.0),
-            crimes.get(area_id, 0.0),
-            calls.get(area_id, 0.0) / crimes[area_id] if crimes.get(area_id) else None,
-        )
-        for area_id in sorted(calls.keys() | crimes.keys())
-    }

@@ -30,6 +30,7 @@ def visit_value(visit: Visit, officer: str) -> dict[str, object]:
         "start": format_ts(visit.start),
         "end": None if visit.end is None else format_ts(visit.end),
         "seconds": round(visit.seconds, 3),
+        "credited_seconds": round(visit.credited_seconds, 3),
         "qualifying": visit.qualifying,
         "drive_through": visit.drive_through,
         "activity": visit.activity,

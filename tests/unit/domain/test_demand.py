@@ -14,21 +14,15 @@ from hypothesis import strategies as st
 from streams.domain.demand import (
     OUTSIDE,
     BucketChange,
-    CallsVsCrimes,
     DemandFact,
     DemandKey,
     OpenIncidentsChange,
     ResponseSampleChange,
     ResponseTimeStats,
-    apply_changes,
-    calls_vs_crimes,
     demand_changes,
-    drop_expired,
-    in_window,
     open_incident_changes,
     response_sample_changes,
     response_time_stats,
-    window_counts,
 )
 from streams.domain.harm import DEFAULT_HARM_WEIGHTS
 from streams.domain.incidents import (
@@ -43,6 +37,14 @@ from streams.domain.incidents import (
     IncidentState,
     StopSearchRecorded,
     apply_incident,
+)
+from streams.domain.windows import in_window
+from tests.helpers.demand_model import (
+    CallsVsCrimes,
+    apply_changes,
+    calls_vs_crimes,
+    drop_expired,
+    window_counts,
 )
 
 T0 = 1_763_700_000.0  # a whole minute
