@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -35,7 +35,7 @@ from streams.domain.coverage import (
     status_from_dict,
     status_to_dict,
 )
-from streams.domain.ledger import daily_ledger
+from streams.domain.ledger import DoseKey, daily_ledger
 from streams.domain.snapshots import (
     WINDOW_NAMES,
     AreaFacts,
@@ -330,8 +330,9 @@ def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView)
     return AreaFacts(
         area=area,
         present={
-            issi: tuple(value.split("|", 1))  # type: ignore[misc]
+            issi: (role, mode)
             for issi, value in presence.present.get(area_id, {}).items()
+            for role, _, mode in (value.partition("|"),)
         },
         dose_windows={w: by_area.get(area_id, {}) for w, by_area in presence.dose_windows.items()},
         dose_total=presence.dose_total.get(area_id, {}),
@@ -372,7 +373,7 @@ def area_numbers(view: AreaView, now: float) -> AreaNumbers:
         present=present,
         dose_today=dose_today(facts),
         dose_total={
-            tuple(split.split("|")): seconds  # type: ignore[misc]
+            cast(DoseKey, tuple(split.split("|"))): seconds
             for split, seconds in facts.dose_total.items()
         },
         dose_windows={

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -104,7 +104,7 @@ def spawn(
 
 
 def wait_until(
-    check_name: str, check: object, proc: ManagedProcess | None, timeout_s: float
+    check_name: str, check: Callable[[], bool], proc: ManagedProcess | None, timeout_s: float
 ) -> None:
     """Poll ``check()`` until it is true; fail loudly if it times out or ``proc`` dies."""
     deadline = time.monotonic() + timeout_s
@@ -113,7 +113,7 @@ def wait_until(
             raise StackError(
                 f"{proc.name} exited while waiting for {check_name}:\n{proc.log_tail()}"
             )
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.1)
     tail = proc.log_tail() if proc is not None else ""

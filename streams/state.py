@@ -404,8 +404,9 @@ class State:
         roster: dict[str, dict[str, Any] | None] = {}
         committed: dict[str, frozenset[str]] = {}
         for issi, entry in zip(issis, reply, strict=False):
-            roster[issi] = None if entry is None else orjson.loads(entry)
-            callsign = None if entry is None else roster[issi]["callsign"]  # type: ignore[index]
+            known: dict[str, Any] | None = None if entry is None else orjson.loads(entry)
+            roster[issi] = known
+            callsign = None if known is None else known["callsign"]
             committed[issi] = (
                 frozenset(areas_by_callsign.get(callsign, ())) if callsign else frozenset()
             )
