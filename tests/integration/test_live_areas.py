@@ -44,6 +44,25 @@ def fixes(issi: str, lon: float, lat: float) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def stored_square(worker, area_id: str, lon: float) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the areas agent has stored the square at ``lon``: pings and area definitions
+    are consumed by different agents, so a fix produced right after its area could otherwise be
+    located before the area exists (and rightly count as outside it)."""
+    client = redis.Redis.from_url(worker.settings.redis_url)
+    try:
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            blob = client.hget(f"{worker.settings.key_prefix}:{{areas}}:features", area_id)
+            if blob is not None:
+                ring = orjson.loads(blob)["geometry"]["coordinates"][0]
+                if min(corner for corner, _ in ring) == pytest.approx(lon):
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"area {area_id} at lon {lon} never stored")
+    finally:
+        client.close()
+
+
 def present_in(worker, area_id: str, issi: str, timeout_s: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
     settings = worker.settings
     client = redis.Redis.from_url(settings.redis_url)
@@ -65,11 +84,12 @@ def test_a_redrawn_area_takes_effect_without_a_restart(worker) -> None:  # type:
     areas = settings.topic("areas.definitions")
     pings = settings.topic("airwave.pings")
     run(produce(settings.kafka_bootstrap, areas, [(b"ia-77", square("ia-77", -1.90, 52.48))]))
+    stored_square(worker, "ia-77", -1.90)
     run(produce(settings.kafka_bootstrap, pings, fixes("7700001", -1.898, 52.482)))
     assert present_in(worker, "ia-77", "7700001")
 
     run(produce(settings.kafka_bootstrap, areas, [(b"ia-77", square("ia-77", -1.80, 52.40))]))
-    time.sleep(1.0)
+    stored_square(worker, "ia-77", -1.80)
     run(produce(settings.kafka_bootstrap, pings, fixes("7700002", -1.798, 52.402)))
     assert present_in(worker, "ia-77", "7700002")
     run(produce(settings.kafka_bootstrap, pings, fixes("7700003", -1.898, 52.482)))
