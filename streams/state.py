@@ -56,6 +56,9 @@ out[#out + 1] = redis.call('GET', KEYS[2]) or '0'
 return out
 """
 
+ROSTER_ENTRIES_CACHED = 200_000
+"""Parsed roster entries kept by their stored value (cleared when more: changed entries)."""
+
 VISIT_DAYS_KEPT = 3
 DOSE_WINDOWS = tuple(int(window) for window in RollingWindows)
 
@@ -74,14 +77,33 @@ end
 -- Windowed sums: minute buckets <family>:m:<minute>, their index <family>:minutes, running
 -- window totals <family>:win ("<window>|<field>") and per window the last minute already
 -- taken out (<family>:through). A minute m is in the window w at now iff now - w < 60 m <= now.
-local function win_add(family, minute, field, amount, csv)
-  redis.call('HINCRBYFLOAT', family .. ':m:' .. minute, field, amount)
-  redis.call('ZADD', family .. ':minutes', minute, minute)
-  for _, w in ipairs(split_windows(csv)) do
-    local through = tonumber(redis.call('HGET', family .. ':through', w) or '-1')
-    if minute > through then
-      redis.call('HINCRBYFLOAT', family .. ':win', w .. '|' .. field, amount)
+local function win_add(family, csv, entries)
+  local windows = split_windows(csv)
+  local through = {}
+  for _, w in ipairs(windows) do
+    through[w] = tonumber(redis.call('HGET', family .. ':through', w) or '-1')
+  end
+  local totals, order, minutes = {}, {}, {}
+  for i = 1, #entries, 3 do
+    local minute, field, amount = tonumber(entries[i]), entries[i + 1], tonumber(entries[i + 2])
+    redis.call('HINCRBYFLOAT', family .. ':m:' .. minute, field, amount)
+    if not minutes[minute] then
+      minutes[minute] = true
+      redis.call('ZADD', family .. ':minutes', minute, minute)
     end
+    for _, w in ipairs(windows) do
+      if minute > through[w] then
+        local total = w .. '|' .. field
+        if totals[total] == nil then
+          totals[total] = 0
+          order[#order + 1] = total
+        end
+        totals[total] = totals[total] + amount
+      end
+    end
+  end
+  for _, total in ipairs(order) do
+    redis.call('HINCRBYFLOAT', family .. ':win', total, totals[total])
   end
 end
 local function win_expire(family, now, csv)
@@ -115,7 +137,16 @@ for _, op in ipairs(ops) do
   elseif name == 'once' then
     if redis.call('SET', op[2], '1', 'NX', 'EX', op[3]) == false then skip = tonumber(op[4]) end
   elseif name == 'hset' then redis.call('HSET', op[2], op[3], op[4])
-  elseif name == 'hset_arg' then redis.call('HSET', op[2], op[3], ARGV[tonumber(op[4])])
+  elseif name == 'hset_blobs' then
+    local names, first = op[3], tonumber(op[4])
+    for i = 1, #names, 500 do
+      local args = {}
+      for j = i, math.min(i + 499, #names) do
+        args[#args + 1] = names[j]
+        args[#args + 1] = ARGV[first + j - 1]
+      end
+      redis.call('HSET', op[2], unpack(args))
+    end
   elseif name == 'hdel' then redis.call('HDEL', op[2], op[3])
   elseif name == 'hset_versioned' then
     if redis.call('HGET', op[2], op[3]) ~= op[4] then
@@ -133,7 +164,11 @@ for _, op in ipairs(ops) do
   elseif name == 'max' then
     local found = redis.call('GET', op[2])
     if (not found) or tonumber(op[3]) > tonumber(found) then redis.call('SET', op[2], op[3]) end
-  elseif name == 'geoadd' then redis.call('GEOADD', op[2], op[3], op[4], op[5])
+  elseif name == 'geoadd' then
+    local points = op[3]
+    for i = 1, #points, 1500 do
+      redis.call('GEOADD', op[2], unpack(points, i, math.min(i + 1499, #points)))
+    end
   elseif name == 'expire' then redis.call('EXPIRE', op[2], op[3])
   elseif name == 'require' then
     if redis.call('GET', op[2]) ~= op[3] then return -1 end
@@ -147,7 +182,7 @@ for _, op in ipairs(ops) do
   elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
   elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
   elseif name == 'zremrangebyscore' then redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[3])
-  elseif name == 'win_add' then win_add(op[2], tonumber(op[3]), op[4], op[5], op[6])
+  elseif name == 'win_add' then win_add(op[2], op[3], op[4])
   elseif name == 'win_expire' then win_expire(op[2], tonumber(op[3]), op[4])
   else return redis.error_reply('unknown op ' .. tostring(name))
   end
@@ -165,13 +200,16 @@ class Changes:
     escaped again inside the JSON list of ops).
     """
 
-    ops: list[list[str]] = field(default_factory=list)
+    ops: list[list[str | list[str]]] = field(default_factory=list)
     blobs: list[bytes] = field(default_factory=list)
 
-    def hset_blob(self, key: str, name: str, blob: bytes) -> None:
-        """Set one hash field to ``blob`` (passed beside the ops, not inside them)."""
-        self.blobs.append(blob)
-        self.ops.append(["hset_arg", key, name, str(len(self.blobs) + 2)])
+    def hset_blobs(self, key: str, blobs: Mapping[str, bytes]) -> None:
+        """Set hash fields to blobs (passed beside the ops, not inside them), in one op."""
+        if not blobs:
+            return
+        first = len(self.blobs) + 3
+        self.blobs.extend(blobs.values())
+        self.ops.append(["hset_blobs", key, list(blobs), str(first)])
 
     def hset(self, key: str, name: str, value: str) -> None:
         """Set one hash field."""
@@ -201,17 +239,23 @@ class Changes:
         """Raise a string key to ``value`` if it is lower or missing."""
         self.ops.append(["max", key, repr(value)])
 
-    def geoadd(self, key: str, lon: float, lat: float, member: str) -> None:
-        """Set a member's position in a GEO set."""
-        self.ops.append(["geoadd", key, repr(lon), repr(lat), member])
+    def geoadd(self, key: str, points: Iterable[tuple[float, float, str]]) -> None:
+        """Set members' positions (lon, lat, member) in a GEO set, in one op."""
+        flat = [item for lon, lat, member in points for item in (repr(lon), repr(lat), member)]
+        if flat:
+            self.ops.append(["geoadd", key, flat])
 
     def expire(self, key: str, seconds: int) -> None:
         """Expire a key after ``seconds``."""
         self.ops.append(["expire", key, str(seconds)])
 
-    def once(self, key: str, ttl_s: int, following: int) -> None:
-        """Skip the ``following`` ops if ``key`` was set before (content idempotency)."""
-        self.ops.append(["once", key, str(ttl_s), str(following)])
+    def once(self, key: str, ttl_s: int, guarded: Changes) -> None:
+        """Apply ``guarded`` (ops only, no blobs) unless ``key`` was set before (content
+        idempotency); ``key`` is kept for ``ttl_s``."""
+        if guarded.blobs:
+            raise ValueError("changes applied once cannot carry blobs")
+        self.ops.append(["once", key, str(ttl_s), str(len(guarded.ops))])
+        self.ops.extend(guarded.ops)
 
     def require(self, key: str, value: str) -> None:
         """Apply nothing further unless ``key`` holds ``value`` (a lock this worker must hold)."""
@@ -250,10 +294,15 @@ class Changes:
         self.ops.append(["zremrangebyscore", key, repr(max_score)])
 
     def win_add(
-        self, family: str, minute: int, name: str, amount: float, windows: Sequence[int]
+        self, family: str, amounts: Iterable[tuple[int, str, float]], windows: Sequence[int]
     ) -> None:
-        """Add to a minute bucket and to every rolling window that still holds that minute."""
-        self.ops.append(["win_add", family, str(minute), name, repr(amount), _csv(windows)])
+        """Add each (minute, field, amount) to its minute bucket and to every rolling window
+        that still holds that minute; the window totals get one increment per field."""
+        flat = [
+            item for minute, name, amount in amounts for item in (str(minute), name, repr(amount))
+        ]
+        if flat:
+            self.ops.append(["win_add", family, _csv(windows), flat])
 
     def win_expire(self, family: str, now: float, windows: Sequence[int]) -> None:
         """Take minutes that left each rolling window at ``now`` out of its total (idempotent).
@@ -292,6 +341,8 @@ class State:
         self.metrics = metrics
         self._apply = self.redis.register_script(APPLY_LUA)
         self._lead = self.redis.register_script(LEAD_LUA)
+        self._roster = self.redis.register_script(ROSTER_LUA)
+        self._roster_entries: dict[bytes, dict[str, Any]] = {}
 
     def key(self, tag: str, *parts: str) -> str:
         """A key in hash-tag slot ``tag`` under this deployment's prefix."""
@@ -387,9 +438,8 @@ class State:
     ) -> tuple[dict[str, dict[str, Any] | None], dict[str, frozenset[str]], int]:
         """For each radio: its roster entry (None if unknown) and the areas of the open incidents
         its callsign is assigned to; plus the area version. One round trip."""
-        script = self.redis.register_script(ROSTER_LUA)
         async with self.redis.pipeline(transaction=False) as pipe:
-            await script(
+            await self._roster(
                 keys=[self.roster_key, self.area_version_key], args=list(issis), client=pipe
             )
             for partition in range(incident_partitions):
@@ -403,14 +453,23 @@ class State:
                 areas_by_callsign.setdefault(callsign, set()).update(orjson.loads(areas))
         roster: dict[str, dict[str, Any] | None] = {}
         committed: dict[str, frozenset[str]] = {}
+        if len(self._roster_entries) > ROSTER_ENTRIES_CACHED:
+            self._roster_entries.clear()
         for issi, entry in zip(issis, reply, strict=False):
-            known: dict[str, Any] | None = None if entry is None else orjson.loads(entry)
+            known = None if entry is None else self._roster_entry(entry)
             roster[issi] = known
             callsign = None if known is None else known["callsign"]
             committed[issi] = (
                 frozenset(areas_by_callsign.get(callsign, ())) if callsign else frozenset()
             )
         return roster, committed, int(reply[-1])
+
+    def _roster_entry(self, blob: bytes) -> dict[str, Any]:
+        """A roster entry parsed, once per distinct stored value (entries change rarely)."""
+        entry = self._roster_entries.get(blob)
+        if entry is None:
+            entry = self._roster_entries[blob] = orjson.loads(blob)
+        return entry
 
     async def load_tracks(self, partition: int) -> tuple[int, dict[str, bytes]]:
         """One partition's offset watermark and stored tracks (issi -> JSON)."""
@@ -458,19 +517,29 @@ class State:
                 visit = fact.visit
                 if visit.qualifying and visit.status != "retracted":
                     changes.hmax(slot + ":lastq", visit.area_id, visit.start + visit.seconds)
-        for (minute, split), seconds in dose_buckets.items():
-            changes.win_add(slot + ":dose", minute, split, seconds, DOSE_WINDOWS)
+        changes.win_add(
+            slot + ":dose",
+            ((minute, split, seconds) for (minute, split), seconds in dose_buckets.items()),
+            DOSE_WINDOWS,
+        )
         for split, seconds in dose_totals.items():
             changes.hincrbyfloat(slot + ":dose:total", split, seconds)
+        visits_by_day: dict[str, dict[str, bytes]] = {}
         for visit_id, (day, value) in visit_values.items():
-            changes.hset_blob(f"{slot}:visits:{day}", visit_id, orjson.dumps(value))
-        for day in {day for day, _ in visit_values.values()}:
+            visits_by_day.setdefault(day, {})[visit_id] = orjson.dumps(value)
+        for day, visits in visits_by_day.items():
+            changes.hset_blobs(f"{slot}:visits:{day}", visits)
             changes.expire(f"{slot}:visits:{day}", VISIT_DAYS_KEPT * 86400)
-        for issi, track in tracks.items():
-            changes.hset_blob(slot + ":tracks", issi, orjson.dumps(track))
-        for issi, (fix, shown) in last_fixes.items():
-            changes.geoadd(slot + ":geo", fix.lon, fix.lat, issi)
-            changes.hset_blob(slot + ":lastfix", issi, orjson.dumps(shown))
+        changes.hset_blobs(
+            slot + ":tracks", {issi: orjson.dumps(track) for issi, track in tracks.items()}
+        )
+        changes.geoadd(
+            slot + ":geo", ((fix.lon, fix.lat, issi) for issi, (fix, _) in last_fixes.items())
+        )
+        changes.hset_blobs(
+            slot + ":lastfix",
+            {issi: orjson.dumps(shown) for issi, (_, shown) in last_fixes.items()},
+        )
         if last_fixes:
             changes.max(slot + ":feed", max(fix.ts for fix, _ in last_fixes.values()))
 
@@ -528,10 +597,15 @@ class State:
     @staticmethod
     def record_demand(changes: Changes, slot: str, buckets: Iterable[BucketChange]) -> None:
         """Windowed demand counts of one partition (incidents opened, crimes, stop-searches,
-        harm), one op per bucket, field ``area|measure|label``."""
-        for bucket in buckets:
-            name = f"{bucket.area_id}|{bucket.measure}|{bucket.label}"
-            changes.win_add(slot + ":demand", bucket.minute, name, bucket.amount, DEMAND_WINDOWS)
+        harm), one op for all buckets, field ``area|measure|label``."""
+        changes.win_add(
+            slot + ":demand",
+            (
+                (bucket.minute, f"{bucket.area_id}|{bucket.measure}|{bucket.label}", bucket.amount)
+                for bucket in buckets
+            ),
+            DEMAND_WINDOWS,
+        )
 
     @staticmethod
     def record_incident(

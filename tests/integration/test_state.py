@@ -20,23 +20,27 @@ async def window_totals(state: State, family: str) -> dict[str, float]:
     return {k.decode(): float(v) for k, v in raw.items()}
 
 
+@pytest.mark.parametrize("expire_first", [False, True])
 @pytest.mark.parametrize(
     "now_offset_s",
     [0.0, 59.999, 60.0, 899.999, 900.0, 900.001, 3599.999, 3600.0, 3660.0, 86400.0],
 )
 async def test_redis_windows_follow_the_domain_window_rule_at_the_boundaries(
-    stack, unique: str, now_offset_s: float
+    stack, unique: str, now_offset_s: float, expire_first: bool
 ) -> None:  # type: ignore[no-untyped-def]
     state = State(stack.redis_url, unique, Metrics([]))
     family = state.key("slot", "family")
-    minutes = [MINUTE - 61, MINUTE - 60, MINUTE - 16, MINUTE - 15, MINUTE - 1, MINUTE]
-    adds = Changes()
-    for offset, minute in enumerate(minutes):
-        adds.win_add(family, minute, "x", 10.0**offset, WINDOWS)
-    await state.commit([PartitionCommit("test", 0, 1, adds)])
+    minutes = [MINUTE - 61, MINUTE - 60, MINUTE - 16, MINUTE - 15, MINUTE - 1, MINUTE, MINUTE]
     now = MINUTE * 60.0 + now_offset_s
     expiry = Changes()
     expiry.win_expire(family, now, WINDOWS)
+    if expire_first:  # minutes that arrive after their windows moved on
+        await state.commit([PartitionCommit("test", 0, None, expiry)])
+    adds = Changes()
+    adds.win_add(
+        family, ((minute, "x", 10.0**offset) for offset, minute in enumerate(minutes)), WINDOWS
+    )
+    await state.commit([PartitionCommit("test", 0, 1, adds)])
     await state.commit([PartitionCommit("test", 0, None, expiry)])
 
     totals = await window_totals(state, family)
@@ -57,9 +61,10 @@ async def test_a_replayed_offset_changes_nothing_and_once_skips_repeated_content
     key = state.key("slot", "count")
 
     def counted(seen_key: str) -> Changes:
+        counted = Changes()
+        counted.hincrby(key, "n", 1)
         changes = Changes()
-        changes.once(state.key("slot", "seen", seen_key), 3600, 1)
-        changes.hincrby(key, "n", 1)
+        changes.once(state.key("slot", "seen", seen_key), 3600, counted)
         return changes
 
     applied = await state.commit([PartitionCommit("src", 0, 5, counted("a"))])
