@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas import validation_errors
-from streams.domain.validation import Rejected, TimeLimits, decode_ping
+from streams.domain.validation import Rejected, TimeLimits, _decode_ping_by_hand, decode_ping
 
 NOW = datetime(2026, 11, 21, 18, 0, tzinfo=UTC).timestamp()
 LIMITS = TimeLimits(max_future_skew_s=30, max_age_s=86400, max_message_bytes=65536)
@@ -78,3 +81,58 @@ def test_decoder_and_json_schema_agree_on_shape() -> None:
     assert validation_errors("airwave.pings", good) == []
     for bad in (ping(lat="52.48"), ping(colour="blue"), ping(lat=123.0), ping(ts="yesterday")):
         assert validation_errors("airwave.pings", bad) != []
+
+
+_ABSENT = object()
+_FIELD_VALUES: dict[str, list[object]] = {
+    "schema": [_ABSENT, "airwave.pings/1", "airwave.pings/2", None, 1],
+    "issi": [_ABSENT, "2001001", "2001002", "", "abc\n", "a" * 65, 2001001, None, "x/y:z"],
+    "ts": [
+        _ABSENT,
+        "2026-11-21T17:59:30Z",
+        "2026-11-21T17:59:30.123456+01:00",
+        "2026-11-21t17:59:30z",
+        "2026-11-21T17:59:30",
+        "2026-11-21 17:59:30Z",
+        "2020-01-01T00:00:00Z",
+        "2026-11-21T18:05:00Z",
+        "yesterday",
+        1795283970,
+        None,
+    ],
+    "lat": [_ABSENT, 52.48, 52, -90.0, 90.0000001, 0.0, True, "52.48", None, 1e308],
+    "lon": [_ABSENT, -1.89, -1, 180.0, -180.5, 0, False, None],
+    "accuracy_m": [_ABSENT, 12.0, 0, -1.0, None, "12", True],
+    "speed_mps": [_ABSENT, 3.5, 0.0, -0.1, 1e9, None],
+    "heading_deg": [_ABSENT, 0, 360, 360.5, -1, 90.25, None],
+    "extra": [_ABSENT, 1],
+}
+
+
+@st.composite
+def ping_messages(draw: st.DrawFn) -> tuple[bytes | None, bytes]:
+    value = {
+        name: choice
+        for name, choices in _FIELD_VALUES.items()
+        for choice in (draw(st.sampled_from(choices)),)
+        if choice is not _ABSENT
+    }
+    key = draw(st.sampled_from([None, b"2001001", b"other"]))
+    raw = orjson.dumps(value)
+    return key, draw(st.sampled_from([raw, raw[:-1], b"[" + raw + b"]", raw + b" "]))
+
+
+@settings(max_examples=3000)
+@given(ping_messages())
+def test_the_fast_ping_decoder_gives_the_hand_written_answer(
+    message: tuple[bytes | None, bytes],
+) -> None:
+    key, raw = message
+
+    def outcome(decode: Callable[..., object]) -> object:
+        try:
+            return decode(key, raw, NOW, LIMITS)
+        except Rejected as rejected:
+            return rejected.rejection
+
+    assert outcome(decode_ping) == outcome(_decode_ping_by_hand)
