@@ -696,6 +696,11 @@ def pipeline_health() -> dict[str, Any]:
             target(quantile(0.99, "coverwatch_batch_messages", "topic"), "p99 {{topic}}", "B"),
         ),
         timeseries(
+            "Agent busy share (1 = saturated, add workers)",
+            target(rate_by("topic", "coverwatch_batch_seconds_sum"), "{{topic}}"),
+            unit="percentunit",
+        ),
+        timeseries(
             "Batches waiting for Redis or the broker",
             target(rate_by("topic", "coverwatch_batch_retries_total"), "{{topic}}"),
             unit="ops",

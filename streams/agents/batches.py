@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import faust
+import numpy as np
+import numpy.typing as npt
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -26,10 +28,10 @@ def raw_messages(events: Events) -> list[tuple[bytes | None, bytes | None]]:
     return [(event.message.key, event.message.value) for event in events]
 
 
-def append_latencies(events: Events) -> list[float]:
+def append_latencies(events: Events) -> npt.NDArray[np.float64]:
     """Seconds from each message's broker timestamp to now."""
-    now = time.time()
-    return [now - event.message.timestamp for event in events]
+    appended = np.fromiter((event.message.timestamp for event in events), float, len(events))
+    return time.time() - appended
 
 
 def partition_commits(source: str, events: Events) -> dict[int, PartitionCommit]:
@@ -73,8 +75,10 @@ async def guarded(
     code's: the batch is retried message by message so that only the message that fails goes to
     ``deadletter`` (as ``internal_error``) and the agent goes on.
     """
+    started = time.perf_counter()
     try:
         await _until_available(runtime, topic, handle, events)
+        runtime.metrics.handled(topic, time.perf_counter() - started)
     except Exception:
         log.exception(
             "batch of %d from %s failed; isolating the failing messages", len(events), topic
@@ -103,8 +107,8 @@ async def apply_table_batch(
     commits = partition_commits(topic, events)
     for index, value in accepted:
         change(commits[events[index].message.partition].changes, value)
+    await runtime.deadletter(topic, events, rejections)  # delivered before the commit
     await runtime.state.commit(list(commits.values()))
-    await runtime.deadletter(topic, events, rejections)
     runtime.metrics.consumed(topic, len(events))
     runtime.metrics.latencies(topic, append_latencies(events))
     return [value for _, value in accepted]

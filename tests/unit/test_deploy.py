@@ -54,6 +54,7 @@ PIPELINE_METRICS = {
     "coverwatch_ingest_latency_seconds": "histogram",
     "coverwatch_redis_round_trips_total": "counter",
     "coverwatch_batch_messages": "histogram",
+    "coverwatch_batch_seconds": "histogram",
     "coverwatch_batch_retries_total": "counter",
     "coverwatch_fixes_total": "counter",
     "coverwatch_visits_published_total": "counter",

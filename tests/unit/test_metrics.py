@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.validation import REASONS, Rejection
-from streams.metrics import AreaNumbers, Metrics
+from streams.metrics import LATENCY_BUCKETS_S, AreaNumbers, BatchHistogram, Metrics
 
 
 def test_every_input_topic_and_reason_starts_at_an_explicit_zero() -> None:
@@ -46,7 +49,7 @@ def test_the_leader_exports_every_area_with_explicit_zeros_and_stops_when_it_los
 ):
     metrics = Metrics([])
     metrics.export_areas(
-        [numbers("ia-01", "uncovered"), numbers("ia-02", "covered")], {"medium": 1}
+        lambda: ([numbers("ia-01", "uncovered"), numbers("ia-02", "covered")], {"medium": 1})
     )
     text = metrics.exposition()[0].decode()
     assert 'coverwatch_area_coverage_state{area="ia-01",kind="impact",state="uncovered"} 1' in text
@@ -64,3 +67,40 @@ def test_the_leader_exports_every_area_with_explicit_zeros_and_stops_when_it_los
     text = metrics.exposition()[0].decode()
     assert 'area="ia-01"' not in text
     assert "coverwatch_area_series_exporter 0.0" in text
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.sampled_from([*LATENCY_BUCKETS_S, 0.0, -1.0]),
+                st.floats(min_value=-5.0, max_value=100.0),
+            ),
+            max_size=20,
+        ),
+        max_size=4,
+    )
+)
+def test_a_batch_histogram_counts_like_a_prometheus_histogram(batches: list[list[float]]) -> None:
+    reference_registry = CollectorRegistry()
+    reference = Histogram(
+        "h_seconds", "doc", ["topic"], buckets=LATENCY_BUCKETS_S, registry=reference_registry
+    )
+    batch_registry = CollectorRegistry()
+    batched = BatchHistogram("h_seconds", "doc", "topic", LATENCY_BUCKETS_S)
+    batch_registry.register(batched)
+    for batch in batches:
+        for value in batch:
+            reference.labels("pings").observe(max(value, 0.0))
+        if batch:
+            batched.observe("pings", batch)
+
+    def samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+        text = generate_latest(registry).decode()
+        return {
+            (sample.name, sample.labels.get("le", "")): round(sample.value, 9)
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    assert samples(batch_registry) == samples(reference_registry)

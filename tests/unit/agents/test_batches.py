@@ -15,17 +15,22 @@ from streams.domain.validation import Rejection
 
 @dataclass
 class Recorder:
-    """Stands in for the runtime: records what the guard deadletters and retries."""
+    """Stands in for the runtime: records what the guard deadletters, retries and handles."""
 
     deadlettered: list[tuple[int, Rejection]] = field(default_factory=list)
     retries: int = 0
+    handled: int = 0
 
     @property
     def metrics(self) -> Any:
-        return SimpleNamespace(retry=self._retry)
+        return SimpleNamespace(retry=self._retry, handled=self._handled)
 
     def _retry(self, topic: str) -> None:
         self.retries += 1
+
+    def _handled(self, topic: str, seconds: float) -> None:
+        assert seconds >= 0
+        self.handled += 1
 
     async def deadletter(self, topic: str, events: Any, rejections: Any) -> None:
         self.deadlettered.extend(rejections)
@@ -53,6 +58,7 @@ async def test_an_unavailable_redis_is_waited_out_and_nothing_is_deadlettered() 
 
     assert calls == [5, 5, 5]
     assert runtime.retries == 2
+    assert runtime.handled == 1
     assert runtime.deadlettered == []
 
 
