@@ -197,8 +197,9 @@ class DemandEngine:
             changes = commits[partition].changes
             identity = fact.crime_id if isinstance(fact, CrimeRecorded) else fact.search_id
             buckets = demand_changes([fact], area_ids, self.weights)
-            changes.once(f"{slot}:seen:{identity}|{fact.ts!r}", SEEN_TTL_S, len(buckets))
-            runtime.state.record_demand(changes, slot, buckets)
+            counted = Changes()
+            runtime.state.record_demand(counted, slot, buckets)
+            changes.once(f"{slot}:seen:{identity}|{fact.ts!r}", SEEN_TTL_S, counted)
         await self._finish(topic, events, list(commits.values()), rejections)
 
     async def _finish(
@@ -209,7 +210,7 @@ class DemandEngine:
         rejections: list[tuple[int, Rejection]],
     ) -> None:
         runtime = self.runtime
+        await runtime.deadletter(topic, events, rejections)  # delivered before the commit
         await runtime.state.commit(commits)
-        await runtime.deadletter(topic, events, rejections)
         runtime.metrics.consumed(topic, len(events))
         runtime.metrics.latencies(topic, append_latencies(events))

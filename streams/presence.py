@@ -71,6 +71,7 @@ class _PartitionWork:
     facts: list[Fact] = field(default_factory=list)
     tracks: dict[str, Track] = field(default_factory=dict)
     last_fixes: dict[str, _LastFix] = field(default_factory=dict)
+    """Each radio's latest accepted fix, with what was known with it."""
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
     visits: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
 
@@ -141,15 +142,14 @@ class PresenceEngine:
             if events[i].message.offset > self.watermarks[events[i].message.partition]
         ]
         work = await self._advance(events, fresh)
-        await self._commit(events, work, now)
         for partition_work in work.values():
             rejections.extend(partition_work.rejected)
-        await runtime.deadletter(topics.PINGS, events, rejections)
+        await self._commit(events, work, now, rejections)
         metrics = runtime.metrics
         metrics.consumed(topics.PINGS, len(events))
         metrics.fixes("replayed", len(decoded) - len(fresh))
         if now is not None:
-            metrics.lags(topics.PINGS, (now - fix.ts for _, fix in fresh))
+            metrics.lags(topics.PINGS, now - np.fromiter((fix.ts for _, fix in fresh), float))
         metrics.latencies(topics.PINGS, append_latencies(events))
 
     def _decode_all(
@@ -198,40 +198,48 @@ class PresenceEngine:
             np.fromiter((fix.lon for _, fix in fresh), float, len(fresh)),
             np.fromiter((fix.lat for _, fix in fresh), float, len(fresh)),
         )
+        contexts = {issi: _context(roster[issi], assigned.get(issi, frozenset())) for issi in issis}
+        policy = self.policy
         outcomes: Counter[str] = Counter()
+        accepted = 0
         for (index, fix), location in zip(fresh, locations, strict=True):
+            issi = fix.issi
             partition = events[index].message.partition
-            entry = roster.get(fix.issi)
-            context = _context(entry, assigned.get(fix.issi, frozenset()))
-            cache = self.tracks[partition]
+            into, cache, context = work[partition], self.tracks[partition], contexts[issi]
             track, facts = advance(
-                cache.get(fix.issi) or new_track(fix.issi), fix, location, context, self.policy
+                cache.get(issi) or new_track(issi), fix, location, context, policy
             )
-            cache[fix.issi] = track
-            self.last_batch[partition] = time.monotonic()
-            into = work[partition]
-            into.tracks[fix.issi] = track
-            into.facts.extend(facts)
-            rejected = [f for f in facts if isinstance(f, FixRejected)]
-            for fact in rejected:
-                outcomes[fact.reason] += 1
-                if fact.reason != "duplicate":
-                    into.rejected.append((index, _rejection(fact)))
-            if not rejected:
-                outcomes["accepted"] += 1
-                into.last_fixes[fix.issi] = _LastFix(
-                    fix, context, entry, location, track.state.mode
+            cache[issi] = into.tracks[issi] = track
+            rejected = [fact for fact in facts if type(fact) is FixRejected] if facts else None
+            if rejected:
+                for fact in rejected:
+                    outcomes[fact.reason] += 1
+                    if fact.reason != "duplicate":
+                        into.rejected.append((index, _rejection(fact)))
+            else:
+                accepted += 1
+                into.last_fixes[issi] = _LastFix(
+                    fix, context, roster[issi], location, track.state.mode
                 )
-            if entry is None:
-                outcomes["unknown_radio"] += 1
+            into.facts.extend(facts)
+        outcomes["accepted"] = accepted
+        outcomes["unknown_radio"] = sum(1 for _, fix in fresh if roster[fix.issi] is None)
+        finished = time.monotonic()
+        for partition in work:
+            self.last_batch[partition] = finished
         for outcome, count in outcomes.items():
             self.runtime.metrics.fixes(outcome, count)
         return work
 
     async def _commit(
-        self, events: Events, work: dict[int, _PartitionWork], now: float | None
+        self,
+        events: Events,
+        work: dict[int, _PartitionWork],
+        now: float | None,
+        rejections: list[tuple[int, Rejection]],
     ) -> None:
-        """Commit every partition of the batch (watermark = its last offset) and emit visits."""
+        """Deadletter the rejected fixes, emit visits and commit every partition of the batch
+        (watermark = its last offset)."""
         last_offsets: dict[int, int] = {}
         for event in events:
             message = event.message
@@ -243,6 +251,7 @@ class PresenceEngine:
             for partition, offset in last_offsets.items()
             if offset > self.watermarks.get(partition, -1)
         ]
+        await self.runtime.deadletter(topics.PINGS, events, rejections)
         await self._apply(commits, work)
 
     def _partition_commit(
@@ -262,19 +271,23 @@ class PresenceEngine:
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
 
     async def _apply(self, commits: list[PartitionCommit], work: dict[int, _PartitionWork]) -> None:
+        """Emit the visits, then commit. Visits are delivered before the commit that makes a
+        replay skip their fixes: a crash in between repeats them (same id and revision), never
+        loses them."""
+        outgoing = [
+            (str(value["area_id"]).encode(), value)
+            for commit in commits
+            for _, _, value in work.get(commit.partition, _PartitionWork()).visits
+        ]
+        await self.runtime.emit(topics.VISITS, outgoing)
+        self.runtime.metrics.visits(value["status"] for _, value in outgoing)
         applied = await self.runtime.state.commit(commits)
-        outgoing: list[tuple[bytes | None, dict[str, object]]] = []
         for commit, done in zip(commits, applied, strict=True):
             if not done:
                 log.warning("partition %d was applied elsewhere; reloading it", commit.partition)
                 self.tracks.pop(commit.partition, None)
-                continue
-            if commit.last_offset is not None:
+            elif commit.last_offset is not None:
                 self.watermarks[commit.partition] = commit.last_offset
-            for _, _, value in work.get(commit.partition, _PartitionWork()).visits:
-                outgoing.append((str(value["area_id"]).encode(), value))
-        await self.runtime.emit(topics.VISITS, outgoing)
-        self.runtime.metrics.visits(value["status"] for _, value in outgoing)
 
     def _visit_values(self, facts: Sequence[Fact]) -> list[tuple[str, str, dict[str, object]]]:
         """(visit_id, local day, published value) of each visit fact."""

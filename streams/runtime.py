@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -115,10 +116,14 @@ class Runtime:
     async def emit(
         self, topic: str, records: Sequence[tuple[bytes | None, dict[str, object]]]
     ) -> None:
-        """Send output records (key, value) to a contract topic; delivery is batched by Faust."""
+        """Send output records (key, value) to a contract topic and wait until the broker has
+        acknowledged all of them (the producer batches them). Callers emit before they commit
+        the Redis changes that make a replay skip the input: at least once, never lost."""
         channel = self.channels[topic]
-        for key, value in records:
-            await channel.send(key=key, value=orjson.dumps(value))
+        deliveries = [
+            await channel.send(key=key, value=orjson.dumps(value)) for key, value in records
+        ]
+        await asyncio.gather(*deliveries)
 
     async def deadletter(
         self,
