@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -54,9 +54,12 @@ log = logging.getLogger(__name__)
 EVALUATE_EVERY_S = 2.0
 LEADER_TTL_MS = 10_000
 SNAPSHOT_REFRESH_S = 60.0
+"""An unchanged snapshot is published again after this many seconds of wall time."""
 YIELD_EVERY_AREAS = 200
 REEVALUATE_AFTER_S = 30.0
-"""An area whose facts did not change is evaluated again at least this often."""
+"""An area whose facts did not change is evaluated again after this many seconds of wall time
+(on the wall clock, not the event clock: a replay at 100x must not re-evaluate every area on
+every cycle; what the event clock alone changes is caught by :func:`due_again`)."""
 DEMAND_SOURCES = {
     topics.INCIDENTS: topics.BY_NAME[topics.INCIDENTS].partitions,
     topics.CRIMES: topics.BY_NAME[topics.CRIMES].partitions,
@@ -83,7 +86,8 @@ class CoverageEngine:
         self.zone = ZoneInfo(self.zone_name)
         self.leading = False
         self.views: dict[str, AreaView] = {}
-        self._published: dict[str, tuple[bytes, float]] = {}
+        self._published: dict[str, tuple[bytes, float, AreaView]] = {}
+        self._statuses: dict[str, tuple[bytes, CoverageStatus]] = {}
         self._policies: dict[str, CoveragePolicy] = {}
         self._evaluated: dict[str, _Evaluated] = {}
         self._policy_version = -1
@@ -110,6 +114,7 @@ class CoverageEngine:
                 runtime.metrics.stop_exporting_areas()
                 self._published.clear()
                 self._evaluated.clear()
+                self._statuses.clear()
         if runtime.clock.now() is None:
             stored = await runtime.state.event_clock()
             if stored is not None:
@@ -123,6 +128,7 @@ class CoverageEngine:
 
     async def _evaluate(self, now: float) -> None:
         runtime = self.runtime
+        wall_now = time.monotonic()
         await self._expire_demand(now)
         read = await read_areas(runtime, now)
         statuses: dict[str, dict[str, object]] = {}
@@ -138,14 +144,20 @@ class CoverageEngine:
             if count % YIELD_EVERY_AREAS == 0:
                 await asyncio.sleep(0)  # let the agents run between slices of a large pack
             facts = area_facts(area, read.presence, read.demand)
-            previous = read.status(area_id)
+            previous = self._stored_status(read, area_id)
             fingerprint = (feed_live, *facts_fingerprint(facts))
             cached = self._evaluated.get(area_id)
             if (
                 previous is not None
                 and cached is not None
                 and cached.fingerprint == fingerprint
-                and not due_again(self._policy(area), previous, cached.evaluated_at, now)
+                and not due_again(
+                    self._policy(area),
+                    previous,
+                    cached.evaluated_at,
+                    now,
+                    wall_now - cached.evaluated_wall,
+                )
             ):
                 views[area_id] = cached.view
                 continue
@@ -166,7 +178,7 @@ class CoverageEngine:
                 )
             statuses[area_id] = status_to_dict(status)
             views[area_id] = area_view(facts, status, read.day, self._policy(area), now, started)
-            self._evaluated[area_id] = _Evaluated(fingerprint, now, views[area_id])
+            self._evaluated[area_id] = _Evaluated(fingerprint, now, wall_now, views[area_id])
         await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
         for alert in alerts:
             runtime.metrics.alert_events.labels(str(alert["event"])).inc()
@@ -176,14 +188,26 @@ class CoverageEngine:
         )
         await runtime.state.commit([PartitionCommit("coverage", 0, None, changes)])
         self.views = views
-        published = await self._publish_snapshots(views, now)
+        changed = await self._publish_snapshots(views, wall_now)
         await runtime.state.publish_events(
             [sse_message("alert", alert) for alert in alerts]
-            + [sse_message("area", snapshot) for snapshot in published]
+            + [sse_message("area", snapshot) for snapshot in changed]
         )
         runtime.metrics.export_areas(
-            (area_numbers(view, now) for view in views.values()), active_alerts(views)
+            lambda: ((area_numbers(view, now) for view in views.values()), active_alerts(views))
         )
+
+    def _stored_status(self, read: AreasRead, area_id: str) -> CoverageStatus | None:
+        """An area's stored coverage status, parsed again only when it changed."""
+        blob = read.stored.get(area_id)
+        if blob is None:
+            return None
+        cached = self._statuses.get(area_id)
+        if cached is not None and cached[0] == blob:
+            return cached[1]
+        status = status_from_dict(orjson.loads(blob))
+        self._statuses[area_id] = (blob, status)
+        return status
 
     async def _expire_demand(self, now: float) -> None:
         """Move every demand window on to ``now``, also when no demand arrives (idempotent and
@@ -199,20 +223,30 @@ class CoverageEngine:
         await self.runtime.state.commit(commits)
 
     async def _publish_snapshots(
-        self, views: dict[str, AreaView], now: float
+        self, views: dict[str, AreaView], wall_now: float
     ) -> list[dict[str, Any]]:
-        """Snapshots of areas whose state changed, and of every area once a minute."""
+        """Publish snapshots of areas whose snapshot changed, and of every area once a minute
+        of wall time; return the changed ones (live pages reload every area on their own, so
+        only changes go to them)."""
         outgoing: list[tuple[bytes, dict[str, Any]]] = []
+        changed: list[dict[str, Any]] = []
         for area_id, view in views.items():
+            last = self._published.get(area_id)
+            if last is not None and last[2] is view and wall_now - last[1] < SNAPSHOT_REFRESH_S:
+                continue  # the same view as published: not evaluated again since
             body = dict(view.snapshot)
             body.pop("ts")
             fingerprint = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-            last = self._published.get(area_id)
-            if last is None or last[0] != fingerprint or now - last[1] >= SNAPSHOT_REFRESH_S:
-                outgoing.append((area_id.encode(), view.snapshot))
-                self._published[area_id] = (fingerprint, now)
+            due = snapshot_due(None if last is None else last[:2], fingerprint, wall_now)
+            if due is None:
+                self._published[area_id] = (fingerprint, last[1] if last else wall_now, view)
+                continue
+            if due == "changed":
+                changed.append(view.snapshot)
+            outgoing.append((area_id.encode(), view.snapshot))
+            self._published[area_id] = (fingerprint, wall_now, view)
         await self.runtime.emit(topics.SNAPSHOTS, outgoing)
-        return [snapshot for _, snapshot in outgoing]
+        return changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +255,19 @@ class _Evaluated:
 
     fingerprint: tuple[object, ...]
     evaluated_at: float
+    evaluated_wall: float
     view: AreaView
+
+
+def snapshot_due(
+    last: tuple[bytes, float] | None, fingerprint: bytes, wall_now: float
+) -> Literal["changed", "refresh"] | None:
+    """Whether an area's snapshot is published now, given the last one published (its content
+    fingerprint and wall time): ``changed`` content, a ``refresh`` of unchanged content once
+    :data:`SNAPSHOT_REFRESH_S` has passed, or ``None``."""
+    if last is None or last[0] != fingerprint:
+        return "changed"
+    return "refresh" if wall_now - last[1] >= SNAPSHOT_REFRESH_S else None
 
 
 def facts_fingerprint(facts: AreaFacts) -> tuple[object, ...]:
@@ -237,12 +283,17 @@ def facts_fingerprint(facts: AreaFacts) -> tuple[object, ...]:
 
 
 def due_again(
-    policy: CoveragePolicy, previous: CoverageStatus, evaluated_at: float, now: float
+    policy: CoveragePolicy,
+    previous: CoverageStatus,
+    evaluated_at: float,
+    now: float,
+    wall_elapsed_s: float,
 ) -> bool:
     """Whether an area whose facts did not change must still be evaluated at ``now``: its state
-    can change with the clock alone (a threshold or a band boundary is crossed), or its last
-    evaluation is older than :data:`REEVALUATE_AFTER_S` (ages and windows in its snapshot)."""
-    if now - evaluated_at >= REEVALUATE_AFTER_S:
+    can change with the event clock alone (a threshold or a band boundary is crossed), or its
+    last evaluation is ``wall_elapsed_s`` >= :data:`REEVALUATE_AFTER_S` seconds of wall time ago
+    (ages and windows in its snapshot)."""
+    if wall_elapsed_s >= REEVALUATE_AFTER_S:
         return True
     limit = limit_at(policy, now)
     if limit != previous.limit_s:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.coverage import REEVALUATE_AFTER_S, due_again
+from streams.coverage import REEVALUATE_AFTER_S, SNAPSHOT_REFRESH_S, due_again, snapshot_due
 from streams.domain.coverage import CoveragePolicy, CoverageStatus, PolicyBand
 
 EVENING = PolicyBand(18 * 60, 2 * 60, 7200.0)
@@ -15,19 +15,34 @@ def status(state: str, elapsed_s: float, limit_s: float = 14400.0) -> CoverageSt
 
 
 def test_an_unchanged_covered_area_is_skipped_until_it_nears_its_limit() -> None:
-    assert not due_again(POLICY, status("covered", 3600), NOON, NOON + 10)
-    assert due_again(POLICY, status("covered", 0.8 * 14400 - 5), NOON, NOON + 10)
+    assert not due_again(POLICY, status("covered", 3600), NOON, NOON + 10, 10)
+    assert due_again(POLICY, status("covered", 0.8 * 14400 - 5), NOON, NOON + 10, 10)
 
 
 def test_an_at_risk_area_is_evaluated_when_it_reaches_the_limit() -> None:
-    assert not due_again(POLICY, status("at_risk", 14000), NOON, NOON + 10)
-    assert due_again(POLICY, status("at_risk", 14395), NOON, NOON + 10)
+    assert not due_again(POLICY, status("at_risk", 14000), NOON, NOON + 10, 10)
+    assert due_again(POLICY, status("at_risk", 14395), NOON, NOON + 10, 10)
 
 
 def test_the_evening_band_starting_forces_an_evaluation() -> None:
     six_pm = NOON + 6 * 3600
-    assert due_again(POLICY, status("covered", 60), six_pm - 5, six_pm + 1)
+    assert due_again(POLICY, status("covered", 60), six_pm - 5, six_pm + 1, 6)
 
 
-def test_every_area_is_evaluated_again_after_a_while() -> None:
-    assert due_again(POLICY, status("uncovered", 20000), NOON, NOON + REEVALUATE_AFTER_S)
+def test_every_area_is_evaluated_again_after_a_while_of_wall_time() -> None:
+    assert due_again(POLICY, status("uncovered", 20000), NOON, NOON + 2, REEVALUATE_AFTER_S)
+    assert not due_again(POLICY, status("uncovered", 20000), NOON, NOON + 2, 2)
+
+
+def test_a_fast_replay_alone_does_not_make_every_area_due() -> None:
+    # two wall seconds in which the event clock moved 140 s (a replay at 70x)
+    assert not due_again(POLICY, status("uncovered", 20000), NOON, NOON + 140, 2)
+    assert not due_again(POLICY, status("covered", 3600), NOON, NOON + 140, 2)
+
+
+def test_a_snapshot_is_published_when_it_changes_and_refreshed_once_a_minute() -> None:
+    assert snapshot_due(None, b"a", NOON) == "changed"
+    assert snapshot_due((b"a", NOON), b"b", NOON + 2) == "changed"
+    assert snapshot_due((b"a", NOON), b"a", NOON + 2) is None
+    assert snapshot_due((b"a", NOON), b"a", NOON + SNAPSHOT_REFRESH_S - 0.001) is None
+    assert snapshot_due((b"a", NOON), b"a", NOON + SNAPSHOT_REFRESH_S) == "refresh"
