@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> CoverwatchApp:
         broker_commit_interval=1.0,
         producer_linger_ms=5,
         stream_wait_empty=False,
+        stream_buffer_maxsize=max(4096, 2 * settings.batch_size),
         datadir=str(Path(tempfile.gettempdir()) / f"coverwatch-{settings.app_id}"),
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms

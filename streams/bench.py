@@ -18,8 +18,10 @@ key prefix:
    applied is when its effect is visible (resolution 5 ms, an upper bound). The worker's own
    ``coverwatch_ingest_latency_seconds`` histogram is reported as a cross-check.
 3. **Per-ping cost** (worker wall time and CPU per ping on a backlog) with 40 (the default pack),
-   1,000 and 10,000 areas (the pack plus square cells tiling it), and with 1k, 10k and 100k
-   radios; each against the 40-area, 1k-radio run.
+   1,000 and 10,000 areas (the pack plus square cells tiling it, so every ping is in one more
+   area), with 10,000 areas beside the patrol area (no ping in them: what the index and the
+   coverage evaluation cost alone), and with 1k, 10k and 100k radios; each against the
+   40-area, 1k-radio run.
 4. **Redis memory**: ``MEMORY USAGE`` summed over every key of a run's key prefix, per radio
    (steady state: the 1k-radio run, every radio with many fixes) and per area (the 10,000-area run
    minus the 40-area run over the extra areas).
@@ -448,7 +450,9 @@ class ReplayResult:
     round_trips_per_batch: dict[str, float]
     mean_batch: float | None
     metrics_scrape_s: float
-    """How long one GET /metrics took (it runs on the worker's event loop)."""
+    """How long one GET /metrics took."""
+    handler_us_per_ping: float | None
+    """Time in the pings agent's handler per ping (decode to Redis commit), whole run."""
 
     @property
     def us_per_ping(self) -> float | None:
@@ -522,9 +526,10 @@ class Bench:
         pings: int,
         after: Callable[[Settings], None] | None = None,
         window_s: float | None = None,
+        areas_beside: bool = False,
     ) -> ReplayResult:
         """Publish a backlog (areas, roster, pings), preload Redis, let a worker read it all."""
-        areas = list(self.pack) + grid_areas(extra_areas, self.pack)
+        areas = list(self.pack) + grid_areas(extra_areas, self.pack, beside=areas_beside)
         fleet = make_fleet(radios, self.pack)
         roster = fleet.roster_messages()
         area_msgs = area_messages(areas)
@@ -584,6 +589,11 @@ class Bench:
             round_trips_per_batch=trips,
             mean_batch=batch_sum / batches if batches else None,
             metrics_scrape_s=scrape_s,
+            handler_us_per_ping=1e6
+            * metrics.value("coverwatch_batch_seconds_sum", topic=topics.PINGS)
+            / batch_sum
+            if batch_sum
+            else None,
         )
         print(
             f"  {label}: {radios} radios, {len(areas)} areas, {len(backlog)} pings -> "
@@ -667,13 +677,28 @@ class Bench:
             for radios, pings in plan.radio_pings.items()
             if radios != plan.base_radios
         ]
+        away: dict[int, ReplayResult | dict[str, str]] = {}
+        most = max(plan.area_counts)
+        runs.append(
+            (
+                away,
+                most,
+                f"areas{most}away",
+                plan.base_radios,
+                most - len(self.pack),
+                plan.area_pings,
+                plan.area_window_s,
+            )
+        )
         for into, size, label, radios, extra, pings, window_s in runs:
             try:
-                into[size] = self.replay(label, radios, extra, pings, window_s=window_s)
+                into[size] = self.replay(
+                    label, radios, extra, pings, window_s=window_s, areas_beside=into is away
+                )
             except Exception as error:  # reported in the table; the other runs go on
                 into[size] = {"error": f"{type(error).__name__}: {error}"}
                 print(f"  {label} failed: {error}", flush=True)
-        return {"areas": by_areas, "radios": by_radios}
+        return {"areas": by_areas, "areas_away": away, "radios": by_radios}
 
     # -- live load ------------------------------------------------------------------------
 
@@ -1047,6 +1072,21 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     f"{_fmt(by_areas[base_areas].cpu_us_per_ping)} us",
                 )
             )
+        for count, failure in _failed(scaling.get("areas_away", {})):
+            rows.append(Row(f"us per ping, {count:,} areas away", None, "us", note=failure))
+        for count, run in sorted(_done(scaling.get("areas_away", {})).items()):
+            rows.append(
+                Row(
+                    f"us per ping, {count:,} areas away",
+                    run.us_per_ping,
+                    "us",
+                    by_areas[base_areas].us_per_ping,
+                    f"{base_areas} areas",
+                    "info",
+                    note=f"the extra areas beside the patrol area, no ping in them; CPU "
+                    f"{_fmt(run.cpu_us_per_ping)} us",
+                )
+            )
         most_areas = by_areas[max(by_areas)]
         if max(by_areas) != base_areas:
             rows.append(
@@ -1057,7 +1097,7 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     by_areas[base_areas].metrics_scrape_s,
                     f"{base_areas} areas",
                     "info",
-                    note="the scrape runs on the worker's event loop",
+                    note="built on a thread beside the worker's event loop",
                 )
             )
         by_radios = _done(scaling["radios"])
@@ -1182,7 +1222,8 @@ def limits_summary(results: Mapping[str, Any]) -> list[str]:
         f"(2 cores here; a share near 1.0 is one saturated Python thread)",
         f"no-op Faust agent: CPU {_shares(noop.cpu)}",
         f"worker per ping: {_fmt(worker.us_per_ping)} us wall, "
-        f"{_fmt(worker.cpu_us_per_ping)} us CPU; no-op agent "
+        f"{_fmt(worker.cpu_us_per_ping)} us CPU, of which {_fmt(worker.handler_us_per_ping)} us "
+        f"in the pings handler (decode to Redis commit); no-op agent "
         f"{_fmt(1e6 / noop.rate if noop.rate else None)} us wall",
         f"mean batch {_fmt(worker.mean_batch)} pings; Redis round trips per batch "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(worker.round_trips_per_batch.items())),

@@ -372,12 +372,18 @@ def ping_messages(
     return messages, Fleet(fleet.issis, fleet.vehicle, lon, lat)
 
 
-def grid_areas(count: int, areas: Sequence[AreaDefinition]) -> list[AreaDefinition]:
+def grid_areas(
+    count: int, areas: Sequence[AreaDefinition], *, beside: bool = False
+) -> list[AreaDefinition]:
     """``count`` square ``comparison`` areas (``grid-00001``...) tiling the patrol area's
-    bounding box, so that every ping is inside one of them."""
+    bounding box, so that every ping is inside one of them; or, ``beside``, tiling a box of the
+    same size just east of it, where no ping falls (what more areas cost when the radios are
+    not in them: the index and the coverage evaluation, not more visits)."""
     if count <= 0:
         return []
     west, south, east, north = _patrol_bounds(areas)
+    if beside:
+        west, east = east + 0.01, east + 0.01 + (east - west)
     columns = math.ceil(math.sqrt(count * (east - west) / (north - south)))
     rows = math.ceil(count / columns)
     width, height = (east - west) / columns, (north - south) / rows

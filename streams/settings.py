@@ -133,7 +133,10 @@ class Settings:
         "COVERWATCH_TILE_ATTRIBUTION", "", "Attribution shown with the base-map tiles"
     )
     batch_size: int = _setting(
-        "COVERWATCH_BATCH_SIZE", 1000, "Most messages an agent takes from a stream per batch"
+        "COVERWATCH_BATCH_SIZE",
+        4000,
+        "Most messages an agent takes from a stream per batch (a backlog is read in batches this "
+        "big: each radio's track is then stored once per batch, not once per fix)",
     )
     batch_wait_s: float = _setting(
         "COVERWATCH_BATCH_WAIT_S", 0.05, "Longest an agent waits to fill a batch"

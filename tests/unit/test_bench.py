@@ -196,6 +196,17 @@ def test_grid_areas_tile_the_patrol_area_and_decode() -> None:
     assert grid_areas(0, pack) == []
 
 
+def test_grid_areas_beside_the_patrol_area_hold_none_of_it() -> None:
+    pack = load_default_area_pack()
+    patrol = next(area for area in pack if area.kind == "other").geometry
+    cells = grid_areas(960, pack, beside=True)
+    assert len(cells) == 960
+    assert not any(cell.geometry.intersects(patrol) for cell in cells)
+    assert shapely.box(*patrol.bounds).area == pytest.approx(
+        sum(cell.geometry.area for cell in cells), rel=0.01
+    )
+
+
 def test_square_area_carries_its_policy() -> None:
     area = square_area("bench-alert", -1.89, 52.48, 400.0, {"default_max_gap_minutes": 1})
     assert area.kind == "impact"
