@@ -389,15 +389,22 @@ def journeys(draw: st.DrawFn) -> Journey:
     return journey, delays, resent
 
 
-@settings(max_examples=300, deadline=None)
-@given(journeys())
-def test_shuffling_within_lateness_gives_in_order_results(journey_and_delays: Journey) -> None:
+def arrival_order(journey_and_delays: Journey) -> list[int]:
+    """Indices of the journey's fixes in the order they arrive: each after its delay, and each
+    resent one again after its extra delay."""
     journey, delays, resent = journey_and_delays
     deliveries = [
         (f.ts + delay, i) for i, ((f, _), delay) in enumerate(zip(journey, delays, strict=True))
     ]
     deliveries += [(journey[i][0].ts + delays[i] + extra, i) for i, extra in resent]
-    arrival = [i for _, i in sorted(deliveries)]
+    return [i for _, i in sorted(deliveries)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(journeys())
+def test_shuffling_within_lateness_gives_in_order_results(journey_and_delays: Journey) -> None:
+    journey, _, resent = journey_and_delays
+    arrival = arrival_order(journey_and_delays)
     in_order, in_order_facts = feed([f for f, _ in journey], [c for _, c in journey])
     shuffled, shuffled_facts = feed(
         [journey[i][0] for i in arrival], [journey[i][1] for i in arrival]
@@ -523,12 +530,8 @@ def _reference_recent(track: Track) -> list[object]:
 def test_stored_form_does_not_depend_on_arrival_order(
     journey_and_delays: Journey, silence: float
 ) -> None:
-    journey, delays, resent = journey_and_delays
-    deliveries = [
-        (f.ts + delay, i) for i, ((f, _), delay) in enumerate(zip(journey, delays, strict=True))
-    ]
-    deliveries += [(journey[i][0].ts + delays[i] + extra, i) for i, extra in resent]
-    arrival = [i for _, i in sorted(deliveries)]
+    journey = journey_and_delays[0]
+    arrival = arrival_order(journey_and_delays)
     in_order, _ = feed([f for f, _ in journey], [c for _, c in journey])
     shuffled, _ = feed([journey[i][0] for i in arrival], [journey[i][1] for i in arrival])
     expired, _ = expire(shuffled, journey[-1][0].ts + silence, POLICY)
