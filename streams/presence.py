@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import orjson
 
 from streams import topics
 from streams.agents.batches import Events, append_latencies
@@ -38,8 +37,8 @@ from streams.domain.tracks import (
     expire,
     needs_expiry,
     new_track,
-    track_from_dict,
-    track_to_dict,
+    track_from_json,
+    track_to_json,
 )
 from streams.domain.validation import Rejected, Rejection, decode_ping
 from streams.runtime import Runtime
@@ -179,8 +178,7 @@ class PresenceEngine:
             watermark, stored = await self.runtime.state.load_tracks(partition)
             self.watermarks[partition] = watermark
             self.tracks[partition] = {
-                issi: track_from_dict(orjson.loads(blob), self.policy)
-                for issi, blob in stored.items()
+                issi: track_from_json(blob, self.policy) for issi, blob in stored.items()
             }
 
     async def _advance(
@@ -264,7 +262,7 @@ class PresenceEngine:
             partition,
             work.facts,
             {visit_id: (day, value) for visit_id, day, value in work.visits},
-            {issi: track_to_dict(track) for issi, track in work.tracks.items()},
+            {issi: track_to_json(track) for issi, track in work.tracks.items()},
             {issi: (last.fix, last.shown()) for issi, last in work.last_fixes.items()},
             now if now is not None else 0.0,
         )

@@ -488,14 +488,14 @@ class State:
         partition: int,
         facts: Iterable[Fact],
         visit_values: Mapping[str, tuple[str, dict[str, object]]],
-        tracks: Mapping[str, object],
+        tracks: Mapping[str, bytes],
         last_fixes: Mapping[str, tuple[Fix, dict[str, object]]],
         now: float,
     ) -> None:
         """The Redis changes of one partition's presence facts.
 
         ``visit_values``: visit_id -> (local day, published value); ``tracks``: issi -> stored
-        track; ``last_fixes``: issi -> (latest accepted fix, what to show about it).
+        track (JSON); ``last_fixes``: issi -> (latest accepted fix, what to show about it).
         """
         slot = self.pings_slice(partition)
         changes.win_expire(slot + ":dose", now, DOSE_WINDOWS)
@@ -530,9 +530,7 @@ class State:
         for day, visits in visits_by_day.items():
             changes.hset_blobs(f"{slot}:visits:{day}", visits)
             changes.expire(f"{slot}:visits:{day}", VISIT_DAYS_KEPT * 86400)
-        changes.hset_blobs(
-            slot + ":tracks", {issi: orjson.dumps(track) for issi, track in tracks.items()}
-        )
+        changes.hset_blobs(slot + ":tracks", tracks)
         changes.geoadd(
             slot + ":geo", ((fix.lon, fix.lat, issi) for issi, (fix, _) in last_fixes.items())
         )

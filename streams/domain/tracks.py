@@ -49,6 +49,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal, TypeAlias
 
+import orjson
+
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 
@@ -214,9 +216,9 @@ EMPTY_STATE: Final = TrackState()
 class RecentFix:
     """A fix still inside the lateness horizon, with the state and facts it led to.
 
-    ``stored`` is the entry's stored form (see :func:`track_to_dict`), computed once when the
-    entry is made: the fix, its sorted ``inside`` and ``near``-only areas, and its context, or
-    ``None`` when that equals the context of the entry before it (or, for an entry made first
+    ``stored`` is the entry's stored form as JSON (see :func:`track_to_json`), encoded once when
+    the entry is made: the fix, its sorted ``inside`` and ``near``-only areas, and its context,
+    or ``null`` when that equals the context of the entry before it (or, for an entry made first
     after a state, that state's context). It is derived data, left out of equality.
     """
 
@@ -225,7 +227,7 @@ class RecentFix:
     context: FixContext
     state: TrackState
     facts: tuple[Fact, ...]
-    stored: StoredEntry = field(compare=False, repr=False)
+    stored: bytes = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -709,8 +711,8 @@ def _insert_late(
         base,
         before.context if before is not None else base.context,
         [
-            (fix, location, context, None),
-            *((e.fix, e.location, e.context, e.stored[:3]) for e in old_suffix),
+            (fix, location, context),
+            *((e.fix, e.location, e.context) for e in old_suffix),
         ],
         policy,
     )
@@ -726,21 +728,18 @@ def _insert_late(
 def _replay(
     state: TrackState,
     previous_context: FixContext | None,
-    fixes: Iterable[tuple[Fix, Location, FixContext, StoredEntry | None]],
+    fixes: Iterable[tuple[Fix, Location, FixContext]],
     policy: Policy,
 ) -> tuple[RecentFix, ...]:
     """Step ``fixes`` (in timestamp order) from ``state``, keeping the state and facts of each.
 
     ``previous_context`` is the context of the entry before the first fix (that of ``state``
-    when there is none); each fix may come with its stored place (the first three items of its
-    stored entry) when it is known already.
+    when there is none).
     """
     entries: list[RecentFix] = []
-    for fix, location, context, place in fixes:
+    for fix, location, context in fixes:
         state, facts = step(state, fix, location, context, policy)
-        stored = _stored_entry(
-            _stored_place(fix, location) if place is None else place, context, previous_context
-        )
+        stored = _stored_entry(_stored_place(fix, location), context, previous_context)
         entries.append(RecentFix(fix, location, context, state, facts, stored))
         previous_context = context
     return tuple(entries)
@@ -856,45 +855,49 @@ def _stamp(
 # and contexts, and the revisions are stored; recent states and facts are recomputed on load.
 
 
-def track_to_dict(track: Track) -> dict[str, JsonValue]:
-    """A compact JSON-safe form of ``track`` (read back with :func:`track_from_dict`).
+def track_to_json(track: Track) -> bytes:
+    """A compact JSON form of ``track`` (read back with :func:`track_from_json`).
 
-    Sequences are lists or tuples (both dump as JSON arrays). Each recent fix is stored as
-    ``[fix, inside, near_only, context]`` with ``context`` ``null`` when it equals the one before
-    (the settled state's for the first); those entries are precomputed (:attr:`RecentFix.stored`),
-    so only the first one's context is checked here, against the settled state.
+    Each recent fix is stored as ``[fix, inside, near_only, context]`` with ``context`` ``null``
+    when it equals the one before (the settled state's for the first); those entries are encoded
+    once, when the fix is applied (:attr:`RecentFix.stored`), and spliced in here, so only the
+    first one's context is checked, against the settled state.
     """
-    recent: list[JsonValue] = [entry.stored for entry in track.recent]
-    if recent:
-        first = track.recent[0]
-        first_stored = first.stored
-        same = first.context == track.settled.context
-        if (first_stored[3] is None) != same:
-            context = None if same else _context_to_list(first.context)
-            recent[0] = (*first_stored[:3], context)
     stored: dict[str, JsonValue] = {
         "v": _SERIAL_VERSION,
         "issi": track.issi,
         "w": track.watermark if math.isfinite(track.watermark) else None,
         "s": _state_to_dict(track.settled),
     }
-    if recent:
-        stored["r"] = recent
     if track.revisions:
         stored["rev"] = dict(track.revisions)  # visit id -> (revision, touched)
-    return stored
+    head = orjson.dumps(stored)
+    if not track.recent:
+        return head
+    recent = [entry.stored for entry in track.recent]
+    first = track.recent[0]
+    same = first.context == track.settled.context
+    if _context_elided(first.stored) != same:
+        recent[0] = _stored_entry(
+            _stored_place(first.fix, first.location), first.context, track.settled.context
+        )
+    return b"".join((head[:-1], b',"r":[', b",".join(recent), b"]}"))
 
 
-def track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
-    """The track :func:`track_to_dict` stored, with its recent states recomputed under ``policy``.
+def track_from_json(stored: bytes, policy: Policy) -> Track:
+    """The track :func:`track_to_json` stored, with its recent states recomputed under ``policy``.
 
     ``policy`` must be the one the track was built with for the result to equal the original.
     """
+    return _track_from_dict(orjson.loads(stored), policy)
+
+
+def _track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
     if stored.get("v") != _SERIAL_VERSION:
         raise ValueError(f"unknown stored track version {stored.get('v')!r}")
     issi = _as_str(stored["issi"])
     settled = _state_from_dict(issi, _as_mapping(stored["s"]), policy)
-    fixes: list[tuple[Fix, Location, FixContext, StoredEntry | None]] = []
+    fixes: list[tuple[Fix, Location, FixContext]] = []
     context = settled.context
     for item in _as_list(stored.get("r", [])):
         fix_list, inside_list, near_list, context_list = _as_list(item)
@@ -905,7 +908,7 @@ def track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
         if context is None:
             raise ValueError("a stored recent fix has no context")
         location = Location(inside, near)
-        fixes.append((_fix_from_list(issi, _as_list(fix_list)), location, context, None))
+        fixes.append((_fix_from_list(issi, _as_list(fix_list)), location, context))
     watermark = stored.get("w")
     revisions = {
         _as_str(visit_id): (int(_as_number(entry[0])), _as_number(entry[1]))
@@ -977,9 +980,17 @@ def _stored_place(fix: Fix, location: Location) -> StoredEntry:
 
 def _stored_entry(
     place: StoredEntry, context: FixContext, previous_context: FixContext | None
-) -> StoredEntry:
-    """A stored recent fix: its place and its context, ``None`` when equal to the previous."""
-    return (*place, None if context == previous_context else _context_to_list(context))
+) -> bytes:
+    """A stored recent fix as JSON: its place and its context, ``null`` when equal to the
+    previous."""
+    stored_context = None if context == previous_context else _context_to_list(context)
+    return orjson.dumps((*place, stored_context))
+
+
+def _context_elided(stored: bytes) -> bool:
+    """Whether a stored recent fix leaves its context out (its last item is ``null``; a stored
+    context is a list)."""
+    return stored.endswith(b",null]")
 
 
 def _fix_from_list(issi: str, values: Sequence[object]) -> Fix:
