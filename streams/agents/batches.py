@@ -100,14 +100,32 @@ async def apply_table_batch(
     events: Events,
     decode: Callable[[bytes | None, bytes | None], T],
     change: Callable[[Changes, T], None],
+    *,
+    decode_replayed: bool = False,
 ) -> list[T]:
     """Decode a batch, deadletter the rejects, apply ``change`` for each accepted value to its
-    partition's changes, commit them with the watermarks, and count. Returns the values."""
-    accepted, rejections = decode_all(raw_messages(events), decode)
+    partition's changes, commit them with the watermarks, and count. Returns the values.
+
+    Messages at or below their partition's stored watermark were applied before (a replay after
+    a restart or a rebalance): they are neither decoded nor deadlettered again, unless
+    ``decode_replayed`` (their values are then returned too; the commit still skips them).
+    """
     commits = partition_commits(topic, events)
+    if decode_replayed:
+        wanted = list(range(len(events)))
+    else:
+        applied = await runtime.state.watermarks(topic, commits)
+        wanted = [
+            index
+            for index, event in enumerate(events)
+            if event.message.offset > applied[event.message.partition]
+        ]
+    accepted, rejections = decode_all(raw_messages([events[i] for i in wanted]), decode)
     for index, value in accepted:
-        change(commits[events[index].message.partition].changes, value)
-    await runtime.deadletter(topic, events, rejections)  # delivered before the commit
+        change(commits[events[wanted[index]].message.partition].changes, value)
+    await runtime.deadletter(
+        topic, events, [(wanted[index], rejection) for index, rejection in rejections]
+    )  # delivered before the commit
     await runtime.state.commit(list(commits.values()))
     runtime.metrics.consumed(topic, len(events))
     runtime.metrics.latencies(topic, append_latencies(events))

@@ -53,7 +53,10 @@ def register(runtime: Runtime) -> None:
 
     async def ticks_batch(events: Events) -> None:
         decode = partial(decode_tick, limits=runtime.limits)
-        for ts in await apply_table_batch(runtime, topics.CLOCK_TICKS, events, decode, tick_change):
+        ticks = await apply_table_batch(
+            runtime, topics.CLOCK_TICKS, events, decode, tick_change, decode_replayed=True
+        )
+        for ts in ticks:  # replayed ticks too: they move this worker's clock on a restart
             runtime.clock.observe(ts)
 
     for topic, name, handle in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import orjson
@@ -11,7 +12,9 @@ import pytest
 import redis
 
 from schemas import assert_valid
+from streams.embedded import free_port
 from tests.helpers.kafka import produce, read_topic, run
+from tests.integration.conftest import start_worker, worker_settings
 
 pytestmark = pytest.mark.integration
 
@@ -269,3 +272,59 @@ def test_bad_input_on_every_topic_is_deadlettered_and_nothing_stored_is_lost(wor
         assert orjson.loads(incident)["opened"] is not None
     finally:
         client.close()
+
+
+def test_a_replayed_table_is_not_decoded_or_deadlettered_again(stack, work_dir) -> None:  # type: ignore[no-untyped-def]
+    settings = worker_settings(stack, "mreplayedtable")
+    entry = {
+        "issi": "3004004",
+        "officer_id": "7789",
+        "callsign": "C32",
+        "unit": "Central NPT",
+        "role": "neighbourhood",
+        "device": "handheld",
+        "on_duty": True,
+    }
+    first = start_worker(stack, settings, work_dir)
+    try:
+        run(
+            produce(
+                settings.kafka_bootstrap,
+                settings.topic("resources.roster"),
+                [(b"3004004", orjson.dumps(entry)), (b"3004004", b"{")],
+            )
+        )
+        assert wait_for(
+            lambda: (
+                first.metric("coverwatch_messages_consumed_total", topic="resources.roster") >= 2
+            )
+        )
+        assert (
+            first.metric(
+                "coverwatch_deadletter_total", topic="resources.roster", reason="invalid_json"
+            )
+            == 1
+        )
+    finally:
+        first.stop()
+
+    # A new consumer group reads the topic from the start: the same keys, the same watermarks.
+    again = start_worker(
+        stack, replace(settings, app_id=settings.app_id + "-again", web_port=free_port()), work_dir
+    )
+    try:
+        assert wait_for(
+            lambda: (
+                again.metric("coverwatch_messages_consumed_total", topic="resources.roster") >= 2
+            )
+        )
+        assert again.metric("coverwatch_deadletter_total", topic="resources.roster") == 0
+        client = redis.Redis.from_url(settings.redis_url)
+        try:
+            stored = client.hget(f"{settings.key_prefix}:{{directory}}:roster", "3004004")
+        finally:
+            client.close()
+        assert stored is not None
+        assert orjson.loads(stored)["callsign"] == "C32"
+    finally:
+        again.stop()
