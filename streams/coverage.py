@@ -52,10 +52,18 @@ from streams.state import Changes, DemandView, PartitionCommit, PresenceView
 log = logging.getLogger(__name__)
 
 EVALUATE_EVERY_S = 2.0
+EVALUATION_SHARE = 0.5
+"""At most this share of a worker's wall time goes to evaluating: after an evaluation that took
+``d`` seconds, the next waits until ``d * (1 / share - 1)`` seconds have passed (under heavy load
+the coverage picture refreshes less often instead of starving the agents, which would make
+everything late)."""
 LEADER_TTL_MS = 10_000
 SNAPSHOT_REFRESH_S = 60.0
 """An unchanged snapshot is published again after this many seconds of wall time."""
 YIELD_EVERY_AREAS = 200
+VIEW_REFRESH_S = 10.0
+"""An area whose coverage state, severity and alert did not change gets a new view (snapshot,
+metrics) at most this often (wall time); its first change after a quiet spell shows at once."""
 REEVALUATE_AFTER_S = 30.0
 """An area whose facts did not change is evaluated again after this many seconds of wall time
 (on the wall clock, not the event clock: a replay at 100x must not re-evaluate every area on
@@ -91,6 +99,7 @@ class CoverageEngine:
         self._policies: dict[str, CoveragePolicy] = {}
         self._evaluated: dict[str, _Evaluated] = {}
         self._policy_version = -1
+        self._rest_until = 0.0
 
     def _policy(self, area: AreaDefinition) -> CoveragePolicy:
         """The area's coverage policy, parsed once per version of the area definitions."""
@@ -120,11 +129,13 @@ class CoverageEngine:
             if stored is not None:
                 runtime.clock.observe(stored)  # a restarted event clock resumes where it was
         now = runtime.clock.now()
-        if not leading or now is None:
+        if not leading or now is None or time.monotonic() < self._rest_until:
             return
-        started = time.perf_counter()
+        started = time.monotonic()
         await self._evaluate(now)
-        runtime.metrics.coverage_evaluation.observe(time.perf_counter() - started)
+        finished = time.monotonic()
+        runtime.metrics.coverage_evaluation.observe(finished - started)
+        self._rest_until = rest_until(started, finished)
 
     async def _evaluate(self, now: float) -> None:
         runtime = self.runtime
@@ -177,6 +188,11 @@ class CoverageEngine:
                     (read.day, {"area_id": area_id, "state": status.state, "ts": format_ts(now)})
                 )
             statuses[area_id] = status_to_dict(status)
+            if cached is not None and not view_due(
+                cached.view.status, status, wall_now - cached.evaluated_wall
+            ):
+                views[area_id] = cached.view  # its fingerprint still differs: due again soon
+                continue
             views[area_id] = area_view(facts, status, read.day, self._policy(area), now, started)
             self._evaluated[area_id] = _Evaluated(fingerprint, now, wall_now, views[area_id])
         await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
@@ -257,6 +273,24 @@ class _Evaluated:
     evaluated_at: float
     evaluated_wall: float
     view: AreaView
+
+
+def view_due(shown: CoverageStatus | None, status: CoverageStatus, built_s_ago: float) -> bool:
+    """Whether an area evaluated again gets a new view: its coverage state, severity or alert
+    differs from the one its view shows, or that view was built :data:`VIEW_REFRESH_S` or more
+    seconds (wall time) ago."""
+    return (
+        shown is None
+        or (shown.state, shown.severity, shown.active_alert)
+        != (status.state, status.severity, status.active_alert)
+        or built_s_ago >= VIEW_REFRESH_S
+    )
+
+
+def rest_until(started: float, finished: float) -> float:
+    """When the next evaluation may start, after one from ``started`` to ``finished`` (so that
+    evaluating takes at most :data:`EVALUATION_SHARE` of the wall time)."""
+    return finished + (finished - started) * (1.0 / EVALUATION_SHARE - 1.0)
 
 
 def snapshot_due(

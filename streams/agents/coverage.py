@@ -1,4 +1,5 @@
-"""The coverage clock: evaluates every area every two seconds, whether data arrives or not."""
+"""The coverage clock: evaluates every area every two seconds (less often while evaluating takes
+more than half the time), whether data arrives or not."""
 
 from __future__ import annotations
 

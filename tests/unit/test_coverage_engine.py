@@ -1,8 +1,19 @@
-"""When the coverage evaluator may skip an area whose facts did not change."""
+"""When the coverage evaluator may skip an area whose facts did not change, and when it rests."""
 
 from __future__ import annotations
 
-from streams.coverage import REEVALUATE_AFTER_S, SNAPSHOT_REFRESH_S, due_again, snapshot_due
+from dataclasses import replace
+
+from streams.coverage import (
+    EVALUATE_EVERY_S,
+    REEVALUATE_AFTER_S,
+    SNAPSHOT_REFRESH_S,
+    VIEW_REFRESH_S,
+    due_again,
+    rest_until,
+    snapshot_due,
+    view_due,
+)
 from streams.domain.coverage import CoveragePolicy, CoverageStatus, PolicyBand
 
 EVENING = PolicyBand(18 * 60, 2 * 60, 7200.0)
@@ -46,3 +57,24 @@ def test_a_snapshot_is_published_when_it_changes_and_refreshed_once_a_minute() -
     assert snapshot_due((b"a", NOON), b"a", NOON + 2) is None
     assert snapshot_due((b"a", NOON), b"a", NOON + SNAPSHOT_REFRESH_S - 0.001) is None
     assert snapshot_due((b"a", NOON), b"a", NOON + SNAPSHOT_REFRESH_S) == "refresh"
+
+
+def test_a_quick_evaluation_leaves_the_next_tick_on_time() -> None:
+    assert rest_until(100.0, 100.05) < 100.0 + EVALUATE_EVERY_S
+
+
+def test_a_slow_evaluation_rests_as_long_as_it_took() -> None:
+    assert rest_until(100.0, 103.5) == 107.0
+
+
+def test_a_busy_area_gets_a_new_view_at_most_every_refresh_interval() -> None:
+    shown = status("covered", 600)
+    assert not view_due(shown, status("covered", 610), VIEW_REFRESH_S - 1)
+    assert view_due(shown, status("covered", 610), VIEW_REFRESH_S)
+
+
+def test_a_change_of_coverage_state_or_severity_gets_a_new_view_at_once() -> None:
+    shown = status("covered", 11000)
+    assert view_due(shown, status("at_risk", 11600), 0.5)
+    assert view_due(shown, replace(shown, severity="high"), 0.5)
+    assert view_due(None, shown, 0.5)
