@@ -318,7 +318,12 @@ def test_a_replayed_table_is_not_decoded_or_deadlettered_again(stack, work_dir) 
                 again.metric("coverwatch_messages_consumed_total", topic="resources.roster") >= 2
             )
         )
-        assert again.metric("coverwatch_deadletter_total", topic="resources.roster") == 0
+        assert (
+            again.metric(
+                "coverwatch_deadletter_total", topic="resources.roster", reason="invalid_json"
+            )
+            == 0
+        )
         client = redis.Redis.from_url(settings.redis_url)
         try:
             stored = client.hget(f"{settings.key_prefix}:{{directory}}:roster", "3004004")
