@@ -343,6 +343,7 @@ class State:
         self._lead = self.redis.register_script(LEAD_LUA)
         self._roster = self.redis.register_script(ROSTER_LUA)
         self._roster_entries: dict[bytes, dict[str, Any]] = {}
+        self._visits_read: dict[bytes, dict[str, Any]] = {}
 
     def key(self, tag: str, *parts: str) -> str:
         """A key in hash-tag slot ``tag`` under this deployment's prefix."""
@@ -558,12 +559,24 @@ class State:
         self.metrics.round_trip("presence_view")
         view = PresenceView()
         per_partition = 5 + len(days)
+        known, self._visits_read = self._visits_read, {}
         for partition in range(partitions):
             present, windows, lastq, feed, totals, *visits = replies[
                 partition * per_partition : (partition + 1) * per_partition
             ]
-            view.add(present, windows, lastq, feed, totals, visits)
+            parsed = [self._visit(blob, known) for day in visits for blob in day.values()]
+            view.add(present, windows, lastq, feed, totals, parsed)
         return view
+
+    def _visit(self, blob: bytes, known: Mapping[bytes, dict[str, Any]]) -> dict[str, Any]:
+        """A stored visit parsed, unless the previous read held the same value: the evaluator
+        reads every visit of the day on each cycle, and most did not change since the last.
+        Only the visits of the latest read are kept."""
+        visit = known.get(blob)
+        if visit is None:
+            visit = orjson.loads(blob)
+        self._visits_read[blob] = visit
+        return visit
 
     # -- demand (cad.incidents, crimes.recorded, stopsearch.events partitions) ----------------
 
@@ -821,9 +834,9 @@ class PresenceView:
         lastq: Mapping[bytes, bytes],
         feed: bytes | None,
         totals: Mapping[bytes, bytes],
-        visits: Sequence[Mapping[bytes, bytes]],
+        visits: Iterable[dict[str, Any]],
     ) -> None:
-        """Merge one partition's replies."""
+        """Merge one partition's replies and its visits (parsed; shared, not to be changed)."""
         for field_name, value in totals.items():
             area_id, split = field_name.decode().split("|", 1)
             by_split = self.dose_total.setdefault(area_id, {})
@@ -842,10 +855,8 @@ class PresenceView:
             )
         if feed is not None:
             self.feed_last_fix = max(self.feed_last_fix or 0.0, float(feed))
-        for day in visits:
-            for value in day.values():
-                visit = orjson.loads(value)
-                self.visits.setdefault(visit["area_id"], []).append(visit)
+        for visit in visits:
+            self.visits.setdefault(visit["area_id"], []).append(visit)
 
 
 @dataclass

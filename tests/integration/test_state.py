@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 import redis.asyncio as redis_asyncio
 
@@ -76,4 +77,25 @@ async def test_a_replayed_offset_changes_nothing_and_once_skips_repeated_content
     client = redis_asyncio.Redis.from_url(stack.redis_url)
     assert await client.hget(key, "n") == b"2"
     await client.aclose()
+    await state.close()
+
+
+async def test_a_visit_unchanged_since_the_last_read_is_not_parsed_again(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    day = "2026-11-20"
+    visits = state.pings_slice(0) + f":visits:{day}"
+    first = {"area_id": "ia-01", "status": "open", "seconds": 60.0}
+    second = {"area_id": "ia-02", "status": "closed", "seconds": 900.0}
+    await state.redis.hset(visits, mapping={"v1": orjson.dumps(first), "v2": orjson.dumps(second)})
+
+    before = await state.presence_view(1, [day])
+    await state.redis.hset(visits, "v1", orjson.dumps({**first, "status": "closed"}))
+    after = await state.presence_view(1, [day])
+
+    assert after.visits["ia-02"] == [second]
+    assert after.visits["ia-02"][0] is before.visits["ia-02"][0]  # the same parsed value
+    assert after.visits["ia-01"] == [{**first, "status": "closed"}]  # a new revision is read
+    assert before.visits["ia-01"] == [first]
     await state.close()
