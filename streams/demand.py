@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from streams import topics
-from streams.agents.batches import Events, append_latencies, partition_commits
+from streams.agents.batches import Events, append_latencies, partition_commits, unapplied
 from streams.domain.demand import (
     demand_changes,
     open_incident_changes,
@@ -79,14 +79,15 @@ class DemandEngine:
         self.runtime = runtime
         self.weights = harm_weights(runtime.settings.harm_weights_file)
 
-    def _decode_batch(
-        self, events: Events, decode: Callable[..., T]
+    async def _decode_batch(
+        self, topic: str, events: Events, decode: Callable[..., T]
     ) -> tuple[list[tuple[int, T]], list[tuple[int, Rejection]]]:
+        """Decode the events not applied before; (index, value) and (index, rejection)."""
         clock = self.runtime.clock
         decoded: list[tuple[int, T]] = []
         rejections: list[tuple[int, Rejection]] = []
-        for index, event in enumerate(events):
-            message = event.message
+        for index in await unapplied(self.runtime, topic, events):
+            message = events[index].message
             try:
                 decoded.append(
                     (index, decode(message.key, message.value, clock.now(), self.runtime.limits))
@@ -111,7 +112,7 @@ class DemandEngine:
     async def process_incidents(self, events: Events) -> None:
         """One batch of ``cad.incidents``."""
         runtime = self.runtime
-        decoded, rejections = self._decode_batch(events, decode_incident)
+        decoded, rejections = await self._decode_batch(topics.INCIDENTS, events, decode_incident)
         ids: dict[int, list[str]] = defaultdict(list)
         for index, incident in decoded:
             ids[events[index].message.partition].append(incident.incident_id)
@@ -187,7 +188,7 @@ class DemandEngine:
         decode: Callable[..., CrimeRecorded | StopSearchRecorded],
     ) -> None:
         runtime = self.runtime
-        decoded, rejections = self._decode_batch(events, decode)
+        decoded, rejections = await self._decode_batch(topic, events, decode)
         await runtime.refresh_fences(await runtime.state.area_version())
         places = self._areas_of([(fact.lat, fact.lon) for _, fact in decoded])
         commits = self._expiring_commits(topic, events)

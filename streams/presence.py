@@ -133,34 +133,35 @@ class PresenceEngine:
     async def _process(self, events: Events) -> None:
         runtime = self.runtime
         now = runtime.clock.now()
-        decoded, rejections = self._decode_all(events)
-        await self._load_partitions({events[i].message.partition for i, _ in decoded})
-        fresh = [
-            (i, fix)
-            for i, fix in decoded
-            if events[i].message.offset > self.watermarks[events[i].message.partition]
+        await self._load_partitions({event.message.partition for event in events})
+        unapplied = [
+            index
+            for index, event in enumerate(events)
+            if event.message.offset > self.watermarks[event.message.partition]
         ]
+        fresh, rejections = self._decode_all(events, unapplied)
         work = await self._advance(events, fresh)
         for partition_work in work.values():
             rejections.extend(partition_work.rejected)
         await self._commit(events, work, now, rejections)
         metrics = runtime.metrics
         metrics.consumed(topics.PINGS, len(events))
-        metrics.fixes("replayed", len(decoded) - len(fresh))
+        metrics.fixes("replayed", len(events) - len(unapplied))
         if now is not None:
             metrics.lags(topics.PINGS, now - np.fromiter((fix.ts for _, fix in fresh), float))
         metrics.latencies(topics.PINGS, append_latencies(events))
 
     def _decode_all(
-        self, events: Events
+        self, events: Events, indices: Sequence[int]
     ) -> tuple[list[tuple[int, Fix]], list[tuple[int, Rejection]]]:
-        """Validate each fix against the clock, which an accepted fix moves on an event clock (a
-        fast replay's batch can span hours of event time)."""
+        """Validate the fixes at ``indices`` (those not applied before: a replayed fix is not
+        judged again against a clock that has moved on) against the clock, which an accepted fix
+        moves on an event clock (a fast replay's batch can span hours of event time)."""
         clock = self.runtime.clock
         decoded: list[tuple[int, Fix]] = []
         rejections: list[tuple[int, Rejection]] = []
-        for index, event in enumerate(events):
-            message = event.message
+        for index in indices:
+            message = events[index].message
             try:
                 fix = decode_ping(message.key, message.value, clock.now(), self.runtime.limits)
             except Rejected as error:

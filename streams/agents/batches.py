@@ -94,6 +94,19 @@ async def guarded(
             await runtime.deadletter(topic, events, [(index, rejection)])
 
 
+async def unapplied(runtime: Runtime, topic: str, events: Events) -> list[int]:
+    """Indices of the events above their partition's stored watermark. The others were applied
+    before (a replay after a restart, a rebalance or a new consumer group): they are neither
+    decoded nor deadlettered again (the clock has moved on since, so a fix or an event counted
+    then could now look stale)."""
+    applied = await runtime.state.watermarks(topic, {event.message.partition for event in events})
+    return [
+        index
+        for index, event in enumerate(events)
+        if event.message.offset > applied[event.message.partition]
+    ]
+
+
 async def apply_table_batch(
     runtime: Runtime,
     topic: str,
@@ -106,20 +119,13 @@ async def apply_table_batch(
     """Decode a batch, deadletter the rejects, apply ``change`` for each accepted value to its
     partition's changes, commit them with the watermarks, and count. Returns the values.
 
-    Messages at or below their partition's stored watermark were applied before (a replay after
-    a restart or a rebalance): they are neither decoded nor deadlettered again, unless
-    ``decode_replayed`` (their values are then returned too; the commit still skips them).
+    Messages applied before are skipped (:func:`unapplied`), unless ``decode_replayed`` (their
+    values are then returned too; the commit still skips them).
     """
     commits = partition_commits(topic, events)
-    if decode_replayed:
-        wanted = list(range(len(events)))
-    else:
-        applied = await runtime.state.watermarks(topic, commits)
-        wanted = [
-            index
-            for index, event in enumerate(events)
-            if event.message.offset > applied[event.message.partition]
-        ]
+    wanted = (
+        list(range(len(events))) if decode_replayed else await unapplied(runtime, topic, events)
+    )
     accepted, rejections = decode_all(raw_messages([events[i] for i in wanted]), decode)
     for index, value in accepted:
         change(commits[events[wanted[index]].message.partition].changes, value)

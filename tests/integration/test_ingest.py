@@ -14,7 +14,7 @@ import redis
 from schemas import assert_valid
 from streams.embedded import free_port
 from tests.helpers.kafka import produce, read_topic, run
-from tests.integration.conftest import start_worker, worker_settings
+from tests.integration.conftest import RunningWorker, start_worker, worker_settings
 
 pytestmark = pytest.mark.integration
 
@@ -274,8 +274,20 @@ def test_bad_input_on_every_topic_is_deadlettered_and_nothing_stored_is_lost(wor
         client.close()
 
 
-def test_a_replayed_table_is_not_decoded_or_deadlettered_again(stack, work_dir) -> None:  # type: ignore[no-untyped-def]
-    settings = worker_settings(stack, "mreplayedtable")
+REPLAYED_BAD_INPUT = {
+    "resources.roster": (b"3004004", b"{"),
+    "airwave.pings": (b"3004004", b'{"issi": "3004004", "ts": '),
+    "crimes.recorded": (
+        b"CR-3",
+        orjson.dumps(
+            {"crime_id": "CR-3", "ts": now_ts(), "lat": 123.0, "lon": -1.9, "category": "theft"}
+        ),
+    ),
+}
+
+
+def test_replayed_input_is_not_judged_or_deadlettered_again(stack, work_dir) -> None:  # type: ignore[no-untyped-def]
+    settings = worker_settings(stack, "mreplayedinput")
     entry = {
         "issi": "3004004",
         "officer_id": "7789",
@@ -285,45 +297,50 @@ def test_a_replayed_table_is_not_decoded_or_deadlettered_again(stack, work_dir) 
         "device": "handheld",
         "on_duty": True,
     }
+
+    def deadlettered(worker: RunningWorker) -> dict[str, float]:
+        return {
+            topic: worker.metric("coverwatch_deadletter_total", topic=topic, reason=reason)
+            for topic, reason in (
+                ("resources.roster", "invalid_json"),
+                ("airwave.pings", "invalid_json"),
+                ("crimes.recorded", "invalid_coordinates"),
+            )
+        }
+
+    def consumed_all(worker: RunningWorker) -> bool:
+        return all(
+            worker.metric("coverwatch_messages_consumed_total", topic=topic) >= count
+            for topic, count in (
+                ("resources.roster", 2),
+                ("airwave.pings", 1),
+                ("crimes.recorded", 1),
+            )
+        )
+
     first = start_worker(stack, settings, work_dir)
     try:
         run(
             produce(
                 settings.kafka_bootstrap,
                 settings.topic("resources.roster"),
-                [(b"3004004", orjson.dumps(entry)), (b"3004004", b"{")],
+                [(b"3004004", orjson.dumps(entry))],
             )
         )
-        assert wait_for(
-            lambda: (
-                first.metric("coverwatch_messages_consumed_total", topic="resources.roster") >= 2
-            )
-        )
-        assert (
-            first.metric(
-                "coverwatch_deadletter_total", topic="resources.roster", reason="invalid_json"
-            )
-            == 1
-        )
+        for topic, message in REPLAYED_BAD_INPUT.items():
+            run(produce(settings.kafka_bootstrap, settings.topic(topic), [message]))
+        assert wait_for(lambda: consumed_all(first))
+        assert deadlettered(first) == dict.fromkeys(REPLAYED_BAD_INPUT, 1.0)
     finally:
         first.stop()
 
-    # A new consumer group reads the topic from the start: the same keys, the same watermarks.
+    # A new consumer group reads every topic from the start: the same keys, the same watermarks.
     again = start_worker(
         stack, replace(settings, app_id=settings.app_id + "-again", web_port=free_port()), work_dir
     )
     try:
-        assert wait_for(
-            lambda: (
-                again.metric("coverwatch_messages_consumed_total", topic="resources.roster") >= 2
-            )
-        )
-        assert (
-            again.metric(
-                "coverwatch_deadletter_total", topic="resources.roster", reason="invalid_json"
-            )
-            == 0
-        )
+        assert wait_for(lambda: consumed_all(again))
+        assert deadlettered(again) == dict.fromkeys(REPLAYED_BAD_INPUT, 0.0)
         client = redis.Redis.from_url(settings.redis_url)
         try:
             stored = client.hget(f"{settings.key_prefix}:{{directory}}:roster", "3004004")
