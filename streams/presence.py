@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from streams import topics
-from streams.agents.batches import Events, append_latencies
+from streams.agents.batches import Events, above_watermarks, append_latencies
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.publication import pseudonym, visit_value
@@ -134,11 +134,7 @@ class PresenceEngine:
         runtime = self.runtime
         now = runtime.clock.now()
         await self._load_partitions({event.message.partition for event in events})
-        unapplied = [
-            index
-            for index, event in enumerate(events)
-            if event.message.offset > self.watermarks[event.message.partition]
-        ]
+        unapplied = above_watermarks(events, self.watermarks)
         fresh, rejections = self._decode_all(events, unapplied)
         work = await self._advance(events, fresh)
         for partition_work in work.values():

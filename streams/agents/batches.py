@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import faust
@@ -94,17 +94,22 @@ async def guarded(
             await runtime.deadletter(topic, events, [(index, rejection)])
 
 
-async def unapplied(runtime: Runtime, topic: str, events: Events) -> list[int]:
-    """Indices of the events above their partition's stored watermark. The others were applied
-    before (a replay after a restart, a rebalance or a new consumer group): they are neither
-    decoded nor deadlettered again (the clock has moved on since, so a fix or an event counted
-    then could now look stale)."""
-    applied = await runtime.state.watermarks(topic, {event.message.partition for event in events})
+def above_watermarks(events: Events, watermarks: Mapping[int, int]) -> list[int]:
+    """Indices of the events above their partition's applied-offset watermark. The others were
+    applied before (a replay after a restart, a rebalance or a new consumer group): they are
+    neither decoded nor deadlettered again (the clock has moved on since, so a fix or an event
+    counted then could now look stale)."""
     return [
         index
         for index, event in enumerate(events)
-        if event.message.offset > applied[event.message.partition]
+        if event.message.offset > watermarks[event.message.partition]
     ]
+
+
+async def unapplied(runtime: Runtime, topic: str, events: Events) -> list[int]:
+    """:func:`above_watermarks`, with the watermarks stored in Redis."""
+    partitions = {event.message.partition for event in events}
+    return above_watermarks(events, await runtime.state.watermarks(topic, partitions))
 
 
 async def apply_table_batch(
