@@ -31,6 +31,7 @@ from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from streams.domain.areas import AreaDefinition
+from streams.domain.records import record
 
 EARTH_RADIUS_M: Final = 6_371_008.8
 """Mean Earth radius (IUGG), metres."""
@@ -41,7 +42,7 @@ _BUFFER_QUAD_SEGMENTS: Final = 4
 """Segments per quarter circle at buffered corners: 0.8 m short of a true 25 m arc at worst."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Location:
     """Where one fix is relative to the areas: strictly ``inside`` and within the exit buffer.
 

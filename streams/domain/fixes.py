@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from streams.domain.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Fix:
     """One validated location fix. ``ts`` is event time in seconds since the Unix epoch (UTC)."""
 

@@ -46,13 +46,14 @@ import math
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Final, Literal, TypeAlias
 
 import orjson
 
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
+from streams.domain.records import record
 
 JsonValue: TypeAlias = (
     bool
@@ -77,7 +78,7 @@ _EARTH_RADIUS_M: Final = 6_371_008.8
 _SERIAL_VERSION: Final = 1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Policy:
     """How fixes become memberships, visits and dose (DESIGN.md §4); defaults are the product's.
 
@@ -101,7 +102,7 @@ class Policy:
     vehicle_speed_mps: float = 4.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FixContext:
     """Who carries the radio at a fix, and the areas of the open incidents they are assigned to."""
 
@@ -111,7 +112,7 @@ class FixContext:
     assigned_areas: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Visit:
     """One officer's continuous presence in one area, as published (``presence.visits``)."""
 
@@ -131,14 +132,14 @@ class Visit:
     status: VisitStatus
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VisitRecorded:
     """A visit opened, changed, closed or was retracted; the highest revision is the truth."""
 
     visit: Visit
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DoseAccrued:
     """Officer-seconds in an area over ``[start, end]``; negative when correcting earlier dose."""
 
@@ -151,7 +152,7 @@ class DoseAccrued:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FixRejected:
     """A fix was not used (``implausible_speed`` may later be accepted if late data changes it)."""
 
@@ -159,7 +160,7 @@ class FixRejected:
     reason: RejectReason
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MembershipChanged:
     """The radio is now present (with this role and mode) in an area, or no longer present."""
 
@@ -173,7 +174,7 @@ class MembershipChanged:
 Fact: TypeAlias = VisitRecorded | DoseAccrued | FixRejected | MembershipChanged
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Membership:
     """The radio's relation to one area: entering, present (a visit), or leaving.
 
@@ -197,7 +198,7 @@ class Membership:
     published: Visit | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TrackState:
     """Everything :func:`step` needs to know about a radio after some fixes."""
 
@@ -212,7 +213,7 @@ class TrackState:
 EMPTY_STATE: Final = TrackState()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RecentFix:
     """A fix still inside the lateness horizon, with the state and facts it led to.
 
@@ -230,7 +231,7 @@ class RecentFix:
     stored: bytes = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Track:
     """One radio in event time: settled state, recent fixes, and published visit revisions.
 
@@ -343,7 +344,7 @@ def _accept(
     return TrackState(fix, context, fast, mode, tuple(kept)), tuple(facts)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Segment:
     """The time between the previous accepted fix and this one, attributed to presence."""
 
