@@ -24,6 +24,7 @@ from streams.agents.batches import Events, above_watermarks, append_latencies
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.publication import pseudonym, visit_value
+from streams.domain.records import record
 from streams.domain.roster import UNKNOWN_OFFICER_ROLE
 from streams.domain.timefmt import format_ts, local_day
 from streams.domain.tracks import (
@@ -75,7 +76,7 @@ class _PartitionWork:
     visits: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _LastFix:
     """A radio's latest accepted fix in a batch and what was known with it."""
 
