@@ -35,8 +35,8 @@ from streams.domain.tracks import (
     Track,
     VisitRecorded,
     advance,
+    clock_settles,
     expire,
-    needs_expiry,
     new_track,
     track_from_json,
     track_to_json,
@@ -328,7 +328,7 @@ class PresenceEngine:
                     continue
                 into = work[partition] = _PartitionWork()
                 for issi, track in cache.items():
-                    if not needs_expiry(track, settle, self.policy):
+                    if not clock_settles(track, settle, self.policy):
                         continue
                     expired, facts = expire(track, settle, self.policy)
                     if facts or expired.recent != track.recent:

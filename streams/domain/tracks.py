@@ -626,6 +626,21 @@ def needs_expiry(track: Track, now: float, policy: Policy) -> bool:
     )
 
 
+def clock_settles(track: Track, now: float, policy: Policy) -> bool:
+    """Whether the clock at ``now`` should :func:`expire` the track: it :func:`needs_expiry` and
+    its radio has sent no fix within ``allowed_lateness_s`` of ``now``.
+
+    A radio that sent a fix more recently is left to settle with its own next fix (every
+    :func:`advance` settles what has passed the lateness, and a radio that falls silent becomes
+    due here once its last fix has). Expiring it on every clock tick would settle one more fix
+    and rewrite its whole track about once per fix interval, and publishes nothing: visits close
+    on the clock only after ``max_gap_s`` of silence. Its watermark lags by at most its fix
+    interval meanwhile.
+    """
+    active = bool(track.recent) and track.recent[-1].fix.ts >= now - policy.allowed_lateness_s
+    return not active and needs_expiry(track, now, policy)
+
+
 def expire(track: Track, now: float, policy: Policy) -> tuple[Track, list[Fact]]:
     """What the clock at ``now`` settles: fixes past the lateness, and visits of a silent radio.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import pytest
@@ -28,6 +28,7 @@ from streams.domain.tracks import (
     Visit,
     VisitRecorded,
     advance,
+    clock_settles,
     expire,
     needs_expiry,
     new_track,
@@ -478,6 +479,69 @@ def test_a_track_that_needs_no_expiry_is_unchanged_by_expire(
         )
     closed, _ = expire(track, now, POLICY)
     assert not needs_expiry(closed, now, POLICY)
+
+
+def test_the_clock_leaves_an_active_radio_to_settle_with_its_next_fix() -> None:
+    track, _ = feed(stay(0, 300, 30, IN_A))
+    now = T0 + 300 + POLICY.allowed_lateness_s / 2  # the last fix is within the lateness
+    assert needs_expiry(track, now, POLICY)
+    assert not clock_settles(track, now, POLICY)
+    after, _ = feed([fix(330, *IN_A)], track=track)
+    assert after.recent[0].fix.ts >= after.watermark - POLICY.allowed_lateness_s
+
+
+def test_the_clock_settles_a_radio_silent_past_the_lateness() -> None:
+    track, _ = feed(stay(0, 300, 30, IN_A))
+    assert clock_settles(track, T0 + 300 + POLICY.allowed_lateness_s + 1, POLICY)
+
+
+def clock_ticked(
+    fixes: Sequence[Fix], tick_s: float, due: Callable[[Track, float, Policy], bool]
+) -> list[tuple[float, Fact]]:
+    """Every fact of ``fixes`` fed in order, with the event time it was published at, with a
+    clock tick every ``tick_s`` seconds between them (and for an hour after the last) expiring
+    the track whenever ``due`` says so."""
+    track = new_track(ISSI)
+    facts: list[tuple[float, Fact]] = []
+    clock = fixes[0].ts
+    for one_fix in [*fixes, None]:
+        until = one_fix.ts if one_fix is not None else clock + 3600
+        while clock + tick_s < until:
+            clock += tick_s
+            if due(track, clock, POLICY):
+                track, expired = expire(track, clock, POLICY)
+                facts.extend((clock, fact) for fact in expired)
+        if one_fix is not None:
+            track, produced = feed([one_fix], track=track)
+            facts.extend((one_fix.ts, fact) for fact in produced)
+    return facts
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    stays=st.lists(
+        st.tuples(st.sampled_from([IN_A, IN_A_AND_B, OUTSIDE]), st.integers(1, 12)),
+        min_size=1,
+        max_size=6,
+    ),
+    step_s=st.sampled_from([10, 30, 90]),
+    silences=st.lists(st.sampled_from([0, 0, 200, 600]), min_size=6, max_size=6),
+    tick_s=st.sampled_from([1.0, 7.0, 45.0]),
+)
+def test_leaving_active_radios_to_their_next_fix_changes_nothing_published(
+    stays: list[tuple[tuple[float, float], int]],
+    step_s: int,
+    silences: list[int],
+    tick_s: float,
+) -> None:
+    fixes: list[Fix] = []
+    at = 0.0
+    for (place, count), silence in zip(stays, silences, strict=False):
+        for _ in range(count):
+            fixes.append(fix(at, *place))
+            at += step_s
+        at += silence
+    assert clock_ticked(fixes, tick_s, clock_settles) == clock_ticked(fixes, tick_s, needs_expiry)
 
 
 # --------------------------------------------------------------------------------------------
