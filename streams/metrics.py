@@ -41,6 +41,8 @@ MODES: tuple[Mode, ...] = ("foot", "vehicle")
 COVERAGE_STATES = ("covered", "at_risk", "uncovered", "unknown")
 SEVERITY_LEVELS = {None: 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 GRADES = ("immediate", "priority", "scheduled", "resolution", "ungraded")
+TIMERS = ("evaluate_coverage", "settle_presence")
+"""The clock-driven steps (Faust timers) of a worker."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,12 @@ class Metrics:
             ["topic"],
             registry=self.registry,
         )
+        self.ticks_skipped = Counter(
+            "coverwatch_ticks_skipped_total",
+            "Clock-driven steps skipped because Redis or the broker was unavailable",
+            ["timer"],
+            registry=self.registry,
+        )
         self.coverage_evaluation = Histogram(
             "coverwatch_coverage_evaluation_seconds",
             "How long one coverage evaluation of every area takes",
@@ -177,6 +185,8 @@ class Metrics:
             self.fix_outcomes.labels(outcome)
         for status in ("open", "closed", "retracted"):
             self.visits_published.labels(status)
+        for timer in TIMERS:
+            self.ticks_skipped.labels(timer)
         for topic in input_topics:
             self.messages_consumed.labels(topic)
             self.batch_retries.labels(topic)
@@ -217,6 +227,10 @@ class Metrics:
     def retry(self, topic: str) -> None:
         """A batch from ``topic`` waits for an unavailable service."""
         self.batch_retries.labels(topic).inc()
+
+    def tick_skipped(self, timer: str) -> None:
+        """A clock-driven step was skipped: a service it needs was unavailable."""
+        self.ticks_skipped.labels(timer).inc()
 
     def round_trip(self, operation: str) -> None:
         """One Redis round trip happened."""

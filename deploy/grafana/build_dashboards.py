@@ -701,8 +701,9 @@ def pipeline_health() -> dict[str, Any]:
             unit="percentunit",
         ),
         timeseries(
-            "Batches waiting for Redis or the broker",
+            "Waiting for Redis or the broker: batches retried, clock steps skipped",
             target(rate_by("topic", "coverwatch_batch_retries_total"), "{{topic}}"),
+            target(rate_by("timer", "coverwatch_ticks_skipped_total"), "{{timer}}", "B"),
             unit="ops",
         ),
         timeseries(

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import faust
 import numpy as np
 import numpy.typing as npt
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosed
+from faust.exceptions import ProducerSendError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -44,9 +46,20 @@ def partition_commits(source: str, events: Events) -> dict[int, PartitionCommit]
 
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
-"""Failures of the infrastructure, not of a message: the batch waits and is tried again."""
+BROKER_UNAVAILABLE = (KafkaConnectionError, KafkaTimeoutError, ProducerClosed)
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` is a failure of the infrastructure, not of a message: Redis or the broker
+    unreachable, timing out or shutting down (the work waits and is tried again). A broker error
+    the client calls retriable counts; one about the record itself (too large, say) does not."""
+    if isinstance(error, ProducerSendError) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, KafkaError):
+        return isinstance(error, BROKER_UNAVAILABLE) or bool(error.retriable)
+    return isinstance(error, UNAVAILABLE)
 
 
 async def _until_available(
@@ -58,11 +71,26 @@ async def _until_available(
         try:
             await handle(batch)
             return
-        except UNAVAILABLE as error:
+        except Exception as error:
+            if not unavailable(error):
+                raise
             log.warning("%s: a service is unavailable (%s); retry in %.1f s", topic, error, delay)
             runtime.metrics.retry(topic)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
+
+
+async def on_the_clock(runtime: Runtime, timer: str, step: Callable[[], Awaitable[None]]) -> None:
+    """Run one clock-driven step. While a service it needs is unavailable (or the worker is
+    shutting down) the step is skipped with a warning and counted; the next tick tries again,
+    instead of the failure stopping the worker."""
+    try:
+        await step()
+    except Exception as error:
+        if not unavailable(error):
+            raise
+        log.warning("%s: a service is unavailable (%s); skipped this tick", timer, error)
+        runtime.metrics.tick_skipped(timer)
 
 
 async def guarded(

@@ -3,6 +3,7 @@ more than half the time), whether data arrives or not."""
 
 from __future__ import annotations
 
+from streams.agents.batches import on_the_clock
 from streams.coverage import EVALUATE_EVERY_S, CoverageEngine
 from streams.runtime import Runtime
 
@@ -13,6 +14,6 @@ def register(runtime: Runtime) -> CoverageEngine:
 
     @runtime.app.timer(EVALUATE_EVERY_S, name="evaluate_coverage")  # type: ignore[untyped-decorator]
     async def evaluate_coverage() -> None:
-        await engine.tick()
+        await on_the_clock(runtime, "evaluate_coverage", engine.tick)
 
     return engine

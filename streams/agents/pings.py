@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams import topics
-from streams.agents.batches import batch_agent
+from streams.agents.batches import batch_agent, on_the_clock
 from streams.presence import PresenceEngine
 from streams.runtime import Runtime
 
@@ -20,7 +20,7 @@ def register(runtime: Runtime) -> PresenceEngine:
 
     @runtime.app.timer(TICK_INTERVAL_S, name="settle_presence")  # type: ignore[untyped-decorator]
     async def settle_presence() -> None:
-        await engine.tick()
+        await on_the_clock(runtime, "settle_presence", engine.tick)
 
     def forget_partitions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         engine.forget()

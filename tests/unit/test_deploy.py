@@ -56,6 +56,7 @@ PIPELINE_METRICS = {
     "coverwatch_batch_messages": "histogram",
     "coverwatch_batch_seconds": "histogram",
     "coverwatch_batch_retries_total": "counter",
+    "coverwatch_ticks_skipped_total": "counter",
     "coverwatch_fixes_total": "counter",
     "coverwatch_visits_published_total": "counter",
     "coverwatch_worker_up": "gauge",

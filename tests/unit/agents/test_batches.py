@@ -7,6 +7,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError, ProducerClosed
+from faust.exceptions import ProducerSendError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from streams.agents import batches
@@ -20,10 +22,13 @@ class Recorder:
     deadlettered: list[tuple[int, Rejection]] = field(default_factory=list)
     retries: int = 0
     handled: int = 0
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def metrics(self) -> Any:
-        return SimpleNamespace(retry=self._retry, handled=self._handled)
+        return SimpleNamespace(
+            retry=self._retry, handled=self._handled, tick_skipped=self.skipped.append
+        )
 
     def _retry(self, topic: str) -> None:
         self.retries += 1
@@ -76,3 +81,72 @@ async def test_a_poison_message_alone_is_deadlettered_and_the_rest_is_processed(
     assert processed == [0, 1, 3]
     assert [(i, r.reason) for i, r in runtime.deadlettered] == [(2, "internal_error")]
     assert "KeyError" in runtime.deadlettered[0][1].detail
+
+
+def sending_failed(cause: Exception) -> ProducerSendError:
+    """What the app's producer raises when the client fails to send (Faust wraps the cause)."""
+    error = ProducerSendError(f"Error while sending: {cause!r}")
+    error.__cause__ = cause
+    return error
+
+
+async def test_an_unreachable_broker_is_waited_out_and_nothing_is_deadlettered() -> None:
+    runtime = Recorder()
+    calls: list[int] = []
+
+    async def handle(batch: Any) -> None:
+        calls.append(len(batch))
+        if len(calls) < 3:
+            raise sending_failed(KafkaConnectionError("no broker"))
+
+    await batches.guarded(runtime, "airwave.pings", events(3), handle)  # type: ignore[arg-type]
+
+    assert calls == [3, 3, 3]
+    assert runtime.retries == 2
+    assert runtime.deadlettered == []
+
+
+async def test_a_record_the_broker_refuses_is_not_waited_for_but_isolated() -> None:
+    runtime = Recorder()
+
+    async def handle(batch: Any) -> None:
+        if any(event.message.offset == 1 for event in batch):
+            raise sending_failed(MessageSizeTooLargeError())
+
+    await batches.guarded(runtime, "cad.incidents", events(3), handle)  # type: ignore[arg-type]
+
+    assert runtime.retries == 0
+    assert [(i, r.reason) for i, r in runtime.deadlettered] == [(1, "internal_error")]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RedisConnectionError("connection refused"),
+        sending_failed(KafkaConnectionError("no broker")),
+        sending_failed(ProducerClosed()),
+    ],
+    ids=["redis", "broker", "shutting down"],
+)
+async def test_a_clock_step_is_skipped_and_counted_while_a_service_is_unavailable(
+    failure: Exception,
+) -> None:
+    runtime = Recorder()
+
+    async def step() -> None:
+        raise failure
+
+    await batches.on_the_clock(runtime, "evaluate_coverage", step)  # type: ignore[arg-type]
+
+    assert runtime.skipped == ["evaluate_coverage"]
+
+
+async def test_a_clock_step_failing_for_another_reason_still_fails() -> None:
+    runtime = Recorder()
+
+    async def step() -> None:
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError):
+        await batches.on_the_clock(runtime, "settle_presence", step)  # type: ignore[arg-type]
+    assert runtime.skipped == []
