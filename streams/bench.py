@@ -78,6 +78,7 @@ from streams.bench_support import (
     ping_messages,
     rate_between,
     ratio,
+    saturation_note,
     square_area,
     watermark_latencies,
 )
@@ -1018,6 +1019,9 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                 "no-op Faust agent",
                 ">= 0.8x no-op",
                 passed,
+                note=saturation_note(
+                    {"worker": worker.window.cpu.get("worker"), "no-op agent": noop.cpu.get("noop")}
+                ),
             )
         )
         rows.append(
@@ -1069,7 +1073,13 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     "<= 1.5x" if target else "info",
                     ((ratio(value, baseline) or math.inf) <= 1.5) if target else None,
                     note=f"CPU {_fmt(run.cpu_us_per_ping)} us vs "
-                    f"{_fmt(by_areas[base_areas].cpu_us_per_ping)} us",
+                    f"{_fmt(by_areas[base_areas].cpu_us_per_ping)} us; "
+                    + saturation_note(
+                        {
+                            f"{count:,} areas": run.window.cpu.get("worker"),
+                            f"{base_areas} areas": by_areas[base_areas].window.cpu.get("worker"),
+                        }
+                    ),
                 )
             )
         for count, failure in _failed(scaling.get("areas_away", {})):

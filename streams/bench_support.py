@@ -203,6 +203,25 @@ class Row:
         }
 
 
+SATURATED = 0.95
+"""A consumer reading a backlog at this share of one core or more is CPU-bound."""
+
+
+def saturation_note(shares: Mapping[str, float | None]) -> str:
+    """How much of a core each consumer of a ratio used while reading its backlog, and a warning
+    when one used less: it also waited (a stall of the machine, the broker or Redis), so the
+    ratio is not the CPU-bound one its target is about."""
+    known = {name: share for name, share in shares.items() if share is not None}
+    if not known or len(known) < len(shares):
+        return ""
+    note = "CPU share of a core: " + ", ".join(
+        f"{name} {share:.2f}" for name, share in known.items()
+    )
+    if min(known.values()) < SATURATED:
+        note += "; below a full core a consumer also waited, so this ratio is not CPU-bound"
+    return note
+
+
 def verdict(passed: bool | None) -> str:
     """``pass``, ``FAIL`` or ``-`` (no target, or not measured)."""
     if passed is None:

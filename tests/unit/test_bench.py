@@ -25,6 +25,7 @@ from streams.bench_support import (
     ping_messages,
     rate_between,
     ratio,
+    saturation_note,
     square_area,
     verdict,
     watermark_latencies,
@@ -212,3 +213,12 @@ def test_square_area_carries_its_policy() -> None:
     assert area.kind == "impact"
     assert area.policy == {"default_max_gap_minutes": 1}
     assert shapely.contains_xy(area.geometry, -1.89, 52.48)
+
+
+def test_a_ratio_warns_when_one_of_its_consumers_did_not_use_a_full_core() -> None:
+    assert saturation_note({"worker": 0.99, "no-op agent": 1.02}) == (
+        "CPU share of a core: worker 0.99, no-op agent 1.02"
+    )
+    assert "not CPU-bound" in saturation_note({"worker": 1.00, "no-op agent": 0.90})
+    assert "not CPU-bound" in saturation_note({"10,000 areas": 0.62, "40 areas": 1.01})
+    assert saturation_note({"worker": None, "no-op agent": 1.0}) == ""
