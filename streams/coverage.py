@@ -154,9 +154,14 @@ class CoverageEngine:
         for count, (area_id, area) in enumerate(sorted(runtime.fences.areas.items()), start=1):
             if count % YIELD_EVERY_AREAS == 0:
                 await asyncio.sleep(0)  # let the agents run between slices of a large pack
-            facts = area_facts(area, read.presence, read.demand)
+            facts = (
+                area_facts(area, read.presence, read.demand) if area_id in read.touched else None
+            )
             previous = self._stored_status(read, area_id)
-            fingerprint = (feed_live, *facts_fingerprint(facts))
+            fingerprint = (
+                feed_live,
+                *(UNTOUCHED_FINGERPRINT if facts is None else facts_fingerprint(facts)),
+            )
             cached = self._evaluated.get(area_id)
             if (
                 previous is not None
@@ -172,6 +177,8 @@ class CoverageEngine:
             ):
                 views[area_id] = cached.view
                 continue
+            if facts is None:
+                facts = area_facts(area, read.presence, read.demand)
             started = read.since.get(area_id)
             if started is None:
                 started = new_since[area_id] = now
@@ -316,6 +323,12 @@ def facts_fingerprint(facts: AreaFacts) -> tuple[object, ...]:
     )
 
 
+UNTOUCHED_FINGERPRINT: tuple[object, ...] = ((), None, 0, (), 0.0, 0.0)
+""":func:`facts_fingerprint` of an area with no presence or demand state at all (most of a
+large pack, most of the time): the evaluator skips building such an area's facts unless it is
+due again."""
+
+
 def due_again(
     policy: CoveragePolicy,
     previous: CoverageStatus,
@@ -348,6 +361,8 @@ class AreasRead:
     stored: dict[str, bytes]
     since: dict[str, float]
     on_duty: int
+    touched: set[str]
+    """The areas with any presence or demand state."""
 
     def status(self, area_id: str) -> CoverageStatus | None:
         """The stored coverage status of an area, if it was evaluated before."""
@@ -363,7 +378,9 @@ async def read_areas(runtime: Runtime, now: float) -> AreasRead:
     presence = await state.presence_view(topics.BY_NAME[topics.PINGS].partitions, [day])
     demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0)
     stored, since, on_duty = await state.coverage_store()
-    return AreasRead(day, presence, demand, stored, since, on_duty)
+    return AreasRead(
+        day, presence, demand, stored, since, on_duty, presence.areas() | demand.areas()
+    )
 
 
 def area_view(

@@ -864,6 +864,13 @@ class PresenceView:
         for visit in visits:
             self.visits.setdefault(visit["area_id"], []).append(visit)
 
+    def areas(self) -> set[str]:
+        """The areas with any presence state (every other area's is empty)."""
+        touched = {*self.present, *self.dose_total, *self.last_qualifying_end, *self.visits}
+        for by_area in self.dose_windows.values():
+            touched.update(by_area)
+        return touched
+
 
 @dataclass
 class DemandView:
@@ -894,3 +901,10 @@ class DemandView:
         for member, ts in samples:
             _, area_id, seconds = member.decode().split("|", 2)
             self.response_samples.setdefault(area_id, []).append((ts, float(seconds)))
+
+    def areas(self) -> set[str]:
+        """The areas with any demand state (every other area's is empty)."""
+        touched = {*self.open_incidents, *self.response_samples}
+        for by_area in self.windows.values():
+            touched.update(by_area)
+        return touched

@@ -58,6 +58,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Final, Literal, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -247,8 +248,10 @@ def limit_at(policy: CoveragePolicy, now: float) -> float:
     return policy.default_max_gap_s if band is None else band.max_gap_s
 
 
+@lru_cache(maxsize=256)
 def local_minute_of_day(ts: float, timezone: str) -> int:
-    """The local wall-clock minute after midnight (0..1439) at ``ts`` in ``timezone``."""
+    """The local wall-clock minute after midnight (0..1439) at ``ts`` in ``timezone``
+    (memoised: one evaluation asks it of the same ``now`` for every area)."""
     local = datetime.fromtimestamp(ts, ZoneInfo(timezone))
     return local.hour * 60 + local.minute
 

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
+
+import pytest
+from shapely.geometry import box
 
 from streams.coverage import (
     EVALUATE_EVERY_S,
     REEVALUATE_AFTER_S,
     SNAPSHOT_REFRESH_S,
+    UNTOUCHED_FINGERPRINT,
     VIEW_REFRESH_S,
+    area_facts,
     due_again,
+    facts_fingerprint,
     rest_until,
     snapshot_due,
     view_due,
 )
+from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import CoveragePolicy, CoverageStatus, PolicyBand
+from streams.state import DemandView, PresenceView
 
 EVENING = PolicyBand(18 * 60, 2 * 60, 7200.0)
 POLICY = CoveragePolicy(bands=(EVENING,), default_max_gap_s=14400.0, alert=True)
@@ -78,3 +87,45 @@ def test_a_change_of_coverage_state_or_severity_gets_a_new_view_at_once() -> Non
     assert view_due(shown, status("at_risk", 11600), 0.5)
     assert view_due(shown, replace(shown, severity="high"), 0.5)
     assert view_due(None, shown, 0.5)
+
+
+PRESENCE_REPLIES: dict[str, tuple[Any, ...]] = {
+    "present": ({b"ia-01|1001": b"pcso|foot"}, {}, {}, None, {}, []),
+    "dose_window": ({}, {b"3600|ia-01|pcso|foot|proactive": b"60"}, {}, None, {}, []),
+    "last_qualifying": ({}, {}, {b"ia-01": b"1795176000"}, None, {}, []),
+    "dose_total": ({}, {}, {}, None, {b"ia-01|pcso|foot|proactive": b"60"}, []),
+    "visit": ({}, {}, {}, None, {}, [{"area_id": "ia-01", "status": "open"}]),
+}
+DEMAND_REPLIES: dict[str, tuple[Any, ...]] = {
+    "demand_window": ({b"86400|ia-01|crimes|burglary": b"1"}, {}, []),
+    "open_incident": ({}, {b"ia-01|immediate": b"1"}, []),
+    "response_sample": ({}, {}, [(b"inc-1|ia-01|300", 1795176000.0)]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PRESENCE_REPLIES))
+def test_an_area_with_any_presence_state_is_touched(kind: str) -> None:
+    presence = PresenceView()
+    presence.add(*PRESENCE_REPLIES[kind])
+    assert presence.areas() == {"ia-01"}
+
+
+@pytest.mark.parametrize("kind", sorted(DEMAND_REPLIES))
+def test_an_area_with_any_demand_state_is_touched(kind: str) -> None:
+    demand = DemandView()
+    demand.add(*DEMAND_REPLIES[kind])
+    assert demand.areas() == {"ia-01"}
+
+
+def test_an_area_without_any_state_has_the_untouched_fingerprint() -> None:
+    presence, demand = PresenceView(), DemandView()
+    for replies in PRESENCE_REPLIES.values():
+        presence.add(*replies)
+    for replies in DEMAND_REPLIES.values():
+        demand.add(*replies)
+    quiet = AreaDefinition("ia-09", "Market Square", "impact", box(-1.9, 52.48, -1.89, 52.49))
+    assert "ia-09" not in presence.areas() | demand.areas()
+    assert facts_fingerprint(area_facts(quiet, presence, demand)) == UNTOUCHED_FINGERPRINT
+    assert facts_fingerprint(area_facts(replace(quiet, area_id="ia-01"), presence, demand)) != (
+        UNTOUCHED_FINGERPRINT
+    )
