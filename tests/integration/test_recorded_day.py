@@ -239,7 +239,7 @@ def test_replaying_the_day_changes_nothing_in_redis(event_worker, day, processed
     settings = event_worker.settings
     pings = sum(1 for record in day if record.topic == "airwave.pings")
     skip = (":wm", ":leader")
-    before = dump(settings.redis_url, settings.key_prefix, skip_suffixes=skip)
+    before = settled(lambda: dump(settings.redis_url, settings.key_prefix, skip_suffixes=skip))
     load_reference_data(event_worker, day)
     run(
         publish(processed, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix)
@@ -251,3 +251,17 @@ def test_replaying_the_day_changes_nothing_in_redis(event_worker, day, processed
         key for key in before.keys() | after.keys() if before.get(key) != after.get(key)
     )
     assert changed == [], {key: (before.get(key), after.get(key)) for key in changed[:3]}
+
+
+def settled(read: Any, quiet_s: float = 6.0, timeout_s: float = 90.0) -> Any:
+    """What ``read`` returns once it has not changed for ``quiet_s`` (the coverage evaluator
+    stores its statuses on its own clock, after the pings are consumed)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = read(), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        assert time.monotonic() < deadline, "the stored state never settled"
+        time.sleep(1.0)
+        current = read()
+        if current != last:
+            last, since = current, time.monotonic()
+    return last
