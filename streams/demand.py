@@ -18,7 +18,13 @@ import numpy as np
 import orjson
 
 from streams import topics
-from streams.agents.batches import Events, append_latencies, partition_commits, unapplied
+from streams.agents.batches import (
+    Events,
+    append_latencies,
+    partition_commits,
+    rejected_messages,
+    unapplied,
+)
 from streams.domain.demand import (
     demand_changes,
     open_incident_changes,
@@ -211,7 +217,9 @@ class DemandEngine:
         rejections: list[tuple[int, Rejection]],
     ) -> None:
         runtime = self.runtime
-        await runtime.deadletter(topic, events, rejections)  # delivered before the commit
+        await runtime.deadletter(
+            topic, rejected_messages(events, rejections)
+        )  # delivered before the commit
         await runtime.state.commit(commits)
         runtime.metrics.consumed(topic, len(events))
         runtime.metrics.latencies(topic, append_latencies(events))

@@ -6,8 +6,9 @@ incident id is ever a label.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +30,7 @@ from prometheus_client.registry import Collector
 from streams.domain.ledger import DoseKey
 from streams.domain.roster import ROLES
 from streams.domain.tracks import Mode
-from streams.domain.validation import REASONS, Rejection
+from streams.domain.validation import REASONS
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -70,6 +71,82 @@ class AreaNumbers:
 
 AreaNumbersSource = Callable[[], tuple[Iterable[AreaNumbers], Mapping[str, int]]]
 """Computes every area's numbers and the active alerts by severity, when they are scraped."""
+
+
+class PipelineMetrics(Protocol):
+    """The pipeline counters a stage feeds: a worker's :class:`Metrics`, or a
+    :class:`MetricsRecorder` in the presence process, which exports none of its own."""
+
+    def consumed(self, topic: str, count: int) -> None:
+        """``count`` messages were taken from ``topic``."""
+
+    def rejected(self, topic: str, reasons: Iterable[str]) -> None:
+        """Messages from ``topic`` went to the deadletter topic for these reasons."""
+
+    def lags(self, topic: str, seconds: npt.ArrayLike) -> None:
+        """Event-time lag of each accepted event of a batch."""
+
+    def latencies(self, topic: str, seconds: npt.ArrayLike) -> None:
+        """Broker-append to Redis-commit latency of each message of a batch."""
+
+    def fixes(self, outcome: str, count: int) -> None:
+        """``count`` fixes had this outcome."""
+
+    def visits(self, statuses: Iterable[object]) -> None:
+        """Visit records were published with these statuses."""
+
+    def round_trip(self, operation: str) -> None:
+        """One Redis round trip happened."""
+
+
+RecordedCall = tuple[str, list[object]]
+"""One :class:`PipelineMetrics` call as plain data: (method, arguments)."""
+
+
+class MetricsRecorder:
+    """:class:`PipelineMetrics` kept as plain calls: the presence process records what it counts
+    and hands the calls to its worker, which applies them to its :class:`Metrics`."""
+
+    def __init__(self) -> None:
+        self.calls: list[RecordedCall] = []
+
+    def consumed(self, topic: str, count: int) -> None:
+        """Record :meth:`Metrics.consumed`."""
+        self.calls.append(("consumed", [topic, count]))
+
+    def rejected(self, topic: str, reasons: Iterable[str]) -> None:
+        """Record :meth:`Metrics.rejected`."""
+        self.calls.append(("rejected", [topic, list(reasons)]))
+
+    def lags(self, topic: str, seconds: npt.ArrayLike) -> None:
+        """Record :meth:`Metrics.lags`."""
+        self.calls.append(("lags", [topic, np.asarray(seconds, dtype=float).tolist()]))
+
+    def latencies(self, topic: str, seconds: npt.ArrayLike) -> None:
+        """Record :meth:`Metrics.latencies`."""
+        self.calls.append(("latencies", [topic, np.asarray(seconds, dtype=float).tolist()]))
+
+    def fixes(self, outcome: str, count: int) -> None:
+        """Record :meth:`Metrics.fixes`."""
+        self.calls.append(("fixes", [outcome, count]))
+
+    def visits(self, statuses: Iterable[object]) -> None:
+        """Record :meth:`Metrics.visits`."""
+        self.calls.append(("visits", [[str(status) for status in statuses]]))
+
+    def round_trip(self, operation: str) -> None:
+        """Record :meth:`Metrics.round_trip`."""
+        self.calls.append(("round_trip", [operation]))
+
+    def drain(self) -> list[RecordedCall]:
+        """The calls recorded since the last drain."""
+        calls, self.calls = self.calls, []
+        return calls
+
+
+RECORDED_CALLS = frozenset(
+    ("consumed", "rejected", "lags", "latencies", "fixes", "visits", "round_trip")
+)
 
 
 class Metrics:
@@ -145,6 +222,18 @@ class Metrics:
             ["topic"],
             registry=self.registry,
         )
+        self.presence_lost = Counter(
+            "coverwatch_presence_process_lost_total",
+            "Times the worker's presence process was lost (it died or its socket broke); the "
+            "batch in hand waited and a new process took it",
+            registry=self.registry,
+        )
+        self.presence_cpu = Counter(
+            "coverwatch_presence_process_cpu_seconds_total",
+            "CPU seconds used by the worker's presence process (process_cpu_seconds_total is "
+            "the worker process alone)",
+            registry=self.registry,
+        )
         self.ticks_skipped = Counter(
             "coverwatch_ticks_skipped_total",
             "Clock-driven steps skipped because Redis or the broker was unavailable",
@@ -202,10 +291,10 @@ class Metrics:
         """An agent spent ``seconds`` on one batch of ``topic``."""
         self.batch_seconds.labels(topic).observe(seconds)
 
-    def rejected(self, topic: str, rejections: Iterable[Rejection]) -> None:
-        """These messages from ``topic`` went to the deadletter topic."""
-        for rejection in rejections:
-            self.deadletters.labels(topic, rejection.reason).inc()
+    def rejected(self, topic: str, reasons: Iterable[str]) -> None:
+        """Messages from ``topic`` went to the deadletter topic for these reasons."""
+        for reason in reasons:
+            self.deadletters.labels(topic, reason).inc()
 
     def lags(self, topic: str, seconds: npt.ArrayLike) -> None:
         """Event-time lag of each accepted event of a batch."""
@@ -224,9 +313,24 @@ class Metrics:
         for status in statuses:
             self.visits_published.labels(str(status)).inc()
 
+    def apply(self, calls: Sequence[RecordedCall]) -> None:
+        """Count what a :class:`MetricsRecorder` recorded."""
+        for name, arguments in calls:
+            if name not in RECORDED_CALLS:
+                raise ValueError(f"not a recordable metrics call: {name!r}")
+            getattr(self, name)(*arguments)
+
     def retry(self, topic: str) -> None:
         """A batch from ``topic`` waits for an unavailable service."""
         self.batch_retries.labels(topic).inc()
+
+    def presence_process_lost(self) -> None:
+        """The presence process died or its socket broke."""
+        self.presence_lost.inc()
+
+    def presence_process_cpu(self, seconds: float) -> None:
+        """The presence process used ``seconds`` more CPU time."""
+        self.presence_cpu.inc(max(seconds, 0.0))
 
     def tick_skipped(self, timer: str) -> None:
         """A clock-driven step was skipped: a service it needs was unavailable."""

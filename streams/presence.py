@@ -1,9 +1,11 @@
-"""The presence engine's runtime: feeds batches of fixes through the pure track state machine.
+"""The presence engine: feeds batches of fixes through the pure track state machine.
 
-It keeps, per assigned ``airwave.pings`` partition, the tracks of its radios and the offset
-watermark in memory (Redis holds the durable copy, written in the same Lua call as every
-aggregate). A partition's cache is loaded on first use and dropped on every rebalance; fixes at
-offsets at or below the watermark were applied before and are skipped.
+It runs in the worker's presence process (:mod:`streams.presence_process`), which the pings
+agent hands each batch's raw messages (:class:`PingBatch`). It keeps, per assigned
+``airwave.pings`` partition, the tracks of its radios and the offset watermark in memory (Redis
+holds the durable copy, written in the same Lua call as every aggregate). A partition's cache is
+loaded on first use and dropped on every rebalance; fixes at offsets at or below the watermark
+were applied before and are skipped.
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import numpy as np
 
 from streams import topics
-from streams.agents.batches import Events, above_watermarks, append_latencies
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.publication import pseudonym, visit_value
@@ -42,8 +44,10 @@ from streams.domain.tracks import (
     track_to_json,
 )
 from streams.domain.validation import Rejected, Rejection, decode_ping
-from streams.runtime import Runtime
-from streams.state import Changes, PartitionCommit
+from streams.metrics import PipelineMetrics
+from streams.settings import Settings
+from streams.stage import StageRuntime
+from streams.state import Changes, PartitionCommit, above_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +55,44 @@ IDLE_AFTER_S = 2.0
 """A partition without a batch for this long (and no backlog) settles on the clock."""
 
 
-def policy_from(runtime: Runtime) -> Policy:
+class PingBatch(msgspec.Struct, array_like=True, frozen=True):
+    """The raw messages of one batch of ``airwave.pings``, column by column (the form in which
+    they cross to the presence process: no object per message)."""
+
+    partitions: list[int]
+    offsets: list[int]
+    keys: list[bytes | None]
+    values: list[bytes | None]
+    appended: list[float]
+    """Each message's broker timestamp, seconds since the epoch."""
+
+    def message(self, index: int) -> RawMessage:
+        """The message at ``index``."""
+        return RawMessage(
+            self.keys[index], self.values[index], self.partitions[index], self.offsets[index]
+        )
+
+    def last_offsets(self) -> dict[int, int]:
+        """The last offset of each partition in the batch."""
+        last: dict[int, int] = {}
+        for partition, offset in zip(self.partitions, self.offsets, strict=True):
+            if offset > last.get(partition, -1):
+                last[partition] = offset
+        return last
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One input message of a :class:`PingBatch` (what a deadletter record keeps of it)."""
+
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
+def policy_from(settings: Settings) -> Policy:
     """The track policy from the settings."""
-    settings = runtime.settings
     return Policy(
         exit_buffer_m=settings.exit_buffer_m,
         max_gap_s=settings.max_gap_s,
@@ -105,11 +144,11 @@ class _LastFix:
 class PresenceEngine:
     """Tracks, fences and caches of one worker; every entry point holds one lock."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.policy = policy_from(runtime)
-        self.zone = ZoneInfo(runtime.settings.timezone)
-        self.key = runtime.settings.pseudonym_key.encode()
+    def __init__(self, services: StageRuntime[PipelineMetrics]) -> None:
+        self.services = services
+        self.policy = policy_from(services.settings)
+        self.zone = ZoneInfo(services.settings.timezone)
+        self.key = services.settings.pseudonym_key.encode()
         self.tracks: dict[int, dict[str, Track]] = {}
         self.watermarks: dict[int, int] = {}
         self.progress: dict[int, float] = {}
@@ -122,75 +161,77 @@ class PresenceEngine:
         self.watermarks.clear()
         self.progress.clear()
 
-    async def process(self, events: Events) -> None:
+    async def process(self, batch: PingBatch) -> None:
         """One batch of ``airwave.pings``: validate, advance tracks, commit, emit, count."""
         async with self.lock:
             try:
-                await self._process(events)
+                await self._process(batch)
             except BaseException:
                 self.forget()  # the cache may be ahead of Redis: reload from the durable copy
                 raise
 
-    async def _process(self, events: Events) -> None:
-        runtime = self.runtime
-        now = runtime.clock.now()
-        await self._load_partitions({event.message.partition for event in events})
-        unapplied = above_watermarks(events, self.watermarks)
-        fresh, rejections = self._decode_all(events, unapplied)
-        work = await self._advance(events, fresh)
+    async def _process(self, batch: PingBatch) -> None:
+        services = self.services
+        now = services.clock.now()
+        await self._load_partitions(set(batch.partitions))
+        unapplied = above_watermarks(
+            zip(batch.partitions, batch.offsets, strict=True), self.watermarks
+        )
+        fresh, rejections = self._decode_all(batch, unapplied)
+        work = await self._advance(batch, fresh)
         for partition_work in work.values():
             rejections.extend(partition_work.rejected)
-        await self._commit(events, work, now, rejections)
-        metrics = runtime.metrics
-        metrics.consumed(topics.PINGS, len(events))
-        metrics.fixes("replayed", len(events) - len(unapplied))
+        await self._commit(batch, work, now, rejections)
+        metrics = services.metrics
+        metrics.consumed(topics.PINGS, len(batch.offsets))
+        metrics.fixes("replayed", len(batch.offsets) - len(unapplied))
         if now is not None:
             metrics.lags(topics.PINGS, now - np.fromiter((fix.ts for _, fix in fresh), float))
-        metrics.latencies(topics.PINGS, append_latencies(events))
+        metrics.latencies(topics.PINGS, time.time() - np.asarray(batch.appended, dtype=float))
 
     def _decode_all(
-        self, events: Events, indices: Sequence[int]
+        self, batch: PingBatch, indices: Sequence[int]
     ) -> tuple[list[tuple[int, Fix]], list[tuple[int, Rejection]]]:
         """Validate the fixes at ``indices`` (those not applied before: a replayed fix is not
         judged again against a clock that has moved on) against the clock, which an accepted fix
         moves on an event clock (a fast replay's batch can span hours of event time)."""
-        clock = self.runtime.clock
+        clock = self.services.clock
+        limits = self.services.limits
+        keys, values, partitions = batch.keys, batch.values, batch.partitions
         decoded: list[tuple[int, Fix]] = []
         rejections: list[tuple[int, Rejection]] = []
         for index in indices:
-            message = events[index].message
             try:
-                fix = decode_ping(message.key, message.value, clock.now(), self.runtime.limits)
+                fix = decode_ping(keys[index], values[index], clock.now(), limits)
             except Rejected as error:
                 rejections.append((index, error.rejection))
                 continue
             clock.observe(fix.ts)
-            self.progress[message.partition] = max(
-                self.progress.get(message.partition, fix.ts), fix.ts
-            )
+            partition = partitions[index]
+            self.progress[partition] = max(self.progress.get(partition, fix.ts), fix.ts)
             decoded.append((index, fix))
         return decoded, rejections
 
     async def _load_partitions(self, partitions: set[int]) -> None:
         for partition in sorted(partitions - self.tracks.keys()):
-            watermark, stored = await self.runtime.state.load_tracks(partition)
+            watermark, stored = await self.services.state.load_tracks(partition)
             self.watermarks[partition] = watermark
             self.tracks[partition] = {
                 issi: track_from_json(blob, self.policy) for issi, blob in stored.items()
             }
 
     async def _advance(
-        self, events: Events, fresh: Sequence[tuple[int, Fix]]
+        self, batch: PingBatch, fresh: Sequence[tuple[int, Fix]]
     ) -> dict[int, _PartitionWork]:
         work: dict[int, _PartitionWork] = defaultdict(_PartitionWork)
         if not fresh:
             return work
         issis = sorted({fix.issi for _, fix in fresh})
-        roster, assigned, version = await self.runtime.state.lookup(
+        roster, assigned, version = await self.services.state.lookup(
             issis, topics.BY_NAME[topics.INCIDENTS].partitions
         )
-        await self.runtime.refresh_fences(version)
-        locations = self.runtime.fences.locate(
+        await self.services.refresh_fences(version)
+        locations = self.services.fences.locate(
             np.fromiter((fix.lon for _, fix in fresh), float, len(fresh)),
             np.fromiter((fix.lat for _, fix in fresh), float, len(fresh)),
         )
@@ -200,7 +241,7 @@ class PresenceEngine:
         accepted = 0
         for (index, fix), location in zip(fresh, locations, strict=True):
             issi = fix.issi
-            partition = events[index].message.partition
+            partition = batch.partitions[index]
             into, cache, context = work[partition], self.tracks[partition], contexts[issi]
             track, facts = advance(
                 cache.get(issi) or new_track(issi), fix, location, context, policy
@@ -224,30 +265,26 @@ class PresenceEngine:
         for partition in work:
             self.last_batch[partition] = finished
         for outcome, count in outcomes.items():
-            self.runtime.metrics.fixes(outcome, count)
+            self.services.metrics.fixes(outcome, count)
         return work
 
     async def _commit(
         self,
-        events: Events,
+        batch: PingBatch,
         work: dict[int, _PartitionWork],
         now: float | None,
         rejections: list[tuple[int, Rejection]],
     ) -> None:
         """Deadletter the rejected fixes, emit visits and commit every partition of the batch
         (watermark = its last offset)."""
-        last_offsets: dict[int, int] = {}
-        for event in events:
-            message = event.message
-            last_offsets[message.partition] = max(
-                last_offsets.get(message.partition, -1), message.offset
-            )
         commits = [
             self._partition_commit(partition, offset, work.get(partition, _PartitionWork()), now)
-            for partition, offset in last_offsets.items()
+            for partition, offset in batch.last_offsets().items()
             if offset > self.watermarks.get(partition, -1)
         ]
-        await self.runtime.deadletter(topics.PINGS, events, rejections)
+        await self.services.deadletter(
+            topics.PINGS, [(batch.message(index), rejection) for index, rejection in rejections]
+        )
         await self._apply(commits, work)
 
     def _partition_commit(
@@ -255,7 +292,7 @@ class PresenceEngine:
     ) -> PartitionCommit:
         changes = Changes()
         work.visits = self._visit_values(work.facts)
-        self.runtime.state.record_presence(
+        self.services.state.record_presence(
             changes,
             partition,
             work.facts,
@@ -275,9 +312,9 @@ class PresenceEngine:
             for commit in commits
             for _, _, value in work.get(commit.partition, _PartitionWork()).visits
         ]
-        await self.runtime.emit(topics.VISITS, outgoing)
-        self.runtime.metrics.visits(value["status"] for _, value in outgoing)
-        applied = await self.runtime.state.commit(commits)
+        await self.services.emit(topics.VISITS, outgoing)
+        self.services.metrics.visits(value["status"] for _, value in outgoing)
+        applied = await self.services.state.commit(commits)
         for commit, done in zip(commits, applied, strict=True):
             if not done:
                 log.warning("partition %d was applied elsewhere; reloading it", commit.partition)
@@ -297,33 +334,40 @@ class PresenceEngine:
                 )
         return values
 
-    def _settle_time(self, partition: int, clock_settle: float) -> float | None:
+    def _settle_time(
+        self, partition: int, clock_settle: float, highwater: int | None
+    ) -> float | None:
         """How far a partition may be settled.
 
-        While fixes flow (a backlog on the broker, or a batch within the last
-        :data:`IDLE_AFTER_S`), no further than the partition's own data: a fast replay's clock
-        ticks run ahead of its pings, and settling to them would make every fix still to come
-        ``too_late``. Once the partition is idle, the clock's settle time, so that silent radios'
-        visits close and windows move when traffic is thin or stops.
+        While fixes flow (a backlog on the broker: its ``highwater`` mark is past the applied
+        offset; or a batch within the last :data:`IDLE_AFTER_S`), no further than the
+        partition's own data: a fast replay's clock ticks run ahead of its pings, and settling
+        to them would make every fix still to come ``too_late``. Once the partition is idle, the
+        clock's settle time, so that silent radios' visits close and windows move when traffic
+        is thin or stops.
         """
         progress = self.progress.get(partition)
-        flowing = self.runtime.backlogged(
-            topics.PINGS, partition, self.watermarks.get(partition, -1)
-        ) or (time.monotonic() - self.last_batch.get(partition, -IDLE_AFTER_S) < IDLE_AFTER_S)
+        backlogged = highwater is not None and highwater - 1 > self.watermarks.get(partition, -1)
+        flowing = backlogged or (
+            time.monotonic() - self.last_batch.get(partition, -IDLE_AFTER_S) < IDLE_AFTER_S
+        )
         if not flowing:
             return clock_settle
         return None if progress is None else min(progress, clock_settle)
 
-    async def tick(self) -> None:
-        """Clock-driven: settle tracks, close visits of silent radios, expire dose windows."""
+    async def tick(self, highwaters: Mapping[int, int | None]) -> None:
+        """Clock-driven: settle tracks, close visits of silent radios, expire dose windows.
+
+        ``highwaters``: each ``airwave.pings`` partition's high-water mark as of the worker's
+        last fetch (None before one)."""
         async with self.lock:
-            clock_settle = self.runtime.clock.settle_time()
+            clock_settle = self.services.clock.settle_time()
             if clock_settle is None:
                 return
             work: dict[int, _PartitionWork] = {}
             commits: list[PartitionCommit] = []
             for partition, cache in self.tracks.items():
-                settle = self._settle_time(partition, clock_settle)
+                settle = self._settle_time(partition, clock_settle, highwaters.get(partition))
                 if settle is None:
                     continue
                 into = work[partition] = _PartitionWork()

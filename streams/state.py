@@ -36,7 +36,7 @@ from streams.domain.demand import (
 from streams.domain.dose import RollingWindows, minute_buckets
 from streams.domain.fixes import Fix
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
-from streams.metrics import Metrics
+from streams.metrics import PipelineMetrics
 
 LEAD_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -324,6 +324,20 @@ def _csv(windows: Sequence[int]) -> str:
     return ",".join(str(w) for w in sorted(windows))
 
 
+def above_watermarks(
+    positions: Iterable[tuple[int, int]], watermarks: Mapping[int, int]
+) -> list[int]:
+    """Indices of the (partition, offset) positions above their partition's applied-offset
+    watermark. The others were applied before (a replay after a restart, a rebalance or a new
+    consumer group): they are neither decoded nor deadlettered again (the clock has moved on
+    since, so a fix or an event counted then could now look stale)."""
+    return [
+        index
+        for index, (partition, offset) in enumerate(positions)
+        if offset > watermarks[partition]
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class PartitionCommit:
     """The changes of one batch for one source partition, up to ``last_offset``.
@@ -341,7 +355,7 @@ class PartitionCommit:
 class State:
     """Live state in Redis for one worker process."""
 
-    def __init__(self, redis_url: str, key_prefix: str, metrics: Metrics) -> None:
+    def __init__(self, redis_url: str, key_prefix: str, metrics: PipelineMetrics) -> None:
         self.redis: redis_asyncio.Redis = redis_asyncio.Redis.from_url(redis_url)
         self.prefix = key_prefix
         self.metrics = metrics

@@ -8,6 +8,7 @@ import faust
 
 from streams import agents
 from streams.app import create_app
+from streams.presence_process import GC_THRESHOLDS
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.web.server import WebServer
@@ -20,12 +21,6 @@ def build(settings: Settings) -> Runtime:
     agents.register(runtime)
     app.service(WebServer(runtime))  # type: ignore[arg-type]
     return runtime
-
-
-GC_THRESHOLDS = (50_000, 50, 100)
-"""The worker holds many long-lived immutable track objects and allocates many short-lived
-ones per batch; CPython's default thresholds (700, 10, 10) make it rescan the long-lived heap
-so often that collection dominates the hot path. Fewer, larger young collections fix that."""
 
 
 def run_worker(settings: Settings) -> None:

@@ -704,7 +704,27 @@ def pipeline_health() -> dict[str, Any]:
             "Waiting for Redis or the broker: batches retried, clock steps skipped",
             target(rate_by("topic", "coverwatch_batch_retries_total"), "{{topic}}"),
             target(rate_by("timer", "coverwatch_ticks_skipped_total"), "{{timer}}", "B"),
+            target(
+                rate_by("instance", "coverwatch_presence_process_lost_total"),
+                "presence process lost {{instance}}",
+                "C",
+            ),
             unit="ops",
+        ),
+        timeseries(
+            "CPU by worker: event loop and presence process (cores)",
+            target(
+                f"sum by (instance) (rate(process_cpu_seconds_total[{RATE}])"
+                " and on (instance) coverwatch_worker_up)",
+                "event loop {{instance}}",
+            ),
+            target(
+                rate_by("instance", "coverwatch_presence_process_cpu_seconds_total"),
+                "presence {{instance}}",
+                "B",
+            ),
+            description="Each worker runs the pings hot path in a presence process of its own; "
+            "near 1 core on either line, that side limits the worker (add workers and partitions).",
         ),
         timeseries(
             "Fixes by outcome",

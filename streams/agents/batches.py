@@ -5,20 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import faust
 import numpy as np
 import numpy.typing as npt
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosed
-from faust.exceptions import ProducerSendError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams.domain.validation import Rejection, decode_all
+from streams.metrics import Metrics
 from streams.runtime import Runtime
-from streams.state import Changes, PartitionCommit
+from streams.stage import SourceMessage, StageRuntime, unavailable
+from streams.state import Changes, PartitionCommit, above_watermarks
 
 Events = Sequence[faust.EventT[Any]]
 T = TypeVar("T")
@@ -28,6 +26,13 @@ log = logging.getLogger(__name__)
 def raw_messages(events: Events) -> list[tuple[bytes | None, bytes | None]]:
     """(key, value) bytes of each event of a batch."""
     return [(event.message.key, event.message.value) for event in events]
+
+
+def rejected_messages(
+    events: Events, rejections: Sequence[tuple[int, Rejection]]
+) -> list[tuple[SourceMessage, Rejection]]:
+    """The message of each (index, rejection) of a batch, with its rejection."""
+    return [(events[index].message, rejection) for index, rejection in rejections]
 
 
 def append_latencies(events: Events) -> npt.NDArray[np.float64]:
@@ -45,25 +50,15 @@ def partition_commits(source: str, events: Events) -> dict[int, PartitionCommit]
     return {p: PartitionCommit(source, p, offset, Changes()) for p, offset in last.items()}
 
 
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
-BROKER_UNAVAILABLE = (KafkaConnectionError, KafkaTimeoutError, ProducerClosed)
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
 
 
-def unavailable(error: BaseException) -> bool:
-    """Whether ``error`` is a failure of the infrastructure, not of a message: Redis or the broker
-    unreachable, timing out or shutting down (the work waits and is tried again). A broker error
-    the client calls retriable counts; one about the record itself (too large, say) does not."""
-    if isinstance(error, ProducerSendError) and error.__cause__ is not None:
-        error = error.__cause__
-    if isinstance(error, KafkaError):
-        return isinstance(error, BROKER_UNAVAILABLE) or bool(error.retriable)
-    return isinstance(error, UNAVAILABLE)
-
-
 async def _until_available(
-    runtime: Runtime, topic: str, handle: Callable[[Events], Awaitable[None]], batch: Events
+    runtime: StageRuntime[Metrics],
+    topic: str,
+    handle: Callable[[Events], Awaitable[None]],
+    batch: Events,
 ) -> None:
     """Run ``handle``; while a service it needs is unavailable, wait with backoff and retry."""
     delay = RETRY_FIRST_S
@@ -80,7 +75,9 @@ async def _until_available(
             delay = min(delay * 2, RETRY_MAX_S)
 
 
-async def on_the_clock(runtime: Runtime, timer: str, step: Callable[[], Awaitable[None]]) -> None:
+async def on_the_clock(
+    runtime: StageRuntime[Metrics], timer: str, step: Callable[[], Awaitable[None]]
+) -> None:
     """Run one clock-driven step. While a service it needs is unavailable (or the worker is
     shutting down) the step is skipped with a warning and counted; the next tick tries again,
     instead of the failure stopping the worker."""
@@ -94,7 +91,10 @@ async def on_the_clock(runtime: Runtime, timer: str, step: Callable[[], Awaitabl
 
 
 async def guarded(
-    runtime: Runtime, topic: str, events: Events, handle: Callable[[Events], Awaitable[None]]
+    runtime: StageRuntime[Metrics],
+    topic: str,
+    events: Events,
+    handle: Callable[[Events], Awaitable[None]],
 ) -> None:
     """Run ``handle`` on the batch until it succeeds.
 
@@ -113,31 +113,21 @@ async def guarded(
         )
     else:
         return
-    for index, event in enumerate(events):
+    for event in events:
         try:
             await _until_available(runtime, topic, handle, [event])
         except Exception as error:
             log.exception("message %s failed", event.message.offset)
             rejection = Rejection("internal_error", f"{type(error).__name__}: {error}")
-            await runtime.deadletter(topic, events, [(index, rejection)])
-
-
-def above_watermarks(events: Events, watermarks: Mapping[int, int]) -> list[int]:
-    """Indices of the events above their partition's applied-offset watermark. The others were
-    applied before (a replay after a restart, a rebalance or a new consumer group): they are
-    neither decoded nor deadlettered again (the clock has moved on since, so a fix or an event
-    counted then could now look stale)."""
-    return [
-        index
-        for index, event in enumerate(events)
-        if event.message.offset > watermarks[event.message.partition]
-    ]
+            await runtime.deadletter(topic, [(event.message, rejection)])
 
 
 async def unapplied(runtime: Runtime, topic: str, events: Events) -> list[int]:
-    """:func:`above_watermarks`, with the watermarks stored in Redis."""
-    partitions = {event.message.partition for event in events}
-    return above_watermarks(events, await runtime.state.watermarks(topic, partitions))
+    """Indices of the events not applied before (:func:`~streams.state.above_watermarks`, with
+    the watermarks stored in Redis)."""
+    positions = [(event.message.partition, event.message.offset) for event in events]
+    watermarks = await runtime.state.watermarks(topic, {partition for partition, _ in positions})
+    return above_watermarks(positions, watermarks)
 
 
 async def apply_table_batch(
@@ -163,7 +153,7 @@ async def apply_table_batch(
     for index, value in accepted:
         change(commits[events[wanted[index]].message.partition].changes, value)
     await runtime.deadletter(
-        topic, events, [(wanted[index], rejection) for index, rejection in rejections]
+        topic, [(events[wanted[index]].message, rejection) for index, rejection in rejections]
     )  # delivered before the commit
     await runtime.state.commit(list(commits.values()))
     runtime.metrics.consumed(topic, len(events))

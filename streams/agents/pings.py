@@ -1,4 +1,5 @@
-"""``airwave.pings``: every fix through the presence engine; a clock timer settles the rest."""
+"""``airwave.pings``: every batch through the worker's presence process; a clock timer settles
+the rest."""
 
 from __future__ import annotations
 
@@ -6,25 +7,26 @@ from typing import Any
 
 from streams import topics
 from streams.agents.batches import batch_agent, on_the_clock
-from streams.presence import PresenceEngine
+from streams.presence_process import PresenceProcess
 from streams.runtime import Runtime
 
 TICK_INTERVAL_S = 1.0
 
 
-def register(runtime: Runtime) -> PresenceEngine:
+def register(runtime: Runtime) -> PresenceProcess:
     """Attach the pings agent, the presence timer and the rebalance hook."""
-    engine = PresenceEngine(runtime)
+    presence = PresenceProcess(runtime)
+    runtime.app.service(presence)  # type: ignore[arg-type]
 
-    batch_agent(runtime, topics.PINGS, "track_presence", engine.process)
+    batch_agent(runtime, topics.PINGS, "track_presence", presence.process)
 
     @runtime.app.timer(TICK_INTERVAL_S, name="settle_presence")  # type: ignore[untyped-decorator]
     async def settle_presence() -> None:
-        await on_the_clock(runtime, "settle_presence", engine.tick)
+        await on_the_clock(runtime, "settle_presence", presence.settle)
 
     def forget_partitions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        engine.forget()
+        presence.forget()
 
     runtime.app.on_partitions_revoked.connect(forget_partitions)
 
-    return engine
+    return presence

@@ -6,23 +6,28 @@ replaced, by a recorder that fails once the way an unreachable broker does.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from streams import topics
 from streams.agents.batches import guarded
-from streams.app import create_app
 from streams.bench import preload
 from streams.bench_support import BENCH_EPOCH, area_messages, make_fleet, ping_messages
+from streams.clock import EventClock
 from streams.embedded import Services
+from streams.metrics import Metrics
 from streams.presence import PresenceEngine
-from streams.runtime import Runtime
+from streams.presence_process import ping_batch
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
+from streams.stage import StageRuntime, limits_for
+from streams.state import State
 
 pytestmark = pytest.mark.integration
 
@@ -44,18 +49,22 @@ class _Event:
     message: _Message
 
 
-class _BrokerFailsOnce(Runtime):
-    """Records what would reach each topic; the first send of visits fails, as when the broker
+class _BrokerFailsOnce:
+    """Records what would reach each topic; the first send of a visit fails, as when the broker
     cannot be reached (the guard then waits and retries the batch)."""
 
-    sent: list[tuple[str, dict[str, Any]]]
-    failures_left: int
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.failures_left = 1
 
-    async def emit(self, topic: str, records: Any) -> None:
-        if topic == topics.VISITS and records and self.failures_left:
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> asyncio.Future[None]:
+        if topic == topics.VISITS and self.failures_left:
             self.failures_left -= 1
-            raise ConnectionError("broker unreachable")
-        self.sent.extend((topic, value) for _, value in records)
+            raise KafkaConnectionError("broker unreachable")
+        self.sent.append((topic, orjson.loads(value)))
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return delivered
 
 
 async def test_visits_survive_a_failed_delivery_and_reach_the_topic_once_committed(
@@ -72,31 +81,45 @@ async def test_visits_survive_a_failed_delivery_and_reach_the_topic_once_committ
     pack = load_default_area_pack()
     fleet = make_fleet(RADIOS, pack)
     await preload(settings, fleet.roster_messages(), area_messages(pack))
-    runtime = _BrokerFailsOnce.create(settings, create_app(settings))
-    runtime.sent, runtime.failures_left = [], 1
-    engine = PresenceEngine(runtime)
+    broker = _BrokerFailsOnce()
+    metrics = Metrics([topics.PINGS])
+    stage = StageRuntime(
+        settings=settings,
+        metrics=metrics,
+        state=State(settings.redis_url, settings.key_prefix, metrics),
+        clock=EventClock(),
+        limits=limits_for(settings),
+        send=broker.send,
+    )
+    engine = PresenceEngine(stage)
+
+    async def handle(batch: Any) -> None:
+        await engine.process(ping_batch(batch))
+
     pings, _ = ping_messages(fleet, RADIOS * FIXES_PER_RADIO, BENCH_EPOCH, RADIOS / 30.0)
     events = [
         _Event(_Message(key, value, serial % 4, serial // 4, time.time()))
         for serial, (key, value) in enumerate(pings)
     ]
     for start in range(0, len(events), 200):
-        await guarded(runtime, topics.PINGS, events[start : start + 200], engine.process)
+        await guarded(stage, topics.PINGS, events[start : start + 200], handle)
 
-    assert runtime.failures_left == 0, "no batch had visits: the test proves nothing"
+    assert broker.failures_left == 0, "no batch had visits: the test proves nothing"
     emitted = {
         (value["visit_id"], value["revision"])
-        for topic, value in runtime.sent
+        for topic, value in broker.sent
         if topic == topics.VISITS
     }
     stored = set()
+    state = stage.state
     for partition in range(4):
-        slot = runtime.state.pings_slice(partition)
-        for key in await runtime.state.redis.keys(f"{slot}:visits:*"):
-            for blob in (await runtime.state.redis.hgetall(key)).values():
+        slot = state.pings_slice(partition)
+        for key in await state.redis.keys(f"{slot}:visits:*"):
+            for blob in (await state.redis.hgetall(key)).values():
                 visit = orjson.loads(blob)
                 stored.add((visit["visit_id"], visit["revision"]))
     assert stored, "no visit was stored"
     assert stored <= emitted
-    assert not [value for topic, value in runtime.sent if topic == topics.DEADLETTER]
-    await runtime.state.close()
+    assert metrics.batch_retries.labels(topics.PINGS)._value.get() == 1
+    assert not [value for topic, value in broker.sent if topic == topics.DEADLETTER]
+    await state.close()

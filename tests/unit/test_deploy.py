@@ -57,6 +57,8 @@ PIPELINE_METRICS = {
     "coverwatch_batch_seconds": "histogram",
     "coverwatch_batch_retries_total": "counter",
     "coverwatch_ticks_skipped_total": "counter",
+    "coverwatch_presence_process_lost_total": "counter",
+    "coverwatch_presence_process_cpu_seconds_total": "counter",
     "coverwatch_fixes_total": "counter",
     "coverwatch_visits_published_total": "counter",
     "coverwatch_worker_up": "gauge",

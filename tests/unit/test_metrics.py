@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import msgspec
+import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.domain.validation import REASONS, Rejection
-from streams.metrics import LATENCY_BUCKETS_S, AreaNumbers, BatchHistogram, Metrics
+from streams.domain.validation import REASONS
+from streams.metrics import (
+    LATENCY_BUCKETS_S,
+    AreaNumbers,
+    BatchHistogram,
+    Metrics,
+    MetricsRecorder,
+    PipelineMetrics,
+)
 
 
 def test_every_input_topic_and_reason_starts_at_an_explicit_zero() -> None:
@@ -17,9 +27,45 @@ def test_every_input_topic_and_reason_starts_at_an_explicit_zero() -> None:
 
 def test_rejections_are_counted_by_reason() -> None:
     metrics = Metrics(["airwave.pings"])
-    metrics.rejected("airwave.pings", [Rejection("oversized", "x"), Rejection("oversized", "y")])
+    metrics.rejected("airwave.pings", ["oversized", "oversized"])
     text = metrics.exposition()[0].decode()
     assert 'coverwatch_deadletter_total{reason="oversized",topic="airwave.pings"} 2.0' in text
+
+
+def feed(metrics: PipelineMetrics) -> None:
+    """One of each pipeline call, as the presence engine makes them."""
+    metrics.consumed("airwave.pings", 3)
+    metrics.rejected("airwave.pings", ["too_late"])
+    metrics.lags("airwave.pings", np.array([0.2, 4.0]))
+    metrics.latencies("airwave.pings", [0.01, 0.3, 12.0])
+    metrics.fixes("accepted", 2)
+    metrics.visits(["open", "closed", "open"])
+    metrics.round_trip("commit")
+
+
+def test_calls_recorded_in_the_presence_process_count_as_if_made_in_the_worker() -> None:
+    direct, recorded = Metrics(["airwave.pings"]), Metrics(["airwave.pings"])
+    recorder = MetricsRecorder()
+    feed(direct)
+    feed(recorder)
+    calls = recorder.drain()
+    recorded.apply(msgspec.msgpack.decode(msgspec.msgpack.encode(calls)))  # as they travel
+
+    assert recorder.drain() == []
+    text = coverwatch_lines(recorded)
+    assert 'coverwatch_visits_published_total{status="open"} 2.0' in text
+    assert 'coverwatch_event_lag_seconds_count{topic="airwave.pings"} 2.0' in text
+    assert text == coverwatch_lines(direct)
+
+
+def coverwatch_lines(metrics: Metrics) -> list[str]:
+    text = metrics.exposition()[0].decode()
+    return [line for line in text.splitlines() if line.startswith("coverwatch_")]
+
+
+def test_only_pipeline_calls_can_be_applied() -> None:
+    with pytest.raises(ValueError, match="export_areas"):
+        Metrics(["airwave.pings"]).apply([("export_areas", [None])])
 
 
 def numbers(area_id: str, state: str) -> AreaNumbers:

@@ -20,6 +20,7 @@ class Recorder:
     """Stands in for the runtime: records what the guard deadletters, retries and handles."""
 
     deadlettered: list[tuple[int, Rejection]] = field(default_factory=list)
+    """(offset, rejection) of each deadlettered message."""
     retries: int = 0
     handled: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -37,8 +38,8 @@ class Recorder:
         assert seconds >= 0
         self.handled += 1
 
-    async def deadletter(self, topic: str, events: Any, rejections: Any) -> None:
-        self.deadlettered.extend(rejections)
+    async def deadletter(self, topic: str, rejected: Any) -> None:
+        self.deadlettered.extend((message.offset, rejection) for message, rejection in rejected)
 
 
 def events(count: int) -> list[Any]:
