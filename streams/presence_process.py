@@ -33,20 +33,22 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiokafka import AIOKafkaProducer
 from mode import Service
 
 from streams import topics
-from streams.agents.batches import Events
 from streams.metrics import MetricsRecorder, PipelineMetrics, RecordedCall
 from streams.presence import PingBatch, PresenceEngine
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.stage import StageRuntime, clock_for, limits_for, unavailable
 from streams.state import State
+
+if TYPE_CHECKING:
+    from streams.agents.batches import Events
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +156,10 @@ class PresenceProcess(Service):
         self._losses = 0
         self._child_cpu_seconds = 0.0
 
+    def command(self, fd: int) -> list[str]:
+        """The child's command line; it serves the socket ``fd``."""
+        return [sys.executable, "-m", "streams.presence_process", str(fd)]
+
     def forget(self) -> None:
         """Partitions were revoked: the child drops its cache before the next request."""
         self.generation += 1
@@ -208,10 +214,7 @@ class PresenceProcess(Service):
         env = {**os.environ, **settings.to_env(), "COVERWATCH_PARENT_PID": str(os.getpid())}
         try:
             self._child = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "streams.presence_process",
-                str(theirs.fileno()),
+                *self.command(theirs.fileno()),
                 pass_fds=[theirs.fileno()],
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,

@@ -1,0 +1,135 @@
+"""The worker's presence process: replaced when lost without losing a fix, gone with the worker,
+and a batch it keeps dying on is treated as poison."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import orjson
+import pytest
+import redis
+
+from streams.app import create_app
+from streams.embedded import Services
+from streams.presence_process import (
+    LOSSES_BEFORE_BLAME,
+    PresenceFailedError,
+    PresenceProcess,
+    PresenceUnavailableError,
+)
+from streams.runtime import Runtime
+from streams.settings import Settings
+from tests.helpers.kafka import produce, run
+from tests.integration.conftest import start_worker, worker_settings
+from tests.integration.test_embedded_stack import alive, descendants, wait_gone
+
+pytestmark = pytest.mark.integration
+
+RADIOS = 5
+
+
+def pings(first: datetime, rounds: int) -> list[tuple[bytes, bytes]]:
+    """``rounds`` fixes of each radio, 10 s apart, walking north from a point in the pack."""
+    messages = []
+    for serial in range(rounds):
+        for radio in range(RADIOS):
+            issi = str(3_100_000 + radio)
+            value = {
+                "issi": issi,
+                "ts": (first + timedelta(seconds=10 * serial)).isoformat(),
+                "lat": 52.48 + 0.0001 * serial,
+                "lon": -1.89 + 0.001 * radio,
+            }
+            messages.append((issi.encode(), orjson.dumps(value)))
+    return messages
+
+
+def wait_for(check, timeout_s: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_killed_presence_process_is_replaced_and_no_fix_is_lost(
+    stack: Services, work_dir: Path, unique: str
+) -> None:
+    worker = start_worker(stack, worker_settings(stack, unique), work_dir)
+    try:
+        settings = worker.settings
+        topic = settings.topic("airwave.pings")
+        first = datetime.now(UTC) - timedelta(minutes=5)
+        before, after = pings(first, 10), pings(first + timedelta(seconds=100), 10)
+        run(produce(settings.kafka_bootstrap, topic, before))
+        assert wait_for(lambda: worker.metric("coverwatch_fixes_total", outcome="accepted") == 50)
+        (child,) = descendants(worker.process.process.pid)
+
+        os.kill(child, signal.SIGKILL)
+        run(produce(settings.kafka_bootstrap, topic, after))
+
+        assert wait_for(lambda: worker.metric("coverwatch_fixes_total", outcome="accepted") == 100)
+        assert worker.metric("coverwatch_presence_process_lost_total") >= 1
+        (replacement,) = descendants(worker.process.process.pid)
+        assert replacement != child
+        client = redis.Redis.from_url(settings.redis_url)
+        last_fixes = {}
+        for key in client.keys(f"{settings.key_prefix}:*:lastfix"):
+            last_fixes.update(client.hgetall(key))
+        assert len(last_fixes) == RADIOS
+        newest = max(orjson.loads(value)["ts"] for value in last_fixes.values())
+        assert newest == pytest.approx((first + timedelta(seconds=190)).timestamp())
+        assert worker.metric("coverwatch_deadletter_total", topic="airwave.pings") == 0
+        assert worker.metric("coverwatch_presence_process_cpu_seconds_total") > 0
+    finally:
+        worker.stop()
+
+
+def test_the_presence_process_leaves_with_its_worker(
+    stack: Services, work_dir: Path, unique: str
+) -> None:
+    worker = start_worker(stack, worker_settings(stack, unique), work_dir)
+    pid = worker.process.process.pid
+    assert wait_for(lambda: len(descendants(pid)) == 1, 30)  # the clock timer starts it
+    children = descendants(pid)
+
+    worker.stop()
+
+    assert wait_gone(children, 15) == set()
+
+
+def test_a_presence_process_dying_on_every_try_is_blamed_on_the_batch(unique: str) -> None:
+    settings = Settings(app_id=unique, key_prefix=unique)
+    runtime = Runtime.create(settings, create_app(settings))
+
+    class DiesAtOnce(PresenceProcess):
+        def command(self, fd: int) -> list[str]:
+            return [sys.executable, "-c", "raise SystemExit(3)"]
+
+    presence = DiesAtOnce(runtime)
+    event = SimpleNamespace(
+        message=SimpleNamespace(key=b"1", value=b"{}", partition=0, offset=0, timestamp=0.0)
+    )
+
+    async def attempts() -> list[type[Exception]]:
+        raised: list[type[Exception]] = []
+        for _ in range(LOSSES_BEFORE_BLAME):
+            try:
+                await presence.process([event])  # type: ignore[list-item]
+            except (PresenceUnavailableError, PresenceFailedError) as error:
+                raised.append(type(error))
+        return raised
+
+    raised = run(attempts())
+
+    assert raised == [PresenceUnavailableError] * (LOSSES_BEFORE_BLAME - 1) + [PresenceFailedError]
+    assert runtime.metrics.presence_lost._value.get() == LOSSES_BEFORE_BLAME
+    mine = descendants(os.getpid())
+    assert alive(mine) == mine, "a dead presence process was left unreaped"
