@@ -10,7 +10,6 @@ were applied before and are skipped.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from streams import topics
 from streams.domain.fences import Location
@@ -141,8 +141,23 @@ class _LastFix:
         }
 
 
+@dataclass
+class PreparedBatch:
+    """A batch of pings worked out (tracks advanced in the cache, Redis changes built) but not
+    yet delivered or committed (:meth:`PresenceEngine.finish`)."""
+
+    batch: PingBatch
+    commits: list[PartitionCommit]
+    work: dict[int, _PartitionWork]
+    rejections: list[tuple[int, Rejection]]
+    outcomes: Counter[str]
+    """How many fixes had each outcome (counted once the batch is committed)."""
+    lags: npt.NDArray[np.float64] | None
+
+
 class PresenceEngine:
-    """Tracks, fences and caches of one worker; every entry point holds one lock."""
+    """Tracks, fences and caches of one worker. The caller applies one request at a time; a
+    batch may be prepared while the one before it finishes (:meth:`cached` says when)."""
 
     def __init__(self, services: StageRuntime[PipelineMetrics]) -> None:
         self.services = services
@@ -153,41 +168,71 @@ class PresenceEngine:
         self.watermarks: dict[int, int] = {}
         self.progress: dict[int, float] = {}
         self.last_batch: dict[int, float] = {}
-        self.lock = asyncio.Lock()
 
     def forget(self) -> None:
-        """Drop every cached partition (on rebalance)."""
+        """Drop every cached partition (on rebalance, and whenever the cache may be ahead of
+        Redis: it is then reloaded from the durable copy)."""
         self.tracks.clear()
         self.watermarks.clear()
         self.progress.clear()
 
+    def cached(self, batch: PingBatch) -> bool:
+        """Whether every partition of ``batch`` is in the cache (preparing it reads no track from
+        Redis, so it may run while an earlier batch's commit is still on its way)."""
+        return self.tracks.keys() >= set(batch.partitions)
+
     async def process(self, batch: PingBatch) -> None:
         """One batch of ``airwave.pings``: validate, advance tracks, commit, emit, count."""
-        async with self.lock:
-            try:
-                await self._process(batch)
-            except BaseException:
-                self.forget()  # the cache may be ahead of Redis: reload from the durable copy
-                raise
+        await self.finish(await self.prepare(batch))
 
-    async def _process(self, batch: PingBatch) -> None:
-        services = self.services
-        now = services.clock.now()
-        await self._load_partitions(set(batch.partitions))
-        unapplied = above_watermarks(
-            zip(batch.partitions, batch.offsets, strict=True), self.watermarks
-        )
-        fresh, rejections = self._decode_all(batch, unapplied)
-        work = await self._advance(batch, fresh)
-        for partition_work in work.values():
-            rejections.extend(partition_work.rejected)
-        await self._commit(batch, work, now, rejections)
-        metrics = services.metrics
+    async def prepare(self, batch: PingBatch) -> PreparedBatch:
+        """Validate the batch, advance the tracks in the cache and build the Redis changes."""
+        try:
+            now = self.services.clock.now()
+            await self._load_partitions(set(batch.partitions))
+            unapplied = above_watermarks(
+                zip(batch.partitions, batch.offsets, strict=True), self.watermarks
+            )
+            fresh, rejections = self._decode_all(batch, unapplied)
+            work, outcomes = await self._advance(batch, fresh)
+            for partition_work in work.values():
+                rejections.extend(partition_work.rejected)
+            commits = [
+                self._partition_commit(
+                    partition, offset, work.get(partition, _PartitionWork()), now
+                )
+                for partition, offset in batch.last_offsets().items()
+                if offset > self.watermarks.get(partition, -1)
+            ]
+        except BaseException:
+            self.forget()
+            raise
+        lags = None if now is None else now - np.fromiter((fix.ts for _, fix in fresh), float)
+        outcomes["replayed"] = len(batch.offsets) - len(unapplied)
+        return PreparedBatch(batch, commits, work, rejections, outcomes, lags)
+
+    async def finish(self, prepared: PreparedBatch) -> bool:
+        """Deadletter the rejected fixes, emit the visits, commit every partition of the batch
+        (watermark = its last offset) and count. Returns whether the cache is still the one the
+        batch was prepared on (False: a partition was applied elsewhere and is reloaded)."""
+        batch = prepared.batch
+        try:
+            await self.services.deadletter(
+                topics.PINGS,
+                [(batch.message(index), rejection) for index, rejection in prepared.rejections],
+            )
+            intact = await self._apply(prepared.commits, prepared.work)
+        except BaseException:
+            self.forget()
+            raise
+        metrics = self.services.metrics
         metrics.consumed(topics.PINGS, len(batch.offsets))
-        metrics.fixes("replayed", len(batch.offsets) - len(unapplied))
-        if now is not None:
-            metrics.lags(topics.PINGS, now - np.fromiter((fix.ts for _, fix in fresh), float))
+        for outcome, count in prepared.outcomes.items():
+            metrics.fixes(outcome, count)
+        if prepared.lags is not None:
+            metrics.lags(topics.PINGS, prepared.lags)
         metrics.latencies(topics.PINGS, time.time() - np.asarray(batch.appended, dtype=float))
+        return intact
 
     def _decode_all(
         self, batch: PingBatch, indices: Sequence[int]
@@ -222,10 +267,13 @@ class PresenceEngine:
 
     async def _advance(
         self, batch: PingBatch, fresh: Sequence[tuple[int, Fix]]
-    ) -> dict[int, _PartitionWork]:
+    ) -> tuple[dict[int, _PartitionWork], Counter[str]]:
+        """Each fresh fix through its radio's track; the work per partition and how many fixes
+        had each outcome."""
         work: dict[int, _PartitionWork] = defaultdict(_PartitionWork)
+        outcomes: Counter[str] = Counter()
         if not fresh:
-            return work
+            return work, outcomes
         issis = sorted({fix.issi for _, fix in fresh})
         roster, assigned, version = await self.services.state.lookup(
             issis, topics.BY_NAME[topics.INCIDENTS].partitions
@@ -237,7 +285,6 @@ class PresenceEngine:
         )
         contexts = {issi: _context(roster[issi], assigned.get(issi, frozenset())) for issi in issis}
         policy = self.policy
-        outcomes: Counter[str] = Counter()
         accepted = 0
         for (index, fix), location in zip(fresh, locations, strict=True):
             issi = fix.issi
@@ -264,28 +311,7 @@ class PresenceEngine:
         finished = time.monotonic()
         for partition in work:
             self.last_batch[partition] = finished
-        for outcome, count in outcomes.items():
-            self.services.metrics.fixes(outcome, count)
-        return work
-
-    async def _commit(
-        self,
-        batch: PingBatch,
-        work: dict[int, _PartitionWork],
-        now: float | None,
-        rejections: list[tuple[int, Rejection]],
-    ) -> None:
-        """Deadletter the rejected fixes, emit visits and commit every partition of the batch
-        (watermark = its last offset)."""
-        commits = [
-            self._partition_commit(partition, offset, work.get(partition, _PartitionWork()), now)
-            for partition, offset in batch.last_offsets().items()
-            if offset > self.watermarks.get(partition, -1)
-        ]
-        await self.services.deadletter(
-            topics.PINGS, [(batch.message(index), rejection) for index, rejection in rejections]
-        )
-        await self._apply(commits, work)
+        return work, outcomes
 
     def _partition_commit(
         self, partition: int, last_offset: int | None, work: _PartitionWork, now: float | None
@@ -303,10 +329,10 @@ class PresenceEngine:
         )
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
 
-    async def _apply(self, commits: list[PartitionCommit], work: dict[int, _PartitionWork]) -> None:
+    async def _apply(self, commits: list[PartitionCommit], work: dict[int, _PartitionWork]) -> bool:
         """Emit the visits, then commit. Visits are delivered before the commit that makes a
         replay skip their fixes: a crash in between repeats them (same id and revision), never
-        loses them."""
+        loses them. Returns False when a partition was applied elsewhere (and is reloaded)."""
         outgoing = [
             (str(value["area_id"]).encode(), value)
             for commit in commits
@@ -321,6 +347,7 @@ class PresenceEngine:
                 self.tracks.pop(commit.partition, None)
             elif commit.last_offset is not None:
                 self.watermarks[commit.partition] = commit.last_offset
+        return all(applied)
 
     def _visit_values(self, facts: Sequence[Fact]) -> list[tuple[str, str, dict[str, object]]]:
         """(visit_id, local day, published value) of each visit fact."""
@@ -359,11 +386,12 @@ class PresenceEngine:
         """Clock-driven: settle tracks, close visits of silent radios, expire dose windows.
 
         ``highwaters``: each ``airwave.pings`` partition's high-water mark as of the worker's
-        last fetch (None before one)."""
-        async with self.lock:
-            clock_settle = self.services.clock.settle_time()
-            if clock_settle is None:
-                return
+        last fetch (None before one). A failure drops the cache: the expired tracks may be
+        ahead of Redis."""
+        clock_settle = self.services.clock.settle_time()
+        if clock_settle is None:
+            return
+        try:
             work: dict[int, _PartitionWork] = {}
             commits: list[PartitionCommit] = []
             for partition, cache in self.tracks.items():
@@ -381,6 +409,9 @@ class PresenceEngine:
                         into.facts.extend(facts)
                 commits.append(self._partition_commit(partition, None, into, settle))
             await self._apply(commits, work)
+        except BaseException:
+            self.forget()
+            raise
 
 
 def _context(entry: dict[str, Any] | None, assigned: frozenset[str]) -> FixContext:

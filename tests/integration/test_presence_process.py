@@ -1,5 +1,6 @@
 """The worker's presence process: replaced when lost without losing a fix, gone with the worker,
-and a batch it keeps dying on is treated as poison."""
+a batch it keeps dying on treated as poison, and no offset committed before its batch is in
+Redis."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from types import SimpleNamespace
 import orjson
 import pytest
 import redis
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams import topics
 from streams.app import create_app
-from streams.embedded import Services
+from streams.embedded import Services, free_port, start_redis
 from streams.presence_process import (
     LOSSES_BEFORE_BLAME,
     PresenceFailedError,
@@ -32,6 +35,7 @@ from tests.integration.test_embedded_stack import alive, descendants, wait_gone
 pytestmark = pytest.mark.integration
 
 RADIOS = 5
+PINGS_PARTITIONS = topics.BY_NAME[topics.PINGS].partitions
 
 
 def pings(first: datetime, rounds: int) -> list[tuple[bytes, bytes]]:
@@ -133,3 +137,60 @@ def test_a_presence_process_dying_on_every_try_is_blamed_on_the_batch(unique: st
     assert runtime.metrics.presence_lost._value.get() == LOSSES_BEFORE_BLAME
     mine = descendants(os.getpid())
     assert alive(mine) == mine, "a dead presence process was left unreaped"
+
+
+def committed_offsets(settings: Settings) -> dict[int, int]:
+    """The next offset of each pings partition that the worker's consumer group committed."""
+
+    async def read() -> dict[int, int]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id
+        )
+        await consumer.start()
+        try:
+            topic = settings.topic("airwave.pings")
+            partitions = [TopicPartition(topic, p) for p in range(PINGS_PARTITIONS)]
+            return {tp.partition: (await consumer.committed(tp)) or 0 for tp in partitions}
+        finally:
+            await consumer.stop()
+
+    return run(read())
+
+
+def test_no_offset_is_committed_past_a_batch_that_is_not_in_redis(
+    stack: Services, work_dir: Path, unique: str
+) -> None:
+    private = work_dir / f"redis-{unique}"
+    private.mkdir()
+    port = free_port()
+    redis_process = start_redis(port, private)
+    settings = worker_settings(stack, unique, redis_url=f"redis://127.0.0.1:{port}/0")
+    worker = start_worker(stack, settings, work_dir)
+    try:
+        topic = settings.topic("airwave.pings")
+        first = datetime.now(UTC) - timedelta(minutes=5)
+        run(produce(settings.kafka_bootstrap, topic, pings(first, 10)))
+        assert wait_for(lambda: worker.metric("coverwatch_fixes_total", outcome="accepted") == 50)
+        client = redis.Redis.from_url(settings.redis_url)
+        applied = {
+            p: int(client.get(f"{settings.key_prefix}:{{airwave.pings.{p}}}:wm") or -1)
+            for p in range(PINGS_PARTITIONS)
+        }
+        assert wait_for(
+            lambda: committed_offsets(settings) == {p: w + 1 for p, w in applied.items()}
+        )
+
+        os.kill(redis_process.process.pid, signal.SIGSTOP)  # every commit to Redis now hangs
+        try:
+            run(produce(settings.kafka_bootstrap, topic, pings(first + timedelta(seconds=100), 10)))
+            time.sleep(5)  # the consumer commits acknowledged offsets every second
+            stalled = committed_offsets(settings)
+        finally:
+            os.kill(redis_process.process.pid, signal.SIGCONT)
+
+        assert stalled == {p: w + 1 for p, w in applied.items()}
+        assert wait_for(lambda: worker.metric("coverwatch_fixes_total", outcome="accepted") == 100)
+        assert wait_for(lambda: sum(committed_offsets(settings).values()) == 100)
+    finally:
+        worker.stop()
+        redis_process.stop()
