@@ -10,7 +10,9 @@ were applied before and are skipped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -47,12 +49,18 @@ from streams.domain.validation import Rejected, Rejection, decode_ping
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
 from streams.stage import StageRuntime
-from streams.state import Changes, PartitionCommit, above_watermarks
+from streams.state import Changes, PartitionCommit, State, above_watermarks
 
 log = logging.getLogger(__name__)
 
 IDLE_AFTER_S = 2.0
 """A partition without a batch for this long (and no backlog) settles on the clock."""
+YIELD_EVERY_FIXES = 50
+"""While a batch is prepared, the event loop gets a turn this often, so that the previous batch's
+broker acknowledgements are taken and its Redis commit sent while this one is worked out."""
+DIRECTORY_FRESH_S = 0.1
+"""Versions of the areas, roster and assignments read this recently are used as they are (each
+commit reads them again in its round trip); older ones are read again first."""
 
 
 class PingBatch(msgspec.Struct, array_like=True, frozen=True):
@@ -141,6 +149,57 @@ class _LastFix:
         }
 
 
+class Directory:
+    """Who carries each radio, which areas each callsign is committed to, and the version of the
+    area definitions: cached in the presence process, checked against version counters in
+    Redis that every commit reads back (so a batch needs no round trip of its own), and read
+    again when those change. A radio not on the roster is cached as such too."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.keys = state.directory_version_keys(topics.BY_NAME[topics.INCIDENTS].partitions)
+        self.versions: list[bytes | None] | None = None
+        self.read_at = -math.inf
+        self._roster_version: bytes | None = None
+        self._assigned_version: list[bytes | None] | None = None
+        self.roster: dict[str, dict[str, Any] | None] = {}
+        self.assigned: dict[str, frozenset[str]] = {}
+
+    def observe(self, versions: list[bytes | None]) -> None:
+        """The versions as a commit read them back."""
+        self.versions, self.read_at = versions, time.monotonic()
+
+    @property
+    def area_version(self) -> int:
+        """The version of the area definitions last read."""
+        return int(self.versions[0] or 0) if self.versions else 0
+
+    async def entries(
+        self, issis: Sequence[str]
+    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, frozenset[str]]]:
+        """The roster entry of each radio and the areas its callsign is assigned to."""
+        if self.versions is None or time.monotonic() - self.read_at > DIRECTORY_FRESH_S:
+            self.observe(await self.state.read_versions(self.keys))
+        assert self.versions is not None
+        if self.versions[1] != self._roster_version:
+            self.roster.clear()
+            self._roster_version = self.versions[1]
+        if self.versions[2:] != self._assigned_version:
+            self.assigned = await self.state.assigned_areas(len(self.keys) - 2)
+            self._assigned_version = self.versions[2:]
+        missing = [issi for issi in issis if issi not in self.roster]
+        if missing:
+            self.roster.update(await self.state.roster_entries(missing))
+        roster = {issi: self.roster[issi] for issi in issis}
+        assigned = {
+            issi: self.assigned.get(entry["callsign"], frozenset())
+            if entry is not None and entry["callsign"]
+            else frozenset()
+            for issi, entry in roster.items()
+        }
+        return roster, assigned
+
+
 @dataclass
 class PreparedBatch:
     """A batch of pings worked out (tracks advanced in the cache, Redis changes built) but not
@@ -168,6 +227,7 @@ class PresenceEngine:
         self.watermarks: dict[int, int] = {}
         self.progress: dict[int, float] = {}
         self.last_batch: dict[int, float] = {}
+        self.directory = Directory(services.state)
 
     def forget(self) -> None:
         """Drop every cached partition (on rebalance, and whenever the cache may be ahead of
@@ -197,13 +257,12 @@ class PresenceEngine:
             work, outcomes = await self._advance(batch, fresh)
             for partition_work in work.values():
                 rejections.extend(partition_work.rejected)
-            commits = [
-                self._partition_commit(
-                    partition, offset, work.get(partition, _PartitionWork()), now
-                )
-                for partition, offset in batch.last_offsets().items()
-                if offset > self.watermarks.get(partition, -1)
-            ]
+            commits = []
+            for partition, offset in batch.last_offsets().items():
+                if offset > self.watermarks.get(partition, -1):
+                    await asyncio.sleep(0)  # see YIELD_EVERY_FIXES
+                    into = work.get(partition, _PartitionWork())
+                    commits.append(self._partition_commit(partition, offset, into, now))
         except BaseException:
             self.forget()
             raise
@@ -275,10 +334,8 @@ class PresenceEngine:
         if not fresh:
             return work, outcomes
         issis = sorted({fix.issi for _, fix in fresh})
-        roster, assigned, version = await self.services.state.lookup(
-            issis, topics.BY_NAME[topics.INCIDENTS].partitions
-        )
-        await self.services.refresh_fences(version)
+        roster, assigned = await self.directory.entries(issis)
+        await self.services.refresh_fences(self.directory.area_version)
         locations = self.services.fences.locate(
             np.fromiter((fix.lon for _, fix in fresh), float, len(fresh)),
             np.fromiter((fix.lat for _, fix in fresh), float, len(fresh)),
@@ -286,7 +343,9 @@ class PresenceEngine:
         contexts = {issi: _context(roster[issi], assigned.get(issi, frozenset())) for issi in issis}
         policy = self.policy
         accepted = 0
-        for (index, fix), location in zip(fresh, locations, strict=True):
+        for position, ((index, fix), location) in enumerate(zip(fresh, locations, strict=True)):
+            if position % YIELD_EVERY_FIXES == YIELD_EVERY_FIXES - 1:
+                await asyncio.sleep(0)  # the batch before this one goes on committing meanwhile
             issi = fix.issi
             partition = batch.partitions[index]
             into, cache, context = work[partition], self.tracks[partition], contexts[issi]
@@ -340,7 +399,9 @@ class PresenceEngine:
         ]
         await self.services.emit(topics.VISITS, outgoing)
         self.services.metrics.visits(value["status"] for _, value in outgoing)
-        applied = await self.services.state.commit(commits)
+        directory = self.directory
+        applied, versions = await self.services.state.commit_and_read(commits, directory.keys)
+        directory.observe(versions)
         for commit, done in zip(commits, applied, strict=True):
             if not done:
                 log.warning("partition %d was applied elsewhere; reloading it", commit.partition)

@@ -7,7 +7,9 @@ so every Lua call touches one slot):
 |---|---|---|
 | ``P:{src.N}:wm`` | string | offset watermark of partition N of source topic ``src`` |
 | ``P:{directory}:roster`` | hash | issi -> roster entry JSON |
+| ``P:{directory}:roster_version`` | int | bumped on every roster change |
 | ``P:{cad.incidents.N}:assigned`` | hash | "callsign|incident_id" -> JSON area ids (assigned) |
+| ``P:{cad.incidents.N}:assigned_version`` | int | bumped on every change of ``assigned`` |
 | ``P:{areas}:features`` | hash | area_id -> GeoJSON Feature JSON |
 | ``P:{areas}:version`` | int | bumped on every area change |
 | ``P:{clock}:watermark`` | string | the event clock: highest event time seen (event mode) |
@@ -22,7 +24,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as redis_asyncio
@@ -45,15 +47,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
-"""
-
-ROSTER_LUA = """
-local out = {}
-for _, issi in ipairs(ARGV) do
-  out[#out + 1] = redis.call('HGET', KEYS[1], issi)
-end
-out[#out + 1] = redis.call('GET', KEYS[2]) or '0'
-return out
 """
 
 ROSTER_ENTRIES_CACHED = 200_000
@@ -361,7 +354,6 @@ class State:
         self.metrics = metrics
         self._apply = self.redis.register_script(APPLY_LUA)
         self._lead = self.redis.register_script(LEAD_LUA)
-        self._roster = self.redis.register_script(ROSTER_LUA)
         self._roster_entries: dict[bytes, dict[str, Any]] = {}
         self._visits_read: dict[bytes, dict[str, Any]] = {}
 
@@ -403,8 +395,15 @@ class State:
 
         Returns, per commit, whether it was applied (False: already applied before).
         """
-        if not commits:
-            return []
+        applied, _ = await self.commit_and_read(commits, ())
+        return applied
+
+    async def commit_and_read(
+        self, commits: Sequence[PartitionCommit], keys: Sequence[str]
+    ) -> tuple[list[bool], list[bytes | None]]:
+        """:meth:`commit`, and the values of ``keys`` right after it, in the same round trip."""
+        if not commits and not keys:
+            return [], []
         async with self.redis.pipeline(transaction=False) as pipe:
             for commit in commits:
                 await self._apply(
@@ -416,9 +415,11 @@ class State:
                     ],
                     client=pipe,
                 )
+            for key in keys:
+                pipe.get(key)
             results = await pipe.execute()
         self.metrics.round_trip("commit")
-        return [result == 1 for result in results]
+        return [result == 1 for result in results[: len(commits)]], results[len(commits) :]
 
     async def watermarks(self, source: str, partitions: Iterable[int]) -> dict[int, int]:
         """The applied-offset watermark of each partition (-1 when none)."""
@@ -454,36 +455,56 @@ class State:
         """Key prefix of everything derived from one ``airwave.pings`` partition (one slot)."""
         return self.key(f"airwave.pings.{partition}")
 
-    async def lookup(
-        self, issis: Sequence[str], incident_partitions: int
-    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, frozenset[str]], int]:
-        """For each radio: its roster entry (None if unknown) and the areas of the open incidents
-        its callsign is assigned to; plus the area version. One round trip."""
+    @property
+    def roster_version_key(self) -> str:
+        """Bumped on every roster change (caches of the roster check it)."""
+        return self.key("directory", "roster_version")
+
+    def assigned_version_key(self, partition: int) -> str:
+        """Bumped on every change of one ``cad.incidents`` partition's callsign assignments."""
+        return self.slot("cad.incidents", partition) + ":assigned_version"
+
+    def directory_version_keys(self, incident_partitions: int) -> list[str]:
+        """The versions a presence cache of areas, roster and assignments depends on."""
+        return [
+            self.area_version_key,
+            self.roster_version_key,
+            *(self.assigned_version_key(p) for p in range(incident_partitions)),
+        ]
+
+    async def read_versions(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The values of ``keys`` (version counters). One round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            await self._roster(
-                keys=[self.roster_key, self.area_version_key], args=list(issis), client=pipe
-            )
+            for key in keys:
+                pipe.get(key)
+            values: list[bytes | None] = await pipe.execute()
+        self.metrics.round_trip("versions")
+        return values
+
+    async def roster_entries(self, issis: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The roster entry of each radio (None: not on the roster). One round trip."""
+        values = cast("list[bytes | None]", await self.redis.hmget(self.roster_key, list(issis)))
+        self.metrics.round_trip("roster")
+        if len(self._roster_entries) > ROSTER_ENTRIES_CACHED:
+            self._roster_entries.clear()
+        return {
+            issi: None if value is None else self._roster_entry(value)
+            for issi, value in zip(issis, values, strict=True)
+        }
+
+    async def assigned_areas(self, incident_partitions: int) -> dict[str, frozenset[str]]:
+        """The areas of the open incidents each callsign is assigned to. One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
             for partition in range(incident_partitions):
                 pipe.hgetall(self.slot("cad.incidents", partition) + ":assigned")
-            reply, *assigned_slices = await pipe.execute()
-        self.metrics.round_trip("lookup")
+            slices = await pipe.execute()
+        self.metrics.round_trip("assigned")
         areas_by_callsign: dict[str, set[str]] = {}
-        for assigned in assigned_slices:
+        for assigned in slices:
             for field_name, areas in assigned.items():
                 callsign = field_name.decode().split("|", 1)[0]
                 areas_by_callsign.setdefault(callsign, set()).update(orjson.loads(areas))
-        roster: dict[str, dict[str, Any] | None] = {}
-        committed: dict[str, frozenset[str]] = {}
-        if len(self._roster_entries) > ROSTER_ENTRIES_CACHED:
-            self._roster_entries.clear()
-        for issi, entry in zip(issis, reply, strict=False):
-            known = None if entry is None else self._roster_entry(entry)
-            roster[issi] = known
-            callsign = None if known is None else known["callsign"]
-            committed[issi] = (
-                frozenset(areas_by_callsign.get(callsign, ())) if callsign else frozenset()
-            )
-        return roster, committed, int(reply[-1])
+        return {callsign: frozenset(areas) for callsign, areas in areas_by_callsign.items()}
 
     def _roster_entry(self, blob: bytes) -> dict[str, Any]:
         """A roster entry parsed, once per distinct stored value (entries change rarely)."""
@@ -666,13 +687,16 @@ class State:
             else:
                 changes.zrem(slot + ":response", member)
         for callsign, area_ids in assigned.items():
-            changes.hset(
+            changes.hset_versioned(
                 slot + ":assigned",
                 f"{callsign}|{incident_id}",
                 orjson.dumps(list(area_ids)).decode(),
+                slot + ":assigned_version",
             )
         for callsign in released:
-            changes.hdel(slot + ":assigned", f"{callsign}|{incident_id}")
+            changes.hdel_versioned(
+                slot + ":assigned", f"{callsign}|{incident_id}", slot + ":assigned_version"
+            )
 
     async def demand_view(self, sources: Mapping[str, int], since: float) -> DemandView:
         """Windowed demand, open incidents and response samples (arrivals after ``since``),

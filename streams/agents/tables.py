@@ -22,10 +22,11 @@ def register(runtime: Runtime) -> None:
 
     def roster_change(changes: Changes, item: RosterEntry | RosterRemoved) -> None:
         if isinstance(item, RosterRemoved):
-            changes.hdel(state.roster_key, item.issi)
+            changes.hdel_versioned(state.roster_key, item.issi, state.roster_version_key)
             changes.srem(state.on_duty_key, item.issi)
         else:
-            changes.hset(state.roster_key, item.issi, orjson.dumps(item).decode())
+            entry = orjson.dumps(item).decode()
+            changes.hset_versioned(state.roster_key, item.issi, entry, state.roster_version_key)
             if item.on_duty:
                 changes.sadd(state.on_duty_key, item.issi)
             else:

@@ -194,3 +194,110 @@ def test_no_offset_is_committed_past_a_batch_that_is_not_in_redis(
     finally:
         worker.stop()
         redis_process.stop()
+
+
+def test_a_roster_entry_and_an_assignment_reach_the_presence_process(
+    stack: Services, work_dir: Path, unique: str
+) -> None:
+    worker = start_worker(stack, worker_settings(stack, unique), work_dir)
+    try:
+        settings = worker.settings
+        square = [[-1.9, 52.48], [-1.89, 52.48], [-1.89, 52.49], [-1.9, 52.49], [-1.9, 52.48]]
+        area = {
+            "type": "Feature",
+            "id": "ia-sq",
+            "properties": {"name": "Square", "kind": "impact"},
+            "geometry": {"type": "Polygon", "coordinates": [square]},
+        }
+        run(
+            produce(
+                settings.kafka_bootstrap,
+                settings.topic("areas.definitions"),
+                [(b"ia-sq", orjson.dumps(area))],
+            )
+        )
+        client = redis.Redis.from_url(settings.redis_url)
+        assert wait_for(
+            lambda: client.hexists(f"{settings.key_prefix}:{{areas}}:features", "ia-sq")
+        )
+        first = datetime.now(UTC) - timedelta(minutes=5)
+
+        def fix(seconds: float) -> tuple[bytes, bytes]:
+            value = {
+                "issi": "3200001",
+                "ts": (first + timedelta(seconds=seconds)).isoformat(),
+                "lat": 52.485,
+                "lon": -1.895,
+            }
+            return b"3200001", orjson.dumps(value)
+
+        def shown() -> dict[str, object]:
+            for key in client.keys(f"{settings.key_prefix}:*:lastfix"):
+                value = client.hget(key, "3200001")
+                if value is not None:
+                    return orjson.loads(value)
+            return {}
+
+        pings = settings.topic("airwave.pings")
+        run(produce(settings.kafka_bootstrap, pings, [fix(0), fix(10)]))
+        assert wait_for(
+            lambda: worker.metric("coverwatch_fixes_total", outcome="unknown_radio") == 2
+        )
+        before = shown()
+
+        roster = {
+            "issi": "3200001",
+            "officer_id": "5150",
+            "callsign": "K9",
+            "unit": "Central",
+            "role": "response",
+            "device": "handheld",
+            "on_duty": True,
+        }
+        run(
+            produce(
+                settings.kafka_bootstrap,
+                settings.topic("resources.roster"),
+                [(b"3200001", orjson.dumps(roster))],
+            )
+        )
+        incident = [
+            {
+                "incident_id": "INC-K9",
+                "event": "opened",
+                "ts": (first + timedelta(seconds=15)).isoformat(),
+                "grade": "immediate",
+                "category": "Robbery",
+                "lat": 52.485,
+                "lon": -1.895,
+            },
+            {
+                "incident_id": "INC-K9",
+                "event": "assigned",
+                "ts": (first + timedelta(seconds=16)).isoformat(),
+                "callsigns": ["K9"],
+            },
+        ]
+        run(
+            produce(
+                settings.kafka_bootstrap,
+                settings.topic("cad.incidents"),
+                [(b"INC-K9", orjson.dumps(event)) for event in incident],
+            )
+        )
+        assert wait_for(
+            lambda: client.hexists(f"{settings.key_prefix}:{{directory}}:roster", "3200001")
+        )
+        assert wait_for(
+            lambda: any(
+                client.hlen(key) for key in client.keys(f"{settings.key_prefix}:*:assigned")
+            )
+        )
+        run(produce(settings.kafka_bootstrap, pings, [fix(20)]))
+        assert wait_for(lambda: worker.metric("coverwatch_fixes_total", outcome="accepted") == 3)
+
+        assert (before["role"], before["committed"]) == ("unknown", False)
+        after = shown()
+        assert (after["role"], after["callsign"], after["committed"]) == ("response", "K9", True)
+    finally:
+        worker.stop()

@@ -238,7 +238,10 @@ def test_demand_per_area_equals_a_direct_count_of_the_day(event_worker, day, pro
 def test_replaying_the_day_changes_nothing_in_redis(event_worker, day, processed) -> None:  # type: ignore[no-untyped-def]
     settings = event_worker.settings
     pings = sum(1 for record in day if record.topic == "airwave.pings")
-    skip = (":wm", ":leader")
+    # bookkeeping, not state: offset watermarks, the leader lock, and the change counters that
+    # caches of the roster and assignments check (re-published roster entries change an
+    # officer's duty and back again, so their counter moves while the entries end as they were)
+    skip = (":wm", ":leader", ":roster_version", ":assigned_version")
     before = settled(lambda: dump(settings.redis_url, settings.key_prefix, skip_suffixes=skip))
     load_reference_data(event_worker, day)
     run(
