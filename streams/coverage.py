@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
@@ -64,6 +64,11 @@ YIELD_EVERY_AREAS = 200
 VIEW_REFRESH_S = 10.0
 """An area whose coverage state, severity and alert did not change gets a new view (snapshot,
 metrics) at most this often (wall time); its first change after a quiet spell shows at once."""
+FIGURES_REFRESH_S = VIEW_REFRESH_S
+"""The figures (dose windows and totals, the day's visits, demand windows, response samples) are
+read this often (wall time); who is present, the last qualifying visits, the feed, the open
+incidents and the coverage store on every evaluation. With thousands of busy areas, reading and
+merging every figure on every evaluation cost more than all the rest of it."""
 REEVALUATE_AFTER_S = 30.0
 """An area whose facts did not change is evaluated again after this many seconds of wall time
 (on the wall clock, not the event clock: a replay at 100x must not re-evaluate every area on
@@ -100,6 +105,7 @@ class CoverageEngine:
         self._evaluated: dict[str, _Evaluated] = {}
         self._policy_version = -1
         self._rest_until = 0.0
+        self._figures: Figures | None = None
 
     def _policy(self, area: AreaDefinition) -> CoveragePolicy:
         """The area's coverage policy, parsed once per version of the area definitions."""
@@ -124,6 +130,7 @@ class CoverageEngine:
                 self._published.clear()
                 self._evaluated.clear()
                 self._statuses.clear()
+                self._figures = None
         if runtime.clock.now() is None:
             stored = await runtime.state.event_clock()
             if stored is not None:
@@ -141,7 +148,11 @@ class CoverageEngine:
         runtime = self.runtime
         wall_now = time.monotonic()
         await self._expire_demand(now)
-        read = await read_areas(runtime, now)
+        figures = self._figures
+        if figures is not None and wall_now - figures.read_at >= FIGURES_REFRESH_S:
+            figures = None
+        read = await read_areas(runtime, now, figures, wall_now)
+        self._figures = read.figures
         statuses: dict[str, dict[str, object]] = {}
         new_since: dict[str, float] = {}
         alerts: list[dict[str, object]] = []
@@ -213,7 +224,7 @@ class CoverageEngine:
         self.views = views
         changed = await self._publish_snapshots(views, wall_now)
         await runtime.state.publish_events(
-            [sse_message("alert", alert) for alert in alerts]
+            [sse_message("alert", orjson.dumps(alert)) for alert in alerts]
             + [sse_message("area", snapshot) for snapshot in changed]
         )
         runtime.metrics.export_areas(
@@ -245,31 +256,37 @@ class CoverageEngine:
                 commits.append(PartitionCommit(source, partition, None, changes))
         await self.runtime.state.commit(commits)
 
-    async def _publish_snapshots(
-        self, views: dict[str, AreaView], wall_now: float
-    ) -> list[dict[str, Any]]:
+    async def _publish_snapshots(self, views: dict[str, AreaView], wall_now: float) -> list[bytes]:
         """Publish snapshots of areas whose snapshot changed, and of every area once a minute
-        of wall time; return the changed ones (live pages reload every area on their own, so
-        only changes go to them)."""
-        outgoing: list[tuple[bytes, dict[str, Any]]] = []
-        changed: list[dict[str, Any]] = []
+        of wall time; return the changed ones, encoded (live pages reload every area on their
+        own, so only changes go to them)."""
+        outgoing: list[tuple[bytes, bytes]] = []
+        changed: list[bytes] = []
         for area_id, view in views.items():
             last = self._published.get(area_id)
             if last is not None and last[2] is view and wall_now - last[1] < SNAPSHOT_REFRESH_S:
                 continue  # the same view as published: not evaluated again since
             body = dict(view.snapshot)
-            body.pop("ts")
+            ts = body.pop("ts")
             fingerprint = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
             due = snapshot_due(None if last is None else last[:2], fingerprint, wall_now)
             if due is None:
                 self._published[area_id] = (fingerprint, last[1] if last else wall_now, view)
                 continue
+            encoded = with_ts(ts, fingerprint)
             if due == "changed":
-                changed.append(view.snapshot)
-            outgoing.append((area_id.encode(), view.snapshot))
+                changed.append(encoded)
+            outgoing.append((area_id.encode(), encoded))
             self._published[area_id] = (fingerprint, wall_now, view)
-        await self.runtime.emit(topics.SNAPSHOTS, outgoing)
+        await self.runtime.emit_encoded(topics.SNAPSHOTS, outgoing)
         return changed
+
+
+def with_ts(ts: object, body: bytes) -> bytes:
+    """A snapshot encoded as its ``ts`` followed by the members of ``body`` (a JSON object
+    without ``ts``): the snapshot's content fingerprint is encoded once and published as is."""
+    stamp = b'{"ts":' + orjson.dumps(ts)
+    return stamp + b"}" if body == b"{}" else stamp + b"," + body[1:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +369,18 @@ def due_again(
 
 
 @dataclass(frozen=True, slots=True)
+class Figures:
+    """The slow part of a read: dose windows and totals, the day's visits, demand windows and
+    response samples (what the snapshots' figures are made of, not the coverage states)."""
+
+    presence: PresenceView
+    demand: DemandView
+    day: str
+    read_at: float
+    """Wall time (monotonic) of the read."""
+
+
+@dataclass(frozen=True, slots=True)
 class AreasRead:
     """Everything stored about the areas at one moment, read in a few round trips."""
 
@@ -363,6 +392,8 @@ class AreasRead:
     on_duty: int
     touched: set[str]
     """The areas with any presence or demand state."""
+    figures: Figures
+    """The figures this read used (read with it, or earlier)."""
 
     def status(self, area_id: str) -> CoverageStatus | None:
         """The stored coverage status of an area, if it was evaluated before."""
@@ -370,16 +401,41 @@ class AreasRead:
         return None if blob is None else status_from_dict(orjson.loads(blob))
 
 
-async def read_areas(runtime: Runtime, now: float) -> AreasRead:
-    """Read presence, demand and coverage of every area (and refresh the fences)."""
+async def read_areas(
+    runtime: Runtime, now: float, figures: Figures | None = None, wall_now: float = 0.0
+) -> AreasRead:
+    """Read presence, demand and coverage of every area (and refresh the fences); with
+    ``figures`` of today, read only who is present, the last qualifying visits, the feed and the
+    open incidents, and take the rest from ``figures`` (fresh figures are stamped
+    ``wall_now``)."""
     state = runtime.state
     await runtime.refresh_fences(await state.area_version())
     day = local_day(now, ZoneInfo(runtime.settings.timezone))
-    presence = await state.presence_view(topics.BY_NAME[topics.PINGS].partitions, [day])
-    demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0)
+    fresh = figures is None or figures.day != day
+    presence = await state.presence_view(
+        topics.BY_NAME[topics.PINGS].partitions, [day], figures=fresh
+    )
+    demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0, figures=fresh)
+    if figures is None or fresh:
+        figures = Figures(presence, demand, day, wall_now)
+    else:
+        presence = replace(
+            figures.presence,
+            present=presence.present,
+            last_qualifying_end=presence.last_qualifying_end,
+            feed_last_fix=presence.feed_last_fix,
+        )
+        demand = replace(figures.demand, open_incidents=demand.open_incidents)
     stored, since, on_duty = await state.coverage_store()
     return AreasRead(
-        day, presence, demand, stored, since, on_duty, presence.areas() | demand.areas()
+        day,
+        presence,
+        demand,
+        stored,
+        since,
+        on_duty,
+        presence.areas() | demand.areas(),
+        figures,
     )
 
 
@@ -421,9 +477,9 @@ async def current_views(runtime: Runtime, now: float) -> dict[str, AreaView]:
     }
 
 
-def sse_message(event: str, data: Any) -> bytes:
-    """One server-sent event."""
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+def sse_message(event: str, data: bytes) -> bytes:
+    """One server-sent event carrying ``data`` (encoded JSON)."""
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
 
 
 def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView) -> AreaFacts:

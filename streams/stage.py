@@ -130,8 +130,12 @@ class StageRuntime(Generic[MetricsT]):
         acknowledged all of them (straight to the producer, which batches them: Faust's
         per-message topic path costs more than the send itself). Callers emit before they commit
         the Redis changes that make a replay skip the input: at least once, never lost."""
+        await self.emit_encoded(topic, [(key, orjson.dumps(value)) for key, value in records])
+
+    async def emit_encoded(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        """:meth:`emit` of values already encoded as JSON."""
         send, name = self.send, self.settings.topic(topic)
-        deliveries = [await send(name, key, orjson.dumps(value)) for key, value in records]
+        deliveries = [await send(name, key, value) for key, value in records]
         await asyncio.gather(*deliveries)
 
     async def deadletter(

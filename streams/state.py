@@ -583,28 +583,35 @@ class State:
         if last_fixes:
             changes.max(slot + ":feed", max(fix.ts for fix, _ in last_fixes.values()))
 
-    async def presence_view(self, partitions: int, days: Sequence[str]) -> PresenceView:
+    async def presence_view(
+        self, partitions: int, days: Sequence[str], *, figures: bool = True
+    ) -> PresenceView:
         """Presence, dose windows, last qualifying visits and the given days' visits, merged
-        over every ``airwave.pings`` partition. One round trip."""
+        over every ``airwave.pings`` partition. One round trip. Without ``figures``, only who is
+        present, the last qualifying visits and the feed (the dose and visits stay empty)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition in range(partitions):
                 slot = self.pings_slice(partition)
                 pipe.hgetall(slot + ":present")
-                pipe.hgetall(slot + ":dose:win")
                 pipe.hgetall(slot + ":lastq")
                 pipe.get(slot + ":feed")
-                pipe.hgetall(slot + ":dose:total")
-                for day in days:
-                    pipe.hgetall(f"{slot}:visits:{day}")
+                if figures:
+                    pipe.hgetall(slot + ":dose:win")
+                    pipe.hgetall(slot + ":dose:total")
+                    for day in days:
+                        pipe.hgetall(f"{slot}:visits:{day}")
             replies = await pipe.execute()
         self.metrics.round_trip("presence_view")
         view = PresenceView()
-        per_partition = 5 + len(days)
-        known, self._visits_read = self._visits_read, {}
+        per_partition = 3 + (2 + len(days) if figures else 0)
+        known = self._visits_read
+        if figures:
+            self._visits_read = {}
         for partition in range(partitions):
-            present, windows, lastq, feed, totals, *visits = replies[
+            present, lastq, feed, *rest = replies[
                 partition * per_partition : (partition + 1) * per_partition
             ]
+            windows, totals, *visits = rest if figures else ({}, {})
             parsed = [self._visit(blob, known) for day in visits for blob in day.values()]
             view.add(present, windows, lastq, feed, totals, parsed)
         return view
@@ -698,20 +705,27 @@ class State:
                 slot + ":assigned", f"{callsign}|{incident_id}", slot + ":assigned_version"
             )
 
-    async def demand_view(self, sources: Mapping[str, int], since: float) -> DemandView:
+    async def demand_view(
+        self, sources: Mapping[str, int], since: float, *, figures: bool = True
+    ) -> DemandView:
         """Windowed demand, open incidents and response samples (arrivals after ``since``),
-        merged over every partition of every demand source. One round trip."""
+        merged over every partition of every demand source. One round trip. Without
+        ``figures``, only the open incidents (the windows and samples stay empty)."""
         slots = [self.slot(s, p) for s, count in sources.items() for p in range(count)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for slot in slots:
-                pipe.hgetall(slot + ":demand:win")
                 pipe.hgetall(slot + ":open")
-                pipe.zrangebyscore(slot + ":response", since, "+inf", withscores=True)
+                if figures:
+                    pipe.hgetall(slot + ":demand:win")
+                    pipe.zrangebyscore(slot + ":response", since, "+inf", withscores=True)
             replies = await pipe.execute()
         self.metrics.round_trip("demand_view")
         view = DemandView()
+        per_slot = 3 if figures else 1
         for index in range(len(slots)):
-            view.add(*replies[3 * index : 3 * index + 3])
+            open_counts, *rest = replies[per_slot * index : per_slot * (index + 1)]
+            windows, samples = rest if figures else ({}, [])
+            view.add(windows, open_counts, samples)
         return view
 
     # -- coverage (one evaluator: the worker holding the leader lock) ---------------------------

@@ -67,6 +67,7 @@ def local_day(ts: float, timezone: str) -> str:
     return timefmt.local_day(ts, ZoneInfo(timezone))
 
 
+@lru_cache(maxsize=64)
 def day_bounds(day: str, timezone: str) -> tuple[float, float]:
     """The start and end (exclusive) of a local day, in seconds since the epoch.
 

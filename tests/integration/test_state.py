@@ -1,4 +1,5 @@
-"""The Redis Lua layer on a real redis-server: rolling windows, watermarks, content idempotency."""
+"""The Redis layer on a real redis-server: rolling windows, watermarks, content idempotency, and
+what the coverage evaluator reads."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import orjson
 import pytest
 import redis.asyncio as redis_asyncio
 
+from streams.app import create_app
+from streams.coverage import read_areas
 from streams.domain.windows import in_window
 from streams.metrics import Metrics
+from streams.runtime import Runtime
+from streams.settings import Settings
 from streams.state import Changes, PartitionCommit, State
 
 pytestmark = pytest.mark.integration
@@ -99,3 +104,30 @@ async def test_a_visit_unchanged_since_the_last_read_is_not_parsed_again(
     assert after.visits["ia-01"] == [{**first, "status": "closed"}]  # a new revision is read
     assert before.visits["ia-01"] == [first]
     await state.close()
+
+
+async def test_a_light_read_takes_the_figures_from_the_last_full_one(stack, unique: str) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(redis_url=stack.redis_url, key_prefix=unique)
+    runtime = Runtime.create(settings, create_app(settings))
+    slot = runtime.state.pings_slice(0)
+    now = 1_795_176_000.0  # 2026-11-20T12:00:00Z
+    day = "2026-11-20"
+    visit = {"area_id": "ia-01", "status": "open", "seconds": 60.0}
+    await runtime.state.redis.hset(slot + ":present", "ia-01|2001001", "response|foot")
+    await runtime.state.redis.hset(slot + ":dose:win", "900|ia-01|response|foot|proactive", "60")
+    await runtime.state.redis.hset(f"{slot}:visits:{day}", "v1", orjson.dumps(visit))
+
+    full = await read_areas(runtime, now, None, wall_now=100.0)
+    await runtime.state.redis.hset(slot + ":present", "ia-02|2001002", "roads|vehicle")
+    await runtime.state.redis.hset(slot + ":dose:win", "900|ia-01|response|foot|proactive", "600")
+    light = await read_areas(runtime, now, full.figures, wall_now=105.0)
+    again = await read_areas(runtime, now, None, wall_now=111.0)
+
+    assert full.figures.read_at == 100.0
+    assert light.figures is full.figures
+    assert set(light.presence.present) == {"ia-01", "ia-02"}  # who is present: read every time
+    assert light.presence.dose_windows[900]["ia-01"] == {"response|foot|proactive": 60.0}
+    assert light.presence.visits["ia-01"] == [visit]
+    assert again.presence.dose_windows[900]["ia-01"] == {"response|foot|proactive": 600.0}
+    assert again.figures.read_at == 111.0
+    await runtime.state.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 from shapely.geometry import box
 
@@ -20,6 +21,7 @@ from streams.coverage import (
     rest_until,
     snapshot_due,
     view_due,
+    with_ts,
 )
 from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import CoveragePolicy, CoverageStatus, PolicyBand
@@ -129,3 +131,12 @@ def test_an_area_without_any_state_has_the_untouched_fingerprint() -> None:
     assert facts_fingerprint(area_facts(replace(quiet, area_id="ia-01"), presence, demand)) != (
         UNTOUCHED_FINGERPRINT
     )
+
+
+def test_a_published_snapshot_is_its_content_fingerprint_with_its_time() -> None:
+    snapshot = {"schema": "area.snapshots/1", "ts": "2026-11-20T12:00:00.000Z", "area_id": "a"}
+    body = {key: value for key, value in snapshot.items() if key != "ts"}
+    fingerprint = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+    assert orjson.loads(with_ts(snapshot["ts"], fingerprint)) == snapshot
+    assert orjson.loads(with_ts(snapshot["ts"], b"{}")) == {"ts": snapshot["ts"]}
