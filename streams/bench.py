@@ -5,12 +5,15 @@ in the same run on the same embedded stack (these machines are shared and noisy)
 (Tansu + redis-server), then, each measurement on its own topic prefix, consumer group and Redis
 key prefix:
 
-1. **Throughput**: one backlog of pings is published first; then the worker, a no-op Faust agent
-   (:func:`streams.bench_support.run_noop_worker`) and a plain aiokafka ``getmany`` loop each read
-   all of it. Rate = messages / time from the first to the last message processed, from the
-   consumed counter on /metrics polled every 0.2 s (for the worker: counted only once the roster
-   and area topics it also reads are done). CPU shares of the worker, broker and Redis over the
-   same window come from ``/proc``: they say what limits the rate.
+1. **Throughput**: one backlog of pings is published first; then a no-op Faust agent
+   (:func:`streams.bench_support.run_noop_worker`), the worker, the no-op agent again and a plain
+   aiokafka ``getmany`` loop each read all of it (the baseline is the mean of the two no-op
+   runs, which bracket the worker's: these machines drift within minutes). Rate = messages /
+   time from the first to the last message processed, from the consumed counter on /metrics
+   polled every 0.2 s (for the worker: its applied-offset watermarks in Redis, counted only once
+   the roster and area topics it also reads are done). CPU shares of the worker (its event loop
+   and its presence process), broker and Redis over the same window come from ``/proc``: they
+   say what limits the rate.
 2. **Ingest -> Redis latency** at fixed offered loads (1k and 5k pings/s, wall clock, worker
    caught up after a warm-up): the bench records each ping's send time and its partition/offset,
    and polls the per-partition applied-offset watermarks in Redis every 5 ms; those are written in
@@ -497,6 +500,24 @@ class ReplayResult:
         return 1e6 * share / self.window.rate
 
 
+def mean_window(windows: Sequence[Window]) -> Window:
+    """Several runs of one consumer as one: mean rate and CPU shares, summed counts."""
+    rates = [window.rate for window in windows if window.rate is not None]
+    names = {name for window in windows for name in window.cpu}
+    return Window(
+        rate=sum(rates) / len(rates) if rates else None,
+        messages=sum(window.messages for window in windows),
+        seconds=sum(window.seconds for window in windows),
+        cpu={
+            name: sum(window.cpu.get(name, 0.0) for window in windows) / len(windows)
+            for name in sorted(names)
+        },
+        completed=all(window.completed for window in windows),
+        applied=sum(window.applied for window in windows),
+        note="; ".join(window.note for window in windows if window.note),
+    )
+
+
 def worker_share(cpu: Mapping[str, float]) -> float | None:
     """Cores a worker used (its event loop, ``worker``, plus its presence process)."""
     loop = cpu.get("worker")
@@ -562,8 +583,11 @@ class Bench:
         after: Callable[[Settings], None] | None = None,
         window_s: float | None = None,
         areas_beside: bool = False,
+        before: Callable[[Settings], None] | None = None,
     ) -> ReplayResult:
-        """Publish a backlog (areas, roster, pings), preload Redis, let a worker read it all."""
+        """Publish a backlog (areas, roster, pings), preload Redis, let a worker read it all;
+        ``before`` and ``after`` run with its settings just before the worker starts and after
+        it read the backlog."""
         areas = list(self.pack) + grid_areas(extra_areas, self.pack, beside=areas_beside)
         fleet = make_fleet(radios, self.pack)
         roster = fleet.roster_messages()
@@ -576,6 +600,8 @@ class Bench:
             [(topics.AREAS, area_msgs), (topics.ROSTER, roster), (topics.PINGS, backlog)],
         )
         version = asyncio.run(preload(settings, roster, area_msgs))
+        if before is not None:
+            before(settings)
         worker = start_consumer(settings, python_command("worker"), self.log_dir, label)
         profiler = self._profiler(label, worker)
         try:
@@ -653,35 +679,28 @@ class Bench:
         return spawn(f"profile-{label}", argv, self.profile_dir)
 
     def throughput(self) -> dict[str, Any]:
-        """Worker vs no-op Faust agent vs aiokafka getmany on the same backlog."""
+        """Worker vs no-op Faust agent vs aiokafka getmany on the same backlog. The no-op agent
+        reads the backlog just before the worker and again just after it: the machine's speed
+        drifts within minutes, and the mean of the two brackets the worker's run."""
         plan = self.plan
+        noop_runs: list[Window] = []
         holder: dict[str, Any] = {}
 
-        def baselines(settings: Settings) -> None:
-            holder["settings"] = settings
+        def before(settings: Settings) -> None:
+            noop_runs.append(self._noop(settings, plan.base_pings, "noop-before"))
 
-        base = self.replay("base", plan.base_radios, 0, plan.base_pings, after=baselines)
+        def after(settings: Settings) -> None:
+            holder["settings"] = settings
+            noop_runs.append(self._noop(settings, plan.base_pings, "noop-after"))
+
+        base = self.replay("base", plan.base_radios, 0, plan.base_pings, before=before, after=after)
         settings: Settings = holder["settings"]
-        noop_settings = replace(settings, app_id=settings.app_id + "-noop", web_port=free_port())
-        noop = start_consumer(
-            noop_settings,
-            [sys.executable, "-m", "streams.bench_support", "noop"],
-            self.log_dir,
-            "noop",
+        noop_window = mean_window(noop_runs)
+        print(
+            f"  no-op Faust agent: {_fmt(noop_window.rate)} pings/s (before the worker "
+            f"{_fmt(noop_runs[0].rate)}, after {_fmt(noop_runs[1].rate)})",
+            flush=True,
         )
-        try:
-            noop_window = watch_backlog(
-                noop.process,
-                metrics_progress(noop.url),
-                base.pings,
-                plan.consume_timeout_s,
-                plan.max_window_s,
-                self.pids(noop),
-            )
-        finally:
-            noop.stop()
-        noop_window.cpu["noop"] = noop_window.cpu.pop("worker", 0.0)
-        print(f"  no-op Faust agent: {_fmt(noop_window.rate)} pings/s", flush=True)
         ceiling = asyncio.run(
             getmany_rate(
                 settings.kafka_bootstrap,
@@ -693,7 +712,31 @@ class Bench:
             )
         )
         print(f"  aiokafka getmany: {_fmt(ceiling.rate)} pings/s", flush=True)
-        return {"worker": base, "noop": noop_window, "getmany": ceiling}
+        return {"worker": base, "noop": noop_window, "noop_runs": noop_runs, "getmany": ceiling}
+
+    def _noop(self, settings: Settings, pings: int, label: str) -> Window:
+        """The no-op Faust agent reading the backlog of ``settings`` in a group of its own."""
+        noop_settings = replace(settings, app_id=f"{settings.app_id}-{label}", web_port=free_port())
+        noop = start_consumer(
+            noop_settings,
+            [sys.executable, "-m", "streams.bench_support", "noop"],
+            self.log_dir,
+            label,
+        )
+        try:
+            window = watch_backlog(
+                noop.process,
+                metrics_progress(noop.url),
+                pings,
+                self.plan.consume_timeout_s,
+                self.plan.max_window_s,
+                self.pids(noop),
+            )
+        finally:
+            noop.stop()
+        window.cpu["noop"] = window.cpu.pop("worker", 0.0)
+        window.cpu.pop("presence", None)
+        return window
 
     def scaling(self, base: ReplayResult) -> dict[str, Any]:
         """Per-ping cost and memory with more areas and more radios (a failed run is reported
@@ -1058,7 +1101,9 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     {"worker": worker.worker_share, "no-op agent": noop.cpu.get("noop")}
                 )
                 + f"; the worker's event loop {_fmt(worker.window.cpu.get('worker'))} and its "
-                f"presence process {_fmt(worker.window.cpu.get('presence'))}",
+                f"presence process {_fmt(worker.window.cpu.get('presence'))}; the no-op agent "
+                "read the backlog before and after the worker: "
+                + " and ".join(f"{_fmt(run.rate)}/s" for run in throughput.get("noop_runs", [])),
             )
         )
         rows.append(

@@ -60,7 +60,9 @@ everything late)."""
 LEADER_TTL_MS = 10_000
 SNAPSHOT_REFRESH_S = 60.0
 """An unchanged snapshot is published again after this many seconds of wall time."""
-YIELD_EVERY_AREAS = 200
+YIELD_EVERY_AREAS = 100
+"""The evaluator lets the agents run after this many areas (judged, or their snapshots
+published): with thousands of areas an evaluation takes seconds."""
 VIEW_REFRESH_S = 10.0
 """An area whose coverage state, severity and alert did not change gets a new view (snapshot,
 metrics) at most this often (wall time); its first change after a quiet spell shows at once."""
@@ -262,7 +264,9 @@ class CoverageEngine:
         own, so only changes go to them)."""
         outgoing: list[tuple[bytes, bytes]] = []
         changed: list[bytes] = []
-        for area_id, view in views.items():
+        for count, (area_id, view) in enumerate(views.items(), start=1):
+            if count % YIELD_EVERY_AREAS == 0:
+                await asyncio.sleep(0)  # let the agents run between slices of a large pack
             last = self._published.get(area_id)
             if last is not None and last[2] is view and wall_now - last[1] < SNAPSHOT_REFRESH_S:
                 continue  # the same view as published: not evaluated again since

@@ -7,7 +7,7 @@ demand and coverage.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -204,15 +204,33 @@ def snapshot_value(
 ) -> dict[str, Any]:
     """The ``area.snapshots/1`` value of one area at ``now``."""
     area = facts.area
+    dose = any(facts.dose_windows.get(window) for window in WINDOW_NAMES)
+    visits = bool(facts.visits_today) or facts.last_qualifying_end is not None
+    demand = bool(
+        any(facts.demand_windows.values()) or facts.open_incidents or facts.response_samples
+    )
     return {
         "schema": "area.snapshots/1",
         "area_id": area.area_id,
         "name": area.name,
         "kind": area.kind,
         "ts": format_ts(now),
-        "presence": officers_present(facts),
-        "dose": dose_windows(facts),
-        "visits": visits_group(facts, now),
-        "demand": demand_group(facts, now),
+        "presence": officers_present(facts) if facts.present else _empty(officers_present, facts),
+        "dose": dose_windows(facts) if dose else _empty(dose_windows, facts),
+        "visits": visits_group(facts, now) if visits else _empty(visits_group, facts, now),
+        "demand": demand_group(facts, now) if demand else _empty(demand_group, facts, now),
         "coverage": coverage_group(status, ledger),
     }
+
+
+_EMPTY_GROUPS: dict[str, dict[str, Any]] = {}
+
+
+def _empty(build: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """The group ``build`` makes for an area with nothing in it, made once and shared (most
+    areas of a large pack have no presence, dose, visits or demand; snapshots are read and
+    encoded, never changed): ``args`` must hold nothing that the empty group depends on."""
+    group = _EMPTY_GROUPS.get(build.__name__)
+    if group is None:
+        group = _EMPTY_GROUPS[build.__name__] = build(*args)
+    return group

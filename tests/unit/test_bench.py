@@ -9,6 +9,7 @@ import orjson
 import pytest
 import shapely
 
+from streams.bench import Window, mean_window
 from streams.bench_support import (
     BENCH_EPOCH,
     MetricsText,
@@ -222,3 +223,15 @@ def test_a_ratio_warns_when_one_of_its_consumers_did_not_use_a_full_core() -> No
     assert "not CPU-bound" in saturation_note({"worker": 1.00, "no-op agent": 0.90})
     assert "not CPU-bound" in saturation_note({"10,000 areas": 0.62, "40 areas": 1.01})
     assert saturation_note({"worker": None, "no-op agent": 1.0}) == ""
+
+
+def test_the_no_op_baseline_is_the_mean_of_the_runs_around_the_worker() -> None:
+    before = Window(rate=12_000.0, messages=100, seconds=1.0, cpu={"noop": 1.0, "redis": 0.0})
+    after = Window(rate=10_000.0, messages=80, seconds=1.0, cpu={"noop": 0.9}, note="time-boxed")
+
+    both = mean_window([before, after])
+
+    assert both.rate == 11_000.0
+    assert both.cpu == {"noop": 0.95, "redis": 0.0}
+    assert both.messages == 180
+    assert both.note == "time-boxed"
