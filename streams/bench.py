@@ -137,6 +137,7 @@ class Plan:
     consume_timeout_s: float
     max_window_s: float
     area_window_s: float
+    warmup_s: float
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
@@ -160,6 +161,7 @@ class Plan:
             consume_timeout_s=120.0 if quick else 300.0,
             max_window_s=15.0 if quick else 45.0,
             area_window_s=25.0 if quick else 60.0,
+            warmup_s=3.0 if quick else 5.0,
         )
 
 
@@ -278,6 +280,13 @@ class Window:
     completed: bool = False
     applied: int = 0
     note: str = ""
+    warmup_rate: float | None = None
+    """The rate in the warm-up left out of ``rate`` (the consumer's start: loading what it
+    caches, building indexes, a first evaluation of every area)."""
+
+
+Sample = tuple[float, float, Mapping[str, float | None]]
+"""(time, messages processed so far, CPU seconds so far by process)."""
 
 
 def watch_backlog(
@@ -287,10 +296,14 @@ def watch_backlog(
     timeout_s: float,
     max_window_s: float,
     pids: Mapping[str, int],
+    warmup_s: float = 0.0,
 ) -> Window:
     """Poll ``progress`` until ``total`` messages are processed or the window (from the first
-    poll that shows messages processed with everything else read) lasts ``max_window_s``."""
-    samples: list[tuple[float, float, dict[str, float | None]]] = []
+    poll that shows messages processed with everything else read) lasts ``max_window_s``. The
+    rate and CPU shares are taken after the first ``warmup_s`` of it, so that they are the
+    steady per-message cost and not the consumer's start; the warm-up's own rate is kept apart
+    (a backlog read within twice the warm-up is measured whole)."""
+    samples: list[Sample] = []
     deadline = time.monotonic() + timeout_s
     count = 0.0
     ready_at: float | None = None
@@ -308,7 +321,24 @@ def watch_backlog(
         if ready_at is not None and now - (samples[0][0] if samples else ready_at) >= max_window_s:
             break
         time.sleep(POLL_S)
+    window = measured_window(samples, count, total, warmup_s)
+    if len(samples) < 2 and ready_at is not None:
+        window.rate = 0.0
+        window.note = f"no progress within {max_window_s:.0f} s of the topics it reads first"
+    if not window.completed and not window.note:
+        window.note = f"window closed after {count:.0f} of {total} (time-boxed)"
+    return window
+
+
+def measured_window(samples: Sequence[Sample], count: float, total: int, warmup_s: float) -> Window:
+    """The rate and CPU shares between the first sample at least ``warmup_s`` after the first
+    one and the last one (the warm-up's own rate kept apart; a backlog read within twice the
+    warm-up is measured whole)."""
     window = Window(completed=count >= total, applied=int(count))
+    if samples and samples[-1][0] - samples[0][0] >= 2 * warmup_s > 0:
+        first = next(i for i, sample in enumerate(samples) if sample[0] - samples[0][0] >= warmup_s)
+        window.warmup_rate = rate_between([samples[0][:2], samples[first][:2]])
+        samples = samples[first:]
     if len(samples) >= 2:
         (t0, c0, cpu0), (t1, c1, cpu1) = samples[0], samples[-1]
         window.rate = rate_between([(t0, c0), (t1, c1)])
@@ -318,11 +348,6 @@ def watch_backlog(
             start, end = cpu0.get(name), cpu1.get(name)
             if start is not None and end is not None and t1 > t0:
                 window.cpu[name] = (end - start) / (t1 - t0)
-    elif ready_at is not None:
-        window.rate = 0.0
-        window.note = f"no progress within {max_window_s:.0f} s of the topics it reads first"
-    if not window.completed and not window.note:
-        window.note = f"window closed after {count:.0f} of {total} (time-boxed)"
     return window
 
 
@@ -518,6 +543,16 @@ def mean_window(windows: Sequence[Window]) -> Window:
     )
 
 
+def warmup_note(run: Window, base: Window) -> str:
+    """The rates of the warm-ups left out of a run and of its baseline (the worker's start)."""
+    if run.warmup_rate is None or base.warmup_rate is None:
+        return ""
+    return (
+        f"; warm-up left out (the worker's start): {_fmt(run.warmup_rate)} pings/s vs "
+        f"{_fmt(base.warmup_rate)} pings/s"
+    )
+
+
 def worker_share(cpu: Mapping[str, float]) -> float | None:
     """Cores a worker used (its event loop, ``worker``, plus its presence process)."""
     loop = cpu.get("worker")
@@ -612,6 +647,7 @@ class Bench:
                 self.plan.consume_timeout_s,
                 window_s or self.plan.max_window_s,
                 self.pids(worker),
+                self.plan.warmup_s,
             )
             scrape_started = time.monotonic()
             metrics = scrape(worker.url)
@@ -658,8 +694,8 @@ class Bench:
         )
         print(
             f"  {label}: {radios} radios, {len(areas)} areas, {len(backlog)} pings -> "
-            f"{_fmt(window.rate)} pings/s; CPU {_shares(window.cpu)}; "
-            f"one GET /metrics {scrape_s:.2f} s",
+            f"{_fmt(window.rate)} pings/s (warm-up {_fmt(window.warmup_rate)} pings/s); "
+            f"CPU {_shares(window.cpu)}; one GET /metrics {scrape_s:.2f} s",
             flush=True,
         )
         return result
@@ -731,6 +767,7 @@ class Bench:
                 self.plan.consume_timeout_s,
                 self.plan.max_window_s,
                 self.pids(noop),
+                self.plan.warmup_s,
             )
         finally:
             noop.stop()
@@ -1161,7 +1198,8 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                             f"{count:,} areas": run.worker_share,
                             f"{base_areas} areas": by_areas[base_areas].worker_share,
                         }
-                    ),
+                    )
+                    + warmup_note(run.window, by_areas[base_areas].window),
                 )
             )
         for count, failure in _failed(scaling.get("areas_away", {})):
@@ -1208,7 +1246,8 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     f"{base_radios:,} radios",
                     "info",
                     note=f"CPU {_fmt(run.cpu_us_per_ping)} us vs "
-                    f"{_fmt(by_radios[base_radios].cpu_us_per_ping)} us",
+                    f"{_fmt(by_radios[base_radios].cpu_us_per_ping)} us"
+                    + warmup_note(run.window, by_radios[base_radios].window),
                 )
             )
         memory = memory_figures(scaling)

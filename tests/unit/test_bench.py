@@ -9,7 +9,7 @@ import orjson
 import pytest
 import shapely
 
-from streams.bench import Window, mean_window
+from streams.bench import Window, mean_window, measured_window
 from streams.bench_support import (
     BENCH_EPOCH,
     MetricsText,
@@ -235,3 +235,20 @@ def test_the_no_op_baseline_is_the_mean_of_the_runs_around_the_worker() -> None:
     assert both.cpu == {"noop": 0.95, "redis": 0.0}
     assert both.messages == 180
     assert both.note == "time-boxed"
+
+
+def test_a_window_leaves_the_warm_up_out_and_keeps_its_rate_apart() -> None:
+    samples = [
+        (float(t), 100.0 * t * t if t < 5 else 2500.0 + 1000.0 * (t - 5), {}) for t in range(16)
+    ]
+
+    window = measured_window(samples, samples[-1][1], 20_000, warmup_s=5.0)
+    whole = measured_window(samples, samples[-1][1], 20_000, warmup_s=0.0)
+    short = measured_window(samples[:8], samples[7][1], 20_000, warmup_s=5.0)
+
+    assert window.rate == 1000.0
+    assert window.warmup_rate == 500.0
+    assert whole.rate == samples[-1][1] / 15.0
+    assert whole.warmup_rate is None
+    assert short.warmup_rate is None  # read within twice the warm-up: measured whole
+    assert short.rate == samples[7][1] / 7.0
