@@ -271,7 +271,9 @@ class PresenceProcess(Service):
                 self._account(reply)
                 if not future.done():
                     future.set_result(reply)
-        except (OSError, asyncio.IncompleteReadError, msgspec.DecodeError) as error:
+        except Exception as error:  # the socket broke, or a reply made no sense: start anew
+            if not isinstance(error, OSError | asyncio.IncompleteReadError):
+                self.log.exception("a reply of the presence process could not be taken")
             async with self._sending:
                 if self._writer is writer:  # not already replaced after a failed send
                     await self._lost(error)
