@@ -108,6 +108,7 @@ class CoverageEngine:
         self._policy_version = -1
         self._rest_until = 0.0
         self._figures: Figures | None = None
+        self._fingerprints: dict[str, KnownFingerprint] = {}
 
     def _policy(self, area: AreaDefinition) -> CoveragePolicy:
         """The area's coverage policy, parsed once per version of the area definitions."""
@@ -133,6 +134,7 @@ class CoverageEngine:
                 self._evaluated.clear()
                 self._statuses.clear()
                 self._figures = None
+                self._fingerprints.clear()
         if runtime.clock.now() is None:
             stored = await runtime.state.event_clock()
             if stored is not None:
@@ -167,14 +169,11 @@ class CoverageEngine:
         for count, (area_id, area) in enumerate(sorted(runtime.fences.areas.items()), start=1):
             if count % YIELD_EVERY_AREAS == 0:
                 await asyncio.sleep(0)  # let the agents run between slices of a large pack
-            facts = (
-                area_facts(area, read.presence, read.demand) if area_id in read.touched else None
-            )
+            facts, known = area_fingerprint(read, area, self._fingerprints.get(area_id))
+            self._fingerprints[area_id] = known
+            area_print = known[2]
             previous = self._stored_status(read, area_id)
-            fingerprint = (
-                feed_live,
-                *(UNTOUCHED_FINGERPRINT if facts is None else facts_fingerprint(facts)),
-            )
+            fingerprint = (feed_live, *area_print)
             cached = self._evaluated.get(area_id)
             if (
                 previous is not None
@@ -348,6 +347,32 @@ UNTOUCHED_FINGERPRINT: tuple[object, ...] = ((), None, 0, (), 0.0, 0.0)
 """:func:`facts_fingerprint` of an area with no presence or demand state at all (most of a
 large pack, most of the time): the evaluator skips building such an area's facts unless it is
 due again."""
+
+
+KnownFingerprint = tuple["Figures", tuple[object, ...], tuple[object, ...]]
+"""An area's fingerprint on the last evaluation, with the figures and the inputs read on every
+evaluation (presence, last qualifying visit, open incidents) it was made from."""
+
+
+def area_fingerprint(
+    read: AreasRead, area: AreaDefinition, known: KnownFingerprint | None
+) -> tuple[AreaFacts | None, KnownFingerprint]:
+    """An area's :func:`facts_fingerprint` (with the facts, when they had to be built for it).
+    Between two reads of the figures only what is read on every evaluation can change, so an
+    area whose presence, last qualifying visit and open incidents are as when ``known`` was made
+    from the same figures keeps that fingerprint, and no facts are built for it."""
+    area_id = area.area_id
+    light = (
+        area_id in read.touched,
+        read.presence.present.get(area_id),
+        read.presence.last_qualifying_end.get(area_id),
+        read.demand.open_incidents.get(area_id),
+    )
+    if known is not None and known[0] is read.figures and known[1] == light:
+        return None, known
+    facts = area_facts(area, read.presence, read.demand) if light[0] else None
+    fingerprint = UNTOUCHED_FINGERPRINT if facts is None else facts_fingerprint(facts)
+    return facts, (read.figures, light, fingerprint)
 
 
 def due_again(

@@ -15,7 +15,10 @@ from streams.coverage import (
     SNAPSHOT_REFRESH_S,
     UNTOUCHED_FINGERPRINT,
     VIEW_REFRESH_S,
+    AreasRead,
+    Figures,
     area_facts,
+    area_fingerprint,
     due_again,
     facts_fingerprint,
     rest_until,
@@ -140,3 +143,32 @@ def test_a_published_snapshot_is_its_content_fingerprint_with_its_time() -> None
 
     assert orjson.loads(with_ts(snapshot["ts"], fingerprint)) == snapshot
     assert orjson.loads(with_ts(snapshot["ts"], b"{}")) == {"ts": snapshot["ts"]}
+
+
+def areas_read(present: dict[str, dict[str, str]], figures: Figures) -> AreasRead:
+    presence = replace(figures.presence, present=present)
+    touched = presence.areas() | figures.demand.areas()
+    return AreasRead("2026-11-20", presence, figures.demand, {}, {}, 1, touched, figures)
+
+
+def test_an_area_whose_presence_is_as_before_keeps_its_fingerprint_without_building_facts() -> None:
+    area = AreaDefinition("ia-01", "Station", "impact", box(-1.9, 52.48, -1.89, 52.49))
+    dose = {900: {"ia-01": {"response|foot|proactive": 120.0}}}
+    figures = Figures(PresenceView(dose_windows=dose), DemandView(), "2026-11-20", 0.0)
+    here = {"ia-01": {"2001001": "response|foot"}}
+
+    facts, first = area_fingerprint(areas_read(here, figures), area, None)
+    same_facts, same = area_fingerprint(
+        areas_read({"ia-01": {"2001001": "response|foot"}}, figures), area, first
+    )
+    moved_facts, moved = area_fingerprint(areas_read({}, figures), area, same)
+    new_figures = Figures(PresenceView(), DemandView(), "2026-11-20", 10.0)
+    gone_facts, gone = area_fingerprint(areas_read({}, new_figures), area, moved)
+
+    assert facts is not None
+    assert first[2] == facts_fingerprint(facts)
+    assert (same_facts, same) == (None, first)
+    assert moved_facts is not None
+    assert moved[2] == facts_fingerprint(moved_facts) != first[2]
+    assert gone_facts is None  # no state at all: untouched
+    assert gone[2] == UNTOUCHED_FINGERPRINT
