@@ -24,7 +24,9 @@ key prefix:
    1,000 and 10,000 areas (the pack plus square cells tiling it, so every ping is in one more
    area), with 10,000 areas beside the patrol area (no ping in them: what the index and the
    coverage evaluation cost alone), and with 1k, 10k and 100k radios; each against the
-   40-area, 1k-radio run.
+   40-area, 1k-radio run, which is replayed again right after the runs with more areas (the
+   baseline is the mean of the two, as for the no-op agent: these machines drift within
+   minutes).
 4. **Redis memory**: ``MEMORY USAGE`` summed over every key of a run's key prefix, per radio
    (steady state: the 1k-radio run, every radio with many fixes) and per area (the 10,000-area run
    minus the 40-area run over the extra areas).
@@ -787,6 +789,18 @@ class Bench:
             if count > len(self.pack)
             for pings, w in [(plan.area_pings, plan.area_window_s)]
         ]
+        again: dict[int, ReplayResult | dict[str, str]] = {}
+        runs.append(
+            (
+                again,
+                len(self.pack),
+                "base-again",
+                plan.base_radios,
+                0,
+                plan.area_pings,
+                plan.area_window_s,
+            )
+        )
         runs += [
             (by_radios, radios, f"radios{radios}", radios, 0, pings, plan.max_window_s)
             for radios, pings in plan.radio_pings.items()
@@ -813,7 +827,7 @@ class Bench:
             except Exception as error:  # reported in the table; the other runs go on
                 into[size] = {"error": f"{type(error).__name__}: {error}"}
                 print(f"  {label} failed: {error}", flush=True)
-        return {"areas": by_areas, "areas_away": away, "radios": by_radios}
+        return {"areas": by_areas, "areas_away": away, "radios": by_radios, "base_again": again}
 
     # -- live load ------------------------------------------------------------------------
 
@@ -1176,12 +1190,14 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
         base_areas = min(by_areas)
         for count, failure in _failed(scaling["areas"]):
             rows.append(Row(f"us per ping, {count:,} areas", None, "us", note=failure))
+        bracket = [by_areas[base_areas], *_done(scaling.get("base_again", {})).values()]
+        baseline = bracketed_mean([run.us_per_ping for run in bracket])
+        cpu_baseline = bracketed_mean([run.cpu_us_per_ping for run in bracket])
         for count, run in sorted(by_areas.items()):
             if count == base_areas:
                 continue
             target = count >= 10_000
             value = run.us_per_ping
-            baseline = by_areas[base_areas].us_per_ping
             rows.append(
                 Row(
                     f"us per ping, {count:,} areas",
@@ -1191,8 +1207,8 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     f"{base_areas} areas",
                     "<= 1.5x" if target else "info",
                     ((ratio(value, baseline) or math.inf) <= 1.5) if target else None,
-                    note=f"CPU {_fmt(run.cpu_us_per_ping)} us vs "
-                    f"{_fmt(by_areas[base_areas].cpu_us_per_ping)} us; "
+                    note=f"CPU {_fmt(run.cpu_us_per_ping)} us vs {_fmt(cpu_baseline)} us; "
+                    + bracket_note(bracket)
                     + saturation_note(
                         {
                             f"{count:,} areas": run.worker_share,
@@ -1210,7 +1226,7 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     f"us per ping, {count:,} areas away",
                     run.us_per_ping,
                     "us",
-                    by_areas[base_areas].us_per_ping,
+                    baseline,
                     f"{base_areas} areas",
                     "info",
                     note=f"the extra areas beside the patrol area, no ping in them; CPU "
@@ -1242,11 +1258,10 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     f"us per ping, {radios:,} radios",
                     run.us_per_ping,
                     "us",
-                    by_radios[base_radios].us_per_ping,
+                    baseline,
                     f"{base_radios:,} radios",
                     "info",
-                    note=f"CPU {_fmt(run.cpu_us_per_ping)} us vs "
-                    f"{_fmt(by_radios[base_radios].cpu_us_per_ping)} us"
+                    note=f"CPU {_fmt(run.cpu_us_per_ping)} us vs {_fmt(cpu_baseline)} us"
                     + warmup_note(run.window, by_radios[base_radios].window),
                 )
             )
@@ -1300,6 +1315,25 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
 
 RADIO_STATE_KINDS = frozenset({"tracks", "lastfix", "geo", "roster", "on_duty"})
 """Key kinds that hold one entry per radio (see :func:`_key_kind`)."""
+
+
+def bracketed_mean(values: Sequence[float | None]) -> float | None:
+    """The mean of the baseline runs that bracket a comparison (``None`` if one is missing)."""
+    if not values or any(value is None for value in values):
+        return None
+    return sum(value for value in values if value is not None) / len(values)
+
+
+def bracket_note(bracket: Sequence[ReplayResult]) -> str:
+    """How the per-ping baseline was made: the 40-area run before the runs with more areas and,
+    when it ran, the one after them (the machine drifts within minutes)."""
+    if len(bracket) < 2:
+        return "baseline: the 40-area run before; "
+    return (
+        "baseline: mean of the 40-area runs before and after, "
+        + " and ".join(f"{_fmt(run.us_per_ping)} us" for run in bracket)
+        + "; "
+    )
 
 
 def memory_figures(scaling: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,10 @@ reference when ``areas.definitions`` changes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Final
 
@@ -66,17 +68,20 @@ class _ProjectedArea:
 
 
 class FenceIndex:
-    """An immutable spatial index of areas answering batch ``locate`` queries."""
+    """An immutable spatial index of areas answering batch ``locate`` queries. The areas must
+    be valid geometry (as :func:`streams.domain.areas_feed.decode_area` makes sure): a fix in
+    an area is then also near it."""
 
     __slots__ = (
         "_areas",
         "_exit_buffer_m",
+        "_id_array",
         "_ids",
         "_near_tree",
+        "_polygons",
         "_projected",
         "_reference_lat",
         "_scale_x",
-        "_tree",
     )
 
     def __init__(
@@ -113,7 +118,8 @@ class FenceIndex:
         self._reference_lat = reference_lat
         self._scale_x = EARTH_RADIUS_M * math.cos(math.radians(reference_lat or 0.0))
         self._ids: tuple[str, ...] = tuple(projected)
-        self._tree = STRtree([area.polygon for area in projected.values()])
+        self._id_array = np.array(self._ids, dtype=object)
+        self._polygons = np.array([area.polygon for area in projected.values()], dtype=object)
         self._near_tree = STRtree([area.near_polygon for area in projected.values()])
 
     @classmethod
@@ -166,7 +172,10 @@ class FenceIndex:
         return FenceIndex._from_parts(by_id, projected, self._exit_buffer_m, self._reference_lat)
 
     def locate(self, lons: npt.ArrayLike, lats: npt.ArrayLike) -> list[Location]:
-        """The :class:`Location` of each (lon, lat) fix, in input order."""
+        """The :class:`Location` of each (lon, lat) fix, in input order.
+
+        One tree query finds the exit-buffered polygons each point is in; only those areas'
+        plain polygons are then tested (an area's polygon lies inside its buffered one)."""
         lon_array = np.asarray(lons, dtype=np.float64)
         lat_array = np.asarray(lats, dtype=np.float64)
         count = lon_array.shape[0]
@@ -176,43 +185,30 @@ class FenceIndex:
         xs = np.radians(lon_array) * self._scale_x
         ys = np.radians(lat_array) * EARTH_RADIUS_M
         points = shapely.points(xs, ys)
-        near_hits = _hits(self._near_tree, points)
-        if near_hits is None:
+        point_indices, polygon_indices = self._near_tree.query(points, predicate="intersects")
+        if point_indices.size == 0:
             return locations
-        inside_hits = _hits(self._tree, points)
-        ids = self._ids
-        near_by_point = _group(near_hits, ids)
-        inside_by_point = {} if inside_hits is None else _group(inside_hits, ids)
+        inside = shapely.intersects(self._polygons[polygon_indices], points[point_indices])
+        hits = zip(
+            point_indices.tolist(),
+            self._id_array[polygon_indices].tolist(),
+            inside.tolist(),
+            strict=True,
+        )
         interned: dict[tuple[frozenset[str], frozenset[str]], Location] = {}
-        empty: frozenset[str] = frozenset()
-        for point_index, near in near_by_point.items():
-            inside = inside_by_point.get(point_index, empty)
-            key = (inside, near | inside)
+        for point_index, point_hits in groupby(hits, key=itemgetter(0)):
+            near: list[str] = []
+            within: list[str] = []
+            for _, area_id, is_inside in point_hits:
+                near.append(area_id)
+                if is_inside:
+                    within.append(area_id)
+            key = (frozenset(within), frozenset(near))
             location = interned.get(key)
             if location is None:
                 location = interned[key] = Location(*key)
             locations[point_index] = location
         return locations
-
-
-def _hits(
-    tree: STRtree, points: npt.NDArray[np.object_]
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
-    """(point index, polygon index) pairs where the point intersects the tree's polygon."""
-    point_indices, polygon_indices = tree.query(points, predicate="intersects")
-    if point_indices.size == 0:
-        return None
-    return point_indices, polygon_indices
-
-
-def _group(
-    hits: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]], ids: Sequence[str]
-) -> dict[int, frozenset[str]]:
-    """Area ids per point index from (point index, polygon index) pairs."""
-    grouped: dict[int, list[str]] = {}
-    for point_index, polygon_index in zip(hits[0].tolist(), hits[1].tolist(), strict=True):
-        grouped.setdefault(point_index, []).append(ids[polygon_index])
-    return {point_index: frozenset(area_ids) for point_index, area_ids in grouped.items()}
 
 
 def _middle_latitude(areas: Iterable[AreaDefinition]) -> float:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import shapely
 
-from streams.bench import Window, mean_window, measured_window
+from streams.bench import ReplayResult, Window, build_rows, mean_window, measured_window
 from streams.bench_support import (
     BENCH_EPOCH,
     MetricsText,
@@ -252,3 +252,37 @@ def test_a_window_leaves_the_warm_up_out_and_keeps_its_rate_apart() -> None:
     assert whole.warmup_rate is None
     assert short.warmup_rate is None  # read within twice the warm-up: measured whole
     assert short.rate == samples[7][1] / 7.0
+
+
+def replay_result(label: str, areas: int, rate: float) -> ReplayResult:
+    window = Window(rate=rate, cpu={"worker": 1.0, "presence": 0.5})
+    return ReplayResult(
+        label, 1000, areas, 1000, window, 0, 0, {}, False, {}, 0.0, {}, None, 0.0, None
+    )
+
+
+def test_the_per_ping_baseline_is_the_mean_of_the_40_area_runs_around_the_larger_packs() -> None:
+    base, again = replay_result("base", 40, 10_000.0), replay_result("base-again", 40, 5_000.0)
+    scaling = {
+        "areas": {40: base, 10_000: replay_result("areas10000", 10_000, 5_000.0)},
+        "areas_away": {},
+        "radios": {1000: base},
+        "base_again": {40: again},
+    }
+
+    (row,) = [
+        row
+        for row in build_rows({"scaling": scaling})
+        if row.measurement == "us per ping, 10,000 areas"
+    ]
+    (alone,) = [
+        row
+        for row in build_rows({"scaling": {**scaling, "base_again": {}}})
+        if row.measurement == "us per ping, 10,000 areas"
+    ]
+
+    assert row.baseline == 150.0  # (100 us + 200 us) / 2
+    assert row.passed is True  # 200 us <= 1.5 x 150 us
+    assert "mean of the 40-area runs before and after" in row.note
+    assert alone.baseline == 100.0
+    assert alone.passed is False
