@@ -24,9 +24,10 @@ key prefix:
    1,000 and 10,000 areas (the pack plus square cells tiling it, so every ping is in one more
    area), with 10,000 areas beside the patrol area (no ping in them: what the index and the
    coverage evaluation cost alone), and with 1k, 10k and 100k radios; each against the
-   40-area, 1k-radio run, which is replayed again right after the runs with more areas (the
-   baseline is the mean of the two, as for the no-op agent: these machines drift within
-   minutes).
+   40-area, 1k-radio pack. The comparison with a target (10,000 areas) is replayed A B B A: a
+   40-area replay, the 10,000-area one twice, a 40-area replay again; each side is the mean of
+   its two (these machines drift within minutes, as the no-op agent's bracket shows), and the
+   other rows share that 40-area baseline.
 4. **Redis memory**: ``MEMORY USAGE`` summed over every key of a run's key prefix, per radio
    (steady state: the 1k-radio run, every radio with many fixes) and per area (the 10,000-area run
    minus the 40-area run over the extra areas).
@@ -527,6 +528,11 @@ class ReplayResult:
         return 1e6 * share / self.window.rate
 
 
+Replay = tuple[str, dict[int, Any], int, int, int, int, float]
+"""One replay of the scaling step: label, the results it goes into and its key there, radios,
+extra areas, pings, longest window (s)."""
+
+
 def mean_window(windows: Sequence[Window]) -> Window:
     """Several runs of one consumer as one: mean rate and CPU shares, summed counts."""
     rates = [window.rate for window in windows if window.rate is not None]
@@ -779,55 +785,53 @@ class Bench:
 
     def scaling(self, base: ReplayResult) -> dict[str, Any]:
         """Per-ping cost and memory with more areas and more radios (a failed run is reported
-        and the others go on)."""
+        and the others go on). The largest pack, the one with a target, is replayed twice in a
+        row between two 40-area replays (A B B A): these machines drift within minutes, and the
+        means of the two pairs take a steady drift out of the ratio."""
         plan = self.plan
+        most = max(plan.area_counts)
         by_areas: dict[int, ReplayResult | dict[str, str]] = {len(self.pack): base}
         by_radios: dict[int, ReplayResult | dict[str, str]] = {plan.base_radios: base}
-        runs: list[tuple[dict[int, Any], int, str, int, int, int, float]] = [
-            (by_areas, count, f"areas{count}", plan.base_radios, count - len(self.pack), pings, w)
+        baselines: dict[int, ReplayResult | dict[str, str]] = {}
+        repeats: dict[int, ReplayResult | dict[str, str]] = {}
+        away: dict[int, ReplayResult | dict[str, str]] = {}
+
+        def pack(label: str, into: dict[int, Any], key: int, areas: int) -> Replay:
+            extra = areas - len(self.pack)
+            return (label, into, key, plan.base_radios, extra, plan.area_pings, plan.area_window_s)
+
+        runs: list[Replay] = [
+            pack(f"areas{count}", by_areas, count, count)
             for count in plan.area_counts
-            if count > len(self.pack)
-            for pings, w in [(plan.area_pings, plan.area_window_s)]
+            if len(self.pack) < count < most
         ]
-        again: dict[int, ReplayResult | dict[str, str]] = {}
-        runs.append(
-            (
-                again,
-                len(self.pack),
-                "base-again",
-                plan.base_radios,
-                0,
-                plan.area_pings,
-                plan.area_window_s,
-            )
-        )
         runs += [
-            (by_radios, radios, f"radios{radios}", radios, 0, pings, plan.max_window_s)
+            pack("base-before", baselines, 0, len(self.pack)),
+            pack(f"areas{most}", by_areas, most, most),
+            pack(f"areas{most}-again", repeats, most, most),
+            pack("base-after", baselines, 1, len(self.pack)),
+        ]
+        runs += [
+            (f"radios{radios}", by_radios, radios, radios, 0, pings, plan.max_window_s)
             for radios, pings in plan.radio_pings.items()
             if radios != plan.base_radios
         ]
-        away: dict[int, ReplayResult | dict[str, str]] = {}
-        most = max(plan.area_counts)
-        runs.append(
-            (
-                away,
-                most,
-                f"areas{most}away",
-                plan.base_radios,
-                most - len(self.pack),
-                plan.area_pings,
-                plan.area_window_s,
-            )
-        )
-        for into, size, label, radios, extra, pings, window_s in runs:
+        runs.append(pack(f"areas{most}away", away, most, most))
+        for label, into, key, radios, extra, pings, window_s in runs:
             try:
-                into[size] = self.replay(
+                into[key] = self.replay(
                     label, radios, extra, pings, window_s=window_s, areas_beside=into is away
                 )
             except Exception as error:  # reported in the table; the other runs go on
-                into[size] = {"error": f"{type(error).__name__}: {error}"}
+                into[key] = {"error": f"{type(error).__name__}: {error}"}
                 print(f"  {label} failed: {error}", flush=True)
-        return {"areas": by_areas, "areas_away": away, "radios": by_radios, "base_again": again}
+        return {
+            "areas": by_areas,
+            "areas_again": repeats,
+            "baselines": baselines,
+            "areas_away": away,
+            "radios": by_radios,
+        }
 
     # -- live load ------------------------------------------------------------------------
 
@@ -1190,14 +1194,16 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
         base_areas = min(by_areas)
         for count, failure in _failed(scaling["areas"]):
             rows.append(Row(f"us per ping, {count:,} areas", None, "us", note=failure))
-        bracket = [by_areas[base_areas], *_done(scaling.get("base_again", {})).values()]
-        baseline = bracketed_mean([run.us_per_ping for run in bracket])
-        cpu_baseline = bracketed_mean([run.cpu_us_per_ping for run in bracket])
+        bracket = list(_done(scaling.get("baselines", {})).values()) or [by_areas[base_areas]]
+        baseline = mean_of([run.us_per_ping for run in bracket])
+        cpu_baseline = mean_of([run.cpu_us_per_ping for run in bracket])
+        again = _done(scaling.get("areas_again", {}))
         for count, run in sorted(by_areas.items()):
             if count == base_areas:
                 continue
             target = count >= 10_000
-            value = run.us_per_ping
+            runs = [run, *([again[count]] if count in again else [])]
+            value = mean_of([each.us_per_ping for each in runs])
             rows.append(
                 Row(
                     f"us per ping, {count:,} areas",
@@ -1207,15 +1213,16 @@ def build_rows(results: Mapping[str, Any]) -> list[Row]:
                     f"{base_areas} areas",
                     "<= 1.5x" if target else "info",
                     ((ratio(value, baseline) or math.inf) <= 1.5) if target else None,
-                    note=f"CPU {_fmt(run.cpu_us_per_ping)} us vs {_fmt(cpu_baseline)} us; "
-                    + bracket_note(bracket)
+                    note=f"CPU {_fmt(mean_of([each.cpu_us_per_ping for each in runs]))} us vs "
+                    f"{_fmt(cpu_baseline)} us; "
+                    + replays_note(runs, bracket)
                     + saturation_note(
                         {
                             f"{count:,} areas": run.worker_share,
-                            f"{base_areas} areas": by_areas[base_areas].worker_share,
+                            f"{base_areas} areas": bracket[0].worker_share,
                         }
                     )
-                    + warmup_note(run.window, by_areas[base_areas].window),
+                    + warmup_note(run.window, bracket[0].window),
                 )
             )
         for count, failure in _failed(scaling.get("areas_away", {})):
@@ -1317,22 +1324,24 @@ RADIO_STATE_KINDS = frozenset({"tracks", "lastfix", "geo", "roster", "on_duty"})
 """Key kinds that hold one entry per radio (see :func:`_key_kind`)."""
 
 
-def bracketed_mean(values: Sequence[float | None]) -> float | None:
-    """The mean of the baseline runs that bracket a comparison (``None`` if one is missing)."""
+def mean_of(values: Sequence[float | None]) -> float | None:
+    """The mean of the replays of one measurement (``None`` if one is missing)."""
     if not values or any(value is None for value in values):
         return None
     return sum(value for value in values if value is not None) / len(values)
 
 
-def bracket_note(bracket: Sequence[ReplayResult]) -> str:
-    """How the per-ping baseline was made: the 40-area run before the runs with more areas and,
-    when it ran, the one after them (the machine drifts within minutes)."""
+def replays_note(runs: Sequence[ReplayResult], bracket: Sequence[ReplayResult]) -> str:
+    """Which replays a per-ping figure and its 40-area baseline are the means of."""
+
+    def each(replays: Sequence[ReplayResult]) -> str:
+        return " and ".join(f"{_fmt(run.us_per_ping)} us" for run in replays)
+
+    measured = f"mean of {len(runs)} replays in a row, {each(runs)}; " if len(runs) > 1 else ""
     if len(bracket) < 2:
-        return "baseline: the 40-area run before; "
+        return measured + "baseline: the 40-area replay of the throughput step; "
     return (
-        "baseline: mean of the 40-area runs before and after, "
-        + " and ".join(f"{_fmt(run.us_per_ping)} us" for run in bracket)
-        + "; "
+        measured + f"baseline: mean of the 40-area replays just before and after, {each(bracket)}; "
     )
 
 

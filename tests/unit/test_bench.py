@@ -261,28 +261,32 @@ def replay_result(label: str, areas: int, rate: float) -> ReplayResult:
     )
 
 
-def test_the_per_ping_baseline_is_the_mean_of_the_40_area_runs_around_the_larger_packs() -> None:
-    base, again = replay_result("base", 40, 10_000.0), replay_result("base-again", 40, 5_000.0)
+def test_the_largest_pack_and_its_baseline_are_means_of_replays_around_each_other() -> None:
+    base = replay_result("base", 40, 10_000.0)
     scaling = {
         "areas": {40: base, 10_000: replay_result("areas10000", 10_000, 5_000.0)},
+        "areas_again": {10_000: replay_result("areas10000-again", 10_000, 4_000.0)},
+        "baselines": {0: replay_result("base-before", 40, 5_000.0), 1: base},
         "areas_away": {},
         "radios": {1000: base},
-        "base_again": {40: again},
     }
 
-    (row,) = [
-        row
-        for row in build_rows({"scaling": scaling})
-        if row.measurement == "us per ping, 10,000 areas"
-    ]
-    (alone,) = [
-        row
-        for row in build_rows({"scaling": {**scaling, "base_again": {}}})
-        if row.measurement == "us per ping, 10,000 areas"
-    ]
+    def row_of(scaling: dict[str, object]) -> Row:
+        (row,) = [
+            row
+            for row in build_rows({"scaling": scaling})
+            if row.measurement == "us per ping, 10,000 areas"
+        ]
+        return row
 
-    assert row.baseline == 150.0  # (100 us + 200 us) / 2
-    assert row.passed is True  # 200 us <= 1.5 x 150 us
-    assert "mean of the 40-area runs before and after" in row.note
-    assert alone.baseline == 100.0
-    assert alone.passed is False
+    both = row_of(scaling)
+    without_baselines = row_of({**scaling, "baselines": {}})
+    once = row_of({**scaling, "areas_again": {}})
+
+    assert (both.value, both.baseline) == (225.0, 150.0)  # (200 + 250) / 2, (200 + 100) / 2
+    assert both.passed is True  # 225 us <= 1.5 x 150 us
+    assert "mean of 2 replays in a row" in both.note
+    assert "mean of the 40-area replays just before and after" in both.note
+    assert (without_baselines.value, without_baselines.baseline) == (225.0, 100.0)
+    assert without_baselines.passed is False
+    assert (once.value, once.baseline) == (200.0, 150.0)
