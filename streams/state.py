@@ -22,7 +22,7 @@ watermark changes nothing, so at-least-once delivery is safe.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -67,40 +67,85 @@ local function split_windows(csv)
   for w in string.gmatch(csv, '[^,]+') do windows[#windows + 1] = tonumber(w) end
   return windows
 end
--- Windowed sums: minute buckets <family>:m:<minute>, their index <family>:minutes, running
--- window totals <family>:win ("<window>|<field>") and per window the last minute already
--- taken out (<family>:through). A minute m is in the window w at now iff now - w < 60 m <= now.
+-- Windowed sums: minute buckets <family>:m:<minute>, their index <family>:minutes, the total of
+-- every amount ever added (<family>:total, by field) and per window the amounts that have left it
+-- (<family>:out, "<window>|<field>") with the last minute already taken out (<family>:through).
+-- A window's sum is total - out. A minute m is in the window w at now iff now - w < 60 m <= now.
+-- State written before windows were kept as total - out held running window sums in
+-- <family>:win ("<window>|<field>"); it is turned into total and out once, keeping every sum.
+local function win_upgrade(family, windows)
+  if redis.call('EXISTS', family .. ':win') == 0 then return end
+  local longest = windows[#windows]
+  local sums, by_field = redis.call('HGETALL', family .. ':win'), {}
+  for i = 1, #sums, 2 do
+    local w, field = string.match(sums[i], '^(%d+)|(.*)$')
+    by_field[field] = by_field[field] or {}
+    by_field[field][tonumber(w)] = tonumber(sums[i + 1])
+  end
+  local totals = redis.call('HGETALL', family .. ':total')
+  for i = 1, #totals, 2 do by_field[totals[i]] = by_field[totals[i]] or {} end
+  for field, sum in pairs(by_field) do
+    local total = tonumber(redis.call('HGET', family .. ':total', field) or '')
+    if total == nil then
+      total = sum[longest] or 0
+      redis.call('HSET', family .. ':total', field, string.format('%.17g', total))
+    end
+    for _, w in ipairs(windows) do
+      local out = string.format('%.17g', total - (sum[w] or 0))
+      redis.call('HSET', family .. ':out', w .. '|' .. field, out)
+    end
+  end
+  redis.call('DEL', family .. ':win')
+end
 local function win_add(family, csv, entries)
   local windows = split_windows(csv)
+  win_upgrade(family, windows)
   local through = {}
   for _, w in ipairs(windows) do
     through[w] = tonumber(redis.call('HGET', family .. ':through', w) or '-1')
   end
-  local totals, order, minutes = {}, {}, {}
+  local newest_out, oldest_out = through[windows[1]], through[windows[#windows]]
+  local totals, order, buckets = {}, {}, {}
+  local outs, out_order = {}, {}
   for i = 1, #entries, 3 do
     local minute, field, amount = tonumber(entries[i]), entries[i + 1], tonumber(entries[i + 2])
-    redis.call('HINCRBYFLOAT', family .. ':m:' .. minute, field, amount)
-    if not minutes[minute] then
-      minutes[minute] = true
-      redis.call('ZADD', family .. ':minutes', minute, minute)
+    if totals[field] == nil then
+      totals[field] = 0
+      order[#order + 1] = field
     end
-    for _, w in ipairs(windows) do
-      if minute > through[w] then
-        local total = w .. '|' .. field
-        if totals[total] == nil then
-          totals[total] = 0
-          order[#order + 1] = total
+    totals[field] = totals[field] + amount
+    if minute > oldest_out then
+      local bucket = buckets[minute]
+      if not bucket then
+        bucket = family .. ':m:' .. minute
+        buckets[minute] = bucket
+        redis.call('ZADD', family .. ':minutes', minute, minute)
+      end
+      redis.call('HINCRBYFLOAT', bucket, field, entries[i + 2])
+    end
+    if minute <= newest_out then
+      for _, w in ipairs(windows) do
+        if minute <= through[w] then
+          local out = w .. '|' .. field
+          if outs[out] == nil then
+            outs[out] = 0
+            out_order[#out_order + 1] = out
+          end
+          outs[out] = outs[out] + amount
         end
-        totals[total] = totals[total] + amount
       end
     end
   end
-  for _, total in ipairs(order) do
-    redis.call('HINCRBYFLOAT', family .. ':win', total, totals[total])
+  for _, field in ipairs(order) do
+    redis.call('HINCRBYFLOAT', family .. ':total', field, string.format('%.17g', totals[field]))
+  end
+  for _, out in ipairs(out_order) do
+    redis.call('HINCRBYFLOAT', family .. ':out', out, string.format('%.17g', outs[out]))
   end
 end
 local function win_expire(family, now, csv)
   local windows = split_windows(csv)
+  win_upgrade(family, windows)
   local longest = windows[#windows]
   for _, w in ipairs(windows) do
     local target = math.floor((now - w) / 60)
@@ -110,8 +155,7 @@ local function win_expire(family, now, csv)
       for _, minute in ipairs(minutes) do
         local bucket = redis.call('HGETALL', family .. ':m:' .. minute)
         for i = 1, #bucket, 2 do
-          local amount = -tonumber(bucket[i + 1])
-          redis.call('HINCRBYFLOAT', family .. ':win', w .. '|' .. bucket[i], amount)
+          redis.call('HINCRBYFLOAT', family .. ':out', w .. '|' .. bucket[i], bucket[i + 1])
         end
         if w == longest then
           redis.call('DEL', family .. ':m:' .. minute)
@@ -150,7 +194,6 @@ for _, op in ipairs(ops) do
     end
   elseif name == 'hdel_versioned' then
     if redis.call('HDEL', op[2], op[3]) == 1 then redis.call('INCR', op[4]) end
-  elseif name == 'hincrbyfloat' then redis.call('HINCRBYFLOAT', op[2], op[3], op[4])
   elseif name == 'hmax' then
     local found = redis.call('HGET', op[2], op[3])
     if (not found) or tonumber(op[4]) > tonumber(found) then
@@ -226,10 +269,6 @@ class Changes:
         """Delete a hash field and bump ``version_key``, only if it existed."""
         self.ops.append(["hdel_versioned", key, name, version_key])
 
-    def hincrbyfloat(self, key: str, name: str, amount: float) -> None:
-        """Add ``amount`` (may be negative) to a hash field."""
-        self.ops.append(["hincrbyfloat", key, name, repr(amount)])
-
     def hmax(self, key: str, name: str, value: float) -> None:
         """Raise a hash field to ``value`` if it is lower or missing."""
         self.ops.append(["hmax", key, name, repr(value)])
@@ -295,8 +334,9 @@ class Changes:
     def win_add(
         self, family: str, amounts: Iterable[tuple[int, str, float]], windows: Sequence[int]
     ) -> None:
-        """Add each (minute, field, amount) to its minute bucket and to every rolling window
-        that still holds that minute; the window totals get one increment per field."""
+        """Add each (minute, field, amount) to its minute bucket and to the family's total; a
+        minute that already left a window counts as taken out of it at once (a window's sum is
+        the total less what left it: see :func:`window_sums`)."""
         flat = [
             item for minute, name, amount in amounts for item in (str(minute), name, repr(amount))
         ]
@@ -304,7 +344,7 @@ class Changes:
             self.ops.append(["win_add", family, _csv(windows), flat])
 
     def win_expire(self, family: str, now: float, windows: Sequence[int]) -> None:
-        """Take minutes that left each rolling window at ``now`` out of its total (idempotent).
+        """Take minutes that left each rolling window at ``now`` out of it (idempotent).
 
         A minute ``m`` is in the window ``w`` at ``now`` iff ``now - w < 60 m <= now`` (the rule
         of :mod:`streams.domain.demand`); minutes ahead of now (clock skew) count at once.
@@ -315,6 +355,22 @@ class Changes:
 @functools.lru_cache(maxsize=16)
 def _csv(windows: Sequence[int]) -> str:
     return ",".join(str(w) for w in sorted(windows))
+
+
+def window_sums(
+    totals: Mapping[bytes, bytes], outs: Mapping[bytes, bytes], windows: Sequence[int]
+) -> Iterator[tuple[int, str, float]]:
+    """(window, field, sum) of one family written by :meth:`Changes.win_add` and
+    :meth:`Changes.win_expire`: each field's total less what has left the window (rounded to
+    1e-6, which takes out the residue of adding and taking out the same amounts in another
+    order)."""
+    for name, total in totals.items():
+        field_name = name.decode()
+        amount = float(total)
+        for window in windows:
+            out = outs.get(f"{window}|{field_name}".encode())
+            left = amount if out is None else amount - float(out)
+            yield window, field_name, max(0.0, round(left, 6))
 
 
 def above_watermarks(
@@ -542,7 +598,6 @@ class State:
         slot = self.pings_slice(partition)
         changes.win_expire(slot + ":dose", now, DOSE_WINDOWS)
         dose_buckets: dict[tuple[int, str], float] = {}
-        dose_totals: dict[str, float] = {}
         for fact in facts:
             if isinstance(fact, MembershipChanged):
                 field_name = f"{fact.area_id}|{fact.issi}"
@@ -552,7 +607,6 @@ class State:
                     changes.hdel(slot + ":present", field_name)
             elif isinstance(fact, DoseAccrued):
                 split = f"{fact.area_id}|{fact.role}|{fact.mode}|{fact.activity}"
-                dose_totals[split] = dose_totals.get(split, 0.0) + fact.seconds
                 for (_, minute, *_rest), seconds in minute_buckets(fact).items():
                     dose_buckets[(minute, split)] = dose_buckets.get((minute, split), 0.0) + seconds
             elif isinstance(fact, VisitRecorded):
@@ -564,8 +618,6 @@ class State:
             ((minute, split, seconds) for (minute, split), seconds in dose_buckets.items()),
             DOSE_WINDOWS,
         )
-        for split, seconds in dose_totals.items():
-            changes.hincrbyfloat(slot + ":dose:total", split, seconds)
         visits_by_day: dict[str, dict[str, bytes]] = {}
         for visit_id, (day, value) in visit_values.items():
             visits_by_day.setdefault(day, {})[visit_id] = orjson.dumps(value)
@@ -596,7 +648,7 @@ class State:
                 pipe.hgetall(slot + ":lastq")
                 pipe.get(slot + ":feed")
                 if figures:
-                    pipe.hgetall(slot + ":dose:win")
+                    pipe.hgetall(slot + ":dose:out")
                     pipe.hgetall(slot + ":dose:total")
                     for day in days:
                         pipe.hgetall(f"{slot}:visits:{day}")
@@ -611,9 +663,9 @@ class State:
             present, lastq, feed, *rest = replies[
                 partition * per_partition : (partition + 1) * per_partition
             ]
-            windows, totals, *visits = rest if figures else ({}, {})
+            outs, totals, *visits = rest if figures else ({}, {})
             parsed = [self._visit(blob, known) for day in visits for blob in day.values()]
-            view.add(present, windows, lastq, feed, totals, parsed)
+            view.add(present, outs, lastq, feed, totals, parsed)
         return view
 
     def _visit(self, blob: bytes, known: Mapping[bytes, dict[str, Any]]) -> dict[str, Any]:
@@ -716,16 +768,17 @@ class State:
             for slot in slots:
                 pipe.hgetall(slot + ":open")
                 if figures:
-                    pipe.hgetall(slot + ":demand:win")
+                    pipe.hgetall(slot + ":demand:total")
+                    pipe.hgetall(slot + ":demand:out")
                     pipe.zrangebyscore(slot + ":response", since, "+inf", withscores=True)
             replies = await pipe.execute()
         self.metrics.round_trip("demand_view")
         view = DemandView()
-        per_slot = 3 if figures else 1
+        per_slot = 4 if figures else 1
         for index in range(len(slots)):
             open_counts, *rest = replies[per_slot * index : per_slot * (index + 1)]
-            windows, samples = rest if figures else ({}, [])
-            view.add(windows, open_counts, samples)
+            totals, outs, samples = rest if figures else ({}, {}, [])
+            view.add(totals, outs, open_counts, samples)
         return view
 
     # -- coverage (one evaluator: the worker holding the leader lock) ---------------------------
@@ -887,13 +940,14 @@ class PresenceView:
     def add(
         self,
         present: Mapping[bytes, bytes],
-        windows: Mapping[bytes, bytes],
+        outs: Mapping[bytes, bytes],
         lastq: Mapping[bytes, bytes],
         feed: bytes | None,
         totals: Mapping[bytes, bytes],
         visits: Iterable[dict[str, Any]],
     ) -> None:
-        """Merge one partition's replies and its visits (parsed; shared, not to be changed)."""
+        """Merge one partition's replies (its dose totals and what left each window) and its
+        visits (parsed; shared, not to be changed)."""
         for field_name, value in totals.items():
             area_id, split = field_name.decode().split("|", 1)
             by_split = self.dose_total.setdefault(area_id, {})
@@ -901,10 +955,10 @@ class PresenceView:
         for field_name, value in present.items():
             area_id, issi = field_name.decode().split("|", 1)
             self.present.setdefault(area_id, {})[issi] = value.decode()
-        for field_name, value in windows.items():
-            window, area_id, split = field_name.decode().split("|", 2)
-            by_area = self.dose_windows.setdefault(int(window), {}).setdefault(area_id, {})
-            by_area[split] = by_area.get(split, 0.0) + float(value)
+        for window, summed, seconds in window_sums(totals, outs, DOSE_WINDOWS):
+            area_id, split = summed.split("|", 1)
+            by_area = self.dose_windows.setdefault(window, {}).setdefault(area_id, {})
+            by_area[split] = by_area.get(split, 0.0) + seconds
         for area_key, end in lastq.items():
             area = area_key.decode()
             self.last_qualifying_end[area] = max(
@@ -936,15 +990,17 @@ class DemandView:
 
     def add(
         self,
-        windows: Mapping[bytes, bytes],
+        totals: Mapping[bytes, bytes],
+        outs: Mapping[bytes, bytes],
         open_counts: Mapping[bytes, bytes],
         samples: Sequence[tuple[bytes, float]],
     ) -> None:
-        """Merge one partition's replies."""
-        for field_name, value in windows.items():
-            window, area_id, measure_label = field_name.decode().split("|", 2)
-            by_area = self.windows.setdefault(int(window), {}).setdefault(area_id, {})
-            by_area[measure_label] = by_area.get(measure_label, 0.0) + float(value)
+        """Merge one partition's replies (its demand totals and what left each window among
+        them)."""
+        for window, summed, amount in window_sums(totals, outs, DEMAND_WINDOWS):
+            area_id, measure_label = summed.split("|", 1)
+            by_area = self.windows.setdefault(window, {}).setdefault(area_id, {})
+            by_area[measure_label] = by_area.get(measure_label, 0.0) + amount
         for field_name, value in open_counts.items():
             area_id, grade = field_name.decode().split("|", 1)
             by_grade = self.open_incidents.setdefault(area_id, {})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -19,7 +19,7 @@ from streams.metrics import Metrics
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import Record, SimulationOptions, generate
-from streams.state import DemandView, State
+from streams.state import DemandView, State, window_sums
 from tests.helpers.kafka import read_topic, run
 from tests.helpers.redis_dump import dump
 
@@ -91,12 +91,14 @@ def runs_per_area(records: list[Record], areas: list[AreaDefinition]) -> dict[st
 def engine_dose(redis_url: str, prefix: str) -> dict[str, float]:
     """Officer-seconds per area in the 24 h window, summed over partitions and splits."""
     dose: dict[str, float] = defaultdict(float)
-    for key, value in dump(redis_url, prefix).items():
-        if key.endswith(":dose:win"):
-            for field, seconds in value.items():  # type: ignore[attr-defined]
-                window, area_id, _ = field.decode().split("|", 2)
-                if window == "86400":
-                    dose[area_id] += float(seconds)
+    stored = dump(redis_url, prefix)
+    for key, totals in stored.items():
+        if key.endswith(":dose:total"):
+            outs = stored.get(key.removesuffix(":total") + ":out", {})
+            for _, field, seconds in window_sums(
+                cast(dict[bytes, bytes], totals), cast(dict[bytes, bytes], outs), [86400]
+            ):
+                dose[field.split("|", 1)[0]] += seconds
     return dose
 
 

@@ -13,7 +13,7 @@ from streams.domain.windows import in_window
 from streams.metrics import Metrics
 from streams.runtime import Runtime
 from streams.settings import Settings
-from streams.state import Changes, PartitionCommit, State
+from streams.state import Changes, PartitionCommit, State, window_sums
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +22,11 @@ WINDOWS = (900, 3600)
 
 
 async def window_totals(state: State, family: str) -> dict[str, float]:
-    raw = await state.redis.hgetall(family + ":win")
-    return {k.decode(): float(v) for k, v in raw.items()}
+    totals = await state.redis.hgetall(family + ":total")
+    outs = await state.redis.hgetall(family + ":out")
+    return {
+        f"{window}|{name}": amount for window, name, amount in window_sums(totals, outs, WINDOWS)
+    }
 
 
 @pytest.mark.parametrize("expire_first", [False, True])
@@ -57,6 +60,36 @@ async def test_redis_windows_follow_the_domain_window_rule_at_the_boundaries(
             if in_window(minute, now, window) or minute * 60 > now
         )
         assert totals.get(f"{window}|x", 0.0) == pytest.approx(expected), window
+    await state.close()
+
+
+@pytest.mark.parametrize("with_total", [True, False])
+async def test_window_sums_stored_by_an_earlier_version_are_kept_and_go_on_expiring(
+    stack, unique: str, with_total: bool
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    family = state.key("slot", "family")
+    old = MINUTE - 10  # in both windows; leaves the 15-minute one 6 minutes later
+    await state.redis.hset(family + ":win", mapping={"900|x": "4", "3600|x": "10"})
+    await state.redis.hset(f"{family}:m:{old}", "x", "4")
+    await state.redis.zadd(family + ":minutes", {str(old): old})
+    await state.redis.hset(family + ":through", mapping={"900": MINUTE - 16, "3600": MINUTE - 61})
+    if with_total:  # dose kept a total since start beside the windows; demand did not
+        await state.redis.hset(family + ":total", mapping={"x": "25", "late": "3"})
+    now = MINUTE * 60.0
+
+    expiry = Changes()
+    expiry.win_expire(family, now, WINDOWS)
+    await state.commit([PartitionCommit("test", 0, None, expiry)])
+    kept = await window_totals(state, family)
+    later = Changes()
+    later.win_expire(family, now + 6 * 60, WINDOWS)
+    await state.commit([PartitionCommit("test", 0, None, later)])
+
+    late = {"900|late": 0.0, "3600|late": 0.0} if with_total else {}
+    assert kept == {"900|x": 4.0, "3600|x": 10.0, **late}
+    assert await window_totals(state, family) == {"900|x": 0.0, "3600|x": 10.0, **late}
+    assert not await state.redis.exists(family + ":win")
     await state.close()
 
 
@@ -114,12 +147,12 @@ async def test_a_light_read_takes_the_figures_from_the_last_full_one(stack, uniq
     day = "2026-11-20"
     visit = {"area_id": "ia-01", "status": "open", "seconds": 60.0}
     await runtime.state.redis.hset(slot + ":present", "ia-01|2001001", "response|foot")
-    await runtime.state.redis.hset(slot + ":dose:win", "900|ia-01|response|foot|proactive", "60")
+    await runtime.state.redis.hset(slot + ":dose:total", "ia-01|response|foot|proactive", "60")
     await runtime.state.redis.hset(f"{slot}:visits:{day}", "v1", orjson.dumps(visit))
 
     full = await read_areas(runtime, now, None, wall_now=100.0)
     await runtime.state.redis.hset(slot + ":present", "ia-02|2001002", "roads|vehicle")
-    await runtime.state.redis.hset(slot + ":dose:win", "900|ia-01|response|foot|proactive", "600")
+    await runtime.state.redis.hset(slot + ":dose:total", "ia-01|response|foot|proactive", "600")
     light = await read_areas(runtime, now, full.figures, wall_now=105.0)
     again = await read_areas(runtime, now, None, wall_now=111.0)
 

@@ -96,15 +96,27 @@ def test_a_change_of_coverage_state_or_severity_gets_a_new_view_at_once() -> Non
 
 PRESENCE_REPLIES: dict[str, tuple[Any, ...]] = {
     "present": ({b"ia-01|1001": b"pcso|foot"}, {}, {}, None, {}, []),
-    "dose_window": ({}, {b"3600|ia-01|pcso|foot|proactive": b"60"}, {}, None, {}, []),
+    "dose_window": (
+        {},
+        {b"900|ia-01|pcso|foot|proactive": b"60"},
+        {},
+        None,
+        {b"ia-01|pcso|foot|proactive": b"90"},
+        [],
+    ),
     "last_qualifying": ({}, {}, {b"ia-01": b"1795176000"}, None, {}, []),
     "dose_total": ({}, {}, {}, None, {b"ia-01|pcso|foot|proactive": b"60"}, []),
     "visit": ({}, {}, {}, None, {}, [{"area_id": "ia-01", "status": "open"}]),
 }
 DEMAND_REPLIES: dict[str, tuple[Any, ...]] = {
-    "demand_window": ({b"86400|ia-01|crimes|burglary": b"1"}, {}, []),
-    "open_incident": ({}, {b"ia-01|immediate": b"1"}, []),
-    "response_sample": ({}, {}, [(b"inc-1|ia-01|300", 1795176000.0)]),
+    "demand_window": (
+        {b"ia-01|crimes|burglary": b"1"},
+        {b"3600|ia-01|crimes|burglary": b"1"},
+        {},
+        [],
+    ),
+    "open_incident": ({}, {}, {b"ia-01|immediate": b"1"}, []),
+    "response_sample": ({}, {}, {}, [(b"inc-1|ia-01|300", 1795176000.0)]),
 }
 
 
