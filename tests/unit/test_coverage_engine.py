@@ -23,6 +23,7 @@ from streams.coverage import (
     facts_fingerprint,
     rest_until,
     snapshot_due,
+    spread_start,
     view_due,
     with_ts,
 )
@@ -85,6 +86,15 @@ def test_a_busy_area_gets_a_new_view_at_most_every_refresh_interval() -> None:
     shown = status("covered", 600)
     assert not view_due(shown, status("covered", 610), VIEW_REFRESH_S - 1)
     assert view_due(shown, status("covered", 610), VIEW_REFRESH_S)
+
+
+def test_the_first_views_of_a_large_pack_come_due_spread_over_the_refresh_interval() -> None:
+    built = [spread_start(f"cell-{n:05d}", NOON, VIEW_REFRESH_S) for n in range(10_000)]
+    due_in = sorted(VIEW_REFRESH_S - (NOON - at) for at in built)
+    assert all(0 < s <= VIEW_REFRESH_S for s in due_in)
+    per_second = [sum(1 for s in due_in if k < s <= k + 1) for k in range(int(VIEW_REFRESH_S))]
+    assert max(per_second) < 1_200  # about 1,000 each second, not 10,000 at once
+    assert spread_start("cell-00042", NOON, VIEW_REFRESH_S) == built[42]  # fixed per area
 
 
 def test_a_change_of_coverage_state_or_severity_gets_a_new_view_at_once() -> None:
