@@ -203,10 +203,15 @@ def cpu_sample(pids: Mapping[str, int]) -> dict[str, float | None]:
 
 
 def scrape(url: str) -> MetricsText:
-    """The /metrics of a worker (or of the no-op app); patient, because a worker's timers can
-    hold its event loop for seconds."""
+    """The /metrics of a worker (or of the no-op app), parsed."""
+    return MetricsText.parse(fetch_metrics(url))
+
+
+def fetch_metrics(url: str) -> str:
+    """The /metrics text of a worker; patient, because a worker's timers can hold its event loop
+    for seconds."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=60) as response:  # noqa: S310 - loopback
-        return MetricsText.parse(response.read().decode())
+        return str(response.read().decode())
 
 
 Progress = Callable[[], tuple[float, bool]]
@@ -505,7 +510,7 @@ class ReplayResult:
     round_trips_per_batch: dict[str, float]
     mean_batch: float | None
     metrics_scrape_s: float
-    """How long one GET /metrics took."""
+    """How long one GET /metrics took (the response read, not parsed)."""
     handler_us_per_ping: float | None
     """Time in the pings agent's handler per ping (decode to Redis commit), whole run."""
 
@@ -658,8 +663,9 @@ class Bench:
                 self.plan.warmup_s,
             )
             scrape_started = time.monotonic()
-            metrics = scrape(worker.url)
+            exposition = fetch_metrics(worker.url)
             scrape_s = time.monotonic() - scrape_started
+            metrics = MetricsText.parse(exposition)
             if after is not None:
                 after(settings)
         finally:
