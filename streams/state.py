@@ -82,10 +82,13 @@ local function win_upgrade(family, windows)
     by_field[field] = by_field[field] or {}
     by_field[field][tonumber(w)] = tonumber(sums[i + 1])
   end
-  local totals = redis.call('HGETALL', family .. ':total')
-  for i = 1, #totals, 2 do by_field[totals[i]] = by_field[totals[i]] or {} end
+  local totals, stored = redis.call('HGETALL', family .. ':total'), {}
+  for i = 1, #totals, 2 do
+    stored[totals[i]] = tonumber(totals[i + 1])
+    by_field[totals[i]] = by_field[totals[i]] or {}
+  end
   for field, sum in pairs(by_field) do
-    local total = tonumber(redis.call('HGET', family .. ':total', field) or '')
+    local total = stored[field]
     if total == nil then
       total = sum[longest] or 0
       redis.call('HSET', family .. ':total', field, string.format('%.17g', total))
