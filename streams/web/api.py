@@ -256,7 +256,7 @@ class EventHub:
                     with contextlib.suppress(asyncio.QueueFull):
                         queue.put_nowait(message["data"])
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
     async def close(self) -> None:
         """Stop listening."""
