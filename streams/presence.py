@@ -27,7 +27,7 @@ import numpy.typing as npt
 from streams import topics
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
-from streams.domain.publication import pseudonym, visit_value
+from streams.domain.publication import visit_value
 from streams.domain.records import record
 from streams.domain.roster import UNKNOWN_OFFICER_ROLE
 from streams.domain.timefmt import format_ts, local_day
@@ -411,15 +411,15 @@ class PresenceEngine:
         return all(applied)
 
     def _visit_values(self, facts: Sequence[Fact]) -> list[tuple[str, str, dict[str, object]]]:
-        """(visit_id, local day, published value) of each visit fact."""
+        """(internal visit id, local day, published value) of each visit fact. The internal id
+        (the field of the day's visits in Redis) never leaves the service; the published value
+        carries the keyed one (:func:`~streams.domain.publication.published_visit_id`)."""
         values = []
         for fact in facts:
             if isinstance(fact, VisitRecorded):
                 visit = fact.visit
-                officer = pseudonym(self.key, visit.issi)
-                values.append(
-                    (visit.visit_id, local_day(visit.start, self.zone), visit_value(visit, officer))
-                )
+                day = local_day(visit.start, self.zone)
+                values.append((visit.visit_id, day, visit_value(self.key, visit)))
         return values
 
     def _settle_time(

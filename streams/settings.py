@@ -110,8 +110,8 @@ class Settings:
     pseudonym_key: str = _setting(
         "COVERWATCH_PSEUDONYM_KEY",
         "",
-        "Secret key (>= 16 chars) for the keyed-HMAC officer pseudonyms; required by workers "
-        "(`coverwatch up` makes a random one)",
+        "Secret key (>= 16 chars) for the keyed-HMAC officer pseudonyms and visit ids; required "
+        "by workers (`coverwatch up` makes a random one)",
     )
     viewer_tokens: str = _setting(
         "COVERWATCH_VIEWER_TOKENS",

@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from streams import topics
 from streams.clock import Clock, EventClock, WallClock
 from streams.domain.areas_feed import decode_stored_area
-from streams.domain.deadletter import Source, deadletter_record
+from streams.domain.deadletter import Source, deadletter_key, deadletter_record
 from streams.domain.fences import FenceIndex
 from streams.domain.validation import Rejection, TimeLimits
 from streams.metrics import PipelineMetrics
@@ -141,15 +141,22 @@ class StageRuntime(Generic[MetricsT]):
     async def deadletter(
         self, topic: str, rejected: Sequence[tuple[SourceMessage, Rejection]]
     ) -> None:
-        """Send each rejected message to ``deadletter`` with its reason, and count it."""
+        """Send each rejected message to ``deadletter`` with its reason, and count it. A
+        message keyed by a radio is deadlettered under the radio's pseudonym
+        (:func:`~streams.domain.deadletter.deadletter_key`)."""
         if not rejected:
             return
         now = time.time()
+        by_radio = topic in topics.KEYED_BY_RADIO
+        secret = self.settings.pseudonym_key.encode()
         records = []
         for message, rejection in rejected:
             source = Source(topic, message.partition, message.offset)
             records.append(
-                (message.key, deadletter_record(source, message.key, message.value, rejection, now))
+                (
+                    deadletter_key(message.key, by_radio, secret),
+                    deadletter_record(source, message.key, message.value, rejection, now),
+                )
             )
         await self.emit(topics.DEADLETTER, records)
         self.metrics.rejected(topic, (rejection.reason for _, rejection in rejected))

@@ -46,3 +46,5 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in TOPICS}
+KEYED_BY_RADIO: frozenset[str] = frozenset(spec.name for spec in TOPICS if spec.key == "issi")
+"""Input topics whose message key is an ISSI: a personal identifier (DESIGN.md §4, privacy)."""

@@ -114,7 +114,11 @@ class FixContext:
 
 @record
 class Visit:
-    """One officer's continuous presence in one area, as published (``presence.visits``)."""
+    """One officer's continuous presence in one area, as published (``presence.visits``).
+
+    ``visit_id`` and ``issi`` are internal: the published value carries a keyed id and the
+    officer's pseudonym instead (:func:`streams.domain.publication.visit_value`).
+    """
 
     visit_id: str
     issi: str
@@ -549,7 +553,12 @@ def _visit(
 
 
 def visit_id_for(issi: str, area_id: str, start: float) -> str:
-    """The deterministic id of the visit of radio ``issi`` to ``area_id`` starting at ``start``."""
+    """The deterministic internal id of the visit of radio ``issi`` to ``area_id`` from ``start``.
+
+    Internal only (tracks and Redis): anyone with a visit's area and start could recompute it for
+    every ISSI, so it is never published; :func:`streams.domain.publication.published_visit_id`
+    is what leaves the service.
+    """
     key = f"{issi}|{area_id}|{start!r}".encode()
     return hashlib.blake2b(key, digest_size=8).hexdigest()
 
@@ -584,7 +593,7 @@ def advance(
     dated in the future must be rejected before they get here, or they hold it up.
     """
     if fix.issi != track.issi:
-        raise ValueError(f"fix of radio {fix.issi!r} given to the track of {track.issi!r}")
+        raise ValueError("a fix was given to the track of another radio")
     recent = track.recent
     settled_fix = track.settled.last_fix
     if settled_fix is not None and fix.ts == settled_fix.ts:

@@ -181,12 +181,13 @@ def check_fields(value: Mapping[str, object], allowed: frozenset[str]) -> None:
 
 
 def check_key(key: bytes | None, expected: str, field: str) -> None:
-    """When a message has a key, it must be the entity id (it decides the partition)."""
+    """When a message has a key, it must be the entity id (it decides the partition).
+
+    The detail names neither: an id may be an ISSI, and the deadletter record keeps the original
+    key and value anyway.
+    """
     if key is not None and key.decode("utf-8", "replace") != expected:
-        raise Rejected(
-            "invalid_schema",
-            f"key {key.decode('utf-8', 'replace')!r} differs from {field} {expected!r}",
-        )
+        raise Rejected("invalid_schema", f"the message key differs from its {field}")
 
 
 _PING_FIELDS: Final = frozenset(

@@ -23,7 +23,7 @@ from streams.domain.publication import pseudonym
 from streams.domain.snapshots import visit_times
 from streams.domain.timefmt import format_ts, local_day
 from streams.runtime import Runtime
-from streams.web.auth import CALLER_KEY, error, supervisor
+from streams.web.auth import CALLER_KEY, audited_path, error, supervisor
 
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 OFFICERS_SEEN_S = 900.0
@@ -219,7 +219,7 @@ async def _audit(request: web.Request, what: str, detail: Mapping[str, object]) 
             "role": caller.role,
             "what": what,
             "detail": dict(detail),
-            "path": request.path_qs,
+            "path": audited_path(request),
             "when": format_ts(time.time()),
         }
     )

@@ -17,6 +17,10 @@ from aiohttp import web
 from streams.settings import Settings, parse_tokens
 
 Role = Literal["viewer", "supervisor"]
+TOKEN_PARAMETER = "token"  # noqa: S105 - the name of the parameter, not a token
+"""The query parameter that may carry a token (EventSource cannot send headers)."""
+SECRET_PARAMETERS = frozenset({TOKEN_PARAMETER})
+"""Query parameters that carry secrets: the audit log keeps a request's query without them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ def token_middleware(tokens: Tokens) -> Callable[..., Awaitable[web.StreamRespon
             return await handler(request)
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        token = token or request.query.get("token", "")
+        token = token or request.query.get(TOKEN_PARAMETER, "")
         caller = tokens.caller(token) if token else None
         if caller is None:
             return error(401, "a valid viewer or supervisor token is required")
@@ -75,6 +79,13 @@ def token_middleware(tokens: Tokens) -> Callable[..., Awaitable[web.StreamRespon
         return await handler(request)
 
     return middleware
+
+
+def audited_path(request: web.Request) -> str:
+    """The path and query of ``request`` as the audit log keeps it: without secret parameters."""
+    url = request.rel_url
+    kept = [(name, value) for name, value in url.query.items() if name not in SECRET_PARAMETERS]
+    return str(url.with_query(kept))
 
 
 def supervisor(request: web.Request) -> Caller:

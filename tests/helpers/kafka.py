@@ -23,14 +23,8 @@ async def produce(
         await producer.stop()
 
 
-async def read_topic(
-    bootstrap: str,
-    topic: str,
-    *,
-    until: Callable[[list[dict[str, object]]], bool],
-    timeout_s: float = 30.0,
-) -> list[dict[str, object]]:
-    """Every JSON value on ``topic`` from the start, read until ``until(values)`` or timeout."""
+async def _from_the_start(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    """A started consumer assigned every partition of ``topic``, at the beginning."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -39,7 +33,6 @@ async def read_topic(
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     await consumer.start()
-    values: list[dict[str, object]] = []
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         deadline = time.monotonic() + 10
@@ -48,6 +41,23 @@ async def read_topic(
             partitions = consumer.partitions_for_topic(topic) or set()
         consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
         await consumer.seek_to_beginning()
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[dict[str, object]]], bool],
+    timeout_s: float = 30.0,
+) -> list[dict[str, object]]:
+    """Every JSON value on ``topic`` from the start, read until ``until(values)`` or timeout."""
+    consumer = await _from_the_start(bootstrap, topic)
+    values: list[dict[str, object]] = []
+    try:
         deadline = time.monotonic() + timeout_s
         while not until(values) and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
@@ -58,6 +68,26 @@ async def read_topic(
     finally:
         await consumer.stop()
     return values
+
+
+async def read_messages(
+    bootstrap: str, topic: str, *, quiet_s: float = 2.0, timeout_s: float = 30.0
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Every message on ``topic`` from the start as (key, value) bytes, read until none has
+    come for ``quiet_s`` (or timeout)."""
+    consumer = await _from_the_start(bootstrap, topic)
+    messages: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                messages.extend((record.key, record.value) for record in records)
+                quiet_since = time.monotonic()
+    finally:
+        await consumer.stop()
+    return messages
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]

@@ -3,7 +3,8 @@ from __future__ import annotations
 import base64
 
 from schemas import assert_valid
-from streams.domain.deadletter import KEPT_BYTES, Source, deadletter_record
+from streams.domain.deadletter import KEPT_BYTES, Source, deadletter_key, deadletter_record
+from streams.domain.publication import pseudonym
 from streams.domain.validation import Rejection
 
 
@@ -33,3 +34,11 @@ def test_an_oversized_value_is_kept_truncated_with_its_size() -> None:
     assert record["value_truncated"] is True
     assert record["value_size"] == len(value)
     assert len(base64.b64decode(str(record["value_base64"]))) == KEPT_BYTES
+
+
+def test_a_message_keyed_by_a_radio_is_deadlettered_under_the_radios_pseudonym() -> None:
+    secret = b"unit-test-pseudonym-key-0123"
+
+    assert deadletter_key(b"2001001", True, secret) == pseudonym(secret, "2001001").encode()
+    assert deadletter_key(None, True, secret) is None
+    assert deadletter_key(b"INC-0001", False, secret) == b"INC-0001"

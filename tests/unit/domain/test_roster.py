@@ -51,9 +51,11 @@ def test_a_tombstone_removes_the_radio() -> None:
         (orjson.dumps(entry(schema="resources.roster/9")), b"2001001", "wrong_schema_version"),
     ],
 )
-def test_bad_roster_messages_are_rejected_with_a_reason(
+def test_bad_roster_messages_are_rejected_with_a_reason_that_names_no_radio_or_officer(
     raw: bytes | None, key: bytes | None, reason: str
 ) -> None:
     with pytest.raises(Rejected) as caught:
         decode_roster(key, raw, LIMITS)
     assert caught.value.rejection.reason == reason
+    detail = caught.value.rejection.detail
+    assert all(raw_id not in detail for raw_id in ("2001001", "4521", "9999")), detail
