@@ -2,8 +2,13 @@
 
 Incident state lives in Redis per ``cad.incidents`` partition; a batch reads the states it
 needs, applies the pure lifecycle, and commits state, counts, response samples and callsign
-assignments with the partition's offset watermark in one Lua call. Crimes and stop-searches are
-stateless facts, counted once per (id, time) however often they are delivered.
+assignments with the partition's offset watermark in one Lua call. An incident is located in
+areas once, when it is first counted, and keeps those areas. Its open counts are the (area,
+grade) keys of its new state: the Lua call moves the counts by the difference from the keys
+stored with it, so they follow the stored states whatever was read, repeated or reordered. A
+partition whose counts an earlier version kept by adding facts is rebuilt from its stored states
+on its first batch. Crimes and stop-searches are stateless facts, counted once per (id, time)
+however often they are delivered.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from streams.agents.batches import (
 )
 from streams.domain.demand import (
     demand_changes,
-    open_incident_changes,
+    open_incident_keys,
     response_sample_changes,
 )
 from streams.domain.harm import DEFAULT_HARM_WEIGHTS, HarmWeights, load_harm_weights
@@ -38,6 +43,7 @@ from streams.domain.incidents import (
     StopSearchRecorded,
     apply_incident,
     assignments,
+    attribute,
     decode_crime,
     decode_incident,
     decode_stop_search,
@@ -122,12 +128,18 @@ class DemandEngine:
         ids: dict[int, list[str]] = defaultdict(list)
         for index, incident in decoded:
             ids[events[index].message.partition].append(incident.incident_id)
-        stored, version = await runtime.state.incident_states(ids)
+        stored, version, unbuilt = await runtime.state.incident_states(ids)
         await runtime.refresh_fences(version)
         states: dict[str, IncidentState] = {
             i: incident_from_dict(orjson.loads(blob)) for i, blob in stored.items()
         }
         commits = self._expiring_commits(topics.INCIDENTS, events)
+        for partition in unbuilt:
+            runtime.state.rebuild_open_counts(
+                commits[partition].changes,
+                runtime.state.slot(topics.INCIDENTS, partition),
+                await self._open_keys_stored(partition),
+            )
         for index, incident in decoded:
             partition = events[index].message.partition
             slot = runtime.state.slot(topics.INCIDENTS, partition)
@@ -137,17 +149,35 @@ class DemandEngine:
                 rejections.append((index, error.rejection))
         await self._finish(topics.INCIDENTS, events, list(commits.values()), rejections)
 
+    async def _open_keys_stored(self, partition: int) -> dict[str, tuple[tuple[str, str], ...]]:
+        """The open-count keys of every incident stored for a partition (those stored before
+        incidents kept their areas are located now)."""
+        blobs = await self.runtime.state.all_incident_states(partition)
+        keys: dict[str, tuple[tuple[str, str], ...]] = {}
+        for blob in blobs:
+            state = self._located(incident_from_dict(orjson.loads(blob)))
+            keys[state.incident_id] = open_incident_keys(state)
+        return keys
+
+    def _located(self, state: IncidentState) -> IncidentState:
+        """``state`` with its areas, located now if it is awaiting them."""
+        if not state.awaiting_areas:
+            return state
+        (area_ids,) = self._areas_of([(state.lat, state.lon)])
+        return attribute(state, area_ids)
+
     def _apply_incident(
         self, states: dict[str, IncidentState], event: IncidentEvent, changes: Changes, slot: str
     ) -> None:
         before = states.get(event.incident_id)
         after, facts = apply_incident(before, event)
+        after = self._located(after)
         states[event.incident_id] = after
-        (area_ids,) = self._areas_of([(after.lat, after.lon)])
+        area_ids = list(after.areas or ())
         now = self.runtime.clock.now() or event.ts
         committed_before = assignments(before) if before is not None else frozenset()
         committed_after = assignments(after)
-        location_changed = before is None or (before.lat, before.lon) != (after.lat, after.lon)
+        areas_changed = before is None or before.areas != after.areas
         self.runtime.state.record_demand(
             changes, slot, demand_changes(facts, area_ids, self.weights)
         )
@@ -156,12 +186,12 @@ class DemandEngine:
             slot,
             after.incident_id,
             incident_to_dict(after),
-            open_incident_changes(facts, area_ids),
+            open_incident_keys(after),
             response_sample_changes(facts, area_ids),
             {
                 callsign: area_ids
                 for callsign in committed_after
-                if callsign not in committed_before or location_changed
+                if callsign not in committed_before or areas_changed
             },
             committed_before - committed_after,
             open_incident_shown(after),

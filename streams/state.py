@@ -32,7 +32,6 @@ import redis.asyncio as redis_asyncio
 from streams.domain.demand import (
     DEMAND_WINDOWS,
     BucketChange,
-    OpenIncidentsChange,
     ResponseSampleChange,
 )
 from streams.domain.dose import RollingWindows, minute_buckets
@@ -220,6 +219,41 @@ for _, op in ipairs(ops) do
     redis.call('LPUSH', op[2], op[3])
     redis.call('LTRIM', op[2], 0, tonumber(op[4]) - 1)
   elseif name == 'hincrby' then redis.call('HINCRBY', op[2], op[3], op[4])
+  elseif name == 'count_keys' then
+    -- op: counts hash, member -> keys hash, member, the keys it counts in now. The counts move
+    -- by the difference from the keys stored for the member, which are replaced (a count that
+    -- reaches zero is removed): each count is the number of members in it, whatever is repeated.
+    local before = redis.call('HGET', op[3], op[4]) or ''
+    local after = table.concat(op[5], ',')
+    if before ~= after then
+      local delta = {}
+      for key in string.gmatch(before, '[^,]+') do delta[key] = (delta[key] or 0) - 1 end
+      for _, key in ipairs(op[5]) do delta[key] = (delta[key] or 0) + 1 end
+      for key, amount in pairs(delta) do
+        if amount ~= 0 and redis.call('HINCRBY', op[2], key, amount) <= 0 then
+          redis.call('HDEL', op[2], key)
+        end
+      end
+      if after == '' then
+        redis.call('HDEL', op[3], op[4])
+      else
+        redis.call('HSET', op[3], op[4], after)
+      end
+    end
+  elseif name == 'rebuild_counts' then
+    -- op: counts hash, member -> keys hash, marker, flat (member, "key,key") list. Unless the
+    -- marker is set: both hashes rebuilt from the list alone, and the marker set.
+    if redis.call('EXISTS', op[4]) == 0 then
+      redis.call('DEL', op[2], op[3])
+      local members = op[5]
+      for i = 1, #members, 2 do
+        redis.call('HSET', op[3], members[i], members[i + 1])
+        for key in string.gmatch(members[i + 1], '[^,]+') do
+          redis.call('HINCRBY', op[2], key, 1)
+        end
+      end
+      redis.call('SET', op[4], '1')
+    end
   elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
   elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
   elseif name == 'zremrangebyscore' then redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[3])
@@ -321,6 +355,24 @@ class Changes:
     def hincrby(self, key: str, name: str, amount: int) -> None:
         """Add an integer to a hash field."""
         self.ops.append(["hincrby", key, name, str(amount)])
+
+    def count_keys(self, counts: str, counted: str, member: str, keys: Sequence[str]) -> None:
+        """Count ``member`` in ``keys`` (fields of the ``counts`` hash, no commas) and in no
+        others: the counts move by the difference from the keys ``counted`` holds for it."""
+        self.ops.append(["count_keys", counts, counted, member, sorted(set(keys))])
+
+    def rebuild_counts(
+        self, counts: str, counted: str, marker: str, keys: Mapping[str, Sequence[str]]
+    ) -> None:
+        """Unless ``marker`` is set: replace ``counts`` and ``counted`` by those of the members
+        ``keys`` (member -> keys) alone, and set ``marker``."""
+        flat = [
+            item
+            for member, member_keys in keys.items()
+            if member_keys
+            for item in (member, ",".join(sorted(set(member_keys))))
+        ]
+        self.ops.append(["rebuild_counts", counts, counted, marker, flat])
 
     def zadd(self, key: str, score: float, member: str) -> None:
         """Add a scored member."""
@@ -689,19 +741,39 @@ class State:
 
     async def incident_states(
         self, ids_by_partition: Mapping[int, Sequence[str]]
-    ) -> tuple[dict[str, bytes], int]:
-        """Stored incident states (incident_id -> JSON) and the area version. One round trip."""
+    ) -> tuple[dict[str, bytes], int, list[int]]:
+        """Stored incident states (incident_id -> JSON), the area version, and the partitions
+        among these whose open counts are not yet kept per incident (stored by a version before
+        that: :meth:`rebuild_open_counts`). One round trip."""
         wanted = [(p, ids) for p, ids in ids_by_partition.items() if ids]
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(self.area_version_key)
             for partition, ids in wanted:
-                pipe.hmget(self.slot("cad.incidents", partition) + ":incidents", list(ids))
+                slot = self.slot("cad.incidents", partition)
+                pipe.hmget(slot + ":incidents", list(ids))
+                pipe.exists(slot + ":open_rebuilt")
             version, *replies = await pipe.execute()
         self.metrics.round_trip("incident_states")
         found: dict[str, bytes] = {}
-        for (_, ids), values in zip(wanted, replies, strict=True):
+        unbuilt: list[int] = []
+        for (partition, ids), values, rebuilt in zip(
+            wanted, replies[::2], replies[1::2], strict=True
+        ):
             found.update({i: v for i, v in zip(ids, values, strict=True) if v is not None})
-        return found, int(version or 0)
+            if not rebuilt:
+                unbuilt.append(partition)
+        return found, int(version or 0), unbuilt
+
+    async def all_incident_states(self, partition: int) -> list[bytes]:
+        """Every incident state stored for one ``cad.incidents`` partition (read in chunks)."""
+        key = self.slot("cad.incidents", partition) + ":incidents"
+        states: list[bytes] = []
+        cursor = None
+        while cursor != 0:
+            cursor, chunk = await self.redis.hscan(key, cursor or 0, count=1000)
+            self.metrics.round_trip("all_incident_states")
+            states.extend(cast(dict[bytes, bytes], chunk).values())
+        return states
 
     @staticmethod
     def expire_demand(changes: Changes, slot: str, now: float) -> None:
@@ -722,26 +794,49 @@ class State:
         )
 
     @staticmethod
+    def rebuild_open_counts(
+        changes: Changes, slot: str, open_keys: Mapping[str, Iterable[tuple[str, str]]]
+    ) -> None:
+        """Open counts of one ``cad.incidents`` partition rebuilt from ``open_keys`` (incident_id
+        -> the (area_id, grade) counts it is in, from every stored state), once: counts that an
+        earlier version kept by adding and subtracting may have drifted (even below zero)."""
+        changes.rebuild_counts(
+            slot + ":open",
+            slot + ":counted",
+            slot + ":open_rebuilt",
+            {
+                incident_id: [f"{area_id}|{grade}" for area_id, grade in keys]
+                for incident_id, keys in open_keys.items()
+            },
+        )
+
+    @staticmethod
     def record_incident(
         changes: Changes,
         slot: str,
         incident_id: str,
         stored: Mapping[str, object],
-        open_changes: Iterable[OpenIncidentsChange],
+        open_keys: Iterable[tuple[str, str]],
         samples: Iterable[ResponseSampleChange],
         assigned: Mapping[str, Sequence[str]],
         released: Iterable[str],
         shown: Mapping[str, object] | None,
     ) -> None:
-        """One incident's state, open counts, response samples and callsign assignments;
-        ``shown`` is what the live view shows of it while it is open (None: not shown)."""
+        """One incident's state, the (area_id, grade) open counts it is in now (the counts move
+        by the difference from those stored with it, in the same call), response samples and
+        callsign assignments; ``shown`` is what the live view shows of it while it is open (None:
+        not shown)."""
         changes.hset(slot + ":incidents", incident_id, orjson.dumps(stored).decode())
         if shown is None:
             changes.hdel(slot + ":open_incidents", incident_id)
         else:
             changes.hset(slot + ":open_incidents", incident_id, orjson.dumps(shown).decode())
-        for change in open_changes:
-            changes.hincrby(slot + ":open", f"{change.area_id}|{change.grade}", change.delta)
+        changes.count_keys(
+            slot + ":open",
+            slot + ":counted",
+            incident_id,
+            [f"{area_id}|{grade}" for area_id, grade in open_keys],
+        )
         for sample in samples:
             member = f"{sample.incident_id}|{sample.area_id}|{sample.response_seconds!r}"
             if sample.delta > 0:

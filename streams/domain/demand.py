@@ -8,11 +8,13 @@ stop-searches) become signed changes, so a later fact can take back what an earl
   (label: grade label, at the incident's opened minute), ``crimes`` (label: category),
   ``stop_searches`` (label: object of search) and ``harm`` in days (label: source ``incident``,
   ``crime`` or ``stop_search``; zero harm adds no change).
-- :func:`open_incident_changes`: the "open incidents by grade" gauge, which is not windowed.
+- :func:`open_incident_keys`: the "open incidents by grade" gauge, which is not windowed and not
+  summed from facts: each incident state says which (area, grade) counts it is in now.
 - :func:`response_sample_changes`: response-time samples (first arrival time, seconds).
 
 Area attribution is done by the caller: it passes the ids of the areas the fact's place falls
-in; none means the :data:`OUTSIDE` bucket. A place in several areas counts in each.
+in (for incidents, the areas their state was attributed to); none means the :data:`OUTSIDE`
+bucket. A place in several areas counts in each.
 
 Window rule (minute granularity): a bucket of minute ``m`` is inside the window of length ``W``
 at ``now`` iff ``now - W < m * 60 <= now``. So a minute counts from its first second for exactly
@@ -41,10 +43,10 @@ from streams.domain.incidents import (
     FirstArrival,
     FirstArrivalRetracted,
     GradeLabel,
-    IncidentClosed,
     IncidentFact,
     IncidentOpened,
     IncidentRegraded,
+    IncidentState,
     StopSearchRecorded,
 )
 from streams.domain.windows import in_window, minute_of
@@ -76,15 +78,6 @@ class BucketChange:
     def key(self) -> DemandKey:
         """The bucket this change applies to."""
         return (self.area_id, self.minute, self.measure, self.label)
-
-
-@dataclass(frozen=True, slots=True)
-class OpenIncidentsChange:
-    """Add ``delta`` to the count of open incidents of ``grade`` in ``area_id``."""
-
-    area_id: str
-    grade: GradeLabel
-    delta: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,23 +154,19 @@ def _bucket_amounts(
     return []
 
 
-def open_incident_changes(
-    facts: Iterable[DemandFact], area_ids: Sequence[str]
-) -> list[OpenIncidentsChange]:
-    """The open-incidents-by-grade changes ``facts`` (all at one place) cause."""
-    deltas: list[tuple[GradeLabel, int]] = []
-    for fact in facts:
-        if isinstance(fact, IncidentOpened):
-            deltas.append((fact.grade, 1))
-        elif isinstance(fact, IncidentRegraded) and fact.open:
-            deltas.extend([(fact.old_grade, -1), (fact.new_grade, 1)])
-        elif isinstance(fact, IncidentClosed):
-            deltas.append((fact.grade, -1))
-    return [
-        OpenIncidentsChange(area_id, grade, delta)
-        for grade, delta in deltas
-        for area_id in attributed_areas(area_ids)
-    ]
+def open_incident_keys(state: IncidentState) -> tuple[tuple[str, GradeLabel], ...]:
+    """The (area_id, grade) open-incident counts ``state`` is in now: one per area it was
+    attributed to, under its current grade label, while it is counted and not closed; none
+    otherwise (nor before it is located).
+
+    Open counts are these summed over the incidents' current states, so they are a function of
+    the states (which any order or repetition of the same events leaves equal) and never below
+    zero; a store keeps them by applying the difference of one incident's keys before and after
+    a change.
+    """
+    if state.areas is None or not state.counted or state.closed_ts is not None:
+        return ()
+    return tuple((area_id, state.grade_label) for area_id in attributed_areas(state.areas))
 
 
 def response_sample_changes(

@@ -19,6 +19,11 @@ Rules, in event time (``ts``):
   on other events lat/lon may be a unit's position). Until ``opened`` is known, an incident is
   an orphan: its record is kept and its assignments count, but it is in no area count at all
   (not even ``outside``); it is counted from the moment its ``opened`` event arrives.
+- **Areas**: when an incident is first counted, the caller locates its place and
+  :func:`attribute` records the areas it falls in (none: ``outside``). They are part of its
+  state from then on: every count it is in, and every change of one, is in those areas, so an
+  area drawn, redrawn or removed meanwhile (or not yet loaded when it was counted) never takes
+  a count out of an area that it was not added to.
 - **Grade** is the latest grade observation by ``ts``; every event carrying ``grade`` is one
   (CAD feeds repeat the current grade on later events). Two observations at the same ``ts``
   resolve to the more urgent grade. No observation yet: the label ``"ungraded"``.
@@ -38,18 +43,20 @@ one accepted event, so whichever of the two arrives second is the one rejected):
   close);
 - any event more than :data:`CLOSED_GRACE_S` (24 h) after the ``closed`` time.
 
-Facts describe what changed for demand counting, and are applied in order. A consumer that
-adds ``+1`` to "open by grade" and to the "opened" bucket of the opened minute on
-:class:`IncidentOpened`, moves both on :class:`IncidentRegraded` (the open count only when
-``open``), subtracts ``1`` from "open by grade" on :class:`IncidentClosed`, and adds or removes
-response-time samples on :class:`FirstArrival` / :class:`FirstArrivalRetracted` stays exact under
-any arrival order: e.g. ``closed`` before ``opened`` gives nothing at first, then
-``IncidentOpened`` followed by ``IncidentClosed`` when ``opened`` arrives.
+Facts describe what changed, in order. A consumer that adds ``+1`` to the "opened" bucket of the
+opened minute on :class:`IncidentOpened`, moves it on :class:`IncidentRegraded`, and adds or
+removes response-time samples on :class:`FirstArrival` / :class:`FirstArrivalRetracted`, in the
+incident's areas, stays exact under any arrival order: e.g. ``closed`` before ``opened`` gives
+nothing at first, then ``IncidentOpened`` followed by ``IncidentClosed`` when ``opened``
+arrives. Open counts are not summed from facts but derived from the state itself
+(:func:`~streams.domain.demand.open_incident_keys`): a consumer that stores what each incident
+contributes and applies the difference when its state changes cannot drift, whatever it is
+given twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal, TypeAlias
 
@@ -245,7 +252,9 @@ class IncidentState:
 
     ``grades`` is the grade history, ``(ts, grade)`` observations sorted by time (and, at equal
     times, from least to most urgent); ``callsigns`` every callsign ever assigned or arriving;
-    ``seen`` the ``(event, ts)`` identities accepted, for duplicate detection.
+    ``seen`` the ``(event, ts)`` identities accepted, for duplicate detection; ``areas`` the
+    sorted ids of the areas it counts in (empty: outside every area), None until it is counted
+    and located (:func:`attribute`).
     """
 
     incident_id: str
@@ -258,6 +267,7 @@ class IncidentState:
     first_arrival_ts: float | None = None
     closed_ts: float | None = None
     seen: frozenset[tuple[IncidentEventKind, float]] = frozenset()
+    areas: tuple[str, ...] | None = None
 
     @property
     def grade(self) -> Grade | None:
@@ -279,6 +289,19 @@ class IncidentState:
     def counted(self) -> bool:
         """Whether the incident is in area counts: its ``opened`` event (and location) is known."""
         return self.opened_ts is not None
+
+    @property
+    def awaiting_areas(self) -> bool:
+        """Whether the incident is counted but its place not yet located in areas."""
+        return self.counted and self.areas is None
+
+
+def attribute(state: IncidentState, area_ids: Iterable[str]) -> IncidentState:
+    """``state`` placed in ``area_ids``, the areas its place falls in now, if it is awaiting its
+    areas; any other state as it is (an incident is located once, when first counted)."""
+    if not state.awaiting_areas:
+        return state
+    return replace(state, areas=tuple(sorted(set(area_ids))))
 
 
 def assignments(state: IncidentState) -> frozenset[str]:
@@ -562,11 +585,14 @@ def incident_to_dict(state: IncidentState) -> dict[str, object]:
         "arrived": state.first_arrival_ts,
         "closed": state.closed_ts,
         "seen": sorted([event, ts] for event, ts in state.seen),
+        "areas": None if state.areas is None else list(state.areas),
     }
 
 
 def incident_from_dict(stored: Mapping[str, Any]) -> IncidentState:
-    """The state :func:`incident_to_dict` stored."""
+    """The state :func:`incident_to_dict` stored (one stored before incidents kept their areas
+    has none: it is located again when next counted)."""
+    areas = stored.get("areas")
     return IncidentState(
         incident_id=stored["id"],
         opened_ts=stored["opened"],
@@ -578,4 +604,5 @@ def incident_from_dict(stored: Mapping[str, Any]) -> IncidentState:
         first_arrival_ts=stored["arrived"],
         closed_ts=stored["closed"],
         seen=frozenset((event, float(ts)) for event, ts in stored["seen"]),
+        areas=None if areas is None else tuple(areas),
     )

@@ -1,13 +1,15 @@
 """An in-memory model of demand buckets and windows, to check the service's demand changes.
 
 The service keeps these totals in Redis (``streams.state``); tests apply the same signed changes
-here and count by the domain's window rule, so any arrival order can be compared.
+here and count by the domain's window rule, so any arrival order can be compared. Open-incident
+counts are kept as the service's Lua op ``count_keys`` keeps them (:class:`OpenCounts`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streams.domain.demand import DAY_S, DEMAND_WINDOWS, BucketChange, DemandKey, Measure
 from streams.domain.windows import SECONDS_PER_MINUTE, in_window
@@ -86,3 +88,20 @@ def calls_vs_crimes(
         )
         for area_id in sorted(calls.keys() | crimes.keys())
     }
+
+
+@dataclass
+class OpenCounts:
+    """Open-incident counts kept as the service keeps them: per incident the keys it was last
+    counted in, and the counts moved by the difference when they change (zeros dropped)."""
+
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    def count(self, incident_id: str, keys: Iterable[tuple[str, str]]) -> None:
+        """Count ``incident_id`` in ``keys`` and in no others."""
+        after = tuple(sorted(set(keys)))
+        self.counts.subtract(self.keys.get(incident_id, ()))
+        self.counts.update(after)
+        self.counts = Counter({key: n for key, n in self.counts.items() if n != 0})
+        self.keys[incident_id] = after

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.domain.demand import (
@@ -16,16 +16,17 @@ from streams.domain.demand import (
     BucketChange,
     DemandFact,
     DemandKey,
-    OpenIncidentsChange,
     ResponseSampleChange,
     ResponseTimeStats,
     demand_changes,
-    open_incident_changes,
+    open_incident_keys,
     response_sample_changes,
     response_time_stats,
 )
 from streams.domain.harm import DEFAULT_HARM_WEIGHTS
 from streams.domain.incidents import (
+    GRADES,
+    INCIDENT_EVENT_KINDS,
     CrimeRecorded,
     FirstArrival,
     FirstArrivalRetracted,
@@ -37,10 +38,13 @@ from streams.domain.incidents import (
     IncidentState,
     StopSearchRecorded,
     apply_incident,
+    attribute,
 )
+from streams.domain.validation import Rejected
 from streams.domain.windows import in_window
 from tests.helpers.demand_model import (
     CallsVsCrimes,
+    OpenCounts,
     apply_changes,
     calls_vs_crimes,
     drop_expired,
@@ -145,23 +149,57 @@ def test_a_place_in_no_area_counts_outside_and_one_in_two_areas_counts_in_both()
     ]
 
 
-def test_open_incident_changes_follow_open_regrade_and_close() -> None:
-    facts: list[DemandFact] = [
-        opened(0, "priority"),
-        IncidentRegraded(
-            "INC-1", "priority", "immediate", T0 + 60, T0, "burglary", LAT, LON, open=True
+def placed(*events: IncidentEvent, areas: Sequence[str] = ("A",)) -> IncidentState:
+    """The state after ``events`` in order, placed in ``areas`` once counted."""
+    state: IncidentState | None = None
+    for one in events:
+        state, _ = apply_incident(state, one)
+        assert state is not None
+        state = attribute(state, areas)
+    assert state is not None
+    return state
+
+
+OPENED = IncidentEvent("INC-1", "opened", T0, "priority", "burglary", LAT, LON)
+
+
+@pytest.mark.parametrize(
+    ("events", "areas", "keys"),
+    [
+        ([OPENED], ("A",), (("A", "priority"),)),
+        ([OPENED], ("B", "A"), (("A", "priority"), ("B", "priority"))),
+        ([OPENED], (), ((OUTSIDE, "priority"),)),
+        (
+            [OPENED, IncidentEvent("INC-1", "graded", T0 + 60, "immediate")],
+            ("A",),
+            (("A", "immediate"),),
         ),
-        IncidentClosed("INC-1", "immediate", T0 + 900, LAT, LON),
-        IncidentRegraded(
-            "INC-1", "immediate", "scheduled", T0 + 950, T0, "burglary", LAT, LON, open=False
+        (
+            [IncidentEvent("INC-1", "opened", T0, None, "burglary", LAT, LON)],
+            ("A",),
+            (("A", "ungraded"),),
         ),
-    ]
-    assert open_incident_changes(facts, []) == [
-        OpenIncidentsChange(OUTSIDE, "priority", 1),
-        OpenIncidentsChange(OUTSIDE, "priority", -1),
-        OpenIncidentsChange(OUTSIDE, "immediate", 1),
-        OpenIncidentsChange(OUTSIDE, "immediate", -1),
-    ]
+        ([OPENED, IncidentEvent("INC-1", "closed", T0 + 900)], ("A",), ()),
+        ([IncidentEvent("INC-1", "graded", T0 + 60, "immediate")], ("A",), ()),  # an orphan
+    ],
+)
+def test_an_incident_is_open_in_each_of_its_areas_under_its_grade_until_closed(
+    events: list[IncidentEvent], areas: tuple[str, ...], keys: tuple[tuple[str, str], ...]
+) -> None:
+    assert open_incident_keys(placed(*events, areas=areas)) == keys
+
+
+def test_an_incident_not_yet_placed_in_areas_is_in_no_open_count() -> None:
+    state, _ = apply_incident(None, OPENED)
+    assert state.awaiting_areas
+    assert open_incident_keys(state) == ()
+
+
+def test_an_incident_keeps_the_areas_it_was_first_counted_in() -> None:
+    state = placed(OPENED, areas=())
+    regraded, _ = apply_incident(state, IncidentEvent("INC-1", "graded", T0 + 60, "immediate"))
+    assert attribute(regraded, ["A"]) == regraded
+    assert open_incident_keys(attribute(regraded, ["A"])) == ((OUTSIDE, "immediate"),)
 
 
 def test_response_samples_are_added_and_retracted() -> None:
@@ -196,10 +234,8 @@ def test_closed_before_opened_through_the_whole_chain_counts_opened_but_not_open
     for event in (closed_first, opened_late):
         state, new_facts = apply_incident(state, event)
         facts.extend(new_facts)
-    open_counts: Counter[tuple[str, str]] = Counter()
-    for change in open_incident_changes(facts, ["A"]):
-        open_counts[(change.area_id, change.grade)] += change.delta
-    assert +open_counts == Counter()
+    assert state is not None
+    assert open_incident_keys(attribute(state, ["A"])) == ()
     assert buckets_of(facts) == {
         ("A", M0, "incidents_opened", "priority"): 1.0,
         (
@@ -350,16 +386,16 @@ def demand_of(events: Sequence[IncidentEvent]) -> tuple[object, ...]:
     """Buckets, open counts and response samples a consumer holds after ``events``."""
     state: IncidentState | None = None
     buckets: dict[DemandKey, float] = {}
-    open_counts: Counter[tuple[str, str]] = Counter()
+    open_counts = OpenCounts()
     samples: Counter[tuple[float, float]] = Counter()
     for event in events:
         state, facts = apply_incident(state, event)
+        state = attribute(state, ["A"])
         buckets = apply_changes(buckets, demand_changes(facts, ["A"], WEIGHTS))
-        for change in open_incident_changes(facts, ["A"]):
-            open_counts[(change.area_id, change.grade)] += change.delta
+        open_counts.count(state.incident_id, open_incident_keys(state))
         for sample in response_sample_changes(facts, ["A"]):
             samples[(sample.ts, sample.response_seconds)] += sample.delta
-    return buckets, +open_counts, +samples
+    return buckets, open_counts.counts, +samples
 
 
 @given(st.permutations(LIFECYCLE), st.integers(0, len(LIFECYCLE)))
@@ -377,3 +413,126 @@ def test_any_arrival_order_and_a_cut_give_the_same_demand_as_time_order(
             Counter(),
             Counter({(T0 + 600, 600.0): 1}),
         )
+
+
+# ---- open counts: a function of the incident states ------------------------------------------
+
+INCIDENT_IDS = ("INC-1", "INC-2", "INC-3")
+MAYBE_GRADE = st.none() | st.sampled_from(GRADES)
+PLACES = st.sampled_from([(), ("A",), ("A", "B"), ("B",)])
+"""The areas a place falls in at one moment (areas are drawn, redrawn, removed, loaded late)."""
+
+
+@st.composite
+def incident_event(draw: st.DrawFn) -> IncidentEvent:
+    """Any event of one of a few incidents, possible or not given the others."""
+    kind = draw(st.sampled_from(INCIDENT_EVENT_KINDS))
+    grade = draw(st.sampled_from(GRADES)) if kind == "graded" else draw(MAYBE_GRADE)
+    return IncidentEvent(
+        draw(st.sampled_from(INCIDENT_IDS)),
+        kind,
+        T0 + 60 * draw(st.integers(0, 6)),
+        grade,
+        "burglary" if kind == "opened" else None,
+        LAT if kind == "opened" else None,
+        LON if kind == "opened" else None,
+        frozenset({"B21"}) if kind in ("assigned", "arrived") else frozenset(),
+    )
+
+
+@st.composite
+def deliveries(draw: st.DrawFn, events: Sequence[IncidentEvent]) -> list[IncidentEvent]:
+    """``events`` in any order, some of them delivered again later."""
+    shuffled = draw(st.permutations(events))
+    for again in draw(st.lists(st.sampled_from(shuffled), max_size=4)) if shuffled else []:
+        position = draw(st.integers(shuffled.index(again) + 1, len(shuffled)))
+        shuffled.insert(position, again)
+    return shuffled
+
+
+def keep_counts(
+    delivered: Sequence[IncidentEvent], places: Sequence[tuple[str, ...]]
+) -> tuple[dict[str, IncidentState], list[OpenCounts]]:
+    """The states and the open counts after each delivery, as the demand engine keeps them:
+    impossible events rejected, each incident placed in the areas of its place when counted."""
+    states: dict[str, IncidentState] = {}
+    counts = OpenCounts()
+    history = []
+    for one, areas in zip(delivered, places, strict=True):
+        try:
+            state, _ = apply_incident(states.get(one.incident_id), one)
+        except Rejected:
+            continue
+        states[one.incident_id] = attribute(state, areas)
+        counts.count(one.incident_id, open_incident_keys(states[one.incident_id]))
+        history.append(OpenCounts(Counter(counts.counts), dict(counts.keys)))
+    return states, history
+
+
+def counts_of(states: Iterable[IncidentState]) -> Counter[tuple[str, str]]:
+    return Counter(key for state in states for key in open_incident_keys(state))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), events=st.lists(incident_event(), max_size=14))
+def test_open_counts_are_those_of_the_current_states_and_never_negative(
+    data: st.DataObject, events: list[IncidentEvent]
+) -> None:
+    delivered = data.draw(deliveries(events))
+    places = data.draw(st.lists(PLACES, min_size=len(delivered), max_size=len(delivered)))
+    states, history = keep_counts(delivered, places)
+    for counts in history:
+        assert all(count > 0 for count in counts.counts.values())
+    final = history[-1].counts if history else Counter()
+    assert final == counts_of(states.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), events=st.lists(incident_event(), max_size=14))
+def test_repeated_events_change_no_open_count(
+    data: st.DataObject, events: list[IncidentEvent]
+) -> None:
+    places = data.draw(st.lists(PLACES, min_size=len(events), max_size=len(events)))
+    once, counted_once = keep_counts(events, places)
+    twice, counted_twice = keep_counts(
+        [e for one in events for e in (one, one)], [a for area in places for a in (area, area)]
+    )
+    assert twice == once
+    assert (counted_twice[-1].counts if counted_twice else Counter()) == (
+        counted_once[-1].counts if counted_once else Counter()
+    )
+
+
+@st.composite
+def consistent_history(draw: st.DrawFn, incident_id: str) -> list[IncidentEvent]:
+    """One incident opened, graded, assigned and maybe closed (events of one incident that no
+    order makes impossible)."""
+    events = [
+        IncidentEvent(incident_id, "opened", T0, draw(MAYBE_GRADE), "burglary", LAT, LON),
+        IncidentEvent(
+            incident_id, "graded", T0 + draw(st.integers(1, 600)), draw(st.sampled_from(GRADES))
+        ),
+        IncidentEvent(incident_id, "assigned", T0 + 700, callsigns=frozenset({"B21"})),
+    ]
+    if draw(st.booleans()):
+        events.append(IncidentEvent(incident_id, "closed", T0 + 900, draw(MAYBE_GRADE)))
+    return events
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), incidents=st.integers(1, len(INCIDENT_IDS)))
+def test_any_order_of_consistent_histories_gives_the_open_counts_of_time_order(
+    data: st.DataObject, incidents: int
+) -> None:
+    events = [
+        one
+        for incident_id in INCIDENT_IDS[:incidents]
+        for one in data.draw(consistent_history(incident_id))
+    ]
+    delivered = data.draw(deliveries(events))
+    states, history = keep_counts(delivered, [("A",)] * len(delivered))
+    in_order, in_order_history = keep_counts(
+        sorted(events, key=lambda one: one.ts), [("A",)] * len(events)
+    )
+    assert states == in_order
+    assert history[-1].counts == in_order_history[-1].counts == counts_of(in_order.values())

@@ -32,9 +32,12 @@ from streams.domain.incidents import (
     StopSearchRecorded,
     apply_incident,
     assignments,
+    attribute,
     decode_crime,
     decode_incident,
     decode_stop_search,
+    incident_from_dict,
+    incident_to_dict,
 )
 from streams.domain.validation import Rejected, TimeLimits
 
@@ -652,13 +655,6 @@ def test_a_duplicate_anywhere_changes_nothing(
 
 
 def test_stored_incident_state_round_trips() -> None:
-    from streams.domain.incidents import (
-        IncidentEvent,
-        apply_incident,
-        incident_from_dict,
-        incident_to_dict,
-    )
-
     state, _ = apply_incident(
         None,
         IncidentEvent("INC-1", "opened", 1000.0, "immediate", "assault", 52.48, -1.89),
@@ -667,3 +663,16 @@ def test_stored_incident_state_round_trips() -> None:
         state, IncidentEvent("INC-1", "assigned", 1010.0, callsigns=frozenset({"B21"}))
     )
     assert incident_from_dict(incident_to_dict(state)) == state
+    placed = attribute(state, ["ia-02", "ia-01"])
+    assert placed.areas == ("ia-01", "ia-02")
+    assert incident_from_dict(incident_to_dict(placed)) == placed
+    outside = attribute(state, [])
+    assert incident_from_dict(incident_to_dict(outside)) == outside != state
+
+
+def test_a_state_stored_before_incidents_kept_their_areas_awaits_them() -> None:
+    stored = incident_to_dict(run([event("opened", 0, "immediate")])[0])
+    del stored["areas"]
+    state = incident_from_dict(stored)
+    assert state.awaiting_areas
+    assert attribute(state, ["ia-01"]).areas == ("ia-01",)
