@@ -599,6 +599,36 @@ def advance(
     return _insert_late(track, position, fix, location, context, policy)
 
 
+def advance_at(
+    track: Track,
+    fix: Fix,
+    location: Location,
+    context: FixContext,
+    policy: Policy,
+    progress: float | None,
+) -> tuple[Track, list[Fact]]:
+    """:func:`advance` in a partition whose event time had reached ``progress`` before ``fix``
+    (None: no data yet).
+
+    The same as :func:`expire` at ``progress`` and then :func:`advance`: what a clock tick at
+    that point of the partition would have done is done first. So a fix is ``too_late`` when it
+    is older than the partition's progress less the lateness, and a silent radio's visits close
+    before its next fix, whether or not a tick came in between and wherever batches began (an
+    expiry at an earlier progress changes nothing that this one would not).
+    """
+    if progress is None or progress <= track.watermark:
+        return advance(track, fix, location, context, policy)
+    if needs_expiry(track, progress, policy):
+        track, expired = expire(track, progress, policy)
+    else:
+        track, expired = (
+            Track(track.issi, track.settled, track.recent, progress, track.revisions),
+            [],
+        )
+    track, facts = advance(track, fix, location, context, policy)
+    return track, [*expired, *facts] if expired else facts
+
+
 def needs_expiry(track: Track, now: float, policy: Policy) -> bool:
     """Whether :func:`expire` at ``now`` would change more than the track's watermark.
 
