@@ -240,6 +240,8 @@ class PresenceEngine:
         self.last_batch: dict[int, float] = {}
         self.heartbeats = 0
         """In-band heartbeats in the batch being prepared."""
+        self.began: dict[int, float] = {}
+        """The time of a partition's first record, until it is committed."""
         self.directory = Directory(services.state)
 
     def forget(self) -> None:
@@ -248,6 +250,7 @@ class PresenceEngine:
         self.tracks.clear()
         self.watermarks.clear()
         self.progress.clear()
+        self.began.clear()
 
     def cached(self, batch: PingBatch) -> bool:
         """Whether every partition of ``batch`` is in the cache (preparing it reads no track from
@@ -339,9 +342,13 @@ class PresenceEngine:
                     rejections.append((index, error.rejection))
                     continue
                 self.heartbeats += 1
+                if before is None:
+                    self.began[partition] = ts
                 progress[partition] = ts if before is None or ts > before else before
                 continue
             clock.observe(fix.ts)
+            if before is None:
+                self.began[partition] = fix.ts
             progress[partition] = fix.ts if before is None or fix.ts > before else before
             decoded.append(_Decoded(index, fix, before))
         return decoded, rejections
@@ -427,6 +434,7 @@ class PresenceEngine:
             {issi: (last.fix, last.shown()) for issi, last in work.last_fixes.items()},
             now if now is not None else 0.0,
             self.progress.get(partition),
+            self.began.pop(partition, None),
         )
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
 

@@ -502,6 +502,20 @@ class State:
         self.metrics.round_trip("area_version")
         return int(value or 0)
 
+    async def pings_progress(
+        self, partitions: int
+    ) -> tuple[list[float | None], list[float | None]]:
+        """Each ``airwave.pings`` partition's event-time progress and the time of its first
+        record (None: no data yet)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                pipe.get(self.pings_slice(partition) + ":progress")
+                pipe.hget(self.pings_slice(partition) + ":events", "first")
+            found = await pipe.execute()
+        self.metrics.round_trip("pings_progress")
+        values = [None if value is None else float(value) for value in found]
+        return values[0::2], values[1::2]
+
     async def event_clock(self) -> float | None:
         """The stored event-clock watermark, if any."""
         value = await self.redis.get(self.clock_key)
@@ -598,13 +612,15 @@ class State:
         last_fixes: Mapping[str, tuple[Fix, dict[str, object]]],
         now: float,
         progress: float | None = None,
+        began: float | None = None,
     ) -> None:
         """The Redis changes of one partition's presence facts.
 
         ``visit_values``: visit_id -> (local day, published value); ``tracks``: issi -> stored
         track (JSON); ``last_fixes``: issi -> (latest accepted fix, what to show about it);
         ``progress``: the partition's event-time progress after them (kept with the tracks, so
-        that whoever takes the partition over settles it no further than this).
+        that whoever takes the partition over settles it no further than this); ``began``: the
+        event time of the partition's first record (kept once).
         """
         slot = self.pings_slice(partition)
         changes.win_expire(slot + ":dose", now, DOSE_WINDOWS)
@@ -647,6 +663,8 @@ class State:
             changes.max(slot + ":feed", max(fix.ts for fix, _ in last_fixes.values()))
         if progress is not None:
             changes.max(slot + ":progress", progress)
+        if began is not None:
+            changes.hsetnx(slot + ":events", "first", repr(began))
 
     async def presence_view(
         self, partitions: int, days: Sequence[str], *, figures: bool = True
