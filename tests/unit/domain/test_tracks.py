@@ -685,6 +685,20 @@ def test_a_fix_older_than_its_partition_progress_less_the_lateness_is_too_late()
     progress = T0 + 310 + POLICY.allowed_lateness_s + 1
     after, facts = advance_at(track, fix(310, *IN_A), location, FOOT, POLICY, progress)
     assert facts == [FixRejected(fix(310, *IN_A), "too_late")]
-    assert after.watermark == progress
+    assert after == track
     _, facts = advance_at(track, fix(310, *IN_A), location, FOOT, POLICY, progress - 2)
     assert not any(isinstance(f, FixRejected) for f in facts)
+
+
+def test_a_fix_sent_again_after_its_partition_moved_on_leaves_the_track_as_it_was() -> None:
+    fixes = stay(0, 300, 30, IN_A)
+    track, _ = feed(fixes)
+    locations = INDEX.locate([f.lon for f in fixes], [f.lat for f in fixes])
+    progress = T0 + 3600
+    for one_fix, location in zip(fixes, locations, strict=True):
+        after, facts = advance_at(track, one_fix, location, FOOT, POLICY, progress)
+        assert after == track
+        assert [type(f) for f in facts] == [FixRejected]
+    last, last_location = fixes[-1], locations[-1]
+    _, facts = advance_at(track, last, last_location, FOOT, POLICY, last.ts + 1)
+    assert facts == [FixRejected(last, "duplicate")]
