@@ -1044,10 +1044,14 @@ class Bench:
                 pings, fleet = ping_messages(fleet, 1, event_ts, 1.0, seed=step)
                 for key, value in pings:
                     await producer.send(settings.topic(topics.PINGS), value, key=key)
-                tick = {"schema": "clock.ticks/1", "source": "bench", "ts": format_ts(event_ts)}
-                await producer.send_and_wait(
-                    settings.topic(topics.CLOCK_TICKS), orjson.dumps(tick), key=b"bench"
+                tick = orjson.dumps(
+                    {"schema": "clock.ticks/1", "source": "bench", "ts": format_ts(event_ts)}
                 )
+                for partition in range(topics.BY_NAME[topics.PINGS].partitions):
+                    await producer.send(  # in band: every pings partition has got this far
+                        settings.topic(topics.PINGS), tick, key=b"bench", partition=partition
+                    )
+                await producer.send_and_wait(settings.topic(topics.CLOCK_TICKS), tick, key=b"bench")
                 if crossed_at is None and event_ts >= BENCH_EPOCH + limit_s:
                     crossed_at = time.time()
                     deadline = crossed_at + plan.alert_timeout_s

@@ -30,8 +30,10 @@ from streams.domain.coverage import (
     CoveragePolicy,
     CoverageStatus,
     alert_value,
+    coverage_watermark,
     evaluate,
     limit_at,
+    monitoring_start,
     policy_for,
     status_from_dict,
     status_to_dict,
@@ -108,6 +110,8 @@ class CoverageEngine:
         self._evaluated: dict[str, _Evaluated] = {}
         self._policy_version = -1
         self._rest_until = 0.0
+        self._monitoring_began: float | None = None
+        """On the event clock: when monitoring began (:func:`monitoring_start`)."""
         self._figures: Figures | None = None
         self._fingerprints: dict[str, KnownFingerprint] = {}
 
@@ -140,14 +144,26 @@ class CoverageEngine:
             stored = await runtime.state.event_clock()
             if stored is not None:
                 runtime.clock.observe(stored)  # a restarted event clock resumes where it was
-        now = runtime.clock.now()
-        if not leading or now is None or time.monotonic() < self._rest_until:
+        if not leading or time.monotonic() < self._rest_until:
+            return
+        now = await self._judged_at(runtime.clock.now())
+        if now is None:
             return
         started = time.monotonic()
         await self._evaluate(now)
         finished = time.monotonic()
         runtime.metrics.coverage_evaluation.observe(finished - started)
         self._rest_until = rest_until(started, finished)
+
+    async def _judged_at(self, clock_now: float | None) -> float | None:
+        """The time coverage is judged at: the wall clock, or on the event clock the time every
+        pings partition has passed (:func:`coverage_watermark`)."""
+        if self.runtime.settings.clock != "event":
+            return clock_now
+        partitions = topics.BY_NAME[topics.PINGS].partitions
+        progress, began = await self.runtime.state.pings_progress(partitions)
+        self._monitoring_began = monitoring_start(began)
+        return coverage_watermark(clock_now, progress)
 
     async def _evaluate(self, now: float) -> None:
         runtime = self.runtime
@@ -194,7 +210,8 @@ class CoverageEngine:
                 facts = area_facts(area, read.presence, read.demand)
             started = read.since.get(area_id)
             if started is None:
-                started = new_since[area_id] = now
+                began = self._monitoring_began if not read.since else None
+                started = new_since[area_id] = now if began is None else min(began, now)
             status, events = evaluate(
                 area_id,
                 self._policy(area),

@@ -206,7 +206,8 @@ class Metrics:
             "coverwatch_fixes_total",
             "Valid fixes by what the presence engine did with them: accepted, duplicate, "
             "too_late, implausible_speed, replayed (at or below the partition's applied offset); "
-            "unknown_radio counts accepted fixes of radios missing from the roster",
+            "unknown_radio counts accepted fixes of radios missing from the roster; heartbeat "
+            "counts in-band heartbeats (clock ticks in a pings partition), which are no fixes",
             ["outcome"],
             registry=self.registry,
         )
@@ -270,6 +271,7 @@ class Metrics:
             "implausible_speed",
             "replayed",
             "unknown_radio",
+            "heartbeat",
         ):
             self.fix_outcomes.labels(outcome)
         for status in ("open", "closed", "retracted"):

@@ -30,6 +30,7 @@ from streams.domain.fixes import Fix
 from streams.domain.publication import visit_value
 from streams.domain.records import record
 from streams.domain.roster import UNKNOWN_OFFICER_ROLE
+from streams.domain.ticks import decode_tick, is_heartbeat
 from streams.domain.timefmt import format_ts, local_day
 from streams.domain.tracks import (
     Fact,
@@ -38,14 +39,14 @@ from streams.domain.tracks import (
     Policy,
     Track,
     VisitRecorded,
-    advance,
+    advance_at,
     clock_settles,
     expire,
     new_track,
     track_from_json,
     track_to_json,
 )
-from streams.domain.validation import Rejected, Rejection, decode_ping
+from streams.domain.validation import Rejected, Rejection, check_event_time, decode_ping
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
 from streams.stage import StageRuntime
@@ -121,6 +122,16 @@ class _PartitionWork:
     """Each radio's latest accepted fix, with what was known with it."""
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
     visits: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
+
+
+@record
+class _Decoded:
+    """A fix that passed validation: its index in the batch, and its partition's event-time
+    progress before it (None: the partition had no data yet)."""
+
+    index: int
+    fix: Fix
+    progress: float | None
 
 
 @record
@@ -227,6 +238,10 @@ class PresenceEngine:
         self.watermarks: dict[int, int] = {}
         self.progress: dict[int, float] = {}
         self.last_batch: dict[int, float] = {}
+        self.heartbeats = 0
+        """In-band heartbeats in the batch being prepared."""
+        self.began: dict[int, float] = {}
+        """The time of a partition's first record, until it is committed."""
         self.directory = Directory(services.state)
 
     def forget(self) -> None:
@@ -235,6 +250,7 @@ class PresenceEngine:
         self.tracks.clear()
         self.watermarks.clear()
         self.progress.clear()
+        self.began.clear()
 
     def cached(self, batch: PingBatch) -> bool:
         """Whether every partition of ``batch`` is in the cache (preparing it reads no track from
@@ -253,6 +269,7 @@ class PresenceEngine:
             unapplied = above_watermarks(
                 zip(batch.partitions, batch.offsets, strict=True), self.watermarks
             )
+            self.heartbeats = 0
             fresh, rejections = self._decode_all(batch, unapplied)
             work, outcomes = await self._advance(batch, fresh)
             for partition_work in work.values():
@@ -266,8 +283,9 @@ class PresenceEngine:
         except BaseException:
             self.forget()
             raise
-        lags = None if now is None else now - np.fromiter((fix.ts for _, fix in fresh), float)
+        lags = None if now is None else now - np.fromiter((d.fix.ts for d in fresh), float)
         outcomes["replayed"] = len(batch.offsets) - len(unapplied)
+        outcomes["heartbeat"] = self.heartbeats
         return PreparedBatch(batch, commits, work, rejections, outcomes, lags)
 
     async def finish(self, prepared: PreparedBatch) -> bool:
@@ -295,37 +313,66 @@ class PresenceEngine:
 
     def _decode_all(
         self, batch: PingBatch, indices: Sequence[int]
-    ) -> tuple[list[tuple[int, Fix]], list[tuple[int, Rejection]]]:
+    ) -> tuple[list[_Decoded], list[tuple[int, Rejection]]]:
         """Validate the fixes at ``indices`` (those not applied before: a replayed fix is not
-        judged again against a clock that has moved on) against the clock, which an accepted fix
-        moves on an event clock (a fast replay's batch can span hours of event time)."""
+        judged again against a clock that has moved on), each with its partition's event-time
+        progress before it. On the event clock a fix is judged against that progress (its own
+        partition's data, not how far other topics happen to have been read); on the wall clock
+        against the wall clock. In-band heartbeats move the progress and are not fixes."""
         clock = self.services.clock
+        on_event_clock = self.services.settings.clock == "event"
         limits = self.services.limits
         keys, values, partitions = batch.keys, batch.values, batch.partitions
-        decoded: list[tuple[int, Fix]] = []
+        progress = self.progress
+        decoded: list[_Decoded] = []
         rejections: list[tuple[int, Rejection]] = []
         for index in indices:
+            partition = partitions[index]
+            before = progress.get(partition)
+            now = before if on_event_clock else clock.now()
             try:
-                fix = decode_ping(keys[index], values[index], clock.now(), limits)
+                fix = decode_ping(keys[index], values[index], now, limits)
             except Rejected as error:
-                rejections.append((index, error.rejection))
+                try:
+                    ts = self._heartbeat(keys[index], values[index], now)
+                except Rejected as refused:
+                    rejections.append((index, refused.rejection))
+                    continue
+                if ts is None:
+                    rejections.append((index, error.rejection))
+                    continue
+                self.heartbeats += 1
+                if before is None:
+                    self.began[partition] = ts
+                progress[partition] = ts if before is None or ts > before else before
                 continue
             clock.observe(fix.ts)
-            partition = partitions[index]
-            self.progress[partition] = max(self.progress.get(partition, fix.ts), fix.ts)
-            decoded.append((index, fix))
+            if before is None:
+                self.began[partition] = fix.ts
+            progress[partition] = fix.ts if before is None or fix.ts > before else before
+            decoded.append(_Decoded(index, fix, before))
         return decoded, rejections
+
+    def _heartbeat(self, key: bytes | None, raw: bytes | None, now: float | None) -> float | None:
+        """The time of an in-band heartbeat (None: the record is no heartbeat)."""
+        if not is_heartbeat(raw):
+            return None
+        ts = decode_tick(key, raw, self.services.limits)
+        check_event_time(ts, now, self.services.limits)
+        return ts
 
     async def _load_partitions(self, partitions: set[int]) -> None:
         for partition in sorted(partitions - self.tracks.keys()):
-            watermark, stored = await self.services.state.load_tracks(partition)
+            watermark, progress, stored = await self.services.state.load_tracks(partition)
             self.watermarks[partition] = watermark
+            if progress is not None:
+                self.progress[partition] = progress
             self.tracks[partition] = {
                 issi: track_from_json(blob, self.policy) for issi, blob in stored.items()
             }
 
     async def _advance(
-        self, batch: PingBatch, fresh: Sequence[tuple[int, Fix]]
+        self, batch: PingBatch, fresh: Sequence[_Decoded]
     ) -> tuple[dict[int, _PartitionWork], Counter[str]]:
         """Each fresh fix through its radio's track; the work per partition and how many fixes
         had each outcome."""
@@ -333,24 +380,25 @@ class PresenceEngine:
         outcomes: Counter[str] = Counter()
         if not fresh:
             return work, outcomes
-        issis = sorted({fix.issi for _, fix in fresh})
+        issis = sorted({decoded.fix.issi for decoded in fresh})
         roster, assigned = await self.directory.entries(issis)
         await self.services.refresh_fences(self.directory.area_version)
         locations = self.services.fences.locate(
-            np.fromiter((fix.lon for _, fix in fresh), float, len(fresh)),
-            np.fromiter((fix.lat for _, fix in fresh), float, len(fresh)),
+            np.fromiter((decoded.fix.lon for decoded in fresh), float, len(fresh)),
+            np.fromiter((decoded.fix.lat for decoded in fresh), float, len(fresh)),
         )
         contexts = {issi: _context(roster[issi], assigned.get(issi, frozenset())) for issi in issis}
         policy = self.policy
         accepted = 0
-        for position, ((index, fix), location) in enumerate(zip(fresh, locations, strict=True)):
+        for position, (decoded, location) in enumerate(zip(fresh, locations, strict=True)):
             if position % YIELD_EVERY_FIXES == YIELD_EVERY_FIXES - 1:
                 await asyncio.sleep(0)  # the batch before this one goes on committing meanwhile
+            index, fix = decoded.index, decoded.fix
             issi = fix.issi
             partition = batch.partitions[index]
             into, cache, context = work[partition], self.tracks[partition], contexts[issi]
-            track, facts = advance(
-                cache.get(issi) or new_track(issi), fix, location, context, policy
+            track, facts = advance_at(
+                cache.get(issi) or new_track(issi), fix, location, context, policy, decoded.progress
             )
             cache[issi] = into.tracks[issi] = track
             rejected = [fact for fact in facts if type(fact) is FixRejected] if facts else None
@@ -366,7 +414,7 @@ class PresenceEngine:
                 )
             into.facts.extend(facts)
         outcomes["accepted"] = accepted
-        outcomes["unknown_radio"] = sum(1 for _, fix in fresh if roster[fix.issi] is None)
+        outcomes["unknown_radio"] = sum(1 for decoded in fresh if roster[decoded.fix.issi] is None)
         finished = time.monotonic()
         for partition in work:
             self.last_batch[partition] = finished
@@ -385,6 +433,8 @@ class PresenceEngine:
             {issi: track_to_json(track) for issi, track in work.tracks.items()},
             {issi: (last.fix, last.shown()) for issi, last in work.last_fixes.items()},
             now if now is not None else 0.0,
+            self.progress.get(partition),
+            self.began.pop(partition, None),
         )
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
 
@@ -425,17 +475,21 @@ class PresenceEngine:
     def _settle_time(
         self, partition: int, clock_settle: float, highwater: int | None
     ) -> float | None:
-        """How far a partition may be settled.
+        """How far a partition may be settled: never past its own data while that data may still
+        be coming.
 
-        While fixes flow (a backlog on the broker: its ``highwater`` mark is past the applied
-        offset; or a batch within the last :data:`IDLE_AFTER_S`), no further than the
-        partition's own data: a fast replay's clock ticks run ahead of its pings, and settling
-        to them would make every fix still to come ``too_late``. Once the partition is idle, the
-        clock's settle time, so that silent radios' visits close and windows move when traffic
-        is thin or stops.
+        On the event clock, exactly the partition's own event-time progress (its fixes and in-band
+        heartbeats): a function of the partition's records alone, however fast it and the other
+        topics are read. On the wall clock, the same while fixes flow (a backlog on the broker:
+        its ``highwater`` mark is past the applied offset; a partition just assigned, whose
+        high-water mark is not known yet; or a batch within the last :data:`IDLE_AFTER_S`), and
+        the clock's settle time once the partition is idle, so that silent radios' visits close
+        and windows move when traffic is thin or stops.
         """
         progress = self.progress.get(partition)
-        backlogged = highwater is not None and highwater - 1 > self.watermarks.get(partition, -1)
+        if self.services.settings.clock == "event":
+            return progress
+        backlogged = highwater is None or highwater - 1 > self.watermarks.get(partition, -1)
         flowing = backlogged or (
             time.monotonic() - self.last_batch.get(partition, -IDLE_AFTER_S) < IDLE_AFTER_S
         )

@@ -554,6 +554,20 @@ class State:
         self.metrics.round_trip("area_version")
         return int(value or 0)
 
+    async def pings_progress(
+        self, partitions: int
+    ) -> tuple[list[float | None], list[float | None]]:
+        """Each ``airwave.pings`` partition's event-time progress and the time of its first
+        record (None: no data yet)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                pipe.get(self.pings_slice(partition) + ":progress")
+                pipe.hget(self.pings_slice(partition) + ":events", "first")
+            found = await pipe.execute()
+        self.metrics.round_trip("pings_progress")
+        values = [None if value is None else float(value) for value in found]
+        return values[0::2], values[1::2]
+
     async def event_clock(self) -> float | None:
         """The stored event-clock watermark, if any."""
         value = await self.redis.get(self.clock_key)
@@ -624,16 +638,21 @@ class State:
             entry = self._roster_entries[blob] = orjson.loads(blob)
         return entry
 
-    async def load_tracks(self, partition: int) -> tuple[int, dict[str, bytes]]:
-        """One partition's offset watermark and stored tracks (issi -> JSON)."""
+    async def load_tracks(self, partition: int) -> tuple[int, float | None, dict[str, bytes]]:
+        """One partition's offset watermark, event-time progress (None: no data yet) and stored
+        tracks (issi -> JSON)."""
+        slot = self.pings_slice(partition)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(self.watermark_key("airwave.pings", partition))
-            pipe.hgetall(self.pings_slice(partition) + ":tracks")
-            watermark, tracks = await pipe.execute()
+            pipe.get(slot + ":progress")
+            pipe.hgetall(slot + ":tracks")
+            watermark, progress, tracks = await pipe.execute()
         self.metrics.round_trip("load_tracks")
-        return -1 if watermark is None else int(watermark), {
-            k.decode(): v for k, v in tracks.items()
-        }
+        return (
+            -1 if watermark is None else int(watermark),
+            None if progress is None else float(progress),
+            {k.decode(): v for k, v in tracks.items()},
+        )
 
     def record_presence(
         self,
@@ -644,11 +663,16 @@ class State:
         tracks: Mapping[str, bytes],
         last_fixes: Mapping[str, tuple[Fix, dict[str, object]]],
         now: float,
+        progress: float | None = None,
+        began: float | None = None,
     ) -> None:
         """The Redis changes of one partition's presence facts.
 
         ``visit_values``: visit_id -> (local day, published value); ``tracks``: issi -> stored
-        track (JSON); ``last_fixes``: issi -> (latest accepted fix, what to show about it).
+        track (JSON); ``last_fixes``: issi -> (latest accepted fix, what to show about it);
+        ``progress``: the partition's event-time progress after them (kept with the tracks, so
+        that whoever takes the partition over settles it no further than this); ``began``: the
+        event time of the partition's first record (kept once).
         """
         slot = self.pings_slice(partition)
         changes.win_expire(slot + ":dose", now, DOSE_WINDOWS)
@@ -689,6 +713,10 @@ class State:
         )
         if last_fixes:
             changes.max(slot + ":feed", max(fix.ts for fix, _ in last_fixes.values()))
+        if progress is not None:
+            changes.max(slot + ":progress", progress)
+        if began is not None:
+            changes.hsetnx(slot + ":events", "first", repr(began))
 
     async def presence_view(
         self, partitions: int, days: Sequence[str], *, figures: bool = True

@@ -1,4 +1,10 @@
-"""``clock.ticks``: heartbeats that advance the event clock when traffic is thin."""
+"""``clock.ticks``: heartbeats that advance the event clock when traffic is thin.
+
+The same record may also travel *in band*, in a partition of another input topic (the simulator
+and ``coverwatch publish`` copy every tick into each ``airwave.pings`` partition): there it says
+that the partition's event time has reached the tick's time, so a partition whose radios are
+silent still settles, on its own data (:func:`is_heartbeat`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,13 @@ from streams.domain.validation import (
 )
 
 _FIELDS: Final = frozenset({"schema", "source", "ts"})
+_MARKER: Final = b'"clock.ticks/1"'
+
+
+def is_heartbeat(raw: bytes | None) -> bool:
+    """Whether an input record that its own topic's decoder refused is an in-band heartbeat (a
+    ``clock.ticks/1`` value): it is then decoded with :func:`decode_tick`."""
+    return raw is not None and _MARKER in raw
 
 
 def decode_tick(key: bytes | None, raw: bytes | None, limits: TimeLimits) -> float:

@@ -608,6 +608,55 @@ def advance(
     return _insert_late(track, position, fix, location, context, policy)
 
 
+def advance_at(
+    track: Track,
+    fix: Fix,
+    location: Location,
+    context: FixContext,
+    policy: Policy,
+    progress: float | None,
+) -> tuple[Track, list[Fact]]:
+    """:func:`advance` in a partition whose event time had reached ``progress`` before ``fix``
+    (None: no data yet).
+
+    The same as :func:`expire` at ``progress`` and then :func:`advance`: what a clock tick at
+    that point of the partition would have done is done first. So a fix is ``too_late`` when it
+    is older than the partition's progress less the lateness, and a silent radio's visits close
+    before its next fix, whether or not a tick came in between and wherever batches began (an
+    expiry at an earlier progress changes nothing that this one would not).
+    """
+    if progress is None or progress <= track.watermark:
+        return advance(track, fix, location, context, policy)
+    rejected = _refused_at(track, fix, progress - policy.allowed_lateness_s)
+    if rejected is not None:
+        return track, [FixRejected(fix, rejected)]
+    if needs_expiry(track, progress, policy):
+        track, expired = expire(track, progress, policy)
+    else:
+        track, expired = (
+            Track(track.issi, track.settled, track.recent, progress, track.revisions),
+            [],
+        )
+    track, facts = advance(track, fix, location, context, policy)
+    return track, [*expired, *facts] if expired else facts
+
+
+def _refused_at(track: Track, fix: Fix, horizon: float) -> RejectReason | None:
+    """What :func:`advance` would refuse ``fix`` as once the track was settled to ``horizon``
+    (None: nothing), worked out without settling it, so a refused fix (a replay's, say) leaves
+    the track as it was: ``duplicate`` when it was seen already, ``too_late`` when older than
+    ``horizon`` otherwise."""
+    recent = track.recent
+    position = bisect_left(recent, fix.ts, key=_entry_ts)
+    if position < len(recent) and recent[position].fix.ts == fix.ts:
+        return "duplicate"
+    if fix.ts >= horizon:
+        return None
+    cut = bisect_left(recent, horizon, key=_entry_ts)
+    last = recent[cut - 1].fix if cut else track.settled.last_fix
+    return "duplicate" if last is not None and last.ts == fix.ts else "too_late"
+
+
 def needs_expiry(track: Track, now: float, policy: Policy) -> bool:
     """Whether :func:`expire` at ``now`` would change more than the track's watermark.
 

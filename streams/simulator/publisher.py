@@ -21,6 +21,10 @@ FILE_BUFFER_BYTES: Final = 1 << 20
 PENDING_SENDS_LIMIT: Final = 10_000
 LINGER_MS: Final = 20
 MAX_BATCH_BYTES: Final = 1 << 20
+HEARTBEAT_SOURCE: Final = "clock.ticks"
+HEARTBEAT_TARGETS: Final = ("airwave.pings",)
+"""Topics into each of whose partitions every ``clock.ticks`` record is copied in band, so
+that a partition with no fix for a while still shows how far its event time has got."""
 
 
 def write_file(records: Iterable[Record], path: Path | str) -> int:
@@ -69,7 +73,8 @@ async def publish(
     recording go out at once (a history to start from); with None, as fast as the broker takes
     them. Sends are
     batched (linger) and their acknowledgements are awaited in groups, then flushed at the end,
-    so a delivery failure raises here.
+    so a delivery failure raises here. Every ``clock.ticks`` record also goes, in band, to each
+    partition of the topics in :data:`HEARTBEAT_TARGETS` (counted once).
     """
     if speed is not None and speed <= 0:
         raise ValueError("speed must be positive, or None for as fast as possible")
@@ -94,6 +99,7 @@ async def _send_all(
     loop = asyncio.get_running_loop()
     started = loop.time()
     pending: list[asyncio.Future[object]] = []
+    heartbeat_partitions: list[tuple[str, int]] | None = None
     count = 0
     for record in records:
         if speed is not None:
@@ -102,6 +108,13 @@ async def _send_all(
                 await asyncio.sleep(delay)
         key = None if record.key is None else record.key.encode("utf-8")
         pending.append(await producer.send(topic_prefix + record.topic, record.value, key=key))
+        if record.topic == HEARTBEAT_SOURCE:
+            if heartbeat_partitions is None:
+                heartbeat_partitions = await _partitions(producer, topic_prefix)
+            for topic, partition in heartbeat_partitions:
+                pending.append(
+                    await producer.send(topic, record.value, key=key, partition=partition)
+                )
         count += 1
         if len(pending) >= PENDING_SENDS_LIMIT:
             await asyncio.gather(*pending)
@@ -109,3 +122,13 @@ async def _send_all(
     await producer.flush()
     await asyncio.gather(*pending)
     return count
+
+
+async def _partitions(producer: AIOKafkaProducer, topic_prefix: str) -> list[tuple[str, int]]:
+    """Every (topic, partition) of :data:`HEARTBEAT_TARGETS`."""
+    found: list[tuple[str, int]] = []
+    for name in HEARTBEAT_TARGETS:
+        topic = topic_prefix + name
+        partitions = await producer.partitions_for(topic)
+        found.extend((topic, partition) for partition in sorted(partitions))
+    return found

@@ -93,3 +93,16 @@ async def read_messages(
 def run(coroutine):  # type: ignore[no-untyped-def]
     """Run a coroutine from a synchronous test."""
     return asyncio.run(coroutine)
+
+
+def pings_messages(records) -> int:  # type: ignore[no-untyped-def]
+    """How many messages publishing ``records`` puts on ``airwave.pings``: the pings, and each
+    clock tick copied in band into every pings partition."""
+    from streams import topics
+    from streams.simulator.publisher import HEARTBEAT_SOURCE
+
+    partitions = topics.BY_NAME[topics.PINGS].partitions
+    return sum(
+        1 if record.topic == topics.PINGS else partitions if record.topic == HEARTBEAT_SOURCE else 0
+        for record in records
+    )

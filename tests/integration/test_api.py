@@ -20,7 +20,7 @@ from streams.embedded import Services
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import SimulationOptions, generate
-from tests.helpers.kafka import run
+from tests.helpers.kafka import pings_messages, run
 from tests.integration.conftest import RunningWorker, module_name, start_worker, worker_settings
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ def api_worker(
         assert time.monotonic() < deadline
         time.sleep(0.2)
     run(publish(live, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix))
-    pings = sum(1 for r in live if r.topic == "airwave.pings")
+    pings = pings_messages(live)
     deadline = time.monotonic() + 120
     while worker.metric("coverwatch_messages_consumed_total", topic="airwave.pings") < pings:
         assert time.monotonic() < deadline, worker.process.log_tail()

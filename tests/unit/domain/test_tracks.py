@@ -28,6 +28,7 @@ from streams.domain.tracks import (
     Visit,
     VisitRecorded,
     advance,
+    advance_at,
     clock_settles,
     expire,
     needs_expiry,
@@ -623,3 +624,84 @@ def test_fix_of_another_radio_is_refused_without_naming_either_radio() -> None:
         advance(new_track(ISSI), other, INDEX.locate([other.lon], [other.lat])[0], FOOT, POLICY)
     assert "999" not in str(caught.value)
     assert ISSI not in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------
+# A partition in event time: its progress, not when ticks came, decides.
+
+OTHER = "2350002"
+
+
+def partition_feed(
+    arrivals: Sequence[Fix], ticks_after: set[int]
+) -> tuple[dict[str, list[Fact]], dict[str, Track]]:
+    """Fixes of several radios in one partition, in arrival order, through :func:`advance_at`
+    with the partition's progress before each; the clock settles the partition (``expire`` where
+    ``clock_settles``, at the progress so far) after each arrival in ``ticks_after``, and at the
+    end. Every radio's facts in the order published, and its final track."""
+    locations = INDEX.locate([f.lon for f in arrivals], [f.lat for f in arrivals])
+    tracks: dict[str, Track] = {}
+    facts: dict[str, list[Fact]] = {}
+    progress: float | None = None
+
+    def tick(at: float) -> None:
+        for issi, track in tracks.items():
+            if clock_settles(track, at, POLICY):
+                tracks[issi], expired = expire(track, at, POLICY)
+                facts[issi].extend(expired)
+
+    for position, (one_fix, location) in enumerate(zip(arrivals, locations, strict=True)):
+        issi = one_fix.issi
+        track = tracks.get(issi) or new_track(issi)
+        tracks[issi], produced = advance_at(track, one_fix, location, FOOT, POLICY, progress)
+        facts.setdefault(issi, []).extend(produced)
+        progress = one_fix.ts if progress is None else max(progress, one_fix.ts)
+        if position in ticks_after:
+            tick(progress)
+    assert progress is not None
+    for issi, track in tracks.items():
+        tracks[issi], expired = expire(track, progress + 3600, POLICY)
+        facts[issi].extend(expired)
+    return facts, tracks
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=journeys(),
+    second=journeys(),
+    ticks_after=st.sets(st.integers(0, 80)),
+)
+def test_when_the_clock_settles_a_partition_changes_nothing_published(
+    first: Journey, second: Journey, ticks_after: set[int]
+) -> None:
+    arrivals = [first[0][i][0] for i in arrival_order(first)]
+    arrivals += [replace(second[0][i][0], issi=OTHER) for i in arrival_order(second)]
+    arrivals.sort(key=lambda f: f.ts + (7.0 if f.issi == OTHER else 0.0))  # interleaved, skewed
+    untouched, _ = partition_feed(arrivals, set())
+    ticked, _ = partition_feed(arrivals, ticks_after)
+    assert ticked == untouched
+
+
+def test_a_fix_older_than_its_partition_progress_less_the_lateness_is_too_late() -> None:
+    track, _ = feed(stay(0, 300, 30, IN_A))
+    [location] = INDEX.locate([fix(310, *IN_A).lon], [fix(310, *IN_A).lat])
+    progress = T0 + 310 + POLICY.allowed_lateness_s + 1
+    after, facts = advance_at(track, fix(310, *IN_A), location, FOOT, POLICY, progress)
+    assert facts == [FixRejected(fix(310, *IN_A), "too_late")]
+    assert after == track
+    _, facts = advance_at(track, fix(310, *IN_A), location, FOOT, POLICY, progress - 2)
+    assert not any(isinstance(f, FixRejected) for f in facts)
+
+
+def test_a_fix_sent_again_after_its_partition_moved_on_leaves_the_track_as_it_was() -> None:
+    fixes = stay(0, 300, 30, IN_A)
+    track, _ = feed(fixes)
+    locations = INDEX.locate([f.lon for f in fixes], [f.lat for f in fixes])
+    progress = T0 + 3600
+    for one_fix, location in zip(fixes, locations, strict=True):
+        after, facts = advance_at(track, one_fix, location, FOOT, POLICY, progress)
+        assert after == track
+        assert [type(f) for f in facts] == [FixRejected]
+    last, last_location = fixes[-1], locations[-1]
+    _, facts = advance_at(track, last, last_location, FOOT, POLICY, last.ts + 1)
+    assert facts == [FixRejected(last, "duplicate")]

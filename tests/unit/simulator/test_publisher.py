@@ -33,12 +33,16 @@ class FakeProducer:
         FakeProducer.sent = []
 
     async def send(
-        self, topic: str, value: bytes | None, *, key: bytes | None
+        self, topic: str, value: bytes | None, *, key: bytes | None, partition: int | None = None
     ) -> asyncio.Future[object]:
-        FakeProducer.sent.append((topic, key, value, asyncio.get_running_loop().time()))
+        where = topic if partition is None else f"{topic}#{partition}"
+        FakeProducer.sent.append((where, key, value, asyncio.get_running_loop().time()))
         done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {1, 0} if topic.endswith("airwave.pings") else {0}
 
     async def flush(self) -> None:
         return None
@@ -68,7 +72,9 @@ def test_read_file_names_the_bad_line(tmp_path: Path) -> None:
         list(publisher.read_file(path))
 
 
-def test_publish_prefixes_topics_and_paces_by_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_publish_copies_each_tick_into_every_pings_partition_and_paces_by_speed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(publisher, "AIOKafkaProducer", FakeProducer)
     sent = asyncio.run(
         publisher.publish(RECORDS, "localhost:9092", speed=0.5, topic_prefix="test.")
@@ -77,6 +83,8 @@ def test_publish_prefixes_topics_and_paces_by_speed(monkeypatch: pytest.MonkeyPa
     topics = [(topic, key, value) for topic, key, value, _ in FakeProducer.sent]
     assert topics == [
         ("test.clock.ticks", b"simulator", RECORDS[0].value),
+        ("test.airwave.pings#0", b"simulator", RECORDS[0].value),
+        ("test.airwave.pings#1", b"simulator", RECORDS[0].value),
         ("test.resources.roster", b"2350017", None),
         ("test.airwave.pings", b"2350017", b"garbage"),
     ]
