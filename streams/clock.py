@@ -2,8 +2,9 @@
 
 ``wall`` (production) is the system clock. ``event`` (replays, simulations) follows the data: its
 now is the event-time watermark, the latest time seen on ``clock.ticks`` or in accepted input,
-so a recorded day replays with the same visits, dose and alerts at any speed. Input can move an
-event clock forward only within the future-skew limit (validation enforces it); ticks are trusted.
+so a recorded day replays with the same visits, dose and alerts at any speed. Input and ticks
+can move an event clock forward only within the jump limit and the accepted dates (validation
+enforces it: :mod:`streams.domain.ticks`); on a fresh event clock only the dates apply.
 """
 
 from __future__ import annotations

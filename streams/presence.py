@@ -46,7 +46,7 @@ from streams.domain.tracks import (
     track_from_json,
     track_to_json,
 )
-from streams.domain.validation import Rejected, Rejection, check_event_time, decode_ping
+from streams.domain.validation import Rejected, Rejection, decode_ping
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
 from streams.stage import StageRuntime
@@ -357,9 +357,7 @@ class PresenceEngine:
         """The time of an in-band heartbeat (None: the record is no heartbeat)."""
         if not is_heartbeat(raw):
             return None
-        ts = decode_tick(key, raw, self.services.limits)
-        check_event_time(ts, now, self.services.limits)
-        return ts
+        return decode_tick(key, raw, now, self.services.limits)
 
     async def _load_partitions(self, partitions: set[int]) -> None:
         for partition in sorted(partitions - self.tracks.keys()):

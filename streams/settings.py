@@ -65,8 +65,8 @@ class Settings:
     event_clock_max_jump_s: float = _setting(
         "COVERWATCH_EVENT_CLOCK_MAX_JUMP_S",
         86400.0,
-        "Event clock only: reject input dated more than this after the event clock "
-        "(`future_timestamp`), so one absurd timestamp cannot drag a replay's now forward; "
+        "Event clock only: reject input and `clock.ticks` dated more than this after the event "
+        "clock (`future_timestamp`), so one absurd timestamp cannot drag a replay's now forward; "
         "large because a fast replay reads partitions in chunks hours apart",
     )
     max_age_s: float = _setting(

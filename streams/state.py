@@ -22,6 +22,7 @@ watermark changes nothing, so at-least-once delivery is safe.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -36,8 +37,12 @@ from streams.domain.demand import (
 )
 from streams.domain.dose import RollingWindows, minute_buckets
 from streams.domain.fixes import Fix
+from streams.domain.ticks import stored_clock
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
+from streams.domain.validation import Rejected
 from streams.metrics import PipelineMetrics
+
+log = logging.getLogger(__name__)
 
 LEAD_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -45,6 +50,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
+FORGET_IF_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
@@ -202,8 +212,8 @@ for _, op in ipairs(ops) do
       redis.call('HSET', op[2], op[3], op[4])
     end
   elseif name == 'max' then
-    local found = redis.call('GET', op[2])
-    if (not found) or tonumber(op[3]) > tonumber(found) then redis.call('SET', op[2], op[3]) end
+    local found = tonumber(redis.call('GET', op[2]) or '')
+    if (not found) or tonumber(op[3]) > found then redis.call('SET', op[2], op[3]) end
   elseif name == 'geoadd' then
     local points = op[3]
     for i = 1, #points, 1500 do
@@ -569,10 +579,23 @@ class State:
         return values[0::2], values[1::2]
 
     async def event_clock(self) -> float | None:
-        """The stored event-clock watermark, if any."""
+        """The stored event-clock watermark, if any.
+
+        An impossible one (:func:`~streams.domain.ticks.stored_clock`: not a number, or outside
+        the accepted dates, as an absurd tick stored before ticks were judged) is deleted with a
+        warning, unless it changed meanwhile, and None is returned: the clock starts again from
+        the next tick instead of failing the worker on every start."""
         value = await self.redis.get(self.clock_key)
         self.metrics.round_trip("clock")
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        try:
+            return stored_clock(value)
+        except Rejected as impossible:
+            log.warning("event clock in Redis reset: %s", impossible.rejection.detail)
+            await self.redis.eval(FORGET_IF_LUA, 1, self.clock_key, value)
+            self.metrics.round_trip("clock")
+            return None
 
     # -- presence (one slice per airwave.pings partition) -------------------------------------
 

@@ -143,17 +143,23 @@ async def apply_table_batch(
     partition's changes, commit them with the watermarks, and count. Returns the values.
 
     Messages applied before are skipped (:func:`unapplied`), unless ``decode_replayed`` (their
-    values are then returned too; the commit still skips them).
+    values are then returned too; the commit still skips them, and a replayed message refused
+    is not deadlettered again).
     """
     commits = partition_commits(topic, events)
-    wanted = (
-        list(range(len(events))) if decode_replayed else await unapplied(runtime, topic, events)
-    )
+    fresh = await unapplied(runtime, topic, events)
+    wanted = list(range(len(events))) if decode_replayed else fresh
     accepted, rejections = decode_all(raw_messages([events[i] for i in wanted]), decode)
     for index, value in accepted:
         change(commits[events[wanted[index]].message.partition].changes, value)
+    unseen = set(fresh)
     await runtime.deadletter(
-        topic, [(events[wanted[index]].message, rejection) for index, rejection in rejections]
+        topic,
+        [
+            (events[wanted[index]].message, rejection)
+            for index, rejection in rejections
+            if wanted[index] in unseen
+        ],
     )  # delivered before the commit
     await runtime.state.commit(list(commits.values()))
     runtime.metrics.consumed(topic, len(events))

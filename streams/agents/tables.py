@@ -53,12 +53,20 @@ def register(runtime: Runtime) -> None:
         await apply_table_batch(runtime, topics.AREAS, events, decode, area_change)
 
     async def ticks_batch(events: Events) -> None:
-        decode = partial(decode_tick, limits=runtime.limits)
-        ticks = await apply_table_batch(
-            runtime, topics.CLOCK_TICKS, events, decode, tick_change, decode_replayed=True
-        )
-        for ts in ticks:  # replayed ticks too: they move this worker's clock on a restart
-            runtime.clock.observe(ts)
+        clock = runtime.clock
+        if clock.now() is None:  # a restarted event clock resumes before it judges a tick
+            stored = await state.event_clock()
+            if stored is not None:
+                clock.observe(stored)
+
+        def judge(key: bytes | None, raw: bytes | None) -> float:
+            ts = decode_tick(key, raw, clock.now(), runtime.limits)
+            clock.observe(ts)  # the batch's next tick is judged against the clock this one moved
+            return ts
+
+        await apply_table_batch(
+            runtime, topics.CLOCK_TICKS, events, judge, tick_change, decode_replayed=True
+        )  # replayed ticks too: they move this worker's clock on a restart
 
     for topic, name, handle in (
         (topics.ROSTER, "ingest_roster", roster_batch),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import orjson
 
 from streams.domain.areas import AreaDefinition, parse_area_feature
+from streams.domain.coverage import CoveragePolicyError, policy_for
 from streams.domain.validation import Rejected, TimeLimits, check_key, parse_object
 
 
@@ -29,6 +30,10 @@ def decode_area(
     value.pop("schema", None)
     area = parse_area_feature(value)
     check_key(key, area.area_id, "id")
+    try:
+        policy_for(area)  # a policy the evaluator cannot use must not reach it
+    except CoveragePolicyError as problem:
+        raise Rejected("invalid_schema", str(problem)) from None
     return area
 
 

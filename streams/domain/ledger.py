@@ -72,6 +72,14 @@ def day_bounds(day: str, timezone: str) -> tuple[float, float]:
     """The start and end (exclusive) of a local day, in seconds since the epoch.
 
     Both are local midnights, so DST change days are 23 or 25 hours long.
+
+    ``day`` must have a following day (``datetime`` ends at 9999-12-31). That is checked where
+    times enter the service, not here: an input's time, a clock tick and the event clock stored
+    in Redis are refused outside 2000-01-01..2100-01-01 (:mod:`streams.domain.validation`,
+    :func:`streams.domain.ticks.stored_clock`), so every day the service computes is far inside
+    the range. One gate at the boundary keeps the reason on the ``deadletter`` record of the
+    input that was absurd; an error type raised here would surface in the clock-driven evaluator,
+    long after, with no input to blame, and every caller of the calendar would need to handle it.
     """
     zone = ZoneInfo(timezone)
     first = date.fromisoformat(day)

@@ -5,6 +5,14 @@ out by hand for the hot path: a generic JSON Schema validator costs more per mes
 rest of the pipeline together. Pings, the hottest input, are first decoded by a ``msgspec``
 struct that checks their types and ranges in C; only a ping it refuses takes the hand-written
 path, which names the reason (a test holds the two paths to the same answer for every input).
+
+Dates: every event time enters the service through :func:`parse_timestamp`, which refuses a
+time outside ``[EARLIEST_TS, LATEST_TS)`` (2000-01-01 to 2100-01-01 UTC) whatever the clock says:
+a time before is ``stale_timestamp``, one after ``future_timestamp``. So a time the service
+holds (and the event clock, which only accepted times move) is always a date the domain's
+calendar arithmetic can represent, with days to spare on both sides (local days, the next
+day's midnight, windows of hours); the domain relies on it instead of checking again on its
+hot paths (see :func:`streams.domain.ledger.day_bounds`).
 """
 
 from __future__ import annotations
@@ -55,6 +63,11 @@ REASONS: Final[tuple[Reason, ...]] = (
 
 T = TypeVar("T")
 
+EARLIEST_TS: Final = 946684800.0
+"""2000-01-01T00:00:00Z: an event time before it is ``stale_timestamp`` whatever the clock."""
+LATEST_TS: Final = 4102444800.0
+"""2100-01-01T00:00:00Z: an event time at or after it is ``future_timestamp`` whatever the clock."""
+
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 
 
@@ -104,7 +117,8 @@ def parse_object(raw: bytes | None, topic: str, limits: TimeLimits) -> dict[str,
 
 
 def parse_timestamp(value: object, field: str) -> float:
-    """An RFC 3339 timestamp with an offset, as seconds since the Unix epoch."""
+    """An RFC 3339 timestamp with an offset, as seconds since the Unix epoch, within the dates
+    the service accepts (module docstring)."""
     if not isinstance(value, str) or "T" not in value.upper():
         raise Rejected("invalid_schema", f"{field} must be an RFC 3339 date-time string")
     try:
@@ -115,19 +129,40 @@ def parse_timestamp(value: object, field: str) -> float:
         ) from None
     if moment.tzinfo is None:
         raise Rejected("invalid_schema", f"{field} {value!r} has no UTC offset")
-    return moment.timestamp()
+    ts = moment.timestamp()  # never overflows: an aware datetime's year is 1..9999
+    check_date_range(ts, f"{field} {value!r}")
+    return ts
+
+
+def check_date_range(ts: float, what: str) -> None:
+    """Reject a time outside ``[EARLIEST_TS, LATEST_TS)``, naming it as ``what``."""
+    if ts < EARLIEST_TS:
+        raise Rejected(
+            "stale_timestamp", f"{what} is before 2000-01-01T00:00:00Z, the earliest date accepted"
+        )
+    if not ts < LATEST_TS:
+        raise Rejected(
+            "future_timestamp",
+            f"{what} is not before 2100-01-01T00:00:00Z, the latest date accepted",
+        )
+
+
+def check_not_ahead(ts: float, now: float | None, limits: TimeLimits) -> None:
+    """Reject an event time more than ``limits.max_future_skew_s`` after ``now`` (None: no
+    clock yet, nothing to judge against)."""
+    if now is not None and ts > now + limits.max_future_skew_s:
+        raise Rejected(
+            "future_timestamp",
+            f"event time is {ts - now:.0f} s after now; "
+            f"the limit is {limits.max_future_skew_s:.0f} s",
+        )
 
 
 def check_event_time(ts: float, now: float | None, limits: TimeLimits) -> None:
     """Reject event times too far in the future or the past of ``now`` (None: no clock yet)."""
     if now is None:
         return
-    if ts > now + limits.max_future_skew_s:
-        raise Rejected(
-            "future_timestamp",
-            f"event time is {ts - now:.0f} s after now; "
-            f"the limit is {limits.max_future_skew_s:.0f} s",
-        )
+    check_not_ahead(ts, now, limits)
     if ts < now - limits.max_age_s:
         raise Rejected(
             "stale_timestamp",

@@ -12,7 +12,7 @@ from faust.exceptions import ProducerSendError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from streams.agents import batches
-from streams.domain.validation import Rejection
+from streams.domain.validation import Rejected, Rejection
 
 
 @dataclass
@@ -145,3 +145,53 @@ async def test_a_clock_step_failing_for_another_reason_still_fails() -> None:
     with pytest.raises(KeyError):
         await batches.on_the_clock(runtime, "settle_presence", step)  # type: ignore[arg-type]
     assert runtime.skipped == []
+
+
+@dataclass
+class TableState:
+    """Stands in for Redis: the stored watermark of partition 0 and the commits made."""
+
+    watermark: int
+    committed: list[Any] = field(default_factory=list)
+
+    async def watermarks(self, source: str, partitions: Any) -> dict[int, int]:
+        return {0: self.watermark}
+
+    async def commit(self, commits: Any) -> list[bool]:
+        self.committed.extend(commits)
+        return [True] * len(commits)
+
+
+def table_events(values: list[bytes]) -> list[Any]:
+    return [
+        SimpleNamespace(
+            message=SimpleNamespace(key=None, value=value, partition=0, offset=i, timestamp=0.0)
+        )
+        for i, value in enumerate(values)
+    ]
+
+
+async def test_a_replayed_table_message_is_decoded_again_but_not_deadlettered_again() -> None:
+    recorder = Recorder()
+    runtime = SimpleNamespace(
+        state=TableState(watermark=1),
+        deadletter=recorder.deadletter,
+        metrics=SimpleNamespace(consumed=lambda topic, count: None, latencies=lambda *_: None),
+    )
+
+    def decode(key: bytes | None, raw: bytes | None) -> int:
+        if raw == b"bad":
+            raise Rejected("invalid_schema", "bad")
+        return int(raw or b"0")
+
+    values = await batches.apply_table_batch(
+        runtime,  # type: ignore[arg-type]
+        "clock.ticks",
+        table_events([b"1", b"bad", b"3", b"bad"]),
+        decode,
+        lambda changes, value: None,
+        decode_replayed=True,
+    )
+
+    assert values == [1, 3]
+    assert [(offset, r.reason) for offset, r in recorder.deadlettered] == [(3, "invalid_schema")]
