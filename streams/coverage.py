@@ -478,6 +478,7 @@ async def read_areas(
     presence = await state.presence_view(
         topics.BY_NAME[topics.PINGS].partitions, [day], figures=fresh
     )
+    await _qualifying_ends_at(runtime, presence, now)
     demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0, figures=fresh)
     if figures is None or fresh:
         figures = Figures(presence, demand, day, wall_now)
@@ -500,6 +501,23 @@ async def read_areas(
         presence.areas() | demand.areas(),
         figures,
     )
+
+
+async def _qualifying_ends_at(runtime: Runtime, presence: PresenceView, now: float) -> None:
+    """On the event clock, judge areas whose latest qualifying visit ended after ``now`` (read
+    from a partition ahead of the watermark) by the latest that ended by ``now``: the gap an
+    alert is about, and its id, are then those of the time judged, whatever was read ahead."""
+    ends = presence.last_qualifying_end
+    ahead = sorted(area_id for area_id, end in ends.items() if end > now)
+    if not ahead or runtime.settings.clock != "event":
+        return
+    partitions = topics.BY_NAME[topics.PINGS].partitions
+    found = await runtime.state.qualifying_ends_at(partitions, ahead, now)
+    for area_id in ahead:
+        if area_id in found:
+            ends[area_id] = found[area_id]
+        else:
+            del ends[area_id]
 
 
 def area_view(

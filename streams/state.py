@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -62,6 +63,9 @@ ROSTER_ENTRIES_CACHED = 200_000
 """Parsed roster entries kept by their stored value (cleared when more: changed entries)."""
 
 VISIT_DAYS_KEPT = 3
+QUALIFYING_ENDS_KEPT_S = 2 * 86400.0
+"""How far before an area's latest qualifying visit end the earlier ends are kept (for coverage
+judged at a watermark behind the latest)."""
 DOSE_WINDOWS = tuple(int(window) for window in RollingWindows)
 
 APPLY_LUA = """
@@ -713,8 +717,14 @@ class State:
                     dose_buckets[(minute, split)] = dose_buckets.get((minute, split), 0.0) + seconds
             elif isinstance(fact, VisitRecorded):
                 visit = fact.visit
+                ends = f"{slot}:qends:{visit.area_id}"
                 if visit.qualifying and visit.status != "retracted":
-                    changes.hmax(slot + ":lastq", visit.area_id, visit.start + visit.seconds)
+                    end = visit.start + visit.seconds
+                    changes.hmax(slot + ":lastq", visit.area_id, end)
+                    changes.zadd(ends, end, visit.visit_id)
+                    changes.zremrangebyscore(ends, end - QUALIFYING_ENDS_KEPT_S)
+                elif visit.qualifying or visit.revision > 0:
+                    changes.zrem(ends, visit.visit_id)
         changes.win_add(
             slot + ":dose",
             ((minute, split, seconds) for (minute, split), seconds in dose_buckets.items()),
@@ -740,6 +750,28 @@ class State:
             changes.max(slot + ":progress", progress)
         if began is not None:
             changes.hsetnx(slot + ":events", "first", repr(began))
+
+    async def qualifying_ends_at(
+        self, partitions: int, area_ids: Sequence[str], at: float
+    ) -> dict[str, float]:
+        """Each area's latest qualifying visit end at or before ``at`` (areas with none within
+        :data:`QUALIFYING_ENDS_KEPT_S` of their latest are left out), merged over every
+        ``airwave.pings`` partition. One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                slot = self.pings_slice(partition)
+                for area_id in area_ids:
+                    pipe.zrevrangebyscore(
+                        f"{slot}:qends:{area_id}", at, "-inf", start=0, num=1, withscores=True
+                    )
+            replies = await pipe.execute()
+        self.metrics.round_trip("qualifying_ends")
+        found: dict[str, float] = {}
+        for index, reply in enumerate(replies):
+            if reply:
+                area_id = area_ids[index % len(area_ids)]
+                found[area_id] = max(found.get(area_id, -math.inf), float(reply[0][1]))
+        return found
 
     async def presence_view(
         self, partitions: int, days: Sequence[str], *, figures: bool = True

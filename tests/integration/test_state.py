@@ -3,12 +3,15 @@ what the coverage evaluator reads."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 import pytest
 import redis.asyncio as redis_asyncio
 
 from streams.app import create_app
 from streams.coverage import read_areas
+from streams.domain.tracks import Visit, VisitRecorded
 from streams.domain.windows import in_window
 from streams.metrics import Metrics
 from streams.runtime import Runtime
@@ -164,3 +167,44 @@ async def test_a_light_read_takes_the_figures_from_the_last_full_one(stack, uniq
     assert again.presence.dose_windows[900]["ia-01"] == {"response|foot|proactive": 600.0}
     assert again.figures.read_at == 111.0
     await runtime.state.close()
+
+
+def qualifying_visit(visit_id: str, area_id: str, start: float, **changed: object) -> VisitRecorded:
+    visit = Visit(
+        visit_id,
+        "2350001",
+        area_id,
+        "response",
+        "foot",
+        "proactive",
+        start,
+        start + 900.0,
+        900.0,
+        True,
+        False,
+        900.0,
+        0,
+        "closed",
+    )
+    return VisitRecorded(replace(visit, **changed))  # type: ignore[arg-type]
+
+
+async def test_coverage_at_a_watermark_takes_the_last_qualifying_visit_ended_by_then(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    facts = [
+        qualifying_visit("v1", "ia-1", 1_000.0),
+        qualifying_visit("v2", "ia-1", 3_000.0),
+        qualifying_visit("v3", "ia-1", 5_000.0),
+        qualifying_visit("v3", "ia-1", 5_000.0, revision=1, status="retracted"),
+        qualifying_visit("v4", "ia-2", 9_000.0),
+    ]
+    changes = Changes()
+    state.record_presence(changes, 1, facts, {}, {}, {}, 10_000.0)
+    await state.commit([PartitionCommit("airwave.pings", 1, 0, changes)])
+
+    assert await state.qualifying_ends_at(4, ["ia-1", "ia-2"], 4_000.0) == {"ia-1": 3_900.0}
+    assert await state.qualifying_ends_at(4, ["ia-1"], 9_000.0) == {"ia-1": 3_900.0}
+    assert await state.qualifying_ends_at(4, ["ia-2"], 20_000.0) == {"ia-2": 9_900.0}
+    await state.close()
