@@ -13,6 +13,8 @@ from typing import Final
 
 from aiokafka import AIOKafkaProducer
 
+from streams.domain.ticks import decode_tick
+from streams.domain.validation import Rejected, TimeLimits
 from streams.simulator.recording import parse_jsonl_line, record_to_jsonl
 from streams.simulator.world import Record
 
@@ -73,8 +75,10 @@ async def publish(
     recording go out at once (a history to start from); with None, as fast as the broker takes
     them. Sends are
     batched (linger) and their acknowledgements are awaited in groups, then flushed at the end,
-    so a delivery failure raises here. Every ``clock.ticks`` record also goes, in band, to each
-    partition of the topics in :data:`HEARTBEAT_TARGETS` (counted once).
+    so a delivery failure raises here. Every well-formed ``clock.ticks`` record also goes, in
+    band, to each partition of the topics in :data:`HEARTBEAT_TARGETS` (counted once); a
+    malformed one (a recording's injected fault) only to ``clock.ticks``, where it is
+    deadlettered once.
     """
     if speed is not None and speed <= 0:
         raise ValueError("speed must be positive, or None for as fast as possible")
@@ -108,7 +112,7 @@ async def _send_all(
                 await asyncio.sleep(delay)
         key = None if record.key is None else record.key.encode("utf-8")
         pending.append(await producer.send(topic_prefix + record.topic, record.value, key=key))
-        if record.topic == HEARTBEAT_SOURCE:
+        if record.topic == HEARTBEAT_SOURCE and _is_tick(key, record.value):
             if heartbeat_partitions is None:
                 heartbeat_partitions = await _partitions(producer, topic_prefix)
             for topic, partition in heartbeat_partitions:
@@ -132,3 +136,12 @@ async def _partitions(producer: AIOKafkaProducer, topic_prefix: str) -> list[tup
         partitions = await producer.partitions_for(topic)
         found.extend((topic, partition) for partition in sorted(partitions))
     return found
+
+
+def _is_tick(key: bytes | None, value: bytes | None) -> bool:
+    """Whether a ``clock.ticks`` record is well-formed (judged against no clock)."""
+    try:
+        decode_tick(key, value, None, TimeLimits())
+    except Rejected:
+        return False
+    return True

@@ -95,3 +95,12 @@ def test_publish_copies_each_tick_into_every_pings_partition_and_paces_by_speed(
 def test_publish_rejects_a_non_positive_speed() -> None:
     with pytest.raises(ValueError, match="speed must be positive"):
         asyncio.run(publisher.publish(RECORDS, "localhost:9092", speed=0.0))
+
+
+def test_a_malformed_tick_is_not_copied_into_the_pings_partitions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(publisher, "AIOKafkaProducer", FakeProducer)
+    malformed = Record(0.0, "clock.ticks", "simulator", b'{"source":"simulator","ts":"soon"}')
+    assert asyncio.run(publisher.publish([malformed], "localhost:9092", speed=None)) == 1
+    assert [topic for topic, *_ in FakeProducer.sent] == ["clock.ticks"]
