@@ -8,11 +8,18 @@ so every Lua call touches one slot):
 | ``P:{src.N}:wm`` | string | offset watermark of partition N of source topic ``src`` |
 | ``P:{directory}:roster`` | hash | issi -> roster entry JSON |
 | ``P:{directory}:roster_version`` | int | bumped on every roster change |
-| ``P:{cad.incidents.N}:assigned`` | hash | "callsign|incident_id" -> JSON area ids (assigned) |
+| ``P:{cad.incidents.N}:assigned`` | hash | "callsign|incident_id" -> assignment interval JSON (1) |
+| ``P:{cad.incidents.N}:assigned_closed`` | zset | closed "callsign|incident_id", by end (2) |
 | ``P:{cad.incidents.N}:assigned_version`` | int | bumped on every change of ``assigned`` |
 | ``P:{areas}:features`` | hash | area_id -> GeoJSON Feature JSON |
 | ``P:{areas}:version`` | int | bumped on every area change |
 | ``P:{clock}:watermark`` | string | the event clock: highest event time seen (event mode) |
+
+(1) ``{"areas": [...], "since": ts, "until": ts or null}``: the callsign is committed to the
+incident's areas from ``since`` until ``until`` (null: still open). A JSON list of area ids
+(stored by an earlier version) is committed from the beginning and still open.
+(2) A closed interval is pruned (from both keys) once it ended more than
+``COVERWATCH_MAX_AGE_S`` before the clock.
 
 Every change an agent makes for one source partition is applied by :data:`APPLY_LUA` in one
 call, together with that partition's offset watermark: replaying offsets at or below the
@@ -37,6 +44,7 @@ from streams.domain.demand import (
 )
 from streams.domain.dose import RollingWindows, minute_buckets
 from streams.domain.fixes import Fix
+from streams.domain.joins import BEGINNING, Assignment, RosterVersion
 from streams.domain.ticks import stored_clock
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
 from streams.domain.validation import Rejected
@@ -264,6 +272,19 @@ for _, op in ipairs(ops) do
       end
       redis.call('SET', op[4], '1')
     end
+  elseif name == 'prune_scored' then
+    -- op: zset, hash, version key, max score: members scored at most max score leave the zset
+    -- and their fields the hash; the version is bumped if any field left.
+    local members = redis.call('ZRANGEBYSCORE', op[2], '-inf', op[5])
+    if #members > 0 then
+      local removed = 0
+      for i = 1, #members, 500 do
+        local last = math.min(i + 499, #members)
+        removed = removed + redis.call('HDEL', op[3], unpack(members, i, last))
+      end
+      redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[5])
+      if removed > 0 then redis.call('INCR', op[4]) end
+    end
   elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
   elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
   elseif name == 'zremrangebyscore' then redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[3])
@@ -384,6 +405,11 @@ class Changes:
         ]
         self.ops.append(["rebuild_counts", counts, counted, marker, flat])
 
+    def prune_scored(self, zset: str, hash_key: str, version_key: str, max_score: float) -> None:
+        """Remove the members of ``zset`` scored at most ``max_score`` and the fields of the
+        same names from ``hash_key``; bump ``version_key`` if any field was removed."""
+        self.ops.append(["prune_scored", zset, hash_key, version_key, repr(max_score)])
+
     def zadd(self, key: str, score: float, member: str) -> None:
         """Add a scored member."""
         self.ops.append(["zadd", key, repr(score), member])
@@ -475,7 +501,7 @@ class State:
         self.metrics = metrics
         self._apply = self.redis.register_script(APPLY_LUA)
         self._lead = self.redis.register_script(LEAD_LUA)
-        self._roster_entries: dict[bytes, dict[str, Any]] = {}
+        self._roster_entries: dict[bytes, tuple[RosterVersion, ...]] = {}
         self._visits_read: dict[bytes, dict[str, Any]] = {}
 
     def key(self, tag: str, *parts: str) -> str:
@@ -629,37 +655,43 @@ class State:
         self.metrics.round_trip("versions")
         return values
 
-    async def roster_entries(self, issis: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-        """The roster entry of each radio (None: not on the roster). One round trip."""
+    async def roster_versions(self, issis: Sequence[str]) -> dict[str, tuple[RosterVersion, ...]]:
+        """The roster versions of each radio (none: not on the roster). One round trip."""
         values = cast("list[bytes | None]", await self.redis.hmget(self.roster_key, list(issis)))
         self.metrics.round_trip("roster")
         if len(self._roster_entries) > ROSTER_ENTRIES_CACHED:
             self._roster_entries.clear()
         return {
-            issi: None if value is None else self._roster_entry(value)
+            issi: () if value is None else self._roster_history(value)
             for issi, value in zip(issis, values, strict=True)
         }
 
-    async def assigned_areas(self, incident_partitions: int) -> dict[str, frozenset[str]]:
-        """The areas of the open incidents each callsign is assigned to. One round trip."""
+    async def assignments(
+        self, partitions: Sequence[int]
+    ) -> dict[int, dict[str, list[Assignment]]]:
+        """Of each of these ``cad.incidents`` partitions: every callsign's assignment intervals
+        (:class:`~streams.domain.joins.Assignment`; closed ones are kept until pruned). One round
+        trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            for partition in range(incident_partitions):
+            for partition in partitions:
                 pipe.hgetall(self.slot("cad.incidents", partition) + ":assigned")
             slices = await pipe.execute()
         self.metrics.round_trip("assigned")
-        areas_by_callsign: dict[str, set[str]] = {}
-        for assigned in slices:
-            for field_name, areas in assigned.items():
+        found: dict[int, dict[str, list[Assignment]]] = {}
+        for partition, assigned in zip(partitions, slices, strict=True):
+            by_callsign: dict[str, list[Assignment]] = found.setdefault(partition, {})
+            for field_name, blob in assigned.items():
                 callsign = field_name.decode().split("|", 1)[0]
-                areas_by_callsign.setdefault(callsign, set()).update(orjson.loads(areas))
-        return {callsign: frozenset(areas) for callsign, areas in areas_by_callsign.items()}
+                by_callsign.setdefault(callsign, []).append(_assignment(orjson.loads(blob)))
+        return found
 
-    def _roster_entry(self, blob: bytes) -> dict[str, Any]:
-        """A roster entry parsed, once per distinct stored value (entries change rarely)."""
-        entry = self._roster_entries.get(blob)
-        if entry is None:
-            entry = self._roster_entries[blob] = orjson.loads(blob)
-        return entry
+    def _roster_history(self, blob: bytes) -> tuple[RosterVersion, ...]:
+        """A radio's roster versions parsed, once per distinct stored value (they change
+        rarely)."""
+        versions = self._roster_entries.get(blob)
+        if versions is None:
+            versions = self._roster_entries[blob] = (RosterVersion(BEGINNING, orjson.loads(blob)),)
+        return versions
 
     async def load_tracks(self, partition: int) -> tuple[int, float | None, dict[str, bytes]]:
         """One partition's offset watermark, event-time progress (None: no data yet) and stored
@@ -869,14 +901,14 @@ class State:
         stored: Mapping[str, object],
         open_keys: Iterable[tuple[str, str]],
         samples: Iterable[ResponseSampleChange],
-        assigned: Mapping[str, Sequence[str]],
-        released: Iterable[str],
+        assigned: Mapping[str, Assignment],
         shown: Mapping[str, object] | None,
     ) -> None:
         """One incident's state, the (area_id, grade) open counts it is in now (the counts move
         by the difference from those stored with it, in the same call), response samples and
-        callsign assignments; ``shown`` is what the live view shows of it while it is open (None:
-        not shown)."""
+        the callsigns' assignment intervals that changed (a closed one is pruned later by
+        :meth:`prune_assignments`); ``shown`` is what the live view shows of it while it is open
+        (None: not shown)."""
         changes.hset(slot + ":incidents", incident_id, orjson.dumps(stored).decode())
         if shown is None:
             changes.hdel(slot + ":open_incidents", incident_id)
@@ -894,17 +926,30 @@ class State:
                 changes.zadd(slot + ":response", sample.ts, member)
             else:
                 changes.zrem(slot + ":response", member)
-        for callsign, area_ids in assigned.items():
+        for callsign, assignment in assigned.items():
+            name = f"{callsign}|{incident_id}"
             changes.hset_versioned(
                 slot + ":assigned",
-                f"{callsign}|{incident_id}",
-                orjson.dumps(list(area_ids)).decode(),
+                name,
+                orjson.dumps(
+                    {
+                        "areas": sorted(assignment.areas),
+                        "since": assignment.since,
+                        "until": assignment.until,
+                    }
+                ).decode(),
                 slot + ":assigned_version",
             )
-        for callsign in released:
-            changes.hdel_versioned(
-                slot + ":assigned", f"{callsign}|{incident_id}", slot + ":assigned_version"
-            )
+            if assignment.until is not None:
+                changes.zadd(slot + ":assigned_closed", assignment.until, name)
+
+    @staticmethod
+    def prune_assignments(changes: Changes, slot: str, before: float) -> None:
+        """Drop the assignment intervals of one ``cad.incidents`` partition that ended before
+        ``before`` (no fix judged from then on can fall in them)."""
+        changes.prune_scored(
+            slot + ":assigned_closed", slot + ":assigned", slot + ":assigned_version", before
+        )
 
     async def demand_view(
         self, sources: Mapping[str, int], since: float, *, figures: bool = True
@@ -1164,3 +1209,11 @@ class DemandView:
         for by_area in self.windows.values():
             touched.update(by_area)
         return touched
+
+
+def _assignment(stored: Any) -> Assignment:
+    """An assignment interval as :meth:`State.record_incident` stored it (a list of area ids,
+    as an earlier version stored it: committed from the beginning and still open)."""
+    if isinstance(stored, list):
+        return Assignment(frozenset(stored), BEGINNING, None)
+    return Assignment(frozenset(stored["areas"]), float(stored["since"]), stored["until"])
