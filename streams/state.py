@@ -7,6 +7,7 @@ so every Lua call touches one slot):
 |---|---|---|
 | ``P:{src.N}:wm`` | string | offset watermark of partition N of source topic ``src`` |
 | ``P:{directory}:roster`` | hash | issi -> roster entry JSON |
+| ``P:{directory}:roster_history`` | hash | issi -> the radio's latest roster versions (3) |
 | ``P:{directory}:roster_version`` | int | bumped on every roster change |
 | ``P:{cad.incidents.N}:assigned`` | hash | "callsign|incident_id" -> assignment interval JSON (1) |
 | ``P:{cad.incidents.N}:assigned_closed`` | zset | closed "callsign|incident_id", by end (2) |
@@ -20,6 +21,8 @@ incident's areas from ``since`` until ``until`` (null: still open). A JSON list 
 (stored by an earlier version) is committed from the beginning and still open.
 (2) A closed interval is pruned (from both keys) once it ended more than
 ``COVERWATCH_MAX_AGE_S`` before the clock.
+(3) Lines ``since<TAB>entry JSON`` sorted by ``since`` (the entry's ``ts``; empty: from the
+beginning), at most :data:`~streams.domain.joins.ROSTER_VERSIONS_KEPT`, one per ``since``.
 
 Every change an agent makes for one source partition is applied by :data:`APPLY_LUA` in one
 call, together with that partition's offset watermark: replaying offsets at or below the
@@ -44,7 +47,7 @@ from streams.domain.demand import (
 )
 from streams.domain.dose import RollingWindows, minute_buckets
 from streams.domain.fixes import Fix
-from streams.domain.joins import BEGINNING, Assignment, RosterVersion
+from streams.domain.joins import BEGINNING, ROSTER_VERSIONS_KEPT, Assignment, RosterVersion
 from streams.domain.ticks import stored_clock
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
 from streams.domain.validation import Rejected
@@ -285,6 +288,32 @@ for _, op in ipairs(ops) do
       redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[5])
       if removed > 0 then redis.call('INCR', op[4]) end
     end
+  elseif name == 'roster_version' then
+    -- op: history hash, field, since ('' = from the beginning), entry, versions kept, version
+    -- key. The field holds lines "since<TAB>entry" sorted by since: the new version replaces one
+    -- at the same since, only the latest kept remain, and the version is bumped on a change.
+    local function since_of(text)
+      if text == '' then return -math.huge end
+      return tonumber(text)
+    end
+    local stored = redis.call('HGET', op[2], op[3]) or ''
+    local since = since_of(op[4])
+    local versions = {}
+    for line in string.gmatch(stored, '[^\\n]+') do
+      local at = since_of(string.sub(line, 1, string.find(line, '\\t', 1, true) - 1))
+      if at ~= since then versions[#versions + 1] = {at, line} end
+    end
+    versions[#versions + 1] = {since, op[4] .. '\\t' .. op[5]}
+    table.sort(versions, function(a, b) return a[1] < b[1] end)
+    local lines = {}
+    for i = math.max(1, #versions - tonumber(op[6]) + 1), #versions do
+      lines[#lines + 1] = versions[i][2]
+    end
+    local after = table.concat(lines, '\\n')
+    if after ~= stored then
+      redis.call('HSET', op[2], op[3], after)
+      redis.call('INCR', op[7])
+    end
   elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
   elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
   elseif name == 'zremrangebyscore' then redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[3])
@@ -405,6 +434,14 @@ class Changes:
         ]
         self.ops.append(["rebuild_counts", counts, counted, marker, flat])
 
+    def roster_version(
+        self, key: str, issi: str, since: str, entry: str, keep: int, version_key: str
+    ) -> None:
+        """Add a roster version (valid from ``since``; empty: from the beginning) to a radio's
+        history in hash ``key``: it replaces one from the same time, only the latest ``keep``
+        are kept, and ``version_key`` is bumped if the history changed."""
+        self.ops.append(["roster_version", key, issi, since, entry, str(keep), version_key])
+
     def prune_scored(self, zset: str, hash_key: str, version_key: str, max_score: float) -> None:
         """Remove the members of ``zset`` scored at most ``max_score`` and the fields of the
         same names from ``hash_key``; bump ``version_key`` if any field was removed."""
@@ -516,6 +553,29 @@ class State:
     def roster_key(self) -> str:
         """Hash issi -> roster entry JSON."""
         return self.key("directory", "roster")
+
+    @property
+    def roster_history_key(self) -> str:
+        """Hash issi -> the radio's latest roster versions (lines ``since<TAB>entry``)."""
+        return self.key("directory", "roster_history")
+
+    def record_roster_version(
+        self, changes: Changes, issi: str, since: float | None, entry: str
+    ) -> None:
+        """Keep ``entry`` among the radio's roster versions, valid from ``since`` (None: from
+        the beginning)."""
+        changes.roster_version(
+            self.roster_history_key,
+            issi,
+            "" if since is None else repr(since),
+            entry,
+            ROSTER_VERSIONS_KEPT,
+            self.roster_version_key,
+        )
+
+    def forget_roster_versions(self, changes: Changes, issi: str) -> None:
+        """Drop a radio's roster versions (it left the roster)."""
+        changes.hdel_versioned(self.roster_history_key, issi, self.roster_version_key)
 
     @property
     def on_duty_key(self) -> str:
@@ -656,14 +716,23 @@ class State:
         return values
 
     async def roster_versions(self, issis: Sequence[str]) -> dict[str, tuple[RosterVersion, ...]]:
-        """The roster versions of each radio (none: not on the roster). One round trip."""
-        values = cast("list[bytes | None]", await self.redis.hmget(self.roster_key, list(issis)))
+        """The roster versions of each radio (none: not on the roster; only its current entry,
+        valid from the beginning, when it has no history: stored before histories were kept).
+        One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.roster_key, list(issis))
+            pipe.hmget(self.roster_history_key, list(issis))
+            current, histories = await pipe.execute()
         self.metrics.round_trip("roster")
         if len(self._roster_entries) > ROSTER_ENTRIES_CACHED:
             self._roster_entries.clear()
         return {
-            issi: () if value is None else self._roster_history(value)
-            for issi, value in zip(issis, values, strict=True)
+            issi: ()
+            if entry is None
+            else self._roster_history(entry, from_history=False)
+            if history is None
+            else self._roster_history(history, from_history=True)
+            for issi, entry, history in zip(issis, current, histories, strict=True)
         }
 
     async def assignments(
@@ -685,12 +754,16 @@ class State:
                 by_callsign.setdefault(callsign, []).append(_assignment(orjson.loads(blob)))
         return found
 
-    def _roster_history(self, blob: bytes) -> tuple[RosterVersion, ...]:
-        """A radio's roster versions parsed, once per distinct stored value (they change
-        rarely)."""
+    def _roster_history(self, blob: bytes, *, from_history: bool) -> tuple[RosterVersion, ...]:
+        """A radio's roster versions parsed from its history (``from_history``) or its current
+        entry (valid from the beginning), once per distinct stored value (they change rarely)."""
         versions = self._roster_entries.get(blob)
         if versions is None:
-            versions = self._roster_entries[blob] = (RosterVersion(BEGINNING, orjson.loads(blob)),)
+            if from_history:
+                versions = tuple(_roster_version(line) for line in blob.split(b"\n"))
+            else:
+                versions = (RosterVersion(BEGINNING, orjson.loads(blob)),)
+            self._roster_entries[blob] = versions
         return versions
 
     async def load_tracks(self, partition: int) -> tuple[int, float | None, dict[str, bytes]]:
@@ -1217,3 +1290,9 @@ def _assignment(stored: Any) -> Assignment:
     if isinstance(stored, list):
         return Assignment(frozenset(stored), BEGINNING, None)
     return Assignment(frozenset(stored["areas"]), float(stored["since"]), stored["until"])
+
+
+def _roster_version(line: bytes) -> RosterVersion:
+    """One line ``since<TAB>entry`` of a radio's roster history."""
+    since, _, entry = line.partition(b"\t")
+    return RosterVersion(float(since) if since else BEGINNING, orjson.loads(entry))
