@@ -156,3 +156,41 @@ def test_cad_read_ahead_of_the_pings_gives_the_dose_of_cad_read_in_step(
     ahead, in_step = dose("ia-a"), dose("ia-b")
     assert in_step.get("reactive", 0.0) >= CLOSED_S - ASSIGNED_S - STEP_S
     assert ahead == pytest.approx(in_step)
+
+
+def test_a_roster_change_read_ahead_applies_from_its_time(event_worker: RunningWorker) -> None:
+    settings = event_worker.settings
+    client = redis.Redis.from_url(settings.redis_url)
+    prefix = settings.key_prefix
+    first = IN_STEP + timedelta(hours=6)
+    change_s = 600
+
+    def send(topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+        run(produce(settings.kafka_bootstrap, settings.topic(topic), messages))
+
+    def dose_by_role(area_id: str) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for key in client.keys(f"{prefix}:{{airwave.pings.*}}:dose:total"):
+            for field, seconds in client.hgetall(key).items():
+                area, role, _, _ = field.decode().split("|")
+                if area == area_id:
+                    found[role] = found.get(role, 0.0) + float(seconds)
+        return found
+
+    later = orjson.loads(roster("3300003", "KC")[1])
+    later.update(role="roads", ts=(first + timedelta(seconds=change_s)).isoformat())
+    send("areas.definitions", [(b"ia-c", orjson.dumps(square("ia-c", 52.52)))])
+    send("resources.roster", [roster("3300003", "KC"), (b"3300003", orjson.dumps(later))])
+    wait_for(
+        lambda: (
+            (client.hget(f"{prefix}:{{directory}}:roster_history", "3300003") or b"").count(b"\n")
+            == 1
+        )
+    )
+    wait_for(lambda: client.hexists(f"{prefix}:{{areas}}:features", "ia-c"))
+    send("airwave.pings", patrol("3300003", first, 52.525))
+    wait_for(lambda: sum(dose_by_role("ia-c").values()) >= (FIXES - 1) * STEP_S - 60)
+
+    by_role = dose_by_role("ia-c")
+    assert by_role["response"] == pytest.approx(change_s, abs=2 * STEP_S)
+    assert by_role["roads"] == pytest.approx((FIXES - 1) * STEP_S - change_s, abs=2 * STEP_S)
