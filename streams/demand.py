@@ -42,7 +42,6 @@ from streams.domain.incidents import (
     IncidentState,
     StopSearchRecorded,
     apply_incident,
-    assignments,
     attribute,
     decode_crime,
     decode_incident,
@@ -50,6 +49,7 @@ from streams.domain.incidents import (
     incident_from_dict,
     incident_to_dict,
 )
+from streams.domain.joins import incident_assignments
 from streams.domain.timefmt import format_ts
 from streams.domain.validation import Rejected, Rejection
 from streams.runtime import Runtime
@@ -134,6 +134,14 @@ class DemandEngine:
             i: incident_from_dict(orjson.loads(blob)) for i, blob in stored.items()
         }
         commits = self._expiring_commits(topics.INCIDENTS, events)
+        now = runtime.clock.now()
+        if now is not None:
+            for partition, commit in commits.items():
+                runtime.state.prune_assignments(
+                    commit.changes,
+                    runtime.state.slot(topics.INCIDENTS, partition),
+                    now - runtime.settings.max_age_s,
+                )
         for partition in unbuilt:
             runtime.state.rebuild_open_counts(
                 commits[partition].changes,
@@ -175,9 +183,7 @@ class DemandEngine:
         states[event.incident_id] = after
         area_ids = list(after.areas or ())
         now = self.runtime.clock.now() or event.ts
-        committed_before = assignments(before) if before is not None else frozenset()
-        committed_after = assignments(after)
-        areas_changed = before is None or before.areas != after.areas
+        intervals_before = incident_assignments(before) if before is not None else {}
         self.runtime.state.record_demand(
             changes, slot, demand_changes(facts, area_ids, self.weights)
         )
@@ -189,11 +195,10 @@ class DemandEngine:
             open_incident_keys(after),
             response_sample_changes(facts, area_ids),
             {
-                callsign: area_ids
-                for callsign in committed_after
-                if callsign not in committed_before or areas_changed
+                callsign: interval
+                for callsign, interval in incident_assignments(after).items()
+                if intervals_before.get(callsign) != interval
             },
-            committed_before - committed_after,
             open_incident_shown(after),
         )
         changes.zremrangebyscore(slot + ":response", now - RESPONSE_SAMPLES_KEPT_S)

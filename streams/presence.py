@@ -27,9 +27,9 @@ import numpy.typing as npt
 from streams import topics
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
+from streams.domain.joins import Assignment, RadioJoin, RosterVersion
 from streams.domain.publication import visit_value
 from streams.domain.records import record
-from streams.domain.roster import UNKNOWN_OFFICER_ROLE
 from streams.domain.ticks import decode_tick, is_heartbeat
 from streams.domain.timefmt import format_ts, local_day
 from streams.domain.tracks import (
@@ -140,7 +140,7 @@ class _LastFix:
 
     fix: Fix
     context: FixContext
-    entry: dict[str, Any] | None
+    entry: Mapping[str, Any] | None
     location: Location
     mode: str
 
@@ -161,10 +161,13 @@ class _LastFix:
 
 
 class Directory:
-    """Who carries each radio, which areas each callsign is committed to, and the version of the
-    area definitions: cached in the presence process, checked against version counters in
-    Redis that every commit reads back (so a batch needs no round trip of its own), and read
-    again when those change. A radio not on the roster is cached as such too."""
+    """Who carried each radio (its roster versions), when each callsign was committed to which
+    areas (its assignment intervals) and the version of the area definitions: cached in the
+    presence process, checked against version counters in Redis that every commit reads back
+    (so a batch needs no round trip of its own), and read again when those change (the
+    assignments of only the ``cad.incidents`` partitions whose counter moved). A radio not on the
+    roster is cached as such too. Fixes are joined with them by event time
+    (:mod:`streams.domain.joins`)."""
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -172,9 +175,10 @@ class Directory:
         self.versions: list[bytes | None] | None = None
         self.read_at = -math.inf
         self._roster_version: bytes | None = None
-        self._assigned_version: list[bytes | None] | None = None
-        self.roster: dict[str, dict[str, Any] | None] = {}
-        self.assigned: dict[str, frozenset[str]] = {}
+        self._assigned_version: list[bytes | None] = []
+        self.roster: dict[str, tuple[RosterVersion, ...]] = {}
+        self._partition_assignments: dict[int, dict[str, list[Assignment]]] = {}
+        self.assignments: dict[str, tuple[Assignment, ...]] = {}
 
     def observe(self, versions: list[bytes | None]) -> None:
         """The versions as a commit read them back."""
@@ -187,28 +191,34 @@ class Directory:
 
     async def entries(
         self, issis: Sequence[str]
-    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, frozenset[str]]]:
-        """The roster entry of each radio and the areas its callsign is assigned to."""
+    ) -> tuple[dict[str, tuple[RosterVersion, ...]], dict[str, tuple[Assignment, ...]]]:
+        """The roster versions of each radio (none: not on the roster) and every callsign's
+        assignment intervals."""
         if self.versions is None or time.monotonic() - self.read_at > DIRECTORY_FRESH_S:
             self.observe(await self.state.read_versions(self.keys))
         assert self.versions is not None
         if self.versions[1] != self._roster_version:
             self.roster.clear()
             self._roster_version = self.versions[1]
-        if self.versions[2:] != self._assigned_version:
-            self.assigned = await self.state.assigned_areas(len(self.keys) - 2)
-            self._assigned_version = self.versions[2:]
+        assigned_version = self.versions[2:]
+        if assigned_version != self._assigned_version:
+            changed = [
+                partition
+                for partition, version in enumerate(assigned_version)
+                if partition >= len(self._assigned_version)
+                or version != self._assigned_version[partition]
+            ]
+            self._partition_assignments.update(await self.state.assignments(changed))
+            merged: dict[str, list[Assignment]] = defaultdict(list)
+            for by_callsign in self._partition_assignments.values():
+                for callsign, intervals in by_callsign.items():
+                    merged[callsign].extend(intervals)
+            self.assignments = {callsign: tuple(found) for callsign, found in merged.items()}
+            self._assigned_version = assigned_version
         missing = [issi for issi in issis if issi not in self.roster]
         if missing:
-            self.roster.update(await self.state.roster_entries(missing))
-        roster = {issi: self.roster[issi] for issi in issis}
-        assigned = {
-            issi: self.assigned.get(entry["callsign"], frozenset())
-            if entry is not None and entry["callsign"]
-            else frozenset()
-            for issi, entry in roster.items()
-        }
-        return roster, assigned
+            self.roster.update(await self.state.roster_versions(missing))
+        return {issi: self.roster[issi] for issi in issis}, self.assignments
 
 
 @dataclass
@@ -379,13 +389,13 @@ class PresenceEngine:
         if not fresh:
             return work, outcomes
         issis = sorted({decoded.fix.issi for decoded in fresh})
-        roster, assigned = await self.directory.entries(issis)
+        roster, assignments = await self.directory.entries(issis)
         await self.services.refresh_fences(self.directory.area_version)
         locations = self.services.fences.locate(
             np.fromiter((decoded.fix.lon for decoded in fresh), float, len(fresh)),
             np.fromiter((decoded.fix.lat for decoded in fresh), float, len(fresh)),
         )
-        contexts = {issi: _context(roster[issi], assigned.get(issi, frozenset())) for issi in issis}
+        joins = {issi: RadioJoin(roster[issi], assignments) for issi in issis}
         policy = self.policy
         accepted = 0
         for position, (decoded, location) in enumerate(zip(fresh, locations, strict=True)):
@@ -394,7 +404,8 @@ class PresenceEngine:
             index, fix = decoded.index, decoded.fix
             issi = fix.issi
             partition = batch.partitions[index]
-            into, cache, context = work[partition], self.tracks[partition], contexts[issi]
+            into, cache = work[partition], self.tracks[partition]
+            entry, context = joins[issi].at(fix.ts)
             track, facts = advance_at(
                 cache.get(issi) or new_track(issi), fix, location, context, policy, decoded.progress
             )
@@ -407,12 +418,10 @@ class PresenceEngine:
                         into.rejected.append((index, _rejection(fact)))
             else:
                 accepted += 1
-                into.last_fixes[issi] = _LastFix(
-                    fix, context, roster[issi], location, track.state.mode
-                )
+                into.last_fixes[issi] = _LastFix(fix, context, entry, location, track.state.mode)
             into.facts.extend(facts)
         outcomes["accepted"] = accepted
-        outcomes["unknown_radio"] = sum(1 for decoded in fresh if roster[decoded.fix.issi] is None)
+        outcomes["unknown_radio"] = sum(1 for decoded in fresh if not roster[decoded.fix.issi])
         finished = time.monotonic()
         for partition in work:
             self.last_batch[partition] = finished
@@ -525,17 +534,6 @@ class PresenceEngine:
         except BaseException:
             self.forget()
             raise
-
-
-def _context(entry: dict[str, Any] | None, assigned: frozenset[str]) -> FixContext:
-    if entry is None:
-        return FixContext(role=UNKNOWN_OFFICER_ROLE, device="handheld")
-    return FixContext(
-        role=entry["role"],
-        device=entry["device"],
-        callsign=entry["callsign"],
-        assigned_areas=assigned,
-    )
 
 
 def _rejection(fact: FixRejected) -> Rejection:

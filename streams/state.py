@@ -7,12 +7,22 @@ so every Lua call touches one slot):
 |---|---|---|
 | ``P:{src.N}:wm`` | string | offset watermark of partition N of source topic ``src`` |
 | ``P:{directory}:roster`` | hash | issi -> roster entry JSON |
+| ``P:{directory}:roster_history`` | hash | issi -> the radio's latest roster versions (3) |
 | ``P:{directory}:roster_version`` | int | bumped on every roster change |
-| ``P:{cad.incidents.N}:assigned`` | hash | "callsign|incident_id" -> JSON area ids (assigned) |
+| ``P:{cad.incidents.N}:assigned`` | hash | "callsign|incident_id" -> assignment interval JSON (1) |
+| ``P:{cad.incidents.N}:assigned_closed`` | zset | closed "callsign|incident_id", by end (2) |
 | ``P:{cad.incidents.N}:assigned_version`` | int | bumped on every change of ``assigned`` |
 | ``P:{areas}:features`` | hash | area_id -> GeoJSON Feature JSON |
 | ``P:{areas}:version`` | int | bumped on every area change |
 | ``P:{clock}:watermark`` | string | the event clock: highest event time seen (event mode) |
+
+(1) ``{"areas": [...], "since": ts, "until": ts or null}``: the callsign is committed to the
+incident's areas from ``since`` until ``until`` (null: still open). A JSON list of area ids
+(stored by an earlier version) is committed from the beginning and still open.
+(2) A closed interval is pruned (from both keys) once it ended more than
+``COVERWATCH_MAX_AGE_S`` before the clock.
+(3) Lines ``since<TAB>entry JSON`` sorted by ``since`` (the entry's ``ts``; empty: from the
+beginning), at most :data:`~streams.domain.joins.ROSTER_VERSIONS_KEPT`, one per ``since``.
 
 Every change an agent makes for one source partition is applied by :data:`APPLY_LUA` in one
 call, together with that partition's offset watermark: replaying offsets at or below the
@@ -38,6 +48,7 @@ from streams.domain.demand import (
 )
 from streams.domain.dose import RollingWindows, minute_buckets
 from streams.domain.fixes import Fix
+from streams.domain.joins import BEGINNING, ROSTER_VERSIONS_KEPT, Assignment, RosterVersion
 from streams.domain.ticks import stored_clock
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
 from streams.domain.validation import Rejected
@@ -268,6 +279,45 @@ for _, op in ipairs(ops) do
       end
       redis.call('SET', op[4], '1')
     end
+  elseif name == 'prune_scored' then
+    -- op: zset, hash, version key, max score: members scored at most max score leave the zset
+    -- and their fields the hash; the version is bumped if any field left.
+    local members = redis.call('ZRANGEBYSCORE', op[2], '-inf', op[5])
+    if #members > 0 then
+      local removed = 0
+      for i = 1, #members, 500 do
+        local last = math.min(i + 499, #members)
+        removed = removed + redis.call('HDEL', op[3], unpack(members, i, last))
+      end
+      redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[5])
+      if removed > 0 then redis.call('INCR', op[4]) end
+    end
+  elseif name == 'roster_version' then
+    -- op: history hash, field, since ('' = from the beginning), entry, versions kept, version
+    -- key. The field holds lines "since<TAB>entry" sorted by since: the new version replaces one
+    -- at the same since, only the latest kept remain, and the version is bumped on a change.
+    local function since_of(text)
+      if text == '' then return -math.huge end
+      return tonumber(text)
+    end
+    local stored = redis.call('HGET', op[2], op[3]) or ''
+    local since = since_of(op[4])
+    local versions = {}
+    for line in string.gmatch(stored, '[^\\n]+') do
+      local at = since_of(string.sub(line, 1, string.find(line, '\\t', 1, true) - 1))
+      if at ~= since then versions[#versions + 1] = {at, line} end
+    end
+    versions[#versions + 1] = {since, op[4] .. '\\t' .. op[5]}
+    table.sort(versions, function(a, b) return a[1] < b[1] end)
+    local lines = {}
+    for i = math.max(1, #versions - tonumber(op[6]) + 1), #versions do
+      lines[#lines + 1] = versions[i][2]
+    end
+    local after = table.concat(lines, '\\n')
+    if after ~= stored then
+      redis.call('HSET', op[2], op[3], after)
+      redis.call('INCR', op[7])
+    end
   elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
   elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
   elseif name == 'zremrangebyscore' then redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[3])
@@ -388,6 +438,19 @@ class Changes:
         ]
         self.ops.append(["rebuild_counts", counts, counted, marker, flat])
 
+    def roster_version(
+        self, key: str, issi: str, since: str, entry: str, keep: int, version_key: str
+    ) -> None:
+        """Add a roster version (valid from ``since``; empty: from the beginning) to a radio's
+        history in hash ``key``: it replaces one from the same time, only the latest ``keep``
+        are kept, and ``version_key`` is bumped if the history changed."""
+        self.ops.append(["roster_version", key, issi, since, entry, str(keep), version_key])
+
+    def prune_scored(self, zset: str, hash_key: str, version_key: str, max_score: float) -> None:
+        """Remove the members of ``zset`` scored at most ``max_score`` and the fields of the
+        same names from ``hash_key``; bump ``version_key`` if any field was removed."""
+        self.ops.append(["prune_scored", zset, hash_key, version_key, repr(max_score)])
+
     def zadd(self, key: str, score: float, member: str) -> None:
         """Add a scored member."""
         self.ops.append(["zadd", key, repr(score), member])
@@ -479,7 +542,7 @@ class State:
         self.metrics = metrics
         self._apply = self.redis.register_script(APPLY_LUA)
         self._lead = self.redis.register_script(LEAD_LUA)
-        self._roster_entries: dict[bytes, dict[str, Any]] = {}
+        self._roster_entries: dict[bytes, tuple[RosterVersion, ...]] = {}
         self._visits_read: dict[bytes, dict[str, Any]] = {}
 
     def key(self, tag: str, *parts: str) -> str:
@@ -494,6 +557,29 @@ class State:
     def roster_key(self) -> str:
         """Hash issi -> roster entry JSON."""
         return self.key("directory", "roster")
+
+    @property
+    def roster_history_key(self) -> str:
+        """Hash issi -> the radio's latest roster versions (lines ``since<TAB>entry``)."""
+        return self.key("directory", "roster_history")
+
+    def record_roster_version(
+        self, changes: Changes, issi: str, since: float | None, entry: str
+    ) -> None:
+        """Keep ``entry`` among the radio's roster versions, valid from ``since`` (None: from
+        the beginning)."""
+        changes.roster_version(
+            self.roster_history_key,
+            issi,
+            "" if since is None else repr(since),
+            entry,
+            ROSTER_VERSIONS_KEPT,
+            self.roster_version_key,
+        )
+
+    def forget_roster_versions(self, changes: Changes, issi: str) -> None:
+        """Drop a radio's roster versions (it left the roster)."""
+        changes.hdel_versioned(self.roster_history_key, issi, self.roster_version_key)
 
     @property
     def on_duty_key(self) -> str:
@@ -633,37 +719,56 @@ class State:
         self.metrics.round_trip("versions")
         return values
 
-    async def roster_entries(self, issis: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-        """The roster entry of each radio (None: not on the roster). One round trip."""
-        values = cast("list[bytes | None]", await self.redis.hmget(self.roster_key, list(issis)))
+    async def roster_versions(self, issis: Sequence[str]) -> dict[str, tuple[RosterVersion, ...]]:
+        """The roster versions of each radio (none: not on the roster; only its current entry,
+        valid from the beginning, when it has no history: stored before histories were kept).
+        One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.roster_key, list(issis))
+            pipe.hmget(self.roster_history_key, list(issis))
+            current, histories = await pipe.execute()
         self.metrics.round_trip("roster")
         if len(self._roster_entries) > ROSTER_ENTRIES_CACHED:
             self._roster_entries.clear()
         return {
-            issi: None if value is None else self._roster_entry(value)
-            for issi, value in zip(issis, values, strict=True)
+            issi: ()
+            if entry is None
+            else self._roster_history(entry, from_history=False)
+            if history is None
+            else self._roster_history(history, from_history=True)
+            for issi, entry, history in zip(issis, current, histories, strict=True)
         }
 
-    async def assigned_areas(self, incident_partitions: int) -> dict[str, frozenset[str]]:
-        """The areas of the open incidents each callsign is assigned to. One round trip."""
+    async def assignments(
+        self, partitions: Sequence[int]
+    ) -> dict[int, dict[str, list[Assignment]]]:
+        """Of each of these ``cad.incidents`` partitions: every callsign's assignment intervals
+        (:class:`~streams.domain.joins.Assignment`; closed ones are kept until pruned). One round
+        trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            for partition in range(incident_partitions):
+            for partition in partitions:
                 pipe.hgetall(self.slot("cad.incidents", partition) + ":assigned")
             slices = await pipe.execute()
         self.metrics.round_trip("assigned")
-        areas_by_callsign: dict[str, set[str]] = {}
-        for assigned in slices:
-            for field_name, areas in assigned.items():
+        found: dict[int, dict[str, list[Assignment]]] = {}
+        for partition, assigned in zip(partitions, slices, strict=True):
+            by_callsign: dict[str, list[Assignment]] = found.setdefault(partition, {})
+            for field_name, blob in assigned.items():
                 callsign = field_name.decode().split("|", 1)[0]
-                areas_by_callsign.setdefault(callsign, set()).update(orjson.loads(areas))
-        return {callsign: frozenset(areas) for callsign, areas in areas_by_callsign.items()}
+                by_callsign.setdefault(callsign, []).append(_assignment(orjson.loads(blob)))
+        return found
 
-    def _roster_entry(self, blob: bytes) -> dict[str, Any]:
-        """A roster entry parsed, once per distinct stored value (entries change rarely)."""
-        entry = self._roster_entries.get(blob)
-        if entry is None:
-            entry = self._roster_entries[blob] = orjson.loads(blob)
-        return entry
+    def _roster_history(self, blob: bytes, *, from_history: bool) -> tuple[RosterVersion, ...]:
+        """A radio's roster versions parsed from its history (``from_history``) or its current
+        entry (valid from the beginning), once per distinct stored value (they change rarely)."""
+        versions = self._roster_entries.get(blob)
+        if versions is None:
+            if from_history:
+                versions = tuple(_roster_version(line) for line in blob.split(b"\n"))
+            else:
+                versions = (RosterVersion(BEGINNING, orjson.loads(blob)),)
+            self._roster_entries[blob] = versions
+        return versions
 
     async def load_tracks(self, partition: int) -> tuple[int, float | None, dict[str, bytes]]:
         """One partition's offset watermark, event-time progress (None: no data yet) and stored
@@ -901,14 +1006,14 @@ class State:
         stored: Mapping[str, object],
         open_keys: Iterable[tuple[str, str]],
         samples: Iterable[ResponseSampleChange],
-        assigned: Mapping[str, Sequence[str]],
-        released: Iterable[str],
+        assigned: Mapping[str, Assignment],
         shown: Mapping[str, object] | None,
     ) -> None:
         """One incident's state, the (area_id, grade) open counts it is in now (the counts move
         by the difference from those stored with it, in the same call), response samples and
-        callsign assignments; ``shown`` is what the live view shows of it while it is open (None:
-        not shown)."""
+        the callsigns' assignment intervals that changed (a closed one is pruned later by
+        :meth:`prune_assignments`); ``shown`` is what the live view shows of it while it is open
+        (None: not shown)."""
         changes.hset(slot + ":incidents", incident_id, orjson.dumps(stored).decode())
         if shown is None:
             changes.hdel(slot + ":open_incidents", incident_id)
@@ -926,17 +1031,30 @@ class State:
                 changes.zadd(slot + ":response", sample.ts, member)
             else:
                 changes.zrem(slot + ":response", member)
-        for callsign, area_ids in assigned.items():
+        for callsign, assignment in assigned.items():
+            name = f"{callsign}|{incident_id}"
             changes.hset_versioned(
                 slot + ":assigned",
-                f"{callsign}|{incident_id}",
-                orjson.dumps(list(area_ids)).decode(),
+                name,
+                orjson.dumps(
+                    {
+                        "areas": sorted(assignment.areas),
+                        "since": assignment.since,
+                        "until": assignment.until,
+                    }
+                ).decode(),
                 slot + ":assigned_version",
             )
-        for callsign in released:
-            changes.hdel_versioned(
-                slot + ":assigned", f"{callsign}|{incident_id}", slot + ":assigned_version"
-            )
+            if assignment.until is not None:
+                changes.zadd(slot + ":assigned_closed", assignment.until, name)
+
+    @staticmethod
+    def prune_assignments(changes: Changes, slot: str, before: float) -> None:
+        """Drop the assignment intervals of one ``cad.incidents`` partition that ended before
+        ``before`` (no fix judged from then on can fall in them)."""
+        changes.prune_scored(
+            slot + ":assigned_closed", slot + ":assigned", slot + ":assigned_version", before
+        )
 
     async def demand_view(
         self, sources: Mapping[str, int], since: float, *, figures: bool = True
@@ -1196,3 +1314,17 @@ class DemandView:
         for by_area in self.windows.values():
             touched.update(by_area)
         return touched
+
+
+def _assignment(stored: Any) -> Assignment:
+    """An assignment interval as :meth:`State.record_incident` stored it (a list of area ids,
+    as an earlier version stored it: committed from the beginning and still open)."""
+    if isinstance(stored, list):
+        return Assignment(frozenset(stored), BEGINNING, None)
+    return Assignment(frozenset(stored["areas"]), float(stored["since"]), stored["until"])
+
+
+def _roster_version(line: bytes) -> RosterVersion:
+    """One line ``since<TAB>entry`` of a radio's roster history."""
+    since, _, entry = line.partition(b"\t")
+    return RosterVersion(float(since) if since else BEGINNING, orjson.loads(entry))

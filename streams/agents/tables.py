@@ -23,10 +23,12 @@ def register(runtime: Runtime) -> None:
     def roster_change(changes: Changes, item: RosterEntry | RosterRemoved) -> None:
         if isinstance(item, RosterRemoved):
             changes.hdel_versioned(state.roster_key, item.issi, state.roster_version_key)
+            state.forget_roster_versions(changes, item.issi)
             changes.srem(state.on_duty_key, item.issi)
         else:
-            entry = orjson.dumps(item).decode()
+            entry = orjson.dumps(item.stored()).decode()
             changes.hset_versioned(state.roster_key, item.issi, entry, state.roster_version_key)
+            state.record_roster_version(changes, item.issi, item.ts, entry)
             if item.on_duty:
                 changes.sadd(state.on_duty_key, item.issi)
             else:

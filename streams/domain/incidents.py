@@ -29,7 +29,9 @@ Rules, in event time (``ts``):
   resolve to the more urgent grade. No observation yet: the label ``"ungraded"``.
 - **Assignments**: callsigns of ``assigned`` and ``arrived`` events accumulate (the feed has no
   unassign event; a unit arriving is committed even if its assignment was missed) and are all
-  released when the incident is closed.
+  released when the incident is closed. Each callsign is committed from the earliest
+  ``assigned``/``arrived`` event naming it (``committed``) until the ``closed`` time: the
+  interval by which fixes are joined (:mod:`streams.domain.joins`).
 - **First arrival** is the earliest ``arrived`` event; response time is first arrival minus
   opened time, known once both are.
 
@@ -252,7 +254,9 @@ class IncidentState:
 
     ``grades`` is the grade history, ``(ts, grade)`` observations sorted by time (and, at equal
     times, from least to most urgent); ``callsigns`` every callsign ever assigned or arriving;
-    ``seen`` the ``(event, ts)`` identities accepted, for duplicate detection; ``areas`` the
+    ``committed`` each callsign with the time of the earliest assigned or arrived event naming it
+    (sorted by callsign); ``seen`` the ``(event, ts)`` identities accepted, for duplicate
+    detection; ``areas`` the
     sorted ids of the areas it counts in (empty: outside every area), None until it is counted
     and located (:func:`attribute`).
     """
@@ -268,6 +272,7 @@ class IncidentState:
     closed_ts: float | None = None
     seen: frozenset[tuple[IncidentEventKind, float]] = frozenset()
     areas: tuple[str, ...] | None = None
+    committed: tuple[tuple[str, float], ...] = ()
 
     @property
     def grade(self) -> Grade | None:
@@ -480,7 +485,15 @@ def _merge(state: IncidentState, event: IncidentEvent) -> IncidentState:
             grades=tuple(sorted(observations, key=lambda seen: (seen[0], _URGENCY[seen[1]]))),
         )
     if event.event in ("assigned", "arrived"):
-        merged = replace(merged, callsigns=state.callsigns | event.callsigns)
+        since = dict(state.committed)
+        for callsign in event.callsigns:
+            if callsign not in since or event.ts < since[callsign]:
+                since[callsign] = event.ts
+        merged = replace(
+            merged,
+            callsigns=state.callsigns | event.callsigns,
+            committed=tuple(sorted(since.items())),
+        )
     if event.event == "arrived" and (
         state.first_arrival_ts is None or event.ts < state.first_arrival_ts
     ):
@@ -586,13 +599,24 @@ def incident_to_dict(state: IncidentState) -> dict[str, object]:
         "closed": state.closed_ts,
         "seen": sorted([event, ts] for event, ts in state.seen),
         "areas": None if state.areas is None else list(state.areas),
+        "committed": dict(state.committed),
     }
 
 
 def incident_from_dict(stored: Mapping[str, Any]) -> IncidentState:
     """The state :func:`incident_to_dict` stored (one stored before incidents kept their areas
-    has none: it is located again when next counted)."""
+    has none: it is located again when next counted; one stored before they kept each
+    callsign's commitment time has each callsign committed from its earliest assigned or
+    arrived event)."""
     areas = stored.get("areas")
+    seen = frozenset((event, float(ts)) for event, ts in stored["seen"])
+    committed = stored.get("committed")
+    if committed is None:
+        earliest = min(
+            (ts for event, ts in seen if event in ("assigned", "arrived")),
+            default=stored["opened"] or 0.0,
+        )
+        committed = dict.fromkeys(stored["callsigns"], earliest)
     return IncidentState(
         incident_id=stored["id"],
         opened_ts=stored["opened"],
@@ -603,6 +627,7 @@ def incident_from_dict(stored: Mapping[str, Any]) -> IncidentState:
         callsigns=frozenset(stored["callsigns"]),
         first_arrival_ts=stored["arrived"],
         closed_ts=stored["closed"],
-        seen=frozenset((event, float(ts)) for event, ts in stored["seen"]),
+        seen=seen,
         areas=None if areas is None else tuple(areas),
+        committed=tuple(sorted((callsign, float(ts)) for callsign, ts in committed.items())),
     )

@@ -33,7 +33,8 @@ DEVICES: Final[tuple[Device, ...]] = ("handheld", "vehicle")
 
 @dataclass(frozen=True, slots=True)
 class RosterEntry:
-    """The officer carrying radio ``issi`` and whether they are on duty."""
+    """The officer carrying radio ``issi`` and whether they are on duty, from ``ts`` on (None:
+    from the beginning)."""
 
     issi: str
     officer_id: str
@@ -42,6 +43,19 @@ class RosterEntry:
     role: Role
     device: Device
     on_duty: bool
+    ts: float | None = None
+
+    def stored(self) -> dict[str, object]:
+        """The entry as the current roster keeps it (without its time)."""
+        return {
+            "issi": self.issi,
+            "officer_id": self.officer_id,
+            "callsign": self.callsign,
+            "unit": self.unit,
+            "role": self.role,
+            "device": self.device,
+            "on_duty": self.on_duty,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +93,7 @@ def decode_roster(
         raise Rejected("invalid_schema", f"device {device!r} must be handheld or vehicle")
     if not isinstance(on_duty, bool):
         raise Rejected("invalid_schema", "on_duty must be true or false")
-    if "ts" in value:
-        parse_timestamp(value["ts"], "ts")
+    ts = parse_timestamp(value["ts"], "ts") if "ts" in value else None
     return RosterEntry(
         issi=issi,
         officer_id=require_id(value, "officer_id"),
@@ -89,6 +102,7 @@ def decode_roster(
         role=role,
         device=device,
         on_duty=on_duty,
+        ts=ts,
     )
 
 

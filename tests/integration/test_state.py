@@ -11,6 +11,7 @@ import redis.asyncio as redis_asyncio
 
 from streams.app import create_app
 from streams.coverage import read_areas
+from streams.domain.joins import BEGINNING, ROSTER_VERSIONS_KEPT, RosterVersion
 from streams.domain.tracks import Visit, VisitRecorded
 from streams.domain.windows import in_window
 from streams.metrics import Metrics
@@ -208,3 +209,43 @@ async def test_coverage_at_a_watermark_takes_the_last_qualifying_visit_ended_by_
     assert await state.qualifying_ends_at(4, ["ia-1"], 9_000.0) == {"ia-1": 3_900.0}
     assert await state.qualifying_ends_at(4, ["ia-2"], 20_000.0) == {"ia-2": 9_900.0}
     await state.close()
+
+
+async def test_roster_versions_are_kept_latest_first_whatever_the_read_order(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    times = [300.25, None, 100.5, 200.125, *(1000.0 + n for n in range(ROSTER_VERSIONS_KEPT - 2))]
+    versions_before = int(await state.redis.get(state.roster_version_key) or 0)
+    for offset, since in enumerate(times):
+        changes = Changes()
+        entry = orjson.dumps({"callsign": f"K{since}"}).decode()
+        state.record_roster_version(changes, "3200001", since, entry)
+        await state.commit([PartitionCommit("resources.roster", 0, offset, changes)])
+    again = Changes()
+    state.record_roster_version(again, "3200001", 100.5, orjson.dumps({"callsign": "X"}).decode())
+    await state.commit([PartitionCommit("resources.roster", 0, len(times), again)])
+    await state.redis.hset(state.roster_key, "3200001", b"{}")
+
+    (kept,) = (await state.roster_versions(["3200001"])).values()
+
+    assert [version.since for version in kept] == [
+        200.125,
+        300.25,
+        *(1000.0 + n for n in range(ROSTER_VERSIONS_KEPT - 2)),
+    ]
+    assert kept[0].entry == {"callsign": "K200.125"}
+    assert int(await state.redis.get(state.roster_version_key)) == versions_before + len(times)
+    await state.close()
+
+
+async def test_a_radio_with_no_history_has_its_current_entry_from_the_beginning(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    await state.redis.hset(state.roster_key, "3200001", orjson.dumps({"callsign": "K1"}))
+
+    found = await state.roster_versions(["3200001", "3200002"])
+
+    await state.close()
+    assert found == {"3200001": (RosterVersion(BEGINNING, {"callsign": "K1"}),), "3200002": ()}

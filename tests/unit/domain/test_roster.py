@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 
@@ -30,6 +32,14 @@ def test_a_roster_entry_names_the_officer_carrying_the_radio() -> None:
         "2001001", "4521", "B21", "Birmingham East Response", "response", "vehicle", True
     )
     assert validation_errors("resources.roster", entry()) == []
+
+
+def test_a_roster_entry_is_valid_from_its_time_and_stored_without_it() -> None:
+    decoded = decode_roster(b"2001001", orjson.dumps(entry(ts="2026-11-21T14:00:00Z")), LIMITS)
+
+    assert isinstance(decoded, RosterEntry)
+    assert decoded.ts == datetime(2026, 11, 21, 14, 0, tzinfo=UTC).timestamp()
+    assert decoded.stored() == {key: value for key, value in entry().items() if key != "schema"}
 
 
 def test_a_tombstone_removes_the_radio() -> None:

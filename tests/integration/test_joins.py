@@ -1,0 +1,196 @@
+"""CAD assignments joined by event time through the real broker and worker: an incident
+published ahead of the pings it concerns makes the same reactive dose as one published in step
+with them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+import redis
+
+from tests.helpers.kafka import produce, run
+from tests.integration.conftest import RunningWorker
+
+pytestmark = pytest.mark.integration
+
+STEP_S = 30
+FIXES = 80  # 40 minutes in the area
+ASSIGNED_S, CLOSED_S = 600, 1500
+AHEAD = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
+IN_STEP = AHEAD + timedelta(hours=6)
+
+
+def square(area_id: str, south: float) -> dict[str, object]:
+    ring = [[-1.9, south], [-1.89, south], [-1.89, south + 0.01], [-1.9, south + 0.01]]
+    return {
+        "type": "Feature",
+        "id": area_id,
+        "properties": {"name": area_id, "kind": "impact"},
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+    }
+
+
+def roster(issi: str, callsign: str) -> tuple[bytes, bytes]:
+    value = {
+        "issi": issi,
+        "officer_id": f"C{issi}",
+        "callsign": callsign,
+        "unit": "Central",
+        "role": "response",
+        "device": "handheld",
+        "on_duty": True,
+    }
+    return issi.encode(), orjson.dumps(value)
+
+
+def fix(issi: str, ts: datetime, lat: float, lon: float = -1.895) -> tuple[bytes, bytes]:
+    value = {"issi": issi, "ts": ts.isoformat(), "lat": lat, "lon": lon}
+    return issi.encode(), orjson.dumps(value)
+
+
+def patrol(issi: str, first: datetime, lat: float) -> list[tuple[bytes, bytes]]:
+    """A fix every 30 s in one place, then one far away hours later (it settles the rest)."""
+    return [fix(issi, first + timedelta(seconds=STEP_S * n), lat) for n in range(FIXES)] + [
+        fix(issi, first + timedelta(hours=3), 52.6, -1.8)
+    ]
+
+
+def incident(
+    incident_id: str, callsign: str, first: datetime, lat: float
+) -> list[tuple[bytes, bytes]]:
+    events = [
+        {
+            "incident_id": incident_id,
+            "event": "opened",
+            "ts": (first + timedelta(seconds=300)).isoformat(),
+            "grade": "immediate",
+            "category": "Robbery",
+            "lat": lat,
+            "lon": -1.895,
+        },
+        {
+            "incident_id": incident_id,
+            "event": "assigned",
+            "ts": (first + timedelta(seconds=ASSIGNED_S)).isoformat(),
+            "callsigns": [callsign],
+        },
+        {
+            "incident_id": incident_id,
+            "event": "closed",
+            "ts": (first + timedelta(seconds=CLOSED_S)).isoformat(),
+        },
+    ]
+    return [(incident_id.encode(), orjson.dumps(event)) for event in events]
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_cad_read_ahead_of_the_pings_gives_the_dose_of_cad_read_in_step(
+    event_worker: RunningWorker,
+) -> None:
+    settings = event_worker.settings
+    client = redis.Redis.from_url(settings.redis_url)
+    prefix = settings.key_prefix
+
+    def send(topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+        run(produce(settings.kafka_bootstrap, settings.topic(topic), messages))
+
+    def accepted() -> float:
+        return event_worker.metric("coverwatch_fixes_total", outcome="accepted")
+
+    def assignment(name: str) -> dict[str, object] | None:
+        for key in client.keys(f"{prefix}:*:assigned"):
+            value = client.hget(key, name)
+            if value is not None:
+                return dict(orjson.loads(value))
+        return None
+
+    def dose(area_id: str) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for key in client.keys(f"{prefix}:{{airwave.pings.*}}:dose:total"):
+            for field, seconds in client.hgetall(key).items():
+                area, _, _, activity = field.decode().split("|")
+                if area == area_id:
+                    found[activity] = found.get(activity, 0.0) + float(seconds)
+        return found
+
+    send("areas.definitions", [(b"ia-a", orjson.dumps(square("ia-a", 52.48)))])
+    send("areas.definitions", [(b"ia-b", orjson.dumps(square("ia-b", 52.50)))])
+    send("resources.roster", [roster("3300001", "KA"), roster("3300002", "KB")])
+    wait_for(lambda: client.hlen(f"{prefix}:{{areas}}:features") == 2)
+    wait_for(lambda: client.hlen(f"{prefix}:{{directory}}:roster") == 2)
+
+    # ahead: the whole incident (assigned, then closed) is read before any of the pings
+    send("cad.incidents", incident("INC-A", "KA", AHEAD, 52.485))
+    wait_for(lambda: (assignment("KA|INC-A") or {}).get("until") is not None)
+    send("airwave.pings", patrol("3300001", AHEAD, 52.485))
+    wait_for(lambda: accepted() == FIXES + 1)
+
+    # in step: each CAD event is read once the pings before it are
+    pings = patrol("3300002", IN_STEP, 52.505)
+    opened, assigned, closed = incident("INC-B", "KB", IN_STEP, 52.505)
+    before_assigned, before_closed = ASSIGNED_S // STEP_S, CLOSED_S // STEP_S
+    send("airwave.pings", pings[:before_assigned])
+    wait_for(lambda: accepted() == FIXES + 1 + before_assigned)
+    send("cad.incidents", [opened, assigned])
+    wait_for(lambda: assignment("KB|INC-B") is not None)
+    send("airwave.pings", pings[before_assigned:before_closed])
+    wait_for(lambda: accepted() == FIXES + 1 + before_closed)
+    send("cad.incidents", [closed])
+    wait_for(lambda: (assignment("KB|INC-B") or {}).get("until") is not None)
+    send("airwave.pings", pings[before_closed:])
+    wait_for(lambda: accepted() == 2 * (FIXES + 1))
+    wait_for(lambda: sum(dose("ia-b").values()) >= sum(dose("ia-a").values()) > 0)
+
+    ahead, in_step = dose("ia-a"), dose("ia-b")
+    assert in_step.get("reactive", 0.0) >= CLOSED_S - ASSIGNED_S - STEP_S
+    assert ahead == pytest.approx(in_step)
+
+
+def test_a_roster_change_read_ahead_applies_from_its_time(event_worker: RunningWorker) -> None:
+    settings = event_worker.settings
+    client = redis.Redis.from_url(settings.redis_url)
+    prefix = settings.key_prefix
+    first = IN_STEP + timedelta(hours=6)
+    change_s = 600
+
+    def send(topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+        run(produce(settings.kafka_bootstrap, settings.topic(topic), messages))
+
+    def dose_by_role(area_id: str) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for key in client.keys(f"{prefix}:{{airwave.pings.*}}:dose:total"):
+            for field, seconds in client.hgetall(key).items():
+                area, role, _, _ = field.decode().split("|")
+                if area == area_id:
+                    found[role] = found.get(role, 0.0) + float(seconds)
+        return found
+
+    later = orjson.loads(roster("3300003", "KC")[1])
+    later.update(role="roads", ts=(first + timedelta(seconds=change_s)).isoformat())
+    send("areas.definitions", [(b"ia-c", orjson.dumps(square("ia-c", 52.52)))])
+    send("resources.roster", [roster("3300003", "KC"), (b"3300003", orjson.dumps(later))])
+    wait_for(
+        lambda: (
+            (client.hget(f"{prefix}:{{directory}}:roster_history", "3300003") or b"").count(b"\n")
+            == 1
+        )
+    )
+    wait_for(lambda: client.hexists(f"{prefix}:{{areas}}:features", "ia-c"))
+    send("airwave.pings", patrol("3300003", first, 52.525))
+    wait_for(lambda: sum(dose_by_role("ia-c").values()) >= (FIXES - 1) * STEP_S - 60)
+
+    by_role = dose_by_role("ia-c")
+    assert by_role["response"] == pytest.approx(change_s, abs=2 * STEP_S)
+    assert by_role["roads"] == pytest.approx((FIXES - 1) * STEP_S - change_s, abs=2 * STEP_S)
