@@ -79,7 +79,7 @@ async def ensure_topics(bootstrap: str, prefix: str = "") -> TopicsReport:
             report.created = [topic.name for topic in wanted]
         present = [name for name in specs if name in existing and specs[name].configs]
         if present:
-            found = await _describe(admin, present)
+            found = await topic_configs(admin, present)
             for name in present:
                 current, overrides = found.get(name, ({}, {}))
                 drift = _differences(current, specs[name].configs)
@@ -104,7 +104,7 @@ def _differences(
     }
 
 
-async def _describe(
+async def topic_configs(
     admin: AIOKafkaAdminClient, names: Sequence[str]
 ) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
     """topic -> (every config the broker reports, the topic-level overrides among them)."""

@@ -20,12 +20,15 @@ from typing import Any
 
 import pytest
 import redis
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from streams import topics
 from streams.embedded import Services, free_port, python_command, start_redis
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import Record, SimulationOptions, generate
+from streams.topic_admin import ensure_topics, topic_configs
 from tests.helpers.kafka import run
 from tests.helpers.redis_dump import dump
 from tests.integration.conftest import RunningWorker, start_worker, worker_settings
@@ -430,3 +433,28 @@ def test_adopt_gives_a_store_from_before_epochs_an_epoch_and_keeps_its_keys(
         assert "already has an epoch" in again.stderr
     finally:
         client.close()
+
+
+async def test_topics_get_the_retention_a_rebuild_needs_and_drift_is_reported(
+    stack: Services, unique: str
+) -> None:
+    report = await ensure_topics(stack.kafka_bootstrap, f"{unique}.")
+    assert len(report.created) == len(topics.TOPICS)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await topic_configs(
+            admin, [f"{unique}.airwave.pings", f"{unique}.areas.definitions"]
+        )
+        assert described[f"{unique}.airwave.pings"][0]["retention.ms"] == str(
+            topics.INPUT_RETENTION_MS
+        )
+        assert described[f"{unique}.areas.definitions"][0]["cleanup.policy"] == "compact"
+        await admin.create_topics([NewTopic(f"{unique}-old.airwave.pings", 4, 1)])
+    finally:
+        await admin.close()
+    again = await ensure_topics(stack.kafka_bootstrap, f"{unique}-old.")
+    (drift,) = again.drifted
+    assert drift.topic == f"{unique}-old.airwave.pings"
+    assert set(drift.differences) == {"cleanup.policy", "retention.ms"}
+    assert drift.updated or "AlterConfigs" in drift.problem
