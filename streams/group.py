@@ -4,9 +4,10 @@ the input topics read without it: what ``coverwatch rebuild`` and the epoch chec
 A rebuild makes the workers re-read their inputs from the earliest offsets by deleting the
 group (its committed offsets with it): a worker of a group without offsets starts at the
 earliest offset (``consumer_auto_offset_reset="earliest"``, :mod:`streams.app`). The broker
-deletes only an empty group, so this also proves that no worker runs. (Joining the group to
-commit earlier offsets works on Apache Kafka, but Tansu, the embedded broker, refuses a member of
-another protocol than Faust's even once the group is empty.)
+deletes only an empty group, so this also proves that no worker runs. (Committing the earliest
+offsets as a member of the group would do too on Apache Kafka, where an empty group takes a
+member of any protocol; Tansu, the embedded broker, refuses a plain consumer's join with
+InconsistentGroupProtocol even once Faust's workers have left.)
 """
 
 from __future__ import annotations
@@ -96,11 +97,11 @@ class GroupAdmin:
         described = await self.admin.describe_consumer_groups([self.settings.app_id])
         for response in described:
             for group in response.groups:
-                members = group[5]
+                members = len(group[5])
                 if members:
                     raise GroupBusyError(
-                        f"consumer group {self.settings.app_id} has {len(members)} active "
-                        f"members (state {group[2]})"
+                        f"consumer group {self.settings.app_id} has {members} active "
+                        f"member{'s' if members > 1 else ''} (state {group[2]})"
                     )
 
     async def delete_group(self) -> bool:

@@ -61,7 +61,6 @@ class RebuildError(RuntimeError):
 class Loaded:
     """What the load of one reference topic did."""
 
-    topic: str
     records: int
     rejected: int
 
@@ -171,7 +170,7 @@ async def _load(
             await state.commit([commit])
             records += len(batch)
             rejected += len(rejections)
-    return Loaded(topic, records, rejected)
+    return Loaded(records, rejected)
 
 
 async def adopt(settings: Settings, say: Say) -> str:
