@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,11 +45,47 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
-    from streams.embedded import create_topics
+    from streams.topic_admin import ensure_topics
 
     settings = _settings()
-    created = asyncio.run(create_topics(settings.kafka_bootstrap, settings.topic_prefix))
-    print(f"created {len(created)} topics: {', '.join(created) or '-'}")
+    report = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
+    for line in report.lines():
+        print(line)
+    if not report.complete:
+        print(
+            "warning: some existing topics keep other configs than a rebuild needs (above)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    from streams.rebuild import RebuildError, rebuild
+
+    settings = _settings()
+    if settings.log_level != "debug":  # the broker client's own logs would repeat the error
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+    def say(line: str) -> None:
+        print(f"rebuild: {line}", flush=True)
+
+    try:
+        epoch = asyncio.run(rebuild(settings, say))
+    except RebuildError as error:
+        print(f"coverwatch rebuild: {error}", file=sys.stderr)
+        return 2
+    say(f"done (epoch {epoch}); start the workers: they re-read the inputs and catch up")
+    return 0
+
+
+def _cmd_adopt(args: argparse.Namespace) -> int:
+    from streams.rebuild import RebuildError, adopt
+
+    try:
+        asyncio.run(adopt(_settings(), print))
+    except RebuildError as error:
+        print(f"coverwatch adopt: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -102,9 +139,24 @@ def parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=_cmd_worker)
 
     topics = commands.add_parser(
-        "topics", help="create the contract topics on the configured broker"
+        "topics",
+        help="create the contract topics (partitions, retention) on the configured broker; "
+        "report and update the retention of existing ones",
     )
     topics.set_defaults(run=_cmd_topics)
+
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="rebuild the Redis state from the topics (stop every worker first, start them after)",
+    )
+    rebuild.set_defaults(run=_cmd_rebuild)
+
+    adopt = commands.add_parser(
+        "adopt",
+        help="write an epoch into a Redis store kept from a version without epochs (an "
+        "upgrade); every key is kept",
+    )
+    adopt.set_defaults(run=_cmd_adopt)
 
     publish = commands.add_parser("publish", help="publish a recorded JSONL file to the broker")
     publish.add_argument("file", type=Path)

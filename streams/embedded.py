@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from streams import topics
+from streams.topic_admin import ensure_topics
 
 _PR_SET_PDEATHSIG = 1
 
@@ -186,7 +186,9 @@ def _metadata_ok(bootstrap: str) -> bool:
 
 
 def start_redis(port: int, log_dir: Path) -> ManagedProcess:
-    """redis-server on 127.0.0.1:``port``, keeping nothing on disk."""
+    """redis-server on 127.0.0.1:``port``, persisting its data as an append-only file (fsync
+    every second) under ``log_dir``/redis: started again on the same directory (after a crash,
+    say), it comes back with the state it had."""
     data_dir = log_dir / "redis"
     data_dir.mkdir(exist_ok=True)
     process = spawn(
@@ -200,7 +202,9 @@ def start_redis(port: int, log_dir: Path) -> ManagedProcess:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
             "--dir",
             str(data_dir),
             "--protected-mode",
@@ -209,30 +213,25 @@ def start_redis(port: int, log_dir: Path) -> ManagedProcess:
         log_dir,
     )
     wait_until(f"redis port {port}", lambda: _accepts(port), process, 20)
+    wait_until(f"redis on port {port} loaded", lambda: _redis_loaded(port), process, 60)
     return process
 
 
-async def create_topics(bootstrap: str, prefix: str = "") -> list[str]:
-    """Create every contract topic (with its partitions and compaction) that does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    await admin.start()
+def _redis_loaded(port: int) -> bool:
+    """Whether the Redis on ``port`` answers PING (it answers LOADING while it reads its AOF)."""
     try:
-        existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(
-                f"{prefix}{spec.name}",
-                spec.partitions,
-                1,
-                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
-            )
-            for spec in topics.TOPICS
-            if f"{prefix}{spec.name}" not in existing
-        ]
-        if wanted:
-            await admin.create_topics(wanted)
-        return [topic.name for topic in wanted]
-    finally:
-        await admin.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+async def create_topics(bootstrap: str, prefix: str = "") -> list[str]:
+    """Create every contract topic (with its partitions and configs) that does not exist; the
+    names created (:func:`streams.topic_admin.ensure_topics` says more)."""
+    report = await ensure_topics(bootstrap, prefix)
+    return report.created
 
 
 def http_ok(url: str) -> bool:

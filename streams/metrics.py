@@ -27,6 +27,7 @@ from prometheus_client import (
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from streams.domain.epoch import LOST_CAUSES
 from streams.domain.ledger import DoseKey
 from streams.domain.roster import ROLES
 from streams.domain.tracks import Mode
@@ -264,6 +265,16 @@ class Metrics:
         self._area_text: bytes | None = None
         self.up = Gauge("coverwatch_worker_up", "1 while this worker runs", registry=self.registry)
         self.up.set(1)
+        self.redis_state_lost = Gauge(
+            "coverwatch_redis_state_lost",
+            "1 while this worker has found its Redis state lost (epoch_missing: wiped or "
+            "restarted without persistence; epoch_changed: replaced or rebuilt under it): it "
+            "is not ready and applies nothing until `coverwatch rebuild` and a restart",
+            ["cause"],
+            registry=self.registry,
+        )
+        for cause in LOST_CAUSES:
+            self.redis_state_lost.labels(cause).set(0)
         for outcome in (
             "accepted",
             "duplicate",
@@ -342,6 +353,10 @@ class Metrics:
         """One Redis round trip happened."""
         self.redis_round_trips.labels(operation).inc()
 
+    def state_lost(self, cause: str) -> None:
+        """This worker found its Redis state lost, for ``cause`` (see :data:`LOST_CAUSES`)."""
+        self.redis_state_lost.labels(cause).set(1)
+
     def export_areas(self, numbers: AreaNumbersSource) -> None:
         """Show the areas (this worker leads); every area gets explicit zeros.
 
@@ -406,12 +421,13 @@ class BatchHistogram(Collector):
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=[self.label])
         edges = [repr(bound) for bound in self.bounds.tolist()] + ["+Inf"]
-        for label_value, counts in self.counts.items():
+        # a copy: /metrics runs on a thread while the event loop may add a label
+        for label_value, counts in list(self.counts.items()):
             cumulative = np.cumsum(counts).tolist()
             family.add_metric(
                 [label_value],
                 list(zip(edges, cumulative, strict=True)),
-                sum_value=self.sums[label_value],
+                sum_value=self.sums.get(label_value, 0.0),
             )
         yield family
 

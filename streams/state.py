@@ -1207,6 +1207,50 @@ class State:
         await self.redis.publish(self.events_channel, b"".join(events))
         self.metrics.round_trip("publish_events")
 
+    # -- epoch and rebuild (Redis is a cache of the log: streams/domain/epoch.py) -------------
+
+    KEPT_ON_CLEAR = ("audit",)
+    """Hash tags :meth:`clear_step` keeps: the audit log of officer-level reads is not derived
+    from the topics, so a rebuild cannot make it again."""
+
+    @property
+    def epoch_key(self) -> str:
+        """The store's epoch (written once per life of the store: first start or rebuild)."""
+        return self.key("meta", "epoch")
+
+    async def epoch(self) -> str | None:
+        """The store's epoch (None: there is none)."""
+        value = await self.redis.get(self.epoch_key)
+        self.metrics.round_trip("epoch")
+        return None if value is None else cast("bytes", value).decode()
+
+    async def claim_epoch(self, epoch: str) -> str:
+        """Write ``epoch`` unless the store has one (two workers of a new deployment starting
+        together write one between them); the epoch the store then holds."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.epoch_key, epoch, nx=True)
+            pipe.get(self.epoch_key)
+            _, stored = await pipe.execute()
+        self.metrics.round_trip("epoch")
+        return cast("bytes", stored).decode()
+
+    async def set_epoch(self, epoch: str) -> None:
+        """Write the epoch of a rebuilt store."""
+        await self.redis.set(self.epoch_key, epoch)
+        self.metrics.round_trip("epoch")
+
+    async def clear_step(self, cursor: int, count: int = 1000) -> tuple[int, int]:
+        """One step of deleting every key under this prefix but :data:`KEPT_ON_CLEAR` (SCAN
+        from ``cursor``, then UNLINK): the next cursor (0 when done) and the keys deleted."""
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix) + ":*"
+        kept = tuple(f"{self.prefix}:{{{tag}}}:".encode() for tag in self.KEPT_ON_CLEAR)
+        cursor, keys = await self.redis.scan(cursor, match=pattern, count=count)
+        doomed = [key for key in keys if not cast("bytes", key).startswith(kept)]
+        if doomed:
+            await self.redis.unlink(*doomed)
+        self.metrics.round_trip("clear")
+        return int(cursor), len(doomed)
+
     async def ready(self) -> bool:
         """Whether Redis answers."""
         try:

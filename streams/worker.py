@@ -8,6 +8,7 @@ import faust
 
 from streams import agents
 from streams.app import create_app
+from streams.epoch import EpochWatch
 from streams.presence_process import GC_THRESHOLDS
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -19,6 +20,7 @@ def build(settings: Settings) -> Runtime:
     app = create_app(settings)
     runtime = Runtime.create(settings, app)
     agents.register(runtime)
+    app.service(EpochWatch(settings, runtime.state, runtime.metrics, runtime.store))  # type: ignore[arg-type]
     app.service(WebServer(runtime))  # type: ignore[arg-type]
     return runtime
 

@@ -613,6 +613,14 @@ def pipeline_health() -> dict[str, Any]:
             "a failover).",
         ),
         stat(
+            "Redis state lost",
+            target("max(coverwatch_redis_state_lost)", "lost"),
+            thresholds=[(None, "green"), (1, "red")],
+            description="1 when a worker found its Redis store wiped or replaced (epoch key "
+            "missing or changed): it consumes nothing and is not ready until `coverwatch "
+            "rebuild` (docs/operations.md).",
+        ),
+        stat(
             "Messages / s",
             target(f"sum(rate(coverwatch_messages_consumed_total[{RATE}]))", "consumed"),
             unit="ops",

@@ -176,4 +176,5 @@ def batch_agent(
     @runtime.app.agent(runtime.channels[topic], name=name, concurrency=1)
     async def agent(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
+            await runtime.store.wait_usable()
             await guarded(runtime, topic, events, handle)

@@ -14,6 +14,7 @@ def register(runtime: Runtime) -> CoverageEngine:
 
     @runtime.app.timer(EVALUATE_EVERY_S, name="evaluate_coverage")  # type: ignore[untyped-decorator]
     async def evaluate_coverage() -> None:
-        await on_the_clock(runtime, "evaluate_coverage", engine.tick)
+        if runtime.store.usable:
+            await on_the_clock(runtime, "evaluate_coverage", engine.tick)
 
     return engine

@@ -41,6 +41,7 @@ def register(runtime: Runtime) -> PresenceProcess:
     @runtime.app.agent(runtime.channels[topics.PINGS], name="track_presence", concurrency=1)
     async def track_presence(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
+            await runtime.store.wait_usable()
             for event in events:
                 event.message.incref()  # acknowledged by apply_pings, once committed
             await handed_over.put(events)
@@ -51,7 +52,8 @@ def register(runtime: Runtime) -> PresenceProcess:
 
     @runtime.app.timer(TICK_INTERVAL_S, name="settle_presence")  # type: ignore[untyped-decorator]
     async def settle_presence() -> None:
-        await on_the_clock(runtime, "settle_presence", presence.settle)
+        if runtime.store.usable:
+            await on_the_clock(runtime, "settle_presence", presence.settle)
 
     def forget_partitions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         presence.forget()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
-import orjson
-
 from streams import topics
 from streams.agents.batches import Events, apply_table_batch, batch_agent
-from streams.domain.areas import AreaDefinition, area_to_feature
-from streams.domain.areas_feed import AreaRemoved, decode_area
-from streams.domain.roster import RosterEntry, RosterRemoved, decode_roster
+from streams.domain.areas_feed import decode_area
+from streams.domain.roster import decode_roster
 from streams.domain.ticks import decode_tick
+from streams.reference import area_change, roster_change
 from streams.runtime import Runtime
 from streams.state import Changes
 
@@ -20,39 +18,19 @@ def register(runtime: Runtime) -> None:
     """Attach the roster, areas and clock-tick agents."""
     state = runtime.state
 
-    def roster_change(changes: Changes, item: RosterEntry | RosterRemoved) -> None:
-        if isinstance(item, RosterRemoved):
-            changes.hdel_versioned(state.roster_key, item.issi, state.roster_version_key)
-            state.forget_roster_versions(changes, item.issi)
-            changes.srem(state.on_duty_key, item.issi)
-        else:
-            entry = orjson.dumps(item.stored()).decode()
-            changes.hset_versioned(state.roster_key, item.issi, entry, state.roster_version_key)
-            state.record_roster_version(changes, item.issi, item.ts, entry)
-            if item.on_duty:
-                changes.sadd(state.on_duty_key, item.issi)
-            else:
-                changes.srem(state.on_duty_key, item.issi)
-
-    def area_change(changes: Changes, item: AreaDefinition | AreaRemoved) -> None:
-        if isinstance(item, AreaRemoved):
-            changes.hdel_versioned(state.area_features_key, item.area_id, state.area_version_key)
-        else:
-            feature = orjson.dumps(area_to_feature(item)).decode()
-            changes.hset_versioned(
-                state.area_features_key, item.area_id, feature, state.area_version_key
-            )
+    roster = partial(roster_change, state)
+    area = partial(area_change, state)
 
     def tick_change(changes: Changes, ts: float) -> None:
         changes.max(state.clock_key, ts)
 
     async def roster_batch(events: Events) -> None:
         decode = partial(decode_roster, limits=runtime.limits)
-        await apply_table_batch(runtime, topics.ROSTER, events, decode, roster_change)
+        await apply_table_batch(runtime, topics.ROSTER, events, decode, roster)
 
     async def areas_batch(events: Events) -> None:
         decode = partial(decode_area, limits=runtime.limits)
-        await apply_table_batch(runtime, topics.AREAS, events, decode, area_change)
+        await apply_table_batch(runtime, topics.AREAS, events, decode, area)
 
     async def ticks_batch(events: Events) -> None:
         clock = runtime.clock

@@ -22,11 +22,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: Redis answers."""
+    """Readiness: Redis answers and holds this deployment's state (its epoch: a wiped or
+    foreign store is never ready; the body says why)."""
     runtime = request.app[RUNTIME_KEY]
     redis_ok = await runtime.state.ready()
-    body = {"status": "ok" if redis_ok else "unavailable", "redis": redis_ok}
-    return web.json_response(body, status=200 if redis_ok else 503)
+    store_ok, store = runtime.store.readiness()
+    if not redis_ok and store_ok:
+        store = {**store, "reason": "redis unavailable"}
+    ready = redis_ok and store_ok
+    body = {"status": "ok" if ready else "unavailable", "redis": redis_ok, **store}
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

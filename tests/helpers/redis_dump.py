@@ -6,7 +6,8 @@ import redis
 
 
 def dump(url: str, prefix: str, *, skip_suffixes: tuple[str, ...] = ()) -> dict[str, object]:
-    """key -> value (hash as dict, zset as list of (member, score), string as bytes)."""
+    """key -> value (hash as dict, zset as list of (member, score), list as list, set as sorted
+    list, string as bytes)."""
     client = redis.Redis.from_url(url)
     found: dict[str, object] = {}
     try:
@@ -21,6 +22,10 @@ def dump(url: str, prefix: str, *, skip_suffixes: tuple[str, ...] = ()) -> dict[
                 found[key] = client.zrange(raw_key, 0, -1, withscores=True)
             elif kind == "string":
                 found[key] = client.get(raw_key)
+            elif kind == "list":
+                found[key] = client.lrange(raw_key, 0, -1)
+            elif kind == "set":
+                found[key] = sorted(client.smembers(raw_key))
             else:
                 found[key] = kind
     finally:

@@ -62,6 +62,7 @@ PIPELINE_METRICS = {
     "coverwatch_fixes_total": "counter",
     "coverwatch_visits_published_total": "counter",
     "coverwatch_worker_up": "gauge",
+    "coverwatch_redis_state_lost": "gauge",
 }
 METRICS = {**AREA_METRICS, **PIPELINE_METRICS}
 # every series name a query may use: the metrics, and the series of the histograms
@@ -176,13 +177,24 @@ def test_compose_health_checks(compose: dict[str, Any]) -> None:
     assert "/healthz" in " ".join(services["worker"]["healthcheck"]["test"])
 
 
+def redis_persists_with_aof(command: list[str]) -> None:
+    """Redis keeps an append-only file, fsynced every second (Redis is a cache of the log, but
+    one that survives a restart)."""
+
+    def option(name: str) -> str:
+        assert name in command, f"redis-server without {name}: {command}"
+        return command[command.index(name) + 1]
+
+    assert option("--appendonly") == "yes"
+    assert option("--appendfsync") == "everysec"
+
+
 def test_compose_kafka_is_kraft_and_redis_persists(compose: dict[str, Any]) -> None:
     kafka = compose["services"]["kafka"]
     assert kafka["image"].startswith("apache/kafka:")
     assert "controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"]
     redis = compose["services"]["redis"]
-    assert "--appendonly" in redis["command"]
-    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    redis_persists_with_aof(redis["command"])
     assert any(volume.endswith(":/data") for volume in redis["volumes"])
 
 
@@ -436,3 +448,35 @@ def test_kubernetes_manifests() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert config["COVERWATCH_WEB_HOST"] == "0.0.0.0"
+
+
+def test_kubernetes_redis_persists_on_a_volume_and_is_the_configured_one() -> None:
+    documents = kubernetes_documents()
+    (redis,) = [
+        doc
+        for doc in documents
+        if doc["kind"] == "StatefulSet" and doc["metadata"]["name"] == "redis"
+    ]
+    (container,) = redis["spec"]["template"]["spec"]["containers"]
+    redis_persists_with_aof(container["command"])
+    data_dir = container["command"][container["command"].index("--dir") + 1]
+    (mount,) = container["volumeMounts"]
+    assert mount["mountPath"] == data_dir
+    assert [claim["metadata"]["name"] for claim in redis["spec"]["volumeClaimTemplates"]] == [
+        mount["name"]
+    ]
+    services = {doc["metadata"]["name"] for doc in documents if doc["kind"] == "Service"}
+    (config,) = [doc for doc in documents if doc["kind"] == "ConfigMap"]
+    host = config["data"]["COVERWATCH_REDIS_URL"].split("//")[1].split(".")[0]
+    assert host in services
+
+
+def test_kubernetes_rebuild_job_runs_the_rebuild_only_when_applied_by_hand() -> None:
+    documents = kubernetes_documents()
+    (job,) = [
+        doc for doc in documents if doc.get("metadata", {}).get("name") == "coverwatch-rebuild"
+    ]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["coverwatch", "rebuild"]
+    (kustomization,) = [doc for doc in documents if doc["kind"] == "Kustomization"]
+    assert "rebuild-job.yaml" not in kustomization["resources"]
