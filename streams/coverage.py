@@ -165,6 +165,18 @@ class CoverageEngine:
         self._monitoring_began = monitoring_start(began)
         return coverage_watermark(clock_now, progress)
 
+    def _monitoring_start(self, read: AreasRead, now: float) -> float | None:
+        """When monitoring of an area first evaluated now began (None: not known yet, so it is
+        not stored). On the wall clock, now. On the event clock, for the areas of the service's
+        first evaluations, when the first pings record was (:func:`monitoring_start`): until some
+        pings partition has data that is unknown, the feed is dead (no alert can be raised) and
+        the area is judged from ``now`` without storing it; an area defined later begins at the
+        watermark of its first evaluation."""
+        if self.runtime.settings.clock != "event" or read.since:
+            return now
+        began = self._monitoring_began
+        return None if began is None else min(began, now)
+
     async def _evaluate(self, now: float) -> None:
         runtime = self.runtime
         wall_now = time.monotonic()
@@ -210,8 +222,11 @@ class CoverageEngine:
                 facts = area_facts(area, read.presence, read.demand)
             started = read.since.get(area_id)
             if started is None:
-                began = self._monitoring_began if not read.since else None
-                started = new_since[area_id] = now if began is None else min(began, now)
+                started = self._monitoring_start(read, now)
+                if started is not None:
+                    new_since[area_id] = started
+                else:
+                    started = now
             status, events = evaluate(
                 area_id,
                 self._policy(area),
