@@ -43,6 +43,7 @@ from streams.domain.tracks import (
     clock_settles,
     expire,
     new_track,
+    recontext,
     track_from_json,
     track_to_json,
 )
@@ -179,6 +180,9 @@ class Directory:
         self.roster: dict[str, tuple[RosterVersion, ...]] = {}
         self._partition_assignments: dict[int, dict[str, list[Assignment]]] = {}
         self.assignments: dict[str, tuple[Assignment, ...]] = {}
+        self.changed_callsigns: set[str] = set()
+        """Callsigns whose assignment intervals changed since the engine last took them
+        (:meth:`take_changed`): fixes of theirs already classified may need classifying again."""
 
     def observe(self, versions: list[bytes | None]) -> None:
         """The versions as a commit read them back."""
@@ -213,12 +217,24 @@ class Directory:
             for by_callsign in self._partition_assignments.values():
                 for callsign, intervals in by_callsign.items():
                     merged[callsign].extend(intervals)
-            self.assignments = {callsign: tuple(found) for callsign, found in merged.items()}
+            assignments = {callsign: tuple(found) for callsign, found in merged.items()}
+            if self._assigned_version:
+                self.changed_callsigns.update(
+                    callsign
+                    for callsign in assignments.keys() | self.assignments.keys()
+                    if assignments.get(callsign) != self.assignments.get(callsign)
+                )
+            self.assignments = assignments
             self._assigned_version = assigned_version
         missing = [issi for issi in issis if issi not in self.roster]
         if missing:
             self.roster.update(await self.state.roster_versions(missing))
         return {issi: self.roster[issi] for issi in issis}, self.assignments
+
+    def take_changed(self) -> set[str]:
+        """The callsigns whose assignments changed since the last call."""
+        changed, self.changed_callsigns = self.changed_callsigns, set()
+        return changed
 
 
 @dataclass
@@ -285,11 +301,14 @@ class PresenceEngine:
             for partition_work in work.values():
                 rejections.extend(partition_work.rejected)
             commits = []
-            for partition, offset in batch.last_offsets().items():
+            last_offsets = batch.last_offsets()
+            for partition, offset in last_offsets.items():
                 if offset > self.watermarks.get(partition, -1):
                     await asyncio.sleep(0)  # see YIELD_EVERY_FIXES
                     into = work.get(partition, _PartitionWork())
                     commits.append(self._partition_commit(partition, offset, into, now))
+            for partition in sorted(work.keys() - last_offsets.keys()):  # revised, no new fix
+                commits.append(self._partition_commit(partition, None, work[partition], now))
         except BaseException:
             self.forget()
             raise
@@ -378,6 +397,12 @@ class PresenceEngine:
             self.tracks[partition] = {
                 issi: track_from_json(blob, self.policy) for issi, blob in stored.items()
             }
+            self.directory.changed_callsigns.update(  # classified by whoever had them before
+                entry.context.callsign
+                for track in self.tracks[partition].values()
+                for entry in track.recent
+                if entry.context.callsign
+            )
 
     async def _advance(
         self, batch: PingBatch, fresh: Sequence[_Decoded]
@@ -390,6 +415,7 @@ class PresenceEngine:
             return work, outcomes
         issis = sorted({decoded.fix.issi for decoded in fresh})
         roster, assignments = await self.directory.entries(issis)
+        await self._revise_assignments(work)
         await self.services.refresh_fences(self.directory.area_version)
         locations = self.services.fences.locate(
             np.fromiter((decoded.fix.lon for decoded in fresh), float, len(fresh)),
@@ -426,6 +452,30 @@ class PresenceEngine:
         for partition in work:
             self.last_batch[partition] = finished
         return work, outcomes
+
+    async def _revise_assignments(self, work: dict[int, _PartitionWork]) -> None:
+        """Classify again the recent fixes of radios whose callsign's assignments changed since
+        they were classified (CAD read after the pings it concerns), into ``work``: the same
+        result as if CAD had been read first, for every fix still within the lateness."""
+        changed = self.directory.take_changed()
+        if not changed:
+            return
+        affected = {
+            (partition, issi): track
+            for partition, cache in self.tracks.items()
+            for issi, track in cache.items()
+            if any(entry.context.callsign in changed for entry in track.recent)
+        }
+        if not affected:
+            return
+        roster, assignments = await self.directory.entries(sorted({i for _, i in affected}))
+        for (partition, issi), track in affected.items():
+            join = RadioJoin(roster[issi], assignments)
+            revised, facts = recontext(track, join.context, self.policy)
+            if facts:
+                into = work[partition]
+                self.tracks[partition][issi] = into.tracks[issi] = revised
+                into.facts.extend(facts)
 
     def _partition_commit(
         self, partition: int, last_offset: int | None, work: _PartitionWork, now: float | None
@@ -514,13 +564,19 @@ class PresenceEngine:
         if clock_settle is None:
             return
         try:
-            work: dict[int, _PartitionWork] = {}
+            work: dict[int, _PartitionWork] = defaultdict(_PartitionWork)
             commits: list[PartitionCommit] = []
+            await self.directory.entries([])
+            await self._revise_assignments(work)  # before settling puts fixes out of reach
             for partition, cache in self.tracks.items():
                 settle = self._settle_time(partition, clock_settle, highwaters.get(partition))
                 if settle is None:
+                    if partition in work:
+                        commits.append(
+                            self._partition_commit(partition, None, work[partition], clock_settle)
+                        )
                     continue
-                into = work[partition] = _PartitionWork()
+                into = work[partition]
                 for issi, track in cache.items():
                     if not clock_settles(track, settle, self.policy):
                         continue

@@ -142,6 +142,10 @@ class RadioJoin:
         )
         self.fixed = None if joined else context_at(versions, assignments, 0.0)
 
+    def context(self, ts: float) -> FixContext:
+        """The context of a fix at ``ts``."""
+        return self.at(ts)[1]
+
     def at(self, ts: float) -> tuple[Mapping[str, Any] | None, FixContext]:
         """The roster entry and context of a fix at ``ts``."""
         if self.fixed is not None:

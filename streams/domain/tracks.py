@@ -45,7 +45,7 @@ import hashlib
 import math
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import field, replace
 from typing import Final, Literal, TypeAlias
 
@@ -639,6 +639,39 @@ def advance_at(
         )
     track, facts = advance(track, fix, location, context, policy)
     return track, [*expired, *facts] if expired else facts
+
+
+def recontext(
+    track: Track, context_at: Callable[[float], FixContext], policy: Policy
+) -> tuple[Track, list[Fact]]:
+    """Classify the track's recent fixes again with the context valid at each one's time (a join
+    learnt something late: a CAD assignment or roster record read after the fixes it concerns),
+    and publish the difference, as for a late fix: dose moved between splits, visit revisions.
+
+    Only fixes still within the lateness can change; settled ones keep their context. A track
+    whose recent fixes all have their context already is returned as it is.
+    """
+    recent = track.recent
+    position = next(
+        (i for i, entry in enumerate(recent) if context_at(entry.fix.ts) != entry.context), None
+    )
+    if position is None:
+        return track, []
+    before = recent[position - 1] if position else None
+    base = before.state if before is not None else track.settled
+    old_suffix = recent[position:]
+    new_suffix = _replay(
+        base,
+        before.context if before is not None else base.context,
+        [(e.fix, e.location, context_at(e.fix.ts)) for e in old_suffix],
+        policy,
+    )
+    facts = _difference(track.issi, base, old_suffix, new_suffix)
+    revisions, published = _stamp(track.revisions, facts, track.watermark)
+    updated = Track(
+        track.issi, track.settled, (*recent[:position], *new_suffix), track.watermark, revisions
+    )
+    return updated, published
 
 
 def _refused_at(track: Track, fix: Fix, horizon: float) -> RejectReason | None:

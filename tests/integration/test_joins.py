@@ -194,3 +194,55 @@ def test_a_roster_change_read_ahead_applies_from_its_time(event_worker: RunningW
     by_role = dose_by_role("ia-c")
     assert by_role["response"] == pytest.approx(change_s, abs=2 * STEP_S)
     assert by_role["roads"] == pytest.approx((FIXES - 1) * STEP_S - change_s, abs=2 * STEP_S)
+
+
+def test_cad_read_behind_the_pings_within_the_lateness_is_revised_to_the_same_dose(
+    event_worker: RunningWorker,
+) -> None:
+    """The incident's events are read a minute of event time after the pings they concern: the
+    fixes already classified proactive are classified again (dose moved, visit revised)."""
+    settings = event_worker.settings
+    client = redis.Redis.from_url(settings.redis_url)
+    prefix = settings.key_prefix
+    first = IN_STEP + timedelta(hours=12)
+    behind_s = 60
+
+    def send(topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+        run(produce(settings.kafka_bootstrap, settings.topic(topic), messages))
+
+    def accepted() -> float:
+        return event_worker.metric("coverwatch_fixes_total", outcome="accepted")
+
+    def activity_dose(area_id: str) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for key in client.keys(f"{prefix}:{{airwave.pings.*}}:dose:total"):
+            for field, seconds in client.hgetall(key).items():
+                area, _, _, activity = field.decode().split("|")
+                if area == area_id:
+                    found[activity] = found.get(activity, 0.0) + float(seconds)
+        return found
+
+    send("areas.definitions", [(b"ia-d", orjson.dumps(square("ia-d", 52.54)))])
+    send("resources.roster", [roster("3300004", "KD")])
+    wait_for(lambda: client.hexists(f"{prefix}:{{areas}}:features", "ia-d"))
+    wait_for(lambda: client.hexists(f"{prefix}:{{directory}}:roster", "3300004"))
+    pings = patrol("3300004", first, 52.545)
+    opened, assigned, closed = incident("INC-D", "KD", first, 52.545)
+    start = accepted()
+    after_assigned = (ASSIGNED_S + behind_s) // STEP_S + 1
+    after_closed = (CLOSED_S + behind_s) // STEP_S + 1
+    send("airwave.pings", pings[:after_assigned])
+    wait_for(lambda: accepted() == start + after_assigned)
+    send("cad.incidents", [opened, assigned])
+    send("airwave.pings", pings[after_assigned:after_closed])
+    wait_for(lambda: accepted() == start + after_closed)
+    send("cad.incidents", [closed])
+    send("airwave.pings", pings[after_closed:])
+    wait_for(lambda: accepted() == start + FIXES + 1)
+    wait_for(lambda: sum(activity_dose("ia-d").values()) >= (FIXES - 1) * STEP_S - 60)
+
+    by_activity = activity_dose("ia-d")
+    assert by_activity["reactive"] == pytest.approx(CLOSED_S - ASSIGNED_S, abs=1e-6)
+    assert by_activity["proactive"] == pytest.approx(
+        (FIXES - 1) * STEP_S - (CLOSED_S - ASSIGNED_S), abs=1e-6
+    )

@@ -33,6 +33,7 @@ from streams.domain.tracks import (
     expire,
     needs_expiry,
     new_track,
+    recontext,
     track_from_json,
     track_to_json,
 )
@@ -705,3 +706,45 @@ def test_a_fix_sent_again_after_its_partition_moved_on_leaves_the_track_as_it_wa
     last, last_location = fixes[-1], locations[-1]
     _, facts = advance_at(track, last, last_location, FOOT, POLICY, last.ts + 1)
     assert facts == [FixRejected(last, "duplicate")]
+
+
+# --------------------------------------------------------------------------------------------
+# A join learnt late: fixes classified again.
+
+
+@settings(max_examples=200, deadline=None)
+@given(journeys(), st.integers(min_value=1, max_value=3))
+def test_an_assignment_read_a_few_fixes_late_gives_the_in_order_result(
+    journey_and_delays: Journey, lag: int
+) -> None:
+    """CAD read ``lag`` fixes behind the pings: each fix is classified with what was known
+    then, and classified again (:func:`recontext`) once the truth is known, as long as it is
+    still within the lateness."""
+    journey = [(f, c) for f, c in journey_and_delays[0]]
+    truth = {f.ts: c for f, c in journey}
+    in_order, in_order_facts = feed([f for f, _ in journey], [c for _, c in journey])
+    track, facts = new_track(ISSI), []
+    locations = INDEX.locate([f.lon for f, _ in journey], [f.lat for f, _ in journey])
+    for i, ((one_fix, _), location) in enumerate(zip(journey, locations, strict=True)):
+        known_up_to = journey[i - lag][0].ts if i >= lag else -math.inf
+
+        def known(ts: float, known_up_to: float = known_up_to) -> FixContext:
+            return truth[ts] if ts <= known_up_to else FOOT
+
+        track, produced = recontext(track, known, POLICY)
+        facts.extend(produced)
+        track, produced = advance(track, one_fix, location, known(one_fix.ts), POLICY)
+        facts.extend(produced)
+    track, produced = recontext(track, truth.__getitem__, POLICY)
+    facts.extend(produced)
+    spans = [b.ts - a.ts for (a, _), (b, _) in zip(journey, journey[lag:], strict=False)]
+    if max(spans, default=0.0) < POLICY.allowed_lateness_s:  # every late fact still reachable
+        assert visits(facts) == visits(in_order_facts)
+        assert dose_by_minute(facts) == dose_by_minute(in_order_facts)
+        assert presence(facts) == presence(in_order_facts)
+        assert (track.settled, track.recent) == (in_order.settled, in_order.recent)
+
+
+def test_recontext_changes_nothing_when_every_context_is_known() -> None:
+    track, _ = feed(stay(0, 600, 30, IN_A))
+    assert recontext(track, lambda ts: FOOT, POLICY) == (track, [])
