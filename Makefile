@@ -37,7 +37,7 @@ integration: $(STAMP)
 chaos-short: $(STAMP)  ## the chaos suite's CI part: a short day, the scenarios that pass today
 	$(BIN)/python -m pytest tests/chaos
 
-chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~20 min)
+chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~16 min)
 	$(BIN)/python -m pytest tests/chaos --chaos-day=full --chaos-scenarios=all
 
 lint: $(STAMP)
