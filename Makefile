@@ -7,7 +7,7 @@ BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 UV         := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 
-.PHONY: demo test unit integration lint lock check-lock bench clean
+.PHONY: demo test unit integration chaos chaos-short lint lock check-lock bench clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml uv.lock
 demo: $(STAMP)  ## embedded broker + Redis + worker + simulator + web, until Ctrl-C
 	$(BIN)/coverwatch up
 
-test: check-lock lint unit integration  ## everything CI runs
+test: check-lock lint unit integration chaos-short  ## everything CI runs
 
 check-lock: $(STAMP)  ## fails when pyproject.toml and uv.lock disagree, or the venv is not the lock
 	$(UV) lock --check
@@ -33,6 +33,12 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
+
+chaos-short: $(STAMP)  ## the chaos suite's CI part: a short day, the scenarios that pass today
+	$(BIN)/python -m pytest tests/chaos
+
+chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~16 min)
+	$(BIN)/python -m pytest tests/chaos --chaos-day=full --chaos-scenarios=all
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,3 +33,20 @@ def stack(work_dir: Path) -> Iterator[Services]:
 def unique() -> str:
     """A short unique name for topics, group ids and key prefixes of one test."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of the chaos suite (tests/chaos): which day it replays, which scenarios."""
+    group = parser.getgroup("chaos", "chaos suite (tests/chaos)")
+    group.addoption(
+        "--chaos-day",
+        choices=("short", "full"),
+        default="short",
+        help="the recorded day to replay: short (CI, default) or full (make chaos)",
+    )
+    group.addoption(
+        "--chaos-scenarios",
+        choices=("ci", "all"),
+        default="ci",
+        help="ci: only the scenarios that pass reliably today (default); all: every scenario",
+    )

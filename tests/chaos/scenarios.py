@@ -1,0 +1,71 @@
+"""The chaos scenarios: each replays the same day on fresh topics, group and key prefix, with
+one fault, and must end exactly as the first clean run did.
+
+``ci=True`` marks the scenarios the short run inside ``make test`` includes: those that pass
+reliably today. The others run with ``make chaos`` (and with ``--chaos-scenarios=all``); add a
+scenario to CI once the code it exercises is deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from tests.chaos.harness import (
+    Scenario,
+    kill_and_restart_worker,
+    kill_presence_process,
+    kill_redis_and_restart,
+    needs_aof,
+    needs_rebuild,
+    pause_broker,
+    second_worker_joins,
+    second_worker_leaves,
+    wipe_redis_and_rebuild,
+)
+
+BASELINE: Final = Scenario("clean", "the first clean run, which every other is compared with")
+
+SCENARIOS: Final = (
+    Scenario("clean-again", "a second clean run"),
+    Scenario("batch-1", "COVERWATCH_BATCH_SIZE=1", overrides={"batch_size": 1}),
+    Scenario("batch-4000", "COVERWATCH_BATCH_SIZE=4000", overrides={"batch_size": 4000}),
+    Scenario(
+        "second-worker",
+        "a second worker joins at 25 % and leaves at 70 %",
+        faults=((0.25, second_worker_joins), (0.70, second_worker_leaves)),
+    ),
+    Scenario(
+        "worker-kill9",
+        "kill -9 of the worker at 40 %, then a new one",
+        faults=((0.40, kill_and_restart_worker),),
+    ),
+    Scenario(
+        "presence-kill9",
+        "kill -9 of the worker's presence process at 40 %",
+        faults=((0.40, kill_presence_process),),
+    ),
+    Scenario(
+        "redis-kill9-aof",
+        "kill -9 of redis-server at 40 %, restarted from its AOF",
+        faults=((0.40, kill_redis_and_restart),),
+        requires=needs_aof,
+    ),
+    Scenario(
+        "redis-wipe-rebuild",
+        "Redis wiped at 50 %, workers stopped, `coverwatch rebuild`, a worker started",
+        faults=((0.50, wipe_redis_and_rebuild),),
+        requires=needs_rebuild,
+    ),
+    Scenario(
+        "broker-pause",
+        "the broker stopped (SIGSTOP) for 30 s at 40 %, then continued",
+        faults=((0.40, pause_broker),),
+    ),
+    Scenario(
+        "malformed",
+        "1,000 malformed messages over every input topic (year-9999 fixes and ticks among them)",
+        malformed=1000,
+    ),
+)
+
+BY_NAME: Final = {scenario.name: scenario for scenario in SCENARIOS}

@@ -1,0 +1,77 @@
+"""Same input, same numbers: the recorded day replayed with faults ends as the clean run did.
+
+Every scenario runs on fresh topics, consumer group and key prefix, and its final state
+(``tests.chaos.compare``) must equal that of the first clean run. ``make test`` runs the short
+day with the scenarios that pass reliably today; ``make chaos`` runs the full day with all of
+them (see README, "Chaos suite").
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from streams.embedded import Services
+from tests.chaos.compare import (
+    diff,
+    summary_line,
+    undeadlettered,
+    without_sources,
+)
+from tests.chaos.day import Day
+from tests.chaos.harness import Outcome, Scenario, run_scenario
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+
+def test_the_clean_run_sees_the_whole_day(baseline: Outcome, chaos_day: Day) -> None:
+    state = baseline.state
+    assert state is not None
+    end = chaos_day.options.start.timestamp() + chaos_day.options.duration_seconds
+    assert state.clock is not None
+    assert end - 60 <= state.clock <= end, datetime.fromtimestamp(state.clock, UTC)
+    assert len(state.visits) > 100
+    assert state.dose_seconds > 3600
+    assert state.alert_ids, "the day should raise coverage alerts"
+    assert len(state.incidents) > 10
+    assert any(key.startswith("total|") for key in state.demand)
+    assert {s["state"] for s in state.coverage.values()} >= {"covered"}
+
+
+def test_scenario_ends_as_the_clean_run(
+    scenario: Scenario,
+    baseline: Outcome,
+    chaos_day: Day,
+    chaos_broker: Services,
+    work_dir: Path,
+    chaos_report: list[str],
+) -> None:
+    assert baseline.state is not None
+    started = time.monotonic()
+    try:
+        outcome = run_scenario(scenario, chaos_day, chaos_broker, work_dir)
+    except Exception as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        chaos_report.append(
+            summary_line(scenario.name, "FAIL", None, time.monotonic() - started, [], first)
+        )
+        raise
+    if outcome.unavailable:
+        chaos_report.append(
+            summary_line(scenario.name, "N/A", None, outcome.duration_s, [], outcome.unavailable)
+        )
+        pytest.skip(outcome.unavailable)
+    assert outcome.state is not None
+    actual, differences = outcome.state, []
+    if outcome.injected:
+        differences.append(undeadlettered(actual, outcome.injected))
+        actual = without_sources(actual, outcome.injected)
+    differences = [line for line in differences if line] + diff(baseline.state, actual)
+    verdict = "FAIL" if differences else "PASS"
+    chaos_report.append(
+        summary_line(scenario.name, verdict, outcome.state, outcome.duration_s, differences)
+    )
+    assert not differences, "\n".join([scenario.what, *outcome.notes, *differences])

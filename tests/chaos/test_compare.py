@@ -1,0 +1,233 @@
+"""The chaos suite's own logic, without a broker: the canonical final state, its differences,
+the recorded days and the malformed messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from streams import topics
+from streams.simulator.world import Record
+from tests.chaos.compare import (
+    FinalState,
+    RedisFigures,
+    diff,
+    final_state,
+    state_to_json,
+    summary_line,
+    undeadlettered,
+    without_sources,
+)
+from tests.chaos.day import INPUT_TOPICS, YEAR_9999, interleave, malformed_messages, recorded_day
+
+
+def visit(visit_id: str = "v1", revision: int = 0, seconds: float = 60.0, **extra: Any) -> dict:
+    return {
+        "schema": "presence.visits/1",
+        "visit_id": visit_id,
+        "area_id": "ia-01",
+        "officer": "o_0123456789abcdef",
+        "role": "response",
+        "mode": "vehicle",
+        "start": "2026-11-20T17:00:00Z",
+        "end": None,
+        "seconds": seconds,
+        "qualifying": False,
+        "drive_through": False,
+        "activity": "proactive",
+        "revision": revision,
+        "status": "open",
+        **extra,
+    }
+
+
+def alert(alert_id: str = "ia-01:1", event: str = "raised", ts: str = "T1") -> dict:
+    return {"alert_id": alert_id, "area_id": "ia-01", "event": event, "severity": "low", "ts": ts}
+
+
+def deadletter(offset: int, ts: str = "T1", reason: str = "invalid_json") -> dict:
+    return {
+        "source_topic": "airwave.pings",
+        "source_partition": 0,
+        "source_offset": offset,
+        "reason": reason,
+        "ts": ts,
+    }
+
+
+def figures(dose: Mapping[str, str] | None = None, coverage: str = "covered") -> RedisFigures:
+    return RedisFigures(
+        dose=[(dict(dose or {"ia-01|response|vehicle|proactive": "120.5"}), {})],
+        demand=[({"ia-01|crimes|theft": "2"}, {"3600|ia-01|crimes|theft": "1"})],
+        open_incidents=[{"ia-01|priority": "1"}],
+        coverage={"ia-01": orjson.dumps({"state": coverage, "severity": None}).decode()},
+        incidents={"I1": orjson.dumps({"id": "I1", "closed": None}).decode()},
+        clock="1795194000.0",
+    )
+
+
+def state(
+    visits: Sequence[dict] = (),
+    alerts: Sequence[dict] = (),
+    deadletters: Sequence[dict] = (),
+    redis: RedisFigures | None = None,
+    source_ids: Mapping[tuple[str, int, int], str] | None = None,
+) -> FinalState:
+    return final_state(
+        {topics.VISITS: visits, topics.ALERTS: alerts, topics.DEADLETTER: deadletters},
+        redis or figures(),
+        source_ids if source_ids is not None else {("airwave.pings", 0, 7): "r7"},
+    )
+
+
+def test_the_same_records_in_another_order_and_repeated_make_the_same_state() -> None:
+    records = [visit(revision=0), visit(revision=1, seconds=90.0), visit("v2")]
+    first = state(records, [alert()], [deadletter(7)])
+    second = state(
+        [*reversed(records), records[1]], [alert(), alert()], [deadletter(7), deadletter(7)]
+    )
+
+    assert diff(first, second) == []
+
+
+def test_a_visit_counts_at_its_highest_revision() -> None:
+    final = state([visit(revision=2, seconds=300.0), visit(revision=1, seconds=200.0)])
+
+    assert final.visits["v1"].seconds == 300.0
+    assert final.visits["v1"].revision == 2
+
+
+def test_a_visit_of_other_length_is_reported_with_its_field() -> None:
+    differences = diff(state([visit(seconds=60.0)]), state([visit(seconds=65.0)]))
+
+    assert differences[0].startswith("visits: 0 missing, 0 extra, 1 differ (of 1)")
+    assert "seconds 60.0->65.0" in differences[0]
+    assert differences[1].startswith("topic presence.visits: 0 missing, 0 extra, 1 differ")
+
+
+def test_dose_is_equal_within_float_rounding_only() -> None:
+    base = state(redis=figures({"a|r|m|p": "120.5"}))
+    rounding = state(redis=figures({"a|r|m|p": "120.50000000001"}))
+    other = state(redis=figures({"a|r|m|p": "120.51"}))
+
+    assert diff(base, rounding) == []
+    (line,) = diff(base, other)
+    assert line.startswith("dose: 5 of 5 figures differ")
+    assert "total|a|r|m|p 120.5s->120.51s" in line
+
+
+def test_a_missing_alert_and_another_coverage_state_are_reported() -> None:
+    before = state(alerts=[alert("ia-01:1"), alert("ia-01:2")])
+    after = state(alerts=[alert("ia-01:1")], redis=figures(coverage="uncovered"))
+
+    differences = diff(before, after)
+
+    assert any(d.startswith("coverage: 0 missing, 0 extra, 1 differ") for d in differences)
+    assert any("state covered->uncovered" in d for d in differences)
+    assert "alert ids: 1 missing, 0 extra (of 2); e.g. missing ia-01:2" in differences
+    assert any(d.startswith("topic coverage.alerts: 1 missing") for d in differences)
+
+
+def test_an_alert_decided_at_another_time_differs() -> None:
+    differences = diff(state(alerts=[alert(ts="T1")]), state(alerts=[alert(ts="T2")]))
+
+    assert differences == [
+        "topic coverage.alerts: 0 missing, 0 extra, 1 differ (of 1); e.g. "
+        "ia-01:1/raised/low: ts T1->T2"
+    ]
+
+
+def test_a_deadletter_is_named_by_its_source_record_not_its_offset_or_time() -> None:
+    here = state(deadletters=[deadletter(7, ts="T1")], source_ids={("airwave.pings", 0, 7): "r7"})
+    shifted = state(
+        deadletters=[deadletter(9, ts="T2")], source_ids={("airwave.pings", 0, 9): "r7"}
+    )
+    other_reason = state(
+        deadletters=[deadletter(7, reason="too_late")], source_ids={("airwave.pings", 0, 7): "r7"}
+    )
+
+    assert diff(here, shifted) == []
+    assert diff(here, other_reason) == [
+        "topic deadletter: 0 missing, 0 extra, 1 differ (of 1); e.g. "
+        "airwave.pings/r7: reason invalid_json->too_late"
+    ]
+
+
+def test_two_contents_under_one_identity_are_a_difference() -> None:
+    differences = diff(
+        state([visit(seconds=60.0)]), state([visit(seconds=60.0), visit(seconds=61.0)])
+    )
+
+    assert any("1 identities with several contents" in d for d in differences)
+
+
+def test_injected_messages_are_checked_on_deadletter_and_left_out_of_the_comparison() -> None:
+    ids = {("airwave.pings", 0, 7): "r7", ("airwave.pings", 0, 8): "x0"}
+    clean = state(deadletters=[deadletter(7)], source_ids=ids)
+    injected = state(deadletters=[deadletter(7), deadletter(8)], source_ids=ids)
+
+    assert undeadlettered(injected, {"x0": "airwave.pings"}) == ""
+    assert undeadlettered(clean, {"x0": "airwave.pings", "x1": "clock.ticks"}) == (
+        "injected: 2 of 2 not on deadletter (airwave.pings 1, clock.ticks 1)"
+    )
+    assert diff(clean, without_sources(injected, {"x0"})) == []
+    assert diff(clean, injected)[0].startswith("topic deadletter: 0 missing, 1 extra")
+
+
+def test_the_state_dumps_as_json_and_the_summary_names_the_figures() -> None:
+    final = state([visit()], [alert()], [deadletter(7)])
+
+    document = orjson.loads(state_to_json(final))
+    line = summary_line("batch-1", "FAIL", final, 42.0, ["visits: 1 missing"])
+
+    assert document["visits"]["v1"]["seconds"] == 60.0
+    assert line.split() == [
+        "batch-1",
+        "FAIL",
+        "visits=1",
+        "dose=120s",
+        "alerts=1",
+        "deadletters=1",
+        "42s",
+        "visits:",
+        "1",
+        "missing",
+    ]
+
+
+def test_malformed_messages_cover_every_input_topic_once_each() -> None:
+    messages = malformed_messages(1000)
+
+    assert len(messages) == 1000
+    assert {record.topic for _, record in messages} == set(INPUT_TOPICS)
+    assert len({(r.topic, r.key, r.value) for _, r in messages}) == 1000
+    far_future = [r.topic for _, r in messages if r.value and YEAR_9999.encode() in r.value]
+    assert {topics.PINGS, topics.CLOCK_TICKS} <= set(far_future)
+
+
+def test_interleaving_spreads_the_extra_records_and_keeps_both_orders() -> None:
+    live = [(f"r{i}", Record(float(i), "airwave.pings", "1", b"{}")) for i in range(10)]
+    extra = [(f"x{i}", Record(0.0, "clock.ticks", "s", b"[]")) for i in range(3)]
+
+    merged = interleave(live, extra)
+
+    assert [i for i, _ in merged] == [
+        "x0", "r0", "r1", "r2", "r3", "x1", "r4", "r5", "r6", "x2", "r7", "r8", "r9"
+    ]  # fmt: skip
+    assert [r.at for i, r in merged if i.startswith("x")] == [0.0, 4.0, 7.0]
+
+
+@pytest.mark.parametrize("size", ["short", "full"])
+def test_the_recorded_days_have_the_size_the_suite_promises(size: str) -> None:
+    day = recorded_day(size)  # type: ignore[arg-type]
+
+    topics_seen = {record.topic for _, record in day.live}
+    assert {topics.INCIDENTS, topics.CRIMES, topics.STOPSEARCH, topics.CLOCK_TICKS} <= topics_seen
+    assert {record.topic for _, record in day.opening} == {topics.AREAS, topics.ROSTER}
+    if size == "full":
+        assert day.options.duration_seconds >= 2 * 3600
+        assert day.radios >= 300
+    assert recorded_day(size) == day
