@@ -104,6 +104,21 @@ class GroupAdmin:
                         f"member{'s' if members > 1 else ''} (state {group[2]})"
                     )
 
+    async def wait_idle(self, timeout_s: float) -> None:
+        """:meth:`check_idle`, waiting up to ``timeout_s`` for the members of workers that were
+        just stopped to leave (a member that did not leave cleanly stays until its session
+        times out); :class:`GroupBusyError` if one is still there then."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await self.check_idle()
+            except GroupBusyError:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(1.0)
+            else:
+                return
+
     async def delete_group(self) -> bool:
         """Delete the group and its committed offsets; whether it existed.
         :class:`GroupBusyError` if it has members (the broker refuses)."""

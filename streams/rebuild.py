@@ -50,6 +50,9 @@ from streams.settings import Settings
 from streams.stage import limits_for
 from streams.state import Changes, PartitionCommit, State
 
+IDLE_WAIT_SESSIONS = 3
+"""How many session timeouts the rebuild waits for the members of stopped workers to leave."""
+
 Say = Callable[[str], None]
 
 
@@ -104,7 +107,7 @@ async def _rebuild(
 ) -> str:
     started = time.monotonic()
     await group.check_topics()
-    await group.check_idle()
+    await group.wait_idle(IDLE_WAIT_SESSIONS * settings.session_timeout_s)
     say(f"consumer group {settings.app_id} has no member (the workers are stopped)")
     await _clear(settings, state, say)
     loaded: set[str] = set()
