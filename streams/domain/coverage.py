@@ -77,6 +77,7 @@ GRADES: Final[tuple[Grade, ...]] = ("immediate", "priority", "scheduled", "resol
 
 DEFAULT_TIMEZONE: Final = "Europe/London"
 SECONDS_PER_MINUTE: Final = 60
+MINUTES_PER_DAY: Final = 1440
 _POLICY_KEYS: Final = frozenset({"bands", "default_max_gap_minutes", "alert"})
 _BAND_KEYS: Final = frozenset({"start", "end", "max_gap_minutes"})
 _MAX_ID_LENGTH: Final = 64
@@ -272,7 +273,11 @@ def evaluate(
     state = _coverage_state(elapsed_s, limit_s, policy.at_risk_share, inputs, now, feed)
     severity = _severity(state, inputs)
     kept_state = previous is not None and previous.state == state
-    state_since = previous.state_since if previous is not None and kept_state else now
+    if previous is not None and kept_state:
+        state_since = previous.state_since
+    else:
+        began = _state_began(state, policy, gap_start, limit_s, inputs, now, feed)
+        state_since = began if previous is None else max(began, previous.state_since)
     status = CoverageStatus(area_id, state, severity, elapsed_s, limit_s, state_since, None)
     alert = None if previous is None else previous.active_alert
     events: list[AlertEvent] = []
@@ -395,6 +400,58 @@ def _coverage_state(
     if elapsed_s >= (1.0 - at_risk_share) * limit_s:
         return "at_risk"
     return "covered"
+
+
+def _state_began(
+    state: CoverageState,
+    policy: CoveragePolicy,
+    gap_start: float,
+    limit_s: float,
+    inputs: CoverageInputs,
+    now: float,
+    feed: FeedPolicy,
+) -> float:
+    """When ``state`` began, worked out from the inputs rather than taken as ``now``, so that it
+    does not depend on when evaluations happened to run: the moment the gap crossed the share of
+    the limit that makes the state (or the limit now in force began, if later: a stricter band
+    starting), the gap start for ``covered``, the moment the feed went silent for ``unknown``.
+    Never after ``now``; ``now`` where the inputs cannot tell (nobody on duty)."""
+    if state == "unknown":
+        last = inputs.feed_last_fix_ts
+        if inputs.officers_on_duty <= 0:
+            return now
+        return min(now, inputs.since if last is None else last + feed.stale_after_s)
+    if state == "covered":
+        threshold = gap_start
+    elif state == "at_risk":
+        threshold = gap_start + (1.0 - policy.at_risk_share) * limit_s
+    else:
+        threshold = gap_start + limit_s
+    return min(now, max(threshold, _limit_in_force_since(policy, now, limit_s)))
+
+
+def _limit_in_force_since(policy: CoveragePolicy, now: float, limit_s: float) -> float:
+    """The start of the minute from which the limit ``limit_s`` has been in force until ``now``
+    without a break (bands begin on whole local minutes), looking back at most a day. Minutes
+    are counted back on the local clock face, so on a day the clocks change the answer can be an
+    hour out; it only dates a state change that a band boundary caused."""
+    minute = math.floor(now / SECONDS_PER_MINUTE) * SECONDS_PER_MINUTE
+    local = local_minute_of_day(minute, policy.timezone)
+    return float(minute - _minutes_in_force(policy, local, limit_s) * SECONDS_PER_MINUTE)
+
+
+@lru_cache(maxsize=4096)
+def _minutes_in_force(policy: CoveragePolicy, local_minute: int, limit_s: float) -> int:
+    """How many whole minutes before ``local_minute`` the limit ``limit_s`` was in force without
+    a break (at most a day); memoised, as most areas share a few policies."""
+    minutes = 0
+    while minutes < MINUTES_PER_DAY:
+        earlier = (local_minute - minutes - 1) % MINUTES_PER_DAY
+        band = next((b for b in policy.bands if b.contains(earlier)), None)
+        if (policy.default_max_gap_s if band is None else band.max_gap_s) != limit_s:
+            break
+        minutes += 1
+    return minutes
 
 
 def _severity(state: CoverageState, inputs: CoverageInputs) -> Severity | None:

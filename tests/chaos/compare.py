@@ -11,7 +11,10 @@ What is compared, and how
 - dose: officer-seconds since the start and in every window, per area and split
   (``area|role|mode|activity``), summed over partitions; equal within float rounding
   (:data:`ABS_TOL`);
-- coverage: every area's stored status (state, severity, since when, its active alert);
+- coverage: every area's stored status (state, severity, since when, its limit, its active
+  alert), without ``elapsed_s``: the gap's age at the status's last evaluation, which an
+  unchanged area gets only every 30 s of wall time (the gap start it is measured from is
+  compared through the active alert and the alert ids);
 - alerts: the alert ids on ``coverage.alerts``;
 - incidents: every incident's stored state; demand: totals since the start, window sums and
   open incidents per area, measure and label (float rounding as for dose);
@@ -148,7 +151,7 @@ def final_state(
     return FinalState(
         visits=_final_visits(outputs.get(topics.VISITS, ())),
         dose=_window_figures(figures.dose, DOSE_WINDOWS),
-        coverage={area: orjson.loads(blob) for area, blob in figures.coverage.items()},
+        coverage={area: _judged(orjson.loads(blob)) for area, blob in figures.coverage.items()},
         alert_ids=frozenset(str(v["alert_id"]) for v in outputs.get(topics.ALERTS, ())),
         incidents={i: orjson.loads(blob) for i, blob in figures.incidents.items()},
         demand={
@@ -472,3 +475,8 @@ def state_to_json(state: FinalState) -> bytes:
 
 def _visit_dict(visit: Visit) -> dict[str, object]:
     return {name: getattr(visit, name) for name in Visit.__slots__}
+
+
+def _judged(status: dict[str, Any]) -> dict[str, Any]:
+    """A stored coverage status without the age of its gap at its last evaluation."""
+    return {key: value for key, value in status.items() if key != "elapsed_s"}

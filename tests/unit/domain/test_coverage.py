@@ -595,3 +595,35 @@ def test_with_no_pings_yet_coverage_is_judged_on_the_clock() -> None:
 def test_monitoring_began_with_the_earliest_first_record_of_any_pings_partition() -> None:
     assert monitoring_start([None, 1200.0, 1100.0]) == 1100.0
     assert monitoring_start([None, None]) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(first_look_s=st.floats(0, 3 * HOUR), second_look_s=st.floats(0, 3 * HOUR))
+def test_when_a_state_began_does_not_depend_on_when_it_was_first_seen(
+    first_look_s: float, second_look_s: float
+) -> None:
+    """From a qualifying visit at 08:00 with the 4 h daytime limit: at risk from 11:12, uncovered
+    from 12:00, whenever the evaluations ran."""
+    seen: list[tuple[CoverageState, float]] = []
+    for look in (first_look_s, second_look_s):
+        now = at(21, 12) + look
+        status, _ = evaluate("ia", IMPACT, inputs(now), None, now)
+        seen.append((status.state, status.state_since))
+    assert seen == [("uncovered", at(21, 12))] * 2
+    risky = at(21, 11, 30)
+    status, _ = evaluate("ia", IMPACT, inputs(risky), None, risky)
+    assert (status.state, status.state_since) == ("at_risk", at(21, 11, 12))
+
+
+def test_an_area_uncovered_by_a_stricter_band_beginning_is_uncovered_since_the_band_began() -> None:
+    visit = at(21, 15)  # 4 h limit until 18:00, then 2 h: uncovered the moment the band begins
+    now = at(21, 18, 40)
+    status, _ = evaluate("ia", IMPACT, inputs(now, last_visit=visit), None, now)
+    assert (status.state, status.state_since) == ("uncovered", at(21, 18))
+
+
+def test_a_state_never_began_before_the_previous_one() -> None:
+    now = at(21, 12, 30)
+    previous, _ = evaluate("ia", IMPACT, inputs(at(21, 11, 30)), None, at(21, 11, 30))
+    status, _ = evaluate("ia", IMPACT, inputs(now), previous, now)
+    assert status.state_since == at(21, 12) >= previous.state_since
