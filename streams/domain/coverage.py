@@ -22,8 +22,11 @@ State (:func:`evaluate`)
       reported as uncovered.
     - otherwise ``uncovered`` when ``elapsed >= limit``, ``at_risk`` when
       ``elapsed >= (1 - at_risk_share) * limit``, else ``covered``.
-    - ``state_since`` is the evaluation at which the state was first seen (exact to one
-      evaluation interval).
+    - ``state_since`` is when the state began by its inputs (``_state_began``): the gap start
+      for ``covered``, the gap crossing the at-risk share or the limit (or a stricter band
+      beginning) for ``at_risk`` and ``uncovered``, the feed's last fix plus the stale time for
+      ``unknown``; not the evaluation that first saw it, so it does not depend on when
+      evaluations ran (only ``unknown`` for nobody on duty takes the evaluation's ``now``).
 
 Severity
     ``at_risk`` is low and ``uncovered`` medium; ``uncovered`` with nobody present and an open
@@ -276,8 +279,7 @@ def evaluate(
     if previous is not None and kept_state:
         state_since = previous.state_since
     else:
-        began = _state_began(state, policy, gap_start, limit_s, inputs, now, feed)
-        state_since = began if previous is None else max(began, previous.state_since)
+        state_since = _state_began(state, policy, gap_start, limit_s, inputs, now, feed)
     status = CoverageStatus(area_id, state, severity, elapsed_s, limit_s, state_since, None)
     alert = None if previous is None else previous.active_alert
     events: list[AlertEvent] = []

@@ -622,8 +622,16 @@ def test_an_area_uncovered_by_a_stricter_band_beginning_is_uncovered_since_the_b
     assert (status.state, status.state_since) == ("uncovered", at(21, 18))
 
 
-def test_a_state_never_began_before_the_previous_one() -> None:
+def test_a_state_seen_after_another_began_when_its_inputs_say() -> None:
     now = at(21, 12, 30)
     previous, _ = evaluate("ia", IMPACT, inputs(at(21, 11, 30)), None, at(21, 11, 30))
     status, _ = evaluate("ia", IMPACT, inputs(now), previous, now)
-    assert status.state_since == at(21, 12) >= previous.state_since
+    assert (previous.state_since, status.state_since) == (at(21, 11, 12), at(21, 12))
+
+
+def test_covered_after_a_dead_feed_is_dated_from_the_gap_start_not_from_the_outage() -> None:
+    outage = at(21, 9)
+    dead, _ = evaluate("ia", IMPACT, inputs(outage, officers_on_duty=0), None, outage)
+    now = at(21, 9, 20)
+    status, _ = evaluate("ia", IMPACT, inputs(now), dead, now)
+    assert (dead.state, status.state, status.state_since) == ("unknown", "covered", MORNING_VISIT)
