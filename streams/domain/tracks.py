@@ -51,6 +51,7 @@ from typing import Final, Literal, TypeAlias
 
 import orjson
 
+from streams.domain.encoding import kept_json
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.records import record
@@ -1000,7 +1001,7 @@ def _stored_entry(
     """A stored recent fix as JSON: its place and its context, ``null`` when equal to the
     previous."""
     stored_context = None if context == previous_context else _context_to_list(context)
-    return orjson.dumps((*place, stored_context))
+    return kept_json((*place, stored_context))
 
 
 def _context_elided(stored: bytes) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
@@ -562,6 +563,24 @@ def test_stored_track_of_a_typical_radio_is_small() -> None:
     track, _ = feed(stay(0, 1800, 30, IN_A_AND_B), replace(FOOT, assigned_areas=frozenset({"A"})))
     stored = track_to_json(track)
     assert len(stored) < 1500, stored
+
+
+def test_a_radios_recent_fixes_take_under_a_kilobyte_each_in_memory() -> None:
+    # Each recent fix keeps its stored form (JSON); orjson writes it into a buffer of >= 4 KB
+    # that it never shrinks, which with 12 recent fixes per radio made 10,000 radios 0.5 GB.
+    fixes = stay(0, 110, 10, IN_A)  # twelve fixes, all within the allowed lateness
+    feed(fixes)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracks = [feed(fixes)[0] for _ in range(20)]
+        tracks += [track_from_json(track_to_json(track), POLICY) for track in tracks[:10]]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    recent = sum(len(track.recent) for track in tracks)
+    assert recent == 30 * 12
+    assert (held - before) / recent < 1024
 
 
 def _reference_recent(track: Track) -> list[object]:
