@@ -37,6 +37,7 @@ from streams.domain.coverage import (
     status_from_dict,
     status_to_dict,
 )
+from streams.domain.dayvisits import DayVisits
 from streams.domain.encoding import kept_json
 from streams.domain.ledger import DoseKey, daily_ledger
 from streams.domain.snapshots import (
@@ -363,7 +364,7 @@ def facts_fingerprint(facts: AreaFacts) -> tuple[object, ...]:
     return (
         tuple(sorted(facts.present.items())),
         facts.last_qualifying_end,
-        len(facts.visits_today),
+        facts.visits_today.visits,
         tuple(sorted(facts.open_incidents.items())),
         round(sum(facts.dose_windows.get(900, {}).values()), 1),
         round(sum(sum(totals.values()) for totals in facts.demand_windows.values()), 3),
@@ -551,7 +552,7 @@ def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView)
         dose_windows={w: by_area.get(area_id, {}) for w, by_area in presence.dose_windows.items()},
         dose_total=presence.dose_total.get(area_id, {}),
         last_qualifying_end=presence.last_qualifying_end.get(area_id),
-        visits_today=presence.visits.get(area_id, []),
+        visits_today=presence.visits.get(area_id) or DayVisits(),
         demand_windows={w: by_area.get(area_id, {}) for w, by_area in demand.windows.items()},
         open_incidents=demand.open_incidents.get(area_id, {}),
         response_samples=demand.response_samples.get(area_id, []),

@@ -119,7 +119,7 @@ PRESENCE_REPLIES: dict[str, tuple[Any, ...]] = {
     ),
     "last_qualifying": ({}, {}, {b"ia-01": b"1795176000"}, None, {}, []),
     "dose_total": ({}, {}, {}, None, {b"ia-01|pcso|foot|proactive": b"60"}, []),
-    "visit": ({}, {}, {}, None, {}, [{"area_id": "ia-01", "status": "open"}]),
+    "visit": ({}, {}, {}, None, {}, [{b"ia-01|n": b"1", b"ia-01|d|pcso|foot|proactive": b"0"}]),
 }
 DEMAND_REPLIES: dict[str, tuple[Any, ...]] = {
     "demand_window": (
