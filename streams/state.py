@@ -692,6 +692,15 @@ class State:
         if last_fixes:
             changes.max(slot + ":feed", max(fix.ts for fix, _ in last_fixes.values()))
 
+    def forget_radios(self, changes: Changes, partition: int, issis: Iterable[str]) -> None:
+        """Drop radios from one partition's presence state: their tracks and latest fixes (the
+        radios' presence and visits were withdrawn and closed before)."""
+        slot = self.pings_slice(partition)
+        for issi in issis:
+            changes.hdel(slot + ":tracks", issi)
+            changes.hdel(slot + ":lastfix", issi)
+            changes.zrem(slot + ":geo", issi)
+
     async def presence_view(
         self, partitions: int, days: Sequence[str], *, figures: bool = True
     ) -> PresenceView:

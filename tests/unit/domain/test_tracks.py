@@ -31,6 +31,8 @@ from streams.domain.tracks import (
     advance,
     clock_settles,
     expire,
+    forget_after_s,
+    forgettable,
     needs_expiry,
     new_track,
     track_from_json,
@@ -543,6 +545,65 @@ def test_leaving_active_radios_to_their_next_fix_changes_nothing_published(
             at += step_s
         at += silence
     assert clock_ticked(fixes, tick_s, clock_settles) == clock_ticked(fixes, tick_s, needs_expiry)
+
+
+# --------------------------------------------------------------------------------------------
+# Forgetting a radio silent for good.
+
+MAX_AGE_S = 86400.0
+
+
+def at_rest(fixes: Sequence[Fix], tick_s: float = 60.0) -> tuple[Track, float]:
+    """The track of ``fixes`` fed in order with the clock ticking after them (expiring it when
+    :func:`clock_settles` says so) until it needs nothing more; and that time."""
+    track, _ = feed(fixes)
+    clock = fixes[-1].ts
+    while clock < fixes[-1].ts + 3600:
+        clock += tick_s
+        if clock_settles(track, clock, POLICY):
+            track, _ = expire(track, clock, POLICY)
+    return track, clock
+
+
+def test_a_radio_silent_for_good_is_forgotten_but_not_while_a_visit_is_open_or_recent() -> None:
+    fixes = [fix(0, -200, 75), *stay(30, 30 + 900, 30, IN_A)]
+    horizon = forget_after_s(POLICY, MAX_AGE_S)
+    last = fixes[-1].ts
+    in_visit, _ = feed(fixes)
+    rested, _ = at_rest(fixes)
+
+    assert 8 * 86400 < horizon < 9 * 86400
+    assert not forgettable(in_visit, last + 2 * horizon, POLICY, MAX_AGE_S)  # visit still open
+    assert not forgettable(rested, last + horizon - 60, POLICY, MAX_AGE_S)
+    assert forgettable(rested, last + horizon + 3600, POLICY, MAX_AGE_S)
+    assert not forgettable(new_track(ISSI), last + 2 * horizon, POLICY, MAX_AGE_S)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    journey_and_delays=journeys(),
+    later_s=st.floats(min_value=0, max_value=MAX_AGE_S),
+    lat=st.floats(min_value=-90, max_value=90),
+    lon=st.floats(min_value=-180, max_value=180),
+)
+def test_forgetting_a_forgettable_track_changes_nothing_a_later_fix_does(
+    journey_and_delays: Journey, later_s: float, lat: float, lon: float
+) -> None:
+    journey = journey_and_delays[0]
+    track, rested_at = at_rest([f for f, _ in journey])
+    now = rested_at + forget_after_s(POLICY, MAX_AGE_S)
+    assert forgettable(track, now, POLICY, MAX_AGE_S)  # every radio that falls silent
+    # any fix still accepted at ``now`` or later (no older than MAX_AGE_S, anywhere on Earth),
+    # then one more 30 s on at the same place
+    first = Fix(issi=ISSI, ts=now - MAX_AGE_S + later_s, lat=lat, lon=lon)
+    then = replace(first, ts=first.ts + 30)
+    kept, afresh = track, new_track(ISSI)
+    for one in (first, then):
+        (location,) = INDEX.locate([one.lon], [one.lat])
+        kept, kept_facts = advance(kept, one, location, CAR, POLICY)
+        afresh, afresh_facts = advance(afresh, one, location, CAR, POLICY)
+        assert kept_facts == afresh_facts
+        assert kept.state == afresh.state
 
 
 # --------------------------------------------------------------------------------------------
