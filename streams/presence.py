@@ -42,6 +42,7 @@ from streams.domain.tracks import (
     advance_at,
     clock_settles,
     expire,
+    forgettable,
     new_track,
     recontext,
     track_from_json,
@@ -269,6 +270,7 @@ class PresenceEngine:
         self.began: dict[int, float] = {}
         """The time of a partition's first record, until it is committed."""
         self.directory = Directory(services.state)
+        self.max_age_s = services.limits.max_age_s
 
     def forget(self) -> None:
         """Drop every cached partition (on rebalance, and whenever the cache may be ahead of
@@ -555,7 +557,9 @@ class PresenceEngine:
         return None if progress is None else min(progress, clock_settle)
 
     async def tick(self, highwaters: Mapping[int, int | None]) -> None:
-        """Clock-driven: settle tracks, close visits of silent radios, expire dose windows.
+        """Clock-driven: settle tracks, close visits of silent radios, expire dose windows, and
+        forget radios silent for good (:func:`~streams.domain.tracks.forgettable`: their
+        tracks, latest fixes and cached roster entries).
 
         ``highwaters``: each ``airwave.pings`` partition's high-water mark as of the worker's
         last fetch (None before one). A failure drops the cache: the expired tracks may be
@@ -577,15 +581,23 @@ class PresenceEngine:
                         )
                     continue
                 into = work[partition]
+                silent: list[str] = []
                 for issi, track in cache.items():
                     if not clock_settles(track, settle, self.policy):
+                        if forgettable(track, settle, self.policy, self.max_age_s):
+                            silent.append(issi)
                         continue
                     expired, facts = expire(track, settle, self.policy)
                     if facts or expired.recent != track.recent:
                         cache[issi] = expired
                         into.tracks[issi] = expired
                         into.facts.extend(facts)
-                commits.append(self._partition_commit(partition, None, into, settle))
+                commit = self._partition_commit(partition, None, into, settle)
+                self.services.state.forget_radios(commit.changes, partition, silent)
+                for issi in silent:
+                    del cache[issi]
+                    self.directory.roster.pop(issi, None)
+                commits.append(commit)
             await self._apply(commits, work)
         except BaseException:
             self.forget()

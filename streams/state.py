@@ -41,6 +41,7 @@ from typing import Any, cast
 import orjson
 import redis.asyncio as redis_asyncio
 
+from streams.domain.dayvisits import DayVisits, add_summary_field, visit_part
 from streams.domain.demand import (
     DEMAND_WINDOWS,
     BucketChange,
@@ -193,6 +194,43 @@ local function win_expire(family, now, csv)
     end
   end
 end
+-- A day's visits summarised as they are written (streams.domain.dayvisits): each visit's part
+-- (area|live|drive_through|role|mode|activity|seconds|qualifying|start|end) is kept by visit id
+-- in <parts>, and a new revision takes the old part out of <summary> and puts the new one in.
+local function visit_count(summary, id, part, sign)
+  local area, live, dt, split, seconds, q, start, finish = string.match(part,
+    '^([^|]*)|(%d)|(%d)|([^|]*|[^|]*|[^|]*)|([^|]*)|(%d)|([^|]*)|([^|]*)$')
+  if live ~= '1' then return end
+  if dt == '1' then redis.call('HINCRBY', summary, area .. '|dt', sign) end
+  redis.call('HINCRBYFLOAT', summary, area .. '|d|' .. split,
+    string.format('%.17g', sign * tonumber(seconds)))
+  if q == '1' then
+    if sign > 0 then redis.call('HSET', summary, area .. '|q|' .. id, start .. '|' .. finish)
+    else redis.call('HDEL', summary, area .. '|q|' .. id) end
+  end
+end
+local function visit_put(summary, parts, id, part)
+  local old = redis.call('HGET', parts, id)
+  if old == part then return end
+  if old then visit_count(summary, id, old, -1)
+  else redis.call('HINCRBY', summary, string.match(part, '^[^|]*') .. '|n', 1) end
+  visit_count(summary, id, part, 1)
+  redis.call('HSET', parts, id, part)
+end
+-- Visits stored before the summary was kept: summarised from their JSON on the day's first write.
+local function visits_upgrade(visits, parts, summary)
+  if redis.call('EXISTS', parts) == 1 then return end
+  local stored = redis.call('HGETALL', visits)
+  for i = 1, #stored, 2 do
+    local v = cjson.decode(stored[i + 1])
+    local finish = v['end']
+    if type(finish) ~= 'string' then finish = '' end
+    visit_put(summary, parts, stored[i], table.concat({
+      v.area_id, v.status == 'retracted' and '0' or '1', v.drive_through and '1' or '0',
+      v.role, v.mode, v.activity, string.format('%.17g', v.seconds),
+      v.qualifying and '1' or '0', v.start, finish}, '|'))
+  end
+end
 local skip = 0
 local ops = cjson.decode(ARGV[2])
 for _, op in ipairs(ops) do
@@ -201,6 +239,9 @@ for _, op in ipairs(ops) do
   elseif name == 'once' then
     if redis.call('SET', op[2], '1', 'NX', 'EX', op[3]) == false then skip = tonumber(op[4]) end
   elseif name == 'hset' then redis.call('HSET', op[2], op[3], op[4])
+  elseif name == 'visits' then
+    visits_upgrade(op[2], op[3], op[4])
+    for i, id in ipairs(op[5]) do visit_put(op[4], op[3], id, op[6][i]) end
   elseif name == 'hset_blobs' then
     local names, position, lengths = op[3], tonumber(op[4]), op[5]
     for i = 1, #names, 500 do
@@ -353,6 +394,17 @@ class Changes:
         self.ops.append(["hset_blobs", key, list(blobs), position, [str(n) for n in lengths]])
         self.blobs.extend(blobs.values())
         self.blob_bytes += sum(lengths)
+
+    def visits(
+        self, visits_key: str, parts_key: str, summary_key: str, parts: Mapping[str, str]
+    ) -> None:
+        """Put each visit's part (visit id -> :func:`~streams.domain.dayvisits.visit_part`) in
+        its day's summary, replacing the part of an earlier revision; visits already stored in
+        ``visits_key`` before the summary was kept are summarised first. One op."""
+        if parts:
+            self.ops.append(
+                ["visits", visits_key, parts_key, summary_key, list(parts), list(parts.values())]
+            )
 
     def hset(self, key: str, name: str, value: str) -> None:
         """Set one hash field."""
@@ -543,7 +595,6 @@ class State:
         self._apply = self.redis.register_script(APPLY_LUA)
         self._lead = self.redis.register_script(LEAD_LUA)
         self._roster_entries: dict[bytes, tuple[RosterVersion, ...]] = {}
-        self._visits_read: dict[bytes, dict[str, Any]] = {}
 
     def key(self, tag: str, *parts: str) -> str:
         """A key in hash-tag slot ``tag`` under this deployment's prefix."""
@@ -835,12 +886,15 @@ class State:
             ((minute, split, seconds) for (minute, split), seconds in dose_buckets.items()),
             DOSE_WINDOWS,
         )
-        visits_by_day: dict[str, dict[str, bytes]] = {}
+        visits_by_day: dict[str, dict[str, Mapping[str, object]]] = {}
         for visit_id, (day, value) in visit_values.items():
-            visits_by_day.setdefault(day, {})[visit_id] = orjson.dumps(value)
+            visits_by_day.setdefault(day, {})[visit_id] = value
         for day, visits in visits_by_day.items():
-            changes.hset_blobs(f"{slot}:visits:{day}", visits)
-            changes.expire(f"{slot}:visits:{day}", VISIT_DAYS_KEPT * 86400)
+            keys = (f"{slot}:visits:{day}", f"{slot}:visit_parts:{day}", f"{slot}:vday:{day}")
+            changes.visits(*keys, {visit_id: visit_part(v) for visit_id, v in visits.items()})
+            changes.hset_blobs(keys[0], {i: orjson.dumps(v) for i, v in visits.items()})
+            for key in keys:
+                changes.expire(key, VISIT_DAYS_KEPT * 86400)
         changes.hset_blobs(slot + ":tracks", tracks)
         changes.geoadd(
             slot + ":geo", ((fix.lon, fix.lat, issi) for issi, (fix, _) in last_fixes.items())
@@ -878,6 +932,15 @@ class State:
                 found[area_id] = max(found.get(area_id, -math.inf), float(reply[0][1]))
         return found
 
+    def forget_radios(self, changes: Changes, partition: int, issis: Iterable[str]) -> None:
+        """Drop radios from one partition's presence state: their tracks and latest fixes (the
+        radios' presence and visits were withdrawn and closed before)."""
+        slot = self.pings_slice(partition)
+        for issi in issis:
+            changes.hdel(slot + ":tracks", issi)
+            changes.hdel(slot + ":lastfix", issi)
+            changes.zrem(slot + ":geo", issi)
+
     async def presence_view(
         self, partitions: int, days: Sequence[str], *, figures: bool = True
     ) -> PresenceView:
@@ -894,32 +957,35 @@ class State:
                     pipe.hgetall(slot + ":dose:out")
                     pipe.hgetall(slot + ":dose:total")
                     for day in days:
-                        pipe.hgetall(f"{slot}:visits:{day}")
+                        pipe.hgetall(f"{slot}:vday:{day}")
             replies = await pipe.execute()
         self.metrics.round_trip("presence_view")
         view = PresenceView()
         per_partition = 3 + (2 + len(days) if figures else 0)
-        known = self._visits_read
-        if figures:
-            self._visits_read = {}
         for partition in range(partitions):
             present, lastq, feed, *rest = replies[
                 partition * per_partition : (partition + 1) * per_partition
             ]
-            outs, totals, *visits = rest if figures else ({}, {})
-            parsed = [self._visit(blob, known) for day in visits for blob in day.values()]
-            view.add(present, outs, lastq, feed, totals, parsed)
+            outs, totals, *summaries = rest if figures else ({}, {})
+            view.add(present, outs, lastq, feed, totals, summaries)
         return view
 
-    def _visit(self, blob: bytes, known: Mapping[bytes, dict[str, Any]]) -> dict[str, Any]:
-        """A stored visit parsed, unless the previous read held the same value: the evaluator
-        reads every visit of the day on each cycle, and most did not change since the last.
-        Only the visits of the latest read are kept."""
-        visit = known.get(blob)
-        if visit is None:
-            visit = orjson.loads(blob)
-        self._visits_read[blob] = visit
-        return visit
+    async def visits_of_area(self, partitions: int, day: str, area_id: str) -> list[dict[str, Any]]:
+        """The published values of an area's visits of a local day, as stored (latest
+        revisions). Reads every visit of the day: for a supervisor's look at one area, not for
+        the evaluator (which reads the day's summary)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                pipe.hvals(f"{self.pings_slice(partition)}:visits:{day}")
+            replies = await pipe.execute()
+        self.metrics.round_trip("visits_of_area")
+        marker = b'"area_id":' + orjson.dumps(area_id)
+        return [
+            visit
+            for reply in replies
+            for blob in reply
+            if marker in blob and (visit := orjson.loads(blob))["area_id"] == area_id
+        ]
 
     # -- demand (cad.incidents, crimes.recorded, stopsearch.events partitions) ----------------
 
@@ -1277,8 +1343,8 @@ class PresenceView:
     feed_last_fix: float | None = None
     dose_total: dict[str, dict[str, float]] = field(default_factory=dict)
     """area_id -> "role|mode|activity" -> officer-seconds since the service began."""
-    visits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    """area_id -> the visits of the days read."""
+    visits: dict[str, DayVisits] = field(default_factory=dict)
+    """area_id -> the visits of the days read, summarised."""
 
     def add(
         self,
@@ -1287,10 +1353,10 @@ class PresenceView:
         lastq: Mapping[bytes, bytes],
         feed: bytes | None,
         totals: Mapping[bytes, bytes],
-        visits: Iterable[dict[str, Any]],
+        visit_summaries: Iterable[Mapping[bytes, bytes]],
     ) -> None:
-        """Merge one partition's replies (its dose totals and what left each window) and its
-        visits (parsed; shared, not to be changed)."""
+        """Merge one partition's replies (its dose totals and what left each window, and the
+        summaries of its visits of the days read)."""
         for field_name, value in totals.items():
             area_id, split = field_name.decode().split("|", 1)
             by_split = self.dose_total.setdefault(area_id, {})
@@ -1309,8 +1375,9 @@ class PresenceView:
             )
         if feed is not None:
             self.feed_last_fix = max(self.feed_last_fix or 0.0, float(feed))
-        for visit in visits:
-            self.visits.setdefault(visit["area_id"], []).append(visit)
+        for summary in visit_summaries:
+            for field_name, value in summary.items():
+                add_summary_field(self.visits, field_name.decode(), value.decode())
 
     def areas(self) -> set[str]:
         """The areas with any presence state (every other area's is empty)."""

@@ -7,14 +7,15 @@ demand and coverage.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import CoverageStatus
+from streams.domain.dayvisits import DayVisits
 from streams.domain.demand import DAY_S, HOUR_S, response_time_stats
 from streams.domain.dose import RollingWindows
 from streams.domain.ledger import DailyLedger, DoseKey, ledger_value
@@ -36,7 +37,7 @@ class AreaFacts:
 
     ``present``: issi -> (role, mode); ``dose_windows``: window seconds -> "role|mode|activity"
     -> officer-seconds; ``dose_total``: "role|mode|activity" -> officer-seconds ever;
-    ``visits_today``: published visit values of today's visits;
+    ``visits_today``: today's visits, summarised;
     ``demand_windows``: window seconds -> "measure|label" -> total; ``open_incidents``: grade ->
     count; ``response_samples``: (arrival ts, seconds from opened to first arrival).
     """
@@ -46,7 +47,7 @@ class AreaFacts:
     dose_windows: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     dose_total: Mapping[str, float] = field(default_factory=dict)
     last_qualifying_end: float | None = None
-    visits_today: Sequence[Mapping[str, Any]] = ()
+    visits_today: DayVisits = field(default_factory=DayVisits)
     demand_windows: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     open_incidents: Mapping[str, int] = field(default_factory=dict)
     response_samples: Sequence[tuple[float, float]] = ()
@@ -103,33 +104,23 @@ def visit_times(value: Mapping[str, Any]) -> tuple[float, float | None]:
     )
 
 
-def live_visits(visits: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The visits that stand (latest revision, not retracted)."""
-    return [visit for visit in visits if visit.get("status") != "retracted"]
-
-
 def qualifying_visits(facts: AreaFacts, now: float) -> list[tuple[float, float]]:
-    """(start, end) of today's qualifying visits; one in progress ends ``now``."""
-    spans = []
-    for visit in live_visits(facts.visits_today):
-        if visit["qualifying"]:
-            start, end = visit_times(visit)
-            spans.append((start, now if end is None else end))
-    return spans
+    """(start, end) of today's qualifying visits (not retracted); one in progress ends
+    ``now``."""
+    return facts.visits_today.qualifying_spans(now)
 
 
 def dose_today(facts: AreaFacts) -> dict[DoseKey, float]:
-    """Seconds of today's visits by (role, mode, activity): the ledger's dose."""
-    dose: dict[DoseKey, float] = {}
-    for visit in live_visits(facts.visits_today):
-        key = (visit["role"], visit["mode"], visit["activity"])
-        dose[key] = dose.get(key, 0.0) + float(visit["seconds"])
-    return dose
+    """Seconds of today's visits (not retracted) by (role, mode, activity): the ledger's dose."""
+    return {
+        cast(DoseKey, _split(split)): seconds
+        for split, seconds in facts.visits_today.dose().items()
+    }
 
 
 def drive_throughs_today(facts: AreaFacts) -> int:
-    """Closed visits today shorter than the drive-through limit."""
-    return sum(1 for visit in live_visits(facts.visits_today) if visit["drive_through"])
+    """Closed visits today (not retracted) shorter than the drive-through limit."""
+    return facts.visits_today.drive_throughs
 
 
 def visits_group(facts: AreaFacts, now: float) -> dict[str, Any]:
@@ -205,7 +196,7 @@ def snapshot_value(
     """The ``area.snapshots/1`` value of one area at ``now``."""
     area = facts.area
     dose = any(facts.dose_windows.get(window) for window in WINDOW_NAMES)
-    visits = bool(facts.visits_today) or facts.last_qualifying_end is not None
+    visits = facts.visits_today.visits > 0 or facts.last_qualifying_end is not None
     demand = bool(
         any(facts.demand_windows.values()) or facts.open_incidents or facts.response_samples
     )

@@ -51,6 +51,7 @@ from typing import Final, Literal, TypeAlias
 
 import orjson
 
+from streams.domain.encoding import kept_json
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.records import record
@@ -717,6 +718,36 @@ def needs_expiry(track: Track, now: float, policy: Policy) -> bool:
     )
 
 
+LONGEST_DISTANCE_M: Final = _EARTH_RADIUS_M * math.pi * math.sqrt(5.0)
+"""The most :func:`_distance_m` can measure between two fixes (half a turn of latitude and a
+whole turn of longitude)."""
+
+
+def forget_after_s(policy: Policy, max_age_s: float) -> float:
+    """How long a radio must have been silent before its settled track can be forgotten
+    (:func:`forgettable`) when input older than ``max_age_s`` is refused: any fix still accepted
+    then comes after a gap that starts a track afresh (longer than ``max_gap_s`` and the
+    lateness) and that no distance makes implausible. With the defaults, 8.4 days."""
+    afresh_s = policy.max_gap_s + policy.allowed_lateness_s
+    return max_age_s + max(afresh_s, LONGEST_DISTANCE_M / policy.max_speed_mps)
+
+
+def forgettable(track: Track, now: float, policy: Policy, max_age_s: float) -> bool:
+    """Whether a radio's track can be dropped at ``now`` (from memory and from Redis) without
+    changing what any fix accepted later does: every fix is settled, its visits are closed and
+    nothing is left for the clock to do (:func:`needs_expiry`), and its last fix and watermark
+    are :func:`forget_after_s` old. A radio that falls silent for good (retired, swapped, or a
+    bad id that passed validation once) then holds nothing."""
+    if track.recent:
+        return False
+    last_fix = track.settled.last_fix
+    return (
+        last_fix is not None
+        and max(last_fix.ts, track.watermark) < now - forget_after_s(policy, max_age_s)
+        and not needs_expiry(track, now, policy)
+    )
+
+
 def clock_settles(track: Track, now: float, policy: Policy) -> bool:
     """Whether the clock at ``now`` should :func:`expire` the track: it :func:`needs_expiry` and
     its radio has sent no fix within ``allowed_lateness_s`` of ``now``.
@@ -1091,7 +1122,7 @@ def _stored_entry(
     """A stored recent fix as JSON: its place and its context, ``null`` when equal to the
     previous."""
     stored_context = None if context == previous_context else _context_to_list(context)
-    return orjson.dumps((*place, stored_context))
+    return kept_json((*place, stored_context))
 
 
 def _context_elided(stored: bytes) -> bool:

@@ -105,7 +105,8 @@ async def area_detail(request: web.Request) -> web.Response:
         "visits_recent": None,
     }
     if request[CALLER_KEY].role == "supervisor":
-        visits = sorted(view.facts.visits_today, key=lambda v: visit_times(v)[0], reverse=True)
+        stored = await runtime.state.visits_of_area(PINGS_PARTITIONS, day, area_id)
+        visits = sorted(stored, key=lambda v: visit_times(v)[0], reverse=True)
         body["visits_recent"] = visits[:50]
         await _audit(request, "area_visits", {"area_id": area_id, "visits": len(visits[:50])})
     return _json(body)

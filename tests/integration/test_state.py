@@ -3,6 +3,7 @@ what the coverage evaluator reads."""
 
 from __future__ import annotations
 
+import tracemalloc
 from dataclasses import replace
 
 import orjson
@@ -11,6 +12,7 @@ import redis.asyncio as redis_asyncio
 
 from streams.app import create_app
 from streams.coverage import read_areas
+from streams.domain.dayvisits import DayVisits
 from streams.domain.joins import BEGINNING, ROSTER_VERSIONS_KEPT, RosterVersion
 from streams.domain.tracks import Visit, VisitRecorded
 from streams.domain.windows import in_window
@@ -122,24 +124,123 @@ async def test_a_replayed_offset_changes_nothing_and_once_skips_repeated_content
     await state.close()
 
 
-async def test_a_visit_unchanged_since_the_last_read_is_not_parsed_again(
+def visit(
+    visit_id: str, area_id: str, status: str, seconds: float, **fields: object
+) -> dict[str, object]:
+    """A published visit value (the fields the day summary reads, and an id)."""
+    value: dict[str, object] = {
+        "visit_id": visit_id,
+        "area_id": area_id,
+        "role": "response",
+        "mode": "vehicle",
+        "activity": "proactive",
+        "start": "2026-11-20T11:00:00.000Z",
+        "end": None if status == "open" else "2026-11-20T11:20:00.000Z",
+        "seconds": seconds,
+        "qualifying": seconds >= 600,
+        "drive_through": status != "open" and seconds < 120,
+        "status": status,
+    }
+    value.update(fields)
+    return value
+
+
+async def write_visits(state: State, partition: int, day: str, *values: dict[str, object]) -> None:
+    """Commit visit values as the presence engine does (one revision each, in order)."""
+    for value in values:
+        changes = Changes()
+        state.record_presence(
+            changes, partition, [], {str(value["visit_id"]): (day, value)}, {}, {}, 0.0
+        )
+        await state.commit([PartitionCommit("airwave.pings", partition, None, changes)])
+
+
+async def test_the_day_summary_follows_each_visits_latest_revision(stack, unique: str) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    day = "2026-11-20"
+    await write_visits(
+        state,
+        0,
+        day,
+        visit("v1", "ia-01", "open", 30.0),
+        visit("v2", "ia-01", "closed", 45.0),  # a drive-through
+        visit("v1", "ia-01", "open", 700.0),  # qualifying now
+        visit("v3", "ia-02", "closed", 900.0),
+        visit("v1", "ia-01", "closed", 1200.0),
+        visit("v3", "ia-02", "retracted", 900.0),
+    )
+    await write_visits(state, 1, day, visit("v4", "ia-01", "closed", 610.5, role="roads"))
+
+    view = await state.presence_view(2, [day])
+
+    assert view.visits["ia-01"] == DayVisits(
+        visits=3,
+        drive_throughs=1,
+        dose_seconds={"response|vehicle|proactive": 1245.0, "roads|vehicle|proactive": 610.5},
+        qualifying={
+            "v1": ("2026-11-20T11:00:00.000Z", "2026-11-20T11:20:00.000Z"),
+            "v4": ("2026-11-20T11:00:00.000Z", "2026-11-20T11:20:00.000Z"),
+        },
+    )
+    assert view.visits["ia-02"].visits == 1  # retracted: counted as a visit id, nothing else
+    assert view.visits["ia-02"].dose() == {}
+    assert not view.visits["ia-02"].qualifying
+    assert sorted(v["visit_id"] for v in await state.visits_of_area(2, day, "ia-01")) == [
+        "v1",
+        "v2",
+        "v4",
+    ]
+    await state.close()
+
+
+async def test_what_the_evaluator_reads_and_holds_of_a_day_does_not_grow_with_its_visits(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    held: dict[str, int] = {}
+    views = []
+    for day, count in (("2026-11-20", 100), ("2026-11-21", 5_100)):
+        changes = Changes()
+        visits = {
+            f"v{n}": (day, visit(f"v{n}", f"ia-{n % 20:02d}", "closed", 60.0)) for n in range(count)
+        }
+        state.record_presence(changes, 0, [], visits, {}, {}, 0.0)
+        await state.commit([PartitionCommit("airwave.pings", 0, None, changes)])
+        await state.presence_view(1, [day])  # a read before: what is kept from one to the next
+        tracemalloc.start()
+        try:
+            before, _ = tracemalloc.get_traced_memory()
+            views.append(await state.presence_view(1, [day]))
+            held[day], _ = tracemalloc.get_traced_memory()
+            held[day] -= before
+        finally:
+            tracemalloc.stop()
+
+    assert views[1].visits["ia-07"].drive_throughs == 5_100 // 20
+    assert held["2026-11-21"] - held["2026-11-20"] < 100_000  # not ~1.8 KB per visit
+    await state.close()
+
+
+async def test_visits_stored_before_the_day_summary_are_summarised_on_the_days_next_write(
     stack, unique: str
 ) -> None:  # type: ignore[no-untyped-def]
     state = State(stack.redis_url, unique, Metrics([]))
     day = "2026-11-20"
-    visits = state.pings_slice(0) + f":visits:{day}"
-    first = {"area_id": "ia-01", "status": "open", "seconds": 60.0}
-    second = {"area_id": "ia-02", "status": "closed", "seconds": 900.0}
-    await state.redis.hset(visits, mapping={"v1": orjson.dumps(first), "v2": orjson.dumps(second)})
+    earlier = [visit("v1", "ia-01", "open", 650.0), visit("v2", "ia-01", "closed", 60.0)]
+    await state.redis.hset(
+        state.pings_slice(0) + f":visits:{day}",
+        mapping={str(v["visit_id"]): orjson.dumps(v) for v in earlier},
+    )
 
-    before = await state.presence_view(1, [day])
-    await state.redis.hset(visits, "v1", orjson.dumps({**first, "status": "closed"}))
-    after = await state.presence_view(1, [day])
+    await write_visits(state, 0, day, visit("v1", "ia-01", "closed", 1200.0))
+    view = await state.presence_view(1, [day])
 
-    assert after.visits["ia-02"] == [second]
-    assert after.visits["ia-02"][0] is before.visits["ia-02"][0]  # the same parsed value
-    assert after.visits["ia-01"] == [{**first, "status": "closed"}]  # a new revision is read
-    assert before.visits["ia-01"] == [first]
+    assert view.visits["ia-01"] == DayVisits(
+        visits=2,
+        drive_throughs=1,
+        dose_seconds={"response|vehicle|proactive": 1260.0},
+        qualifying={"v1": ("2026-11-20T11:00:00.000Z", "2026-11-20T11:20:00.000Z")},
+    )
     await state.close()
 
 
@@ -149,10 +250,9 @@ async def test_a_light_read_takes_the_figures_from_the_last_full_one(stack, uniq
     slot = runtime.state.pings_slice(0)
     now = 1_795_176_000.0  # 2026-11-20T12:00:00Z
     day = "2026-11-20"
-    visit = {"area_id": "ia-01", "status": "open", "seconds": 60.0}
     await runtime.state.redis.hset(slot + ":present", "ia-01|2001001", "response|foot")
     await runtime.state.redis.hset(slot + ":dose:total", "ia-01|response|foot|proactive", "60")
-    await runtime.state.redis.hset(f"{slot}:visits:{day}", "v1", orjson.dumps(visit))
+    await write_visits(runtime.state, 0, day, visit("v1", "ia-01", "open", 60.0))
 
     full = await read_areas(runtime, now, None, wall_now=100.0)
     await runtime.state.redis.hset(slot + ":present", "ia-02|2001002", "roads|vehicle")
@@ -164,7 +264,7 @@ async def test_a_light_read_takes_the_figures_from_the_last_full_one(stack, uniq
     assert light.figures is full.figures
     assert set(light.presence.present) == {"ia-01", "ia-02"}  # who is present: read every time
     assert light.presence.dose_windows[900]["ia-01"] == {"response|foot|proactive": 60.0}
-    assert light.presence.visits["ia-01"] == [visit]
+    assert light.presence.visits["ia-01"].visits == 1
     assert again.presence.dose_windows[900]["ia-01"] == {"response|foot|proactive": 600.0}
     assert again.figures.read_at == 111.0
     await runtime.state.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from dataclasses import replace
 from typing import Any
 
@@ -23,12 +24,14 @@ from streams.coverage import (
     facts_fingerprint,
     rest_until,
     snapshot_due,
+    snapshot_fingerprint,
     spread_start,
     view_due,
     with_ts,
 )
 from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import CoveragePolicy, CoverageStatus, PolicyBand
+from streams.domain.snapshots import AreaFacts, snapshot_value
 from streams.state import DemandView, PresenceView
 
 EVENING = PolicyBand(18 * 60, 2 * 60, 7200.0)
@@ -116,7 +119,7 @@ PRESENCE_REPLIES: dict[str, tuple[Any, ...]] = {
     ),
     "last_qualifying": ({}, {}, {b"ia-01": b"1795176000"}, None, {}, []),
     "dose_total": ({}, {}, {}, None, {b"ia-01|pcso|foot|proactive": b"60"}, []),
-    "visit": ({}, {}, {}, None, {}, [{"area_id": "ia-01", "status": "open"}]),
+    "visit": ({}, {}, {}, None, {}, [{b"ia-01|n": b"1", b"ia-01|d|pcso|foot|proactive": b"0"}]),
 }
 DEMAND_REPLIES: dict[str, tuple[Any, ...]] = {
     "demand_window": (
@@ -165,6 +168,23 @@ def test_a_published_snapshot_is_its_content_fingerprint_with_its_time() -> None
 
     assert orjson.loads(with_ts(snapshot["ts"], fingerprint)) == snapshot
     assert orjson.loads(with_ts(snapshot["ts"], b"{}")) == {"ts": snapshot["ts"]}
+
+
+def test_a_snapshot_fingerprint_kept_per_area_holds_about_its_length_in_memory() -> None:
+    area = AreaDefinition(
+        "grid-00001", "Bench cell 1", "comparison", box(-1.9, 52.48, -1.89, 52.49)
+    )
+    snapshot = snapshot_value(AreaFacts(area), None, None, NOON)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        kept = [snapshot_fingerprint(snapshot) for _ in range(100)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    ts, fingerprint = kept[0]
+    assert orjson.loads(with_ts(ts, fingerprint)) == snapshot
+    assert (held - before) / len(kept) < len(fingerprint) + 200  # orjson's buffer: 4 KB
 
 
 def areas_read(present: dict[str, dict[str, str]], figures: Figures) -> AreasRead:

@@ -11,13 +11,15 @@ import pytest
 
 from streams.presence import IDLE_AFTER_S, PresenceEngine
 from streams.settings import Settings
+from streams.stage import limits_for
 
 EVENT_CLOCK_NOW = 1_795_300_000.0
 
 
 def engine(clock: str) -> PresenceEngine:
     state = SimpleNamespace(directory_version_keys=lambda partitions: [])
-    services: Any = SimpleNamespace(settings=Settings(clock=clock), state=state)
+    settings = Settings(clock=clock)
+    services: Any = SimpleNamespace(settings=settings, state=state, limits=limits_for(settings))
     return PresenceEngine(services)
 
 

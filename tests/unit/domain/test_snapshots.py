@@ -4,6 +4,7 @@ from shapely.geometry import box
 
 from schemas import assert_valid
 from streams.domain.areas import AreaDefinition
+from streams.domain.dayvisits import DayVisits, add_summary_field, visit_part
 from streams.domain.snapshots import (
     AreaFacts,
     dose_today,
@@ -38,17 +39,36 @@ def visit(start: str, end: str | None, seconds: float, **fields: object) -> dict
     return value
 
 
+def day_visits(*values: dict[str, object]) -> DayVisits:
+    """The day summary Redis keeps of these (latest) visit values (streams.state's Lua): each
+    visit's part, summed."""
+    summary: dict[str, str] = {}
+    for value in values:
+        area, live, dt, role, mode, activity, seconds, q, start, end = visit_part(value).split("|")
+        summary[f"{area}|n"] = str(int(summary.get(f"{area}|n", "0")) + 1)
+        if live == "1":
+            summary[f"{area}|dt"] = str(int(summary.get(f"{area}|dt", "0")) + int(dt))
+            dose = f"{area}|d|{role}|{mode}|{activity}"
+            summary[dose] = repr(float(summary.get(dose, "0")) + float(seconds))
+            if q == "1":
+                summary[f"{area}|q|{value['visit_id']}"] = f"{start}|{end}"
+    summaries: dict[str, DayVisits] = {}
+    for name, amount in summary.items():
+        add_summary_field(summaries, name, amount)
+    return summaries.get("ia-01", DayVisits())
+
+
 FACTS = AreaFacts(
     area=AREA,
     present={"2001": ("response", "vehicle"), "2002": ("neighbourhood", "foot")},
     dose_windows={900: {"response|vehicle|reactive": 600.0, "neighbourhood|foot|proactive": 300.0}},
     last_qualifying_end=NOW - 1800,
-    visits_today=[
+    visits_today=day_visits(
         visit("2026-11-20T17:00:00.000Z", "2026-11-20T17:30:00.000Z", 1800.0),
         visit("2026-11-20T17:40:00.000Z", "2026-11-20T17:41:00.000Z", 60.0),
         visit("2026-11-20T17:50:00.000Z", None, 610.0),
         visit("2026-11-20T16:00:00.000Z", "2026-11-20T16:20:00.000Z", 1200.0, status="retracted"),
-    ],
+    ),
     demand_windows={86400: {"incidents_opened|immediate": 2.0, "crimes|burglary": 1.0}},
     open_incidents={"immediate": 1},
 )
