@@ -8,12 +8,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 
 from streams import topics
 from streams.bench import preload
 from streams.bench_support import BENCH_EPOCH, Fleet, area_messages, make_fleet, ping_messages
 from streams.clock import EventClock
+from streams.domain.timefmt import format_ts
 from streams.domain.tracks import forget_after_s
 from streams.embedded import Services
 from streams.metrics import Metrics
@@ -82,8 +84,13 @@ async def test_a_radio_silent_for_good_is_forgotten_from_memory_and_redis(
         await engine.process(ping_batch(events))
 
     async def tick_at(ts: float) -> None:
+        """The partition's event time reaches ``ts`` (an in-band heartbeat: on the event clock a
+        partition settles on its own data only), then the clock settles it."""
         clock.observe(ts)
-        await asyncio.sleep(IDLE_AFTER_S)  # the partition is idle: it settles on the clock
+        heartbeat = orjson.dumps({"schema": "clock.ticks/1", "source": "test", "ts": format_ts(ts)})
+        await engine.process(ping_batch([_Event(_Message(b"test", heartbeat, 0, offsets[0], ts))]))
+        offsets[0] += 1
+        await asyncio.sleep(IDLE_AFTER_S)
         await engine.tick({0: None})
 
     async def stored(issi: str) -> list[bool]:
