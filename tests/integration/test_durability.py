@@ -5,7 +5,6 @@ the state of an uninterrupted run over the same records."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import signal
@@ -171,20 +170,20 @@ def dose_without_activity(value: object) -> dict[bytes, float] | None:
     return summed
 
 
-def nonzero(value: object) -> dict[bytes, float]:
-    """A hash of numbers without its zero fields (a split whose dose was moved away leaves a 0
-    in one run and no field in another); a field that is no number makes it unequal to all."""
-    if not isinstance(value, dict):
-        return {}
-    found: dict[bytes, float] = {}
-    for name, number in value.items():
+def nonzero(value: object) -> tuple[dict[bytes, float], dict[bytes, object]]:
+    """A hash's number fields without the zero ones (a split whose dose was moved away leaves a
+    0 in one run and no field in another), and its other fields as they are."""
+    numbers: dict[bytes, float] = {}
+    others: dict[bytes, object] = {}
+    for name, raw in value.items() if isinstance(value, dict) else ():
         try:
-            parsed = float(number)
+            parsed = float(raw)
         except ValueError:
-            return {b"not a number": math.nan}
+            others[name] = raw
+            continue
         if parsed != 0.0:
-            found[name] = parsed
-    return found
+            numbers[name] = parsed
+    return numbers, others
 
 
 def close(expected: dict[bytes, float], found: dict[bytes, float]) -> bool:
@@ -217,7 +216,9 @@ def known_cause(key: str, expected: object, found: object) -> str | None:
             return ACTIVITY_JOIN
         return None
     if DAY_SUMMARY.fullmatch(key):
-        return FLOAT_ORDER if close(nonzero(expected), nonzero(found)) else None
+        (numbers, others), (found_numbers, found_others) = nonzero(expected), nonzero(found)
+        same = others == found_others and close(numbers, found_numbers)
+        return FLOAT_ORDER if same else None
     if VISITS.fullmatch(key):
         same = visits_without_activity(expected) == visits_without_activity(found)
         return ACTIVITY_JOIN if same else None
