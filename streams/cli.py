@@ -173,7 +173,9 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", type=Path, help="JSONL output file for --sink file")
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--officers", type=int, default=200)
-    simulate.add_argument("--hours", type=float, default=1.0, help="simulated duration")
+    simulate.add_argument(
+        "--hours", type=float, default=1.0, help="simulated duration (0: endless, day after day)"
+    )
     simulate.add_argument("--start", help="simulated start, RFC 3339 (default: now, to the minute)")
     simulate.add_argument(
         "--speed",

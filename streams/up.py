@@ -65,7 +65,8 @@ def simulator_command(options: UpOptions, today: date) -> list[str]:
 
     It starts at 15:00 today with three hours of history published at once, so the demo opens
     at 18:00, when the evening band's 2 h limit applies, with neglected Impact Areas already
-    overdue: alerts show within the first minute, then officers move at ``speed`` x real time.
+    overdue: alerts show within the first minute, then officers move at ``speed`` x real time,
+    day after day, until the stack is stopped (``--hours 0``: the simulation never ends).
     """
     start = datetime.combine(today, clock_time(15, 0), tzinfo=UTC)
     return python_command(
@@ -79,7 +80,7 @@ def simulator_command(options: UpOptions, today: date) -> list[str]:
         "--seed",
         str(options.seed),
         "--hours",
-        "24",
+        "0",
         "--start",
         start.isoformat(),
         "--preroll-hours",

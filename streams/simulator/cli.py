@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -73,7 +74,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         officers=args.officers,
         start=start,
-        duration_seconds=args.hours * 3600.0,
+        duration_seconds=args.hours * 3600.0 if args.hours > 0 else math.inf,
         malformed_rate=args.malformed_rate,
     )
     records = generate(options, pack)

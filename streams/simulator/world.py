@@ -30,7 +30,9 @@ Faults (each a rate; all off except as configured)
 - ``malformed_rate``: share of records after the opening snapshot whose value is replaced by
   bytes that are not a JSON object (truncated, garbage, wrapped in an array, trailing junk).
 
-Records after ``duration_seconds`` are not delivered (the recording ends there).
+Records after ``duration_seconds`` are not delivered (the recording ends there); with
+``duration_seconds`` infinite the city goes on, day after day, for as long as it is read (the
+live demo).
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 STEP_MS: Final = 5000
+ENDLESS_MS: Final = 2**62
+"""The end of an endless simulation: far beyond any run (a ``range`` to it is lazy)."""
+STUCK_WITHIN_MS: Final = 86_400_000
+"""Devices that get stuck do so within the first simulated day (or the run, if shorter)."""
 """Simulated milliseconds per step; fixes and events within a step keep their own times."""
 DAY_S: Final = 86_400
 ROLES: Final = ("response", "neighbourhood", "roads", "offender_management", "partnership")
@@ -264,7 +270,11 @@ class _Simulation:
             np.random.default_rng(stream) for stream in streams
         )
         self.start_ms = round(options.start.timestamp() * 1000)
-        self.end_ms = round(options.duration_seconds * 1000)
+        self.end_ms = (
+            round(options.duration_seconds * 1000)
+            if math.isfinite(options.duration_seconds)
+            else ENDLESS_MS
+        )
         self.queue: list[tuple[int, int, Record]] = []
         self.sequence = 0
         self.opening = True
@@ -361,7 +371,9 @@ class _Simulation:
         faults = self.fault_rng
         stuck = faults.random(n) < options.stuck_device_rate
         self.stuck_from_ms = np.where(
-            stuck, faults.integers(0, self.end_ms, size=n), np.iinfo(np.int64).max
+            stuck,
+            faults.integers(0, min(self.end_ms, STUCK_WITHIN_MS), size=n),
+            np.iinfo(np.int64).max,
         )
         self.stuck_fix: dict[int, tuple[float, float]] = {}
         self.radio_off_until_ms = np.zeros(n, dtype=np.int64)

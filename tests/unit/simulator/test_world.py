@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -318,3 +319,21 @@ def test_a_pack_without_a_patrol_area_still_simulates() -> None:
         )
     )
     assert sum(record.topic == "airwave.pings" for record in records) > 50
+
+
+def test_an_endless_city_goes_on_past_two_midnights() -> None:
+    """The live demo's simulation (``--hours 0``) never ends: two days on, officers still patrol
+    and the clock still ticks."""
+    start = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+    options = SimulationOptions(
+        seed=3, officers=12, start=start, duration_seconds=math.inf, **NO_FAULTS
+    )
+    third_day = datetime(2026, 11, 23, 1, 0, tzinfo=UTC).isoformat()[:13]
+    counts: Counter[str] = Counter()
+    for record in generate(options, areas()):
+        if record.at > 36 * 3600:
+            break
+        if record.value is not None and orjson.loads(record.value).get("ts", "")[:13] >= third_day:
+            counts[record.topic] += 1
+    assert counts["clock.ticks"] > 100
+    assert counts["airwave.pings"] > 100
