@@ -13,6 +13,7 @@ however often they are delivered.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ from streams.domain.incidents import (
     incident_to_dict,
 )
 from streams.domain.joins import incident_assignments
+from streams.domain.ticks import Heartbeat, decode_or_heartbeat
 from streams.domain.timefmt import format_ts
 from streams.domain.validation import Rejected, Rejection
 from streams.runtime import Runtime
@@ -60,6 +62,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SEEN_TTL_S = 2 * 86400
 RESPONSE_SAMPLES_KEPT_S = 2 * 86400
+
+
+_incident_or_beat = functools.partial(decode_or_heartbeat, decode_incident)
 
 
 def harm_weights(path: str) -> HarmWeights:
@@ -122,12 +127,21 @@ class DemandEngine:
         return found
 
     async def process_incidents(self, events: Events) -> None:
-        """One batch of ``cad.incidents``."""
+        """One batch of ``cad.incidents``: its incident events, and the partition's event-time
+        progress (incident events and in-band heartbeats), committed with the assignments it
+        covers so the pings can wait for it (:mod:`streams.domain.joins`)."""
         runtime = self.runtime
-        decoded, rejections = await self._decode_batch(topics.INCIDENTS, events, decode_incident)
+        read, rejections = await self._decode_batch(topics.INCIDENTS, events, _incident_or_beat)
         ids: dict[int, list[str]] = defaultdict(list)
-        for index, incident in decoded:
-            ids[events[index].message.partition].append(incident.incident_id)
+        progress: dict[int, float] = {}
+        decoded: list[tuple[int, IncidentEvent]] = []
+        for index, item in read:
+            partition = events[index].message.partition
+            progress[partition] = max(item.ts, progress.get(partition, item.ts))
+            if isinstance(item, Heartbeat):
+                continue
+            decoded.append((index, item))
+            ids[partition].append(item.incident_id)
         stored, version, unbuilt = await runtime.state.incident_states(ids)
         await runtime.refresh_fences(version)
         states: dict[str, IncidentState] = {
@@ -142,6 +156,8 @@ class DemandEngine:
                     runtime.state.slot(topics.INCIDENTS, partition),
                     now - runtime.settings.max_age_s,
                 )
+        for partition, ts in progress.items():
+            commits[partition].changes.max(runtime.state.cad_progress_key(partition), ts)
         for partition in unbuilt:
             runtime.state.rebuild_open_counts(
                 commits[partition].changes,

@@ -208,7 +208,9 @@ class Metrics:
             "Valid fixes by what the presence engine did with them: accepted, duplicate, "
             "too_late, implausible_speed, replayed (at or below the partition's applied offset); "
             "unknown_radio counts accepted fixes of radios missing from the roster; heartbeat "
-            "counts in-band heartbeats (clock ticks in a pings partition), which are no fixes",
+            "counts in-band heartbeats (clock ticks in a pings partition), which are no fixes; "
+            "cad_behind counts fixes classified before cad.incidents had been read up to their "
+            "time (the event clock's join wait gave up)",
             ["outcome"],
             registry=self.registry,
         )
@@ -283,6 +285,7 @@ class Metrics:
             "replayed",
             "unknown_radio",
             "heartbeat",
+            "cad_behind",
         ):
             self.fix_outcomes.labels(outcome)
         for status in ("open", "closed", "retracted"):

@@ -64,6 +64,8 @@ broker acknowledgements are taken and its Redis commit sent while this one is wo
 DIRECTORY_FRESH_S = 0.1
 """Versions of the areas, roster and assignments read this recently are used as they are (each
 commit reads them again in its round trip); older ones are read again first."""
+JOIN_POLL_S = 0.02
+"""How often a batch waiting for ``cad.incidents`` to catch up reads its progress again."""
 
 
 class PingBatch(msgspec.Struct, array_like=True, frozen=True):
@@ -173,7 +175,8 @@ class Directory:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.keys = state.directory_version_keys(topics.BY_NAME[topics.INCIDENTS].partitions)
+        self.incident_partitions = topics.BY_NAME[topics.INCIDENTS].partitions
+        self.keys = state.directory_version_keys(self.incident_partitions)
         self.versions: list[bytes | None] | None = None
         self.read_at = -math.inf
         self._roster_version: bytes | None = None
@@ -194,6 +197,17 @@ class Directory:
         """The version of the area definitions last read."""
         return int(self.versions[0] or 0) if self.versions else 0
 
+    @property
+    def cad_progress(self) -> float | None:
+        """How far in event time every ``cad.incidents`` partition had been read when the
+        versions were last read (the slowest one's progress; None while one has no data)."""
+        if self.versions is None:
+            return None
+        stored = self.versions[2 + self.incident_partitions :]
+        if not stored or any(value is None for value in stored):
+            return None
+        return min(float(value) for value in stored if value is not None)
+
     async def entries(
         self, issis: Sequence[str]
     ) -> tuple[dict[str, tuple[RosterVersion, ...]], dict[str, tuple[Assignment, ...]]]:
@@ -205,7 +219,7 @@ class Directory:
         if self.versions[1] != self._roster_version:
             self.roster.clear()
             self._roster_version = self.versions[1]
-        assigned_version = self.versions[2:]
+        assigned_version = self.versions[2 : 2 + self.incident_partitions]
         if assigned_version != self._assigned_version:
             changed = [
                 partition
@@ -271,6 +285,9 @@ class PresenceEngine:
         """The time of a partition's first record, until it is committed."""
         self.directory = Directory(services.state)
         self.max_age_s = services.limits.max_age_s
+        self.join_gave_up: float | None = None
+        """The time a batch last stopped waiting for ``cad.incidents`` at (:meth:`_await_cad`);
+        None once CAD has caught up with it."""
 
     def forget(self) -> None:
         """Drop every cached partition (on rebalance, and whenever the cache may be ahead of
@@ -299,7 +316,10 @@ class PresenceEngine:
             )
             self.heartbeats = 0
             fresh, rejections = self._decode_all(batch, unapplied)
+            cad_behind = await self._await_cad(batch)
             work, outcomes = await self._advance(batch, fresh)
+            if cad_behind is not None:
+                outcomes["cad_behind"] = sum(1 for d in fresh if d.fix.ts > cad_behind)
             for partition_work in work.values():
                 rejections.extend(partition_work.rejected)
             commits = []
@@ -383,6 +403,43 @@ class PresenceEngine:
             progress[partition] = fix.ts if before is None or fix.ts > before else before
             decoded.append(_Decoded(index, fix, before))
         return decoded, rejections
+
+    async def _await_cad(self, batch: PingBatch) -> float | None:
+        """On the event clock, wait until ``cad.incidents`` has been read up to the event time
+        of this batch's partitions, so that every fix is classified with the assignments valid
+        at its time, whichever topic the workers happened to read faster (``docs/time-model.md``,
+        joins). Returns None when it has, or when there is nothing to wait for (the wall clock;
+        a ``cad.incidents`` partition without any record yet: a feed without CAD or without
+        in-band heartbeats). Otherwise how far CAD had been read when the wait gave up, after
+        ``COVERWATCH_JOIN_WAIT_S`` of wall time (CAD stopped, or lags for good); after that no
+        batch waits until CAD has caught up with the batch that gave up."""
+        settings = self.services.settings
+        needed = max((self.progress.get(p, -math.inf) for p in set(batch.partitions)), default=None)
+        if settings.clock != "event" or needed is None or needed == -math.inf:
+            return None
+        directory = self.directory
+        deadline = time.monotonic() + settings.join_wait_s
+        while True:
+            reached = directory.cad_progress
+            if reached is None:
+                return None
+            if reached >= needed:
+                self.join_gave_up = None
+                return None
+            gave_up = self.join_gave_up
+            if gave_up is not None and reached < gave_up:
+                return reached
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "cad.incidents has been read to %s, the pings to %s: classifying fixes "
+                    "without waiting for it until it catches up",
+                    format_ts(reached),
+                    format_ts(needed),
+                )
+                self.join_gave_up = needed
+                return reached
+            await asyncio.sleep(JOIN_POLL_S)
+            directory.observe(await self.services.state.read_versions(directory.keys))
 
     def _heartbeat(self, key: bytes | None, raw: bytes | None, now: float | None) -> float | None:
         """The time of an in-band heartbeat (None: the record is no heartbeat)."""

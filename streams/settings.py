@@ -141,6 +141,13 @@ class Settings:
     batch_wait_s: float = _setting(
         "COVERWATCH_BATCH_WAIT_S", 0.05, "Longest an agent waits to fill a batch"
     )
+    join_wait_s: float = _setting(
+        "COVERWATCH_JOIN_WAIT_S",
+        30.0,
+        "On the event clock, longest a pings batch waits for cad.incidents to be read up to its "
+        "time (docs/time-model.md, joins); after that its fixes are classified with what is "
+        "there and revised if CAD changes them while they are within the lateness",
+    )
     fetch_max_wait_ms: int = _setting(
         "COVERWATCH_FETCH_MAX_WAIT_MS",
         50,
@@ -192,6 +199,7 @@ class Settings:
             (0 < self.web_port < 65536, "COVERWATCH_WEB_PORT must be in 1..65535"),
             (self.batch_size >= 1, "COVERWATCH_BATCH_SIZE must be >= 1"),
             (self.batch_wait_s > 0, "COVERWATCH_BATCH_WAIT_S must be > 0"),
+            (self.join_wait_s >= 0, "COVERWATCH_JOIN_WAIT_S must be >= 0"),
             (self.fetch_max_wait_ms >= 0, "COVERWATCH_FETCH_MAX_WAIT_MS must be >= 0"),
             (self.max_message_bytes >= 1024, "COVERWATCH_MAX_MESSAGE_BYTES must be >= 1024"),
             (self.allowed_lateness_s >= 0, "COVERWATCH_ALLOWED_LATENESS_S must be >= 0"),

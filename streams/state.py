@@ -12,6 +12,7 @@ so every Lua call touches one slot):
 | ``P:{cad.incidents.N}:assigned`` | hash | "callsign|incident_id" -> assignment interval JSON (1) |
 | ``P:{cad.incidents.N}:assigned_closed`` | zset | closed "callsign|incident_id", by end (2) |
 | ``P:{cad.incidents.N}:assigned_version`` | int | bumped on every change of ``assigned`` |
+| ``P:{cad.incidents.N}:progress`` | string | latest ``ts`` of its incidents and heartbeats (4) |
 | ``P:{areas}:features`` | hash | area_id -> GeoJSON Feature JSON |
 | ``P:{areas}:version`` | int | bumped on every area change |
 | ``P:{clock}:watermark`` | string | the event clock: highest event time seen (event mode) |
@@ -23,6 +24,8 @@ incident's areas from ``since`` until ``until`` (null: still open). A JSON list 
 ``COVERWATCH_MAX_AGE_S`` before the clock.
 (3) Lines ``since<TAB>entry JSON`` sorted by ``since`` (the entry's ``ts``; empty: from the
 beginning), at most :data:`~streams.domain.joins.ROSTER_VERSIONS_KEPT`, one per ``since``.
+(4) The partition's event-time progress (incident events and in-band heartbeats), written in
+the same call as the assignments it covers: the pings wait for it on the event clock.
 
 Every change an agent makes for one source partition is applied by :data:`APPLY_LUA` in one
 call, together with that partition's offset watermark: replaying offsets at or below the
@@ -753,12 +756,19 @@ class State:
         """Bumped on every change of one ``cad.incidents`` partition's callsign assignments."""
         return self.slot("cad.incidents", partition) + ":assigned_version"
 
+    def cad_progress_key(self, partition: int) -> str:
+        """One ``cad.incidents`` partition's event-time progress (written in the same call as
+        the assignments it covers)."""
+        return self.slot("cad.incidents", partition) + ":progress"
+
     def directory_version_keys(self, incident_partitions: int) -> list[str]:
-        """The versions a presence cache of areas, roster and assignments depends on."""
+        """The versions a presence cache of areas, roster and assignments depends on, then each
+        ``cad.incidents`` partition's event-time progress (how far the assignments go)."""
         return [
             self.area_version_key,
             self.roster_version_key,
             *(self.assigned_version_key(p) for p in range(incident_partitions)),
+            *(self.cad_progress_key(p) for p in range(incident_partitions)),
         ]
 
     async def read_versions(self, keys: Sequence[str]) -> list[bytes | None]:

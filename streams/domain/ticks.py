@@ -19,15 +19,18 @@ that restarts resumes the stored clock before it judges any tick, so only a serv
 run (or whose Redis was wiped) takes its first tick on trust.
 
 The same record may also travel *in band*, in a partition of another input topic (the simulator
-and ``coverwatch publish`` copy every tick into each ``airwave.pings`` partition): there it says
-that the partition's event time has reached the tick's time, so a partition whose radios are
-silent still settles, on its own data (:func:`is_heartbeat`).
+and ``coverwatch publish`` copy every tick into each ``airwave.pings`` and ``cad.incidents``
+partition): there it says that the partition's event time has reached the tick's time, so a
+partition whose radios are silent still settles, on its own data, and the pings can tell how far
+CAD has been read (:func:`is_heartbeat`, :func:`decode_or_heartbeat`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Final
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, TypeVar
 
 from streams.domain.validation import (
     Rejected,
@@ -43,6 +46,15 @@ from streams.domain.validation import (
 
 _FIELDS: Final = frozenset({"schema", "source", "ts"})
 _MARKER: Final = b'"clock.ticks/1"'
+
+Decoded = TypeVar("Decoded")
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """An in-band heartbeat: its partition's event time has reached ``ts``."""
+
+    ts: float
 
 
 def is_heartbeat(raw: bytes | None) -> bool:
@@ -63,6 +75,24 @@ def decode_tick(
     ts = parse_timestamp(value.get("ts"), "ts")
     check_not_ahead(ts, now, limits)
     return ts
+
+
+def decode_or_heartbeat(
+    decode: Callable[[bytes | None, bytes | None, float | None, TimeLimits], Decoded],
+    key: bytes | None,
+    raw: bytes | None,
+    now: float | None,
+    limits: TimeLimits,
+) -> Decoded | Heartbeat:
+    """A record of a topic that carries in-band heartbeats: what its own ``decode`` makes of it,
+    else the :class:`Heartbeat` it is, judged as a tick; :class:`Rejected` with ``decode``'s
+    reason when it is neither."""
+    try:
+        return decode(key, raw, now, limits)
+    except Rejected:
+        if not is_heartbeat(raw):
+            raise
+    return Heartbeat(decode_tick(key, raw, now, limits))
 
 
 def stored_clock(stored: bytes | str) -> float:

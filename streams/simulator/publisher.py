@@ -24,9 +24,10 @@ PENDING_SENDS_LIMIT: Final = 10_000
 LINGER_MS: Final = 20
 MAX_BATCH_BYTES: Final = 1 << 20
 HEARTBEAT_SOURCE: Final = "clock.ticks"
-HEARTBEAT_TARGETS: Final = ("airwave.pings",)
+HEARTBEAT_TARGETS: Final = ("airwave.pings", "cad.incidents")
 """Topics into each of whose partitions every ``clock.ticks`` record is copied in band, so
-that a partition with no fix for a while still shows how far its event time has got."""
+that a partition with no record for a while still shows how far its event time has got (the
+pings settle on it; the pings wait for CAD to reach their time)."""
 
 
 def write_file(records: Iterable[Record], path: Path | str) -> int:
@@ -112,9 +113,9 @@ async def _send_all(
                 await asyncio.sleep(delay)
         key = None if record.key is None else record.key.encode("utf-8")
         pending.append(await producer.send(topic_prefix + record.topic, record.value, key=key))
-        if record.topic == HEARTBEAT_SOURCE and _is_tick(key, record.value):
+        if record.topic == HEARTBEAT_SOURCE and is_well_formed_tick(key, record.value):
             if heartbeat_partitions is None:
-                heartbeat_partitions = await _partitions(producer, topic_prefix)
+                heartbeat_partitions = await in_band_partitions(producer, topic_prefix)
             for topic, partition in heartbeat_partitions:
                 pending.append(
                     await producer.send(topic, record.value, key=key, partition=partition)
@@ -128,7 +129,9 @@ async def _send_all(
     return count
 
 
-async def _partitions(producer: AIOKafkaProducer, topic_prefix: str) -> list[tuple[str, int]]:
+async def in_band_partitions(
+    producer: AIOKafkaProducer, topic_prefix: str
+) -> list[tuple[str, int]]:
     """Every (topic, partition) of :data:`HEARTBEAT_TARGETS`."""
     found: list[tuple[str, int]] = []
     for name in HEARTBEAT_TARGETS:
@@ -138,7 +141,7 @@ async def _partitions(producer: AIOKafkaProducer, topic_prefix: str) -> list[tup
     return found
 
 
-def _is_tick(key: bytes | None, value: bytes | None) -> bool:
+def is_well_formed_tick(key: bytes | None, value: bytes | None) -> bool:
     """Whether a ``clock.ticks`` record is well-formed (judged against no clock)."""
     try:
         decode_tick(key, value, None, TimeLimits())

@@ -42,6 +42,7 @@ from streams.embedded import (
     start_redis,
 )
 from streams.settings import Settings
+from streams.simulator.publisher import HEARTBEAT_SOURCE, in_band_partitions, is_well_formed_tick
 from streams.simulator.world import Record
 from tests.chaos.compare import FinalState, RedisFigures, final_state, state_to_json
 from tests.chaos.day import Day, interleave, malformed_messages
@@ -124,6 +125,7 @@ class PacedPublisher(threading.Thread):
             loop = asyncio.get_running_loop()
             started = loop.time()
             interval = self.duration_s / max(1, self.total)
+            in_band = await in_band_partitions(producer, self.topic_prefix)
             pending = []
             for index, (record_id, record) in enumerate(self.records):
                 delay = started + index * interval - loop.time()
@@ -135,6 +137,15 @@ class PacedPublisher(threading.Thread):
                 )
                 future.add_done_callback(self._landed(record.topic, record_id))
                 pending.append(future)
+                if record.topic == HEARTBEAT_SOURCE and is_well_formed_tick(key, record.value):
+                    for topic, partition in in_band:  # as `coverwatch publish` does
+                        copy = await producer.send(
+                            topic, record.value, key=key, partition=partition
+                        )
+                        copy.add_done_callback(
+                            self._copied(topic.removeprefix(self.topic_prefix), record_id)
+                        )
+                        pending.append(copy)
                 if len(pending) >= 2000:
                     await asyncio.gather(*pending)
                     pending.clear()
@@ -150,6 +161,20 @@ class PacedPublisher(threading.Thread):
             metadata = future.result()
             self.positions[(topic, metadata.partition, metadata.offset)] = record_id
             self.acknowledged += 1
+
+        return done
+
+    def _copied(self, topic: str, record_id: str) -> Callable[[asyncio.Future[Any]], None]:
+        """Where an in-band copy of a tick landed (waited for like the records; not counted in
+        the share published, which the faults are timed by)."""
+
+        def done(future: asyncio.Future[Any]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return
+            metadata = future.result()
+            self.positions[(topic, metadata.partition, metadata.offset)] = (
+                f"{record_id}@{topic}.{metadata.partition}"
+            )
 
         return done
 

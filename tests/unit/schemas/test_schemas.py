@@ -471,7 +471,10 @@ def test_every_asyncapi_payload_is_declared_as_json_schema_2020_12() -> None:
             )
 
 
-IN_BAND_HEARTBEATS = {"airwave.pings": ["./clock.ticks.schema.json"]}
+IN_BAND_HEARTBEATS = {
+    "airwave.pings": ["./clock.ticks.schema.json"],
+    "cad.incidents": ["./clock.ticks.schema.json"],
+}
 """Channels that may also carry in-band heartbeats (``clock.ticks`` values)."""
 
 

@@ -1,0 +1,87 @@
+"""On the event clock a pings batch waits until ``cad.incidents`` has been read up to its time,
+so that its fixes are classified with the assignments valid then, whichever topic was read
+faster; the wait is bounded, and never happens where there is nothing to wait for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+from streams import topics
+from streams.presence import PresenceEngine
+from streams.settings import Settings
+from streams.stage import limits_for
+
+PINGS_AT = 1_795_300_000.0
+CAD_PARTITIONS = topics.BY_NAME[topics.INCIDENTS].partitions
+
+
+class FakeState:
+    """Version counters as Redis would return them; CAD progress from a script, one value per
+    read (the last one repeats)."""
+
+    def __init__(self, progress: list[float | None]) -> None:
+        self.script: Iterator[float | None] = iter(progress)
+        self.last: float | None = None
+        self.reads = 0
+
+    def directory_version_keys(self, partitions: int) -> list[str]:
+        return [f"key{i}" for i in range(2 + 2 * partitions)]
+
+    async def read_versions(self, keys: list[str]) -> list[bytes | None]:
+        self.reads += 1
+        self.last = next(self.script, self.last)
+        progress = None if self.last is None else repr(self.last).encode()
+        return [b"1", b"1", *([b"1"] * CAD_PARTITIONS), *([progress] * CAD_PARTITIONS)]
+
+
+def engine(state: FakeState, clock: str = "event", join_wait_s: float = 5.0) -> PresenceEngine:
+    settings = Settings(clock=clock, join_wait_s=join_wait_s)
+    services: Any = SimpleNamespace(settings=settings, state=state, limits=limits_for(settings))
+    presence = PresenceEngine(services)
+    presence.progress[0] = PINGS_AT
+    return presence
+
+
+BATCH: Any = SimpleNamespace(partitions=[0, 0])
+
+
+async def test_a_batch_waits_until_cad_has_been_read_up_to_its_time() -> None:
+    state = FakeState([PINGS_AT - 30, PINGS_AT - 10, PINGS_AT - 1, PINGS_AT + 5])
+    presence = engine(state)
+    presence.directory.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 4
+
+
+async def test_the_wait_gives_up_after_the_join_wait_and_resumes_once_cad_catches_up() -> None:
+    state = FakeState([PINGS_AT - 30])
+    presence = engine(state, join_wait_s=0.1)
+    presence.directory.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) == PINGS_AT - 30
+    reads = state.reads
+    assert reads > 2
+    presence.progress[0] = PINGS_AT + 60  # the next batch does not wait for a CAD that lags
+    assert await presence._await_cad(BATCH) == PINGS_AT - 30
+    assert state.reads == reads
+    state.script = iter([PINGS_AT, PINGS_AT + 60])  # CAD catches up with the batch that gave up
+    presence.directory.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert presence.join_gave_up is None
+
+
+async def test_on_the_wall_clock_nothing_waits() -> None:
+    state = FakeState([PINGS_AT - 3600])
+    presence = engine(state, clock="wall")
+    presence.directory.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 1
+
+
+async def test_a_feed_whose_cad_partitions_have_no_record_does_not_wait() -> None:
+    state = FakeState([None])
+    presence = engine(state)
+    presence.directory.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 1
