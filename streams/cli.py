@@ -70,7 +70,7 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
         print(f"rebuild: {line}", flush=True)
 
     try:
-        epoch = asyncio.run(rebuild(settings, say))
+        epoch = asyncio.run(rebuild(settings, say, workers_stopped=args.workers_stopped))
     except RebuildError as error:
         print(f"coverwatch rebuild: {error}", file=sys.stderr)
         return 2
@@ -148,6 +148,13 @@ def parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser(
         "rebuild",
         help="rebuild the Redis state from the topics (stop every worker first, start them after)",
+    )
+    rebuild.add_argument(
+        "--workers-stopped",
+        action="store_true",
+        help="do not wait for the consumer group to show no member: you have stopped every "
+        "worker (for brokers whose group membership cannot be trusted, such as Tansu, which "
+        "lists a member that left cleanly until the group next rebalances)",
     )
     rebuild.set_defaults(run=_cmd_rebuild)
 

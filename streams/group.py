@@ -13,8 +13,9 @@ InconsistentGroupProtocol even once Faust's workers have left.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -154,9 +155,18 @@ class TopicReader:
         """Disconnect."""
         await self.consumer.stop()
 
+    async def has_records(self, partition: TopicPartition) -> bool:
+        """Whether ``partition`` holds any record (read from its beginning until one comes or
+        the high-water mark says there is none)."""
+        async with contextlib.aclosing(self.read(partition, batch=1)) as batches:
+            async for records in batches:
+                if records:
+                    return True
+        return False
+
     async def read(
         self, partition: TopicPartition, batch: int = 2000
-    ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    ) -> AsyncGenerator[list[ConsumerRecord[bytes, bytes]]]:
         """Every record of ``partition`` from its beginning to the high-water mark of the
         latest fetch, in batches. (Not to ``end_offsets()``: Tansu answers that too low.)"""
         self.consumer.assign([partition])

@@ -68,8 +68,10 @@ class Loaded:
     rejected: int
 
 
-async def rebuild(settings: Settings, say: Say) -> str:
-    """Rebuild the state of ``settings``' deployment (see the module); the new epoch."""
+async def rebuild(settings: Settings, say: Say, *, workers_stopped: bool = False) -> str:
+    """Rebuild the state of ``settings``' deployment (see the module); the new epoch.
+    ``workers_stopped``: the operator says every worker is stopped, so the group's members are
+    not checked (a broker may list members that have left)."""
     state = State(settings.redis_url, settings.key_prefix, MetricsRecorder())
     group, reader = GroupAdmin(settings), TopicReader(settings)
     try:
@@ -77,7 +79,7 @@ async def rebuild(settings: Settings, say: Say) -> str:
             raise RebuildError(f"Redis at {redis_location(settings.redis_url)} is unreachable")
         await group.start()
         await reader.start()
-        return await _rebuild(settings, state, group, reader, say)
+        return await _rebuild(settings, state, group, reader, say, workers_stopped)
     except KafkaConnectionError as error:
         raise RebuildError(
             f"the broker at {settings.kafka_bootstrap} is unreachable: {error}"
@@ -103,12 +105,20 @@ async def rebuild(settings: Settings, say: Say) -> str:
 
 
 async def _rebuild(
-    settings: Settings, state: State, group: GroupAdmin, reader: TopicReader, say: Say
+    settings: Settings,
+    state: State,
+    group: GroupAdmin,
+    reader: TopicReader,
+    say: Say,
+    workers_stopped: bool,
 ) -> str:
     started = time.monotonic()
     await group.check_topics()
-    await group.wait_idle(IDLE_WAIT_SESSIONS * settings.session_timeout_s)
-    say(f"consumer group {settings.app_id} has no member (the workers are stopped)")
+    if workers_stopped:
+        say(f"consumer group {settings.app_id}: members not checked (--workers-stopped)")
+    else:
+        await group.wait_idle(IDLE_WAIT_SESSIONS * settings.session_timeout_s)
+        say(f"consumer group {settings.app_id} has no member (the workers are stopped)")
     await _clear(settings, state, say)
     loaded: set[str] = set()
     for topic, change, decode in (
@@ -121,6 +131,11 @@ async def _rebuild(
             f"{topic}: loaded {result.records:,} records ({result.rejected:,} rejected, as when "
             "first read)"
         )
+    awaited = await _mark_cad_unread(settings, state, reader)
+    say(
+        f"{topics.INCIDENTS}: {awaited} partition(s) with records marked unread, so the pings "
+        "wait for them on the event clock"
+    )
     replayed = sorted({tp.topic for tp in input_partitions(settings)} - loaded)
     existed = await group.delete_group()
     say(
@@ -132,6 +147,22 @@ async def _rebuild(
     await state.set_epoch(epoch)
     say(f"new epoch {epoch} written ({time.monotonic() - started:.1f} s)")
     return epoch
+
+
+async def _mark_cad_unread(settings: Settings, state: State, reader: TopicReader) -> int:
+    """Give every ``cad.incidents`` partition that holds records an event-time progress of 0
+    (read to nowhere yet), so that on the event clock the re-read pings wait for CAD to pass
+    their time, as they did when first read (with no progress at all they would not wait: a
+    feed without CAD). Returns how many were marked."""
+    commits = []
+    for partition in range(topics.BY_NAME[topics.INCIDENTS].partitions):
+        source = TopicPartition(settings.topic(topics.INCIDENTS), partition)
+        if await reader.has_records(source):
+            marked = Changes()
+            marked.max(state.cad_progress_key(partition), 0.0)
+            commits.append(PartitionCommit(topics.INCIDENTS, partition, None, marked))
+    await state.commit(commits)
+    return len(commits)
 
 
 async def _clear(settings: Settings, state: State, say: Say) -> None:

@@ -25,7 +25,8 @@ incident's areas from ``since`` until ``until`` (null: still open). A JSON list 
 (3) Lines ``since<TAB>entry JSON`` sorted by ``since`` (the entry's ``ts``; empty: from the
 beginning), at most :data:`~streams.domain.joins.ROSTER_VERSIONS_KEPT`, one per ``since``.
 (4) The partition's event-time progress (incident events and in-band heartbeats), written in
-the same call as the assignments it covers: the pings wait for it on the event clock.
+the same call as the assignments it covers: the pings wait for it on the event clock. 0 after
+``coverwatch rebuild`` on a partition with records not read again yet.
 
 Every change an agent makes for one source partition is applied by :data:`APPLY_LUA` in one
 call, together with that partition's offset watermark: replaying offsets at or below the

@@ -586,7 +586,7 @@ def wipe_redis_and_rebuild(run: Run) -> None:
     log = run.directory / "rebuild.log"
     with log.open("wb") as output:
         done = subprocess.run(
-            python_command("rebuild"),
+            python_command("rebuild", "--workers-stopped"),  # Tansu lists members that left
             stdout=output,
             stderr=subprocess.STDOUT,
             env=env,

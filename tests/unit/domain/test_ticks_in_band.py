@@ -48,7 +48,9 @@ def test_a_record_that_is_neither_keeps_the_incident_decoders_reason() -> None:
 
 
 def test_a_year_9999_heartbeat_is_refused_as_a_tick() -> None:
-    absurd = orjson.dumps({"schema": "clock.ticks/1", "source": "sim", "ts": "9999-12-31T23:59:59Z"})
+    absurd = orjson.dumps(
+        {"schema": "clock.ticks/1", "source": "sim", "ts": "9999-12-31T23:59:59Z"}
+    )
     with pytest.raises(Rejected) as refused:
         decode_or_heartbeat(decode_incident, b"sim", absurd, None, LIMITS)
     assert refused.value.rejection.reason == "future_timestamp"
