@@ -160,25 +160,28 @@ class CoverageEngine:
 
     async def _judged_at(self, clock_now: float | None) -> float | None:
         """The time coverage is judged at: the wall clock, or on the event clock the time every
-        pings partition has passed (:func:`coverage_watermark`)."""
+        pings partition has passed (:func:`coverage_watermark`). On the event clock nothing is
+        judged (None) before some pings partition has committed its first record: until then
+        monitoring has not begun, and a status stored then would date its state from whenever
+        that evaluation ran (the event clock can be ahead of every committed partition)."""
         if self.runtime.settings.clock != "event":
             return clock_now
         partitions = topics.BY_NAME[topics.PINGS].partitions
         progress, began = await self.runtime.state.pings_progress(partitions)
         self._monitoring_began = monitoring_start(began)
+        if self._monitoring_began is None:
+            return None
         return coverage_watermark(clock_now, progress)
 
-    def _monitoring_start(self, read: AreasRead, now: float) -> float | None:
-        """When monitoring of an area first evaluated now began (None: not known yet, so it is
-        not stored). On the wall clock, now. On the event clock, for the areas of the service's
-        first evaluations, when the first pings record was (:func:`monitoring_start`): until some
-        pings partition has data that is unknown, the feed is dead (no alert can be raised) and
-        the area is judged from ``now`` without storing it; an area defined later begins at the
-        watermark of its first evaluation."""
+    def _monitoring_start(self, read: AreasRead, now: float) -> float:
+        """When monitoring of an area first evaluated now began. On the wall clock, now. On the
+        event clock, for the areas of the service's first evaluations, when the first pings
+        record was (:func:`monitoring_start`; nothing is evaluated before one is committed); an
+        area defined later begins at the watermark of its first evaluation."""
         if self.runtime.settings.clock != "event" or read.since:
             return now
         began = self._monitoring_began
-        return None if began is None else min(began, now)
+        return now if began is None else min(began, now)
 
     async def _evaluate(self, now: float) -> None:
         runtime = self.runtime
@@ -225,11 +228,7 @@ class CoverageEngine:
                 facts = area_facts(area, read.presence, read.demand)
             started = read.since.get(area_id)
             if started is None:
-                started = self._monitoring_start(read, now)
-                if started is not None:
-                    new_since[area_id] = started
-                else:
-                    started = now
+                started = new_since[area_id] = self._monitoring_start(read, now)
             status, events = evaluate(
                 area_id,
                 self._policy(area),
