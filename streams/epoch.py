@@ -10,7 +10,11 @@ acknowledged). Recovery is by the operator: stop every worker, ``coverwatch rebu
 workers (README, docs/operations.md).
 
 Between a wipe and the next check (at most :data:`CHECK_EVERY_S`), batches already in hand may
-still be written; that is harmless, since the epoch stays missing and a rebuild clears them.
+still be written; that is harmless, since the epoch stays missing and a rebuild clears them. The
+presence process does not wait for this check: it reads the epoch back with every commit, and
+once it changed it classifies and publishes nothing more (``Directory.check_store`` in
+:mod:`streams.presence`), so no visit worked out against an emptied store (no assignments, no
+roster) reaches ``presence.visits``.
 """
 
 from __future__ import annotations

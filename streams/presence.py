@@ -164,6 +164,11 @@ class _LastFix:
         }
 
 
+class StoreChangedError(ConnectionError):
+    """The Redis store is no longer the one the presence cache was built from: the batch waits
+    (as for an unavailable service) while the worker's epoch watch pauses it."""
+
+
 class Directory:
     """Who carried each radio (its roster versions), when each callsign was committed to which
     areas (its assignment intervals) and the version of the area definitions: cached in the
@@ -187,10 +192,29 @@ class Directory:
         self.changed_callsigns: set[str] = set()
         """Callsigns whose assignment intervals changed since the engine last took them
         (:meth:`take_changed`): fixes of theirs already classified may need classifying again."""
+        self.epoch: bytes | None = None
+        """The store's epoch when the versions were first read with one."""
+        self.store_changed = False
 
     def observe(self, versions: list[bytes | None]) -> None:
-        """The versions as a commit read them back."""
+        """The versions as a commit read them back. A store whose epoch is no longer the one
+        first seen (wiped, or replaced by a rebuild) is marked :attr:`store_changed` for good."""
         self.versions, self.read_at = versions, time.monotonic()
+        epoch = versions[-1] if versions else None
+        if self.epoch is None:
+            self.epoch = epoch
+        elif epoch != self.epoch:
+            self.store_changed = True
+
+    def check_store(self) -> None:
+        """:class:`StoreChangedError` once the store's epoch has changed: nothing read from it
+        may be used or published any more (the worker pauses on its own check, and a restarted
+        presence process starts afresh from the rebuilt store)."""
+        if self.store_changed:
+            raise StoreChangedError(
+                "the Redis store's epoch changed (wiped or rebuilt): nothing more is classified "
+                "or published from it until the worker restarts (docs/operations.md)"
+            )
 
     @property
     def area_version(self) -> int:
@@ -203,7 +227,7 @@ class Directory:
         versions were last read (the slowest one's progress; None while one has no data)."""
         if self.versions is None:
             return None
-        stored = self.versions[2 + self.incident_partitions :]
+        stored = self.versions[2 + self.incident_partitions : 2 + 2 * self.incident_partitions]
         if not stored or any(value is None for value in stored):
             return None
         return min(float(value) for value in stored if value is not None)
@@ -216,6 +240,7 @@ class Directory:
         if self.versions is None or time.monotonic() - self.read_at > DIRECTORY_FRESH_S:
             self.observe(await self.state.read_versions(self.keys))
         assert self.versions is not None
+        self.check_store()
         if self.versions[1] != self._roster_version:
             self.roster.clear()
             self._roster_version = self.versions[1]
@@ -309,6 +334,7 @@ class PresenceEngine:
     async def prepare(self, batch: PingBatch) -> PreparedBatch:
         """Validate the batch, advance the tracks in the cache and build the Redis changes."""
         try:
+            self.directory.check_store()
             now = self.services.clock.now()
             await self._load_partitions(set(batch.partitions))
             unapplied = above_watermarks(
@@ -440,6 +466,7 @@ class PresenceEngine:
                 return reached
             await asyncio.sleep(JOIN_POLL_S)
             directory.observe(await self.services.state.read_versions(directory.keys))
+            directory.check_store()
 
     def _heartbeat(self, key: bytes | None, raw: bytes | None, now: float | None) -> float | None:
         """The time of an in-band heartbeat (None: the record is no heartbeat)."""

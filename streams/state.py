@@ -764,12 +764,14 @@ class State:
 
     def directory_version_keys(self, incident_partitions: int) -> list[str]:
         """The versions a presence cache of areas, roster and assignments depends on, then each
-        ``cad.incidents`` partition's event-time progress (how far the assignments go)."""
+        ``cad.incidents`` partition's event-time progress (how far the assignments go), then the
+        store's epoch (whether it is still the store the cache was built from)."""
         return [
             self.area_version_key,
             self.roster_version_key,
             *(self.assigned_version_key(p) for p in range(incident_partitions)),
             *(self.cad_progress_key(p) for p in range(incident_partitions)),
+            self.epoch_key,
         ]
 
     async def read_versions(self, keys: Sequence[str]) -> list[bytes | None]:

@@ -27,13 +27,13 @@ class FakeState:
         self.reads = 0
 
     def directory_version_keys(self, partitions: int) -> list[str]:
-        return [f"key{i}" for i in range(2 + 2 * partitions)]
+        return [f"key{i}" for i in range(3 + 2 * partitions)]
 
     async def read_versions(self, keys: list[str]) -> list[bytes | None]:
         self.reads += 1
         self.last = next(self.script, self.last)
         progress = None if self.last is None else repr(self.last).encode()
-        return [b"1", b"1", *([b"1"] * CAD_PARTITIONS), *([progress] * CAD_PARTITIONS)]
+        return [b"1", b"1", *([b"1"] * CAD_PARTITIONS), *([progress] * CAD_PARTITIONS), b"e1"]
 
 
 def engine(state: FakeState, clock: str = "event", join_wait_s: float = 5.0) -> PresenceEngine:
