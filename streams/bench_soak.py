@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,8 @@ from streams.bench import (
     PARTITIONS,
     Messages,
     child_pids,
+    cpu_sample,
+    cpu_seconds,
     prefix_memory,
     preload,
     scrape,
@@ -63,6 +66,10 @@ HEARTBEAT_S: Final = 5.0
 CHUNK_ROUNDS: Final = 2
 """Pings generated ahead, in rounds of the fleet (one ping per radio each)."""
 SEND_POLL_S: Final = 0.005
+LINGER_MS: Final = 100
+"""Batches of ~70 pings per partition rather than a few: the embedded broker (Tansu's memory
+storage) keeps every batch and its cost per request grows with the batches it holds (with a
+5 ms linger the worker fell behind after ~12 minutes, the broker at 0.6-0.7 of a core)."""
 MB: Final = 1_000_000
 FLOOR_MB_PER_MIN: Final = 0.1
 """Slopes at or under this level off whatever the noise: 1 MB over a 10-minute half, the size
@@ -150,6 +157,8 @@ class SoakSample:
     pings_sent: int
     records_sent: int
     records_applied: int
+    cpu_s: dict[str, float | None] = field(default_factory=dict)
+    """CPU seconds so far of the worker's two processes, Redis, the broker and the bench."""
 
     @property
     def retained(self) -> int:
@@ -198,6 +207,20 @@ def kind_growth(samples: Sequence[SoakSample], top: int = 8) -> dict[str, float]
     }
     ranked = sorted(growth.items(), key=lambda item: -abs(item[1]))[:top]
     return {kind: round(rate, 4) for kind, rate in ranked}
+
+
+def cpu_shares(samples: Sequence[SoakSample]) -> dict[str, float]:
+    """Each process's share of one core over the second half."""
+    half = second_half(samples)
+    if len(half) < 2 or half[-1].at_s <= half[0].at_s:
+        return {}
+    seconds = half[-1].at_s - half[0].at_s
+    shares: dict[str, float] = {}
+    for name, end in half[-1].cpu_s.items():
+        start = half[0].cpu_s.get(name)
+        if start is not None and end is not None:
+            shares[name] = round((end - start) / seconds, 3)
+    return shares
 
 
 def applied_rate(samples: Sequence[SoakSample]) -> tuple[float | None, float | None]:
@@ -256,7 +279,8 @@ def soak_rows(result: Mapping[str, Any] | None) -> list[Row]:
             ">= 0.99x sent",
             kept_up,
             note=f"second half; {last.pings_sent if last else 0:,} pings sent in all, "
-            f"{behind:,} records not applied at the last sample",
+            f"{behind:,} records not applied at the last sample; CPU share of a core: "
+            + ", ".join(f"{name} {share:.2f}" for name, share in cpu_shares(samples).items()),
         )
     )
     return rows
@@ -360,7 +384,9 @@ class Soak:
         """Pings at :data:`SOAK_RATE`, each dated and sent when due, and a heartbeat every
         :data:`HEARTBEAT_S`; every chunk's deliveries are awaited before the next is sent."""
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20
+            bootstrap_servers=settings.kafka_bootstrap,
+            linger_ms=LINGER_MS,
+            max_batch_size=1 << 20,
         )
         await producer.start()
         topic = settings.topic(topics.PINGS)
@@ -428,6 +454,12 @@ class Soak:
             prefix_memory, settings.redis_url, settings.key_prefix
         )
         children = [rss for child in child_pids(worker_pid) if (rss := rss_bytes(child))]
+        pids = {
+            "worker": worker_pid,
+            "redis": self.bench.redis_pid,
+            "broker": self.bench.broker_pid,
+        }
+        cpu = cpu_sample(pids) | {"bench": cpu_seconds(os.getpid())}
         return SoakSample(
             at_s=round(at_s, 2),
             worker_rss=rss_bytes(worker_pid),
@@ -439,6 +471,7 @@ class Soak:
             pings_sent=self.counts.pings,
             records_sent=self.counts.records,
             records_applied=sum(int(value) + 1 for value in watermarks if value is not None),
+            cpu_s=cpu,
         )
 
 
