@@ -14,6 +14,7 @@ from streams.bench_soak import (
     SoakSample,
     Trend,
     applied_rate,
+    cpu_shares,
     kind_growth,
     retained_by_design,
     second_half,
@@ -153,3 +154,10 @@ def test_rows_say_why_the_soak_was_not_measured() -> None:
     assert row.value is None
     assert "worker died" in row.note
     assert "not run" in soak_rows(None)[0].note
+
+
+def test_cpu_shares_are_cores_used_over_the_second_half() -> None:
+    samples = [sample(10.0 * i) for i in range(5)]
+    for i, each in enumerate(samples):
+        each.cpu_s = {"worker": 0.8 * 10 * i, "broker": None if i == 4 else 1.0 * i}
+    assert cpu_shares(samples) == {"worker": pytest.approx(0.8)}
