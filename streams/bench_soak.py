@@ -291,7 +291,7 @@ def _trend_row(measurement: str, line: Trend | None, target: str, note: str = ""
         return Row(measurement, None, "MB/min", target=target, note="not measured: too few samples")
     return Row(
         measurement,
-        line.slope_mb_per_min,
+        round(line.slope_mb_per_min, 4),
         "MB/min",
         target=target,
         passed=line.levels_off if target != "info" else None,
