@@ -7,11 +7,14 @@ each ping is dated when it is due), with an in-band ``clock.ticks`` heartbeat ev
 simulator publishes them (to ``clock.ticks`` and to every ``airwave.pings`` partition). Every
 10 s the soak samples the resident memory (``/proc``) of the worker's event-loop process, of its
 presence process and of redis-server, Redis's own ``used_memory``, every key of the run's prefix
-by kind (``MEMORY USAGE``), and the records sent and applied (the applied-offset watermarks), so
-that a stall shows.
+by kind (``MEMORY USAGE``), the records sent and applied (the applied-offset watermarks), so
+that a stall shows, and every process's CPU seconds (the broker's too: see :data:`LINGER_MS`).
 
 Growth is the least-squares slope over the soak's second half (the first is the warm-up: every
-radio's track, the caches and the allocators' pools fill there); its noise is the residual
+radio's track fills with the fixes of the allowed lateness, the caches and the allocators' pools
+fill). Every visit open since the start qualifies ``qualifying_s`` (10 minutes) after it, all at
+once, which a 20-minute soak's second half begins with (the README says what that step is).
+The noise is the residual
 standard deviation about that line. A figure **levels off** when its slope is at most
 :data:`FLOOR_MB_PER_MIN` or its growth over the half (slope x span) is within
 :data:`NOISE_FACTOR` residual standard deviations.
