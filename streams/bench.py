@@ -35,6 +35,11 @@ key prefix:
    event clock at 6x; from the moment the clock crosses the limit (the tick that crosses it is
    sent) to an ``uncovered`` alert on ``coverage.alerts``. Reported as not measured when nothing
    arrives in time.
+6. **Memory soak** (:mod:`streams.bench_soak`): a live worker under 2,700 pings/s for 20 minutes
+   (4 with ``--quick``, ``--soak-minutes``); growth per minute of its two processes' memory and
+   of Redis's over the second half, against the noise.
+
+``--only STEP`` runs some of them (``--only soak``: the soak alone).
 
 Replays run on the event clock; in replays the roster and areas are both published and applied to
 Redis before the worker starts (same decoders, same Lua call, with their offset watermarks, so the
@@ -118,6 +123,7 @@ WATERMARK_POLL_S = 0.005
 PARTITIONS = topics.BY_NAME[topics.PINGS].partitions
 PRELOAD_CHUNK = 2000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+STEPS = ("throughput", "scaling", "latency", "alert", "soak")
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,9 @@ class Plan:
     max_window_s: float
     area_window_s: float
     warmup_s: float
+    soak_minutes: float
+    only: tuple[str, ...] = ()
+    """The steps to run (all when empty)."""
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
@@ -165,6 +174,7 @@ class Plan:
             max_window_s=15.0 if quick else 45.0,
             area_window_s=25.0 if quick else 60.0,
             warmup_s=3.0 if quick else 5.0,
+            soak_minutes=4.0 if quick else 20.0,
         )
 
 
@@ -1472,6 +1482,8 @@ def _shares(cpu: Mapping[str, float]) -> str:
 
 def run(plan: Plan, out: Path, profile: bool = False) -> int:
     """Run every measurement, print the table, write the JSON file."""
+    from streams import bench_soak  # here: the soak builds on this module's pieces
+
     started = time.time()
     log_dir = Path(tempfile.mkdtemp(prefix="coverwatch-bench-"))
     results: dict[str, Any] = {}
@@ -1492,7 +1504,11 @@ def run(plan: Plan, out: Path, profile: bool = False) -> int:
             ("latency", bench.latency),
             ("alert", bench.alert_latency),
         ]
+        if plan.soak_minutes > 0:
+            steps.append(("soak", bench_soak.Soak(bench, plan.soak_minutes).run))
         for name, step in steps:
+            if plan.only and name not in plan.only:
+                continue
             print(f"{name} ... ({time.time() - started:.0f} s)", flush=True)
             try:
                 results[name] = step()
@@ -1501,7 +1517,7 @@ def run(plan: Plan, out: Path, profile: bool = False) -> int:
                 print(f"  {name} failed: {error}", flush=True)
         published = bench.published
         profiles = bench.profiles
-    rows = build_rows(results)
+    rows = build_rows(results) + bench_soak.soak_rows(results.get("soak"))
     limits = limits_summary(results)
     print()
     print(format_table(rows))
@@ -1535,7 +1551,18 @@ def run(plan: Plan, out: Path, profile: bool = False) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m streams.bench``."""
     parser = argparse.ArgumentParser(prog="python -m streams.bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about 4 minutes)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (about 8 minutes)")
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        help="length of the memory soak (default 20, 4 with --quick; 0 skips it)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=STEPS,
+        help="run only this step (repeatable; scaling needs throughput)",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("bench-results/bench.json"), help="the JSON results file"
     )
@@ -1546,7 +1573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "collapsed stacks next to --out, top functions in the JSON (slows the worker a little)",
     )
     args = parser.parse_args(argv)
-    return run(Plan.make(args.quick), args.out, profile=args.profile)
+    plan = replace(Plan.make(args.quick), only=tuple(args.only or ()))
+    if args.soak_minutes is not None:
+        plan = replace(plan, soak_minutes=args.soak_minutes)
+    return run(plan, args.out, profile=args.profile)
 
 
 if __name__ == "__main__":
