@@ -52,7 +52,7 @@ from streams.domain.ledger import daily_ledger, day_bounds, policy_windows
 from streams.domain.publication import visit_value
 from streams.domain.roster import RosterEntry, RosterRemoved, decode_roster
 from streams.domain.snapshots import AreaFacts, snapshot_value
-from streams.domain.ticks import decode_tick
+from streams.domain.ticks import Heartbeat, decode_or_heartbeat, decode_tick
 from streams.domain.timefmt import format_ts, local_day
 from streams.domain.tracks import (
     DoseAccrued,
@@ -428,7 +428,11 @@ def roster_topic(
 def incident_topic(
     key: bytes | None, raw: bytes | None, now: float | None, limit: TimeLimits
 ) -> None:
-    incident_steps(decode_incident(key, raw, now, limit), now, limit)
+    read = decode_or_heartbeat(decode_incident, key, raw, now, limit)  # as the demand agent
+    if isinstance(read, Heartbeat):
+        tick_steps(read.ts, now, limit)
+    else:
+        incident_steps(read, now, limit)
 
 
 def crime_topic(key: bytes | None, raw: bytes | None, now: float | None, limit: TimeLimits) -> None:
