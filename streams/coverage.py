@@ -15,8 +15,8 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
@@ -27,20 +27,29 @@ from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import (
     DEFAULT_FEED,
     GRADES,
+    AlertEvent,
     CoverageInputs,
     CoveragePolicy,
     CoverageStatus,
     alert_value,
-    coverage_watermark,
     evaluate,
     limit_at,
-    monitoring_start,
     policy_for,
     status_from_dict,
     status_to_dict,
 )
 from streams.domain.dayvisits import DayVisits
+from streams.domain.demand import open_counts_at
 from streams.domain.encoding import kept_json
+from streams.domain.incidents import IncidentState, incident_from_dict
+from streams.domain.judging import (
+    VisitHistory,
+    coverage_watermark,
+    judging_instants,
+    last_qualifying_end_at,
+    monitoring_start,
+    present_at,
+)
 from streams.domain.ledger import DoseKey, daily_ledger
 from streams.domain.snapshots import (
     WINDOW_NAMES,
@@ -77,6 +86,11 @@ FIGURES_REFRESH_S = VIEW_REFRESH_S
 read this often (wall time); who is present, the last qualifying visits, the feed, the open
 incidents and the coverage store on every evaluation. With thousands of busy areas, reading and
 merging every figure on every evaluation cost more than all the rest of it."""
+HISTORY_HORIZON_S = 3600.0
+"""On the event clock, the visits of areas whose latest visit ended less than this before the
+first instant judged are read as they stood at each instant (a visit revised by late data is
+revised within the allowed lateness); in the other areas nobody is present and the latest
+qualifying visit end is taken as it is."""
 REEVALUATE_AFTER_S = 30.0
 """An area whose facts did not change is evaluated again after this many seconds of wall time
 (on the wall clock, not the event clock: a replay at 100x must not re-evaluate every area on
@@ -149,29 +163,41 @@ class CoverageEngine:
                 runtime.clock.observe(stored)  # a restarted event clock resumes where it was
         if not leading or time.monotonic() < self._rest_until:
             return
-        now = await self._judged_at(runtime.clock.now())
-        if now is None:
+        instants = await self._instants(runtime.clock.now())
+        if not instants:
             return
         started = time.monotonic()
-        await self._evaluate(now)
+        await self._evaluate(instants)
         finished = time.monotonic()
         runtime.metrics.coverage_evaluation.observe(finished - started)
         self._rest_until = rest_until(started, finished)
 
-    async def _judged_at(self, clock_now: float | None) -> float | None:
-        """The time coverage is judged at: the wall clock, or on the event clock the time every
-        pings partition has passed (:func:`coverage_watermark`). On the event clock nothing is
-        judged (None) before some pings partition has committed its first record: until then
+    async def _instants(self, clock_now: float | None) -> list[float]:
+        """The times coverage is judged at now, oldest first. On the wall clock, now. On the
+        event clock, the instants of :func:`judging_instants` that every pings partition has
+        passed (:func:`coverage_watermark`) by the allowed lateness and that were not judged
+        yet (with every ``cad.incidents`` partition that has progress past them too: the open
+        incidents are judged as of each instant): none before some pings partition has
+        committed its first record (until then
         monitoring has not begun, and a status stored then would date its state from whenever
-        that evaluation ran (the event clock can be ahead of every committed partition)."""
+        that evaluation ran)."""
         if self.runtime.settings.clock != "event":
-            return clock_now
-        partitions = topics.BY_NAME[topics.PINGS].partitions
-        progress, began = await self.runtime.state.pings_progress(partitions)
+            return [] if clock_now is None else [clock_now]
+        state = self.runtime.state
+        progress, began = await state.pings_progress(topics.BY_NAME[topics.PINGS].partitions)
         self._monitoring_began = monitoring_start(began)
-        if self._monitoring_began is None:
-            return None
-        return coverage_watermark(clock_now, progress)
+        watermark = coverage_watermark(
+            clock_now,
+            [*progress, *await state.cad_progress(topics.BY_NAME[topics.INCIDENTS].partitions)],
+        )
+        if self._monitoring_began is None or watermark is None:
+            return []
+        return judging_instants(
+            await state.judged_through(),
+            self._monitoring_began,
+            watermark,
+            self.runtime.settings.allowed_lateness_s,
+        )
 
     def _monitoring_start(self, read: AreasRead, now: float) -> float:
         """When monitoring of an area first evaluated now began. On the wall clock, now. On the
@@ -183,19 +209,80 @@ class CoverageEngine:
         began = self._monitoring_began
         return now if began is None else min(began, now)
 
-    async def _evaluate(self, now: float) -> None:
+    async def _evaluate(self, instants: Sequence[float]) -> None:
+        """Judge every area at each instant in turn, then show, store and publish the result
+        (views, snapshots and metrics as of the last instant)."""
         runtime = self.runtime
         wall_now = time.monotonic()
+        now = instants[-1]
         await self._expire_demand(now)
         figures = self._figures
         if figures is not None and wall_now - figures.read_at >= FIGURES_REFRESH_S:
             figures = None
         read = await read_areas(runtime, now, figures, wall_now)
         self._figures = read.figures
-        statuses: dict[str, dict[str, object]] = {}
-        new_since: dict[str, float] = {}
-        alerts: list[dict[str, object]] = []
-        changes_today: list[tuple[str, dict[str, object]]] = []
+        history = await self._history(instants[0])
+        judged = _Judgement()
+        views: dict[str, AreaView] = {}
+        for instant in instants:
+            if history is not None:
+                history.apply(read, instant, runtime.settings.qualifying_s)
+            views = await self._judge(
+                read, instant, judged, wall_now, history, final=instant == now
+            )
+        alerts = judged.alerts
+        await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
+        for alert in alerts:
+            runtime.metrics.alert_events.labels(str(alert["event"])).inc()
+        changes = Changes()
+        runtime.state.record_coverage(
+            changes,
+            self.worker_id,
+            {area_id: status_to_dict(status) for area_id, status in judged.statuses.items()},
+            judged.new_since,
+            alerts,
+            judged.changes_today,
+            now if history is not None else None,
+        )
+        await runtime.state.commit([PartitionCommit("coverage", 0, None, changes)])
+        self.views = views
+        changed = await self._publish_snapshots(views, wall_now)
+        await runtime.state.publish_events(
+            [sse_message("alert", orjson.dumps(alert)) for alert in alerts]
+            + [sse_message("area", snapshot) for snapshot in changed]
+        )
+        runtime.metrics.export_areas(
+            lambda: ((area_numbers(view, now) for view in views.values()), active_alerts(views))
+        )
+
+    async def _history(self, since: float) -> History | None:
+        """On the event clock, what the instants from ``since`` on are judged with: the visits
+        of every area with one that ended after ``since`` less :data:`HISTORY_HORIZON_S`, and
+        every incident open at some time from ``since`` on; None on the wall clock (judged with
+        what is stored now)."""
+        if self.runtime.settings.clock != "event":
+            return None
+        state = self.runtime.state
+        visits = await state.visit_history(
+            topics.BY_NAME[topics.PINGS].partitions, since, HISTORY_HORIZON_S
+        )
+        blobs = await state.incidents_open_since(topics.BY_NAME[topics.INCIDENTS].partitions, since)
+        return History(visits, [incident_from_dict(orjson.loads(blob)) for blob in blobs])
+
+    async def _judge(
+        self,
+        read: AreasRead,
+        now: float,
+        judged: _Judgement,
+        wall_now: float,
+        history: History | None,
+        *,
+        final: bool,
+    ) -> dict[str, AreaView]:
+        """Judge every area at ``now`` from the status it was last judged with, adding to
+        ``judged``; with ``final``, also every area's view (areas neither due nor changed keep
+        theirs). With ``history`` (event clock), the officers present are those of ``now``."""
+        runtime = self.runtime
         views: dict[str, AreaView] = {}
         feed_live = read.on_duty > 0 and (
             read.presence.feed_last_fix is not None
@@ -206,14 +293,15 @@ class CoverageEngine:
                 await asyncio.sleep(0)  # let the agents run between slices of a large pack
             facts, known = area_fingerprint(read, area, self._fingerprints.get(area_id))
             self._fingerprints[area_id] = known
-            area_print = known[2]
-            previous = self._stored_status(read, area_id)
-            fingerprint = (feed_live, *area_print)
+            previous = judged.statuses.get(area_id) or self._stored_status(read, area_id)
+            present = None if history is None else history.present(area_id, now)
+            fingerprint = (feed_live, present, *known[2])
             cached = self._evaluated.get(area_id)
             if (
                 previous is not None
                 and cached is not None
                 and cached.fingerprint == fingerprint
+                and (not final or cached.view.status == previous)
                 and not due_again(
                     self._policy(area),
                     previous,
@@ -226,22 +314,23 @@ class CoverageEngine:
                 continue
             if facts is None:
                 facts = area_facts(area, read.presence, read.demand)
-            started = read.since.get(area_id)
+            started = read.since.get(area_id, judged.new_since.get(area_id))
             if started is None:
-                started = new_since[area_id] = self._monitoring_start(read, now)
+                started = judged.new_since[area_id] = self._monitoring_start(read, now)
             status, events = evaluate(
                 area_id,
                 self._policy(area),
-                coverage_inputs(facts, read.presence.feed_last_fix, read.on_duty, started),
+                coverage_inputs(facts, read.presence.feed_last_fix, read.on_duty, started, present),
                 previous,
                 now,
             )
-            alerts.extend(alert_value(event) for event in events)
-            if previous is None or previous.state != status.state:
-                changes_today.append(
-                    (read.day, {"area_id": area_id, "state": status.state, "ts": format_ts(now)})
-                )
-            statuses[area_id] = status_to_dict(status)
+            judged.add(previous, status, events, now, self.zone)
+            if not final:
+                if cached is not None:  # its view is made at the last instant
+                    self._evaluated[area_id] = replace(
+                        cached, fingerprint=fingerprint, evaluated_at=now
+                    )
+                continue
             if cached is not None and not view_due(
                 cached.view.status, status, wall_now - cached.evaluated_wall
             ):
@@ -252,23 +341,7 @@ class CoverageEngine:
                 wall_now if cached is not None else spread_start(area_id, wall_now, VIEW_REFRESH_S)
             )
             self._evaluated[area_id] = _Evaluated(fingerprint, now, built, views[area_id])
-        await runtime.emit(topics.ALERTS, [(str(a["area_id"]).encode(), a) for a in alerts])
-        for alert in alerts:
-            runtime.metrics.alert_events.labels(str(alert["event"])).inc()
-        changes = Changes()
-        runtime.state.record_coverage(
-            changes, self.worker_id, statuses, new_since, alerts, changes_today
-        )
-        await runtime.state.commit([PartitionCommit("coverage", 0, None, changes)])
-        self.views = views
-        changed = await self._publish_snapshots(views, wall_now)
-        await runtime.state.publish_events(
-            [sse_message("alert", orjson.dumps(alert)) for alert in alerts]
-            + [sse_message("area", snapshot) for snapshot in changed]
-        )
-        runtime.metrics.export_areas(
-            lambda: ((area_numbers(view, now) for view in views.values()), active_alerts(views))
-        )
+        return views
 
     def _stored_status(self, read: AreasRead, area_id: str) -> CoverageStatus | None:
         """An area's stored coverage status, parsed again only when it changed."""
@@ -341,6 +414,61 @@ def with_ts(ts: object, body: bytes) -> bytes:
     without ``ts``): the snapshot's content fingerprint is encoded once and published as is."""
     stamp = b'{"ts":' + orjson.dumps(ts)
     return stamp + b"}" if body == b"{}" else stamp + b"," + body[1:]
+
+
+@dataclass(slots=True)
+class _Judgement:
+    """What one evaluation judged, over all its instants: each area's latest status, the
+    monitoring starts it set, the alert events and the day's state changes, in order."""
+
+    statuses: dict[str, CoverageStatus] = field(default_factory=dict)
+    new_since: dict[str, float] = field(default_factory=dict)
+    alerts: list[dict[str, object]] = field(default_factory=list)
+    changes_today: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+
+    def add(
+        self,
+        previous: CoverageStatus | None,
+        status: CoverageStatus,
+        events: Sequence[AlertEvent],
+        now: float,
+        zone: ZoneInfo,
+    ) -> None:
+        """An area judged at ``now``: its status, its alert events, and its state change."""
+        self.statuses[status.area_id] = status
+        self.alerts.extend(alert_value(event) for event in events)
+        if previous is None or previous.state != status.state:
+            change: dict[str, object] = {
+                "area_id": status.area_id,
+                "state": status.state,
+                "ts": format_ts(now),
+            }
+            self.changes_today.append((local_day(now, zone), change))
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What instants are judged with on the event clock (:meth:`CoverageEngine._history`): the
+    areas' visits and the incidents open at some time since the first instant."""
+
+    visits: Mapping[str, VisitHistory]
+    incidents: Sequence[IncidentState]
+
+    def apply(self, read: AreasRead, instant: float, qualifying_s: float) -> None:
+        """Set ``read``'s last qualifying visit ends and open incidents to those of
+        ``instant`` (:func:`last_qualifying_end_at`, :func:`open_counts_at`)."""
+        ends = read.presence.last_qualifying_end
+        for area_id, visits in self.visits.items():
+            end = last_qualifying_end_at(visits, instant, qualifying_s)
+            if end is None:
+                ends.pop(area_id, None)
+            else:
+                ends[area_id] = end
+        read.demand.open_incidents = open_counts_at(self.incidents, instant)
+
+    def present(self, area_id: str, instant: float) -> int:
+        """How many officers were in the area at ``instant`` (:func:`present_at`)."""
+        return present_at(self.visits.get(area_id), instant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,7 +631,6 @@ async def read_areas(
     presence = await state.presence_view(
         topics.BY_NAME[topics.PINGS].partitions, [day], figures=fresh
     )
-    await _qualifying_ends_at(runtime, presence, now)
     demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0, figures=fresh)
     if figures is None or fresh:
         figures = Figures(presence, demand, day, wall_now)
@@ -515,34 +642,17 @@ async def read_areas(
             feed_last_fix=presence.feed_last_fix,
         )
         demand = replace(figures.demand, open_incidents=demand.open_incidents)
-    stored, since, on_duty = await state.coverage_store()
+    store = await state.coverage_store()
     return AreasRead(
         day,
         presence,
         demand,
-        stored,
-        since,
-        on_duty,
+        store.statuses,
+        store.since,
+        store.on_duty,
         presence.areas() | demand.areas(),
         figures,
     )
-
-
-async def _qualifying_ends_at(runtime: Runtime, presence: PresenceView, now: float) -> None:
-    """On the event clock, judge areas whose latest qualifying visit ended after ``now`` (read
-    from a partition ahead of the watermark) by the latest that ended by ``now``: the gap an
-    alert is about, and its id, are then those of the time judged, whatever was read ahead."""
-    ends = presence.last_qualifying_end
-    ahead = sorted(area_id for area_id, end in ends.items() if end > now)
-    if not ahead or runtime.settings.clock != "event":
-        return
-    partitions = topics.BY_NAME[topics.PINGS].partitions
-    found = await runtime.state.qualifying_ends_at(partitions, ahead, now)
-    for area_id in ahead:
-        if area_id in found:
-            ends[area_id] = found[area_id]
-        else:
-            del ends[area_id]
 
 
 def area_view(
@@ -609,12 +719,17 @@ def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView)
 
 
 def coverage_inputs(
-    facts: AreaFacts, feed_last_fix: float | None, on_duty: int, since: float
+    facts: AreaFacts,
+    feed_last_fix: float | None,
+    on_duty: int,
+    since: float,
+    officers_present: int | None = None,
 ) -> CoverageInputs:
-    """What the coverage rules need to know about one area."""
+    """What the coverage rules need to know about one area (``officers_present``: how many, if
+    not those of ``facts``)."""
     return CoverageInputs(
         last_qualifying_visit_end=facts.last_qualifying_end,
-        officers_present=len(facts.present),
+        officers_present=len(facts.present) if officers_present is None else officers_present,
         open_incidents={grade: facts.open_incidents.get(grade, 0) for grade in GRADES},
         feed_last_fix_ts=feed_last_fix,
         officers_on_duty=on_duty,

@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SEEN_TTL_S = 2 * 86400
 RESPONSE_SAMPLES_KEPT_S = 2 * 86400
+CLOSED_INCIDENTS_KEPT_S = 2 * 86400
+"""Closed incidents are listed by closing time this long, for coverage judged on the event
+clock as of a time before they closed (``State.incidents_open_since``)."""
 
 
 _incident_or_beat = functools.partial(decode_or_heartbeat, decode_incident)
@@ -216,8 +219,10 @@ class DemandEngine:
                 if intervals_before.get(callsign) != interval
             },
             open_incident_shown(after),
+            after.closed_ts,
         )
         changes.zremrangebyscore(slot + ":response", now - RESPONSE_SAMPLES_KEPT_S)
+        changes.zremrangebyscore(slot + ":closed", now - CLOSED_INCIDENTS_KEPT_S)
 
     def _expiring_commits(self, topic: str, events: Events) -> dict[int, PartitionCommit]:
         """A commit per partition of the batch that first moves that partition's windows on."""

@@ -36,6 +36,7 @@ watermark changes nothing, so at-least-once delivery is safe.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -54,8 +55,9 @@ from streams.domain.demand import (
 from streams.domain.dose import RollingWindows, minute_buckets
 from streams.domain.fixes import Fix
 from streams.domain.joins import BEGINNING, ROSTER_VERSIONS_KEPT, Assignment, RosterVersion
+from streams.domain.judging import VisitHistory
 from streams.domain.ticks import stored_clock
-from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, VisitRecorded
+from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, Visit, VisitRecorded
 from streams.domain.validation import Rejected
 from streams.metrics import PipelineMetrics
 
@@ -364,6 +366,7 @@ for _, op in ipairs(ops) do
       redis.call('INCR', op[7])
     end
   elseif name == 'zadd' then redis.call('ZADD', op[2], op[3], op[4])
+  elseif name == 'zmax' then redis.call('ZADD', op[2], 'GT', op[3], op[4])
   elseif name == 'zrem' then redis.call('ZREM', op[2], op[3])
   elseif name == 'zremrangebyscore' then redis.call('ZREMRANGEBYSCORE', op[2], '-inf', op[3])
   elseif name == 'win_add' then win_add(op[2], op[3], op[4])
@@ -510,6 +513,10 @@ class Changes:
     def zadd(self, key: str, score: float, member: str) -> None:
         """Add a scored member."""
         self.ops.append(["zadd", key, repr(score), member])
+
+    def zmax(self, key: str, score: float, member: str) -> None:
+        """Add a scored member, or raise its score to ``score`` (never lower it)."""
+        self.ops.append(["zmax", key, repr(score), member])
 
     def zrem(self, key: str, member: str) -> None:
         """Remove a member."""
@@ -723,6 +730,17 @@ class State:
         values = [None if value is None else float(value) for value in found]
         return values[0::2], values[1::2]
 
+    async def cad_progress(self, partitions: int) -> list[float | None]:
+        """Each ``cad.incidents`` partition's event-time progress (None: no record yet)."""
+        found = await self.read_versions([self.cad_progress_key(p) for p in range(partitions)])
+        return [None if value is None else float(value) for value in found]
+
+    async def judged_through(self) -> float | None:
+        """The last instant coverage was judged at on the event clock (None: none yet)."""
+        value = await self.redis.get(self.key("coverage", "judged"))
+        self.metrics.round_trip("coverage_judged")
+        return None if value is None else float(value)
+
     async def event_clock(self) -> float | None:
         """The stored event-clock watermark, if any.
 
@@ -885,15 +903,7 @@ class State:
                 for (_, minute, *_rest), seconds in minute_buckets(fact).items():
                     dose_buckets[(minute, split)] = dose_buckets.get((minute, split), 0.0) + seconds
             elif isinstance(fact, VisitRecorded):
-                visit = fact.visit
-                ends = f"{slot}:qends:{visit.area_id}"
-                if visit.qualifying and visit.status != "retracted":
-                    end = visit.start + visit.seconds
-                    changes.hmax(slot + ":lastq", visit.area_id, end)
-                    changes.zadd(ends, end, visit.visit_id)
-                    changes.zremrangebyscore(ends, end - QUALIFYING_ENDS_KEPT_S)
-                elif visit.qualifying or visit.revision > 0:
-                    changes.zrem(ends, visit.visit_id)
+                self._record_visit_times(changes, slot, fact.visit)
         changes.win_add(
             slot + ":dose",
             ((minute, split, seconds) for (minute, split), seconds in dose_buckets.items()),
@@ -923,27 +933,88 @@ class State:
         if began is not None:
             changes.hsetnx(slot + ":events", "first", repr(began))
 
-    async def qualifying_ends_at(
-        self, partitions: int, area_ids: Sequence[str], at: float
-    ) -> dict[str, float]:
-        """Each area's latest qualifying visit end at or before ``at`` (areas with none within
-        :data:`QUALIFYING_ENDS_KEPT_S` of their latest are left out), merged over every
-        ``airwave.pings`` partition. One round trip."""
+    @staticmethod
+    def _record_visit_times(changes: Changes, slot: str, visit: Visit) -> None:
+        """Where a visit's start and end are kept for coverage: the qualifying ends (``qends``,
+        and ``lastq``, the latest) and, of every visit, its end and start (``vends``,
+        ``vstarts``) with the latest visit end per area (``vlast``), each for
+        :data:`QUALIFYING_ENDS_KEPT_S` before the area's latest; a retracted visit is taken
+        out."""
+        area_id, visit_id = visit.area_id, visit.visit_id
+        ends, times = (
+            f"{slot}:qends:{area_id}",
+            (f"{slot}:vends:{area_id}", f"{slot}:vstarts:{area_id}"),
+        )
+        end = visit.start + visit.seconds
+        if visit.status == "retracted":
+            changes.zrem(ends, visit_id)
+            for key in times:
+                changes.zrem(key, visit_id)
+            return
+        if visit.qualifying:
+            changes.hmax(slot + ":lastq", area_id, end)
+            changes.zadd(ends, end, visit_id)
+            changes.zremrangebyscore(ends, end - QUALIFYING_ENDS_KEPT_S)
+        elif visit.revision > 0:
+            changes.zrem(ends, visit_id)
+        changes.zadd(times[0], end, visit_id)
+        changes.zadd(times[1], visit.start, visit_id)
+        changes.zmax(slot + ":vlast", end, area_id)
+        for key in times:
+            changes.zremrangebyscore(key, end - QUALIFYING_ENDS_KEPT_S)
+
+    async def visit_history(
+        self, partitions: int, since: float, horizon_s: float
+    ) -> dict[str, VisitHistory]:
+        """The visits around instants judged from ``since`` on of every area with a visit that
+        ended after ``since - horizon_s``, merged over every ``airwave.pings`` partition: the
+        latest qualifying visit end at or before ``since``, and the start and end of every
+        visit (qualifying or not) that ended at or after ``since`` (a start no longer kept, of a
+        visit begun more than :data:`QUALIFYING_ENDS_KEPT_S` before the area's latest end,
+        reads as -inf). Three round trips."""
+        slots = [self.pings_slice(partition) for partition in range(partitions)]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for partition in range(partitions):
-                slot = self.pings_slice(partition)
+            for slot in slots:
+                pipe.zrangebyscore(slot + ":vlast", f"({since - horizon_s!r}", "+inf")
+            recent = await pipe.execute()
+        self.metrics.round_trip("visit_history")
+        area_ids = sorted({member.decode() for reply in recent for member in reply})
+        if not area_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slot in slots:
                 for area_id in area_ids:
-                    pipe.zrevrangebyscore(
-                        f"{slot}:qends:{area_id}", at, "-inf", start=0, num=1, withscores=True
-                    )
+                    qends, vends = f"{slot}:qends:{area_id}", f"{slot}:vends:{area_id}"
+                    pipe.zrevrangebyscore(qends, since, "-inf", start=0, num=1, withscores=True)
+                    pipe.zrangebyscore(vends, since, "+inf", withscores=True)
             replies = await pipe.execute()
-        self.metrics.round_trip("qualifying_ends")
-        found: dict[str, float] = {}
-        for index, reply in enumerate(replies):
-            if reply:
-                area_id = area_ids[index % len(area_ids)]
-                found[area_id] = max(found.get(area_id, -math.inf), float(reply[0][1]))
-        return found
+        self.metrics.round_trip("visit_history")
+        ended: dict[str, float] = {}
+        later: list[tuple[str, str, list[tuple[bytes, float]]]] = []
+        for index, (slot, area_id) in enumerate(itertools.product(slots, area_ids)):
+            before, after = replies[2 * index], replies[2 * index + 1]
+            if before:
+                ended[area_id] = max(ended.get(area_id, -math.inf), float(before[0][1]))
+            if after:
+                later.append((slot, area_id, after))
+        visits: dict[str, list[tuple[float, float]]] = {}
+        if later:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for slot, area_id, after in later:
+                    pipe.zmscore(
+                        f"{slot}:vstarts:{area_id}", [member.decode() for member, _ in after]
+                    )
+                starts = await pipe.execute()
+            self.metrics.round_trip("visit_history")
+            for (_, area_id, after), found in zip(later, starts, strict=True):
+                visits.setdefault(area_id, []).extend(
+                    (-math.inf if start is None else float(start), float(end))
+                    for (_, end), start in zip(after, found, strict=True)
+                )
+        return {
+            area_id: VisitHistory(ended.get(area_id), tuple(sorted(visits.get(area_id, ()))))
+            for area_id in area_ids
+        }
 
     def forget_radios(self, changes: Changes, partition: int, issis: Iterable[str]) -> None:
         """Drop radios from one partition's presence state: their tracks and latest fixes (the
@@ -1031,6 +1102,31 @@ class State:
                 unbuilt.append(partition)
         return found, int(version or 0), unbuilt
 
+    async def incidents_open_since(self, partitions: int, since: float) -> list[bytes]:
+        """The stored states of every incident open now (with a known place) or closed after
+        ``since``, of every ``cad.incidents`` partition: every incident open at some time from
+        ``since`` on. Two round trips."""
+        slots = [self.slot("cad.incidents", partition) for partition in range(partitions)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slot in slots:
+                pipe.hkeys(slot + ":open_incidents")
+                pipe.zrangebyscore(slot + ":closed", f"({since!r}", "+inf")
+            replies = await pipe.execute()
+        self.metrics.round_trip("incidents_open_since")
+        wanted = [
+            (slot, sorted({*replies[2 * index], *replies[2 * index + 1]}))
+            for index, slot in enumerate(slots)
+        ]
+        wanted = [(slot, ids) for slot, ids in wanted if ids]
+        if not wanted:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slot, ids in wanted:
+                pipe.hmget(slot + ":incidents", ids)
+            found = await pipe.execute()
+        self.metrics.round_trip("incidents_open_since")
+        return [blob for blobs in found for blob in blobs if blob is not None]
+
     async def all_incident_states(self, partition: int) -> list[bytes]:
         """Every incident state stored for one ``cad.incidents`` partition (read in chunks)."""
         key = self.slot("cad.incidents", partition) + ":incidents"
@@ -1087,13 +1183,17 @@ class State:
         samples: Iterable[ResponseSampleChange],
         assigned: Mapping[str, Assignment],
         shown: Mapping[str, object] | None,
+        closed_ts: float | None = None,
     ) -> None:
         """One incident's state, the (area_id, grade) open counts it is in now (the counts move
         by the difference from those stored with it, in the same call), response samples and
         the callsigns' assignment intervals that changed (a closed one is pruned later by
         :meth:`prune_assignments`); ``shown`` is what the live view shows of it while it is open
-        (None: not shown)."""
+        (None: not shown); ``closed_ts``: when it closed, kept by time (``closed``) for coverage
+        judged as of an earlier time."""
         changes.hset(slot + ":incidents", incident_id, orjson.dumps(stored).decode())
+        if closed_ts is not None:
+            changes.zadd(slot + ":closed", closed_ts, incident_id)
         if shown is None:
             changes.hdel(slot + ":open_incidents", incident_id)
         else:
@@ -1172,18 +1272,21 @@ class State:
         self.metrics.round_trip("lead")
         return bool(held)
 
-    async def coverage_store(self) -> tuple[dict[str, bytes], dict[str, float], int]:
-        """Stored coverage statuses, monitoring start per area, and officers on duty."""
+    async def coverage_store(self) -> CoverageStore:
+        """Stored coverage statuses, monitoring start per area, officers on duty, and the last
+        instant judged on the event clock."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(self.key("coverage", "status"))
             pipe.hgetall(self.key("coverage", "since"))
             pipe.scard(self.on_duty_key)
-            statuses, since, on_duty = await pipe.execute()
+            pipe.get(self.key("coverage", "judged"))
+            statuses, since, on_duty, judged = await pipe.execute()
         self.metrics.round_trip("coverage_store")
-        return (
+        return CoverageStore(
             {k.decode(): v for k, v in statuses.items()},
             {k.decode(): float(v) for k, v in since.items()},
             int(on_duty),
+            None if judged is None else float(judged),
         )
 
     def record_coverage(
@@ -1194,10 +1297,14 @@ class State:
         since: Mapping[str, float],
         alerts: Iterable[Mapping[str, object]],
         state_changes: Iterable[tuple[str, Mapping[str, object]]],
+        judged: float | None = None,
     ) -> None:
-        """Coverage statuses, monitoring starts, recent alerts and today's state changes, only
-        while this worker still holds the leader lock."""
+        """Coverage statuses, monitoring starts, recent alerts, today's state changes and the
+        last instant judged (event clock), only while this worker still holds the leader
+        lock."""
         changes.require(self.leader_key, worker_id)
+        if judged is not None:
+            changes.max(self.key("coverage", "judged"), judged)
         for area_id, status in statuses.items():
             changes.hset(self.key("coverage", "status"), area_id, orjson.dumps(status).decode())
         for area_id, ts in since.items():
@@ -1342,6 +1449,17 @@ class State:
     async def close(self) -> None:
         """Close the connection pool."""
         await self.redis.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageStore:
+    """What the coverage evaluator stored: statuses, monitoring starts, officers on duty (from
+    the roster) and the last instant judged on the event clock."""
+
+    statuses: dict[str, bytes]
+    since: dict[str, float]
+    on_duty: int
+    judged: float | None
 
 
 @dataclass

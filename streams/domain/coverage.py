@@ -58,7 +58,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -592,26 +592,3 @@ def _stored_choice(stored: Mapping[str, object], key: str, choices: tuple[Choice
         if value == choice:
             return choice
     raise ValueError(f"stored coverage status: {key!r} must be one of {', '.join(choices)}")
-
-
-def coverage_watermark(clock_now: float | None, progress: Sequence[float | None]) -> float | None:
-    """The event time to judge coverage at on the event clock: the slowest ``airwave.pings``
-    partition's progress (each partition's fixes and in-band heartbeats), never past the clock.
-
-    Presence is what shows an area covered, so coverage waits for every partition of it to pass
-    a time before judging that time, however far ticks or other partitions have got: a gap is not
-    judged while the visit that closes it may sit unread in a slower partition. Partitions with no
-    data yet are left out; with none at all, the clock itself.
-    """
-    known = [value for value in progress if value is not None]
-    if not known:
-        return clock_now
-    low = min(known)
-    return low if clock_now is None else min(low, clock_now)
-
-
-def monitoring_start(began: Sequence[float | None]) -> float | None:
-    """When monitoring began on the event clock: the earliest first record of any ``airwave.pings``
-    partition (a function of the data, not of when the first evaluation ran); None before any."""
-    known = [value for value in began if value is not None]
-    return min(known) if known else None

@@ -39,6 +39,7 @@ from streams.domain.harm import (
     harm_of_stop_search,
 )
 from streams.domain.incidents import (
+    UNGRADED,
     CrimeRecorded,
     FirstArrival,
     FirstArrivalRetracted,
@@ -167,6 +168,32 @@ def open_incident_keys(state: IncidentState) -> tuple[tuple[str, GradeLabel], ..
     if state.areas is None or not state.counted or state.closed_ts is not None:
         return ()
     return tuple((area_id, state.grade_label) for area_id in attributed_areas(state.areas))
+
+
+def open_incident_keys_at(state: IncidentState, at: float) -> tuple[tuple[str, GradeLabel], ...]:
+    """The (area_id, grade) open-incident counts ``state`` was in at event time ``at``: open
+    (opened at or before ``at``, not closed by then) under its grade as of ``at`` (the latest
+    grade observed at or before it); none before it is counted and located. What the current
+    keys (:func:`open_incident_keys`) were when the incidents' events up to ``at`` had been
+    read, whatever was read after."""
+    if state.areas is None or state.opened_ts is None or state.opened_ts > at:
+        return ()
+    if state.closed_ts is not None and state.closed_ts <= at:
+        return ()
+    grades = [grade for ts, grade in state.grades if ts <= at]
+    label: GradeLabel = grades[-1] if grades else UNGRADED
+    return tuple((area_id, label) for area_id in attributed_areas(state.areas))
+
+
+def open_counts_at(states: Iterable[IncidentState], at: float) -> dict[str, dict[str, int]]:
+    """Open incidents by area and grade at event time ``at`` (:func:`open_incident_keys_at`),
+    only the counts above zero."""
+    counts: dict[str, dict[str, int]] = {}
+    for state in states:
+        for area_id, grade in open_incident_keys_at(state, at):
+            by_grade = counts.setdefault(area_id, {})
+            by_grade[grade] = by_grade.get(grade, 0) + 1
+    return counts
 
 
 def response_sample_changes(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -34,6 +35,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
 from streams.coverage import DEMAND_SOURCES
+from streams.domain.judging import JUDGING_STEP_S
+from streams.domain.timefmt import format_ts
 from streams.embedded import (
     ManagedProcess,
     Services,
@@ -53,7 +56,6 @@ PINGS_PARTITIONS: Final = topics.BY_NAME[topics.PINGS].partitions
 INCIDENT_PARTITIONS: Final = topics.BY_NAME[topics.INCIDENTS].partitions
 DRAIN_TIMEOUT_S: Final = 420.0
 QUIET_S: Final = 8.0
-EVALUATIONS_AFTER_FEED: Final = 2
 SETTLE_TIMEOUT_S: Final = 120.0
 BROKER_PAUSE_S: Final = 30.0
 REDIS_DOWN_S: Final = 3.0
@@ -239,14 +241,6 @@ class Run:
             if not w.process.alive
         ]
 
-    def evaluations(self) -> float:
-        """Coverage evaluations so far by the running workers (the leader's count grows)."""
-        total = 0.0
-        for worker in self.workers:
-            with contextlib.suppress(OSError):
-                total += worker.metric("coverwatch_coverage_evaluation_seconds_count")
-        return total
-
     def restart_redis(self) -> None:
         """redis-server again on the same port and directory (its AOF, when it keeps one)."""
         self.redis_process.process.wait()
@@ -350,7 +344,7 @@ def run_scenario(scenario: Scenario, day: Day, broker: Services, work_dir: Path)
             fault(run)
         positions.update(publisher.finish())
         wait_applied(run, positions, DRAIN_TIMEOUT_S)
-        state = read_final_state(run, positions)
+        state = read_final_state(run, positions, last_instant(day, run.settings))
         (directory / "final-state.json").write_bytes(state_to_json(state))
         run.notes.extend(run.lost_workers())
         return Outcome(
@@ -480,9 +474,16 @@ async def _read_outputs(bootstrap: str, names: Mapping[str, str]) -> dict[str, l
     return values
 
 
-def read_final_state(run: Run, positions: SourceIds) -> FinalState:
-    """The run's :class:`FinalState`, once the coverage evaluator has run
-    :data:`EVALUATIONS_AFTER_FEED` times since the feed was applied and nothing has changed for
+def last_instant(day: Day, settings: Settings) -> float:
+    """The last instant coverage is judged at when the day has been read: the day's end (its
+    last in-band heartbeat) less the allowed lateness, down to the judging step."""
+    end = day.options.start.timestamp() + day.options.duration_seconds
+    return math.floor((end - settings.allowed_lateness_s) / JUDGING_STEP_S) * JUDGING_STEP_S
+
+
+def read_final_state(run: Run, positions: SourceIds, last_instant: float) -> FinalState:
+    """The run's :class:`FinalState`, once the coverage evaluator has judged ``last_instant``
+    (the last instant the day's data lets it judge) and nothing has changed for
     :data:`QUIET_S` (the evaluator and the settle timer act on their own clock after the last
     message; an evaluation that took *d* seconds is followed by a rest of *d* seconds)."""
     names = {run.settings.topic(name): name for name in OUTPUT_TOPICS}
@@ -491,11 +492,17 @@ def read_final_state(run: Run, positions: SourceIds) -> FinalState:
     def look() -> tuple[RedisFigures, dict[TopicPartition, int]]:
         return read_figures(run), asyncio.run(_output_ends(bootstrap, list(names)))
 
+    def judged() -> float:
+        with run.redis() as client:
+            value = client.get(f"{run.settings.key_prefix}:{{coverage}}:judged")
+        return -math.inf if value is None else float(value)
+
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    wanted = run.evaluations() + EVALUATIONS_AFTER_FEED
-    while run.evaluations() < wanted:
+    while judged() < last_instant:
         if time.monotonic() > deadline:
-            run.notes.append(f"coverage not evaluated after the feed in {SETTLE_TIMEOUT_S:.0f} s")
+            run.notes.append(
+                f"coverage not judged up to {format_ts(last_instant)} in {SETTLE_TIMEOUT_S:.0f} s"
+            )
             break
         time.sleep(0.5)
     seen, since = look(), time.monotonic()

@@ -14,6 +14,7 @@ from streams.app import create_app
 from streams.coverage import read_areas
 from streams.domain.dayvisits import DayVisits
 from streams.domain.joins import BEGINNING, ROSTER_VERSIONS_KEPT, RosterVersion
+from streams.domain.judging import VisitHistory
 from streams.domain.tracks import Visit, VisitRecorded
 from streams.domain.windows import in_window
 from streams.metrics import Metrics
@@ -290,7 +291,7 @@ def qualifying_visit(visit_id: str, area_id: str, start: float, **changed: objec
     return VisitRecorded(replace(visit, **changed))  # type: ignore[arg-type]
 
 
-async def test_coverage_at_a_watermark_takes_the_last_qualifying_visit_ended_by_then(
+async def test_coverage_judged_from_an_instant_reads_the_visits_around_it(
     stack, unique: str
 ) -> None:  # type: ignore[no-untyped-def]
     state = State(stack.redis_url, unique, Metrics([]))
@@ -300,14 +301,40 @@ async def test_coverage_at_a_watermark_takes_the_last_qualifying_visit_ended_by_
         qualifying_visit("v3", "ia-1", 5_000.0),
         qualifying_visit("v3", "ia-1", 5_000.0, revision=1, status="retracted"),
         qualifying_visit("v4", "ia-2", 9_000.0),
+        qualifying_visit("v5", "ia-2", 9_950.0, seconds=100.0, qualifying=False),
     ]
     changes = Changes()
     state.record_presence(changes, 1, facts, {}, {}, {}, 10_000.0)
     await state.commit([PartitionCommit("airwave.pings", 1, 0, changes)])
 
-    assert await state.qualifying_ends_at(4, ["ia-1", "ia-2"], 4_000.0) == {"ia-1": 3_900.0}
-    assert await state.qualifying_ends_at(4, ["ia-1"], 9_000.0) == {"ia-1": 3_900.0}
-    assert await state.qualifying_ends_at(4, ["ia-2"], 20_000.0) == {"ia-2": 9_900.0}
+    assert await state.visit_history(4, 4_000.0, 3_600.0) == {
+        "ia-1": VisitHistory(3_900.0, ()),
+        "ia-2": VisitHistory(None, ((9_000.0, 9_900.0), (9_950.0, 10_050.0))),
+    }
+    assert (await state.visit_history(4, 1_500.0, 3_600.0))["ia-1"] == VisitHistory(
+        None, ((1_000.0, 1_900.0), (3_000.0, 3_900.0))
+    )
+    assert await state.visit_history(4, 10_000.0, 3_600.0) == {
+        "ia-2": VisitHistory(9_900.0, ((9_950.0, 10_050.0),)),
+    }
+    assert await state.visit_history(4, 20_000.0, 3_600.0) == {}
+    await state.close()
+
+
+async def test_the_incidents_open_since_a_time_are_those_open_now_and_those_closed_after_it(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    slot = state.slot("cad.incidents", 0)
+    changes = Changes()
+    shown = {"incident_id": "open"}
+    state.record_incident(changes, slot, "open", {"id": "open"}, [], [], {}, shown)
+    state.record_incident(changes, slot, "early", {"id": "early"}, [], [], {}, None, 1_000.0)
+    state.record_incident(changes, slot, "late", {"id": "late"}, [], [], {}, None, 3_000.0)
+    await state.commit([PartitionCommit("cad.incidents", 0, 0, changes)])
+
+    found = await state.incidents_open_since(2, 2_000.0)
+    assert sorted(orjson.loads(blob)["id"] for blob in found) == ["late", "open"]
     await state.close()
 
 

@@ -29,10 +29,8 @@ from streams.domain.coverage import (
     Grade,
     PolicyBand,
     alert_value,
-    coverage_watermark,
     evaluate,
     limit_at,
-    monitoring_start,
     policy_for,
     status_from_dict,
     status_to_dict,
@@ -579,22 +577,6 @@ def test_dead_feed_never_raises(
     )
     status, events = evaluate("A", IMPACT, facts, None, now)
     assert (status.state, events) == ("unknown", [])
-
-
-def test_coverage_is_judged_at_the_slowest_pings_partition_never_past_the_clock() -> None:
-    assert coverage_watermark(5000.0, [4000.0, 3000.0, None, 4500.0]) == 3000.0
-    assert coverage_watermark(2000.0, [4000.0, 3000.0]) == 2000.0
-    assert coverage_watermark(None, [4000.0, 3000.0]) == 3000.0
-
-
-def test_with_no_pings_yet_coverage_is_judged_on_the_clock() -> None:
-    assert coverage_watermark(5000.0, [None, None]) == 5000.0
-    assert coverage_watermark(None, []) is None
-
-
-def test_monitoring_began_with_the_earliest_first_record_of_any_pings_partition() -> None:
-    assert monitoring_start([None, 1200.0, 1100.0]) == 1100.0
-    assert monitoring_start([None, None]) is None
 
 
 @settings(max_examples=60, deadline=None)

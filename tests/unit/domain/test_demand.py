@@ -19,6 +19,7 @@ from streams.domain.demand import (
     ResponseSampleChange,
     ResponseTimeStats,
     demand_changes,
+    open_counts_at,
     open_incident_keys,
     response_sample_changes,
     response_time_stats,
@@ -536,3 +537,26 @@ def test_any_order_of_consistent_histories_gives_the_open_counts_of_time_order(
     )
     assert states == in_order
     assert history[-1].counts == in_order_history[-1].counts == counts_of(in_order.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    incidents=st.integers(1, len(INCIDENT_IDS)),
+    at=st.floats(min_value=T0 - 60, max_value=T0 + 1200),
+)
+def test_the_open_counts_at_a_time_are_those_the_events_up_to_it_give(
+    data: st.DataObject, incidents: int, at: float
+) -> None:
+    events = [
+        one
+        for incident_id in INCIDENT_IDS[:incidents]
+        for one in data.draw(consistent_history(incident_id))
+    ]
+    places = data.draw(st.lists(PLACES, min_size=len(events), max_size=len(events)))
+    everything, _ = keep_counts(events, places)
+    up_to = [(one, area) for one, area in zip(events, places, strict=True) if one.ts <= at]
+    read_by_then, _ = keep_counts([one for one, _ in up_to], [area for _, area in up_to])
+    as_of = open_counts_at(everything.values(), at)
+    flat = Counter({(a, g): n for a, by_grade in as_of.items() for g, n in by_grade.items()})
+    assert flat == counts_of(read_by_then.values())
