@@ -62,6 +62,7 @@ from streams.domain.snapshots import (
 from streams.domain.timefmt import format_ts, local_day
 from streams.metrics import AreaNumbers
 from streams.runtime import Runtime
+from streams.settings import Settings
 from streams.state import Changes, DemandView, PartitionCommit, PresenceView
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ class CoverageEngine:
         """On the event clock: when monitoring began (:func:`monitoring_start`)."""
         self._figures: Figures | None = None
         self._fingerprints: dict[str, KnownFingerprint] = {}
+        self._viewed_at = 0.0
+        """Wall time (monotonic) the views were last built."""
 
     def _policy(self, area: AreaDefinition) -> CoveragePolicy:
         """The area's coverage policy, parsed once per version of the area definitions."""
@@ -175,7 +178,7 @@ class CoverageEngine:
     async def _instants(self, clock_now: float | None) -> list[float]:
         """The times coverage is judged at now, oldest first. On the wall clock, now. On the
         event clock, the instants of :func:`judging_instants` that every pings partition has
-        passed (:func:`coverage_watermark`) by the allowed lateness and that were not judged
+        passed (:func:`coverage_watermark`) by :func:`judging_hold_s` and that were not judged
         yet (with every ``cad.incidents`` partition that has progress past them too: the open
         incidents are judged as of each instant): none before some pings partition has
         committed its first record (until then
@@ -192,12 +195,23 @@ class CoverageEngine:
         )
         if self._monitoring_began is None or watermark is None:
             return []
-        return judging_instants(
-            await state.judged_through(),
+        judged = await state.judged_through()
+        instants = judging_instants(
+            judged,
             self._monitoring_began,
             watermark,
-            self.runtime.settings.allowed_lateness_s,
+            judging_hold_s(self.runtime.settings),
         )
+        if not instants and judged is not None and self._views_stale():
+            return [judged]  # judged again as it was: nothing changes, the views are shown
+        return instants
+
+    def _views_stale(self) -> bool:
+        """Whether this worker leads without views yet (it has just taken over), or built them
+        :data:`VIEW_REFRESH_S` or more ago (the event clock has stalled): the last instant is
+        then judged again, which changes nothing (:func:`evaluate` is idempotent), so that the
+        live views, snapshots and metrics are there and refreshed."""
+        return not self.views or time.monotonic() - self._viewed_at >= VIEW_REFRESH_S
 
     def _monitoring_start(self, read: AreasRead, now: float) -> float:
         """When monitoring of an area first evaluated now began. On the wall clock, now. On the
@@ -245,7 +259,7 @@ class CoverageEngine:
             now if history is not None else None,
         )
         await runtime.state.commit([PartitionCommit("coverage", 0, None, changes)])
-        self.views = views
+        self.views, self._viewed_at = views, wall_now
         changed = await self._publish_snapshots(views, wall_now)
         await runtime.state.publish_events(
             [sse_message("alert", orjson.dumps(alert)) for alert in alerts]
@@ -479,6 +493,14 @@ class _Evaluated:
     evaluated_at: float
     evaluated_wall: float
     view: AreaView
+
+
+def judging_hold_s(settings: Settings) -> float:
+    """How far every input must be past an instant before it is judged on the event clock: the
+    allowed lateness (no fix up to the instant can still arrive) plus the longest gap between
+    two fixes that is still attributed to a visit (no later fix can still extend, across the
+    instant, a visit whose latest fix was before it)."""
+    return settings.allowed_lateness_s + settings.max_gap_s
 
 
 def view_due(shown: CoverageStatus | None, status: CoverageStatus, built_s_ago: float) -> bool:

@@ -34,7 +34,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
-from streams.coverage import DEMAND_SOURCES
+from streams.coverage import DEMAND_SOURCES, judging_hold_s
 from streams.domain.judging import JUDGING_STEP_S
 from streams.domain.timefmt import format_ts
 from streams.embedded import (
@@ -476,9 +476,9 @@ async def _read_outputs(bootstrap: str, names: Mapping[str, str]) -> dict[str, l
 
 def last_instant(day: Day, settings: Settings) -> float:
     """The last instant coverage is judged at when the day has been read: the day's end (its
-    last in-band heartbeat) less the allowed lateness, down to the judging step."""
+    last in-band heartbeat) less the hold, down to the judging step."""
     end = day.options.start.timestamp() + day.options.duration_seconds
-    return math.floor((end - settings.allowed_lateness_s) / JUDGING_STEP_S) * JUDGING_STEP_S
+    return math.floor((end - judging_hold_s(settings)) / JUDGING_STEP_S) * JUDGING_STEP_S
 
 
 def read_final_state(run: Run, positions: SourceIds, last_instant: float) -> FinalState:
