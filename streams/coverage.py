@@ -88,10 +88,10 @@ read this often (wall time); who is present, the last qualifying visits, the fee
 incidents and the coverage store on every evaluation. With thousands of busy areas, reading and
 merging every figure on every evaluation cost more than all the rest of it."""
 HISTORY_HORIZON_S = 3600.0
-"""On the event clock, the visits of areas whose latest visit ended less than this before the
-first instant judged are read as they stood at each instant (a visit revised by late data is
-revised within the allowed lateness); in the other areas nobody is present and the latest
-qualifying visit end is taken as it is."""
+"""The visits of areas with an officer present, or whose latest visit ended less than this
+before the first instant judged, are read as they stood at each instant (a visit revised by
+late data is revised within the allowed lateness); in the other areas nobody is present and the
+latest qualifying visit end is taken as it is."""
 REEVALUATE_AFTER_S = 30.0
 """An area whose facts did not change is evaluated again after this many seconds of wall time
 (on the wall clock, not the event clock: a replay at 100x must not re-evaluate every area on
@@ -235,12 +235,11 @@ class CoverageEngine:
             figures = None
         read = await read_areas(runtime, now, figures, wall_now)
         self._figures = read.figures
-        history = await self._history(instants[0])
+        history = await self._history(read, instants[0])
         judged = _Judgement()
         views: dict[str, AreaView] = {}
         for instant in instants:
-            if history is not None:
-                history.apply(read, instant, runtime.settings.qualifying_s)
+            history.apply(read, instant, runtime.settings.qualifying_s)
             views = await self._judge(
                 read, instant, judged, wall_now, history, final=instant == now
             )
@@ -256,7 +255,7 @@ class CoverageEngine:
             judged.new_since,
             alerts,
             judged.changes_today,
-            now if history is not None else None,
+            now if runtime.settings.clock == "event" else None,
         )
         await runtime.state.commit([PartitionCommit("coverage", 0, None, changes)])
         self.views, self._viewed_at = views, wall_now
@@ -269,16 +268,16 @@ class CoverageEngine:
             lambda: ((area_numbers(view, now) for view in views.values()), active_alerts(views))
         )
 
-    async def _history(self, since: float) -> History | None:
-        """On the event clock, what the instants from ``since`` on are judged with: the visits
-        of every area with one that ended after ``since`` less :data:`HISTORY_HORIZON_S`, and
-        every incident open at some time from ``since`` on; None on the wall clock (judged with
-        what is stored now)."""
-        if self.runtime.settings.clock != "event":
-            return None
+    async def _history(self, read: AreasRead, since: float) -> History:
+        """What the instants from ``since`` on are judged with: the visits of every area with an
+        officer present or a visit that ended after ``since`` less :data:`HISTORY_HORIZON_S`,
+        and every incident open at some time from ``since`` on."""
         state = self.runtime.state
         visits = await state.visit_history(
-            topics.BY_NAME[topics.PINGS].partitions, since, HISTORY_HORIZON_S
+            topics.BY_NAME[topics.PINGS].partitions,
+            since,
+            HISTORY_HORIZON_S,
+            read.presence.present,
         )
         blobs = await state.incidents_open_since(topics.BY_NAME[topics.INCIDENTS].partitions, since)
         return History(visits, [incident_from_dict(orjson.loads(blob)) for blob in blobs])
@@ -289,13 +288,14 @@ class CoverageEngine:
         now: float,
         judged: _Judgement,
         wall_now: float,
-        history: History | None,
+        history: History,
         *,
         final: bool,
     ) -> dict[str, AreaView]:
-        """Judge every area at ``now`` from the status it was last judged with, adding to
+        """Judge every area at ``now`` from the status it was last judged with (officers present,
+        the latest qualifying visit and open incidents as of ``now``: ``history``), adding to
         ``judged``; with ``final``, also every area's view (areas neither due nor changed keep
-        theirs). With ``history`` (event clock), the officers present are those of ``now``."""
+        theirs)."""
         runtime = self.runtime
         views: dict[str, AreaView] = {}
         feed_live = read.on_duty > 0 and (
@@ -308,7 +308,7 @@ class CoverageEngine:
             facts, known = area_fingerprint(read, area, self._fingerprints.get(area_id))
             self._fingerprints[area_id] = known
             previous = judged.statuses.get(area_id) or self._stored_status(read, area_id)
-            present = None if history is None else history.present(area_id, now)
+            present = history.present(area_id, now)
             fingerprint = (feed_live, present, *known[2])
             cached = self._evaluated.get(area_id)
             if (
@@ -462,8 +462,8 @@ class _Judgement:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """What instants are judged with on the event clock (:meth:`CoverageEngine._history`): the
-    areas' visits and the incidents open at some time since the first instant."""
+    """What instants are judged with (:meth:`CoverageEngine._history`): the areas' visits and
+    the incidents open at some time since the first instant."""
 
     visits: Mapping[str, VisitHistory]
     incidents: Sequence[IncidentState]
@@ -745,13 +745,13 @@ def coverage_inputs(
     feed_last_fix: float | None,
     on_duty: int,
     since: float,
-    officers_present: int | None = None,
+    officers_present: int,
 ) -> CoverageInputs:
-    """What the coverage rules need to know about one area (``officers_present``: how many, if
-    not those of ``facts``)."""
+    """What the coverage rules need to know about one area (``officers_present``: how many at
+    the time judged, :meth:`History.present`)."""
     return CoverageInputs(
         last_qualifying_visit_end=facts.last_qualifying_end,
-        officers_present=len(facts.present) if officers_present is None else officers_present,
+        officers_present=officers_present,
         open_incidents={grade: facts.open_incidents.get(grade, 0) for grade in GRADES},
         feed_last_fix_ts=feed_last_fix,
         officers_on_duty=on_duty,

@@ -936,8 +936,9 @@ class State:
     @staticmethod
     def _record_visit_times(changes: Changes, slot: str, visit: Visit) -> None:
         """Where a visit's start and end are kept for coverage: the qualifying ends (``qends``,
-        and ``lastq``, the latest) and, of every visit, its end and start (``vends``,
-        ``vstarts``) with the latest visit end per area (``vlast``), each for
+        and ``lastq``, the latest) and, of every visit, its end (+inf while it is open: an open
+        visit is not published again as its fixes come in) and start (``vends``, ``vstarts``)
+        with the latest end of a closed visit per area (``vlast``), each for
         :data:`QUALIFYING_ENDS_KEPT_S` before the area's latest; a retracted visit is taken
         out."""
         area_id, visit_id = visit.area_id, visit.visit_id
@@ -957,28 +958,29 @@ class State:
             changes.zremrangebyscore(ends, end - QUALIFYING_ENDS_KEPT_S)
         elif visit.revision > 0:
             changes.zrem(ends, visit_id)
-        changes.zadd(times[0], end, visit_id)
+        changes.zadd(times[0], math.inf if visit.status == "open" else end, visit_id)
         changes.zadd(times[1], visit.start, visit_id)
         changes.zmax(slot + ":vlast", end, area_id)
         for key in times:
             changes.zremrangebyscore(key, end - QUALIFYING_ENDS_KEPT_S)
 
     async def visit_history(
-        self, partitions: int, since: float, horizon_s: float
+        self, partitions: int, since: float, horizon_s: float, also: Iterable[str] = ()
     ) -> dict[str, VisitHistory]:
         """The visits around instants judged from ``since`` on of every area with a visit that
-        ended after ``since - horizon_s``, merged over every ``airwave.pings`` partition: the
-        latest qualifying visit end at or before ``since``, and the start and end of every
-        visit (qualifying or not) that ended at or after ``since`` (a start no longer kept, of a
-        visit begun more than :data:`QUALIFYING_ENDS_KEPT_S` before the area's latest end,
-        reads as -inf). Three round trips."""
+        ended after ``since - horizon_s`` and of the areas ``also`` (those with an officer
+        present: an open visit), merged over every ``airwave.pings`` partition: the latest
+        qualifying visit end at or before ``since``, and the start and end of every visit
+        (qualifying or not) that ended at or after ``since`` or is open (its end +inf). A start
+        no longer kept, of a visit begun more than :data:`QUALIFYING_ENDS_KEPT_S` before the
+        area's latest end, reads as -inf. Three round trips."""
         slots = [self.pings_slice(partition) for partition in range(partitions)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for slot in slots:
                 pipe.zrangebyscore(slot + ":vlast", f"({since - horizon_s!r}", "+inf")
             recent = await pipe.execute()
         self.metrics.round_trip("visit_history")
-        area_ids = sorted({member.decode() for reply in recent for member in reply})
+        area_ids = sorted({member.decode() for reply in recent for member in reply} | {*also})
         if not area_ids:
             return {}
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -3,11 +3,11 @@
 Coverage on the event clock must be a function of the input records, not of when the evaluator
 happened to run. So it is judged at fixed **instants** of event time (every
 :data:`JUDGING_STEP_S`, on the minute: the policies' bands begin on whole minutes), each one
-once every ``airwave.pings`` partition has passed it by the **hold** (the allowed lateness: no
-fix at or before the instant can still arrive, so the visits up to it are final), in order, each
-instant from the status the one before left. An evaluator that runs late, or after another
-worker, judges the instants it has not judged yet, one after another; alert events carry the
-instant as their ``ts``.
+once every input partition has passed it by the **hold** (given by the caller: the allowed
+lateness plus the longest gap attributed to a visit, so the visits up to it are final), in
+order, each instant from the status the one before left. An evaluator that runs late, or after
+another worker, judges the instants it has not judged yet, one after another; alert events
+carry the instant as their ``ts``.
 
 Everything here is pure; time comes in as arguments.
 """

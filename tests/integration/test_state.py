@@ -3,6 +3,7 @@ what the coverage evaluator reads."""
 
 from __future__ import annotations
 
+import math
 import tracemalloc
 from dataclasses import replace
 
@@ -318,6 +319,13 @@ async def test_coverage_judged_from_an_instant_reads_the_visits_around_it(
         "ia-2": VisitHistory(9_900.0, ((9_950.0, 10_050.0),)),
     }
     assert await state.visit_history(4, 20_000.0, 3_600.0) == {}
+    open_visit = qualifying_visit("v6", "ia-3", 12_000.0, end=None, status="open")
+    changes = Changes()
+    state.record_presence(changes, 1, [open_visit], {}, {}, {}, 13_000.0)
+    await state.commit([PartitionCommit("airwave.pings", 1, 1, changes)])
+    assert await state.visit_history(4, 20_000.0, 3_600.0, also=["ia-3"]) == {
+        "ia-3": VisitHistory(12_900.0, ((12_000.0, math.inf),)),
+    }
     await state.close()
 
 

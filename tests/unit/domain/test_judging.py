@@ -4,6 +4,7 @@ so what is judged does not depend on when, or how often, the evaluator ran."""
 from __future__ import annotations
 
 import itertools
+import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -120,3 +121,10 @@ def test_officers_present_at_an_instant_are_the_visits_going_on_then() -> None:
         0,
     ]
     assert present_at(None, T0) == 0
+
+
+def test_a_visit_still_open_when_read_goes_on_at_every_later_instant() -> None:
+    history = VisitHistory(None, ((T0, math.inf),))
+    assert last_qualifying_end_at(history, T0 + 300, qualifying_s=600) is None
+    assert last_qualifying_end_at(history, T0 + 3 * 3600, qualifying_s=600) == T0 + 3 * 3600
+    assert present_at(history, T0 + 3 * 3600) == 1
