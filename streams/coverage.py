@@ -134,6 +134,10 @@ class CoverageEngine:
         self._fingerprints: dict[str, KnownFingerprint] = {}
         self._viewed_at = 0.0
         """Wall time (monotonic) the views were last built."""
+        self._watermark: float | None = None
+        """The time every input has passed (on the wall clock, now), as of the last look: the
+        demand windows move on to it (their sums at the end of a replay are then those of its
+        end, whatever the demand agents' clock was when they last wrote)."""
 
     def _policy(self, area: AreaDefinition) -> CoveragePolicy:
         """The area's coverage policy, parsed once per version of the area definitions."""
@@ -181,10 +185,10 @@ class CoverageEngine:
         passed (:func:`coverage_watermark`) by :func:`judging_hold_s` and that were not judged
         yet (with every ``cad.incidents`` partition that has progress past them too: the open
         incidents are judged as of each instant): none before some pings partition has
-        committed its first record (until then
-        monitoring has not begun, and a status stored then would date its state from whenever
-        that evaluation ran)."""
+        committed its first record (until then monitoring has not begun, and a status stored
+        then would date its state from whenever that evaluation ran)."""
         if self.runtime.settings.clock != "event":
+            self._watermark = clock_now
             return [] if clock_now is None else [clock_now]
         state = self.runtime.state
         progress, began = await state.pings_progress(topics.BY_NAME[topics.PINGS].partitions)
@@ -195,6 +199,7 @@ class CoverageEngine:
         )
         if self._monitoring_began is None or watermark is None:
             return []
+        self._watermark = watermark
         judged = await state.judged_through()
         instants = judging_instants(
             judged,
@@ -229,7 +234,7 @@ class CoverageEngine:
         runtime = self.runtime
         wall_now = time.monotonic()
         now = instants[-1]
-        await self._expire_demand(now)
+        await self._expire_demand(max(now, self._watermark or now))
         figures = self._figures
         if figures is not None and wall_now - figures.read_at >= FIGURES_REFRESH_S:
             figures = None
