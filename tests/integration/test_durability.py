@@ -132,17 +132,11 @@ def differences(expected: dict[str, object], found: dict[str, object]) -> dict[s
     }
 
 
-COVERAGE_EVALUATION = re.compile(r":\{coverage\}:(since|status|alerts|changes:.*)")
 DOSE = re.compile(r":\{airwave\.pings\.\d+\}:dose:(m:\d+|total|out)")
 VISITS = re.compile(r":\{airwave\.pings\.\d+\}:visits:.*")
 TRACKS = re.compile(r":\{airwave\.pings\.\d+\}:tracks")
 DAY_SUMMARY = re.compile(r":\{airwave\.pings\.\d+\}:vday:.*")
 
-EVALUATION_TIMING = (
-    "coverage is evaluated on a wall-clock timer against the event clock as far as the worker "
-    "has read: the first evaluation (each area's monitoring start, hence its first gap, alert ids "
-    "and elapsed times) falls at whatever event time processing had reached"
-)
 ACTIVITY_JOIN = (
     "a fix's activity (reactive/proactive) follows the CAD assignments as stored when the fix is "
     "processed, not as of the fix's time, so it depends on how far the incidents partitions were "
@@ -204,10 +198,8 @@ def visits_without_activity(value: object) -> dict[bytes, dict[str, object]] | N
 
 def known_cause(key: str, expected: object, found: object) -> str | None:
     """Why ``key`` may differ between two correct runs over the same records (None: it may not).
-    These are open determinism issues of presence and coverage, not of rebuilding or restarting;
+    These are open determinism issues of presence (coverage has none left), not of rebuilding or restarting;
     each is recognised only when the rest of the value agrees."""
-    if COVERAGE_EVALUATION.fullmatch(key):
-        return EVALUATION_TIMING
     if DOSE.fullmatch(key):
         if close(floats(expected), floats(found)):
             return FLOAT_ORDER
@@ -240,8 +232,8 @@ def coverage_states(state: dict[str, object]) -> dict[str, tuple[object, object]
 def assert_same_state(expected: dict[str, object], found: dict[str, object], path: Path) -> None:
     """The state must be the uninterrupted run's, key for key and byte for byte.
 
-    Differences of a known cause (:func:`known_cause`: open determinism issues of presence and
-    coverage) make the test xfail, naming every key and cause, once everything else is checked:
+    Differences of a known cause (:func:`known_cause`: open determinism issues of presence) make
+    the test xfail, naming every key and cause, once everything else is checked:
     the same keys, every other value byte-identical, dose per area, role and mode equal to 1e-9
     and visits equal but for their activity. Anything else fails."""
     assert sorted(found) == sorted(expected)
