@@ -198,8 +198,8 @@ def visits_without_activity(value: object) -> dict[bytes, dict[str, object]] | N
 
 def known_cause(key: str, expected: object, found: object) -> str | None:
     """Why ``key`` may differ between two correct runs over the same records (None: it may not).
-    These are open determinism issues of presence (coverage has none left), not of rebuilding or restarting;
-    each is recognised only when the rest of the value agrees."""
+    These are open determinism issues of presence (coverage has none left), not of rebuilding
+    or restarting; each is recognised only when the rest of the value agrees."""
     if DOSE.fullmatch(key):
         if close(floats(expected), floats(found)):
             return FLOAT_ORDER
