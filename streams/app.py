@@ -42,8 +42,21 @@ class CoverwatchApp(faust.App):
         return _Transport(self.conf.broker_consumer, self)
 
 
+def max_poll_records(buffer_size: int) -> int:
+    """The most records one poll of the consumer returns, for streams buffering ``buffer_size``.
+
+    Faust stops fetching a partition once its stream's buffer is 80 % full, but still delivers
+    the records of the poll in hand; a record that finds the buffer full makes it wait, and every
+    record of every topic behind it waits too. So a poll must fit in the last 20 %, once for each
+    of the (up to 4) pings partitions filling the buffer: otherwise pings waiting for
+    ``cad.incidents`` (the join wait) hold up the CAD records they wait for, until the wait gives
+    up. A poll of at most a 25th of the buffer leaves that room."""
+    return max(buffer_size // 25, 1)
+
+
 def create_app(settings: Settings) -> CoverwatchApp:
     """The Faust app for ``settings`` (no agents yet; see :mod:`streams.agents`)."""
+    buffer_size = max(4096, 2 * settings.batch_size)
     app = CoverwatchApp(
         settings.app_id,
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
@@ -60,7 +73,8 @@ def create_app(settings: Settings) -> CoverwatchApp:
         broker_commit_interval=1.0,
         producer_linger_ms=5,
         stream_wait_empty=False,
-        stream_buffer_maxsize=max(4096, 2 * settings.batch_size),
+        stream_buffer_maxsize=buffer_size,
+        broker_max_poll_records=max_poll_records(buffer_size),
         datadir=str(Path(tempfile.gettempdir()) / f"coverwatch-{settings.app_id}"),
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
