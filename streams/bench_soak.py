@@ -81,8 +81,9 @@ NOISE_FACTOR: Final = 2.0
 RETAINED_FAMILIES: Final = frozenset({"dose:m", "dose:minutes", "visits", "visit_parts", "vday"})
 """Key kinds kept by time, not by radio: dose minute buckets and their index (24 h, the longest
 dose window), a day's visits, their parts and summary (3 days)."""
-RETAINED_SORTED_SETS: Final = frozenset({"qends"})
-"""Per area, the qualifying visit ends of the last 2 days."""
+RETAINED_SORTED_SETS: Final = frozenset({"qends", "vends", "vstarts", "closed"})
+"""Per area, the qualifying visit ends and every visit's end and start of the last 2 days; per
+``cad.incidents`` partition, the incidents closed in the last 2 days."""
 
 
 # -- figures ------------------------------------------------------------------------------------

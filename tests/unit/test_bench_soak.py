@@ -94,10 +94,12 @@ def test_shrinking_memory_levels_off() -> None:
     assert line(-2.0, 0.0).levels_off
 
 
-def test_state_kept_by_time_is_dose_minutes_visits_and_qualifying_ends() -> None:
+def test_state_kept_by_time_is_dose_minutes_visits_visit_times_and_closed_incidents() -> None:
     kept = ["dose:m:*", "dose:minutes", "visits:*", "visit_parts:*", "vday:*", "qends:*"]
+    kept += ["vends:*", "vstarts:*", "closed"]
     assert all(retained_by_design(kind) for kind in [*kept, "qends:patrol-area"])
     per_radio = ["tracks", "lastfix", "geo", "roster", "dose:total", "dose:out", "present"]
+    per_radio += ["vlast"]
     assert not any(retained_by_design(kind) for kind in per_radio)
 
 
