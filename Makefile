@@ -37,7 +37,7 @@ integration: $(STAMP)
 chaos-short: $(STAMP)  ## the chaos suite's CI part: the short day, six scenarios (one of each kind of fault)
 	$(BIN)/python -m pytest tests/chaos
 
-chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~16 min)
+chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~22 min)
 	$(BIN)/python -m pytest tests/chaos --chaos-day=full --chaos-scenarios=all
 
 lint: $(STAMP)

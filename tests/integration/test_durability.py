@@ -142,6 +142,12 @@ ACTIVITY_JOIN = (
     "processed, not as of the fix's time, so it depends on how far the incidents partitions were "
     "read by then (visits, tracks and dose splits)"
 )
+COVERAGE_STATUS = re.compile(r":\{coverage\}:status")
+ELAPSED_AT_EVALUATION = (
+    "a stored coverage status's elapsed_s is the gap's age at the last instant the area was "
+    "evaluated at, and an area whose facts did not change is evaluated again after a while of "
+    "wall time (the chaos suite compares statuses without it too)"
+)
 FLOAT_ORDER = (
     "dose is summed per batch and added with HINCRBYFLOAT, so the last bits of a stored sum "
     "follow the batch boundaries (the service reads them rounded to 1e-6)"
@@ -187,6 +193,16 @@ def close(expected: dict[bytes, float], found: dict[bytes, float]) -> bool:
     )
 
 
+def statuses_without_elapsed(value: object) -> dict[bytes, dict[str, object]] | None:
+    """A coverage status hash with each status's ``elapsed_s`` left out."""
+    if not isinstance(value, dict):
+        return None
+    return {
+        area: {k: v for k, v in json.loads(blob).items() if k != "elapsed_s"}
+        for area, blob in value.items()
+    }
+
+
 def visits_without_activity(value: object) -> dict[bytes, dict[str, object]] | None:
     if not isinstance(value, dict):
         return None
@@ -198,8 +214,12 @@ def visits_without_activity(value: object) -> dict[bytes, dict[str, object]] | N
 
 def known_cause(key: str, expected: object, found: object) -> str | None:
     """Why ``key`` may differ between two correct runs over the same records (None: it may not).
-    These are open determinism issues of presence (coverage has none left), not of rebuilding
-    or restarting; each is recognised only when the rest of the value agrees."""
+    These are open determinism issues of presence (and the age stored with a coverage status),
+    not of rebuilding or restarting; each is recognised only when the rest of the value
+    agrees."""
+    if COVERAGE_STATUS.fullmatch(key):
+        same = statuses_without_elapsed(expected) == statuses_without_elapsed(found)
+        return ELAPSED_AT_EVALUATION if same else None
     if DOSE.fullmatch(key):
         if close(floats(expected), floats(found)):
             return FLOAT_ORDER
