@@ -193,22 +193,13 @@ def close(expected: dict[bytes, float], found: dict[bytes, float]) -> bool:
     )
 
 
-def statuses_without_elapsed(value: object) -> dict[bytes, dict[str, object]] | None:
-    """A coverage status hash with each status's ``elapsed_s`` left out."""
+def documents_without(value: object, name: str) -> dict[bytes, dict[str, object]] | None:
+    """A hash of JSON documents (coverage statuses, visits) with each one's ``name`` left out."""
     if not isinstance(value, dict):
         return None
     return {
-        area: {k: v for k, v in json.loads(blob).items() if k != "elapsed_s"}
-        for area, blob in value.items()
-    }
-
-
-def visits_without_activity(value: object) -> dict[bytes, dict[str, object]] | None:
-    if not isinstance(value, dict):
-        return None
-    return {
-        visit_id: {k: v for k, v in json.loads(blob).items() if k != "activity"}
-        for visit_id, blob in value.items()
+        field: {k: v for k, v in json.loads(blob).items() if k != name}
+        for field, blob in value.items()
     }
 
 
@@ -218,7 +209,7 @@ def known_cause(key: str, expected: object, found: object) -> str | None:
     not of rebuilding or restarting; each is recognised only when the rest of the value
     agrees."""
     if COVERAGE_STATUS.fullmatch(key):
-        same = statuses_without_elapsed(expected) == statuses_without_elapsed(found)
+        same = documents_without(expected, "elapsed_s") == documents_without(found, "elapsed_s")
         return ELAPSED_AT_EVALUATION if same else None
     if DOSE.fullmatch(key):
         if close(floats(expected), floats(found)):
@@ -232,7 +223,7 @@ def known_cause(key: str, expected: object, found: object) -> str | None:
         same = others == found_others and close(numbers, found_numbers)
         return FLOAT_ORDER if same else None
     if VISITS.fullmatch(key):
-        same = visits_without_activity(expected) == visits_without_activity(found)
+        same = documents_without(expected, "activity") == documents_without(found, "activity")
         return ACTIVITY_JOIN if same else None
     if TRACKS.fullmatch(key) and isinstance(expected, dict) and isinstance(found, dict):
         return ACTIVITY_JOIN if expected.keys() == found.keys() else None
