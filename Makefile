@@ -46,7 +46,7 @@ lint: $(STAMP)
 	$(BIN)/mypy streams schemas
 
 bench: $(STAMP)  ## speed as ratios against baselines measured in the same run
-	$(BIN)/python -m streams.bench
+	$(BIN)/python -m streams.devtools.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info

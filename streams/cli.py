@@ -22,7 +22,7 @@ def _settings(for_worker: bool = False) -> Settings:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from streams.up import UpOptions, up
+    from streams.devtools.stack.up import UpOptions, up
 
     options = UpOptions(
         simulator=not args.no_simulator,
@@ -45,7 +45,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
-    from streams.topic_admin import ensure_topics
+    from streams.kafka.admin import ensure_topics
 
     settings = _settings()
     report = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
@@ -60,7 +60,7 @@ def _cmd_topics(args: argparse.Namespace) -> int:
 
 
 def _cmd_rebuild(args: argparse.Namespace) -> int:
-    from streams.rebuild import RebuildError, rebuild
+    from streams.engines.rebuild import RebuildError, rebuild
 
     settings = _settings()
     if settings.log_level != "debug":  # the broker client's own logs would repeat the error
@@ -79,7 +79,7 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def _cmd_adopt(args: argparse.Namespace) -> int:
-    from streams.rebuild import RebuildError, adopt
+    from streams.engines.rebuild import RebuildError, adopt
 
     try:
         asyncio.run(adopt(_settings(), print))

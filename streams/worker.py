@@ -8,9 +8,9 @@ import faust
 
 from streams import agents
 from streams.app import create_app
-from streams.epoch import EpochWatch
-from streams.presence_process import GC_THRESHOLDS
-from streams.runtime import Runtime
+from streams.engines.epoch import EpochWatch
+from streams.engines.presence_process import GC_THRESHOLDS
+from streams.engines.runtime import Runtime
 from streams.settings import Settings
 from streams.web.server import WebServer
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded import Services, services
+from streams.devtools.stack.embedded import Services, services
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.agents import coverage, demand, pings, tables
-from streams.runtime import Runtime
+from streams.engines.runtime import Runtime
 
 
 def register(runtime: Runtime) -> None:

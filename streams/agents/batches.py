@@ -13,9 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.domain.validation import Rejection, decode_all
+from streams.engines.runtime import Runtime
+from streams.engines.stage import SourceMessage, StageRuntime, unavailable
 from streams.metrics import Metrics
-from streams.runtime import Runtime
-from streams.stage import SourceMessage, StageRuntime, unavailable
 from streams.state import Changes, PartitionCommit, above_watermarks
 
 Events = Sequence[faust.EventT[Any]]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from streams import topics
 from streams.agents.batches import batch_agent
-from streams.demand import DemandEngine
-from streams.runtime import Runtime
+from streams.engines.demand import DemandEngine
+from streams.engines.runtime import Runtime
 
 
 def register(runtime: Runtime) -> DemandEngine:

@@ -2,7 +2,7 @@
 the rest.
 
 The agent only takes batches from the stream and hands them over; a task sends them, in order,
-to the presence process, keeping :data:`~streams.presence_process.IN_FLIGHT` with it. So the
+to the presence process, keeping :data:`~streams.engines.presence_process.IN_FLIGHT` with it. So the
 agent takes the next batch from Faust's buffer while the presence process works. A batch's
 messages stay unacknowledged until it is committed: each holds one more reference from the hand
 over until the task releases it, so the consumer never commits an offset past a batch that is not
@@ -19,9 +19,9 @@ from typing import Any
 
 from streams import topics
 from streams.agents.batches import Events, guarded, on_the_clock
-from streams.presence_process import IN_FLIGHT, PresenceProcess, Reply
-from streams.runtime import Runtime
-from streams.stage import unavailable
+from streams.engines.presence_process import IN_FLIGHT, PresenceProcess, Reply
+from streams.engines.runtime import Runtime
+from streams.engines.stage import unavailable
 
 TICK_INTERVAL_S = 1.0
 BATCHES_HANDED_OVER = 1

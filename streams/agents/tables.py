@@ -9,8 +9,8 @@ from streams.agents.batches import Events, apply_table_batch, batch_agent
 from streams.domain.areas_feed import decode_area
 from streams.domain.roster import decode_roster
 from streams.domain.ticks import decode_tick
-from streams.reference import area_change, roster_change
-from streams.runtime import Runtime
+from streams.engines.reference import area_change, roster_change
+from streams.engines.runtime import Runtime
 from streams.state import Changes
 
 

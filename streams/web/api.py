@@ -17,12 +17,12 @@ import orjson
 from aiohttp import web
 
 from streams import topics
-from streams.coverage import current_views
 from streams.domain.areas import geometry_to_geojson
 from streams.domain.publication import pseudonym
 from streams.domain.snapshots import visit_times
 from streams.domain.timefmt import format_ts, local_day
-from streams.runtime import Runtime
+from streams.engines.coverage import current_views
+from streams.engines.runtime import Runtime
 from streams.web.auth import CALLER_KEY, audited_path, error, supervisor
 
 RUNTIME_KEY = web.AppKey("runtime", Runtime)

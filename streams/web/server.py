@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from mode import Service
 
-from streams.runtime import Runtime
+from streams.engines.runtime import Runtime
 from streams.web.api import HUB_KEY, RUNTIME_KEY, EventHub, add_routes
 from streams.web.auth import Tokens, token_middleware
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded import Services, free_port, start_broker
+from streams.devtools.stack.embedded import Services, free_port, start_broker
 from tests.chaos.compare import summary_line
 from tests.chaos.day import Day, recorded_day
 from tests.chaos.harness import Outcome, run_scenario

@@ -34,16 +34,16 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
-from streams.coverage import DEMAND_SOURCES, judging_hold_s
-from streams.domain.judging import JUDGING_STEP_S
-from streams.domain.timefmt import format_ts
-from streams.embedded import (
+from streams.devtools.stack.embedded import (
     ManagedProcess,
     Services,
     free_port,
     python_command,
     start_redis,
 )
+from streams.domain.judging import JUDGING_STEP_S
+from streams.domain.timefmt import format_ts
+from streams.engines.coverage import DEMAND_SOURCES, judging_hold_s
 from streams.settings import Settings
 from streams.simulator.publisher import HEARTBEAT_SOURCE, in_band_partitions, is_well_formed_tick
 from streams.simulator.world import Record
@@ -616,7 +616,8 @@ def needs_aof(run: Run) -> str | None:
         appendonly = client.config_get("appendonly").get("appendonly")
     if appendonly != "yes":
         return (
-            "NOT AVAILABLE: the embedded Redis runs without AOF (streams.embedded.start_redis: "
+            "NOT AVAILABLE: the embedded Redis runs without AOF "
+            "(streams.devtools.stack.embedded.start_redis: "
             f"appendonly={appendonly}); needs the durability branch"
         )
     return None

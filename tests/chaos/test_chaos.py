@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded import Services
+from streams.devtools.stack.embedded import Services
 from tests.chaos.compare import (
     diff,
     summary_line,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded import (
+from streams.devtools.stack.embedded import (
     ManagedProcess,
     Services,
     create_topics,

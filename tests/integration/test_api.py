@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from schemas import assert_valid
-from streams.embedded import Services
+from streams.devtools.stack.embedded import Services
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import SimulationOptions, generate

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from schemas import assert_valid
-from streams.embedded import Services, free_port, http_ok
+from streams.devtools.stack.embedded import Services, free_port, http_ok
 from streams.metrics import Metrics
 from streams.state import Changes, PartitionCommit, State
 from tests.helpers.kafka import produce, read_topic, run

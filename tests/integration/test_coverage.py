@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from schemas import assert_valid
-from streams.embedded import Services, free_port
+from streams.devtools.stack.embedded import Services, free_port
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import Record, SimulationOptions, generate

@@ -17,16 +17,16 @@ from aiokafka.errors import KafkaConnectionError
 
 from streams import topics
 from streams.agents.batches import guarded
-from streams.bench import preload
-from streams.bench_support import BENCH_EPOCH, area_messages, make_fleet, ping_messages
 from streams.clock import EventClock
-from streams.embedded import Services
+from streams.devtools.bench.runner import preload
+from streams.devtools.bench.support import BENCH_EPOCH, area_messages, make_fleet, ping_messages
+from streams.devtools.stack.embedded import Services
+from streams.engines.presence import PresenceEngine
+from streams.engines.presence_process import ping_batch
+from streams.engines.stage import StageRuntime, limits_for
 from streams.metrics import Metrics
-from streams.presence import PresenceEngine
-from streams.presence_process import ping_batch
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
-from streams.stage import StageRuntime, limits_for
 from streams.state import State
 
 pytestmark = pytest.mark.integration

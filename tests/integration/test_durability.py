@@ -23,12 +23,12 @@ import redis
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams import topics
-from streams.embedded import Services, free_port, python_command, start_redis
+from streams.devtools.stack.embedded import Services, free_port, python_command, start_redis
+from streams.kafka.admin import ensure_topics, topic_configs
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import Record, SimulationOptions, generate
-from streams.topic_admin import ensure_topics, topic_configs
 from tests.helpers.kafka import run
 from tests.helpers.redis_dump import dump
 from tests.integration.conftest import RunningWorker, start_worker, worker_settings

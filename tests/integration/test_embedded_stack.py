@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded import python_command
+from streams.devtools.stack.embedded import python_command
 
 pytestmark = pytest.mark.integration
 

@@ -12,18 +12,24 @@ import orjson
 import pytest
 
 from streams import topics
-from streams.bench import preload
-from streams.bench_support import BENCH_EPOCH, Fleet, area_messages, make_fleet, ping_messages
 from streams.clock import EventClock
+from streams.devtools.bench.runner import preload
+from streams.devtools.bench.support import (
+    BENCH_EPOCH,
+    Fleet,
+    area_messages,
+    make_fleet,
+    ping_messages,
+)
+from streams.devtools.stack.embedded import Services
 from streams.domain.timefmt import format_ts
 from streams.domain.tracks import forget_after_s
-from streams.embedded import Services
+from streams.engines.presence import IDLE_AFTER_S, PresenceEngine, policy_from
+from streams.engines.presence_process import ping_batch
+from streams.engines.stage import StageRuntime, limits_for
 from streams.metrics import Metrics
-from streams.presence import IDLE_AFTER_S, PresenceEngine, policy_from
-from streams.presence_process import ping_batch
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
-from streams.stage import StageRuntime, limits_for
 from streams.state import State
 
 pytestmark = pytest.mark.integration

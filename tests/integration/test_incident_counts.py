@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import streams.agents  # noqa: F401  (before streams.demand: the two import each other)
+import streams.agents  # noqa: F401  (before streams.engines.demand: the two import each other)
 from streams import topics
 from streams.app import create_app
-from streams.demand import DemandEngine
+from streams.devtools.stack.embedded import Services
 from streams.domain.demand import open_incident_keys
 from streams.domain.incidents import (
     GRADES,
@@ -31,8 +31,8 @@ from streams.domain.incidents import (
     incident_from_dict,
     incident_to_dict,
 )
-from streams.embedded import Services
-from streams.runtime import Runtime
+from streams.engines.demand import DemandEngine
+from streams.engines.runtime import Runtime
 from streams.settings import Settings
 from streams.state import Changes, PartitionCommit
 

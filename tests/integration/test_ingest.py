@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from schemas import assert_valid
-from streams.embedded import free_port
+from streams.devtools.stack.embedded import free_port
 from tests.helpers.kafka import produce, read_topic, run
 from tests.integration.conftest import RunningWorker, start_worker, worker_settings
 

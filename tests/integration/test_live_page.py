@@ -29,7 +29,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from streams.embedded import python_command
+from streams.devtools.stack.embedded import python_command
 
 pytestmark = pytest.mark.integration
 

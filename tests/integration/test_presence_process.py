@@ -19,14 +19,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import topics
 from streams.app import create_app
-from streams.embedded import Services, free_port, start_redis
-from streams.presence_process import (
+from streams.devtools.stack.embedded import Services, free_port, start_redis
+from streams.engines.presence_process import (
     LOSSES_BEFORE_BLAME,
     PresenceFailedError,
     PresenceProcess,
     PresenceUnavailableError,
 )
-from streams.runtime import Runtime
+from streams.engines.runtime import Runtime
 from streams.settings import Settings
 from tests.helpers.kafka import produce, run
 from tests.integration.conftest import start_worker, worker_settings

@@ -38,9 +38,9 @@ import orjson
 import pytest
 import redis
 
+from streams.devtools.stack.embedded import Services
 from streams.domain.publication import pseudonym
 from streams.domain.tracks import visit_id_for
-from streams.embedded import Services
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import Record, SimulationOptions, generate

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.embedded import (
+from streams.devtools.stack.embedded import (
     ManagedProcess,
     StackError,
     free_port,

@@ -12,14 +12,14 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from streams.app import create_app
-from streams.coverage import read_areas
 from streams.domain.dayvisits import DayVisits
 from streams.domain.joins import BEGINNING, ROSTER_VERSIONS_KEPT, RosterVersion
 from streams.domain.judging import VisitHistory
 from streams.domain.tracks import Visit, VisitRecorded
 from streams.domain.windows import in_window
+from streams.engines.coverage import read_areas
+from streams.engines.runtime import Runtime
 from streams.metrics import Metrics
-from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.state import Changes, PartitionCommit, State, window_sums
 

@@ -9,8 +9,14 @@ import orjson
 import pytest
 import shapely
 
-from streams.bench import ReplayResult, Window, build_rows, mean_window, measured_window
-from streams.bench_support import (
+from streams.devtools.bench.runner import (
+    ReplayResult,
+    Window,
+    build_rows,
+    mean_window,
+    measured_window,
+)
+from streams.devtools.bench.support import (
     BENCH_EPOCH,
     MetricsText,
     Row,

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import pytest
 
-from streams.bench_soak import (
+from streams.devtools.bench.soak import (
     FLOOR_MB_PER_MIN,
     MB,
     SoakSample,

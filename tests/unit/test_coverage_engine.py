@@ -10,7 +10,10 @@ import orjson
 import pytest
 from shapely.geometry import box
 
-from streams.coverage import (
+from streams.domain.areas import AreaDefinition
+from streams.domain.coverage import CoveragePolicy, CoverageStatus, PolicyBand
+from streams.domain.snapshots import AreaFacts, snapshot_value
+from streams.engines.coverage import (
     EVALUATE_EVERY_S,
     REEVALUATE_AFTER_S,
     SNAPSHOT_REFRESH_S,
@@ -29,9 +32,6 @@ from streams.coverage import (
     view_due,
     with_ts,
 )
-from streams.domain.areas import AreaDefinition
-from streams.domain.coverage import CoveragePolicy, CoverageStatus, PolicyBand
-from streams.domain.snapshots import AreaFacts, snapshot_value
 from streams.state import DemandView, PresenceView
 
 EVENING = PolicyBand(18 * 60, 2 * 60, 7200.0)

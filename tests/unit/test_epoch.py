@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from streams import epoch as epoch_module
-from streams.epoch import EpochWatch, StoreStatus, redis_location
+from streams.engines import epoch as epoch_module
+from streams.engines.epoch import EpochWatch, StoreStatus, redis_location
 from streams.metrics import Metrics
 from streams.settings import Settings
 

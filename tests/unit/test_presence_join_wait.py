@@ -9,9 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from streams import topics
-from streams.presence import PresenceEngine
+from streams.engines.presence import PresenceEngine
+from streams.engines.stage import limits_for
 from streams.settings import Settings
-from streams.stage import limits_for
 
 PINGS_AT = 1_795_300_000.0
 CAD_PARTITIONS = topics.BY_NAME[topics.INCIDENTS].partitions

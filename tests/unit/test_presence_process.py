@@ -9,9 +9,8 @@ from types import SimpleNamespace
 import msgspec
 
 from streams.clock import EventClock
-from streams.metrics import MetricsRecorder
-from streams.presence import PingBatch, RawMessage
-from streams.presence_process import (
+from streams.engines.presence import PingBatch, RawMessage
+from streams.engines.presence_process import (
     Done,
     Failed,
     PresenceServer,
@@ -21,6 +20,7 @@ from streams.presence_process import (
     SettlePresence,
     ping_batch,
 )
+from streams.metrics import MetricsRecorder
 
 
 def event(partition: int, offset: int, value: bytes | None) -> SimpleNamespace:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from streams.presence import IDLE_AFTER_S, PresenceEngine
+from streams.engines.presence import IDLE_AFTER_S, PresenceEngine
+from streams.engines.stage import limits_for
 from streams.settings import Settings
-from streams.stage import limits_for
 
 EVENT_CLOCK_NOW = 1_795_300_000.0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.topic_admin import ConfigDrift, TopicsReport, _differences, _is_override
+from streams.kafka.admin import ConfigDrift, TopicsReport, _differences, _is_override
 
 
 def test_only_wanted_configs_that_differ_or_are_not_reported_count_as_drift() -> None:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from streams.domain.epoch import Lost, judge_running
-from streams.epoch import StoreStatus
+from streams.engines.epoch import StoreStatus
 from streams.web.api import RUNTIME_KEY
 from streams.web.server import readyz
 

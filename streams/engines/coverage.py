@@ -60,8 +60,8 @@ from streams.domain.snapshots import (
     snapshot_value,
 )
 from streams.domain.timefmt import format_ts, local_day
+from streams.engines.runtime import Runtime
 from streams.metrics import AreaNumbers
-from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.state import Changes, DemandView, PartitionCommit, PresenceView
 

@@ -13,7 +13,8 @@ Between a wipe and the next check (at most :data:`CHECK_EVERY_S`), batches alrea
 still be written; that is harmless, since the epoch stays missing and a rebuild clears them. The
 presence process does not wait for this check: it reads the epoch back with every commit, and
 once it changed it classifies and publishes nothing more (``Directory.check_store`` in
-:mod:`streams.presence`), so no visit worked out against an emptied store (no assignments, no
+:mod:`streams.engines.presence`), so no visit worked out against an emptied store (no assignments,
+no
 roster) reaches ``presence.visits``.
 """
 
@@ -30,10 +31,10 @@ from urllib.parse import urlsplit
 from mode import Service
 
 from streams.domain.epoch import Lost, New, Trusted, judge_at_start, judge_running, new_epoch
-from streams.group import group_has_committed
+from streams.engines.stage import unavailable
+from streams.kafka.group import group_has_committed
 from streams.metrics import Metrics
 from streams.settings import Settings
-from streams.stage import unavailable
 from streams.state import State
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,12 @@
-"""What ``streams.bench`` is built from: pure figures (percentiles, ratios, the table), seeded
+"""What ``streams.devtools.bench.runner`` is built from: pure figures (percentiles, ratios, the
+table), seeded
 benchmark data (fleets, pings, synthetic areas), and the no-op Faust baseline app.
 
 The no-op app is the throughput baseline: the same :class:`~streams.app.CoverwatchApp` (same
 fetch wait), the same ``stream.take_events`` batch size and wait, ``concurrency=1``, on the same
 ``airwave.pings`` topic; it only counts. It runs as a subprocess like the worker
-(``python -m streams.bench_support noop``, configured by the same environment variables), so
+(``python -m streams.devtools.bench.support noop``, configured by the same environment variables),
+so
 both pay the same process costs, and it serves its count in the worker's /metrics format.
 """
 
@@ -528,5 +530,5 @@ def run_noop_worker() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["noop"]:
-        sys.exit("usage: python -m streams.bench_support noop")
+        sys.exit("usage: python -m streams.devtools.bench.support noop")
     run_noop_worker()

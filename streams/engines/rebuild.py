@@ -36,8 +36,10 @@ from streams import topics
 from streams.domain.areas_feed import decode_area
 from streams.domain.roster import decode_roster
 from streams.domain.validation import decode_all
-from streams.epoch import make_epoch, redis_location
-from streams.group import (
+from streams.engines.epoch import make_epoch, redis_location
+from streams.engines.reference import area_change, roster_change
+from streams.engines.stage import limits_for
+from streams.kafka.group import (
     GroupAdmin,
     GroupBusyError,
     MissingTopicsError,
@@ -45,9 +47,7 @@ from streams.group import (
     input_partitions,
 )
 from streams.metrics import MetricsRecorder
-from streams.reference import area_change, roster_change
 from streams.settings import Settings
-from streams.stage import limits_for
 from streams.state import Changes, PartitionCommit, State
 
 IDLE_WAIT_SESSIONS = 3

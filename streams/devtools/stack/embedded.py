@@ -26,7 +26,7 @@ from types import FrameType
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from streams.topic_admin import ensure_topics
+from streams.kafka.admin import ensure_topics
 
 _PR_SET_PDEATHSIG = 1
 
@@ -229,7 +229,7 @@ def _redis_loaded(port: int) -> bool:
 
 async def create_topics(bootstrap: str, prefix: str = "") -> list[str]:
     """Create every contract topic (with its partitions and configs) that does not exist; the
-    names created (:func:`streams.topic_admin.ensure_topics` says more)."""
+    names created (:func:`streams.kafka.admin.ensure_topics` says more)."""
     report = await ensure_topics(bootstrap, prefix)
     return report.created
 

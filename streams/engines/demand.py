@@ -54,7 +54,7 @@ from streams.domain.joins import incident_assignments
 from streams.domain.ticks import Heartbeat, decode_or_heartbeat
 from streams.domain.timefmt import format_ts
 from streams.domain.validation import Rejected, Rejection
-from streams.runtime import Runtime
+from streams.engines.runtime import Runtime
 from streams.state import Changes, PartitionCommit
 
 log = logging.getLogger(__name__)

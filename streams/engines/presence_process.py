@@ -48,11 +48,11 @@ from aiokafka import AIOKafkaProducer
 from mode import Service
 
 from streams import topics
+from streams.engines.presence import PingBatch, PreparedBatch, PresenceEngine
+from streams.engines.runtime import Runtime
+from streams.engines.stage import StageRuntime, clock_for, limits_for, unavailable
 from streams.metrics import MetricsRecorder, PipelineMetrics, RecordedCall
-from streams.presence import PingBatch, PreparedBatch, PresenceEngine
-from streams.runtime import Runtime
 from streams.settings import Settings
-from streams.stage import StageRuntime, clock_for, limits_for, unavailable
 from streams.state import State
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ class PresenceProcess(Service):
 
     def command(self, fd: int) -> list[str]:
         """The child's command line; it serves the socket ``fd``."""
-        return [sys.executable, "-m", "streams.presence_process", str(fd)]
+        return [sys.executable, "-m", "streams.engines.presence_process", str(fd)]
 
     def forget(self) -> None:
         """Partitions were revoked: the child drops its cache before the next request."""
@@ -527,7 +527,8 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m streams.presence_process FD``: serve the worker on the inherited socket."""
+    """``python -m streams.engines.presence_process FD``: serve the worker on the inherited
+    socket."""
     args = sys.argv[1:] if argv is None else argv
     _die_with_parent(int(os.environ.get("COVERWATCH_PARENT_PID", os.getppid())))
     signal.signal(signal.SIGINT, signal.SIG_IGN)

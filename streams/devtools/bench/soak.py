@@ -2,7 +2,8 @@
 
 The worker runs as in production (wall clock, one worker subprocess with its presence process)
 while a paced producer sends simulated pings of 10,000 radios at 2,700 pings/s (the bench's
-seeded random walk, :func:`streams.bench_support.ping_messages`, generated a few seconds ahead;
+seeded random walk, :func:`streams.devtools.bench.support.ping_messages`, generated a few seconds
+ahead;
 each ping is dated when it is due), with an in-band ``clock.ticks`` heartbeat every 5 s as the
 simulator publishes them (to ``clock.ticks`` and to every ``airwave.pings`` partition). Every
 10 s the soak samples the resident memory (``/proc``) of the worker's event-loop process, of its
@@ -40,7 +41,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams import topics
-from streams.bench import (
+from streams.devtools.bench.runner import (
     PARTITIONS,
     Messages,
     child_pids,
@@ -51,15 +52,15 @@ from streams.bench import (
     scrape,
     start_consumer,
 )
-from streams.bench_support import Fleet, Row, area_messages, make_fleet, ping_messages
+from streams.devtools.bench.support import Fleet, Row, area_messages, make_fleet, ping_messages
+from streams.devtools.stack.embedded import ManagedProcess, python_command, wait_until
 from streams.domain.timefmt import format_ts
-from streams.embedded import ManagedProcess, python_command, wait_until
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import State
 
 if TYPE_CHECKING:
-    from streams.bench import Bench
+    from streams.devtools.bench.runner import Bench
 
 SOAK_RATE: Final = 2700
 SOAK_RADIOS: Final = 10_000
@@ -141,7 +142,8 @@ def trend(points: Sequence[tuple[float, float]]) -> Trend | None:
 
 
 def retained_by_design(kind: str) -> bool:
-    """Whether a key kind (as :func:`streams.bench.prefix_memory` names them: ``dose:m:*``,
+    """Whether a key kind (as :func:`streams.devtools.bench.runner.prefix_memory` names them:
+    ``dose:m:*``,
     ``visits:*``, ``qends:*`` or ``qends:patrol-area``) is state kept by time."""
     family = kind.removesuffix(":*")
     return family in RETAINED_FAMILIES or family.split(":", 1)[0] in RETAINED_SORTED_SETS

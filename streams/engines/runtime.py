@@ -9,10 +9,10 @@ import faust
 from faust.types import TP
 
 from streams import topics
-from streams.epoch import StoreStatus
+from streams.engines.epoch import StoreStatus
+from streams.engines.stage import StageRuntime, clock_for, limits_for
 from streams.metrics import Metrics
 from streams.settings import Settings
-from streams.stage import StageRuntime, clock_for, limits_for
 from streams.state import State
 
 
@@ -23,7 +23,8 @@ class Runtime(StageRuntime[Metrics]):
     app: faust.App
     channels: dict[str, faust.TopicT] = field(default_factory=dict)
     store: StoreStatus = field(default_factory=StoreStatus)
-    """Whether the Redis store may be used (:mod:`streams.epoch`): agents and timers wait."""
+    """Whether the Redis store may be used (:mod:`streams.engines.epoch`): agents and timers
+    wait."""
 
     @classmethod
     def create(cls, settings: Settings, app: faust.App) -> Runtime:

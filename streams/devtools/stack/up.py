@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from pathlib import Path
 
-from streams.embedded import (
+from streams.devtools.stack.embedded import (
     ManagedProcess,
     StackError,
     StopRequested,
@@ -25,7 +25,7 @@ from streams.embedded import (
     spawn,
     wait_until,
 )
-from streams.embedded import create_topics as create_broker_topics
+from streams.devtools.stack.embedded import create_topics as create_broker_topics
 from streams.settings import Settings, parse_tokens
 
 

@@ -1,6 +1,6 @@
 """The presence engine: feeds batches of fixes through the pure track state machine.
 
-It runs in the worker's presence process (:mod:`streams.presence_process`), which the pings
+It runs in the worker's presence process (:mod:`streams.engines.presence_process`), which the pings
 agent hands each batch's raw messages (:class:`PingBatch`). It keeps, per assigned
 ``airwave.pings`` partition, the tracks of its radios and the offset watermark in memory (Redis
 holds the durable copy, written in the same Lua call as every aggregate). A partition's cache is
@@ -49,9 +49,9 @@ from streams.domain.tracks import (
     track_to_json,
 )
 from streams.domain.validation import Rejected, Rejection, decode_ping
+from streams.engines.stage import StageRuntime
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
-from streams.stage import StageRuntime
 from streams.state import Changes, PartitionCommit, State, above_watermarks
 
 log = logging.getLogger(__name__)

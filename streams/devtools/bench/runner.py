@@ -1,12 +1,14 @@
 """``make bench``: speed as measured facts, each a ratio or percentile against a baseline measured
 in the same run on the same embedded stack (these machines are shared and noisy).
 
-``python -m streams.bench [--quick] [--out bench-results/bench.json]`` starts one embedded stack
+``python -m streams.devtools.bench.runner [--quick] [--out bench-results/bench.json]`` starts one
+embedded stack
 (Tansu + redis-server), then, each measurement on its own topic prefix, consumer group and Redis
 key prefix:
 
 1. **Throughput**: one backlog of pings is published first; then a no-op Faust agent
-   (:func:`streams.bench_support.run_noop_worker`), the worker, the no-op agent again and a plain
+   (:func:`streams.devtools.bench.support.run_noop_worker`), the worker, the no-op agent again and
+   a plain
    aiokafka ``getmany`` loop each read all of it (the baseline is the mean of the two no-op
    runs, which bracket the worker's: these machines drift within minutes). Rate = messages /
    time from the first to the last message processed, from the consumed counter on /metrics
@@ -36,7 +38,8 @@ key prefix:
    past the limit plus the hold, ``judging_hold_s``: the evaluator judges an instant of event time
    once every input is that far past it) to an ``uncovered`` alert on ``coverage.alerts``.
    Reported as not measured when nothing arrives in time.
-6. **Memory soak** (:mod:`streams.bench_soak`): a live worker under 2,700 pings/s for 24 minutes
+6. **Memory soak** (:mod:`streams.devtools.bench.soak`): a live worker under 2,700 pings/s for 24
+minutes
    (4 with ``--quick``, ``--soak-minutes``); growth per minute of its two processes' memory and
    of Redis's over the second half, against the noise. 24 rather than 20: the bench's radios all
    start at once, so every first visit qualifies together at 10.5-14 minutes, a one-off step
@@ -77,7 +80,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
-from streams.bench_support import (
+from streams.devtools.bench.support import (
     BENCH_EPOCH,
     SATURATED,
     Fleet,
@@ -97,13 +100,7 @@ from streams.bench_support import (
     square_area,
     watermark_latencies,
 )
-from streams.coverage import judging_hold_s
-from streams.domain.areas import AreaDefinition, area_to_feature
-from streams.domain.areas_feed import decode_area
-from streams.domain.roster import decode_roster
-from streams.domain.timefmt import format_ts
-from streams.domain.validation import TimeLimits
-from streams.embedded import (
+from streams.devtools.stack.embedded import (
     ManagedProcess,
     Services,
     create_topics,
@@ -114,6 +111,12 @@ from streams.embedded import (
     spawn,
     wait_until,
 )
+from streams.domain.areas import AreaDefinition, area_to_feature
+from streams.domain.areas_feed import decode_area
+from streams.domain.roster import decode_roster
+from streams.domain.timefmt import format_ts
+from streams.domain.validation import TimeLimits
+from streams.engines.coverage import judging_hold_s
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
@@ -783,7 +786,7 @@ class Bench:
         noop_settings = replace(settings, app_id=f"{settings.app_id}-{label}", web_port=free_port())
         noop = start_consumer(
             noop_settings,
-            [sys.executable, "-m", "streams.bench_support", "noop"],
+            [sys.executable, "-m", "streams.devtools.bench.support", "noop"],
             self.log_dir,
             label,
         )
@@ -1488,7 +1491,9 @@ def _shares(cpu: Mapping[str, float]) -> str:
 
 def run(plan: Plan, out: Path, profile: bool = False) -> int:
     """Run every measurement, print the table, write the JSON file."""
-    from streams import bench_soak  # here: the soak builds on this module's pieces
+    from streams.devtools.bench import (
+        soak as bench_soak,  # here: the soak builds on this module's pieces
+    )
 
     started = time.time()
     log_dir = Path(tempfile.mkdtemp(prefix="coverwatch-bench-"))
@@ -1555,8 +1560,10 @@ def run(plan: Plan, out: Path, profile: bool = False) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streams.bench``."""
-    parser = argparse.ArgumentParser(prog="python -m streams.bench", description=__doc__)
+    """``python -m streams.devtools.bench.runner``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.devtools.bench.runner", description=__doc__
+    )
     parser.add_argument("--quick", action="store_true", help="a smaller run (about 8 minutes)")
     parser.add_argument(
         "--soak-minutes",

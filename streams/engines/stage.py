@@ -79,7 +79,7 @@ class SourceMessage(Protocol):
 class StageRuntime(Generic[MetricsT]):
     """What a pipeline stage works through: settings, Redis state, metrics, the clock, the fence
     index, and a producer. A worker's :class:`Runtime` is one; the presence process builds its
-    own (:mod:`streams.presence_process`)."""
+    own (:mod:`streams.engines.presence_process`)."""
 
     settings: Settings
     metrics: MetricsT
