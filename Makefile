@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy streams schemas
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## speed as ratios against baselines measured in the same run
 	$(BIN)/python -m streams.devtools.bench
