@@ -8,14 +8,20 @@ during a failover two workers may briefly export the same area series (different
 Every area query therefore first takes ``max by (<all the series' own labels>)``, which removes the
 `instance` duplicate without adding anything, and only then sums or averages across areas.
 Pipeline series are per worker and are summed across workers.
+
+Panels are data: each dashboard is a tuple of ``Spec`` rows (kind, title, queries and only what
+differs from that kind's defaults in ``PANEL_KINDS``), and ``build_panel`` is the one builder
+that turns a row into Grafana JSON. Queries are ``(PromQL, legend)`` pairs; a table's targets are
+instant queries and the second item names the column the query fills.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "dashboards"
@@ -89,10 +95,81 @@ SEVERITY_MAPPINGS = [
     }
 ]
 
-# --- panel builders -----------------------------------------------------------------------------
+# --- panels as data -----------------------------------------------------------------------------
+
+Query = tuple[str, str]
+Thresholds = tuple[tuple[float | None, str], ...]
+
+DEFAULT_THRESHOLDS: Thresholds = ((None, "green"), (80, "red"))
+NONE_IS_GOOD: Thresholds = ((None, "green"), (1, "red"))
+INFORMATIVE: Thresholds = ((None, "blue"),)
+NEUTRAL: Thresholds = ((None, "text"),)
+SLOW_SECONDS: Thresholds = ((None, "green"), (0.5, "orange"), (1, "red"))
+FIDELITY: Thresholds = ((None, "red"), (0.5, "orange"), (0.8, "green"))
 
 
-def target(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> dict[str, Any]:
+class Spec(NamedTuple):
+    """One panel as data: its kind, title and queries, and what differs from the kind's defaults."""
+
+    kind: str
+    title: str
+    queries: tuple[Query, ...] = ()
+    unit: str = "short"
+    width: int | None = None
+    height: int | None = None
+    thresholds: Thresholds | None = None
+    stack: bool = False
+    description: str = ""
+    mappings: Sequence[dict[str, Any]] = ()
+    overrides: tuple[dict[str, Any], ...] = ()
+    options: dict[str, Any] | None = None
+
+
+class Kind(NamedTuple):
+    """The defaults of one Grafana panel type: its size and its display options."""
+
+    width: int
+    height: int
+    options: dict[str, Any]
+
+
+REDUCE_TO_LAST = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+PANEL_KINDS = {
+    "stat": Kind(
+        4,
+        4,
+        {
+            "reduceOptions": REDUCE_TO_LAST,
+            "colorMode": "background",
+            "graphMode": "area",
+            "textMode": "value_and_name",
+        },
+    ),
+    "timeseries": Kind(
+        12,
+        8,
+        {
+            "legend": {"displayMode": "table", "placement": "right", "calcs": ["lastNotNull"]},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+    ),
+    "bargauge": Kind(
+        12,
+        8,
+        {
+            "reduceOptions": REDUCE_TO_LAST,
+            "orientation": "horizontal",
+            "displayMode": "gradient",
+            "showUnfilled": True,
+        },
+    ),
+    "table": Kind(12, 8, {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}),
+    "state-timeline": Kind(12, 8, {"showValue": "never", "mergeValues": True}),
+}
+
+
+def target(expr: str, legend: str, ref: str, instant: bool) -> dict[str, Any]:
+    """One Prometheus query of a panel; instant queries come back as a table."""
     return {
         "refId": ref,
         "datasource": DS,
@@ -104,116 +181,530 @@ def target(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -
     }
 
 
-def panel(
-    kind: str,
-    title: str,
-    targets: list[dict[str, Any]],
-    *,
-    width: int = 12,
-    height: int = 8,
-    unit: str = "short",
-    description: str = "",
-    options: dict[str, Any] | None = None,
-    custom: dict[str, Any] | None = None,
-    mappings: list[dict[str, Any]] | None = None,
-    thresholds: list[tuple[float | None, str]] | None = None,
-    transformations: list[dict[str, Any]] | None = None,
-    overrides: list[dict[str, Any]] | None = None,
-) -> Panel:
-    steps = [
-        {"color": color, "value": value}
-        for value, color in (thresholds or [(None, "green"), (80, "red")])
-    ]
-    defaults: dict[str, Any] = {
-        "unit": unit,
-        "mappings": mappings or [],
-        "thresholds": {"mode": "absolute", "steps": steps},
-        "color": {"mode": "thresholds" if thresholds or mappings else "palette-classic"},
-    }
-    if custom:
-        defaults["custom"] = custom
-    result: Panel = {
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": DS,
-        "gridPos": {"w": width, "h": height},
-        "targets": targets,
-        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
-        "options": options or {},
-    }
-    if transformations:
-        result["transformations"] = transformations
-    return result
-
-
-def timeseries(title: str, *targets: dict[str, Any], stack: bool = False, **kw: Any) -> Panel:
+def custom_field_config(spec: Spec) -> dict[str, Any] | None:
+    """The kind's drawing style (line fill and stacking, timeline bars), if it has one."""
+    if spec.kind == "state-timeline":
+        return {"fillOpacity": 80, "lineWidth": 0}
+    if spec.kind != "timeseries":
+        return None
     custom: dict[str, Any] = {
-        "fillOpacity": 20 if stack else 5,
+        "fillOpacity": 20 if spec.stack else 5,
         "lineWidth": 1,
         "showPoints": "never",
     }
-    if stack:
+    if spec.stack:
         custom["stacking"] = {"mode": "normal", "group": "A"}
-    options = {
-        "legend": {"displayMode": "table", "placement": "right", "calcs": ["lastNotNull"]},
-        "tooltip": {"mode": "multi", "sort": "desc"},
-    }
-    return panel("timeseries", title, list(targets), custom=custom, options=options, **kw)
+    return custom
 
 
-def stat(title: str, *targets: dict[str, Any], **kw: Any) -> Panel:
-    options = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "colorMode": "background",
-        "graphMode": "area",
-        "textMode": "value_and_name",
-    }
-    kw.setdefault("width", 4)
-    kw.setdefault("height", 4)
-    return panel("stat", title, list(targets), options=options, **kw)
+def table_transformations(columns: list[str]) -> list[dict[str, Any]]:
+    """Join a table's instant queries on their labels and name each query's value column.
 
-
-def bargauge(title: str, *targets: dict[str, Any], **kw: Any) -> Panel:
-    options = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "orientation": "horizontal",
-        "displayMode": "gradient",
-        "showUnfilled": True,
-    }
-    return panel("bargauge", title, list(targets), options=options, **kw)
-
-
-def table(title: str, *targets: dict[str, Any], rename: dict[str, str], **kw: Any) -> Panel:
-    """An instant table joining the targets on their labels; ``rename`` maps 'Value #X' names."""
-    transformations = [
+    Grafana names the value column 'Value #<ref>' when a table has several queries and 'Value'
+    when it has one, so a one-query table renames both.
+    """
+    rename = {f"Value #{chr(ord('A') + index)}": column for index, column in enumerate(columns)}
+    if len(columns) == 1:
+        rename["Value"] = columns[0]
+    return [
         {"id": "merge", "options": {}},
-        {
-            "id": "organize",
-            "options": {"excludeByName": {"Time": True}, "renameByName": rename},
-        },
+        {"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": rename}},
     ]
-    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
-    return panel(
-        "table",
-        title,
-        list(targets),
-        options=options,
-        transformations=transformations,
-        **kw,
-    )
+
+
+def build_panel(spec: Spec) -> Panel:
+    """The Grafana JSON of one panel row (placed later by ``layout``)."""
+    if spec.kind == "row":
+        return {
+            "type": "row",
+            "title": spec.title,
+            "collapsed": False,
+            "gridPos": {"w": 24, "h": 1},
+        }
+    kind = PANEL_KINDS[spec.kind]
+    instant = spec.kind == "table"
+    targets = [
+        target(expr, "" if instant else legend, chr(ord("A") + index), instant)
+        for index, (expr, legend) in enumerate(spec.queries)
+    ]
+    steps = [
+        {"color": color, "value": value} for value, color in spec.thresholds or DEFAULT_THRESHOLDS
+    ]
+    defaults: dict[str, Any] = {
+        "unit": spec.unit,
+        "mappings": list(spec.mappings),
+        "thresholds": {"mode": "absolute", "steps": steps},
+        "color": {"mode": "thresholds" if spec.thresholds or spec.mappings else "palette-classic"},
+    }
+    custom = custom_field_config(spec)
+    if custom:
+        defaults["custom"] = custom
+    result: Panel = {
+        "type": spec.kind,
+        "title": spec.title,
+        "description": spec.description,
+        "datasource": DS,
+        "gridPos": {"w": spec.width or kind.width, "h": spec.height or kind.height},
+        "targets": targets,
+        "fieldConfig": {"defaults": defaults, "overrides": list(spec.overrides)},
+        "options": {**kind.options, **(spec.options or {})},
+    }
+    if instant:
+        result["transformations"] = table_transformations([column for _, column in spec.queries])
+    return result
 
 
 def override(column: str, **properties: Any) -> dict[str, Any]:
+    """Field properties for one table column (unit, value mappings, cell colouring)."""
     return {
         "matcher": {"id": "byName", "options": column},
         "properties": [{"id": key, "value": value} for key, value in properties.items()],
     }
 
 
-def row(title: str) -> Panel:
-    return {"type": "row", "title": title, "collapsed": False, "gridPos": {"w": 24, "h": 1}}
+def legend_of(labels: str) -> str:
+    """A legend naming each of the comma-separated labels: 'kind, role' -> '{{kind}} {{role}}'."""
+    return " ".join(f"{{{{{label.strip()}}}}}" for label in labels.split(","))
 
+
+def percentiles(metric: str, by: str, *quantiles: float) -> tuple[Query, ...]:
+    """Quantile queries of a histogram, legends 'p50 {{by}}' (just 'p50' when not split)."""
+    return tuple(
+        (
+            quantile(q, metric, by),
+            f"p{round(q * 100)} {legend_of(by)}" if by else f"p{round(q * 100)}",
+        )
+        for q in quantiles
+    )
+
+
+def rate_by(by: str, metric: str) -> str:
+    """A counter's rate summed across workers, split by ``by``."""
+    return f"sum by ({by}) (rate({metric}[{RATE}]))"
+
+
+def rate_panel(title: str, metric: str, by: str) -> Spec:
+    """Events per second of a counter, stacked by ``by``."""
+    return Spec(
+        "timeseries", title, ((rate_by(by, metric), legend_of(by)),), unit="ops", stack=True
+    )
+
+
+# --- control room ------------------------------------------------------------------------------
+
+OFFICERS_PRESENT = area("coverwatch_area_officers_present", "role,mode", IMPACT)
+ALERTS_BY_SEVERITY = "max by (severity) (coverwatch_alerts_active)"
+
+
+def per_impact_area(metric: str) -> str:
+    """One value per Impact Area, labelled by area only (so the table rows join)."""
+    return f"max by (area) ({area(metric, '', IMPACT)})"
+
+
+CONTROL_ROOM = (
+    *(
+        Spec(
+            "stat",
+            f"Impact Areas {label}",
+            ((f"sum({state_series(state)})", label),),
+            thresholds=((None, "green"), (1, color)),
+        )
+        for state, label, color in (
+            ("uncovered", "uncovered", "red"),
+            ("at_risk", "at risk", "orange"),
+            ("unknown", "unknown", "text"),
+        )
+    ),
+    Spec(
+        "stat",
+        "Officers in Impact Areas",
+        ((f"sum({OFFICERS_PRESENT})", "officers"),),
+        thresholds=INFORMATIVE,
+    ),
+    Spec(
+        "stat",
+        "Active alerts by severity",
+        ((ALERTS_BY_SEVERITY, "{{severity}}"),),
+        width=8,
+        thresholds=NONE_IS_GOOD,
+    ),
+    Spec(
+        "state-timeline",
+        "Coverage state per Impact Area",
+        ((STATE_CODE, "{{area}}"),),
+        width=24,
+        height=10,
+        mappings=STATE_MAPPINGS,
+        thresholds=NEUTRAL,
+        options={
+            "rowHeight": 0.85,
+            "alignValue": "left",
+            "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
+        },
+        description="1 covered, 2 at risk, 3 uncovered, 4 unknown (explicit per area).",
+    ),
+    Spec(
+        "table",
+        "Impact Areas now",
+        (
+            (STATE_CODE, "coverage"),
+            (per_impact_area("coverwatch_area_coverage_severity"), "severity"),
+            (f"sum by (area) ({OFFICERS_PRESENT})", "officers present"),
+            (
+                per_impact_area("coverwatch_area_last_qualifying_visit_age_seconds"),
+                "since last qualifying visit",
+            ),
+            (per_impact_area("coverwatch_area_qualifying_visits_today"), "qualifying visits today"),
+            (area_sum("area", "coverwatch_area_incidents_open", "grade", IMPACT), "open incidents"),
+        ),
+        width=24,
+        height=10,
+        overrides=(
+            override(
+                "coverage",
+                mappings=STATE_MAPPINGS,
+                **{"custom.cellOptions": {"type": "color-background"}},
+            ),
+            override(
+                "severity",
+                mappings=SEVERITY_MAPPINGS,
+                **{"custom.cellOptions": {"type": "color-text"}},
+            ),
+            override("since last qualifying visit", unit="s"),
+        ),
+    ),
+    Spec(
+        "timeseries",
+        "Officers present per Impact Area",
+        ((f"sum by (area) ({OFFICERS_PRESENT})", "{{area}}"),),
+        stack=True,
+    ),
+    Spec(
+        "bargauge",
+        "Time since last qualifying visit",
+        ((area("coverwatch_area_last_qualifying_visit_age_seconds", "", IMPACT), "{{area}}"),),
+        unit="s",
+        thresholds=((None, "green"), (3600, "orange"), (7200, "red")),
+    ),
+    Spec(
+        "timeseries",
+        "Open incidents by grade",
+        ((area_sum("grade", "coverwatch_area_incidents_open", "grade"), "{{grade}}"),),
+        stack=True,
+        width=8,
+    ),
+    Spec(
+        "timeseries",
+        "Active alerts by severity",
+        ((ALERTS_BY_SEVERITY, "{{severity}}"),),
+        stack=True,
+        width=8,
+    ),
+    Spec(
+        "bargauge",
+        "Alert events, last hour",
+        (("max by (event) (increase(coverwatch_alert_events_total[1h]))", "{{event}}"),),
+        width=8,
+        thresholds=INFORMATIVE,
+    ),
+)
+
+# --- impact vs comparison ----------------------------------------------------------------------
+
+DOSE = "coverwatch_area_dose_today_seconds"
+DOSE_LABELS = "role,mode,activity"
+FIDELITY_RATIO = "coverwatch_area_fidelity_ratio"
+AREAS_PER_KIND = f"count by (kind) ({area(FIDELITY_RATIO, '', KINDS)})"
+
+
+def kind_sum(metric: str, labels: str = "", by: str = "kind") -> str:
+    """Impact and comparison areas' series summed by ``by`` (the area kind by default)."""
+    return area_sum(by, metric, labels, KINDS)
+
+
+IMPACT_VS_COMPARISON = (
+    Spec("row", "Patrol dose"),
+    Spec(
+        "stat",
+        "Dose today by kind",
+        ((kind_sum(DOSE, DOSE_LABELS), "{{kind}}"),),
+        unit="s",
+        width=6,
+        thresholds=INFORMATIVE,
+    ),
+    Spec(
+        "stat",
+        "Mean dose today per area",
+        ((f"{kind_sum(DOSE, DOSE_LABELS)} / {AREAS_PER_KIND}", "{{kind}}"),),
+        unit="s",
+        width=6,
+        thresholds=INFORMATIVE,
+    ),
+    Spec(
+        "stat",
+        "Qualifying visits today",
+        ((kind_sum("coverwatch_area_qualifying_visits_today"), "{{kind}}"),),
+        width=6,
+        thresholds=INFORMATIVE,
+    ),
+    Spec(
+        "stat",
+        "Mean fidelity",
+        ((f"avg by (kind) ({area(FIDELITY_RATIO, '', KINDS)})", "{{kind}}"),),
+        unit="percentunit",
+        width=6,
+        thresholds=FIDELITY,
+        description="Share of dose delivered as qualifying visits.",
+    ),
+    Spec(
+        "timeseries",
+        "Dose today per area",
+        ((area_sum("area, kind", DOSE, DOSE_LABELS), "{{area}} ({{kind}})"),),
+        unit="s",
+    ),
+    Spec(
+        "timeseries",
+        "Dose rate by kind (officer-seconds per second)",
+        (
+            (
+                "sum by (kind) (max by (area, kind, role, mode, activity) "
+                f"(rate(coverwatch_area_dose_seconds_total{{{KINDS}, {AREA}}}[{RATE}])))",
+                "{{kind}}",
+            ),
+        ),
+        description="From the dose counter; the inner max removes a failover duplicate.",
+    ),
+    *(
+        Spec(
+            "timeseries",
+            f"Dose today by {label}",
+            ((kind_sum(DOSE, DOSE_LABELS, f"kind, {label}"), legend_of(f"kind, {label}")),),
+            unit="s",
+            width=8,
+        )
+        for label in DOSE_LABELS.split(",")
+    ),
+    Spec(
+        "timeseries",
+        "Rolling dose by window",
+        (
+            (
+                kind_sum("coverwatch_area_dose_window_seconds", "window", "kind, window"),
+                "{{kind}} {{window}}",
+            ),
+        ),
+        unit="s",
+    ),
+    Spec(
+        "table",
+        "Dose today per area by role, mode and activity",
+        ((area(DOSE, DOSE_LABELS), "dose today"),),
+        overrides=(override("dose today", unit="s"),),
+    ),
+    Spec("row", "Visits and fidelity"),
+    Spec(
+        "timeseries",
+        "Qualifying visits and drive-throughs today",
+        (
+            (kind_sum("coverwatch_area_qualifying_visits_today"), "{{kind}} qualifying"),
+            (kind_sum("coverwatch_area_drive_throughs_today"), "{{kind}} drive-throughs"),
+        ),
+    ),
+    Spec(
+        "bargauge",
+        "Fidelity per area",
+        ((area(FIDELITY_RATIO, ""), "{{area}} ({{kind}})"),),
+        unit="percentunit",
+        thresholds=FIDELITY,
+    ),
+    Spec("row", "Demand"),
+    Spec(
+        "timeseries",
+        "Crimes, stop-searches and harm, last 24h",
+        (
+            (kind_sum("coverwatch_area_crimes_24h"), "{{kind}} crimes"),
+            (kind_sum("coverwatch_area_stop_searches_24h"), "{{kind}} stop-searches"),
+            (kind_sum("coverwatch_area_harm_24h"), "{{kind}} harm"),
+        ),
+    ),
+    Spec(
+        "timeseries",
+        "Incidents opened in 24h by grade",
+        (
+            (
+                kind_sum("coverwatch_area_incidents_opened_24h", "grade", "kind, grade"),
+                "{{kind}} {{grade}}",
+            ),
+        ),
+        stack=True,
+    ),
+    Spec(
+        "table",
+        "Per area now",
+        (
+            (area_sum("area, kind", DOSE, DOSE_LABELS), "dose today"),
+            (area("coverwatch_area_qualifying_visits_today", ""), "qualifying visits"),
+            (area("coverwatch_area_drive_throughs_today", ""), "drive-throughs"),
+            (area(FIDELITY_RATIO, ""), "fidelity"),
+            (area("coverwatch_area_crimes_24h", ""), "crimes 24h"),
+            (area("coverwatch_area_harm_24h", ""), "harm 24h"),
+        ),
+        width=24,
+        height=10,
+        overrides=(override("dose today", unit="s"), override("fidelity", unit="percentunit")),
+    ),
+)
+
+# --- pipeline health ---------------------------------------------------------------------------
+
+INGEST_LATENCY = "coverwatch_ingest_latency_seconds"
+EVALUATION_TIME = "coverwatch_coverage_evaluation_seconds"
+
+PIPELINE_HEALTH = (
+    Spec(
+        "stat",
+        "Workers up",
+        (("sum(coverwatch_worker_up)", "workers"),),
+        thresholds=((None, "red"), (1, "green")),
+    ),
+    Spec(
+        "stat",
+        "Area series exporters",
+        (("sum(coverwatch_area_series_exporter)", "exporters"),),
+        thresholds=((None, "red"), (1, "green"), (2, "orange")),
+        description="Exactly one worker should export the area series (briefly two during "
+        "a failover).",
+    ),
+    Spec(
+        "stat",
+        "Redis state lost",
+        (("max(coverwatch_redis_state_lost)", "lost"),),
+        thresholds=NONE_IS_GOOD,
+        description="1 when a worker found its Redis store wiped or replaced (epoch key "
+        "missing or changed): it consumes nothing and is not ready until `coverwatch "
+        "rebuild` (docs/operations.md).",
+    ),
+    Spec(
+        "stat",
+        "Messages / s",
+        ((f"sum(rate(coverwatch_messages_consumed_total[{RATE}]))", "consumed"),),
+        unit="ops",
+        thresholds=INFORMATIVE,
+    ),
+    Spec(
+        "stat",
+        "Deadletters / s",
+        ((f"sum(rate(coverwatch_deadletter_total[{RATE}]))", "deadlettered"),),
+        unit="ops",
+        thresholds=((None, "green"), (0.1, "orange"), (1, "red")),
+    ),
+    Spec(
+        "stat",
+        "p99 ingest latency",
+        percentiles(INGEST_LATENCY, "", 0.99),
+        unit="s",
+        thresholds=SLOW_SECONDS,
+    ),
+    Spec(
+        "stat",
+        "p99 coverage evaluation",
+        percentiles(EVALUATION_TIME, "", 0.99),
+        unit="s",
+        thresholds=SLOW_SECONDS,
+    ),
+    rate_panel("Throughput by topic", "coverwatch_messages_consumed_total", "topic"),
+    rate_panel("Throughput by worker", "coverwatch_messages_consumed_total", "instance"),
+    Spec(
+        "timeseries",
+        "Event lag (event time behind now)",
+        percentiles("coverwatch_event_lag_seconds", "topic", 0.5, 0.99),
+        unit="s",
+    ),
+    Spec(
+        "timeseries",
+        "Ingest latency (broker append to state committed)",
+        percentiles(INGEST_LATENCY, "topic", 0.5, 0.95, 0.99),
+        unit="s",
+    ),
+    rate_panel("Deadletters by reason", "coverwatch_deadletter_total", "topic, reason"),
+    Spec(
+        "table",
+        "Deadletters, last 24h",
+        (("sum by (topic, reason) (increase(coverwatch_deadletter_total[24h]))", "messages"),),
+    ),
+    rate_panel("Redis round trips by operation", "coverwatch_redis_round_trips_total", "operation"),
+    Spec(
+        "timeseries",
+        "Batch size",
+        (
+            (
+                f"{rate_by('topic', 'coverwatch_batch_messages_sum')} / "
+                f"{rate_by('topic', 'coverwatch_batch_messages_count')}",
+                "mean {{topic}}",
+            ),
+            *percentiles("coverwatch_batch_messages", "topic", 0.99),
+        ),
+    ),
+    Spec(
+        "timeseries",
+        "Agent busy share (1 = saturated, add workers)",
+        ((rate_by("topic", "coverwatch_batch_seconds_sum"), "{{topic}}"),),
+        unit="percentunit",
+    ),
+    Spec(
+        "timeseries",
+        "Waiting for Redis or the broker: batches retried, clock steps skipped",
+        (
+            (rate_by("topic", "coverwatch_batch_retries_total"), "{{topic}}"),
+            (rate_by("timer", "coverwatch_ticks_skipped_total"), "{{timer}}"),
+            (
+                rate_by("instance", "coverwatch_presence_process_lost_total"),
+                "presence process lost {{instance}}",
+            ),
+        ),
+        unit="ops",
+    ),
+    Spec(
+        "timeseries",
+        "CPU by worker: event loop and presence process (cores)",
+        (
+            (
+                f"sum by (instance) (rate(process_cpu_seconds_total[{RATE}])"
+                " and on (instance) coverwatch_worker_up)",
+                "event loop {{instance}}",
+            ),
+            (
+                rate_by("instance", "coverwatch_presence_process_cpu_seconds_total"),
+                "presence {{instance}}",
+            ),
+        ),
+        description="Each worker runs the pings hot path in a presence process of its own; "
+        "near 1 core on either line, that side limits the worker (add workers and partitions).",
+    ),
+    rate_panel("Fixes by outcome", "coverwatch_fixes_total", "outcome"),
+    rate_panel("Visits published by status", "coverwatch_visits_published_total", "status"),
+    Spec(
+        "timeseries",
+        "Coverage evaluation time",
+        percentiles(EVALUATION_TIME, "", 0.5, 0.99),
+        unit="s",
+    ),
+    Spec(
+        "state-timeline",
+        "Area series exporter by worker",
+        (("max by (instance) (coverwatch_area_series_exporter)", "{{instance}}"),),
+        mappings=(
+            {
+                "type": "value",
+                "options": {
+                    "0": {"text": "standby", "color": "text", "index": 0},
+                    "1": {"text": "exporting", "color": "green", "index": 1},
+                },
+            },
+        ),
+        thresholds=NEUTRAL,
+    ),
+)
 
 # --- dashboards ---------------------------------------------------------------------------------
 
@@ -269,27 +760,35 @@ def layout(panels: list[Panel]) -> list[Panel]:
     return panels
 
 
-def dashboard(
-    uid: str,
-    title: str,
-    description: str,
-    panels: list[Panel],
-    variables: list[dict[str, Any]],
-    refresh: str = "10s",
-    time_from: str = "now-6h",
-) -> dict[str, Any]:
+class Board(NamedTuple):
+    """One dashboard as data: identity, panels, and the area variable's selector (if it has one)."""
+
+    uid: str
+    title: str
+    description: str
+    panels: tuple[Spec, ...]
+    area_selector: str | None
+    refresh: str = "10s"
+    time_from: str = "now-6h"
+
+
+def build_dashboard(board: Board) -> dict[str, Any]:
+    """The Grafana JSON of one dashboard, its panels built and laid out."""
+    variables = [datasource_variable()]
+    if board.area_selector is not None:
+        variables.append(area_variable(board.area_selector))
     return {
-        "uid": uid,
-        "title": title,
-        "description": description,
+        "uid": board.uid,
+        "title": board.title,
+        "description": board.description,
         "tags": ["coverwatch"],
         "timezone": "browser",
         "editable": False,
         "graphTooltip": 1,
-        "refresh": refresh,
+        "refresh": board.refresh,
         "schemaVersion": 39,
         "version": 1,
-        "time": {"from": time_from, "to": "now"},
+        "time": {"from": board.time_from, "to": "now"},
         "templating": {"list": variables},
         "annotations": {"list": []},
         "links": [
@@ -302,494 +801,46 @@ def dashboard(
                 "keepTime": True,
             }
         ],
-        "panels": layout(panels),
+        "panels": layout([build_panel(spec) for spec in board.panels]),
     }
 
 
-def control_room() -> dict[str, Any]:
-    def count_state(name: str) -> str:
-        return f"sum({state_series(name)})"
-
-    officers = area("coverwatch_area_officers_present", "role,mode", IMPACT)
-
-    def per_area(metric: str) -> str:
-        """One value per Impact Area, labelled by area only (so the table rows join)."""
-        return f"max by (area) ({area(metric, '', IMPACT)})"
-
-    panels = [
-        stat(
-            "Impact Areas uncovered",
-            target(count_state("uncovered"), "uncovered"),
-            thresholds=[(None, "green"), (1, "red")],
-        ),
-        stat(
-            "Impact Areas at risk",
-            target(count_state("at_risk"), "at risk"),
-            thresholds=[(None, "green"), (1, "orange")],
-        ),
-        stat(
-            "Impact Areas unknown",
-            target(count_state("unknown"), "unknown"),
-            thresholds=[(None, "green"), (1, "text")],
-        ),
-        stat(
-            "Officers in Impact Areas",
-            target(f"sum({officers})", "officers"),
-            thresholds=[(None, "blue")],
-        ),
-        stat(
-            "Active alerts by severity",
-            target("max by (severity) (coverwatch_alerts_active)", "{{severity}}"),
-            width=8,
-            thresholds=[(None, "green"), (1, "red")],
-        ),
-        panel(
-            "state-timeline",
-            "Coverage state per Impact Area",
-            [target(STATE_CODE, "{{area}}")],
-            width=24,
-            height=10,
-            mappings=STATE_MAPPINGS,
-            thresholds=[(None, "text")],
-            custom={"fillOpacity": 80, "lineWidth": 0},
-            options={
-                "showValue": "never",
-                "mergeValues": True,
-                "rowHeight": 0.85,
-                "alignValue": "left",
-                "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
-            },
-            description="1 covered, 2 at risk, 3 uncovered, 4 unknown (explicit per area).",
-        ),
-        table(
-            "Impact Areas now",
-            target(STATE_CODE, ref="A", instant=True),
-            target(per_area("coverwatch_area_coverage_severity"), ref="B", instant=True),
-            target(f"sum by (area) ({officers})", ref="C", instant=True),
-            target(
-                per_area("coverwatch_area_last_qualifying_visit_age_seconds"),
-                ref="D",
-                instant=True,
-            ),
-            target(per_area("coverwatch_area_qualifying_visits_today"), ref="E", instant=True),
-            target(
-                area_sum("area", "coverwatch_area_incidents_open", "grade", IMPACT),
-                ref="F",
-                instant=True,
-            ),
-            rename={
-                "Value #A": "coverage",
-                "Value #B": "severity",
-                "Value #C": "officers present",
-                "Value #D": "since last qualifying visit",
-                "Value #E": "qualifying visits today",
-                "Value #F": "open incidents",
-            },
-            width=24,
-            height=10,
-            overrides=[
-                override(
-                    "coverage",
-                    mappings=STATE_MAPPINGS,
-                    **{"custom.cellOptions": {"type": "color-background"}},
-                ),
-                override(
-                    "severity",
-                    mappings=SEVERITY_MAPPINGS,
-                    **{"custom.cellOptions": {"type": "color-text"}},
-                ),
-                override("since last qualifying visit", unit="s"),
-            ],
-        ),
-        timeseries(
-            "Officers present per Impact Area",
-            target(f"sum by (area) ({officers})", "{{area}}"),
-            stack=True,
-        ),
-        bargauge(
-            "Time since last qualifying visit",
-            target(
-                area("coverwatch_area_last_qualifying_visit_age_seconds", "", IMPACT), "{{area}}"
-            ),
-            unit="s",
-            thresholds=[(None, "green"), (3600, "orange"), (7200, "red")],
-        ),
-        timeseries(
-            "Open incidents by grade",
-            target(area_sum("grade", "coverwatch_area_incidents_open", "grade"), "{{grade}}"),
-            stack=True,
-            width=8,
-        ),
-        timeseries(
-            "Active alerts by severity",
-            target("max by (severity) (coverwatch_alerts_active)", "{{severity}}"),
-            stack=True,
-            width=8,
-        ),
-        bargauge(
-            "Alert events, last hour",
-            target("max by (event) (increase(coverwatch_alert_events_total[1h]))", "{{event}}"),
-            width=8,
-            thresholds=[(None, "blue")],
-        ),
-    ]
-    return dashboard(
+DASHBOARDS = {
+    "control-room.json": Board(
         "coverwatch-control-room",
         "Coverwatch / Control room",
         "Live coverage of the Impact Areas: state, officers present, last qualifying visit, "
         "open incidents and active alerts.",
-        panels,
-        [datasource_variable(), area_variable(IMPACT)],
-    )
-
-
-def impact_vs_comparison() -> dict[str, Any]:
-    dose = "coverwatch_area_dose_today_seconds"
-    dose_labels = "role,mode,activity"
-    areas_per_kind = f"count by (kind) ({area('coverwatch_area_fidelity_ratio', '', KINDS)})"
-
-    def kind_sum(metric: str, labels: str = "", extra: str = "kind") -> str:
-        return area_sum(extra, metric, labels, KINDS)
-
-    panels = [
-        row("Patrol dose"),
-        stat(
-            "Dose today by kind",
-            target(kind_sum(dose, dose_labels), "{{kind}}"),
-            unit="s",
-            width=6,
-            thresholds=[(None, "blue")],
-        ),
-        stat(
-            "Mean dose today per area",
-            target(f"{kind_sum(dose, dose_labels)} / {areas_per_kind}", "{{kind}}"),
-            unit="s",
-            width=6,
-            thresholds=[(None, "blue")],
-        ),
-        stat(
-            "Qualifying visits today",
-            target(kind_sum("coverwatch_area_qualifying_visits_today"), "{{kind}}"),
-            width=6,
-            thresholds=[(None, "blue")],
-        ),
-        stat(
-            "Mean fidelity",
-            target(
-                f"avg by (kind) ({area('coverwatch_area_fidelity_ratio', '', KINDS)})",
-                "{{kind}}",
-            ),
-            unit="percentunit",
-            width=6,
-            thresholds=[(None, "red"), (0.5, "orange"), (0.8, "green")],
-            description="Share of dose delivered as qualifying visits.",
-        ),
-        timeseries(
-            "Dose today per area",
-            target(area_sum("area, kind", dose, dose_labels), "{{area}} ({{kind}})"),
-            unit="s",
-        ),
-        timeseries(
-            "Dose rate by kind (officer-seconds per second)",
-            target(
-                "sum by (kind) (max by (area, kind, role, mode, activity) "
-                f"(rate(coverwatch_area_dose_seconds_total{{{KINDS}, {AREA}}}[{RATE}])))",
-                "{{kind}}",
-            ),
-            description="From the dose counter; the inner max removes a failover duplicate.",
-        ),
-        timeseries(
-            "Dose today by role",
-            target(kind_sum(dose, dose_labels, "kind, role"), "{{kind}} {{role}}"),
-            unit="s",
-            width=8,
-        ),
-        timeseries(
-            "Dose today by mode",
-            target(kind_sum(dose, dose_labels, "kind, mode"), "{{kind}} {{mode}}"),
-            unit="s",
-            width=8,
-        ),
-        timeseries(
-            "Dose today by activity",
-            target(kind_sum(dose, dose_labels, "kind, activity"), "{{kind}} {{activity}}"),
-            unit="s",
-            width=8,
-        ),
-        timeseries(
-            "Rolling dose by window",
-            target(
-                kind_sum("coverwatch_area_dose_window_seconds", "window", "kind, window"),
-                "{{kind}} {{window}}",
-            ),
-            unit="s",
-        ),
-        table(
-            "Dose today per area by role, mode and activity",
-            target(area(dose, dose_labels), ref="A", instant=True),
-            rename={"Value #A": "dose today", "Value": "dose today"},
-            overrides=[override("dose today", unit="s")],
-        ),
-        row("Visits and fidelity"),
-        timeseries(
-            "Qualifying visits and drive-throughs today",
-            target(kind_sum("coverwatch_area_qualifying_visits_today"), "{{kind}} qualifying"),
-            target(
-                kind_sum("coverwatch_area_drive_throughs_today"), "{{kind}} drive-throughs", "B"
-            ),
-        ),
-        bargauge(
-            "Fidelity per area",
-            target(area("coverwatch_area_fidelity_ratio", ""), "{{area}} ({{kind}})"),
-            unit="percentunit",
-            thresholds=[(None, "red"), (0.5, "orange"), (0.8, "green")],
-        ),
-        row("Demand"),
-        timeseries(
-            "Crimes, stop-searches and harm, last 24h",
-            target(kind_sum("coverwatch_area_crimes_24h"), "{{kind}} crimes"),
-            target(kind_sum("coverwatch_area_stop_searches_24h"), "{{kind}} stop-searches", "B"),
-            target(kind_sum("coverwatch_area_harm_24h"), "{{kind}} harm", "C"),
-        ),
-        timeseries(
-            "Incidents opened in 24h by grade",
-            target(
-                kind_sum("coverwatch_area_incidents_opened_24h", "grade", "kind, grade"),
-                "{{kind}} {{grade}}",
-            ),
-            stack=True,
-        ),
-        table(
-            "Per area now",
-            target(area_sum("area, kind", dose, dose_labels), ref="A", instant=True),
-            target(area("coverwatch_area_qualifying_visits_today", ""), ref="B", instant=True),
-            target(area("coverwatch_area_drive_throughs_today", ""), ref="C", instant=True),
-            target(area("coverwatch_area_fidelity_ratio", ""), ref="D", instant=True),
-            target(area("coverwatch_area_crimes_24h", ""), ref="E", instant=True),
-            target(area("coverwatch_area_harm_24h", ""), ref="F", instant=True),
-            rename={
-                "Value #A": "dose today",
-                "Value #B": "qualifying visits",
-                "Value #C": "drive-throughs",
-                "Value #D": "fidelity",
-                "Value #E": "crimes 24h",
-                "Value #F": "harm 24h",
-            },
-            width=24,
-            height=10,
-            overrides=[
-                override("dose today", unit="s"),
-                override("fidelity", unit="percentunit"),
-            ],
-        ),
-    ]
-    return dashboard(
+        CONTROL_ROOM,
+        IMPACT,
+    ),
+    "impact-vs-comparison.json": Board(
         "coverwatch-impact-vs-comparison",
         "Coverwatch / Impact vs comparison",
         "Patrol dose, qualifying visits, fidelity and demand of the Impact Areas against the "
         "comparison areas (the evaluation view).",
-        panels,
-        [datasource_variable(), area_variable(KINDS)],
+        IMPACT_VS_COMPARISON,
+        KINDS,
         refresh="1m",
         time_from="now-24h",
-    )
-
-
-def pipeline_health() -> dict[str, Any]:
-    def rate_by(by: str, metric: str) -> str:
-        return f"sum by ({by}) (rate({metric}[{RATE}]))"
-
-    panels = [
-        stat(
-            "Workers up",
-            target("sum(coverwatch_worker_up)", "workers"),
-            thresholds=[(None, "red"), (1, "green")],
-        ),
-        stat(
-            "Area series exporters",
-            target("sum(coverwatch_area_series_exporter)", "exporters"),
-            thresholds=[(None, "red"), (1, "green"), (2, "orange")],
-            description="Exactly one worker should export the area series (briefly two during "
-            "a failover).",
-        ),
-        stat(
-            "Redis state lost",
-            target("max(coverwatch_redis_state_lost)", "lost"),
-            thresholds=[(None, "green"), (1, "red")],
-            description="1 when a worker found its Redis store wiped or replaced (epoch key "
-            "missing or changed): it consumes nothing and is not ready until `coverwatch "
-            "rebuild` (docs/operations.md).",
-        ),
-        stat(
-            "Messages / s",
-            target(f"sum(rate(coverwatch_messages_consumed_total[{RATE}]))", "consumed"),
-            unit="ops",
-            thresholds=[(None, "blue")],
-        ),
-        stat(
-            "Deadletters / s",
-            target(f"sum(rate(coverwatch_deadletter_total[{RATE}]))", "deadlettered"),
-            unit="ops",
-            thresholds=[(None, "green"), (0.1, "orange"), (1, "red")],
-        ),
-        stat(
-            "p99 ingest latency",
-            target(quantile(0.99, "coverwatch_ingest_latency_seconds", ""), "p99"),
-            unit="s",
-            thresholds=[(None, "green"), (0.5, "orange"), (1, "red")],
-        ),
-        stat(
-            "p99 coverage evaluation",
-            target(quantile(0.99, "coverwatch_coverage_evaluation_seconds", ""), "p99"),
-            unit="s",
-            thresholds=[(None, "green"), (0.5, "orange"), (1, "red")],
-        ),
-        timeseries(
-            "Throughput by topic",
-            target(rate_by("topic", "coverwatch_messages_consumed_total"), "{{topic}}"),
-            unit="ops",
-            stack=True,
-        ),
-        timeseries(
-            "Throughput by worker",
-            target(rate_by("instance", "coverwatch_messages_consumed_total"), "{{instance}}"),
-            unit="ops",
-            stack=True,
-        ),
-        timeseries(
-            "Event lag (event time behind now)",
-            target(quantile(0.5, "coverwatch_event_lag_seconds", "topic"), "p50 {{topic}}"),
-            target(quantile(0.99, "coverwatch_event_lag_seconds", "topic"), "p99 {{topic}}", "B"),
-            unit="s",
-        ),
-        timeseries(
-            "Ingest latency (broker append to state committed)",
-            target(quantile(0.5, "coverwatch_ingest_latency_seconds", "topic"), "p50 {{topic}}"),
-            target(
-                quantile(0.95, "coverwatch_ingest_latency_seconds", "topic"), "p95 {{topic}}", "B"
-            ),
-            target(
-                quantile(0.99, "coverwatch_ingest_latency_seconds", "topic"), "p99 {{topic}}", "C"
-            ),
-            unit="s",
-        ),
-        timeseries(
-            "Deadletters by reason",
-            target(rate_by("topic, reason", "coverwatch_deadletter_total"), "{{topic}} {{reason}}"),
-            unit="ops",
-            stack=True,
-        ),
-        table(
-            "Deadletters, last 24h",
-            target(
-                "sum by (topic, reason) (increase(coverwatch_deadletter_total[24h]))",
-                ref="A",
-                instant=True,
-            ),
-            rename={"Value": "messages", "Value #A": "messages"},
-        ),
-        timeseries(
-            "Redis round trips by operation",
-            target(rate_by("operation", "coverwatch_redis_round_trips_total"), "{{operation}}"),
-            unit="ops",
-            stack=True,
-        ),
-        timeseries(
-            "Batch size",
-            target(
-                f"{rate_by('topic', 'coverwatch_batch_messages_sum')} / "
-                f"{rate_by('topic', 'coverwatch_batch_messages_count')}",
-                "mean {{topic}}",
-            ),
-            target(quantile(0.99, "coverwatch_batch_messages", "topic"), "p99 {{topic}}", "B"),
-        ),
-        timeseries(
-            "Agent busy share (1 = saturated, add workers)",
-            target(rate_by("topic", "coverwatch_batch_seconds_sum"), "{{topic}}"),
-            unit="percentunit",
-        ),
-        timeseries(
-            "Waiting for Redis or the broker: batches retried, clock steps skipped",
-            target(rate_by("topic", "coverwatch_batch_retries_total"), "{{topic}}"),
-            target(rate_by("timer", "coverwatch_ticks_skipped_total"), "{{timer}}", "B"),
-            target(
-                rate_by("instance", "coverwatch_presence_process_lost_total"),
-                "presence process lost {{instance}}",
-                "C",
-            ),
-            unit="ops",
-        ),
-        timeseries(
-            "CPU by worker: event loop and presence process (cores)",
-            target(
-                f"sum by (instance) (rate(process_cpu_seconds_total[{RATE}])"
-                " and on (instance) coverwatch_worker_up)",
-                "event loop {{instance}}",
-            ),
-            target(
-                rate_by("instance", "coverwatch_presence_process_cpu_seconds_total"),
-                "presence {{instance}}",
-                "B",
-            ),
-            description="Each worker runs the pings hot path in a presence process of its own; "
-            "near 1 core on either line, that side limits the worker (add workers and partitions).",
-        ),
-        timeseries(
-            "Fixes by outcome",
-            target(rate_by("outcome", "coverwatch_fixes_total"), "{{outcome}}"),
-            unit="ops",
-            stack=True,
-        ),
-        timeseries(
-            "Visits published by status",
-            target(rate_by("status", "coverwatch_visits_published_total"), "{{status}}"),
-            unit="ops",
-            stack=True,
-        ),
-        timeseries(
-            "Coverage evaluation time",
-            target(quantile(0.5, "coverwatch_coverage_evaluation_seconds", ""), "p50"),
-            target(quantile(0.99, "coverwatch_coverage_evaluation_seconds", ""), "p99", "B"),
-            unit="s",
-        ),
-        panel(
-            "state-timeline",
-            "Area series exporter by worker",
-            [target("max by (instance) (coverwatch_area_series_exporter)", "{{instance}}")],
-            mappings=[
-                {
-                    "type": "value",
-                    "options": {
-                        "0": {"text": "standby", "color": "text", "index": 0},
-                        "1": {"text": "exporting", "color": "green", "index": 1},
-                    },
-                }
-            ],
-            thresholds=[(None, "text")],
-            custom={"fillOpacity": 80, "lineWidth": 0},
-            options={"showValue": "never", "mergeValues": True},
-        ),
-    ]
-    return dashboard(
+    ),
+    "pipeline-health.json": Board(
         "coverwatch-pipeline-health",
         "Coverwatch / Pipeline health",
         "Throughput, lag, latency, deadletters, Redis and batching of every worker.",
-        panels,
-        [datasource_variable()],
+        PIPELINE_HEALTH,
+        None,
         time_from="now-3h",
-    )
-
-
-DASHBOARDS = {
-    "control-room.json": control_room,
-    "impact-vs-comparison.json": impact_vs_comparison,
-    "pipeline-health.json": pipeline_health,
+    ),
 }
 
 
 def render() -> dict[str, str]:
     """File name -> JSON text of every dashboard."""
-    return {name: json.dumps(build(), indent=2) + "\n" for name, build in DASHBOARDS.items()}
+    return {
+        name: json.dumps(build_dashboard(board), indent=2) + "\n"
+        for name, board in DASHBOARDS.items()
+    }
 
 
 def main(argv: list[str]) -> int:
