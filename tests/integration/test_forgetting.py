@@ -13,7 +13,7 @@ import pytest
 
 from streams import topics
 from streams.clock import EventClock
-from streams.devtools.bench.runner import preload
+from streams.devtools.bench.loading import preload
 from streams.devtools.bench.support import (
     BENCH_EPOCH,
     Fleet,

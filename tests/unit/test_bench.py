@@ -9,13 +9,9 @@ import orjson
 import pytest
 import shapely
 
-from streams.devtools.bench.runner import (
-    ReplayResult,
-    Window,
-    build_rows,
-    mean_window,
-    measured_window,
-)
+from streams.devtools.bench.probes import Window, mean_window, measured_window
+from streams.devtools.bench.replay import ReplayResult
+from streams.devtools.bench.runner import build_rows
 from streams.devtools.bench.support import (
     BENCH_EPOCH,
     MetricsText,

@@ -41,26 +41,23 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams import topics
-from streams.devtools.bench.runner import (
+from streams.devtools.bench.loading import Messages
+from streams.devtools.bench.probes import (
     PARTITIONS,
-    Messages,
     child_pids,
     cpu_sample,
     cpu_seconds,
     prefix_memory,
-    preload,
-    scrape,
-    start_consumer,
 )
-from streams.devtools.bench.support import Fleet, Row, area_messages, make_fleet, ping_messages
-from streams.devtools.stack.embedded import ManagedProcess, python_command, wait_until
+from streams.devtools.bench.support import Fleet, Row, ping_messages
+from streams.devtools.stack.embedded import ManagedProcess
 from streams.domain.timefmt import format_ts
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import State
 
 if TYPE_CHECKING:
-    from streams.devtools.bench.runner import Bench
+    from streams.devtools.bench.harness import Bench
 
 SOAK_RATE: Final = 2700
 SOAK_RADIOS: Final = 10_000
@@ -142,7 +139,7 @@ def trend(points: Sequence[tuple[float, float]]) -> Trend | None:
 
 
 def retained_by_design(kind: str) -> bool:
-    """Whether a key kind (as :func:`streams.devtools.bench.runner.prefix_memory` names them:
+    """Whether a key kind (as :func:`streams.devtools.bench.probes.prefix_memory` names them:
     ``dose:m:*``,
     ``visits:*``, ``qends:*`` or ``qends:patrol-area``) is state kept by time."""
     family = kind.removesuffix(":*")
@@ -331,6 +328,11 @@ class Counts:
     """Records sent to ``airwave.pings``: pings and in-band heartbeats."""
 
 
+def measure(bench: Bench) -> dict[str, Any]:
+    """The soak step: a soak of the plan's length on the bench's stack."""
+    return Soak(bench, bench.plan.soak_minutes).run()
+
+
 @dataclass
 class Soak:
     """One soak on the bench's stack: a live worker, a paced producer and a sampler."""
@@ -342,26 +344,9 @@ class Soak:
 
     def run(self) -> dict[str, Any]:
         """Start the worker with the roster and areas in place, soak, return the samples."""
-        settings = self.bench.settings("soak", clock="wall")
-        fleet = make_fleet(SOAK_RADIOS, self.bench.pack)
-        roster = fleet.roster_messages()
-        areas = area_messages(self.bench.pack)
-        self.bench.publish(settings, [(topics.AREAS, areas), (topics.ROSTER, roster)])
-        asyncio.run(preload(settings, roster, areas))
-        worker = start_consumer(settings, python_command("worker"), self.bench.log_dir, "soak")
+        worker, fleet = self.bench.start_live_worker("soak", SOAK_RADIOS)
         try:
-            wait_until(
-                "soak worker reads the roster",
-                lambda: (
-                    scrape(worker.url).value(
-                        "coverwatch_messages_consumed_total", topic=topics.ROSTER
-                    )
-                    >= len(roster)
-                ),
-                worker.process,
-                60,
-            )
-            asyncio.run(self._soak(settings, fleet, worker.process))
+            asyncio.run(self._soak(worker.settings, fleet, worker.process))
         finally:
             worker.stop()
             self.bench.published += self.counts.records

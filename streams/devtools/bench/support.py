@@ -1,6 +1,6 @@
-"""What ``streams.devtools.bench.runner`` is built from: pure figures (percentiles, ratios, the
-table), seeded
-benchmark data (fleets, pings, synthetic areas), and the no-op Faust baseline app.
+"""What the bench's steps are built from: pure figures (percentiles, ratios, the table, the
+console's formats), seeded benchmark data (fleets, pings, synthetic areas), and the no-op Faust
+baseline app.
 
 The no-op app is the throughput baseline: the same :class:`~streams.app.CoverwatchApp` (same
 fetch wait), the same ``stream.take_events`` batch size and wait, ``concurrency=1``, on the same
@@ -286,6 +286,26 @@ def format_table(rows: Sequence[Row]) -> str:
         f"  * {row.measurement}: {row.note}" for row in rows if row.value is not None and row.note
     ]
     return "\n".join(rendered + (["", *notes] if notes else []))
+
+
+def missing_reason(part: object) -> str:
+    """Why a step's result is missing: its error, or that it did not run."""
+    return str(part.get("error")) if isinstance(part, dict) else "not run"
+
+
+def figure(value: float | None) -> str:
+    """A figure for the console: one decimal, thousands separated; ``-`` if none."""
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def as_ms(value: float | None) -> str:
+    """Seconds shown in whole milliseconds; ``-`` if none."""
+    return "-" if value is None else f"{value * 1000:.0f} ms"
+
+
+def cpu_shares_text(cpu: Mapping[str, float]) -> str:
+    """CPU shares of one core by process, as ``worker 0.93, redis 0.20``."""
+    return ", ".join(f"{name} {share:.2f}" for name, share in cpu.items()) or "-"
 
 
 # -- seeded data --------------------------------------------------------------------------------
