@@ -1,0 +1,219 @@
+// The map: areas coloured by coverage (tooltips, click to focus), the legend, and fitting the
+// view to the areas until the user moves it.
+
+import { api } from "./api.js";
+import { formatMinutes, fmtNumber, parseTs } from "./format.js";
+import { escapeHtml } from "./html.js";
+import { L } from "./leaflet.js";
+import { incidentSvg } from "./markers.js";
+import {
+  COVERAGE_COLOURS,
+  GRADE_ORDER,
+  OTHER_ROLE_COLOUR,
+  ROLE_COLOURS,
+  STATE_LABELS,
+} from "./palette.js";
+import { areaState, page } from "./state.js";
+
+export function initMap() {
+  const map = L.map("map", { zoomSnap: 0.25, zoomDelta: 0.5, preferCanvas: false });
+  map.createPane("outline");
+  map.getPane("outline").style.zIndex = 350;
+  map.createPane("incidents");
+  map.getPane("incidents").style.zIndex = 610;
+  map.createPane("officers");
+  map.getPane("officers").style.zIndex = 620;
+  const config = page.config;
+  if (config.tile_url) {
+    L.tileLayer(config.tile_url, {
+      attribution: config.tile_attribution || "",
+      maxZoom: 19,
+      crossOrigin: true,
+    }).addTo(map);
+  } else {
+    map.getContainer().classList.add("no-tiles");
+  }
+  map.on("dragstart zoomstart", (event) => {
+    if (event.hard !== true && page.fitting !== true) page.userMovedMap = true;
+  });
+  addLegend(map);
+  page.map = map;
+  window.addEventListener("resize", () => {
+    if (!page.userMovedMap) fitAreas();
+  });
+}
+
+function fitAreas() {
+  let bounds = null;
+  for (const area of page.areas.values()) {
+    const b = area.layer.getBounds();
+    bounds = bounds ? bounds.extend(b) : L.latLngBounds(b.getSouthWest(), b.getNorthEast());
+  }
+  if (bounds?.isValid()) {
+    page.fitting = true;
+    page.map.fitBounds(bounds, { padding: [12, 12], animate: false });
+    page.fitting = false;
+  } else {
+    page.map.setView([52.48, -1.9], 11);
+  }
+}
+
+function addLegend(map) {
+  const legend = L.control({ position: "bottomleft" });
+  legend.onAdd = () => {
+    const div = L.DomUtil.create("div", "legend");
+    div.dataset.testid = "legend";
+    const states = Object.entries(COVERAGE_COLOURS)
+      .map(
+        ([state, colour]) =>
+          `<li><i class="swatch" style="background:${colour}"></i>${STATE_LABELS[state]}</li>`,
+      )
+      .join("");
+    const grades = GRADE_ORDER.map(
+      (grade) => `<li>${incidentSvg(grade, 12)}${grade}</li>`,
+    ).join("");
+    let officers = "";
+    if (page.config.role === "supervisor") {
+      const roles = Object.entries(ROLE_COLOURS)
+        .map(
+          ([role, colour]) =>
+            `<li><i class="off off-foot" style="--c:${colour}"></i>${role.replace("_", " ")}</li>`,
+        )
+        .join("");
+      officers =
+        `<h3>Officers</h3><ul>${roles}` +
+        `<li><i class="off off-foot" style="--c:${OTHER_ROLE_COLOUR}"></i>other role</li>` +
+        '<li><i class="off off-foot" style="--c:#888"></i>on foot</li>' +
+        '<li><i class="off off-vehicle" style="--c:#888"></i>in vehicle</li>' +
+        '<li><i class="off off-foot committed" style="--c:#888"></i>committed to incident</li></ul>';
+    }
+    div.innerHTML =
+      `<h3>Coverage</h3><ul>${states}` +
+      '<li><i class="swatch swatch-impact"></i>impact area (thick border)</li>' +
+      '<li><i class="swatch swatch-other"></i>patrol area outline</li></ul>' +
+      officers +
+      `<h3>Open incidents</h3><ul>${grades}</ul>`;
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  legend.addTo(map);
+}
+
+function areaStyle(kind, state) {
+  const colour = COVERAGE_COLOURS[state] ?? COVERAGE_COLOURS.unknown;
+  if (kind === "other") {
+    return { color: "#7f93b0", weight: 2, opacity: 0.8, dashArray: "8 6", fill: false };
+  }
+  const impact = kind === "impact";
+  return {
+    color: impact ? "#f1f3f5" : colour,
+    weight: impact ? 3.5 : 1.5,
+    opacity: impact ? 0.95 : 0.9,
+    dashArray: impact ? null : "4 3",
+    fillColor: colour,
+    fillOpacity: impact ? 0.55 : 0.35,
+  };
+}
+
+function areaTooltip(areaId) {
+  const area = page.areas.get(areaId);
+  const snap = page.snapshots.get(areaId);
+  const name = snap?.name ?? area?.name ?? areaId;
+  const kind = snap?.kind ?? area?.kind ?? "";
+  const coverage = snap?.coverage ?? {};
+  const state = coverage.state ?? "unknown";
+  const present = snap?.presence?.officers_present;
+  const lastEnd = parseTs(snap?.visits?.last_qualifying_visit_end);
+  const since =
+    lastEnd === null
+      ? (snap?.visits?.minutes_since_last_qualifying_visit ?? null)
+      : (page.clock.now() - lastEnd) / 60000;
+  const open = snap?.demand?.open_incidents ?? {};
+  const openText = GRADE_ORDER.filter((g) => open[g])
+    .map((g) => `${open[g]} ${g}`)
+    .join(", ");
+  const severity = coverage.severity ? ` (${escapeHtml(coverage.severity)})` : "";
+  return (
+    `<div class="tip-name">${escapeHtml(name)} <small>${escapeHtml(kind)}</small></div>` +
+    `<div>State: <b class="state-text state-${escapeHtml(state)}">` +
+    `${escapeHtml(STATE_LABELS[state] ?? state)}</b>${severity}</div>` +
+    `<div>Officers present: <b>${fmtNumber(present)}</b></div>` +
+    `<div>Since last qualifying visit: <b>${
+      since === null ? "none recorded" : formatMinutes(since)
+    }</b>${coverage.limit_minutes ? ` (limit ${formatMinutes(coverage.limit_minutes)})` : ""}</div>` +
+    (openText ? `<div>Open incidents: ${escapeHtml(openText)}</div>` : "")
+  );
+}
+
+function drawAreas(geojson) {
+  for (const area of page.areas.values()) area.layer.remove();
+  page.areas.clear();
+  const features = [...(geojson.features ?? [])];
+  const order = { other: 0, comparison: 1, impact: 2 };
+  features.sort((a, b) => (order[kindOf(a)] ?? 1) - (order[kindOf(b)] ?? 1));
+  for (const feature of features) {
+    const areaId = String(feature.id ?? feature.properties?.area_id);
+    const kind = kindOf(feature);
+    const group = L.geoJSON(feature, {
+      pane: kind === "other" ? "outline" : "overlayPane",
+      interactive: kind !== "other",
+      style: () => areaStyle(kind, areaState(areaId)),
+    });
+    const layer = group.getLayers()[0] ?? group;
+    group.addTo(page.map);
+    if (kind !== "other") {
+      layer.bindTooltip(() => areaTooltip(areaId), { sticky: true, className: "area-tip" });
+      layer.on("click", () => focusArea(areaId));
+    }
+    page.areas.set(areaId, { feature, kind, name: feature.properties?.name ?? areaId, layer });
+    tagArea(areaId);
+  }
+  if (!page.userMovedMap) fitAreas();
+}
+
+function kindOf(feature) {
+  return feature.properties?.kind ?? "other";
+}
+
+function tagArea(areaId) {
+  const area = page.areas.get(areaId);
+  const el = area?.layer.getElement?.();
+  if (!el) return;
+  el.setAttribute("data-testid", "area-polygon");
+  el.setAttribute("data-area-id", areaId);
+  el.setAttribute("data-kind", area.kind);
+  el.setAttribute("data-state", areaState(areaId));
+}
+
+export function restyleArea(areaId) {
+  const area = page.areas.get(areaId);
+  if (!area) return;
+  area.layer.setStyle(areaStyle(area.kind, areaState(areaId)));
+  tagArea(areaId);
+  const tooltip = area.layer.getTooltip?.();
+  if (tooltip?.isOpen()) tooltip.setContent(areaTooltip(areaId));
+}
+
+function focusArea(areaId) {
+  const area = page.areas.get(areaId);
+  if (!area) return;
+  page.userMovedMap = true;
+  page.map.fitBounds(area.layer.getBounds(), { padding: [80, 80], maxZoom: 16 });
+  const el = area.layer.getElement?.();
+  if (el) {
+    el.classList.remove("flash");
+    void el.getBoundingClientRect();
+    el.classList.add("flash");
+  }
+  for (const row of document.querySelectorAll('[data-testid="dose-row"].selected')) {
+    row.classList.remove("selected");
+  }
+  document
+    .querySelector(`[data-testid="dose-row"][data-area-id="${CSS.escape(areaId)}"]`)
+    ?.classList.add("selected");
+}
+
+export async function loadGeojson() {
+  page.lastGeojsonReload = performance.now();
+  drawAreas(await api("areas.geojson"));
+}

@@ -1,0 +1,37 @@
+// Colours, labels and orders of coverage states, officer roles and incident grades.
+
+export const COVERAGE_COLOURS = {
+  covered: "#2f9e44",
+  at_risk: "#f59f00",
+  uncovered: "#e03131",
+  unknown: "#868e96",
+};
+
+export const STATE_LABELS = {
+  covered: "covered",
+  at_risk: "at risk",
+  uncovered: "uncovered",
+  unknown: "unknown",
+};
+
+export const ROLE_COLOURS = {
+  response: "#4dabf7",
+  neighbourhood: "#b197fc",
+  roads: "#f8f9fa",
+  offender_management: "#f783ac",
+  partnership: "#3bc9db",
+};
+
+export const OTHER_ROLE_COLOUR = "#ced4da";
+
+export const GRADE_COLOURS = {
+  immediate: "#ff2b2b",
+  priority: "#ff922b",
+  scheduled: "#ffd43b",
+  resolution: "#adb5bd",
+  ungraded: "#ffffff",
+};
+
+export const GRADE_ORDER = ["immediate", "priority", "scheduled", "resolution", "ungraded"];
+
+export const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 };

@@ -1,0 +1,46 @@
+// The page's state: what it has loaded and drawn, its timers and its event stream, and the
+// lookups on it that every part of the page shares.
+
+import { ServiceClock } from "./clock.js";
+
+export const RECONNECT_MIN_MS = 1000;
+
+export const page = {
+  token: null,
+  config: null,
+  base: new URL(".", document.baseURI),
+  map: null,
+  clock: new ServiceClock(),
+  areas: new Map(), // area_id -> {feature, kind, name, layer}
+  snapshots: new Map(), // area_id -> snapshot
+  recent: new Map(), // alert key -> alert event
+  latestByAlert: new Map(), // alert_id -> latest alert event
+  seenAlertKeys: new Set(),
+  feedPrimed: false,
+  officers: new Map(), // pseudonym -> {marker, signature}
+  incidents: new Map(), // incident_id -> {marker, signature}
+  events: null,
+  reconnectDelay: RECONNECT_MIN_MS,
+  reconnectTimer: null,
+  renderTimer: null,
+  stopped: false,
+  userMovedMap: false,
+  lastGeojsonReload: 0,
+};
+
+export function areaState(areaId) {
+  return page.snapshots.get(areaId)?.coverage?.state ?? "unknown";
+}
+
+export function areaName(areaId) {
+  return page.snapshots.get(areaId)?.name ?? page.areas.get(areaId)?.name ?? areaId;
+}
+
+export function areaKind(areaId) {
+  return page.snapshots.get(areaId)?.kind ?? page.areas.get(areaId)?.kind ?? "other";
+}
+
+export function areaIds() {
+  const ids = new Set([...page.areas.keys(), ...page.snapshots.keys()]);
+  return [...ids];
+}

@@ -1,0 +1,122 @@
+// The Impact-vs-comparison dose table and the summary banner of Impact Area states.
+
+import { fmtNumber } from "./format.js";
+import { $, escapeHtml } from "./html.js";
+import { STATE_LABELS } from "./palette.js";
+import { areaIds, areaKind, areaName, areaState, page } from "./state.js";
+
+export function scheduleRender() {
+  // not requestAnimationFrame: a wall display's browser may be occluded and rAF would pause
+  if (page.renderTimer !== null) return;
+  page.renderTimer = setTimeout(() => {
+    page.renderTimer = null;
+    renderTable();
+    renderSummary();
+  }, 50);
+}
+
+function rowFigures(areaId) {
+  const snap = page.snapshots.get(areaId);
+  const ledger = snap?.coverage?.ledger;
+  const doseSeconds = ledger?.dose_seconds?.total;
+  return {
+    state: snap?.coverage?.state ?? "unknown",
+    present: snap?.presence?.officers_present ?? null,
+    doseMinutes: Number.isFinite(doseSeconds) ? doseSeconds / 60 : null,
+    qualifying: snap?.visits?.qualifying_today ?? ledger?.qualifying_visits ?? null,
+    met: ledger?.fidelity?.met ?? null,
+    due: ledger?.fidelity?.due ?? null,
+    share: ledger?.fidelity?.share ?? null,
+  };
+}
+
+function fidelityCell(met, due, share) {
+  if (due === null || due === undefined) return '<td class="num">–</td>';
+  const value = share ?? (due ? met / due : null);
+  const pct = value === null ? "–" : `${Math.round(value * 100)}%`;
+  const cls = value === null ? "" : value >= 0.999 ? "good" : value >= 0.5 ? "warn" : "bad";
+  return `<td class="num fidelity ${cls}" title="${fmtNumber(met)} of ${fmtNumber(due)} met">${pct}</td>`;
+}
+
+function stateCell(state) {
+  return `<td><span class="state-chip state-${escapeHtml(state)}">${escapeHtml(
+    STATE_LABELS[state] ?? state,
+  )}</span></td>`;
+}
+
+function renderTable() {
+  const ids = areaIds().filter((id) => ["impact", "comparison"].includes(areaKind(id)));
+  ids.sort(
+    (a, b) =>
+      (areaKind(a) === "impact" ? 0 : 1) - (areaKind(b) === "impact" ? 0 : 1) ||
+      areaName(a).localeCompare(areaName(b), "en-GB"),
+  );
+  const selected = $('[data-testid="dose-row"].selected')?.dataset.areaId;
+  const totals = {
+    impact: { n: 0, present: 0, dose: 0, qualifying: 0, met: 0, due: 0, states: {} },
+    comparison: { n: 0, present: 0, dose: 0, qualifying: 0, met: 0, due: 0, states: {} },
+  };
+  const rows = ids.map((id) => {
+    const kind = areaKind(id);
+    const f = rowFigures(id);
+    const t = totals[kind];
+    t.n += 1;
+    t.present += f.present ?? 0;
+    t.dose += f.doseMinutes ?? 0;
+    t.qualifying += f.qualifying ?? 0;
+    t.met += f.met ?? 0;
+    t.due += f.due ?? 0;
+    t.states[f.state] = (t.states[f.state] ?? 0) + 1;
+    return (
+      `<tr data-testid="dose-row" data-area-id="${escapeHtml(id)}" data-kind="${kind}" ` +
+      `data-state="${escapeHtml(f.state)}" class="kind-${kind}${id === selected ? " selected" : ""}">` +
+      `<th scope="row" class="area-name" title="${escapeHtml(id)}">${escapeHtml(areaName(id))}</th>` +
+      `<td class="kind">${kind === "impact" ? "impact" : "comp."}</td>` +
+      stateCell(f.state) +
+      `<td class="num">${fmtNumber(f.present)}</td>` +
+      `<td class="num">${fmtNumber(f.doseMinutes, 1)}</td>` +
+      `<td class="num">${fmtNumber(f.qualifying)}</td>` +
+      fidelityCell(f.met, f.due, f.share) +
+      "</tr>"
+    );
+  });
+  $('[data-testid="dose-rows"]').innerHTML = rows.join("");
+  const totalRow = (kind, label) => {
+    const t = totals[kind];
+    const states = ["uncovered", "at_risk", "unknown", "covered"]
+      .filter((s) => t.states[s])
+      .map(
+        (s) => `<span class="state-dot state-${s}" title="${STATE_LABELS[s]}">${t.states[s]}</span>`,
+      )
+      .join("");
+    const perArea = t.n ? t.dose / t.n : null;
+    return (
+      `<tr data-testid="dose-total-${kind}" class="total kind-${kind}">` +
+      `<th scope="row">${label} (${t.n})</th><td class="kind">total</td>` +
+      `<td class="states">${states}</td>` +
+      `<td class="num">${fmtNumber(t.present)}</td>` +
+      `<td class="num" title="${fmtNumber(perArea, 1)} min per area">${fmtNumber(t.dose, 1)}` +
+      `<small>${fmtNumber(perArea, 1)}/area</small></td>` +
+      `<td class="num">${fmtNumber(t.qualifying)}</td>` +
+      fidelityCell(t.met, t.due, t.due ? t.met / t.due : null) +
+      "</tr>"
+    );
+  };
+  $('[data-testid="dose-totals"]').innerHTML =
+    totalRow("impact", "Impact") + totalRow("comparison", "Comparison");
+}
+
+export function renderSummary() {
+  const counts = { covered: 0, at_risk: 0, uncovered: 0, unknown: 0 };
+  for (const id of areaIds()) {
+    if (areaKind(id) !== "impact") continue; // the banner is about Impact Areas
+    const state = areaState(id);
+    counts[state in counts ? state : "unknown"] += 1;
+  }
+  for (const [state, n] of Object.entries(counts)) {
+    $(`[data-testid="count-${state}"]`).textContent = String(n);
+  }
+  let active = 0;
+  for (const alert of page.latestByAlert.values()) if (alert.event !== "cleared") active += 1;
+  $('[data-testid="count-alerts"]').textContent = String(active);
+}
