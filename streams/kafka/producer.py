@@ -4,11 +4,11 @@ deadletters with, and the plain ones of the simulator and the bench."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaProducer
 
-Producer = AIOKafkaProducer
+Producer: TypeAlias = AIOKafkaProducer
 """A started producer: ``send`` (its future resolves once the broker acknowledged the record),
 ``send_and_wait``, ``partitions_for``, ``flush``, ``stop``."""
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -29,7 +30,7 @@ REQUEST_TIMEOUT_MS = 10_000
 DEFAULT_FETCH_WAIT_MS = 500
 DEFAULT_REQUEST_TIMEOUT_MS = 40_000
 
-Consumer = AIOKafkaConsumer
+Consumer: TypeAlias = AIOKafkaConsumer
 """A consumer of partitions assigned to it (``assign``, ``seek_to_beginning``, ``getmany``)."""
 
 
