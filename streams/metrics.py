@@ -486,7 +486,7 @@ def _number(value: float | None) -> str:
 
 
 def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, int]) -> bytes:
-    """The per-area series (DESIGN §6) in the Prometheus text format.
+    """The per-area series (docs/metrics.md) in the Prometheus text format.
 
     Every area has explicit zeros for officers present (every role and mode), dose windows,
     coverage state, demand and visits; dose today and since start have a series per split

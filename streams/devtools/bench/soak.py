@@ -14,7 +14,7 @@ that a stall shows, and every process's CPU seconds (the broker's too: see :data
 Growth is the least-squares slope over the soak's second half (the first is the warm-up: every
 radio's track fills with the fixes of the allowed lateness, the caches and the allocators' pools
 fill). Every visit open since the start qualifies ``qualifying_s`` (10 minutes) after it, all at
-once, which a 20-minute soak's second half begins with (the README says what that step is).
+once, which a 20-minute soak's second half begins with (docs/benchmarks.md says what that step is).
 The noise is the residual
 standard deviation about that line. A figure **levels off** when its slope is at most
 :data:`FLOOR_MB_PER_MIN` or its growth over the half (slope x span) is within
