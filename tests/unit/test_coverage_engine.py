@@ -1,18 +1,23 @@
-"""Which areas the coverage evaluator reads as touched, and when an area keeps its fingerprint
-without its facts being built again."""
+"""Which areas the coverage evaluator reads as touched, when an area keeps its fingerprint
+without its facts being built again, and which snapshots it publishes."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 from shapely.geometry import box
 
 from streams.domain.areas import AreaDefinition
-from streams.domain.scheduling import UNTOUCHED_FINGERPRINT, facts_fingerprint
+from streams.domain.scheduling import SNAPSHOT_REFRESH_S, UNTOUCHED_FINGERPRINT, facts_fingerprint
+from streams.domain.snapshots import AreaFacts, snapshot_value
 from streams.engines.coverage.reading import AreasRead, Figures, area_facts, area_fingerprint
+from streams.engines.coverage.views import AreaView, SnapshotLog
 from streams.state import DemandView, PresenceView
+
+NOON = 1_795_176_000.0  # 2026-11-20T12:00:00Z
 
 PRESENCE_REPLIES: dict[str, tuple[Any, ...]] = {
     "present": ({b"ia-01|1001": b"pcso|foot"}, {}, {}, None, {}, []),
@@ -95,3 +100,28 @@ def test_an_area_whose_presence_is_as_before_keeps_its_fingerprint_without_build
     assert moved[2] == facts_fingerprint(moved_facts) != first[2]
     assert gone_facts is None  # no state at all: untouched
     assert gone[2] == UNTOUCHED_FINGERPRINT
+
+
+def area_view_at(area: AreaDefinition, now: float) -> AreaView:
+    return AreaView(AreaFacts(area), None, snapshot_value(AreaFacts(area), None, None, now))
+
+
+async def test_snapshots_are_due_when_first_seen_and_kept_only_once_published() -> None:
+    area = AreaDefinition("ia-01", "Station", "impact", box(-1.9, 52.48, -1.89, 52.49))
+    log = SnapshotLog()
+    first = {"ia-01": area_view_at(area, NOON)}
+
+    due = await log.due(first, 100.0)
+    assert list(due.outgoing) == ["ia-01"]
+    assert orjson.loads(due.outgoing["ia-01"]) == first["ia-01"].snapshot
+    assert due.changed == [due.outgoing["ia-01"]]
+    assert due.messages() == [(b"ia-01", due.outgoing["ia-01"])]
+    assert list((await log.due(first, 101.0)).outgoing) == ["ia-01"]  # not published yet
+
+    log.published(due)
+    assert (await log.due(first, 101.0)).outgoing == {}
+    later = {"ia-01": area_view_at(area, NOON + 2)}  # a new view, the same content
+    assert (await log.due(later, 102.0)).outgoing == {}
+    refreshed = await log.due(later, 100.0 + SNAPSHOT_REFRESH_S)
+    assert list(refreshed.outgoing) == ["ia-01"]
+    assert refreshed.changed == []  # a refresh goes to the topic, not to the live pages

@@ -5,7 +5,6 @@
 from streams.engines.coverage.engine import (
     EVALUATE_EVERY_S,
     CoverageEngine,
-    current_views,
     judging_hold_s,
 )
 from streams.engines.coverage.reading import DEMAND_SOURCES, read_areas
@@ -14,7 +13,6 @@ __all__ = [
     "DEMAND_SOURCES",
     "EVALUATE_EVERY_S",
     "CoverageEngine",
-    "current_views",
     "judging_hold_s",
     "read_areas",
 ]

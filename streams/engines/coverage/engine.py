@@ -3,10 +3,11 @@
 Every :data:`EVALUATE_EVERY_S` the worker that holds the leader lock in Redis reads presence,
 demand and the stored coverage statuses, evaluates every area with the pure rules of
 ``streams.domain.coverage``, publishes alert events to ``coverage.alerts`` and changed snapshots
-to ``area.snapshots``, stores the statuses (only while it still holds the lock) and exports the
-area metrics. The other workers export no area series. Alerts are published before the statuses
-are stored: a crash in between re-raises the same ``alert_id`` (at least once). When to judge,
-view and publish an area again is decided by ``streams.domain.scheduling``.
+to ``area.snapshots``, stores the statuses and the published snapshots (only while it still holds
+the lock; the API serves those snapshots) and exports the area metrics. The other workers export
+no area series. Alerts are published before the statuses are stored: a crash in between
+re-raises the same ``alert_id`` (at least once). When to judge, view and publish an area again is
+decided by ``streams.domain.scheduling``.
 """
 
 from __future__ import annotations
@@ -304,8 +305,8 @@ class CoverageEngine:
 
     async def _store(self, judged: Judgement, snapshots: SnapshotsDue, now: float) -> None:
         """Store the statuses, monitoring starts, alerts, state changes, the last instant judged
-        (event clock), in one call that applies only while this worker still holds the leader
-        lock."""
+        (event clock) and the snapshots about to be published, in one call that applies only
+        while this worker still holds the leader lock."""
         state = self.runtime.state
         changes = Changes()
         state.record_coverage(
@@ -317,6 +318,7 @@ class CoverageEngine:
             judged.changes_today,
             now if self.runtime.settings.clock == "event" else None,
         )
+        state.record_area_views(changes, snapshots.outgoing)
         await state.commit([PartitionCommit("coverage", 0, None, changes)])
 
     # -- judging ------------------------------------------------------------------------------
@@ -456,19 +458,3 @@ class CoverageEngine:
         status = status_from_dict(orjson.loads(blob))
         self._statuses[area_id] = (blob, status)
         return status
-
-
-async def current_views(runtime: Runtime, now: float) -> dict[str, AreaView]:
-    """Every area's view from what is stored (the last evaluation's coverage statuses)."""
-    read = await read_areas(runtime, now)
-    return {
-        area_id: area_view(
-            area_facts(area, read.presence, read.demand),
-            read.status(area_id),
-            read.day,
-            policy_for(area, runtime.settings.timezone),
-            now,
-            read.since.get(area_id),
-        )
-        for area_id, area in sorted(runtime.fences.areas.items())
-    }
