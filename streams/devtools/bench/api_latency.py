@@ -14,10 +14,13 @@ Targets, in absolute terms because they are about what a user waits for (the rat
 40-area pack are shown as information: the list grows with the areas by design):
 
 - ``/api/areas/{id}`` p99 <= :data:`DETAIL_P99_TARGET_S`: the live page asks for it when an area
-  is clicked; 0.25 s is about where a click stops feeling immediate.
-- ``/api/areas`` p99 <= :data:`LIST_P99_TARGET_S`: the live page loads it when it opens and every
-  30 s (``AREAS_REFRESH_MS`` in ``app.js``); a page that opens on a 10,000-area city within a
-  second, and a reload far inside its period.
+  is clicked; 0.25 s is about where a click stops feeling immediate. It reads one stored
+  snapshot, so it should not grow with the areas.
+- ``/api/areas`` p99 <= :data:`LIST_P99_TARGET_S`: the live page loads every area's snapshot
+  when it opens and every 30 s (``AREAS_REFRESH_MS`` in ``app.js``); live changes come over SSE
+  in between. With 10,000 areas that is ~15 MB (about 1.2 s over a 100 Mbit/s link alone), so
+  the need is a reload well inside its period: at most a sixth of it, so that the page is never
+  much more than 30 s behind and two reloads never overlap.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
 API_AREAS: Final = 10_000
 VIEWER_TOKEN: Final = "bench-viewer-token-0123456789"  # noqa: S105 - a bench-only token
 DETAIL_P99_TARGET_S: Final = 0.25
-LIST_P99_TARGET_S: Final = 1.0
+LIST_P99_TARGET_S: Final = 5.0
 EVALUATIONS: Final = "coverwatch_coverage_evaluation_seconds"
 STORED_TIMEOUT_S: Final = 180.0
 """How long the leader may take to store a snapshot of every area: its first evaluation, which
