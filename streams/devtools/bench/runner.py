@@ -77,7 +77,6 @@ from typing import Any
 
 import orjson
 import redis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
 from streams.devtools.bench.support import (
@@ -117,6 +116,8 @@ from streams.domain.roster import decode_roster
 from streams.domain.timefmt import format_ts
 from streams.domain.validation import TimeLimits
 from streams.engines.coverage import judging_hold_s
+from streams.kafka.producer import new_producer
+from streams.kafka.reader import TopicPartition, new_reader
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
@@ -380,12 +381,7 @@ async def getmany_rate(
     bootstrap: str, topic: str, total: int, fetch_wait_ms: int, batch: int, timeout_s: float
 ) -> Window:
     """The ceiling: a plain aiokafka consumer reading ``total`` messages with ``getmany``."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=fetch_wait_ms,
-    )
+    consumer = new_reader(bootstrap, fetch_max_wait_ms=fetch_wait_ms)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
@@ -925,9 +921,7 @@ class Bench:
         topic = settings.topic(topics.PINGS)
         state = State(settings.redis_url, settings.key_prefix, Metrics(()))
         keys = [state.watermark_key(topics.PINGS, p) for p in range(PARTITIONS)]
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20
-        )
+        producer = new_producer(settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20)
         await producer.start()
         observations: list[tuple[float, dict[int, int]]] = []
         done = asyncio.Event()
@@ -1027,12 +1021,7 @@ class Bench:
         wall_step = step_s / plan.alert_speed
         hold_s = judging_hold_s(settings)  # the instant of the crossing is judged this much later
         alerts: list[tuple[float, dict[str, Any]]] = []
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=20,
-        )
+        consumer = new_reader(settings.kafka_bootstrap, fetch_max_wait_ms=20)
         await consumer.start()
         consumer.assign([TopicPartition(settings.topic(topics.ALERTS), 0)])
         await consumer.seek_to_beginning()
@@ -1050,7 +1039,7 @@ class Bench:
                             continue
 
         reader = asyncio.create_task(read_alerts())
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
+        producer = new_producer(settings.kafka_bootstrap, linger_ms=0)
         await producer.start()
         crossed_at: float | None = None
         matched: tuple[float, dict[str, Any]] | None = None

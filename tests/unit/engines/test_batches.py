@@ -11,8 +11,8 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError, Prod
 from faust.exceptions import ProducerSendError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from streams.agents import batches
 from streams.domain.validation import Rejected, Rejection
+from streams.engines import batches
 
 
 @dataclass
