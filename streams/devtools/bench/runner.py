@@ -131,7 +131,7 @@ WATERMARK_POLL_S = 0.005
 PARTITIONS = topics.BY_NAME[topics.PINGS].partitions
 PRELOAD_CHUNK = 2000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-STEPS = ("throughput", "scaling", "latency", "alert", "soak")
+STEPS = ("throughput", "scaling", "latency", "alert", "api", "soak")
 
 
 @dataclass(frozen=True)
@@ -1480,6 +1480,7 @@ def _shares(cpu: Mapping[str, float]) -> str:
 
 def run(plan: Plan, out: Path, profile: bool = False) -> int:
     """Run every measurement, print the table, write the JSON file."""
+    from streams.devtools.bench import api_latency  # here: it builds on this module's pieces
     from streams.devtools.bench import (
         soak as bench_soak,  # here: the soak builds on this module's pieces
     )
@@ -1503,6 +1504,7 @@ def run(plan: Plan, out: Path, profile: bool = False) -> int:
             ),
             ("latency", bench.latency),
             ("alert", bench.alert_latency),
+            ("api", api_latency.ApiLatency(bench).run),
         ]
         if plan.soak_minutes > 0:
             steps.append(("soak", bench_soak.Soak(bench, plan.soak_minutes).run))
@@ -1517,7 +1519,8 @@ def run(plan: Plan, out: Path, profile: bool = False) -> int:
                 print(f"  {name} failed: {error}", flush=True)
         published = bench.published
         profiles = bench.profiles
-    rows = build_rows(results) + bench_soak.soak_rows(results.get("soak"))
+    rows = build_rows(results) + api_latency.api_rows(results.get("api"))
+    rows += bench_soak.soak_rows(results.get("soak"))
     limits = limits_summary(results)
     print()
     print(format_table(rows))
