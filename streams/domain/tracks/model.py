@@ -24,7 +24,7 @@ RejectReason: TypeAlias = Literal["too_late", "implausible_speed", "duplicate"]
 
 @record
 class Policy:
-    """How fixes become memberships, visits and dose (DESIGN.md §4); defaults are the product's.
+    """How fixes become memberships, visits and dose; defaults are the product's.
 
     ``exit_buffer_m`` documents the buffer the :class:`~streams.domain.fences.FenceIndex` that
     computes each fix's :class:`Location` must be built with; the track itself only reads
