@@ -1330,6 +1330,26 @@ class State:
         self.metrics.round_trip("coverage_changes")
         return [orjson.loads(value) for value in reversed(values)]
 
+    # -- area views (the coverage leader's published snapshots, served by the API) -------------
+
+    @property
+    def area_views_key(self) -> str:
+        """Hash area_id -> the area's last published ``area.snapshots`` value (JSON)."""
+        return self.key("coverage", "views")
+
+    def record_area_views(self, changes: Changes, snapshots: Mapping[str, bytes]) -> None:
+        """Store each area's snapshot as published (with :meth:`record_coverage`: only while
+        this worker still holds the leader lock)."""
+        changes.hset_blobs(self.area_views_key, snapshots)
+
+    async def area_views(self, area_ids: Sequence[str]) -> list[bytes | None]:
+        """The stored snapshot of each area, in order (None: none stored yet)."""
+        if not area_ids:
+            return []
+        values = await self.redis.hmget(self.area_views_key, list(area_ids))
+        self.metrics.round_trip("area_views")
+        return cast("list[bytes | None]", values)
+
     # -- serving (API, live page) -------------------------------------------------------------
 
     async def open_incidents(self, partitions: int) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
 from streams.devtools.bench.plan import Plan
@@ -26,6 +25,8 @@ from streams.devtools.bench.support import (
 from streams.devtools.stack.embedded import python_command, wait_until
 from streams.domain.timefmt import format_ts
 from streams.engines.coverage import judging_hold_s
+from streams.kafka.producer import Producer, new_producer
+from streams.kafka.reader import TopicPartition, new_reader
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -78,12 +79,7 @@ async def alert_run(plan: Plan, settings: Settings, fleet: Fleet) -> dict[str, A
     limit; the latency of the ``uncovered`` alert, or why there is none."""
     hold_s = judging_hold_s(settings)  # the instant of the crossing is judged this much later
     alerts: list[Alert] = []
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=20,
-    )
+    consumer = new_reader(settings.kafka_bootstrap, fetch_max_wait_ms=20)
     await consumer.start()
     consumer.assign([TopicPartition(settings.topic(topics.ALERTS), 0)])
     await consumer.seek_to_beginning()
@@ -101,7 +97,7 @@ async def alert_run(plan: Plan, settings: Settings, fleet: Fleet) -> dict[str, A
                         continue
 
     reader = asyncio.create_task(read_alerts())
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
+    producer = new_producer(settings.kafka_bootstrap, linger_ms=0)
     await producer.start()
     try:
         crossed_at, matched = await run_event_clock(plan, settings, producer, fleet, alerts, hold_s)
@@ -116,7 +112,7 @@ async def alert_run(plan: Plan, settings: Settings, fleet: Fleet) -> dict[str, A
 async def run_event_clock(
     plan: Plan,
     settings: Settings,
-    producer: AIOKafkaProducer,
+    producer: Producer,
     fleet: Fleet,
     alerts: Sequence[Alert],
     hold_s: float,

@@ -7,8 +7,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaProducer
-
 from streams import topics
 from streams.devtools.bench.loading import Messages
 from streams.devtools.bench.probes import PARTITIONS, cpu_sample, scrape
@@ -24,6 +22,7 @@ from streams.devtools.bench.support import (
     ping_messages,
     watermark_latencies,
 )
+from streams.kafka.producer import Producer, new_producer
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import State
@@ -91,9 +90,7 @@ async def offered_load(
     messages, fleet = ping_messages(fleet, count, start, rate, seed=int(start))
     state = State(settings.redis_url, settings.key_prefix, Metrics(()))
     keys = [state.watermark_key(topics.PINGS, p) for p in range(PARTITIONS)]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20
-    )
+    producer = new_producer(settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20)
     await producer.start()
     observations: list[Observation] = []
     done = asyncio.Event()
@@ -121,7 +118,7 @@ async def offered_load(
 
 
 async def send_paced(
-    producer: AIOKafkaProducer, topic: str, messages: Messages, rate: int, start: float
+    producer: Producer, topic: str, messages: Messages, rate: int, start: float
 ) -> tuple[list[Send], float]:
     """Send each message when it is due at ``rate`` from ``start``; every ping's partition,
     offset and send time, and when the last was sent."""

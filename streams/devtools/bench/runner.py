@@ -38,7 +38,9 @@ group and Redis key prefix:
    the evaluator judges an instant of event time once every input is that far past it) to an
    ``uncovered`` alert on ``coverage.alerts``. Reported as not measured when nothing arrives in
    time.
-6. **Memory soak** (:mod:`~streams.devtools.bench.soak`): a live worker under 2,700 pings/s for
+6. **API latency** (:mod:`~streams.devtools.bench.api_latency`): ``GET /api/areas`` and
+   ``GET /api/areas/{id}`` with 10,000 areas, against the same requests with the 40-area pack.
+7. **Memory soak** (:mod:`~streams.devtools.bench.soak`): a live worker under 2,700 pings/s for
    24 minutes (4 with ``--quick``, ``--soak-minutes``); growth per minute of its two processes'
    memory and of Redis's over the second half, against the noise. 24 rather than 20: the
    bench's radios all start at once, so every first visit qualifies together at 10.5-14
@@ -69,7 +71,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from streams.devtools.bench import alert, latency, scaling, soak, state_size, throughput
+from streams.devtools.bench import (
+    alert,
+    api_latency,
+    latency,
+    scaling,
+    soak,
+    state_size,
+    throughput,
+)
 from streams.devtools.bench.harness import Bench
 from streams.devtools.bench.plan import Plan
 from streams.devtools.bench.report import print_report, write_document
@@ -84,6 +94,7 @@ STEPS: dict[str, Measure] = {
     "scaling": scaling.measure,
     "latency": latency.measure,
     "alert": alert.measure,
+    "api": api_latency.measure,
     "soak": soak.measure,
 }
 """Every measurement by name, in the order they run (``--only`` picks some)."""
@@ -94,6 +105,7 @@ TABLE: tuple[tuple[str, RowsOf], ...] = (
     ("scaling", scaling.rows),
     ("scaling", state_size.rows),
     ("alert", alert.rows),
+    ("api", api_latency.api_rows),
     ("soak", soak.soak_rows),
 )
 """The table: each step's result (None if it did not run) and the rows it makes, in order."""

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from streams import topics
 from streams.devtools.bench.probes import (
     PARTITIONS,
@@ -33,6 +31,7 @@ from streams.devtools.bench.support import (
     saturation_note,
 )
 from streams.devtools.stack.embedded import free_port
+from streams.kafka.reader import TopicPartition, new_reader
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -106,12 +105,7 @@ async def getmany_rate(
     bootstrap: str, topic: str, total: int, fetch_wait_ms: int, batch: int, timeout_s: float
 ) -> Window:
     """The ceiling: a plain aiokafka consumer reading ``total`` messages with ``getmany``."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=fetch_wait_ms,
-    )
+    consumer = new_reader(bootstrap, fetch_max_wait_ms=fetch_wait_ms)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
