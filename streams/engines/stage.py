@@ -14,8 +14,6 @@ from typing import Generic, Protocol, TypeVar
 import orjson
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosed
 from faust.exceptions import ProducerSendError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams import topics
 from streams.clock import Clock, EventClock, WallClock
@@ -25,7 +23,7 @@ from streams.domain.fences import FenceIndex
 from streams.domain.validation import Rejection, TimeLimits
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
-from streams.state import State
+from streams.state import STORE_UNAVAILABLE, State
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ INCREMENTAL_FENCE_CHANGES = 20
 """Up to this many changed areas are applied to the fence index; more rebuild it."""
 
 
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+UNAVAILABLE = (*STORE_UNAVAILABLE, ConnectionError, TimeoutError)
 BROKER_UNAVAILABLE = (KafkaConnectionError, KafkaTimeoutError, ProducerClosed)
 
 

@@ -76,7 +76,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
@@ -123,6 +122,7 @@ from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import Record
 from streams.state import Changes, PartitionCommit, State
+from streams.state.measure import key_sizes, server_pid, watermark_reader
 
 Messages = list[tuple[bytes, bytes]]
 POLL_S = 0.1
@@ -239,13 +239,12 @@ def watermark_progress(settings: Settings, roster: int, areas: int) -> Progress:
     """A worker's progress from its applied-offset watermarks in Redis (written in the same Lua
     call as the state): pings applied, and whether the roster and areas are applied. Costs the
     worker nothing (its /metrics grows with the areas)."""
-    state = State(settings.redis_url, settings.key_prefix, Metrics(()))
-    keys = [state.watermark_key(topics.PINGS, p) for p in range(PARTITIONS)]
-    keys += [state.watermark_key(topics.ROSTER, 0), state.watermark_key(topics.AREAS, 0)]
-    client = redis.Redis.from_url(settings.redis_url)
+    positions = [(topics.PINGS, p) for p in range(PARTITIONS)]
+    positions += [(topics.ROSTER, 0), (topics.AREAS, 0)]
+    read = watermark_reader(settings.redis_url, settings.key_prefix, positions)
 
     def progress() -> tuple[float, bool]:
-        values = [None if v is None else int(v) for v in client.mget(keys)]
+        values = read()
         applied = sum(v + 1 for v in values[:PARTITIONS] if v is not None)
         roster_wm, areas_wm = values[PARTITIONS:]
         ready = (roster_wm if roster_wm is not None else -1) >= roster - 1 and (
@@ -420,20 +419,12 @@ async def getmany_rate(
 def prefix_memory(redis_url: str, prefix: str) -> tuple[int, int, dict[str, int]]:
     """(bytes, keys, bytes by key kind) of every Redis key under ``prefix:`` (MEMORY USAGE with
     every element counted)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        pipe = client.pipeline(transaction=False)
-        for key in keys:
-            pipe.memory_usage(key, samples=0)
-        sizes = pipe.execute()
-    finally:
-        client.close()
+    sizes = key_sizes(redis_url, prefix)
     by_kind: dict[str, int] = {}
-    for key, size in zip(keys, sizes, strict=True):
-        kind = _key_kind(key.decode())
-        by_kind[kind] = by_kind.get(kind, 0) + int(size or 0)
-    return sum(int(size or 0) for size in sizes), len(keys), by_kind
+    for key, size in sizes:
+        kind = _key_kind(key)
+        by_kind[kind] = by_kind.get(kind, 0) + size
+    return sum(size for _, size in sizes), len(sizes), by_kind
 
 
 def _key_kind(key: str) -> str:
@@ -447,11 +438,7 @@ def _key_kind(key: str) -> str:
 
 def redis_pid(redis_url: str) -> int:
     """The process id of the Redis server."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        return int(client.info("server")["process_id"])
-    finally:
-        client.close()
+    return server_pid(redis_url)
 
 
 # -- data on the broker and in Redis ------------------------------------------------------------
@@ -924,7 +911,6 @@ class Bench:
         messages, fleet = ping_messages(fleet, count, start, rate, seed=int(start))
         topic = settings.topic(topics.PINGS)
         state = State(settings.redis_url, settings.key_prefix, Metrics(()))
-        keys = [state.watermark_key(topics.PINGS, p) for p in range(PARTITIONS)]
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20
         )
@@ -934,10 +920,8 @@ class Bench:
 
         async def poll() -> None:
             while not done.is_set():
-                values = await state.redis.mget(keys)
-                observations.append(
-                    (time.time(), {p: int(v) for p, v in enumerate(values) if v is not None})
-                )
+                applied = await state.watermarks(topics.PINGS, range(PARTITIONS))
+                observations.append((time.time(), {p: v for p, v in applied.items() if v >= 0}))
                 await asyncio.sleep(WATERMARK_POLL_S)
 
         poller = asyncio.create_task(poll())
