@@ -2,9 +2,10 @@
 
 - :mod:`~streams.state.keys`: every key family (the layout, one source of truth;
   ``docs/redis-keys.md`` is generated from it);
-- :mod:`~streams.state.changes`: the ops a batch's changes are made of, applied by
-  ``lua/apply.lua`` in one call per source partition with its offset watermark: replaying offsets
-  at or below the watermark changes nothing, so at-least-once delivery is safe;
+- :mod:`~streams.state.changes`: the ops a batch's changes are made of, applied by one Lua call
+  per source partition (``lua/windows.lua``, ``visits.lua`` and ``apply.lua``, loaded by
+  :mod:`~streams.state.scripts`) with the partition's offset watermark: replaying offsets at or
+  below the watermark changes nothing, so at-least-once delivery is safe;
 - one module per family of state: :mod:`~streams.state.presence`,
   :mod:`~streams.state.directory` (roster and areas), :mod:`~streams.state.incidents` (demand
   and incidents), :mod:`~streams.state.coverage` (leader lock and what the leader stores),

@@ -299,8 +299,8 @@ class DemandView:
 
 
 def _assignment(stored: Any) -> Assignment:
-    """An assignment interval as :meth:`State.record_incident` stored it (a list of area ids,
-    as an earlier version stored it: committed from the beginning and still open)."""
+    """An assignment interval as :meth:`DemandState.record_incident` stored it (a list of area
+    ids, as an earlier version stored it: committed from the beginning and still open)."""
     if isinstance(stored, list):
         return Assignment(frozenset(stored), BEGINNING, None)
     return Assignment(frozenset(stored["areas"]), float(stored["since"]), stored["until"])

@@ -46,6 +46,11 @@ class KeyFamily:
         object.__setattr__(self, "_tail", ":" + PLACEHOLDER.sub("{}", self.suffix))
 
     @property
+    def redis_type(self) -> str:
+        """What Redis's TYPE answers for a key of this family (a GEO set is a zset)."""
+        return "zset" if self.kind == "geo (zset)" else self.kind
+
+    @property
     def pattern(self) -> str:
         """The whole key pattern, ``<prefix>`` included."""
         return f"<prefix>:{{{self.tag}}}:{self.suffix}"
@@ -434,10 +439,18 @@ LAYOUT: tuple[KeyFamily, ...] = (
 """Every key family, in the order of the generated table."""
 
 
+def families_of(keys: Iterable[str], prefix: str) -> dict[str, KeyFamily | None]:
+    """key -> the family of :data:`LAYOUT` it belongs to under ``prefix`` (None: none)."""
+    matchers = [(family.matcher(prefix), family) for family in LAYOUT]
+    return {
+        key: next((family for matcher, family in matchers if matcher.fullmatch(key)), None)
+        for key in keys
+    }
+
+
 def undocumented(keys: Iterable[str], prefix: str) -> list[str]:
     """The keys under ``prefix`` that match no family of :data:`LAYOUT`."""
-    matchers = [family.matcher(prefix) for family in LAYOUT]
-    return sorted(key for key in keys if not any(m.fullmatch(key) for m in matchers))
+    return sorted(key for key, family in families_of(keys, prefix).items() if family is None)
 
 
 def markdown() -> str:

@@ -11,8 +11,9 @@ def lua(name: str) -> str:
     return resources.files("streams.state").joinpath("lua", f"{name}.lua").read_text("utf-8")
 
 
-APPLY_LUA = lua("apply")
-"""Every change of one source partition's batch with its offset watermark, in one call."""
+APPLY_LUA = lua("windows") + lua("visits") + lua("apply")
+"""Every change of one source partition's batch with its offset watermark, in one call: the
+rolling-window and visit-summary functions, then the ops' dispatch (one script, three files)."""
 LEAD_LUA = lua("lead")
 """Take or keep the coverage leader lock."""
 FORGET_IF_LUA = lua("forget_if")

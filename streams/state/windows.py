@@ -1,7 +1,7 @@
 """The one-off upgrade of the rolling-window layout, run once per worker start.
 
 Window sums are kept as a total since start less what has left each window (``total`` and
-``out``, see ``lua/apply.lua``). The layout before it kept running sums in ``<family>:win``. The
+``out``, see ``lua/windows.lua``). The layout before it kept running sums in ``<family>:win``. The
 Lua of every window operation used to check for that key and convert it, on every call; the
 conversion (``lua/upgrade_windows.lua``, unchanged) now runs once for every window family of the
 service when a worker finds the store trusted at start (:class:`~streams.engines.epoch.EpochWatch`),
