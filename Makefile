@@ -7,7 +7,7 @@ BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 UV         := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 
-.PHONY: demo test unit integration chaos chaos-short lint lock check-lock bench clean
+.PHONY: demo test unit integration chaos chaos-short lint lock check-lock bench examples clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## speed as ratios against baselines measured in the same run
 	$(BIN)/python -m streams.devtools.bench
+
+examples: $(STAMP)  ## regenerate the output topics' examples in schemas/examples from the code
+	$(BIN)/python -m streams.devtools.examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -121,7 +121,21 @@ def parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     root = argparse.ArgumentParser(prog="coverwatch", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
+    _add_up(commands)
+    _add_service_commands(commands)
+    _add_publish(commands)
+    _add_simulate(commands)
+    areas = commands.add_parser("areas", help="validate or load an area pack")
+    areas.add_argument("action", choices=("validate", "load"))
+    areas.add_argument("file", type=Path)
+    areas.set_defaults(run=_cmd_areas)
+    return root
 
+
+_Commands = argparse._SubParsersAction  # the type argparse gives no public name
+
+
+def _add_up(commands: _Commands[argparse.ArgumentParser]) -> None:
     up = commands.add_parser(
         "up", help="run the embedded stack (broker, Redis, worker, simulator, web)"
     )
@@ -135,6 +149,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--seed", type=int, default=7, help="simulator seed")
     up.set_defaults(run=_cmd_up)
 
+
+def _add_service_commands(commands: _Commands[argparse.ArgumentParser]) -> None:
+    """The production commands: worker, topics, rebuild, adopt."""
     worker = commands.add_parser("worker", help="run one Faust worker (production)")
     worker.set_defaults(run=_cmd_worker)
 
@@ -165,6 +182,8 @@ def parser() -> argparse.ArgumentParser:
     )
     adopt.set_defaults(run=_cmd_adopt)
 
+
+def _add_publish(commands: _Commands[argparse.ArgumentParser]) -> None:
     publish = commands.add_parser("publish", help="publish a recorded JSONL file to the broker")
     publish.add_argument("file", type=Path)
     publish.add_argument(
@@ -175,6 +194,8 @@ def parser() -> argparse.ArgumentParser:
     )
     publish.set_defaults(run=_cmd_publish)
 
+
+def _add_simulate(commands: _Commands[argparse.ArgumentParser]) -> None:
     simulate = commands.add_parser("simulate", help="generate a simulated force area")
     simulate.add_argument("--sink", choices=("kafka", "file"), default="file")
     simulate.add_argument("--out", type=Path, help="JSONL output file for --sink file")
@@ -199,12 +220,6 @@ def parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--areas", type=Path, help="area pack (default: the bundled pack)")
     simulate.set_defaults(run=_cmd_simulate)
-
-    areas = commands.add_parser("areas", help="validate or load an area pack")
-    areas.add_argument("action", choices=("validate", "load"))
-    areas.add_argument("file", type=Path)
-    areas.set_defaults(run=_cmd_areas)
-    return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:

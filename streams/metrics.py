@@ -157,6 +157,16 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             self.registry.register(collector)
+        self._declare_ingest()
+        self._declare_presence()
+        self._declare_coverage()
+        self._declare_health()
+        self._area_numbers: AreaNumbersSource | None = None
+        self._area_text: bytes | None = None
+        self._preset_labels(input_topics)
+
+    def _declare_ingest(self) -> None:
+        """What the agents take in, reject, how late and how fast."""
         self.messages_consumed = Counter(
             "coverwatch_messages_consumed_total",
             "Input messages taken from a topic, valid or not",
@@ -203,6 +213,9 @@ class Metrics:
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
+
+    def _declare_presence(self) -> None:
+        """What the presence engine did with fixes and visits, and its process."""
         self.fix_outcomes = Counter(
             "coverwatch_fixes_total",
             "Valid fixes by what the presence engine did with them: accepted, duplicate, "
@@ -238,12 +251,9 @@ class Metrics:
             "the worker process alone)",
             registry=self.registry,
         )
-        self.ticks_skipped = Counter(
-            "coverwatch_ticks_skipped_total",
-            "Clock-driven steps skipped because Redis or the broker was unavailable",
-            ["timer"],
-            registry=self.registry,
-        )
+
+    def _declare_coverage(self) -> None:
+        """The coverage evaluator: its time, its alert events, and who exports the area series."""
         self.coverage_evaluation = Histogram(
             "coverwatch_coverage_evaluation_seconds",
             "How long one coverage evaluation of every area takes",
@@ -263,8 +273,15 @@ class Metrics:
             "1 on the worker that currently exports the area series (the coverage leader)",
             registry=self.registry,
         )
-        self._area_numbers: AreaNumbersSource | None = None
-        self._area_text: bytes | None = None
+
+    def _declare_health(self) -> None:
+        """The worker's own health: up, skipped clock steps, a lost Redis state."""
+        self.ticks_skipped = Counter(
+            "coverwatch_ticks_skipped_total",
+            "Clock-driven steps skipped because Redis or the broker was unavailable",
+            ["timer"],
+            registry=self.registry,
+        )
         self.up = Gauge("coverwatch_worker_up", "1 while this worker runs", registry=self.registry)
         self.up.set(1)
         self.redis_state_lost = Gauge(
@@ -275,6 +292,9 @@ class Metrics:
             ["cause"],
             registry=self.registry,
         )
+
+    def _preset_labels(self, input_topics: Iterable[str]) -> None:
+        """Every known label value starts at 0, so panels and alert rules see the series at once."""
         for cause in LOST_CAUSES:
             self.redis_state_lost.labels(cause).set(0)
         for outcome in (
@@ -466,7 +486,7 @@ def _number(value: float | None) -> str:
 
 
 def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, int]) -> bytes:
-    """The per-area series (DESIGN §6) in the Prometheus text format.
+    """The per-area series (docs/metrics.md) in the Prometheus text format.
 
     Every area has explicit zeros for officers present (every role and mode), dose windows,
     coverage state, demand and visits; dose today and since start have a series per split
@@ -477,6 +497,23 @@ def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, in
     Label values are area ids (``[A-Za-z0-9_.:/-]``) and small enumerations: nothing to escape.
     """
     lines: dict[str, list[str]] = {name: [] for name, _ in _AREA_FAMILIES}
+    for area in areas:
+        _append_area_samples(lines, area)
+    text: list[str] = []
+    for name, doc in _AREA_FAMILIES:
+        text.append(f"# HELP {name} {doc}\n# TYPE {name} gauge\n")
+        text.extend(f"{name}{sample}\n" for sample in lines[name])
+    text.append(f"# HELP {ALERTS_ACTIVE} Active coverage alerts by severity\n")
+    text.append(f"# TYPE {ALERTS_ACTIVE} gauge\n")
+    text.extend(
+        f'{ALERTS_ACTIVE}{{severity="{name}"}} {active_alerts.get(name, 0)}\n'
+        for name in ("low", "medium", "high", "critical")
+    )
+    return "".join(text).encode()
+
+
+def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
+    """One area's samples, appended to each family's lines (``_AREA_FAMILIES`` order)."""
     (
         present,
         dose_today,
@@ -494,45 +531,32 @@ def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, in
         searches,
         harm,
     ) = lines.values()
-    for a in areas:
-        key = f'area="{a.area_id}",kind="{a.kind}"'
-        for role in ROLES:
-            for mode in MODES:
-                labels = f'{key},role="{role}",mode="{mode}"'
-                present.append(f"{{{labels}}} {a.present.get((role, mode), 0)}")
-        for target, values in ((dose_today, a.dose_today), (dose_total, a.dose_total)):
-            target.extend(
-                f'{{{key},role="{role}",mode="{mode}",activity="{activity}"}} {_number(seconds)}'
-                for (role, mode, activity), seconds in sorted(values.items())
-                if seconds
-            )
-        window.extend(
-            f'{{{key},window="{name}"}} {_number(seconds)}'
-            for name, seconds in a.dose_windows.items()
+    key = f'area="{a.area_id}",kind="{a.kind}"'
+    for role in ROLES:
+        for mode in MODES:
+            labels = f'{key},role="{role}",mode="{mode}"'
+            present.append(f"{{{labels}}} {a.present.get((role, mode), 0)}")
+    for target, values in ((dose_today, a.dose_today), (dose_total, a.dose_total)):
+        target.extend(
+            f'{{{key},role="{role}",mode="{mode}",activity="{activity}"}} {_number(seconds)}'
+            for (role, mode, activity), seconds in sorted(values.items())
+            if seconds
         )
-        state.extend(
-            f'{{{key},state="{name}"}} {1 if name == a.state else 0}' for name in COVERAGE_STATES
-        )
-        severity.append(f"{{{key}}} {SEVERITY_LEVELS.get(a.severity, 0)}")
-        age.append(f"{{{key}}} {_number(a.last_qualifying_age_s)}")
-        qualifying.append(f"{{{key}}} {a.qualifying_today}")
-        drive_throughs.append(f"{{{key}}} {a.drive_throughs_today}")
-        fidelity.append(f"{{{key}}} {_number(a.fidelity)}")
-        for grade in GRADES:
-            incidents_open.append(f'{{{key},grade="{grade}"}} {a.open_incidents.get(grade, 0)}')
-            opened = _number(a.incidents_24h.get(grade, 0.0))
-            incidents_24h.append(f'{{{key},grade="{grade}"}} {opened}')
-        crimes.append(f"{{{key}}} {_number(a.crimes_24h)}")
-        searches.append(f"{{{key}}} {_number(a.stop_searches_24h)}")
-        harm.append(f"{{{key}}} {_number(a.harm_24h)}")
-    text: list[str] = []
-    for name, doc in _AREA_FAMILIES:
-        text.append(f"# HELP {name} {doc}\n# TYPE {name} gauge\n")
-        text.extend(f"{name}{sample}\n" for sample in lines[name])
-    text.append(f"# HELP {ALERTS_ACTIVE} Active coverage alerts by severity\n")
-    text.append(f"# TYPE {ALERTS_ACTIVE} gauge\n")
-    text.extend(
-        f'{ALERTS_ACTIVE}{{severity="{name}"}} {active_alerts.get(name, 0)}\n'
-        for name in ("low", "medium", "high", "critical")
+    window.extend(
+        f'{{{key},window="{name}"}} {_number(seconds)}' for name, seconds in a.dose_windows.items()
     )
-    return "".join(text).encode()
+    state.extend(
+        f'{{{key},state="{name}"}} {1 if name == a.state else 0}' for name in COVERAGE_STATES
+    )
+    severity.append(f"{{{key}}} {SEVERITY_LEVELS.get(a.severity, 0)}")
+    age.append(f"{{{key}}} {_number(a.last_qualifying_age_s)}")
+    qualifying.append(f"{{{key}}} {a.qualifying_today}")
+    drive_throughs.append(f"{{{key}}} {a.drive_throughs_today}")
+    fidelity.append(f"{{{key}}} {_number(a.fidelity)}")
+    for grade in GRADES:
+        incidents_open.append(f'{{{key},grade="{grade}"}} {a.open_incidents.get(grade, 0)}')
+        opened = _number(a.incidents_24h.get(grade, 0.0))
+        incidents_24h.append(f'{{{key},grade="{grade}"}} {opened}')
+    crimes.append(f"{{{key}}} {_number(a.crimes_24h)}")
+    searches.append(f"{{{key}}} {_number(a.stop_searches_24h)}")
+    harm.append(f"{{{key}}} {_number(a.harm_24h)}")

@@ -102,7 +102,7 @@ class Settings:
     harm_weights_file: str = _setting(
         "COVERWATCH_HARM_WEIGHTS_FILE",
         "",
-        "JSON harm weights table (see README); empty: the illustrative default table",
+        "JSON harm weights table (format: streams/domain/harm.py); empty: the illustrative table",
     )
     timezone: str = _setting(
         "COVERWATCH_TIMEZONE", "Europe/London", "Local time zone for policy bands and 'today'"

@@ -1,4 +1,4 @@
-"""The public topics of DESIGN §3: names, keys, partition counts, compaction and retention.
+"""The public contract topics: names, keys, partition counts, compaction and retention.
 
 Redis is a cache of the log (``coverwatch rebuild`` makes it again from the input topics), so
 the input topics must keep what the state is made of: the reference tables (areas, roster) for
@@ -74,7 +74,7 @@ TOPICS: tuple[TopicSpec, ...] = (
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in TOPICS}
 KEYED_BY_RADIO: frozenset[str] = frozenset(spec.name for spec in TOPICS if spec.key == "issi")
-"""Input topics whose message key is an ISSI: a personal identifier (DESIGN.md §4, privacy)."""
+"""Input topics whose message key is an ISSI: a personal identifier (docs/privacy.md)."""
 
 REFERENCE: tuple[str, ...] = (AREAS, ROSTER)
 """The reference tables: a rebuild loads them into Redis before the workers re-read the rest."""

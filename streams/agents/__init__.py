@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from streams.agents import coverage, demand, pings, tables
+from streams.agents import coverage, demand, pings, reference
 from streams.engines.runtime import Runtime
 
 
 def register(runtime: Runtime) -> None:
     """Attach every agent and timer to ``runtime.app``."""
     pings.register(runtime)
-    tables.register(runtime)
+    reference.register(runtime)
     demand.register(runtime)
     coverage.register(runtime)

@@ -3,7 +3,7 @@ more than half the time), whether data arrives or not."""
 
 from __future__ import annotations
 
-from streams.agents.batches import on_the_clock
+from streams.engines.batches import on_the_clock
 from streams.engines.coverage import EVALUATE_EVERY_S, CoverageEngine
 from streams.engines.runtime import Runtime
 

@@ -12,7 +12,7 @@ judges the store when it starts and again every few seconds while it runs:
   was wiped (or restarted without persistence), different means it was rebuilt or replaced under
   the worker. Both are *lost*.
 
-A lost store is never "ready" and the worker applies nothing more to it (see the README).
+A lost store is never "ready" and the worker applies nothing more to it (docs/operations.md).
 """
 
 from __future__ import annotations

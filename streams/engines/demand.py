@@ -24,13 +24,6 @@ import numpy as np
 import orjson
 
 from streams import topics
-from streams.agents.batches import (
-    Events,
-    append_latencies,
-    partition_commits,
-    rejected_messages,
-    unapplied,
-)
 from streams.domain.demand import (
     demand_changes,
     open_incident_keys,
@@ -54,6 +47,13 @@ from streams.domain.joins import incident_assignments
 from streams.domain.ticks import Heartbeat, decode_or_heartbeat
 from streams.domain.timefmt import format_ts
 from streams.domain.validation import Rejected, Rejection
+from streams.engines.batches import (
+    Events,
+    append_latencies,
+    partition_commits,
+    rejected_messages,
+    unapplied,
+)
 from streams.engines.runtime import Runtime
 from streams.state import Changes, PartitionCommit
 

@@ -7,7 +7,7 @@ batch and the clock-driven steps (coverage evaluation, settling presence) from r
 never writes partial state to a wiped store, never publishes alerts judged on one, and never
 reports ready. Its consumer commits no further offsets meanwhile (the batch in hand is not
 acknowledged). Recovery is by the operator: stop every worker, ``coverwatch rebuild``, start the
-workers (README, docs/operations.md).
+workers (docs/operations.md).
 
 Between a wipe and the next check (at most :data:`CHECK_EVERY_S`), batches already in hand may
 still be written; that is harmless, since the epoch stays missing and a rebuild clears them. The

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from streams import topics
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
-from streams.domain.joins import Assignment, RadioJoin, RosterVersion
+from streams.domain.joins import RadioJoin
 from streams.domain.publication import visit_value
 from streams.domain.records import record
 from streams.domain.ticks import decode_tick, is_heartbeat
@@ -49,10 +49,11 @@ from streams.domain.tracks import (
     track_to_json,
 )
 from streams.domain.validation import Rejected, Rejection, decode_ping
+from streams.engines.join_directory import Directory
 from streams.engines.stage import StageRuntime
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
-from streams.state import Changes, PartitionCommit, State, above_watermarks
+from streams.state import Changes, PartitionCommit, above_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,6 @@ IDLE_AFTER_S = 2.0
 YIELD_EVERY_FIXES = 50
 """While a batch is prepared, the event loop gets a turn this often, so that the previous batch's
 broker acknowledgements are taken and its Redis commit sent while this one is worked out."""
-DIRECTORY_FRESH_S = 0.1
-"""Versions of the areas, roster and assignments read this recently are used as they are (each
-commit reads them again in its round trip); older ones are read again first."""
 JOIN_POLL_S = 0.02
 """How often a batch waiting for ``cad.incidents`` to catch up reads its progress again."""
 
@@ -162,119 +160,6 @@ class _LastFix:
             "committed": bool(self.context.assigned_areas),
             "areas": sorted(self.location.inside),
         }
-
-
-class StoreChangedError(ConnectionError):
-    """The Redis store is no longer the one the presence cache was built from: the batch waits
-    (as for an unavailable service) while the worker's epoch watch pauses it."""
-
-
-class Directory:
-    """Who carried each radio (its roster versions), when each callsign was committed to which
-    areas (its assignment intervals) and the version of the area definitions: cached in the
-    presence process, checked against version counters in Redis that every commit reads back
-    (so a batch needs no round trip of its own), and read again when those change (the
-    assignments of only the ``cad.incidents`` partitions whose counter moved). A radio not on the
-    roster is cached as such too. Fixes are joined with them by event time
-    (:mod:`streams.domain.joins`)."""
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-        self.incident_partitions = topics.BY_NAME[topics.INCIDENTS].partitions
-        self.keys = state.directory_version_keys(self.incident_partitions)
-        self.versions: list[bytes | None] | None = None
-        self.read_at = -math.inf
-        self._roster_version: bytes | None = None
-        self._assigned_version: list[bytes | None] = []
-        self.roster: dict[str, tuple[RosterVersion, ...]] = {}
-        self._partition_assignments: dict[int, dict[str, list[Assignment]]] = {}
-        self.assignments: dict[str, tuple[Assignment, ...]] = {}
-        self.changed_callsigns: set[str] = set()
-        """Callsigns whose assignment intervals changed since the engine last took them
-        (:meth:`take_changed`): fixes of theirs already classified may need classifying again."""
-        self.epoch: bytes | None = None
-        """The store's epoch when the versions were first read with one."""
-        self.store_changed = False
-
-    def observe(self, versions: list[bytes | None]) -> None:
-        """The versions as a commit read them back. A store whose epoch is no longer the one
-        first seen (wiped, or replaced by a rebuild) is marked :attr:`store_changed` for good."""
-        self.versions, self.read_at = versions, time.monotonic()
-        epoch = versions[-1] if versions else None
-        if self.epoch is None:
-            self.epoch = epoch
-        elif epoch != self.epoch:
-            self.store_changed = True
-
-    def check_store(self) -> None:
-        """:class:`StoreChangedError` once the store's epoch has changed: nothing read from it
-        may be used or published any more (the worker pauses on its own check, and a restarted
-        presence process starts afresh from the rebuilt store)."""
-        if self.store_changed:
-            raise StoreChangedError(
-                "the Redis store's epoch changed (wiped or rebuilt): nothing more is classified "
-                "or published from it until the worker restarts (docs/operations.md)"
-            )
-
-    @property
-    def area_version(self) -> int:
-        """The version of the area definitions last read."""
-        return int(self.versions[0] or 0) if self.versions else 0
-
-    @property
-    def cad_progress(self) -> float | None:
-        """How far in event time every ``cad.incidents`` partition had been read when the
-        versions were last read (the slowest one's progress; None while one has no data)."""
-        if self.versions is None:
-            return None
-        stored = self.versions[2 + self.incident_partitions : 2 + 2 * self.incident_partitions]
-        if not stored or any(value is None for value in stored):
-            return None
-        return min(float(value) for value in stored if value is not None)
-
-    async def entries(
-        self, issis: Sequence[str]
-    ) -> tuple[dict[str, tuple[RosterVersion, ...]], dict[str, tuple[Assignment, ...]]]:
-        """The roster versions of each radio (none: not on the roster) and every callsign's
-        assignment intervals."""
-        if self.versions is None or time.monotonic() - self.read_at > DIRECTORY_FRESH_S:
-            self.observe(await self.state.read_versions(self.keys))
-        assert self.versions is not None
-        self.check_store()
-        if self.versions[1] != self._roster_version:
-            self.roster.clear()
-            self._roster_version = self.versions[1]
-        assigned_version = self.versions[2 : 2 + self.incident_partitions]
-        if assigned_version != self._assigned_version:
-            changed = [
-                partition
-                for partition, version in enumerate(assigned_version)
-                if partition >= len(self._assigned_version)
-                or version != self._assigned_version[partition]
-            ]
-            self._partition_assignments.update(await self.state.assignments(changed))
-            merged: dict[str, list[Assignment]] = defaultdict(list)
-            for by_callsign in self._partition_assignments.values():
-                for callsign, intervals in by_callsign.items():
-                    merged[callsign].extend(intervals)
-            assignments = {callsign: tuple(found) for callsign, found in merged.items()}
-            if self._assigned_version:
-                self.changed_callsigns.update(
-                    callsign
-                    for callsign in assignments.keys() | self.assignments.keys()
-                    if assignments.get(callsign) != self.assignments.get(callsign)
-                )
-            self.assignments = assignments
-            self._assigned_version = assigned_version
-        missing = [issi for issi in issis if issi not in self.roster]
-        if missing:
-            self.roster.update(await self.state.roster_versions(missing))
-        return {issi: self.roster[issi] for issi in issis}, self.assignments
-
-    def take_changed(self) -> set[str]:
-        """The callsigns whose assignments changed since the last call."""
-        changed, self.changed_callsigns = self.changed_callsigns, set()
-        return changed
 
 
 @dataclass

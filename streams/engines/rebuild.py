@@ -27,9 +27,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
-
 from streams import topics
 from streams.domain.areas_feed import decode_area
 from streams.domain.roster import decode_roster
@@ -37,13 +34,9 @@ from streams.domain.validation import decode_all
 from streams.engines.epoch import make_epoch, redis_location
 from streams.engines.reference import area_change, roster_change
 from streams.engines.stage import limits_for
-from streams.kafka.group import (
-    GroupAdmin,
-    GroupBusyError,
-    MissingTopicsError,
-    TopicReader,
-    input_partitions,
-)
+from streams.kafka.errors import KafkaConnectionError, KafkaError
+from streams.kafka.group import GroupAdmin, GroupBusyError, MissingTopicsError, input_partitions
+from streams.kafka.reader import TopicPartition, TopicReader
 from streams.metrics import MetricsRecorder
 from streams.settings import Settings
 from streams.state import STORE_UNAVAILABLE, Changes, PartitionCommit, State

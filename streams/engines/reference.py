@@ -1,16 +1,24 @@
-"""The reference tables in Redis (roster, area definitions): how one decoded entry changes them.
+"""The reference tables in Redis (roster, area definitions, the clock ticks' event time): how one
+decoded entry changes them, and how a batch of each feed is applied.
 
-The roster and areas agents apply these as the entries arrive; ``coverwatch rebuild`` applies
-them to load both tables from their topics before the workers re-read the rest.
+The roster and areas agents apply these as the entries arrive (:class:`ReferenceEngine`);
+``coverwatch rebuild`` applies them to load both tables from their topics before the workers
+re-read the rest.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import orjson
 
+from streams import topics
 from streams.domain.areas import AreaDefinition, area_to_feature
-from streams.domain.areas_feed import AreaRemoved
-from streams.domain.roster import RosterEntry, RosterRemoved
+from streams.domain.areas_feed import AreaRemoved, decode_area
+from streams.domain.roster import RosterEntry, RosterRemoved, decode_roster
+from streams.domain.ticks import decode_tick
+from streams.engines.batches import Events, apply_table_batch
+from streams.engines.runtime import Runtime
 from streams.state import Changes, State
 
 
@@ -40,3 +48,46 @@ def area_change(state: State, changes: Changes, item: AreaDefinition | AreaRemov
         changes.hset_versioned(
             state.area_features_key, item.area_id, feature, state.area_version_key
         )
+
+
+class ReferenceEngine:
+    """Applies batches of the roster, areas and clock-tick feeds to their tables in Redis."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        state = runtime.state
+        self._roster = partial(roster_change, state)
+        self._area = partial(area_change, state)
+
+    async def process_roster(self, events: Events) -> None:
+        """Apply a batch of ``resources.roster``."""
+        decode = partial(decode_roster, limits=self.runtime.limits)
+        await apply_table_batch(self.runtime, topics.ROSTER, events, decode, self._roster)
+
+    async def process_areas(self, events: Events) -> None:
+        """Apply a batch of ``areas.definitions``."""
+        decode = partial(decode_area, limits=self.runtime.limits)
+        await apply_table_batch(self.runtime, topics.AREAS, events, decode, self._area)
+
+    async def process_ticks(self, events: Events) -> None:
+        """Apply a batch of ``clock.ticks``: each tick is judged against the clock the tick
+        before it moved, and moves it; replayed ticks too, so that they move a restarted
+        worker's clock."""
+        runtime = self.runtime
+        clock = runtime.clock
+        if clock.now() is None:  # a restarted event clock resumes before it judges a tick
+            stored = await runtime.state.event_clock()
+            if stored is not None:
+                clock.observe(stored)
+
+        def judge(key: bytes | None, raw: bytes | None) -> float:
+            ts = decode_tick(key, raw, clock.now(), runtime.limits)
+            clock.observe(ts)  # the batch's next tick is judged against the clock this one moved
+            return ts
+
+        await apply_table_batch(
+            runtime, topics.CLOCK_TICKS, events, judge, self._tick_change, decode_replayed=True
+        )
+
+    def _tick_change(self, changes: Changes, ts: float) -> None:
+        changes.max(self.runtime.state.clock_key, ts)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import orjson
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosed
 from faust.exceptions import ProducerSendError
 
 from streams import topics
@@ -21,6 +20,7 @@ from streams.domain.areas_feed import decode_stored_area
 from streams.domain.deadletter import Source, deadletter_key, deadletter_record
 from streams.domain.fences import FenceIndex
 from streams.domain.validation import Rejection, TimeLimits
+from streams.kafka.errors import KafkaError, broker_unavailable
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
 from streams.state import STORE_UNAVAILABLE, State
@@ -32,7 +32,6 @@ INCREMENTAL_FENCE_CHANGES = 20
 
 
 UNAVAILABLE = (*STORE_UNAVAILABLE, ConnectionError, TimeoutError)
-BROKER_UNAVAILABLE = (KafkaConnectionError, KafkaTimeoutError, ProducerClosed)
 
 
 def unavailable(error: BaseException) -> bool:
@@ -42,7 +41,7 @@ def unavailable(error: BaseException) -> bool:
     if isinstance(error, ProducerSendError) and error.__cause__ is not None:
         error = error.__cause__
     if isinstance(error, KafkaError):
-        return isinstance(error, BROKER_UNAVAILABLE) or bool(error.retriable)
+        return broker_unavailable(error)
     return isinstance(error, UNAVAILABLE)
 
 

@@ -1,5 +1,6 @@
 """``coverwatch topics``: create the contract topics with their partitions and retention configs,
-and bring the configs of existing ones in line where the broker's admin API allows it."""
+and bring the configs of existing ones in line where the broker's admin API allows it; and
+whether a broker answers at all (the embedded stack waits for it)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,19 @@ class TopicsReport:
     def complete(self) -> bool:
         """Whether every topic now has the wanted configs (as far as the broker reports)."""
         return all(drift.updated for drift in self.drifted)
+
+
+async def broker_answers(bootstrap: str, timeout_ms: int) -> bool:
+    """Whether the broker at ``bootstrap`` answers a metadata request within ``timeout_ms``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    try:
+        await admin.start()
+        await admin.list_topics()
+    except (KafkaError, OSError):
+        return False
+    finally:
+        await admin.close()
+    return True
 
 
 async def ensure_topics(bootstrap: str, prefix: str = "") -> TopicsReport:

@@ -1,5 +1,6 @@
-"""The workers' Kafka consumer group (``COVERWATCH_APP_ID``) seen from outside the workers, and
-the input topics read without it: what ``coverwatch rebuild`` and the epoch check need.
+"""The workers' Kafka consumer group (``COVERWATCH_APP_ID``) seen from outside the workers: what
+``coverwatch rebuild`` and the epoch check need (the rebuild reads the input topics without it,
+:mod:`streams.kafka.reader`).
 
 A rebuild makes the workers re-read their inputs from the earliest offsets by deleting the
 group (its committed offsets with it): a worker of a group without offsets starts at the
@@ -13,21 +14,17 @@ InconsistentGroupProtocol even once Faust's workers have left.)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncGenerator
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
 from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from streams import topics
+from streams.kafka.reader import REQUEST_TIMEOUT_MS
 from streams.settings import Settings
 
-READ_TIMEOUT_S = 300.0
-"""How long reading one partition to its end may take."""
-REQUEST_TIMEOUT_MS = 10_000
 GROUP_NOT_EMPTY = 68
 GROUP_ID_NOT_FOUND = 69
 
@@ -134,51 +131,3 @@ class GroupAdmin:
             if error_code:
                 raise for_code(error_code)(f"deleting consumer group {self.settings.app_id}")
         return True
-
-
-class TopicReader:
-    """Reads input partitions from their beginning, outside any consumer group."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
-        )
-
-    async def start(self) -> None:
-        """Connect to the broker."""
-        await self.consumer.start()
-
-    async def close(self) -> None:
-        """Disconnect."""
-        await self.consumer.stop()
-
-    async def has_records(self, partition: TopicPartition) -> bool:
-        """Whether ``partition`` holds any record (read from its beginning until one comes or
-        the high-water mark says there is none)."""
-        async with contextlib.aclosing(self.read(partition, batch=1)) as batches:
-            async for records in batches:
-                if records:
-                    return True
-        return False
-
-    async def read(
-        self, partition: TopicPartition, batch: int = 2000
-    ) -> AsyncGenerator[list[ConsumerRecord[bytes, bytes]]]:
-        """Every record of ``partition`` from its beginning to the high-water mark of the
-        latest fetch, in batches. (Not to ``end_offsets()``: Tansu answers that too low.)"""
-        self.consumer.assign([partition])
-        await self.consumer.seek_to_beginning(partition)
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while True:
-            fetched = await self.consumer.getmany(partition, timeout_ms=500, max_records=batch)
-            if fetched.get(partition):
-                yield fetched[partition]
-            highwater = self.consumer.highwater(partition)
-            if highwater is not None and await self.consumer.position(partition) >= highwater:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{partition.topic} was not read to its end in time")
-            await asyncio.sleep(0)

@@ -11,10 +11,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
-from aiokafka import AIOKafkaProducer
-
 from streams.domain.ticks import decode_tick
 from streams.domain.validation import Rejected, TimeLimits
+from streams.kafka.producer import Producer, new_producer
 from streams.simulator.recording import parse_jsonl_line, record_to_jsonl
 from streams.simulator.world import Record
 
@@ -83,9 +82,7 @@ async def publish(
     """
     if speed is not None and speed <= 0:
         raise ValueError("speed must be positive, or None for as fast as possible")
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=LINGER_MS, max_batch_size=MAX_BATCH_BYTES
-    )
+    producer = new_producer(bootstrap, linger_ms=LINGER_MS, max_batch_size=MAX_BATCH_BYTES)
     await producer.start()
     try:
         return await _send_all(producer, records, speed, topic_prefix, preroll_s)
@@ -94,7 +91,7 @@ async def publish(
 
 
 async def _send_all(
-    producer: AIOKafkaProducer,
+    producer: Producer,
     records: Iterable[Record],
     speed: float | None,
     topic_prefix: str,
@@ -129,9 +126,7 @@ async def _send_all(
     return count
 
 
-async def in_band_partitions(
-    producer: AIOKafkaProducer, topic_prefix: str
-) -> list[tuple[str, int]]:
+async def in_band_partitions(producer: Producer, topic_prefix: str) -> list[tuple[str, int]]:
     """Every (topic, partition) of :data:`HEARTBEAT_TARGETS`."""
     found: list[tuple[str, int]] = []
     for name in HEARTBEAT_TARGETS:

@@ -1,11 +1,12 @@
 """Coverage in Redis, written by one evaluator (the worker holding the leader lock): statuses,
-monitoring starts, recent alerts, each day's state changes and the last instant judged."""
+monitoring starts, recent alerts, each day's state changes, the last instant judged, and each
+area's last published snapshot (the view the API serves)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -103,6 +104,24 @@ class CoverageState(Store):
         values = await self.redis.lrange(self.keys.key(layout.COVERAGE_CHANGES, day), 0, -1)
         self.metrics.round_trip("coverage_changes")
         return [orjson.loads(value) for value in reversed(values)]
+
+    @property
+    def area_views_key(self) -> str:
+        """Hash area_id -> the area's last published ``area.snapshots`` value (JSON)."""
+        return self.keys.key(layout.AREA_VIEWS)
+
+    def record_area_views(self, changes: Changes, snapshots: Mapping[str, bytes]) -> None:
+        """Store each area's snapshot as published (with :meth:`record_coverage`: only while
+        this worker still holds the leader lock)."""
+        changes.hset_blobs(self.area_views_key, snapshots)
+
+    async def area_views(self, area_ids: Sequence[str]) -> list[bytes | None]:
+        """The stored snapshot of each area, in order (None: none stored yet)."""
+        if not area_ids:
+            return []
+        values = await self.redis.hmget(self.area_views_key, list(area_ids))
+        self.metrics.round_trip("area_views")
+        return cast("list[bytes | None]", values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,6 +355,13 @@ COVERAGE_CHANGES = KeyFamily(
     COVERAGE,
     "the newest 20,000; 3 days (``VISIT_DAYS_KEPT``)",
 )
+AREA_VIEWS = KeyFamily(
+    "coverage",
+    "views",
+    "hash",
+    "area_id -> the area's last published `area.snapshots` value JSON (what the API serves)",
+    COVERAGE,
+)
 LEADER = KeyFamily(
     "coverage",
     "leader",
@@ -431,6 +438,7 @@ LAYOUT: tuple[KeyFamily, ...] = (
     COVERAGE_JUDGED,
     COVERAGE_ALERTS,
     COVERAGE_CHANGES,
+    AREA_VIEWS,
     LEADER,
     AUDIT,
     EVENTS,

@@ -1,7 +1,8 @@
 """The JSON API over Redis: areas, alerts, incidents, officers, audit, and live events (SSE).
 
-Every worker serves it; area views are computed from what Redis holds (the coverage leader's
-last evaluation). Bad query parameters get 400 with a message, never a 500.
+Every worker serves it from what Redis holds; the areas' states are the snapshots the coverage
+leader stored as it published them (nothing is evaluated here). Bad query parameters get 400
+with a message, never a 500.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,11 +18,12 @@ import orjson
 from aiohttp import web
 
 from streams import topics
-from streams.domain.areas import geometry_to_geojson
+from streams.domain.areas import AreaDefinition, geometry_to_geojson
+from streams.domain.coverage import policy_for
+from streams.domain.ledger import daily_ledger
 from streams.domain.publication import pseudonym
-from streams.domain.snapshots import visit_times
+from streams.domain.snapshots import AreaFacts, snapshot_value, visit_times
 from streams.domain.timefmt import format_ts, local_day
-from streams.engines.coverage import current_views
 from streams.engines.runtime import Runtime
 from streams.web.auth import CALLER_KEY, audited_path, error, supervisor
 
@@ -80,27 +82,33 @@ async def areas_geojson(request: web.Request) -> web.Response:
 
 
 async def areas(request: web.Request) -> web.Response:
-    """Every area with its current state (the ``area.snapshots`` value)."""
+    """Every area with its current state: the ``area.snapshots`` value the coverage leader last
+    published, as it stored it (an area it has not judged yet: its snapshot with nothing
+    known, state ``unknown``)."""
     runtime = _runtime(request)
     now = _now(runtime)
-    views = await current_views(runtime, now)
-    return _json({"ts": format_ts(now), "areas": [view.snapshot for view in views.values()]})
+    await runtime.refresh_fences(await runtime.state.area_version())
+    snapshots = await _area_snapshots(runtime, now, sorted(runtime.fences.areas))
+    body = b'{"ts":' + orjson.dumps(format_ts(now)) + b',"areas":['
+    return web.Response(body=body + b",".join(snapshots) + b"]}", content_type="application/json")
 
 
 async def area_detail(request: web.Request) -> web.Response:
-    """One area: its state, outline, coverage history today and (supervisors) recent visits."""
+    """One area: its state (as :func:`areas`), outline, coverage history today and
+    (supervisors) recent visits."""
     runtime = _runtime(request)
     now = _now(runtime)
     area_id = request.match_info["area_id"]
-    views = await current_views(runtime, now)
-    view = views.get(area_id)
-    if view is None:
+    await runtime.refresh_fences(await runtime.state.area_version())
+    area = runtime.fences.areas.get(area_id)
+    if area is None:
         return error(404, f"no area {area_id!r}")
+    (snapshot,) = await _area_snapshots(runtime, now, [area_id])
     day = local_day(now, ZoneInfo(runtime.settings.timezone))
     history = [c for c in await runtime.state.coverage_changes(day) if c["area_id"] == area_id]
     body: dict[str, Any] = {
-        **view.snapshot,
-        "geometry": geometry_to_geojson(view.facts.area.geometry),
+        **orjson.loads(snapshot),
+        "geometry": geometry_to_geojson(area.geometry),
         "coverage_history_today": history,
         "visits_recent": None,
     }
@@ -110,6 +118,25 @@ async def area_detail(request: web.Request) -> web.Response:
         body["visits_recent"] = visits[:50]
         await _audit(request, "area_visits", {"area_id": area_id, "visits": len(visits[:50])})
     return _json(body)
+
+
+async def _area_snapshots(runtime: Runtime, now: float, area_ids: Sequence[str]) -> list[bytes]:
+    """The stored snapshots of ``area_ids`` (areas defined now), encoded; an area without one
+    (not judged yet) gets :func:`_unjudged_snapshot`."""
+    stored = await runtime.state.area_views(area_ids)
+    return [
+        _unjudged_snapshot(runtime, runtime.fences.areas[area_id], now) if blob is None else blob
+        for area_id, blob in zip(area_ids, stored, strict=True)
+    ]
+
+
+def _unjudged_snapshot(runtime: Runtime, area: AreaDefinition, now: float) -> bytes:
+    """The snapshot of an area the coverage leader has not judged yet (defined a moment ago, or
+    no evaluation yet): nothing known of it, coverage ``unknown``, today's ledger empty."""
+    timezone = runtime.settings.timezone
+    day = local_day(now, ZoneInfo(timezone))
+    ledger = daily_ledger(area.area_id, day, policy_for(area, timezone), [], 0, {}, now)
+    return orjson.dumps(snapshot_value(AreaFacts(area), None, ledger, now))
 
 
 async def alerts(request: web.Request) -> web.Response:

@@ -3,7 +3,7 @@
 Every scenario runs on fresh topics, consumer group and key prefix, and its final state
 (``tests.chaos.compare``) must equal that of the first clean run. ``make test`` runs the short
 day with the scenarios that pass reliably today; ``make chaos`` runs the full day with all of
-them (see README, "Chaos suite").
+them (docs/development.md, "The chaos suite").
 """
 
 from __future__ import annotations

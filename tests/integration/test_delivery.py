@@ -16,11 +16,11 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from streams import topics
-from streams.agents.batches import guarded
 from streams.clock import EventClock
 from streams.devtools.bench.runner import preload
 from streams.devtools.bench.support import BENCH_EPOCH, area_messages, make_fleet, ping_messages
 from streams.devtools.stack.embedded import Services
+from streams.engines.batches import guarded
 from streams.engines.presence import PresenceEngine
 from streams.engines.presence_process import ping_batch
 from streams.engines.stage import StageRuntime, limits_for

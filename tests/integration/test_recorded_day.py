@@ -14,7 +14,8 @@ import shapely
 
 from schemas import assert_valid
 from streams.domain.areas import AreaDefinition
-from streams.engines.coverage import DEMAND_SOURCES, REEVALUATE_AFTER_S
+from streams.domain.scheduling import REEVALUATE_AFTER_S
+from streams.engines.coverage import DEMAND_SOURCES
 from streams.metrics import Metrics
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish

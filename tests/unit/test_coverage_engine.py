@@ -1,8 +1,8 @@
-"""When the coverage evaluator may skip an area whose facts did not change, and when it rests."""
+"""Which areas the coverage evaluator reads as touched, when an area keeps its fingerprint
+without its facts being built again, and which snapshots it publishes."""
 
 from __future__ import annotations
 
-import tracemalloc
 from dataclasses import replace
 from typing import Any
 
@@ -11,101 +11,13 @@ import pytest
 from shapely.geometry import box
 
 from streams.domain.areas import AreaDefinition
-from streams.domain.coverage import CoveragePolicy, CoverageStatus, PolicyBand
+from streams.domain.scheduling import SNAPSHOT_REFRESH_S, UNTOUCHED_FINGERPRINT, facts_fingerprint
 from streams.domain.snapshots import AreaFacts, snapshot_value
-from streams.engines.coverage import (
-    EVALUATE_EVERY_S,
-    REEVALUATE_AFTER_S,
-    SNAPSHOT_REFRESH_S,
-    UNTOUCHED_FINGERPRINT,
-    VIEW_REFRESH_S,
-    AreasRead,
-    Figures,
-    area_facts,
-    area_fingerprint,
-    due_again,
-    facts_fingerprint,
-    rest_until,
-    snapshot_due,
-    snapshot_fingerprint,
-    spread_start,
-    view_due,
-    with_ts,
-)
+from streams.engines.coverage.reading import AreasRead, Figures, area_facts, area_fingerprint
+from streams.engines.coverage.views import AreaView, SnapshotLog
 from streams.state import DemandView, PresenceView
 
-EVENING = PolicyBand(18 * 60, 2 * 60, 7200.0)
-POLICY = CoveragePolicy(bands=(EVENING,), default_max_gap_s=14400.0, alert=True)
-NOON = 1_795_176_000.0  # 2026-11-20T12:00:00Z (Europe/London is UTC in November)
-
-
-def status(state: str, elapsed_s: float, limit_s: float = 14400.0) -> CoverageStatus:
-    return CoverageStatus("ia-01", state, None, elapsed_s, limit_s, NOON, None)  # type: ignore[arg-type]
-
-
-def test_an_unchanged_covered_area_is_skipped_until_it_nears_its_limit() -> None:
-    assert not due_again(POLICY, status("covered", 3600), NOON, NOON + 10, 10)
-    assert due_again(POLICY, status("covered", 0.8 * 14400 - 5), NOON, NOON + 10, 10)
-
-
-def test_an_at_risk_area_is_evaluated_when_it_reaches_the_limit() -> None:
-    assert not due_again(POLICY, status("at_risk", 14000), NOON, NOON + 10, 10)
-    assert due_again(POLICY, status("at_risk", 14395), NOON, NOON + 10, 10)
-
-
-def test_the_evening_band_starting_forces_an_evaluation() -> None:
-    six_pm = NOON + 6 * 3600
-    assert due_again(POLICY, status("covered", 60), six_pm - 5, six_pm + 1, 6)
-
-
-def test_every_area_is_evaluated_again_after_a_while_of_wall_time() -> None:
-    assert due_again(POLICY, status("uncovered", 20000), NOON, NOON + 2, REEVALUATE_AFTER_S)
-    assert not due_again(POLICY, status("uncovered", 20000), NOON, NOON + 2, 2)
-
-
-def test_a_fast_replay_alone_does_not_make_every_area_due() -> None:
-    # two wall seconds in which the event clock moved 140 s (a replay at 70x)
-    assert not due_again(POLICY, status("uncovered", 20000), NOON, NOON + 140, 2)
-    assert not due_again(POLICY, status("covered", 3600), NOON, NOON + 140, 2)
-
-
-def test_a_snapshot_is_published_when_it_changes_and_refreshed_once_a_minute() -> None:
-    assert snapshot_due(None, b"a", NOON) == "changed"
-    assert snapshot_due((b"a", NOON), b"b", NOON + 2) == "changed"
-    assert snapshot_due((b"a", NOON), b"a", NOON + 2) is None
-    assert snapshot_due((b"a", NOON), b"a", NOON + SNAPSHOT_REFRESH_S - 0.001) is None
-    assert snapshot_due((b"a", NOON), b"a", NOON + SNAPSHOT_REFRESH_S) == "refresh"
-
-
-def test_a_quick_evaluation_leaves_the_next_tick_on_time() -> None:
-    assert rest_until(100.0, 100.05) < 100.0 + EVALUATE_EVERY_S
-
-
-def test_a_slow_evaluation_rests_as_long_as_it_took() -> None:
-    assert rest_until(100.0, 103.5) == 107.0
-
-
-def test_a_busy_area_gets_a_new_view_at_most_every_refresh_interval() -> None:
-    shown = status("covered", 600)
-    assert not view_due(shown, status("covered", 610), VIEW_REFRESH_S - 1)
-    assert view_due(shown, status("covered", 610), VIEW_REFRESH_S)
-
-
-def test_the_first_views_of_a_large_pack_come_due_spread_over_the_refresh_interval() -> None:
-    built = [spread_start(f"cell-{n:05d}", NOON, VIEW_REFRESH_S) for n in range(10_000)]
-    due_in = sorted(VIEW_REFRESH_S - (NOON - at) for at in built)
-    assert all(0 < s <= VIEW_REFRESH_S for s in due_in)
-    per_second = [sum(1 for s in due_in if k < s <= k + 1) for k in range(int(VIEW_REFRESH_S))]
-    assert max(per_second) < 1_200  # about 1,000 each second, not 10,000 at once
-    assert spread_start("cell-00042", NOON, VIEW_REFRESH_S) == built[42]  # fixed per area
-
-
-def test_a_change_of_coverage_state_or_severity_gets_a_new_view_at_once() -> None:
-    shown = status("covered", 11000)
-    assert view_due(shown, status("at_risk", 11600), 0.5)
-    assert view_due(shown, replace(shown, severity="high"), 0.5)
-    assert view_due(None, shown, 0.5)
-
+NOON = 1_795_176_000.0  # 2026-11-20T12:00:00Z
 
 PRESENCE_REPLIES: dict[str, tuple[Any, ...]] = {
     "present": ({b"ia-01|1001": b"pcso|foot"}, {}, {}, None, {}, []),
@@ -161,32 +73,6 @@ def test_an_area_without_any_state_has_the_untouched_fingerprint() -> None:
     )
 
 
-def test_a_published_snapshot_is_its_content_fingerprint_with_its_time() -> None:
-    snapshot = {"schema": "area.snapshots/1", "ts": "2026-11-20T12:00:00.000Z", "area_id": "a"}
-    body = {key: value for key, value in snapshot.items() if key != "ts"}
-    fingerprint = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-
-    assert orjson.loads(with_ts(snapshot["ts"], fingerprint)) == snapshot
-    assert orjson.loads(with_ts(snapshot["ts"], b"{}")) == {"ts": snapshot["ts"]}
-
-
-def test_a_snapshot_fingerprint_kept_per_area_holds_about_its_length_in_memory() -> None:
-    area = AreaDefinition(
-        "grid-00001", "Bench cell 1", "comparison", box(-1.9, 52.48, -1.89, 52.49)
-    )
-    snapshot = snapshot_value(AreaFacts(area), None, None, NOON)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        kept = [snapshot_fingerprint(snapshot) for _ in range(100)]
-        held, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    ts, fingerprint = kept[0]
-    assert orjson.loads(with_ts(ts, fingerprint)) == snapshot
-    assert (held - before) / len(kept) < len(fingerprint) + 200  # orjson's buffer: 4 KB
-
-
 def areas_read(present: dict[str, dict[str, str]], figures: Figures) -> AreasRead:
     presence = replace(figures.presence, present=present)
     touched = presence.areas() | figures.demand.areas()
@@ -214,3 +100,28 @@ def test_an_area_whose_presence_is_as_before_keeps_its_fingerprint_without_build
     assert moved[2] == facts_fingerprint(moved_facts) != first[2]
     assert gone_facts is None  # no state at all: untouched
     assert gone[2] == UNTOUCHED_FINGERPRINT
+
+
+def area_view_at(area: AreaDefinition, now: float) -> AreaView:
+    return AreaView(AreaFacts(area), None, snapshot_value(AreaFacts(area), None, None, now))
+
+
+async def test_snapshots_are_due_when_first_seen_and_kept_only_once_published() -> None:
+    area = AreaDefinition("ia-01", "Station", "impact", box(-1.9, 52.48, -1.89, 52.49))
+    log = SnapshotLog()
+    first = {"ia-01": area_view_at(area, NOON)}
+
+    due = await log.due(first, 100.0)
+    assert list(due.outgoing) == ["ia-01"]
+    assert orjson.loads(due.outgoing["ia-01"]) == first["ia-01"].snapshot
+    assert due.changed == [due.outgoing["ia-01"]]
+    assert due.messages() == [(b"ia-01", due.outgoing["ia-01"])]
+    assert list((await log.due(first, 101.0)).outgoing) == ["ia-01"]  # not published yet
+
+    log.published(due)
+    assert (await log.due(first, 101.0)).outgoing == {}
+    later = {"ia-01": area_view_at(area, NOON + 2)}  # a new view, the same content
+    assert (await log.due(later, 102.0)).outgoing == {}
+    refreshed = await log.due(later, 100.0 + SNAPSHOT_REFRESH_S)
+    assert list(refreshed.outgoing) == ["ia-01"]
+    assert refreshed.changed == []  # a refresh goes to the topic, not to the live pages

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from streams import topics
-from streams.engines.presence import Directory, StoreChangedError
+from streams.engines.join_directory import Directory, StoreChangedError
 
 CAD_PARTITIONS = topics.BY_NAME[topics.INCIDENTS].partitions
 

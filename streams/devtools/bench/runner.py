@@ -76,7 +76,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
 from streams.devtools.bench.support import (
@@ -116,6 +115,8 @@ from streams.domain.roster import decode_roster
 from streams.domain.timefmt import format_ts
 from streams.domain.validation import TimeLimits
 from streams.engines.coverage import judging_hold_s
+from streams.kafka.producer import new_producer
+from streams.kafka.reader import TopicPartition, new_reader
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
@@ -130,7 +131,7 @@ WATERMARK_POLL_S = 0.005
 PARTITIONS = topics.BY_NAME[topics.PINGS].partitions
 PRELOAD_CHUNK = 2000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-STEPS = ("throughput", "scaling", "latency", "alert", "soak")
+STEPS = ("throughput", "scaling", "latency", "alert", "api", "soak")
 
 
 @dataclass(frozen=True)
@@ -379,12 +380,7 @@ async def getmany_rate(
     bootstrap: str, topic: str, total: int, fetch_wait_ms: int, batch: int, timeout_s: float
 ) -> Window:
     """The ceiling: a plain aiokafka consumer reading ``total`` messages with ``getmany``."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=fetch_wait_ms,
-    )
+    consumer = new_reader(bootstrap, fetch_max_wait_ms=fetch_wait_ms)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
@@ -911,9 +907,7 @@ class Bench:
         messages, fleet = ping_messages(fleet, count, start, rate, seed=int(start))
         topic = settings.topic(topics.PINGS)
         state = State(settings.redis_url, settings.key_prefix, Metrics(()))
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20
-        )
+        producer = new_producer(settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20)
         await producer.start()
         observations: list[tuple[float, dict[int, int]]] = []
         done = asyncio.Event()
@@ -1011,12 +1005,7 @@ class Bench:
         wall_step = step_s / plan.alert_speed
         hold_s = judging_hold_s(settings)  # the instant of the crossing is judged this much later
         alerts: list[tuple[float, dict[str, Any]]] = []
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=20,
-        )
+        consumer = new_reader(settings.kafka_bootstrap, fetch_max_wait_ms=20)
         await consumer.start()
         consumer.assign([TopicPartition(settings.topic(topics.ALERTS), 0)])
         await consumer.seek_to_beginning()
@@ -1034,7 +1023,7 @@ class Bench:
                             continue
 
         reader = asyncio.create_task(read_alerts())
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
+        producer = new_producer(settings.kafka_bootstrap, linger_ms=0)
         await producer.start()
         crossed_at: float | None = None
         matched: tuple[float, dict[str, Any]] | None = None
@@ -1475,6 +1464,7 @@ def _shares(cpu: Mapping[str, float]) -> str:
 
 def run(plan: Plan, out: Path, profile: bool = False) -> int:
     """Run every measurement, print the table, write the JSON file."""
+    from streams.devtools.bench import api_latency  # here: it builds on this module's pieces
     from streams.devtools.bench import (
         soak as bench_soak,  # here: the soak builds on this module's pieces
     )
@@ -1498,6 +1488,7 @@ def run(plan: Plan, out: Path, profile: bool = False) -> int:
             ),
             ("latency", bench.latency),
             ("alert", bench.alert_latency),
+            ("api", api_latency.ApiLatency(bench).run),
         ]
         if plan.soak_minutes > 0:
             steps.append(("soak", bench_soak.Soak(bench, plan.soak_minutes).run))
@@ -1512,7 +1503,8 @@ def run(plan: Plan, out: Path, profile: bool = False) -> int:
                 print(f"  {name} failed: {error}", flush=True)
         published = bench.published
         profiles = bench.profiles
-    rows = build_rows(results) + bench_soak.soak_rows(results.get("soak"))
+    rows = build_rows(results) + api_latency.api_rows(results.get("api"))
+    rows += bench_soak.soak_rows(results.get("soak"))
     limits = limits_summary(results)
     print()
     print(format_table(rows))

@@ -14,7 +14,7 @@ that a stall shows, and every process's CPU seconds (the broker's too: see :data
 Growth is the least-squares slope over the soak's second half (the first is the warm-up: every
 radio's track fills with the fixes of the allowed lateness, the caches and the allocators' pools
 fill). Every visit open since the start qualifies ``qualifying_s`` (10 minutes) after it, all at
-once, which a 20-minute soak's second half begins with (the README says what that step is).
+once, which a 20-minute soak's second half begins with (docs/benchmarks.md says what that step is).
 The noise is the residual
 standard deviation about that line. A figure **levels off** when its slope is at most
 :data:`FLOOR_MB_PER_MIN` or its growth over the half (slope x span) is within
@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from streams import topics
 from streams.devtools.bench.runner import (
@@ -55,6 +54,7 @@ from streams.devtools.bench.runner import (
 from streams.devtools.bench.support import Fleet, Row, area_messages, make_fleet, ping_messages
 from streams.devtools.stack.embedded import ManagedProcess, python_command, wait_until
 from streams.domain.timefmt import format_ts
+from streams.kafka.producer import Producer, new_producer
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import State
@@ -389,10 +389,8 @@ class Soak:
     ) -> None:
         """Pings at :data:`SOAK_RATE`, each dated and sent when due, and a heartbeat every
         :data:`HEARTBEAT_S`; every chunk's deliveries are awaited before the next is sent."""
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            linger_ms=LINGER_MS,
-            max_batch_size=1 << 20,
+        producer = new_producer(
+            settings.kafka_bootstrap, linger_ms=LINGER_MS, max_batch_size=1 << 20
         )
         await producer.start()
         topic = settings.topic(topics.PINGS)
@@ -493,7 +491,7 @@ def soak_chunk(fleet: Fleet, start_ts: float, seed: int) -> tuple[Messages, Flee
 
 
 async def heartbeat(
-    producer: AIOKafkaProducer, settings: Settings, now: float
+    producer: Producer, settings: Settings, now: float
 ) -> list[asyncio.Future[Any]]:
     """A ``clock.ticks`` heartbeat at ``now``, in band to every pings partition too (as the
     simulator publishes them); its deliveries."""

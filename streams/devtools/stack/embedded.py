@@ -23,10 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
-
-from streams.kafka.admin import ensure_topics
+from streams.kafka.admin import broker_answers, ensure_topics
 
 _PR_SET_PDEATHSIG = 1
 
@@ -171,18 +168,7 @@ def start_broker(port: int, log_dir: Path) -> ManagedProcess:
 
 
 def _metadata_ok(bootstrap: str) -> bool:
-    async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
-        try:
-            await admin.start()
-            await admin.list_topics()
-        except (KafkaError, OSError):
-            return False
-        finally:
-            await admin.close()
-        return True
-
-    return asyncio.run(probe())
+    return asyncio.run(broker_answers(bootstrap, timeout_ms=2000))
 
 
 def start_redis(port: int, log_dir: Path) -> ManagedProcess:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date, datetime
 from itertools import pairwise
@@ -225,14 +226,9 @@ def test_daily_ledger_brings_visits_dose_gap_and_fidelity_together() -> None:
         "longest_gap_s": ledger.longest_gap_s,
         "fidelity": {"met": 3, "due": 6, "share": 0.5},
     }
-    snapshot = {
-        "schema": "area.snapshots/1",
-        "area_id": "WM-IA-017",
-        "name": "Digbeth High Street",
-        "kind": "impact",
-        "ts": "2026-11-21T20:30:00.000Z",
-        "coverage": {"state": "covered", "ledger": value},
-    }
+    example = schemas.SCHEMA_DIR / "examples" / "area.snapshots" / "impact-area-covered-busy.json"
+    snapshot = json.loads(example.read_text(encoding="utf-8"))
+    snapshot["coverage"]["ledger"] = value
     schemas.assert_valid("area.snapshots", snapshot)
 
 

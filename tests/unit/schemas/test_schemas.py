@@ -31,6 +31,9 @@ _SCHEMA_KEYWORDS = (
     "contains",
 )
 
+CLOSED_VISIT = "05-closed-neighbourhood-foot-qualifying.json"
+"""A generated example of a closed visit (``python -m streams.devtools.examples``)."""
+
 PING = {"issi": "2350017", "ts": "2026-11-21T18:04:05.250Z", "lat": 52.4797, "lon": -1.9026}
 
 
@@ -324,7 +327,7 @@ def test_an_area_polygon_ring_of_three_positions_is_rejected_at_its_path() -> No
 
 
 def test_a_closed_visit_must_have_an_end() -> None:
-    visit = _read_json(EXAMPLES_DIR / "presence.visits" / "closed-qualifying-reactive.json")
+    visit = _read_json(EXAMPLES_DIR / "presence.visits" / CLOSED_VISIT)
 
     errors = schemas.validation_errors("presence.visits", {**visit, "end": None})
 
@@ -332,7 +335,7 @@ def test_a_closed_visit_must_have_an_end() -> None:
 
 
 def test_a_bad_end_time_is_explained_by_its_format_not_by_null() -> None:
-    visit = _read_json(EXAMPLES_DIR / "presence.visits" / "closed-qualifying-reactive.json")
+    visit = _read_json(EXAMPLES_DIR / "presence.visits" / CLOSED_VISIT)
 
     errors = schemas.validation_errors("presence.visits", {**visit, "end": "yesterday"})
 
@@ -342,12 +345,16 @@ def test_a_bad_end_time_is_explained_by_its_format_not_by_null() -> None:
     ]
 
 
-def test_snapshot_groups_hold_nested_state_but_no_arrays() -> None:
-    snapshot = _read_json(EXAMPLES_DIR / "area.snapshots" / "minimal.json")
-    nested = {"by_role": {"response": 1, "detail": {"note": None, "stale": False}}}
+def test_snapshot_groups_take_no_field_the_service_does_not_emit() -> None:
+    snapshot = _read_json(EXAMPLES_DIR / "area.snapshots" / "impact-area-covered-busy.json")
+    presence = snapshot["presence"]
 
-    schemas.assert_valid("area.snapshots", {**snapshot, "presence": nested})
-    assert schemas.validation_errors("area.snapshots", {**snapshot, "dose": {"windows": [15, 60]}})
+    assert schemas.validation_errors(
+        "area.snapshots", {**snapshot, "presence": {**presence, "detail": {"note": None}}}
+    ) == ["$.presence: Additional properties are not allowed ('detail' was unexpected)"]
+    assert schemas.validation_errors(
+        "area.snapshots", {**snapshot, "dose": {**snapshot["dose"], "30m": snapshot["dose"]["1h"]}}
+    ) == ["$.dose: Additional properties are not allowed ('30m' was unexpected)"]
 
 
 def test_an_area_pack_of_the_example_areas_validates() -> None:

@@ -26,7 +26,8 @@ class FakeProducer:
 
     sent: ClassVar[list[tuple[str, bytes | None, bytes | None, float]]] = []
 
-    def __init__(self, **config: object) -> None:
+    def __init__(self, bootstrap: str, **config: object) -> None:
+        self.bootstrap = bootstrap
         self.config = config
 
     async def start(self) -> None:
@@ -75,7 +76,7 @@ def test_read_file_names_the_bad_line(tmp_path: Path) -> None:
 def test_publish_copies_each_tick_into_every_pings_and_cad_partition_and_paces_by_speed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(publisher, "AIOKafkaProducer", FakeProducer)
+    monkeypatch.setattr(publisher, "new_producer", FakeProducer)
     sent = asyncio.run(
         publisher.publish(RECORDS, "localhost:9092", speed=0.5, topic_prefix="test.")
     )
@@ -101,7 +102,7 @@ def test_publish_rejects_a_non_positive_speed() -> None:
 def test_a_malformed_tick_is_not_copied_into_the_pings_partitions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(publisher, "AIOKafkaProducer", FakeProducer)
+    monkeypatch.setattr(publisher, "new_producer", FakeProducer)
     malformed = Record(0.0, "clock.ticks", "simulator", b'{"source":"simulator","ts":"soon"}')
     assert asyncio.run(publisher.publish([malformed], "localhost:9092", speed=None)) == 1
     assert [topic for topic, *_ in FakeProducer.sent] == ["clock.ticks"]

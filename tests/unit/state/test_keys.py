@@ -3,6 +3,7 @@ modules build are all in it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streams.metrics import MetricsRecorder
@@ -10,11 +11,31 @@ from streams.state import State
 from streams.state import keys as layout
 from streams.state.scripts import APPLY_LUA, UPGRADE_WINDOWS_LUA, lua
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "redis-keys.md"
+ROOT = Path(__file__).resolve().parents[3]
+DOC = ROOT / "docs" / "redis-keys.md"
+MENTION = re.compile(r"`(?:P:)?(\{[a-zA-Z0-9._-]+\}:[^`\s]+)`")
+"""A key named in prose: ``P:{tag}:suffix`` or ``{tag}:suffix`` (N: a partition, *: any)."""
 
 
 def test_the_committed_key_table_is_the_one_generated_from_the_layout() -> None:
     assert DOC.read_text() == layout.markdown(), "run: python -m streams.state > docs/redis-keys.md"
+
+
+def test_the_keys_the_readme_and_docs_name_are_in_the_layout() -> None:
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    mentions = {
+        "P:" + mention.replace(".N}", ".0}")
+        for page in pages
+        if page != DOC
+        for mention in MENTION.findall(page.read_text())
+    }
+    families = {mention.removesuffix("*"): mention.endswith("*") for mention in mentions}
+    keys = [key for key, any_suffix in families.items() if not any_suffix]
+    slots = [slot for slot, any_suffix in families.items() if any_suffix]
+    assert len(keys) >= 5
+    assert layout.undocumented(keys, "P") == []
+    patterns = [family.pattern.replace("<prefix>", "P") for family in layout.LAYOUT]
+    assert [slot for slot in slots if not any(p.startswith(slot) for p in patterns)] == []
 
 
 def test_every_family_has_its_own_pattern() -> None:

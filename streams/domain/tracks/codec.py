@@ -1,0 +1,283 @@
+"""Storage of a track: compact, JSON-safe.
+
+Only the settled state, the recent raw fixes with their locations and contexts, and the
+revisions are stored; recent states and facts are recomputed on load
+(:func:`~streams.domain.tracks.replay.replay_fixes`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Final
+
+import orjson
+
+from streams.domain.fences import Location
+from streams.domain.fixes import Fix
+from streams.domain.tracks.machine import visit_id_for, visit_of
+from streams.domain.tracks.model import (
+    DoseAccrued,
+    FixContext,
+    Membership,
+    Mode,
+    Policy,
+    Track,
+    TrackState,
+)
+from streams.domain.tracks.replay import replay_fixes
+from streams.domain.tracks.stored import (
+    JsonValue,
+    StoredEntry,
+    context_elided,
+    context_to_list,
+    fix_to_list,
+    stored_entry,
+    stored_place,
+)
+
+_SERIAL_VERSION: Final = 1
+
+
+def track_to_json(track: Track) -> bytes:
+    """A compact JSON form of ``track`` (read back with :func:`track_from_json`).
+
+    Each recent fix is stored as ``[fix, inside, near_only, context]`` with ``context`` ``null``
+    when it equals the one before (the settled state's for the first); those entries are encoded
+    once, when the fix is applied (:attr:`RecentFix.stored`), and spliced in here, so only the
+    first one's context is checked, against the settled state.
+    """
+    stored: dict[str, JsonValue] = {
+        "v": _SERIAL_VERSION,
+        "issi": track.issi,
+        "w": track.watermark if math.isfinite(track.watermark) else None,
+        "s": _state_to_dict(track.settled),
+    }
+    if track.revisions:
+        stored["rev"] = dict(track.revisions)  # visit id -> (revision, touched)
+    head = orjson.dumps(stored)
+    if not track.recent:
+        return head
+    recent = [entry.stored for entry in track.recent]
+    first = track.recent[0]
+    same = first.context == track.settled.context
+    if context_elided(first.stored) != same:
+        recent[0] = stored_entry(
+            stored_place(first.fix, first.location), first.context, track.settled.context
+        )
+    return b"".join((head[:-1], b',"r":[', b",".join(recent), b"]}"))
+
+
+def track_from_json(stored: bytes, policy: Policy) -> Track:
+    """The track :func:`track_to_json` stored, with its recent states recomputed under ``policy``.
+
+    ``policy`` must be the one the track was built with for the result to equal the original.
+    """
+    return _track_from_dict(orjson.loads(stored), policy)
+
+
+def _track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
+    if stored.get("v") != _SERIAL_VERSION:
+        raise ValueError(f"unknown stored track version {stored.get('v')!r}")
+    issi = _as_str(stored["issi"])
+    settled = _state_from_dict(issi, _as_mapping(stored["s"]), policy)
+    fixes: list[tuple[Fix, Location, FixContext]] = []
+    context = settled.context
+    for item in _as_list(stored.get("r", [])):
+        fix_list, inside_list, near_list, context_list = _as_list(item)
+        inside = frozenset(_as_str(area_id) for area_id in _as_list(inside_list))
+        near = inside | frozenset(_as_str(area_id) for area_id in _as_list(near_list))
+        if context_list is not None:
+            context = _context_from_list(_as_list(context_list))
+        if context is None:
+            raise ValueError("a stored recent fix has no context")
+        location = Location(inside, near)
+        fixes.append((_fix_from_list(issi, _as_list(fix_list)), location, context))
+    watermark = stored.get("w")
+    revisions = {
+        _as_str(visit_id): (int(_as_number(entry[0])), _as_number(entry[1]))
+        for visit_id, entry in _as_mapping(stored.get("rev", {})).items()
+        for entry in (_as_list(entry),)
+    }
+    return Track(
+        issi=issi,
+        settled=settled,
+        recent=replay_fixes(settled, settled.context, fixes, policy),
+        watermark=-math.inf if watermark is None else _as_number(watermark),
+        revisions=revisions,
+    )
+
+
+def _state_to_dict(state: TrackState) -> dict[str, JsonValue]:
+    stored: dict[str, JsonValue] = {}
+    if state.last_fix is not None:
+        stored["f"] = fix_to_list(state.last_fix)
+    if state.context is not None:
+        stored["c"] = context_to_list(state.context)
+    if state.last_segment_fast:
+        stored["fast"] = 1
+    if state.mode != "foot":
+        stored["mode"] = state.mode
+    if state.memberships:
+        stored["m"] = tuple(map(_membership_to_list, state.memberships))
+    if state.outliers:
+        stored["o"] = [fix_to_list(fix) for fix in state.outliers]
+    return stored
+
+
+def _state_from_dict(issi: str, stored: Mapping[str, object], policy: Policy) -> TrackState:
+    last_fix = stored.get("f")
+    context = stored.get("c")
+    return TrackState(
+        last_fix=None if last_fix is None else _fix_from_list(issi, _as_list(last_fix)),
+        context=None if context is None else _context_from_list(_as_list(context)),
+        last_segment_fast=bool(stored.get("fast", 0)),
+        mode=_as_mode(stored.get("mode", "foot")),
+        memberships=tuple(
+            _membership_from_list(issi, _as_list(m), policy) for m in _as_list(stored.get("m", []))
+        ),
+        outliers=tuple(_fix_from_list(issi, _as_list(f)) for f in _as_list(stored.get("o", []))),
+    )
+
+
+def _fix_from_list(issi: str, values: Sequence[object]) -> Fix:
+    numbers = [None if value is None else _as_number(value) for value in values]
+    numbers.extend([None] * (6 - len(numbers)))
+    ts, lat, lon, accuracy_m, speed_mps, heading_deg = numbers
+    if ts is None or lat is None or lon is None:
+        raise ValueError("a stored fix lacks ts, lat or lon")
+    return Fix(issi, ts, lat, lon, accuracy_m, speed_mps, heading_deg)
+
+
+def _context_from_list(values: Sequence[object]) -> FixContext:
+    device = values[1]
+    if device not in ("handheld", "vehicle"):
+        raise ValueError(f"unknown stored device {device!r}")
+    callsign = values[2] if len(values) > 2 else None
+    assigned = _as_list(values[3]) if len(values) > 3 else []
+    return FixContext(
+        role=_as_str(values[0]),
+        device="vehicle" if device == "vehicle" else "handheld",
+        callsign=None if callsign is None else _as_str(callsign),
+        assigned_areas=frozenset(_as_str(area_id) for area_id in assigned),
+    )
+
+
+def _membership_to_list(membership: Membership) -> StoredEntry:
+    published = membership.published
+    deferred = membership.deferred
+    return (
+        membership.area_id,
+        membership.start,
+        membership.role,
+        1 if membership.entered else 0,
+        membership.inside_fixes,
+        membership.outside_since,
+        membership.seconds,
+        membership.vehicle_seconds,
+        membership.reactive_seconds,
+        [(d.start, d.end, d.role, d.mode, d.activity, d.seconds) for d in deferred]
+        if deferred
+        else (),
+        1 if membership.lapsed else 0,
+        None
+        if published is None
+        else (
+            published.mode,
+            published.activity,
+            published.end,
+            published.seconds,
+            published.status,
+        ),
+    )
+
+
+def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -> Membership:
+    (
+        area_id,
+        start,
+        role,
+        entered,
+        inside_fixes,
+        outside_since,
+        seconds,
+        vehicle_seconds,
+        reactive_seconds,
+        deferred,
+        lapsed,
+        published,
+    ) = values
+    membership = Membership(
+        area_id=_as_str(area_id),
+        start=_as_number(start),
+        role=_as_str(role),
+        entered=bool(entered),
+        inside_fixes=int(_as_number(inside_fixes)),
+        outside_since=None if outside_since is None else _as_number(outside_since),
+        seconds=_as_number(seconds),
+        vehicle_seconds=_as_number(vehicle_seconds),
+        reactive_seconds=_as_number(reactive_seconds),
+        deferred=tuple(
+            DoseAccrued(
+                _as_str(area_id),
+                _as_number(d[0]),
+                _as_number(d[1]),
+                _as_str(d[2]),
+                _as_mode(d[3]),
+                "reactive" if d[4] == "reactive" else "proactive",
+                _as_number(d[5]),
+            )
+            for d in map(_as_list, _as_list(deferred))
+        ),
+        lapsed=bool(lapsed),
+        published=None,
+    )
+    if published is None:
+        return membership
+    mode, activity, end, published_seconds, status = _as_list(published)
+    if status not in ("open", "closed", "retracted"):
+        raise ValueError(f"unknown stored visit status {status!r}")
+    content = replace(membership, seconds=_as_number(published_seconds))
+    visit = visit_of(
+        content,
+        visit_id_for(issi, membership.area_id, membership.start),
+        issi,
+        "open" if status == "open" else "closed" if status == "closed" else "retracted",
+        None if end is None else _as_number(end),
+        policy,
+    )
+    visit = replace(
+        visit, mode=_as_mode(mode), activity="reactive" if activity == "reactive" else "proactive"
+    )
+    return replace(membership, published=visit)
+
+
+def _as_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string in a stored track, got {value!r}")
+    return value
+
+
+def _as_number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number in a stored track, got {value!r}")
+    return float(value)
+
+
+def _as_list(value: object) -> Sequence[object]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected a list in a stored track, got {value!r}")
+    return value
+
+
+def _as_mapping(value: object) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected an object in a stored track, got {value!r}")
+    return value
+
+
+def _as_mode(value: object) -> Mode:
+    if value not in ("foot", "vehicle"):
+        raise ValueError(f"unknown stored mode {value!r}")
+    return "vehicle" if value == "vehicle" else "foot"

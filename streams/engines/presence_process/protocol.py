@@ -1,0 +1,97 @@
+"""What crosses between a worker and its presence process: the requests, the replies, and the
+frames they travel in over the socket pair (a 4-byte big-endian length, then msgpack).
+
+Every request names the request it follows (``after``): the child applies it only if that one was
+applied, and refuses it otherwise (:mod:`streams.engines.presence_process`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+
+from streams.engines.batches import Events
+from streams.engines.presence import PingBatch
+from streams.metrics import RecordedCall
+
+_LENGTH = 4
+
+
+class ProcessPings(msgspec.Struct, tag="pings", array_like=True, frozen=True):
+    """Apply a batch of ``airwave.pings`` (request ``seq``, only if request ``after`` was
+    applied; 0: the first request of a child)."""
+
+    seq: int
+    after: int
+    generation: int
+    clock: float | None
+    batch: PingBatch
+
+
+class SettlePresence(msgspec.Struct, tag="settle", array_like=True, frozen=True):
+    """Settle on the clock (the ``settle_presence`` timer); ``highwaters`` per pings partition
+    as of the worker's last fetch."""
+
+    seq: int
+    after: int
+    generation: int
+    clock: float | None
+    highwaters: dict[int, int | None]
+
+
+class Done(msgspec.Struct, tag="done", array_like=True, frozen=True):
+    """Request ``seq`` was applied."""
+
+    seq: int
+    metrics: list[RecordedCall]
+    clock: float | None
+    cpu_seconds: float
+
+
+class Failed(msgspec.Struct, tag="failed", array_like=True, frozen=True):
+    """Request ``seq`` failed, or was ``refused`` (the request it follows was not applied);
+    nothing of it was committed."""
+
+    seq: int
+    metrics: list[RecordedCall]
+    unavailable: bool
+    refused: bool
+    error: str
+
+
+Request = ProcessPings | SettlePresence
+Reply = Done | Failed
+
+
+class PresenceUnavailableError(ConnectionError):
+    """A service the presence process needs is unavailable, or the process itself was lost: the
+    batch waits and is tried again."""
+
+
+class PresenceFailedError(RuntimeError):
+    """The presence process failed on a batch for a reason of its data or of the code."""
+
+
+def ping_batch(events: Events) -> PingBatch:
+    """The raw messages of a batch of Faust events, column by column."""
+    messages = [event.message for event in events]
+    return PingBatch(
+        partitions=[message.partition for message in messages],
+        offsets=[message.offset for message in messages],
+        keys=[message.key for message in messages],
+        values=[message.value for message in messages],
+        appended=[message.timestamp for message in messages],
+    )
+
+
+async def write_frame(writer: asyncio.StreamWriter, payload: bytes) -> None:
+    """Send one length-prefixed frame."""
+    writer.write(len(payload).to_bytes(_LENGTH, "big") + payload)
+    await writer.drain()
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes:
+    """Receive one length-prefixed frame (``IncompleteReadError`` once the other side closed)."""
+    length = int.from_bytes(await reader.readexactly(_LENGTH), "big")
+    return await reader.readexactly(length)
