@@ -221,8 +221,9 @@ class DemandEngine:
             open_incident_shown(after),
             after.closed_ts,
         )
-        changes.zremrangebyscore(slot + ":response", now - RESPONSE_SAMPLES_KEPT_S)
-        changes.zremrangebyscore(slot + ":closed", now - CLOSED_INCIDENTS_KEPT_S)
+        self.runtime.state.prune_incident_times(
+            changes, slot, now - RESPONSE_SAMPLES_KEPT_S, now - CLOSED_INCIDENTS_KEPT_S
+        )
 
     def _expiring_commits(self, topic: str, events: Events) -> dict[int, PartitionCommit]:
         """A commit per partition of the batch that first moves that partition's windows on."""
@@ -262,7 +263,7 @@ class DemandEngine:
             buckets = demand_changes([fact], area_ids, self.weights)
             counted = Changes()
             runtime.state.record_demand(counted, slot, buckets)
-            changes.once(f"{slot}:seen:{identity}|{fact.ts!r}", SEEN_TTL_S, counted)
+            runtime.state.count_once(changes, slot, identity, fact.ts, SEEN_TTL_S, counted)
         await self._finish(topic, events, list(commits.values()), rejections)
 
     async def _finish(

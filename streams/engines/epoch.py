@@ -147,6 +147,7 @@ class EpochWatch(Service):
         if isinstance(verdict, Trusted):
             if started is None:
                 log.info("Redis state trusted: epoch %s", verdict.epoch)
+                await self.redis_state.upgrade_window_layout()
                 self.status.trust(verdict.epoch)
             return
         self.status.lose(verdict)

@@ -27,9 +27,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from streams import topics
 from streams.domain.areas_feed import decode_area
 from streams.domain.roster import decode_roster
@@ -42,7 +39,7 @@ from streams.kafka.group import GroupAdmin, GroupBusyError, MissingTopicsError, 
 from streams.kafka.reader import TopicPartition, TopicReader
 from streams.metrics import MetricsRecorder
 from streams.settings import Settings
-from streams.state import Changes, PartitionCommit, State
+from streams.state import STORE_UNAVAILABLE, Changes, PartitionCommit, State
 
 IDLE_WAIT_SESSIONS = 3
 """How many session timeouts the rebuild waits for the members of stopped workers to leave."""
@@ -88,7 +85,7 @@ async def rebuild(settings: Settings, say: Say, *, workers_stopped: bool = False
         raise RebuildError(
             f"the broker at {settings.kafka_bootstrap} failed: {type(error).__name__}: {error}"
         ) from None
-    except (RedisConnectionError, RedisTimeoutError) as error:
+    except STORE_UNAVAILABLE as error:
         raise RebuildError(
             f"Redis at {redis_location(settings.redis_url)} is unavailable: {error}"
         ) from None
@@ -224,7 +221,7 @@ async def adopt(settings: Settings, say: Say) -> str:
         epoch = await state.claim_epoch(make_epoch())
         say(f"adopted the store ({applied} partitions applied) with epoch {epoch}")
         return epoch
-    except (RedisConnectionError, RedisTimeoutError) as error:
+    except STORE_UNAVAILABLE as error:
         raise RebuildError(
             f"Redis at {redis_location(settings.redis_url)} is unavailable: {error}"
         ) from None

@@ -13,8 +13,6 @@ from typing import Generic, Protocol, TypeVar
 
 import orjson
 from faust.exceptions import ProducerSendError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams import topics
 from streams.clock import Clock, EventClock, WallClock
@@ -25,7 +23,7 @@ from streams.domain.validation import Rejection, TimeLimits
 from streams.kafka.errors import KafkaError, broker_unavailable
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
-from streams.state import State
+from streams.state import STORE_UNAVAILABLE, State
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ INCREMENTAL_FENCE_CHANGES = 20
 """Up to this many changed areas are applied to the fence index; more rebuild it."""
 
 
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+UNAVAILABLE = (*STORE_UNAVAILABLE, ConnectionError, TimeoutError)
 
 
 def unavailable(error: BaseException) -> bool:

@@ -274,17 +274,11 @@ class EventHub:
         self.clients.discard(queue)
 
     async def _listen(self) -> None:
-        pubsub = self.runtime.state.redis.pubsub()
-        await pubsub.subscribe(self.runtime.state.events_channel)
-        try:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
+        async with contextlib.aclosing(self.runtime.state.live_events()) as live:
+            async for event in live:
                 for queue in list(self.clients):
                     with contextlib.suppress(asyncio.QueueFull):
-                        queue.put_nowait(message["data"])
-        finally:
-            await pubsub.aclose()
+                        queue.put_nowait(event)
 
     async def close(self) -> None:
         """Stop listening."""

@@ -31,3 +31,15 @@ def dump(url: str, prefix: str, *, skip_suffixes: tuple[str, ...] = ()) -> dict[
     finally:
         client.close()
     return found
+
+
+def key_types(url: str, prefix: str) -> dict[str, str]:
+    """key -> its Redis type, of every key under ``prefix``."""
+    client = redis.Redis.from_url(url)
+    try:
+        return {
+            raw_key.decode(): client.type(raw_key).decode()
+            for raw_key in client.scan_iter(match=f"{prefix}:*", count=1000)
+        }
+    finally:
+        client.close()

@@ -21,8 +21,9 @@ from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish
 from streams.simulator.world import Record, SimulationOptions, generate
 from streams.state import DemandView, State, window_sums
+from streams.state.keys import families_of
 from tests.helpers.kafka import pings_messages, read_topic, run
-from tests.helpers.redis_dump import dump
+from tests.helpers.redis_dump import dump, key_types
 
 pytestmark = pytest.mark.integration
 
@@ -261,6 +262,19 @@ def test_replaying_the_day_changes_nothing_in_redis(event_worker, day, processed
         key for key in before.keys() | after.keys() if before.get(key) != after.get(key)
     )
     assert changed == [], {key: (before.get(key), after.get(key)) for key in changed[:3]}
+
+
+def test_every_key_left_by_the_day_is_in_the_key_layout(event_worker, processed) -> None:  # type: ignore[no-untyped-def]
+    settings = event_worker.settings
+    types = key_types(settings.redis_url, settings.key_prefix)
+    families = families_of(types, settings.key_prefix)
+    assert len(types) > 100
+    assert sorted(key for key, family in families.items() if family is None) == []
+    assert {
+        key: (types[key], family.redis_type)
+        for key, family in families.items()
+        if family is not None and types[key] != family.redis_type
+    } == {}
 
 
 def settled(read: Any, quiet_s: float = 6.0, timeout_s: float = 90.0) -> Any:

@@ -86,6 +86,8 @@ async def test_window_sums_stored_by_an_earlier_version_are_kept_and_go_on_expir
         await state.redis.hset(family + ":total", mapping={"x": "25", "late": "3"})
     now = MINUTE * 60.0
 
+    assert await state.upgrade_window_layout({family: WINDOWS}) == 1  # once, at start
+    assert await state.upgrade_window_layout({family: WINDOWS}) == 0
     expiry = Changes()
     expiry.win_expire(family, now, WINDOWS)
     await state.commit([PartitionCommit("test", 0, None, expiry)])

@@ -15,13 +15,15 @@ E1 = "2026-12-01T10:00:00Z/0011223344556677"
 
 
 class FakeStore:
-    """Stands in for :class:`streams.state.State`: an epoch key, and who claimed it."""
+    """Stands in for :class:`streams.state.State`: an epoch key, who claimed it, and how often
+    the window layout was upgraded."""
 
     epoch_key = "cw:{meta}:epoch"
 
     def __init__(self, stored: str | None) -> None:
         self.stored = stored
         self.claims: list[str] = []
+        self.upgrades = 0
 
     async def epoch(self) -> str | None:
         return self.stored
@@ -31,6 +33,10 @@ class FakeStore:
         if self.stored is None:
             self.stored = epoch
         return self.stored
+
+    async def upgrade_window_layout(self) -> int:
+        self.upgrades += 1
+        return 0
 
 
 def watch(
@@ -67,6 +73,17 @@ async def test_a_store_with_an_epoch_is_trusted_and_ready(monkeypatch: pytest.Mo
     assert status.readiness() == (True, {"state": "ok", "epoch": E1})
     assert store.claims == []
     assert lost_gauge(metrics, "epoch_missing") == 0
+
+
+async def test_the_window_layout_is_upgraded_once_when_the_store_is_first_trusted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = FakeStore(E1)
+    watcher, status, _ = watch(store, monkeypatch, committed=True)
+    await watcher.check()
+    await watcher.check()
+    assert status.usable
+    assert store.upgrades == 1
 
 
 async def test_a_new_deployment_writes_its_epoch_and_uses_it(

@@ -89,7 +89,6 @@ async def offered_load(
     start = time.time() + 0.5
     messages, fleet = ping_messages(fleet, count, start, rate, seed=int(start))
     state = State(settings.redis_url, settings.key_prefix, Metrics(()))
-    keys = [state.watermark_key(topics.PINGS, p) for p in range(PARTITIONS)]
     producer = new_producer(settings.kafka_bootstrap, linger_ms=5, max_batch_size=1 << 20)
     await producer.start()
     observations: list[Observation] = []
@@ -97,10 +96,8 @@ async def offered_load(
 
     async def poll() -> None:
         while not done.is_set():
-            values = await state.redis.mget(keys)
-            observations.append(
-                (time.time(), {p: int(v) for p, v in enumerate(values) if v is not None})
-            )
+            applied = await state.watermarks(topics.PINGS, range(PARTITIONS))
+            observations.append((time.time(), {p: v for p, v in applied.items() if v >= 0}))
             await asyncio.sleep(WATERMARK_POLL_S)
 
     poller = asyncio.create_task(poll())

@@ -10,14 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from streams import topics
 from streams.devtools.bench.support import MetricsText, rate_between
 from streams.devtools.stack.embedded import ManagedProcess, http_ok, spawn, wait_until
-from streams.metrics import Metrics
 from streams.settings import Settings
-from streams.state import State
+from streams.state.measure import key_sizes, server_pid, watermark_reader
 
 POLL_S = 0.1
 PARTITIONS = topics.BY_NAME[topics.PINGS].partitions
@@ -75,13 +72,12 @@ def watermark_progress(settings: Settings, roster: int, areas: int) -> Progress:
     """A worker's progress from its applied-offset watermarks in Redis (written in the same Lua
     call as the state): pings applied, and whether the roster and areas are applied. Costs the
     worker nothing (its /metrics grows with the areas)."""
-    state = State(settings.redis_url, settings.key_prefix, Metrics(()))
-    keys = [state.watermark_key(topics.PINGS, p) for p in range(PARTITIONS)]
-    keys += [state.watermark_key(topics.ROSTER, 0), state.watermark_key(topics.AREAS, 0)]
-    client = redis.Redis.from_url(settings.redis_url)
+    positions = [(topics.PINGS, p) for p in range(PARTITIONS)]
+    positions += [(topics.ROSTER, 0), (topics.AREAS, 0)]
+    read = watermark_reader(settings.redis_url, settings.key_prefix, positions)
 
     def progress() -> tuple[float, bool]:
-        values = [None if v is None else int(v) for v in client.mget(keys)]
+        values = read()
         applied = sum(v + 1 for v in values[:PARTITIONS] if v is not None)
         roster_wm, areas_wm = values[PARTITIONS:]
         ready = (roster_wm if roster_wm is not None else -1) >= roster - 1 and (
@@ -215,20 +211,12 @@ def measured_window(samples: Sequence[Sample], count: float, total: int, warmup_
 def prefix_memory(redis_url: str, prefix: str) -> tuple[int, int, dict[str, int]]:
     """(bytes, keys, bytes by key kind) of every Redis key under ``prefix:`` (MEMORY USAGE with
     every element counted)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        pipe = client.pipeline(transaction=False)
-        for key in keys:
-            pipe.memory_usage(key, samples=0)
-        sizes = pipe.execute()
-    finally:
-        client.close()
+    sizes = key_sizes(redis_url, prefix)
     by_kind: dict[str, int] = {}
-    for key, size in zip(keys, sizes, strict=True):
-        kind = key_kind(key.decode())
-        by_kind[kind] = by_kind.get(kind, 0) + int(size or 0)
-    return sum(int(size or 0) for size in sizes), len(keys), by_kind
+    for key, size in sizes:
+        kind = key_kind(key)
+        by_kind[kind] = by_kind.get(kind, 0) + size
+    return sum(size for _, size in sizes), len(sizes), by_kind
 
 
 def key_kind(key: str) -> str:
@@ -242,11 +230,7 @@ def key_kind(key: str) -> str:
 
 def redis_pid(redis_url: str) -> int:
     """The process id of the Redis server."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        return int(client.info("server")["process_id"])
-    finally:
-        client.close()
+    return server_pid(redis_url)
 
 
 def mean_window(windows: Sequence[Window]) -> Window:

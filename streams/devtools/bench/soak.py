@@ -437,8 +437,8 @@ class Soak:
         """Memory of the worker's two processes, Redis and the broker; the records sent and
         applied."""
         at_s = time.time() - began
-        info = await state.redis.info("memory")
-        watermarks = await state.redis.mget(keys)
+        used_memory = await state.memory_used()
+        watermarks = await state.read_versions(keys)
         _, _, by_kind = await asyncio.to_thread(
             prefix_memory, settings.redis_url, settings.key_prefix
         )
@@ -453,7 +453,7 @@ class Soak:
             at_s=round(at_s, 2),
             worker_rss=rss_bytes(worker_pid),
             presence_rss=sum(children) if children else None,
-            redis_used=int(info["used_memory"]),
+            redis_used=used_memory,
             redis_rss=rss_bytes(self.bench.redis_pid),
             broker_rss=rss_bytes(self.bench.broker_pid),
             by_kind=by_kind,

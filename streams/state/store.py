@@ -1,0 +1,126 @@
+"""The connection every family of state shares: the Redis client, the key prefix, the metrics,
+and what is common to all of them (slots, applying :class:`~streams.state.changes.Changes` with
+their watermarks, reading counters, whether Redis answers).
+
+Each family of state is a subclass of :class:`Store` in a module of its own
+(:mod:`~streams.state.presence`, :mod:`~streams.state.directory`, ...); :class:`State`
+(:mod:`streams.state.facade`) composes them for a worker process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import cast
+
+import orjson
+import redis.asyncio as redis_asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from streams.metrics import PipelineMetrics
+from streams.state import keys as layout
+from streams.state.changes import PartitionCommit
+from streams.state.scripts import APPLY_LUA
+
+STORE_UNAVAILABLE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
+"""The errors of a Redis that does not answer (down, unreachable, too slow): a failure of the
+infrastructure, not of a message, for callers to catch without importing redis."""
+
+
+class Store:
+    """Live state in Redis under one key prefix: the base of every family of state."""
+
+    def __init__(self, redis_url: str, key_prefix: str, metrics: PipelineMetrics) -> None:
+        self.redis: redis_asyncio.Redis = redis_asyncio.Redis.from_url(redis_url)
+        self.prefix = key_prefix
+        self.keys = layout.Keys(key_prefix)
+        self.metrics = metrics
+        self._apply = self.redis.register_script(APPLY_LUA)
+
+    def key(self, tag: str, *parts: str) -> str:
+        """A key in hash-tag slot ``tag`` under this deployment's prefix."""
+        return ":".join((self.prefix, "{" + tag + "}", *parts))
+
+    def slot(self, source: str, partition: int) -> str:
+        """Key prefix of everything derived from one partition of ``source`` (one slot)."""
+        return self.keys.partition_slot(source, partition)
+
+    def watermark_key(self, source: str, partition: int) -> str:
+        """The offset watermark of one source partition."""
+        return layout.WATERMARK.of(self.slot(source, partition))
+
+    async def commit(self, commits: Sequence[PartitionCommit]) -> list[bool]:
+        """Apply each partition's changes with its watermark, all in one round trip.
+
+        Returns, per commit, whether it was applied (False: already applied before).
+        """
+        applied, _ = await self.commit_and_read(commits, ())
+        return applied
+
+    async def commit_and_read(
+        self, commits: Sequence[PartitionCommit], keys: Sequence[str]
+    ) -> tuple[list[bool], list[bytes | None]]:
+        """:meth:`commit`, and the values of ``keys`` right after it, in the same round trip."""
+        if not commits and not keys:
+            return [], []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for commit in commits:
+                await self._apply(
+                    keys=[self.watermark_key(commit.source, commit.partition)],
+                    args=[
+                        "none" if commit.last_offset is None else commit.last_offset,
+                        orjson.dumps(commit.changes.ops),
+                        b"".join(commit.changes.blobs),
+                    ],
+                    client=pipe,
+                )
+            for key in keys:
+                pipe.get(key)
+            results = await pipe.execute()
+        self.metrics.round_trip("commit")
+        return [result == 1 for result in results[: len(commits)]], results[len(commits) :]
+
+    async def watermarks(self, source: str, partitions: Iterable[int]) -> dict[int, int]:
+        """The applied-offset watermark of each partition (-1 when none)."""
+        wanted = sorted(set(partitions))
+        values = await self.redis.mget([self.watermark_key(source, p) for p in wanted])
+        self.metrics.round_trip("watermarks")
+        return {p: -1 if v is None else int(v) for p, v in zip(wanted, values, strict=True)}
+
+    async def read_versions(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The values of ``keys`` (version counters). One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(key)
+            values: list[bytes | None] = await pipe.execute()
+        self.metrics.round_trip("versions")
+        return values
+
+    async def keys_under_prefix(self) -> AsyncIterator[str]:
+        """Every key under this prefix (SCAN: for checks and measurements, not the hot path)."""
+        pattern = escape_glob(self.prefix) + ":*"
+        async for key in self.redis.scan_iter(match=pattern, count=1000):
+            yield cast("bytes", key).decode()
+
+    async def memory_used(self) -> int:
+        """Redis's ``used_memory`` (bytes), for measurements."""
+        info = await self.redis.info("memory")
+        return int(info["used_memory"])
+
+    async def ready(self) -> bool:
+        """Whether Redis answers."""
+        try:
+            answer = await self.redis.ping()
+        except (redis_asyncio.ConnectionError, redis_asyncio.TimeoutError, OSError):
+            return False
+        self.metrics.round_trip("ping")
+        return bool(answer)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self.redis.aclose()
+
+
+def escape_glob(text: str) -> str:
+    """``text`` with the glob characters of a SCAN MATCH pattern escaped."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
