@@ -4,7 +4,8 @@ without its facts being built again, and which snapshots it publishes."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -13,8 +14,11 @@ from shapely.geometry import box
 from streams.domain.areas import AreaDefinition
 from streams.domain.scheduling import SNAPSHOT_REFRESH_S, UNTOUCHED_FINGERPRINT, facts_fingerprint
 from streams.domain.snapshots import AreaFacts, snapshot_value
+from streams.engines.coverage import CoverageEngine
 from streams.engines.coverage.reading import AreasRead, Figures, area_facts, area_fingerprint
 from streams.engines.coverage.views import AreaView, SnapshotLog
+from streams.engines.runtime import Runtime
+from streams.settings import Settings
 from streams.state import DemandView, PresenceView
 
 NOON = 1_795_176_000.0  # 2026-11-20T12:00:00Z
@@ -125,3 +129,41 @@ async def test_snapshots_are_due_when_first_seen_and_kept_only_once_published() 
     refreshed = await log.due(later, 100.0 + SNAPSHOT_REFRESH_S)
     assert list(refreshed.outgoing) == ["ia-01"]
     assert refreshed.changed == []  # a refresh goes to the topic, not to the live pages
+
+
+Progress = list[float | None]
+
+
+class StoreOfJudging:
+    """The reads ``CoverageEngine._instants`` makes of the store, with a settable last instant
+    judged (every input an hour past noon)."""
+
+    def __init__(self) -> None:
+        self.judged: float | None = None
+
+    async def pings_progress(
+        self, partitions: int
+    ) -> tuple[list[float | None], list[float | None]]:
+        return [NOON + 3600.0] * partitions, [NOON] * partitions
+
+    async def cad_progress(self, partitions: int) -> list[float | None]:
+        return [None] * partitions
+
+    async def judged_through(self) -> float | None:
+        return self.judged
+
+
+async def test_a_store_that_lost_judged_instants_makes_the_leader_store_every_view_again() -> None:
+    store = StoreOfJudging()
+    runtime = SimpleNamespace(settings=Settings(clock="event"), state=store)
+    engine = CoverageEngine(cast(Runtime, runtime))
+    area = AreaDefinition("ia-01", "Station", "impact", box(-1.9, 52.48, -1.89, 52.49))
+    engine._snapshots._last["ia-01"] = (b"published", NOON, area_view_at(area, NOON))
+    engine._judged_stored = store.judged = NOON + 1800.0
+    await engine._instants(NOON + 3600.0)
+    assert engine._snapshots._last, "the store kept what was judged: nothing is forgotten"
+
+    store.judged = NOON + 1740.0  # Redis came back from its AOF without its last writes
+    instants = await engine._instants(NOON + 3600.0)
+    assert not engine._snapshots._last, "every snapshot is stored and published again"
+    assert instants[0] == NOON + 1800.0, "judging resumes after the instant the store kept"

@@ -146,6 +146,8 @@ class CoverageEngine:
         self._fingerprints: dict[str, KnownFingerprint] = {}
         self._viewed_at = 0.0
         """Wall time (monotonic) the views were last built."""
+        self._judged_stored: float | None = None
+        """On the event clock: the last instant this worker stored as judged."""
         self._watermark: float | None = None
         """The time every input has passed (on the wall clock, now), as of the last look: the
         demand windows move on to it (their sums at the end of a replay are then those of its
@@ -192,11 +194,17 @@ class CoverageEngine:
         self.leading = leading
         if not leading:
             self.runtime.metrics.stop_exporting_areas()
-            self._snapshots.clear()
-            self._evaluated.clear()
-            self._statuses.clear()
-            self._figures = None
-            self._fingerprints.clear()
+            self._forget()
+
+    def _forget(self) -> None:
+        """Forget what this worker evaluated, stored and published: the next evaluation builds,
+        stores and publishes every area again."""
+        self._snapshots.clear()
+        self._evaluated.clear()
+        self._statuses.clear()
+        self._figures = None
+        self._fingerprints.clear()
+        self._judged_stored = None
 
     async def _instants(self, clock_now: float | None) -> list[float]:
         """The times coverage is judged at now, oldest first. On the wall clock, now. On the
@@ -220,6 +228,9 @@ class CoverageEngine:
             return []
         self._watermark = watermark
         judged = await state.judged_through()
+        if self._judged_stored is not None and (judged is None or judged < self._judged_stored):
+            log.warning("coverage: the store lost instants this worker judged; storing all again")
+            self._forget()  # e.g. Redis came back from its AOF without its last writes
         instants = judging_instants(
             judged,
             self._monitoring_began,
@@ -320,6 +331,8 @@ class CoverageEngine:
         )
         state.record_area_views(changes, snapshots.outgoing)
         await state.commit([PartitionCommit("coverage", 0, None, changes)])
+        if self.runtime.settings.clock == "event":
+            self._judged_stored = now
 
     # -- judging ------------------------------------------------------------------------------
 
