@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from streams.domain.validation import Rejection, decode_all
 from streams.engines.runtime import Runtime
-from streams.engines.stage import SourceMessage, StageRuntime, unavailable
+from streams.engines.stage import SourceMessage, StageServices, unavailable
 from streams.metrics import Metrics
 from streams.state import Changes, PartitionCommit, above_watermarks
 
@@ -57,7 +57,7 @@ RETRY_MAX_S = 30.0
 
 
 async def _until_available(
-    runtime: StageRuntime[Metrics],
+    runtime: StageServices[Metrics],
     topic: str,
     handle: Callable[[Events], Awaitable[None]],
     batch: Events,
@@ -78,7 +78,7 @@ async def _until_available(
 
 
 async def on_the_clock(
-    runtime: StageRuntime[Metrics], timer: str, step: Callable[[], Awaitable[None]]
+    runtime: StageServices[Metrics], timer: str, step: Callable[[], Awaitable[None]]
 ) -> None:
     """Run one clock-driven step. While a service it needs is unavailable (or the worker is
     shutting down) the step is skipped with a warning and counted; the next tick tries again,
@@ -93,7 +93,7 @@ async def on_the_clock(
 
 
 async def guarded(
-    runtime: StageRuntime[Metrics],
+    runtime: StageServices[Metrics],
     topic: str,
     events: Events,
     handle: Callable[[Events], Awaitable[None]],

@@ -12,7 +12,7 @@ workers (docs/operations.md).
 Between a wipe and the next check (at most :data:`CHECK_EVERY_S`), batches already in hand may
 still be written; that is harmless, since the epoch stays missing and a rebuild clears them. The
 presence process does not wait for this check: it reads the epoch back with every commit, and
-once it changed it classifies and publishes nothing more (``Directory.check_store`` in
+once it changed it classifies and publishes nothing more (``JoinCache.check_store`` in
 :mod:`streams.engines.presence`), so no visit worked out against an emptied store (no assignments,
 no
 roster) reaches ``presence.visits``.

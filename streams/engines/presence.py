@@ -49,8 +49,8 @@ from streams.domain.tracks import (
     track_to_json,
 )
 from streams.domain.validation import Rejected, Rejection, decode_ping
-from streams.engines.join_directory import Directory
-from streams.engines.stage import StageRuntime
+from streams.engines.join_cache import JoinCache
+from streams.engines.stage import StageServices
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
 from streams.state import Changes, PartitionCommit, above_watermarks
@@ -180,7 +180,7 @@ class PresenceEngine:
     """Tracks, fences and caches of one worker. The caller applies one request at a time; a
     batch may be prepared while the one before it finishes (:meth:`cached` says when)."""
 
-    def __init__(self, services: StageRuntime[PipelineMetrics]) -> None:
+    def __init__(self, services: StageServices[PipelineMetrics]) -> None:
         self.services = services
         self.policy = policy_from(services.settings)
         self.zone = ZoneInfo(services.settings.timezone)
@@ -193,7 +193,7 @@ class PresenceEngine:
         """In-band heartbeats in the batch being prepared."""
         self.began: dict[int, float] = {}
         """The time of a partition's first record, until it is committed."""
-        self.directory = Directory(services.state)
+        self.join_cache = JoinCache(services.state)
         self.max_age_s = services.limits.max_age_s
         self.join_gave_up: float | None = None
         """The time a batch last stopped waiting for ``cad.incidents`` at (:meth:`_await_cad`);
@@ -219,7 +219,7 @@ class PresenceEngine:
     async def prepare(self, batch: PingBatch) -> PreparedBatch:
         """Validate the batch, advance the tracks in the cache and build the Redis changes."""
         try:
-            self.directory.check_store()
+            self.join_cache.check_store()
             now = self.services.clock.now()
             await self._load_partitions(set(batch.partitions))
             unapplied = above_watermarks(
@@ -328,10 +328,10 @@ class PresenceEngine:
         needed = max((self.progress.get(p, -math.inf) for p in set(batch.partitions)), default=None)
         if settings.clock != "event" or needed is None or needed == -math.inf:
             return None
-        directory = self.directory
+        join_cache = self.join_cache
         deadline = time.monotonic() + settings.join_wait_s
         while True:
-            reached = directory.cad_progress
+            reached = join_cache.cad_progress
             if reached is None:
                 return None
             if reached >= needed:
@@ -350,8 +350,8 @@ class PresenceEngine:
                 self.join_gave_up = needed
                 return reached
             await asyncio.sleep(JOIN_POLL_S)
-            directory.observe(await self.services.state.read_versions(directory.keys))
-            directory.check_store()
+            join_cache.observe(await self.services.state.read_versions(join_cache.keys))
+            join_cache.check_store()
 
     def _heartbeat(self, key: bytes | None, raw: bytes | None, now: float | None) -> float | None:
         """The time of an in-band heartbeat (None: the record is no heartbeat)."""
@@ -368,7 +368,7 @@ class PresenceEngine:
             self.tracks[partition] = {
                 issi: track_from_json(blob, self.policy) for issi, blob in stored.items()
             }
-            self.directory.changed_callsigns.update(  # classified by whoever had them before
+            self.join_cache.changed_callsigns.update(  # classified by whoever had them before
                 entry.context.callsign
                 for track in self.tracks[partition].values()
                 for entry in track.recent
@@ -385,9 +385,9 @@ class PresenceEngine:
         if not fresh:
             return work, outcomes
         issis = sorted({decoded.fix.issi for decoded in fresh})
-        roster, assignments = await self.directory.entries(issis)
+        roster, assignments = await self.join_cache.entries(issis)
         await self._revise_assignments(work)
-        await self.services.refresh_fences(self.directory.area_version)
+        await self.services.refresh_fences(self.join_cache.area_version)
         locations = self.services.fences.locate(
             np.fromiter((decoded.fix.lon for decoded in fresh), float, len(fresh)),
             np.fromiter((decoded.fix.lat for decoded in fresh), float, len(fresh)),
@@ -428,7 +428,7 @@ class PresenceEngine:
         """Classify again the recent fixes of radios whose callsign's assignments changed since
         they were classified (CAD read after the pings it concerns), into ``work``: the same
         result as if CAD had been read first, for every fix still within the lateness."""
-        changed = self.directory.take_changed()
+        changed = self.join_cache.take_changed()
         if not changed:
             return
         affected = {
@@ -439,7 +439,7 @@ class PresenceEngine:
         }
         if not affected:
             return
-        roster, assignments = await self.directory.entries(sorted({i for _, i in affected}))
+        roster, assignments = await self.join_cache.entries(sorted({i for _, i in affected}))
         for (partition, issi), track in affected.items():
             join = RadioJoin(roster[issi], assignments)
             revised, facts = recontext(track, join.context, self.policy)
@@ -477,9 +477,9 @@ class PresenceEngine:
         ]
         await self.services.emit(topics.VISITS, outgoing)
         self.services.metrics.visits(value["status"] for _, value in outgoing)
-        directory = self.directory
-        applied, versions = await self.services.state.commit_and_read(commits, directory.keys)
-        directory.observe(versions)
+        join_cache = self.join_cache
+        applied, versions = await self.services.state.commit_and_read(commits, join_cache.keys)
+        join_cache.observe(versions)
         for commit, done in zip(commits, applied, strict=True):
             if not done:
                 log.warning("partition %d was applied elsewhere; reloading it", commit.partition)
@@ -539,7 +539,7 @@ class PresenceEngine:
         try:
             work: dict[int, _PartitionWork] = defaultdict(_PartitionWork)
             commits: list[PartitionCommit] = []
-            await self.directory.entries([])
+            await self.join_cache.entries([])
             await self._revise_assignments(work)  # before settling puts fixes out of reach
             for partition, cache in self.tracks.items():
                 settle = self._settle_time(partition, clock_settle, highwaters.get(partition))
@@ -565,7 +565,7 @@ class PresenceEngine:
                 self.services.state.forget_radios(commit.changes, partition, silent)
                 for issi in silent:
                     del cache[issi]
-                    self.directory.roster.pop(issi, None)
+                    self.join_cache.roster.pop(issi, None)
                 commits.append(commit)
             await self._apply(commits, work)
         except BaseException:

@@ -10,14 +10,14 @@ from faust.types import TP
 
 from streams import topics
 from streams.engines.epoch import StoreStatus
-from streams.engines.stage import StageRuntime, clock_for, limits_for
+from streams.engines.stage import StageServices, clock_for, limits_for
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import State
 
 
 @dataclass(slots=True, kw_only=True)
-class Runtime(StageRuntime[Metrics]):
+class Runtime(StageServices[Metrics]):
     """The wiring of one worker process: agents call the domain and then these."""
 
     app: faust.App

@@ -73,7 +73,7 @@ class SourceMessage(Protocol):
 
 
 @dataclass(slots=True, kw_only=True)
-class StageRuntime(Generic[MetricsT]):
+class StageServices(Generic[MetricsT]):
     """What a pipeline stage works through: settings, Redis state, metrics, the clock, the fence
     index, and a producer. A worker's :class:`Runtime` is one; the presence process builds its
     own (:mod:`streams.engines.presence_process`)."""

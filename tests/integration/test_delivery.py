@@ -23,7 +23,7 @@ from streams.devtools.stack.embedded import Services
 from streams.engines.batches import guarded
 from streams.engines.presence import PresenceEngine
 from streams.engines.presence_process import ping_batch
-from streams.engines.stage import StageRuntime, limits_for
+from streams.engines.stage import StageServices, limits_for
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
@@ -83,7 +83,7 @@ async def test_visits_survive_a_failed_delivery_and_reach_the_topic_once_committ
     await preload(settings, fleet.roster_messages(), area_messages(pack))
     broker = _BrokerFailsOnce()
     metrics = Metrics([topics.PINGS])
-    stage = StageRuntime(
+    stage = StageServices(
         settings=settings,
         metrics=metrics,
         state=State(settings.redis_url, settings.key_prefix, metrics),

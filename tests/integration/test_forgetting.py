@@ -26,7 +26,7 @@ from streams.domain.timefmt import format_ts
 from streams.domain.tracks import forget_after_s
 from streams.engines.presence import IDLE_AFTER_S, PresenceEngine, policy_from
 from streams.engines.presence_process import ping_batch
-from streams.engines.stage import StageRuntime, limits_for
+from streams.engines.stage import StageServices, limits_for
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
@@ -70,7 +70,7 @@ async def test_a_radio_silent_for_good_is_forgotten_from_memory_and_redis(
     fleet = make_fleet(2, pack)
     await preload(settings, fleet.roster_messages(), area_messages(pack))
     clock = EventClock()
-    stage = StageRuntime(
+    stage = StageServices(
         settings=settings,
         metrics=Metrics([topics.PINGS]),
         state=State(settings.redis_url, settings.key_prefix, Metrics([])),
@@ -131,7 +131,7 @@ async def test_a_radio_silent_for_good_is_forgotten_from_memory_and_redis(
     await tick_at(later)
 
     assert engine.tracks[0].keys() == {reporting}
-    assert silent not in engine.directory.roster
+    assert silent not in engine.join_cache.roster
     assert await stored(silent) == [False, False, False]
     assert await stored(reporting) == [True, True, True]
     await stage.state.close()

@@ -50,7 +50,7 @@ BATCH: Any = SimpleNamespace(partitions=[0, 0])
 async def test_a_batch_waits_until_cad_has_been_read_up_to_its_time() -> None:
     state = FakeState([PINGS_AT - 30, PINGS_AT - 10, PINGS_AT - 1, PINGS_AT + 5])
     presence = engine(state)
-    presence.directory.observe(await state.read_versions([]))
+    presence.join_cache.observe(await state.read_versions([]))
     assert await presence._await_cad(BATCH) is None
     assert state.reads == 4
 
@@ -58,7 +58,7 @@ async def test_a_batch_waits_until_cad_has_been_read_up_to_its_time() -> None:
 async def test_the_wait_gives_up_after_the_join_wait_and_resumes_once_cad_catches_up() -> None:
     state = FakeState([PINGS_AT - 30])
     presence = engine(state, join_wait_s=0.1)
-    presence.directory.observe(await state.read_versions([]))
+    presence.join_cache.observe(await state.read_versions([]))
     assert await presence._await_cad(BATCH) == PINGS_AT - 30
     reads = state.reads
     assert reads > 2
@@ -66,7 +66,7 @@ async def test_the_wait_gives_up_after_the_join_wait_and_resumes_once_cad_catche
     assert await presence._await_cad(BATCH) == PINGS_AT - 30
     assert state.reads == reads
     state.script = iter([PINGS_AT, PINGS_AT + 60])  # CAD catches up with the batch that gave up
-    presence.directory.observe(await state.read_versions([]))
+    presence.join_cache.observe(await state.read_versions([]))
     assert await presence._await_cad(BATCH) is None
     assert presence.join_gave_up is None
 
@@ -74,7 +74,7 @@ async def test_the_wait_gives_up_after_the_join_wait_and_resumes_once_cad_catche
 async def test_on_the_wall_clock_nothing_waits() -> None:
     state = FakeState([PINGS_AT - 3600])
     presence = engine(state, clock="wall")
-    presence.directory.observe(await state.read_versions([]))
+    presence.join_cache.observe(await state.read_versions([]))
     assert await presence._await_cad(BATCH) is None
     assert state.reads == 1
 
@@ -82,6 +82,6 @@ async def test_on_the_wall_clock_nothing_waits() -> None:
 async def test_a_feed_whose_cad_partitions_have_no_record_does_not_wait() -> None:
     state = FakeState([None])
     presence = engine(state)
-    presence.directory.observe(await state.read_versions([]))
+    presence.join_cache.observe(await state.read_versions([]))
     assert await presence._await_cad(BATCH) is None
     assert state.reads == 1

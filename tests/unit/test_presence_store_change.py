@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from streams import topics
-from streams.engines.join_directory import Directory, StoreChangedError
+from streams.engines.join_cache import JoinCache, StoreChangedError
 
 CAD_PARTITIONS = topics.BY_NAME[topics.INCIDENTS].partitions
 
@@ -18,9 +18,9 @@ def versions(epoch: bytes | None) -> list[bytes | None]:
     return [b"3", b"7", *([b"1"] * CAD_PARTITIONS), *([b"1795194000.0"] * CAD_PARTITIONS), epoch]
 
 
-def directory() -> Directory:
+def directory() -> JoinCache:
     state: Any = SimpleNamespace(directory_version_keys=lambda partitions: [])
-    return Directory(state)
+    return JoinCache(state)
 
 
 def test_a_store_that_keeps_its_epoch_is_used() -> None:

@@ -29,7 +29,7 @@ from streams.engines.presence_process.protocol import (
     read_frame,
     write_frame,
 )
-from streams.engines.stage import StageRuntime, clock_for, limits_for, unavailable
+from streams.engines.stage import StageServices, clock_for, limits_for, unavailable
 from streams.kafka.producer import LazyProducer
 from streams.metrics import MetricsRecorder, PipelineMetrics
 from streams.settings import Settings
@@ -165,7 +165,7 @@ class PresenceServer:
 async def _serve(settings: Settings, sock: socket.socket) -> None:
     recorder = MetricsRecorder()
     producer = LazyProducer(settings.kafka_bootstrap)
-    services: StageRuntime[PipelineMetrics] = StageRuntime(
+    services: StageServices[PipelineMetrics] = StageServices(
         settings=settings,
         metrics=recorder,
         state=State(settings.redis_url, settings.key_prefix, recorder),

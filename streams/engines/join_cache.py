@@ -16,7 +16,7 @@ from streams import topics
 from streams.domain.joins import Assignment, RosterVersion
 from streams.state import State
 
-DIRECTORY_FRESH_S = 0.1
+JOIN_CACHE_FRESH_S = 0.1
 """Versions of the areas, roster and assignments read this recently are used as they are (each
 commit reads them again in its round trip); older ones are read again first."""
 
@@ -26,7 +26,7 @@ class StoreChangedError(ConnectionError):
     (as for an unavailable service) while the worker's epoch watch pauses it."""
 
 
-class Directory:
+class JoinCache:
     """Who carried each radio (its roster versions), when each callsign was committed to which
     areas (its assignment intervals) and the version of the area definitions: cached in the
     presence process, checked against version counters in Redis that every commit reads back
@@ -94,7 +94,7 @@ class Directory:
     ) -> tuple[dict[str, tuple[RosterVersion, ...]], dict[str, tuple[Assignment, ...]]]:
         """The roster versions of each radio (none: not on the roster) and every callsign's
         assignment intervals."""
-        if self.versions is None or time.monotonic() - self.read_at > DIRECTORY_FRESH_S:
+        if self.versions is None or time.monotonic() - self.read_at > JOIN_CACHE_FRESH_S:
             self.observe(await self.state.read_versions(self.keys))
         assert self.versions is not None
         self.check_store()
