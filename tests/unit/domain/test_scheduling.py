@@ -99,6 +99,12 @@ def test_a_change_of_coverage_state_or_severity_gets_a_new_view_at_once() -> Non
     assert view_due(None, shown, 0.5)
 
 
+def test_a_state_entered_again_since_the_view_gets_a_new_view_at_once() -> None:
+    shown = status("covered", 600)
+    covered_again = replace(shown, state_since=NOON + 3600.0)  # at risk and back, unseen between
+    assert view_due(shown, covered_again, 0.5)
+
+
 def test_a_published_snapshot_is_its_content_fingerprint_with_its_time() -> None:
     snapshot = {"schema": "area.snapshots/1", "ts": "2026-11-20T12:00:00.000Z", "area_id": "a"}
     body = {key: value for key, value in snapshot.items() if key != "ts"}
