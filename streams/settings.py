@@ -99,6 +99,17 @@ class Settings:
     exit_buffer_m: float = _setting(
         "COVERWATCH_EXIT_BUFFER_M", 25.0, "An officer leaves an area only when this far outside"
     )
+    stuck_fixes: int = _setting(
+        "COVERWATCH_STUCK_FIXES",
+        10,
+        "A radio repeating one position (within 1e-6 degrees) for at least this many fixes and "
+        "COVERWATCH_STUCK_S is stuck: it covers nothing from the first of them",
+    )
+    stuck_s: float = _setting(
+        "COVERWATCH_STUCK_S",
+        600.0,
+        "A frozen run must also last this many seconds before the radio is stuck",
+    )
     harm_weights_file: str = _setting(
         "COVERWATCH_HARM_WEIGHTS_FILE",
         "",
@@ -209,6 +220,8 @@ class Settings:
                 "COVERWATCH_QUALIFYING_S must exceed COVERWATCH_DRIVE_THROUGH_S",
             ),
             (self.exit_buffer_m >= 0, "COVERWATCH_EXIT_BUFFER_M must be >= 0"),
+            (self.stuck_fixes >= 2, "COVERWATCH_STUCK_FIXES must be >= 2"),
+            (self.stuck_s >= 0, "COVERWATCH_STUCK_S must be >= 0"),
             (self.session_timeout_s >= 6, "COVERWATCH_SESSION_TIMEOUT_S must be >= 6"),
             (
                 self.log_level in ("debug", "info", "warn", "error"),

@@ -111,6 +111,8 @@ def policy_from(settings: Settings) -> Policy:
         qualifying_s=settings.qualifying_s,
         drive_through_s=settings.drive_through_s,
         credit_cap_s=settings.credit_cap_s,
+        stuck_fixes=settings.stuck_fixes,
+        stuck_s=settings.stuck_s,
     )
 
 

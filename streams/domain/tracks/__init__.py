@@ -11,6 +11,8 @@ The package, by concern (each module's docstring has the rules it implements):
   the same when a join learns something late;
 - :mod:`~streams.domain.tracks.expiry`: what the clock settles (:func:`expire`) and when a
   silent radio can be forgotten (:func:`forgettable`);
+- :mod:`~streams.domain.tracks.health`: whether a radio is live, stale, stuck or off duty at
+  an instant (:func:`radio_health`);
 - :mod:`~streams.domain.tracks.stored` and :mod:`~streams.domain.tracks.codec`: the compact
   JSON form a track is kept in (:func:`track_to_json`, :func:`track_from_json`).
 
@@ -25,6 +27,7 @@ from streams.domain.tracks.expiry import (
     forgettable,
     needs_expiry,
 )
+from streams.domain.tracks.health import HEALTH_STATES, Health, radio_health, track_health
 from streams.domain.tracks.machine import LONGEST_DISTANCE_M, step, visit_id_for
 from streams.domain.tracks.model import (
     EMPTY_STATE,
@@ -52,6 +55,7 @@ from streams.domain.tracks.stored import JsonValue, StoredEntry
 
 __all__ = [
     "EMPTY_STATE",
+    "HEALTH_STATES",
     "LONGEST_DISTANCE_M",
     "Activity",
     "Device",
@@ -59,6 +63,7 @@ __all__ = [
     "Fact",
     "FixContext",
     "FixRejected",
+    "Health",
     "JsonValue",
     "Membership",
     "MembershipChanged",
@@ -80,9 +85,11 @@ __all__ = [
     "forgettable",
     "needs_expiry",
     "new_track",
+    "radio_health",
     "recontext",
     "step",
     "track_from_json",
+    "track_health",
     "track_to_json",
     "visit_id_for",
 ]

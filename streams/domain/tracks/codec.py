@@ -123,14 +123,33 @@ def _state_to_dict(state: TrackState) -> dict[str, JsonValue]:
         stored["m"] = tuple(map(_membership_to_list, state.memberships))
     if state.outliers:
         stored["o"] = [fix_to_list(fix) for fix in state.outliers]
+    frozen_from = state.frozen_from
+    if state.frozen_fixes != (0 if state.last_fix is None else 1) or frozen_from != state.last_fix:
+        # a frozen run of more than the last fix (absent: the run is the last fix alone)
+        stored["ff"] = None if frozen_from is None else fix_to_list(frozen_from)
+        stored["fn"] = state.frozen_fixes
+    if state.stuck:
+        stored["stuck"] = 1
+    if state.run_dose:
+        stored["rd"] = [
+            (d.area_id, d.start, d.end, d.role, d.mode, d.activity, d.seconds)
+            for d in state.run_dose
+        ]
     return stored
 
 
 def _state_from_dict(issi: str, stored: Mapping[str, object], policy: Policy) -> TrackState:
-    last_fix = stored.get("f")
+    last_fix_list = stored.get("f")
     context = stored.get("c")
+    last_fix = None if last_fix_list is None else _fix_from_list(issi, _as_list(last_fix_list))
+    frozen_from = last_fix
+    frozen_fixes = 0 if last_fix is None else 1
+    if "fn" in stored:
+        frozen_list = stored.get("ff")
+        frozen_from = None if frozen_list is None else _fix_from_list(issi, _as_list(frozen_list))
+        frozen_fixes = int(_as_number(stored["fn"]))
     return TrackState(
-        last_fix=None if last_fix is None else _fix_from_list(issi, _as_list(last_fix)),
+        last_fix=last_fix,
         context=None if context is None else _context_from_list(_as_list(context)),
         last_segment_fast=bool(stored.get("fast", 0)),
         mode=_as_mode(stored.get("mode", "foot")),
@@ -138,6 +157,21 @@ def _state_from_dict(issi: str, stored: Mapping[str, object], policy: Policy) ->
             _membership_from_list(issi, _as_list(m), policy) for m in _as_list(stored.get("m", []))
         ),
         outliers=tuple(_fix_from_list(issi, _as_list(f)) for f in _as_list(stored.get("o", []))),
+        frozen_from=frozen_from,
+        frozen_fixes=frozen_fixes,
+        stuck=bool(stored.get("stuck", 0)),
+        run_dose=tuple(
+            DoseAccrued(
+                _as_str(d[0]),
+                _as_number(d[1]),
+                _as_number(d[2]),
+                _as_str(d[3]),
+                _as_mode(d[4]),
+                "reactive" if d[5] == "reactive" else "proactive",
+                _as_number(d[6]),
+            )
+            for d in map(_as_list, _as_list(stored.get("rd", [])))
+        ),
     )
 
 

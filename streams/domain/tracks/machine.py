@@ -22,6 +22,19 @@ state machine over frozen values:
 - **Outliers**: a fix implying more than ``max_speed_mps`` from the last accepted fix is
   rejected; ``outliers_to_reset`` consecutive rejected fixes that agree with each other are
   accepted as a restart (treated like a gap), so a bad first fix cannot poison a track.
+- **Stuck radios**: a *frozen run* is the consecutive accepted fixes (no gap over
+  ``max_gap_s`` between them) whose latitude and longitude are within ``frozen_tolerance_deg``
+  (1e-6°, about 0.1 m) of the run's first fix. Once a run has ``stuck_fixes`` fixes over at
+  least ``stuck_s`` the radio is *stuck*: from the first fix of the run its presence covers
+  nothing and credits no dose. At that fix every open visit ends at the run's first fix (one
+  that began inside the run is ``retracted``), the dose published since the run began is taken
+  back (a negative :class:`DoseAccrued` mirroring each one) and presence is withdrawn. While
+  stuck, fixes at the frozen position (even after a gap) make no membership; the first fix
+  that moves ends it,
+  and the segment from the frozen position is not attributed (as after a gap). A real receiver
+  standing still wanders by metres, so only a device repeating a cached fix is caught. Repeated
+  identical timestamps never reach :func:`step`: they are rejected ``duplicate`` upstream, so
+  they credit nothing and a radio that only repeats them goes silent (``stale``).
 
 Visits are published as :class:`VisitRecorded` when they open, when they become qualifying,
 when they close (or are retracted), and when late data changes any of that; between those
@@ -63,11 +76,19 @@ def step(
     """Advance a state by one fix that is later than every fix before it."""
     previous = state.last_fix
     if previous is None:
-        return _accept(state, fix, location, context, policy, 0.0, 0.0, continuous=False)
+        accepted = _accept(state, fix, location, context, policy, 0.0, 0.0, continuous=False)
+        return _new_run(accepted, fix)
     elapsed_s = fix.ts - previous.ts
     distance_m = _distance_m(previous, fix)
     if distance_m <= policy.max_speed_mps * elapsed_s:
-        return _accept(
+        continuous = elapsed_s <= policy.max_gap_s
+        anchor = state.frozen_from
+        at_anchor = anchor is not None and _same_place(anchor, fix, policy)
+        if state.stuck:
+            if at_anchor:
+                return _still_stuck(state, fix, context), ()
+            continuous = False  # moving again: the segment from the frozen position is unknown
+        accepted = _accept(
             state,
             fix,
             location,
@@ -75,14 +96,126 @@ def step(
             policy,
             elapsed_s,
             distance_m,
-            continuous=elapsed_s <= policy.max_gap_s,
+            continuous=continuous,
         )
+        if anchor is None or not at_anchor or not continuous:
+            return _new_run(accepted, fix)
+        return _extend_run(state, anchor, accepted, fix, context, policy)
     outliers = state.outliers
     agrees = bool(outliers) and _plausible(outliers[-1], fix, policy)
     outliers = (*outliers, fix) if agrees else (fix,)
     if len(outliers) < policy.outliers_to_reset:
         return replace(state, outliers=outliers), (FixRejected(fix, "implausible_speed"),)
-    return _accept(state, fix, location, context, policy, elapsed_s, distance_m, continuous=False)
+    accepted = _accept(
+        state, fix, location, context, policy, elapsed_s, distance_m, continuous=False
+    )
+    return _new_run(accepted, fix)
+
+
+def _same_place(anchor: Fix, fix: Fix, policy: Policy) -> bool:
+    """Whether ``fix`` is at the frozen position ``anchor`` (within the tolerance)."""
+    tolerance = policy.frozen_tolerance_deg
+    return abs(fix.lat - anchor.lat) <= tolerance and abs(fix.lon - anchor.lon) <= tolerance
+
+
+def _new_run(
+    accepted: tuple[TrackState, tuple[Fact, ...]], fix: Fix
+) -> tuple[TrackState, tuple[Fact, ...]]:
+    """The state after ``fix`` begins a frozen run of its own (the radio is not stuck)."""
+    state, facts = accepted
+    return replace(state, frozen_from=fix, frozen_fixes=1), facts
+
+
+def _extend_run(
+    before: TrackState,
+    anchor: Fix,
+    accepted: tuple[TrackState, tuple[Fact, ...]],
+    fix: Fix,
+    context: FixContext,
+    policy: Policy,
+) -> tuple[TrackState, tuple[Fact, ...]]:
+    """``fix`` continues the frozen run of ``before`` (which began at ``anchor``): count it, keep
+    the dose published since the run began, and judge the radio stuck once the run is long
+    enough."""
+    count = before.frozen_fixes + 1
+    if count >= policy.stuck_fixes and fix.ts - anchor.ts >= policy.stuck_s:
+        return _judge_stuck(before, anchor, count, fix, context, policy)
+    state, facts = accepted
+    run_dose = before.run_dose
+    for fact in facts:
+        if isinstance(fact, DoseAccrued) and fact.start >= anchor.ts:
+            run_dose = (*run_dose, fact)
+    return replace(state, frozen_from=anchor, frozen_fixes=count, run_dose=run_dose), facts
+
+
+def _judge_stuck(
+    before: TrackState,
+    anchor: Fix,
+    count: int,
+    fix: Fix,
+    context: FixContext,
+    policy: Policy,
+) -> tuple[TrackState, tuple[Fact, ...]]:
+    """The radio is stuck at ``fix``: from ``anchor`` (the run's first fix) on, its presence
+    covered nothing. Take back the dose published since then, end every visit at ``anchor``
+    (retract those that began at or after it) and withdraw presence."""
+    facts: list[Fact] = [replace(dose, seconds=-dose.seconds) for dose in before.run_dose]
+    issi = fix.issi
+    for membership in before.memberships:
+        if not membership.entered:
+            continue
+        taken = [dose for dose in before.run_dose if dose.area_id == membership.area_id]
+        membership = _take_back(membership, taken)
+        published = membership.published
+        if membership.start >= anchor.ts and published is not None:
+            facts.append(VisitRecorded(replace(published, status="retracted")))
+            if not membership.lapsed:
+                role = before.context.role if before.context is not None else membership.role
+                facts.append(MembershipChanged(issi, membership.area_id, False, role, before.mode))
+            continue
+        outside_since = membership.outside_since
+        end = anchor.ts if outside_since is None else min(outside_since, anchor.ts)
+        close_visit(membership, end, before, policy, issi, facts)
+    state = _still_stuck(replace(before, frozen_from=anchor, frozen_fixes=count - 1), fix, context)
+    return state, tuple(facts)
+
+
+def _take_back(membership: Membership, doses: Sequence[DoseAccrued]) -> Membership:
+    """``membership`` without the committed presence of ``doses``."""
+    if not doses:
+        return membership
+    seconds = membership.seconds
+    vehicle_seconds = membership.vehicle_seconds
+    reactive_seconds = membership.reactive_seconds
+    for dose in doses:
+        seconds -= dose.seconds
+        if dose.mode == "vehicle":
+            vehicle_seconds -= dose.seconds
+        if dose.activity == "reactive":
+            reactive_seconds -= dose.seconds
+    return replace(
+        membership,
+        seconds=max(seconds, 0.0),
+        vehicle_seconds=max(vehicle_seconds, 0.0),
+        reactive_seconds=max(reactive_seconds, 0.0),
+        deferred=(),
+    )
+
+
+def _still_stuck(state: TrackState, fix: Fix, context: FixContext) -> TrackState:
+    """The state of a stuck radio after another fix at its frozen position: no membership."""
+    return TrackState(
+        last_fix=fix,
+        context=context,
+        last_segment_fast=False,
+        mode="vehicle" if context.device == "vehicle" else "foot",
+        memberships=(),
+        outliers=(),
+        frozen_from=state.frozen_from,
+        frozen_fixes=state.frozen_fixes + 1,
+        stuck=True,
+        run_dose=(),
+    )
 
 
 def _accept(

@@ -31,6 +31,11 @@ class Policy:
     ``Location.near``. Beyond the brief: ``exit_debounce_s`` (how long fixes must stay outside
     the buffer before an exit is confirmed; see :mod:`~streams.domain.tracks.machine`) and
     ``outliers_to_reset`` (agreeing implausible fixes that restart the track).
+
+    ``stuck_fixes``, ``stuck_s`` and ``frozen_tolerance_deg`` say when a radio is *stuck*: at
+    least ``stuck_fixes`` consecutive accepted fixes over at least ``stuck_s`` seconds, each
+    within ``frozen_tolerance_deg`` (latitude and longitude) of the first of them (see
+    :mod:`~streams.domain.tracks.machine`; the defaults are justified in docs/time-model.md).
     """
 
     enter_fixes: int = 2
@@ -44,6 +49,9 @@ class Policy:
     max_speed_mps: float = 70.0
     outliers_to_reset: int = 3
     vehicle_speed_mps: float = 4.0
+    stuck_fixes: int = 10
+    stuck_s: float = 600.0
+    frozen_tolerance_deg: float = 1e-6
 
 
 @record
@@ -148,7 +156,14 @@ class Membership:
 
 @record
 class TrackState:
-    """Everything :func:`step` needs to know about a radio after some fixes."""
+    """Everything :func:`step` needs to know about a radio after some fixes.
+
+    ``frozen_from`` is the first fix of the current *frozen run* (the accepted fixes since then
+    are all at its position, within ``Policy.frozen_tolerance_deg``) and ``frozen_fixes`` how
+    many fixes the run has; ``stuck`` says the run has been judged stuck (the radio covers
+    nothing); ``run_dose`` is the dose published since the run began, taken back if it is judged
+    stuck (empty once judged, or when the run is one fix).
+    """
 
     last_fix: Fix | None = None
     context: FixContext | None = None
@@ -156,6 +171,10 @@ class TrackState:
     mode: Mode = "foot"
     memberships: tuple[Membership, ...] = ()
     outliers: tuple[Fix, ...] = ()
+    frozen_from: Fix | None = None
+    frozen_fixes: int = 0
+    stuck: bool = False
+    run_dose: tuple[DoseAccrued, ...] = ()
 
 
 EMPTY_STATE: Final = TrackState()
