@@ -30,7 +30,7 @@ from prometheus_client.registry import Collector
 from streams.domain.epoch import LOST_CAUSES
 from streams.domain.ledger import DoseKey
 from streams.domain.roster import ROLES
-from streams.domain.tracks import Mode
+from streams.domain.tracks import HEALTH_STATES, Health, Mode
 from streams.domain.validation import REASONS
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -163,6 +163,7 @@ class Metrics:
         self._declare_health()
         self._area_numbers: AreaNumbersSource | None = None
         self._area_text: bytes | None = None
+        self._radio_health: Mapping[Health, int] | None = None
         self._preset_labels(input_topics)
 
     def _declare_ingest(self) -> None:
@@ -395,10 +396,22 @@ class Metrics:
         self.exporter.set(0)
         self._area_numbers = None
         self._area_text = None
+        self._radio_health = None
+
+    @property
+    def exporting_areas(self) -> bool:
+        """Whether this worker exports the area series (it leads coverage)."""
+        return self._area_numbers is not None
+
+    def radios_by_health(self, counts: Mapping[Health, int]) -> None:
+        """How many radios are in each health state now (exported with the area series, by the
+        coverage leader only, so that the radios are counted once)."""
+        self._radio_health = dict(counts)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition of every metric and its content type (safe on a thread)."""
-        numbers, area_text = self._area_numbers, self._area_text
+        numbers, area_text, health = self._area_numbers, self._area_text, self._radio_health
+        health_text = b"" if numbers is None or health is None else radio_exposition(health)
         if area_text is None:
             area_text = b""
             if numbers is not None:
@@ -406,7 +419,7 @@ class Metrics:
                 area_text = area_exposition(areas, active_alerts)
             if self._area_numbers is numbers:  # not replaced meanwhile by a new evaluation
                 self._area_text = area_text
-        return generate_latest(self.registry) + area_text, CONTENT_TYPE_LATEST
+        return generate_latest(self.registry) + area_text + health_text, CONTENT_TYPE_LATEST
 
 
 class BatchHistogram(Collector):
@@ -479,6 +492,20 @@ _AREA_FAMILIES: tuple[tuple[str, str], ...] = (
     ("coverwatch_area_stop_searches_24h", "Stop-searches in 24 h"),
     ("coverwatch_area_harm_24h", "Harm-weighted demand in 24 h (days)"),
 )
+
+
+RADIOS = "coverwatch_radios"
+
+
+def radio_exposition(counts: Mapping[Health, int]) -> bytes:
+    """``coverwatch_radios{health}``: radios by health state, every state present."""
+    text = [
+        f"# HELP {RADIOS} Radios by health: live, stale (silent over max_gap), stuck (frozen "
+        "position), off_duty (leader only)\n",
+        f"# TYPE {RADIOS} gauge\n",
+    ]
+    text.extend(f'{RADIOS}{{health="{name}"}} {counts.get(name, 0)}\n' for name in HEALTH_STATES)
+    return "".join(text).encode()
 
 
 def _number(value: float | None) -> str:

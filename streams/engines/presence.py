@@ -147,6 +147,7 @@ class _LastFix:
     entry: Mapping[str, Any] | None
     location: Location
     mode: str
+    stuck: bool = False
 
     def shown(self) -> dict[str, object]:
         """What the live view and nearest-officer queries show of it."""
@@ -161,6 +162,7 @@ class _LastFix:
             "on_duty": bool(self.entry and self.entry.get("on_duty")),
             "committed": bool(self.context.assigned_areas),
             "areas": sorted(self.location.inside),
+            "stuck": self.stuck,
         }
 
 
@@ -417,7 +419,10 @@ class PresenceEngine:
                         into.rejected.append((index, _rejection(fact)))
             else:
                 accepted += 1
-                into.last_fixes[issi] = _LastFix(fix, context, entry, location, track.state.mode)
+                state = track.state
+                into.last_fixes[issi] = _LastFix(
+                    fix, context, entry, location, state.mode, stuck=state.stuck
+                )
             into.facts.extend(facts)
         outcomes["accepted"] = accepted
         outcomes["unknown_radio"] = sum(1 for decoded in fresh if not roster[decoded.fix.issi])

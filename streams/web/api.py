@@ -24,6 +24,7 @@ from streams.domain.ledger import daily_ledger
 from streams.domain.publication import pseudonym
 from streams.domain.snapshots import AreaFacts, snapshot_value, visit_times
 from streams.domain.timefmt import format_ts, local_day
+from streams.domain.tracks import shown_health
 from streams.engines.runtime import Runtime
 from streams.web.auth import CALLER_KEY, audited_path, error, supervisor
 
@@ -163,8 +164,9 @@ async def officers(request: web.Request) -> web.Response:
     supervisor(request)
     now = _now(runtime)
     key = runtime.settings.pseudonym_key.encode()
+    max_gap_s = runtime.settings.max_gap_s
     shown = [
-        _officer(key, issi, fix)
+        _officer(key, issi, fix, shown_health(fix, now=now, max_gap_s=max_gap_s))
         for issi, fix in (await runtime.state.last_fixes(PINGS_PARTITIONS)).items()
         if fix["ts"] >= now - OFFICERS_SEEN_S
     ]
@@ -187,7 +189,8 @@ async def nearest(request: web.Request) -> web.Response:
         fix = fixes.get(issi)
         if fix is None or not fix.get("on_duty") or fix["ts"] < now - OFFICERS_SEEN_S:
             continue
-        found.append({**_officer(key, issi, fix), "distance_m": round(metres, 1)})
+        health = shown_health(fix, now=now, max_gap_s=runtime.settings.max_gap_s)
+        found.append({**_officer(key, issi, fix, health), "distance_m": round(metres, 1)})
         if len(found) == count:
             break
     await _audit(request, "officers_nearest", {"lat": lat, "lon": lon, "n": count})
@@ -201,7 +204,7 @@ async def audit_log(request: web.Request) -> web.Response:
     return _json({"entries": await _runtime(request).state.audit_log(count)})
 
 
-def _officer(key: bytes, issi: str, fix: Mapping[str, Any]) -> dict[str, Any]:
+def _officer(key: bytes, issi: str, fix: Mapping[str, Any], health: str) -> dict[str, Any]:
     return {
         "officer": pseudonym(key, issi),
         "callsign": fix.get("callsign"),
@@ -211,6 +214,7 @@ def _officer(key: bytes, issi: str, fix: Mapping[str, Any]) -> dict[str, Any]:
         "lon": fix["lon"],
         "ts": format_ts(fix["ts"]),
         "committed": bool(fix.get("committed")),
+        "health": health,
     }
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from mode import Service
 
+from streams.domain.tracks import count_by_health
 from streams.engines.runtime import Runtime
-from streams.web.api import HUB_KEY, RUNTIME_KEY, EventHub, add_routes
+from streams.state import STORE_UNAVAILABLE
+from streams.web.api import HUB_KEY, PINGS_PARTITIONS, RUNTIME_KEY, EventHub, add_routes
 from streams.web.auth import Tokens, token_middleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,8 +39,20 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of this worker's metrics, built on a thread: with thousands
-    of areas it takes seconds, which would otherwise stall every agent of the worker."""
-    body, content_type = await asyncio.to_thread(request.app[RUNTIME_KEY].metrics.exposition)
+    of areas it takes seconds, which would otherwise stall every agent of the worker.
+
+    The coverage leader first counts the radios by health at the clock's now, from the latest
+    fix kept of each radio (one read of every pings slice; with Redis unavailable, the counts
+    of the last scrape stay and the other metrics are served as ever)."""
+    runtime = request.app[RUNTIME_KEY]
+    now = runtime.clock.now()
+    if runtime.metrics.exporting_areas and now is not None:
+        with contextlib.suppress(*STORE_UNAVAILABLE):
+            fixes = await runtime.state.last_fixes(PINGS_PARTITIONS)
+            runtime.metrics.radios_by_health(
+                count_by_health(fixes.values(), now=now, max_gap_s=runtime.settings.max_gap_s)
+            )
+    body, content_type = await asyncio.to_thread(runtime.metrics.exposition)
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 

@@ -109,9 +109,12 @@ def test_the_leader_exports_every_area_with_explicit_zeros_and_stops_when_it_los
     assert len(families["coverwatch_area_officers_present"].samples) == 2 * 7 * 2
     assert len(families["coverwatch_area_dose_today_seconds"].samples) == 2  # splits with dose
 
+    metrics.radios_by_health({"live": 1})
+    assert 'coverwatch_radios{health="live"} 1' in metrics.exposition()[0].decode()
     metrics.stop_exporting_areas()
     text = metrics.exposition()[0].decode()
     assert 'area="ia-01"' not in text
+    assert "coverwatch_radios" not in text
     assert "coverwatch_area_series_exporter 0.0" in text
 
 
@@ -150,3 +153,15 @@ def test_a_batch_histogram_counts_like_a_prometheus_histogram(batches: list[list
         }
 
     assert samples(batch_registry) == samples(reference_registry)
+
+
+def test_the_leader_exports_radios_by_health_with_every_state() -> None:
+    metrics = Metrics([])
+    metrics.radios_by_health({"live": 3, "stuck": 1})
+    assert "coverwatch_radios" not in metrics.exposition()[0].decode()  # not the leader
+    metrics.export_areas(lambda: ([], {}))
+    metrics.radios_by_health({"live": 3, "stuck": 1})
+    text = metrics.exposition()[0].decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {s.labels["health"]: s.value for s in families["coverwatch_radios"].samples}
+    assert samples == {"live": 3, "stale": 0, "stuck": 1, "off_duty": 0}

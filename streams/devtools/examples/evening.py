@@ -153,11 +153,21 @@ class Delivery:
 def _walk(
     issi: str, context: FixContext, start: float, places: list[tuple[float, float]]
 ) -> list[Delivery]:
-    """Fixes every 30 s from ``start``, one per place, each delivered when it is taken."""
+    """Fixes every 30 s from ``start``, one per place, each delivered when it is taken, with the
+    metre or two of wander of a receiver standing still (a position repeated exactly for ten
+    minutes is a stuck radio, which covers nothing)."""
     return [
-        Delivery(start + 30 * index, Fix(issi, start + 30 * index, lat, lon), context)
+        Delivery(
+            start + 30 * index,
+            Fix(issi, start + 30 * index, lat + _WANDER[index % 4][0], lon + _WANDER[index % 4][1]),
+            context,
+        )
         for index, (lat, lon) in enumerate(places)
     ]
+
+
+_WANDER: Final = ((0.0, 0.0), (0.00001, -0.00002), (-0.00001, 0.00001), (0.00002, 0.00001))
+"""Offsets in degrees (about 1-2 m) that :func:`_walk` cycles through."""
 
 
 def _fixes() -> list[Delivery]:

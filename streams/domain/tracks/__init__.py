@@ -27,7 +27,14 @@ from streams.domain.tracks.expiry import (
     forgettable,
     needs_expiry,
 )
-from streams.domain.tracks.health import HEALTH_STATES, Health, radio_health, track_health
+from streams.domain.tracks.health import (
+    HEALTH_STATES,
+    Health,
+    count_by_health,
+    radio_health,
+    shown_health,
+    track_health,
+)
 from streams.domain.tracks.machine import LONGEST_DISTANCE_M, step, visit_id_for
 from streams.domain.tracks.model import (
     EMPTY_STATE,
@@ -80,6 +87,7 @@ __all__ = [
     "advance",
     "advance_at",
     "clock_settles",
+    "count_by_health",
     "expire",
     "forget_after_s",
     "forgettable",
@@ -87,6 +95,7 @@ __all__ = [
     "new_track",
     "radio_health",
     "recontext",
+    "shown_health",
     "step",
     "track_from_json",
     "track_health",

@@ -13,7 +13,8 @@ Pure: the instant ``now`` is an argument. In order of precedence:
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypeAlias
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal, TypeAlias
 
 from streams.domain.tracks.model import Policy, Track
 
@@ -47,3 +48,25 @@ def track_health(track: Track, *, on_duty: bool, now: float, policy: Policy) -> 
         now=now,
         max_gap_s=policy.max_gap_s,
     )
+
+
+def shown_health(shown: Mapping[str, Any], *, now: float, max_gap_s: float) -> Health:
+    """The health of a radio from what is kept of its latest accepted fix (``ts``, ``on_duty``
+    and ``stuck``, as the presence engine stores it for the API)."""
+    return radio_health(
+        on_duty=bool(shown.get("on_duty")),
+        last_fix_ts=float(shown["ts"]),
+        stuck=bool(shown.get("stuck")),
+        now=now,
+        max_gap_s=max_gap_s,
+    )
+
+
+def count_by_health(
+    shown: Iterable[Mapping[str, Any]], *, now: float, max_gap_s: float
+) -> dict[Health, int]:
+    """How many radios are in each health state (every state present, zero or not)."""
+    counts: dict[Health, int] = dict.fromkeys(HEALTH_STATES, 0)
+    for one in shown:
+        counts[shown_health(one, now=now, max_gap_s=max_gap_s)] += 1
+    return counts
