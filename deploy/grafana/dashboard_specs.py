@@ -189,6 +189,13 @@ CONTROL_ROOM = (
         thresholds=NONE_IS_GOOD,
     ),
     Spec(
+        "stat",
+        "Radios by health",
+        (("max by (health) (coverwatch_radios)", "{{health}}"),),
+        width=8,
+        thresholds=INFORMATIVE,
+    ),
+    Spec(
         "state-timeline",
         "Coverage state per Impact Area",
         ((STATE_CODE, "{{area}}"),),

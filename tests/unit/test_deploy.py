@@ -63,6 +63,7 @@ PIPELINE_METRICS = {
     "coverwatch_visits_published_total": "counter",
     "coverwatch_worker_up": "gauge",
     "coverwatch_redis_state_lost": "gauge",
+    "coverwatch_radios": "gauge",
 }
 METRICS = {**AREA_METRICS, **PIPELINE_METRICS}
 # every series name a query may use: the metrics, and the series of the histograms

@@ -85,7 +85,8 @@ function addLegend(map) {
         `<li><i class="off off-foot" style="--c:${OTHER_ROLE_COLOUR}"></i>other role</li>` +
         '<li><i class="off off-foot" style="--c:#888"></i>on foot</li>' +
         '<li><i class="off off-vehicle" style="--c:#888"></i>in vehicle</li>' +
-        '<li><i class="off off-foot committed" style="--c:#888"></i>committed to incident</li></ul>';
+        '<li><i class="off off-foot committed" style="--c:#888"></i>committed to incident</li>' +
+        '<li><i class="off off-foot unhealthy" style="--c:#888"></i>stuck, stale or off duty</li></ul>';
     }
     div.innerHTML =
       `<h3>Coverage</h3><ul>${states}` +

@@ -10,11 +10,14 @@ import { page } from "./state.js";
 function officerIcon(officer) {
   const colour = ROLE_COLOURS[officer.role] ?? OTHER_ROLE_COLOUR;
   const mode = officer.mode === "vehicle" ? "vehicle" : "foot";
+  const health = officer.health ?? "live";
   return L.divIcon({
     className: "officer-icon",
     html:
-      `<i class="off off-${mode}${officer.committed ? " committed" : ""}" ` +
+      `<i class="off off-${mode}${officer.committed ? " committed" : ""}` +
+      `${health === "live" ? "" : " unhealthy"}" ` +
       `data-testid="officer-marker" data-role="${escapeHtml(officer.role)}" ` +
+      `data-health="${escapeHtml(health)}" ` +
       `data-mode="${mode}" style="--c:${colour}"></i>`,
     iconSize: [14, 14],
     iconAnchor: [7, 7],
@@ -26,7 +29,9 @@ function officerTooltip(officer) {
     `<b>${escapeHtml(officer.callsign ?? "officer")}</b> · ${escapeHtml(
       String(officer.role ?? "").replace("_", " "),
     )} · ${officer.mode === "vehicle" ? "vehicle" : "on foot"}` +
-    `${officer.committed ? " · committed" : ""}<br><small>fix ${escapeHtml(
+    `${officer.committed ? " · committed" : ""}` +
+    `${officer.health && officer.health !== "live" ? ` · <b>${escapeHtml(officer.health.replace("_", " "))}</b>` : ""}` +
+    `<br><small>fix ${escapeHtml(
       formatTime(officer.ts),
     )}</small>`
   );
@@ -39,7 +44,7 @@ export async function pollOfficers() {
     if (!Number.isFinite(officer.lat) || !Number.isFinite(officer.lon)) continue;
     const id = officer.officer;
     seen.add(id);
-    const signature = `${officer.role}|${officer.mode}|${officer.committed}`;
+    const signature = `${officer.role}|${officer.mode}|${officer.committed}|${officer.health}`;
     const entry = page.officers.get(id);
     if (!entry) {
       const marker = L.marker([officer.lat, officer.lon], {
