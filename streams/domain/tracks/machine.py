@@ -76,8 +76,7 @@ def step(
     """Advance a state by one fix that is later than every fix before it."""
     previous = state.last_fix
     if previous is None:
-        accepted = _accept(state, fix, location, context, policy, 0.0, 0.0, continuous=False)
-        return _new_run(accepted, fix)
+        return _accept(state, fix, location, context, policy, 0.0, 0.0, continuous=False)
     elapsed_s = fix.ts - previous.ts
     distance_m = _distance_m(previous, fix)
     if distance_m <= policy.max_speed_mps * elapsed_s:
@@ -88,7 +87,23 @@ def step(
             if at_anchor:
                 return _still_stuck(state, fix, context), ()
             continuous = False  # moving again: the segment from the frozen position is unknown
-        accepted = _accept(
+        elif anchor is not None and at_anchor and continuous:
+            count = state.frozen_fixes + 1
+            if count >= policy.stuck_fixes and fix.ts - anchor.ts >= policy.stuck_s:
+                return _judge_stuck(state, anchor, count, fix, context, policy)
+            accepted = _accept(
+                state,
+                fix,
+                location,
+                context,
+                policy,
+                elapsed_s,
+                distance_m,
+                continuous=True,
+                run=(anchor, count),
+            )
+            return _keep_run_dose(state, anchor, accepted)
+        return _accept(
             state,
             fix,
             location,
@@ -98,18 +113,12 @@ def step(
             distance_m,
             continuous=continuous,
         )
-        if anchor is None or not at_anchor or not continuous:
-            return _new_run(accepted, fix)
-        return _extend_run(state, anchor, accepted, fix, context, policy)
     outliers = state.outliers
     agrees = bool(outliers) and _plausible(outliers[-1], fix, policy)
     outliers = (*outliers, fix) if agrees else (fix,)
     if len(outliers) < policy.outliers_to_reset:
         return replace(state, outliers=outliers), (FixRejected(fix, "implausible_speed"),)
-    accepted = _accept(
-        state, fix, location, context, policy, elapsed_s, distance_m, continuous=False
-    )
-    return _new_run(accepted, fix)
+    return _accept(state, fix, location, context, policy, elapsed_s, distance_m, continuous=False)
 
 
 def _same_place(anchor: Fix, fix: Fix, policy: Policy) -> bool:
@@ -118,34 +127,19 @@ def _same_place(anchor: Fix, fix: Fix, policy: Policy) -> bool:
     return abs(fix.lat - anchor.lat) <= tolerance and abs(fix.lon - anchor.lon) <= tolerance
 
 
-def _new_run(
-    accepted: tuple[TrackState, tuple[Fact, ...]], fix: Fix
+def _keep_run_dose(
+    before: TrackState, anchor: Fix, accepted: tuple[TrackState, tuple[Fact, ...]]
 ) -> tuple[TrackState, tuple[Fact, ...]]:
-    """The state after ``fix`` begins a frozen run of its own (the radio is not stuck)."""
-    state, facts = accepted
-    return replace(state, frozen_from=fix, frozen_fixes=1), facts
-
-
-def _extend_run(
-    before: TrackState,
-    anchor: Fix,
-    accepted: tuple[TrackState, tuple[Fact, ...]],
-    fix: Fix,
-    context: FixContext,
-    policy: Policy,
-) -> tuple[TrackState, tuple[Fact, ...]]:
-    """``fix`` continues the frozen run of ``before`` (which began at ``anchor``): count it, keep
-    the dose published since the run began, and judge the radio stuck once the run is long
-    enough."""
-    count = before.frozen_fixes + 1
-    if count >= policy.stuck_fixes and fix.ts - anchor.ts >= policy.stuck_s:
-        return _judge_stuck(before, anchor, count, fix, context, policy)
+    """The state after a fix that continues the frozen run that began at ``anchor``, keeping the
+    dose published since the run began (to take it back if the run is judged stuck)."""
     state, facts = accepted
     run_dose = before.run_dose
     for fact in facts:
         if isinstance(fact, DoseAccrued) and fact.start >= anchor.ts:
             run_dose = (*run_dose, fact)
-    return replace(state, frozen_from=anchor, frozen_fixes=count, run_dose=run_dose), facts
+    if not run_dose:
+        return accepted
+    return replace(state, run_dose=run_dose), facts
 
 
 def _judge_stuck(
@@ -228,14 +222,20 @@ def _accept(
     distance_m: float,
     *,
     continuous: bool,
+    run: tuple[Fix, int] | None = None,
 ) -> tuple[TrackState, tuple[Fact, ...]]:
-    """Take ``fix`` as the radio's position; ``continuous`` when the segment before it counts."""
+    """Take ``fix`` as the radio's position; ``continuous`` when the segment before it counts;
+    ``run`` is the first fix and length of the frozen run ``fix`` continues (None: it begins
+    one)."""
+    frozen_from, frozen_fixes = (fix, 1) if run is None else run
     fast = continuous and distance_m >= policy.vehicle_speed_mps * elapsed_s
     sustained_fast = fast and state.last_segment_fast
     mode: Mode = "vehicle" if context.device == "vehicle" or sustained_fast else "foot"
     previous_context = state.context
     if not state.memberships and not location.inside:
-        return TrackState(fix, context, fast, mode), ()
+        return TrackState(
+            fix, context, fast, mode, frozen_from=frozen_from, frozen_fixes=frozen_fixes
+        ), ()
 
     facts: list[Fact] = []
     issi = fix.issi
@@ -271,7 +271,10 @@ def _accept(
                 entering = _confirm_entry(entering, policy, issi, facts)
                 facts.append(MembershipChanged(issi, area_id, True, context.role, mode))
             kept.append(entering)
-    return TrackState(fix, context, fast, mode, tuple(kept)), tuple(facts)
+    state_after = TrackState(
+        fix, context, fast, mode, tuple(kept), frozen_from=frozen_from, frozen_fixes=frozen_fixes
+    )
+    return state_after, tuple(facts)
 
 
 @record
