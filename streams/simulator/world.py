@@ -26,7 +26,9 @@ Faults (each a rate; all off except as configured)
   delivered late in one burst when coverage returns; they keep their ``ts``.
 - ``duplicate_rate``: share of fixes delivered a second time 0.2-5 s later, byte-identical.
 - ``stuck_device_rate``: share of devices that get stuck at a random moment and from then on
-  repeat one fix (same lat/lon/accuracy, fresh ``ts``).
+  repeat one fix (same lat/lon/accuracy, fresh ``ts``): the service judges them stuck after 10
+  fixes over 10 minutes and counts nothing of them from the first (every healthy fix carries
+  ``gps_noise_m`` of noise, so none repeats a position).
 - ``malformed_rate``: share of records after the opening snapshot whose value is replaced by
   bytes that are not a JSON object (truncated, garbage, wrapped in an array, trailing junk).
 
