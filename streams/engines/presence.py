@@ -392,7 +392,8 @@ class PresenceEngine:
             np.fromiter((decoded.fix.lon for decoded in fresh), float, len(fresh)),
             np.fromiter((decoded.fix.lat for decoded in fresh), float, len(fresh)),
         )
-        joins = {issi: RadioJoin(roster[issi], assignments) for issi in issis}
+        searched, horizon_s = self.join_cache.stop_searches, self.policy.max_gap_s
+        joins = {issi: RadioJoin(roster[issi], assignments, searched, horizon_s) for issi in issis}
         policy = self.policy
         accepted = 0
         for position, (decoded, location) in enumerate(zip(fresh, locations, strict=True)):
@@ -425,9 +426,10 @@ class PresenceEngine:
         return work, outcomes
 
     async def _revise_assignments(self, work: dict[int, _PartitionWork]) -> None:
-        """Classify again the recent fixes of radios whose callsign's assignments changed since
-        they were classified (CAD read after the pings it concerns), into ``work``: the same
-        result as if CAD had been read first, for every fix still within the lateness."""
+        """Classify again the recent fixes of radios whose callsign's assignments or
+        stop-searches changed since they were classified (CAD or a stop-search read after the
+        pings it concerns), into ``work``: the same result as if it had been read first, for
+        every fix still within the lateness."""
         changed = self.join_cache.take_changed()
         if not changed:
             return
@@ -440,8 +442,9 @@ class PresenceEngine:
         if not affected:
             return
         roster, assignments = await self.join_cache.entries(sorted({i for _, i in affected}))
+        searched, horizon_s = self.join_cache.stop_searches, self.policy.max_gap_s
         for (partition, issi), track in affected.items():
-            join = RadioJoin(roster[issi], assignments)
+            join = RadioJoin(roster[issi], assignments, searched, horizon_s)
             revised, facts = recontext(track, join.context, self.policy)
             if facts:
                 into = work[partition]
