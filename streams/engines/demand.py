@@ -76,6 +76,7 @@ clock as of a time before they closed (``State.incidents_open_since``)."""
 
 
 _incident_or_beat = functools.partial(decode_or_heartbeat, decode_incident)
+_stop_search_or_beat = functools.partial(decode_or_heartbeat, decode_stop_search)
 
 
 def harm_weights(path: str) -> HarmWeights:
@@ -249,29 +250,42 @@ class DemandEngine:
         await self._process_facts(topics.CRIMES, events, decode_crime)
 
     async def process_stop_searches(self, events: Events) -> None:
-        """One batch of ``stopsearch.events``."""
-        await self._process_facts(topics.STOPSEARCH, events, decode_stop_search)
+        """One batch of ``stopsearch.events``: its stop-searches, and the partition's event-time
+        progress (stop-searches and in-band heartbeats), committed with the stop-searches by
+        callsign it covers so the pings can wait for it (:mod:`streams.domain.joins`)."""
+        await self._process_facts(topics.STOPSEARCH, events, _stop_search_or_beat)
 
     async def _process_facts(
         self,
         topic: str,
         events: Events,
-        decode: Callable[..., CrimeRecorded | StopSearchRecorded],
+        decode: Callable[..., CrimeRecorded | StopSearchRecorded | Heartbeat],
     ) -> None:
         runtime = self.runtime
-        decoded, rejections = await self._decode_batch(topic, events, decode)
+        read, rejections = await self._decode_batch(topic, events, decode)
+        progress: dict[int, float] = {}
+        decoded: list[tuple[int, CrimeRecorded | StopSearchRecorded]] = []
+        for index, item in read:
+            partition = events[index].message.partition
+            progress[partition] = max(item.ts, progress.get(partition, item.ts))
+            if not isinstance(item, Heartbeat):
+                decoded.append((index, item))
         await runtime.refresh_fences(await runtime.state.area_version())
         places = self._areas_of([(fact.lat, fact.lon) for _, fact in decoded])
         places = await self._linked_places(decoded, places)
         commits = self._expiring_commits(topic, events)
         now = runtime.clock.now()
-        if topic == topics.STOPSEARCH and now is not None:
+        if topic == topics.STOPSEARCH:
+            for partition, ts in progress.items():
+                key = runtime.state.stop_search_progress_key(partition)
+                commits[partition].changes.max(key, ts)
             for partition, commit in commits.items():
-                runtime.state.prune_stop_searches(
-                    commit.changes,
-                    runtime.state.slot(topic, partition),
-                    now - runtime.settings.max_age_s,
-                )
+                if now is not None:
+                    runtime.state.prune_stop_searches(
+                        commit.changes,
+                        runtime.state.slot(topic, partition),
+                        now - runtime.settings.max_age_s,
+                    )
         for (index, fact), area_ids in zip(decoded, places, strict=True):
             partition = events[index].message.partition
             slot = runtime.state.slot(topic, partition)

@@ -39,6 +39,7 @@ class JoinCache:
     def __init__(self, state: State) -> None:
         self.state = state
         self.incident_partitions = topics.BY_NAME[topics.INCIDENTS].partitions
+        self.search_partitions = topics.BY_NAME[topics.STOPSEARCH].partitions
         self.keys = state.directory_version_keys(self.incident_partitions)
         self.versions: list[bytes | None] | None = None
         self.read_at = -math.inf
@@ -94,6 +95,26 @@ class JoinCache:
             return None
         return min(float(value) for value in stored if value is not None)
 
+    @property
+    def stop_search_progress(self) -> float | None:
+        """How far in event time every ``stopsearch.events`` partition had been read when the
+        versions were last read (the slowest one's progress; None while one has no data)."""
+        if self.versions is None:
+            return None
+        first = 2 + 2 * self.incident_partitions + self.search_partitions
+        stored = self.versions[first : first + self.search_partitions]
+        if not stored or any(value is None for value in stored):
+            return None
+        return min(float(value) for value in stored if value is not None)
+
+    @property
+    def join_progress(self) -> float | None:
+        """How far the topics fixes are joined with by event time have been read: the least of
+        :attr:`cad_progress` and :attr:`stop_search_progress`, leaving out a topic with a
+        partition without data (None when both are)."""
+        known = [p for p in (self.cad_progress, self.stop_search_progress) if p is not None]
+        return min(known) if known else None
+
     async def entries(
         self, issis: Sequence[str]
     ) -> tuple[dict[str, tuple[RosterVersion, ...]], dict[str, tuple[Assignment, ...]]]:
@@ -128,7 +149,8 @@ class JoinCache:
                 )
             self.assignments = assignments
             self._assigned_version = assigned_version
-        searched_version = self.versions[2 + 2 * self.incident_partitions : -1]
+        first = 2 + 2 * self.incident_partitions
+        searched_version = self.versions[first : first + self.search_partitions]
         if searched_version != self._searched_version:
             await self._read_stop_searches(searched_version)
         missing = [issi for issi in issis if issi not in self.roster]

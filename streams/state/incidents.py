@@ -30,6 +30,11 @@ class DemandState(Store):
         the assignments it covers)."""
         return layout.INCIDENTS_PROGRESS.of(self.slot(topics.INCIDENTS, partition))
 
+    def stop_search_progress_key(self, partition: int) -> str:
+        """One ``stopsearch.events`` partition's event-time progress (written in the same call
+        as the stop-searches it covers)."""
+        return layout.SEARCHED_PROGRESS.of(self.slot(topics.STOPSEARCH, partition))
+
     async def cad_progress(self, partitions: int) -> list[float | None]:
         """Each ``cad.incidents`` partition's event-time progress (None: no record yet)."""
         found = await self.read_versions([self.cad_progress_key(p) for p in range(partitions)])

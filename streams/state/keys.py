@@ -353,6 +353,15 @@ SEARCHED_VERSION = KeyFamily(
     "int bumped on every change of ``searched``",
     "stop-search agent",
 )
+SEARCHED_PROGRESS = KeyFamily(
+    STOPSEARCH_SLOT,
+    "progress",
+    "string",
+    "latest ``ts`` of the partition's stop-searches and heartbeats, written with the "
+    "stop-searches it covers (the pings wait for it); 0 after a rebuild with records not read "
+    "again yet",
+    "stop-search agent",
+)
 DEMAND = _windowed(DEMAND_SLOT, "demand", "demand (count or harm)", DEMAND_WRITERS)
 SEEN = KeyFamily(
     DEMAND_SLOT,
@@ -460,6 +469,7 @@ LAYOUT: tuple[KeyFamily, ...] = (
     SEARCHED,
     SEARCHED_TIMES,
     SEARCHED_VERSION,
+    SEARCHED_PROGRESS,
     *DEMAND.families,
     SEEN,
     COVERAGE_STATUS,

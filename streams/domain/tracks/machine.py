@@ -366,7 +366,7 @@ def visit_of(
         credited_seconds=min(seconds, policy.credit_cap_s),
         revision=0,
         status=status,
-        incident_category=_attended(membership.reactive_categories) if reactive else None,
+        incident_category=_attended(membership.reactive_categories),
         stop_search=membership.stop_search,
     )
 

@@ -104,8 +104,9 @@ class Visit:
     revision: int
     status: VisitStatus
     incident_category: str | None = None
-    """Reactive visits: the category of the incident attended (of the incident with the most
-    reactive seconds of the visit; None when not reactive or the category is not known)."""
+    """The category of the incident attended during the visit (of the incident with the most
+    reactive seconds, even when most of the visit was proactive); None when none of the visit
+    was reactive or the category is not known."""
     stop_search: bool = False
     """A stop-search by the officer's callsign in the area fell in the visit's dose."""
 

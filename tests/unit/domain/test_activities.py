@@ -88,6 +88,17 @@ def test_proactive_visit_has_no_incident_category() -> None:
     assert {d.incident_category for d in doses(facts)} == {None}
 
 
+def test_a_mostly_proactive_visit_carries_the_category_of_the_incident_it_attended() -> None:
+    fixes = stay(0, 900, 30, IN_A)
+    attending = replace(
+        CAR, assigned_areas=frozenset({"A"}), incident_categories=(("A", "burglary"),)
+    )
+    contexts = [CAR] * 21 + [attending] * (len(fixes) - 21)  # the last 5 of 15 minutes
+    _, facts = feed([*fixes, *stay(930, 1020, 30, OUTSIDE)], [*contexts, *[CAR] * 4])
+    (visit,) = visits(facts)
+    assert (visit.activity, visit.incident_category) == ("proactive", "burglary")
+
+
 def test_a_visit_attending_two_incidents_carries_the_one_attended_longest() -> None:
     fixes = stay(0, 900, 30, IN_A)
     first = replace(CAR, assigned_areas=frozenset({"A"}), incident_categories=(("A", "theft"),))
