@@ -223,8 +223,8 @@ class Metrics:
             "too_late, implausible_speed, replayed (at or below the partition's applied offset); "
             "unknown_radio counts accepted fixes of radios missing from the roster; heartbeat "
             "counts in-band heartbeats (clock ticks in a pings partition), which are no fixes; "
-            "cad_behind counts fixes classified before cad.incidents had been read up to their "
-            "time (the event clock's join wait gave up)",
+            "cad_behind counts fixes classified before cad.incidents (or stopsearch.events) "
+            "had been read up to their time (the event clock's join wait gave up)",
             ["outcome"],
             registry=self.registry,
         )

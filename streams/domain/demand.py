@@ -13,8 +13,9 @@ stop-searches) become signed changes, so a later fact can take back what an earl
 - :func:`response_sample_changes`: response-time samples (first arrival time, seconds).
 
 Area attribution is done by the caller: it passes the ids of the areas the fact's place falls
-in (for incidents, the areas their state was attributed to); none means the :data:`OUTSIDE`
-bucket. A place in several areas counts in each.
+in (for incidents, the areas their state was attributed to; for a crime linked to an incident,
+that incident's areas: :func:`crime_areas`); none means the :data:`OUTSIDE` bucket. A place in
+several areas counts in each.
 
 Window rule (minute granularity): a bucket of minute ``m`` is inside the window of length ``W``
 at ``now`` iff ``now - W < m * 60 <= now``. So a minute counts from its first second for exactly
@@ -104,6 +105,21 @@ class ResponseTimeStats:
 def attributed_areas(area_ids: Sequence[str]) -> tuple[str, ...]:
     """The areas demand at a place counts in: its areas, or :data:`OUTSIDE` when none."""
     return tuple(area_ids) if area_ids else (OUTSIDE,)
+
+
+def crime_areas(own_areas: Sequence[str], incident: IncidentState | None) -> tuple[str, ...]:
+    """The areas a crime counts in: those of the incident it is linked to (its ``incident_id``)
+    when that incident is known, counted and located (:attr:`IncidentState.areas`, the areas of
+    the incident's opened place, possibly none: ``outside``); otherwise those of the crime's own
+    place (``own_areas``). A crime recorded at a station or an address away from the incident
+    thus counts where the incident happened.
+
+    The incident is the one known when the crime is counted: a crime counted before its
+    incident's ``opened`` event was read stays at its own place (the engine's limit, see
+    :mod:`streams.engines.demand`)."""
+    if incident is not None and incident.counted and incident.areas is not None:
+        return tuple(incident.areas)
+    return tuple(own_areas)
 
 
 def demand_changes(

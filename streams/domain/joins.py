@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final
 
 from streams.domain.incidents import IncidentState
@@ -34,6 +35,10 @@ from streams.domain.tracks import FixContext
 
 ROSTER_VERSIONS_KEPT: Final = 8
 """Roster versions kept per radio (the latest by ``ts``)."""
+
+STOP_SEARCH_HORIZON_S: Final = 300.0
+"""How far after a fix its context looks for stop-searches by default: the track policy's
+``max_gap_s`` (the longest segment a fix opens)."""
 
 BEGINNING: Final = -math.inf
 """The valid-from time of a roster entry without ``ts`` (and of an assignment stored before
@@ -48,6 +53,8 @@ class Assignment:
     areas: frozenset[str]
     since: float
     until: float | None
+    category: str | None = None
+    """The incident's category (None until its ``opened`` event is known)."""
 
     def contains(self, ts: float) -> bool:
         """Whether the callsign is committed at ``ts``."""
@@ -68,8 +75,52 @@ def incident_assignments(state: IncidentState) -> dict[str, Assignment]:
     located)."""
     areas = frozenset(state.areas or ())
     return {
-        callsign: Assignment(areas, since, state.closed_ts) for callsign, since in state.committed
+        callsign: Assignment(areas, since, state.closed_ts, category=state.category)
+        for callsign, since in state.committed
     }
+
+
+@record
+class StopSearchMark:
+    """A stop-search by a callsign at ``ts``, in ``areas`` (those its place falls in)."""
+
+    ts: float
+    areas: frozenset[str]
+
+
+_NO_MARKS: Final[Mapping[str, Sequence[StopSearchMark]]] = MappingProxyType({})
+
+
+def incident_categories_at(
+    assignments: Iterable[Assignment], ts: float
+) -> tuple[tuple[str, str], ...]:
+    """``(area_id, category)`` of the incident attended in each area at ``ts``: of the
+    assignments that contain ``ts`` and have a category, in each of their areas the one
+    committed latest (ties: the first category by name), sorted by area."""
+    chosen: dict[str, tuple[float, str]] = {}
+    for assignment in assignments:
+        category = assignment.category
+        if category is None or not assignment.contains(ts):
+            continue
+        for area_id in assignment.areas:
+            held = chosen.get(area_id)
+            if held is None or (assignment.since, held[1]) > (held[0], category):
+                chosen[area_id] = (assignment.since, category)
+    return tuple(sorted((area_id, category) for area_id, (_, category) in chosen.items()))
+
+
+def stop_searches_near(
+    marks: Iterable[StopSearchMark], ts: float, horizon_s: float
+) -> frozenset[tuple[int, str]]:
+    """``(minute, area_id)`` of the stop-searches whose minute overlaps ``[ts, ts + horizon_s]``
+    (the longest dose segment a fix at ``ts`` can open is ``max_gap_s``): what a fix's context
+    carries so that the segment it opens can be marked ``stop_search``."""
+    found: set[tuple[int, str]] = set()
+    for mark in marks:
+        minute = int(mark.ts // 60)
+        if minute * 60 + 60 > ts and minute * 60 <= ts + horizon_s:
+            found.update((minute, area_id) for area_id in mark.areas)
+    return frozenset(found)
 
 
 def areas_at(assignments: Iterable[Assignment], ts: float) -> frozenset[str]:
@@ -110,35 +161,54 @@ def context_at(
     versions: Sequence[RosterVersion],
     assignments: Mapping[str, Sequence[Assignment]],
     ts: float,
+    stop_searches: Mapping[str, Sequence[StopSearchMark]] = _NO_MARKS,
+    horizon_s: float = STOP_SEARCH_HORIZON_S,
 ) -> tuple[Mapping[str, Any] | None, FixContext]:
     """The roster entry valid at ``ts`` (None: not on the roster) and the context of a fix at
-    ``ts``: who carries the radio then and the areas their callsign is assigned to then."""
+    ``ts``: who carries the radio then, the areas their callsign is assigned to then with the
+    categories of those incidents, and the stop-searches by the callsign near ``ts``
+    (:func:`stop_searches_near` within ``horizon_s``)."""
     version = version_at(versions, ts)
     if version is None:
         return None, FixContext(role=UNKNOWN_OFFICER_ROLE, device="handheld")
     entry = version.entry
     callsign = entry["callsign"]
+    if not callsign:
+        return entry, FixContext(role=entry["role"], device=entry["device"], callsign=callsign)
+    assigned = assignments.get(callsign, ())
+    marks = stop_searches.get(callsign, ())
     return entry, FixContext(
         role=entry["role"],
         device=entry["device"],
         callsign=callsign,
-        assigned_areas=areas_at(assignments.get(callsign, ()), ts) if callsign else frozenset(),
+        assigned_areas=areas_at(assigned, ts),
+        incident_categories=incident_categories_at(assigned, ts) if assigned else (),
+        stop_searches=stop_searches_near(marks, ts, horizon_s) if marks else frozenset(),
     )
 
 
 class RadioJoin:
     """:func:`context_at` for the fixes of one radio in a batch: a radio with one roster version
-    and no assignment of its callsign has one context for all of them, built once."""
+    and no assignment or stop-search of its callsign has one context for all of them, built
+    once."""
 
-    __slots__ = ("assignments", "fixed", "versions")
+    __slots__ = ("assignments", "fixed", "horizon_s", "stop_searches", "versions")
 
     def __init__(
-        self, versions: Sequence[RosterVersion], assignments: Mapping[str, Sequence[Assignment]]
+        self,
+        versions: Sequence[RosterVersion],
+        assignments: Mapping[str, Sequence[Assignment]],
+        stop_searches: Mapping[str, Sequence[StopSearchMark]] = _NO_MARKS,
+        horizon_s: float = STOP_SEARCH_HORIZON_S,
     ) -> None:
         self.versions = versions
         self.assignments = assignments
+        self.stop_searches = stop_searches
+        self.horizon_s = horizon_s
         joined = len(versions) > 1 or any(
-            assignments.get(version.entry["callsign"]) for version in versions
+            assignments.get(version.entry["callsign"])
+            or stop_searches.get(version.entry["callsign"])
+            for version in versions
         )
         self.fixed = None if joined else context_at(versions, assignments, 0.0)
 
@@ -150,4 +220,4 @@ class RadioJoin:
         """The roster entry and context of a fix at ``ts``."""
         if self.fixed is not None:
             return self.fixed
-        return context_at(self.versions, self.assignments, ts)
+        return context_at(self.versions, self.assignments, ts, self.stop_searches, self.horizon_s)

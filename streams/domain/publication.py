@@ -57,4 +57,6 @@ def visit_value(key: bytes, visit: Visit) -> dict[str, object]:
         "activity": visit.activity,
         "revision": visit.revision,
         "status": visit.status,
+        "incident_category": visit.incident_category,
+        "stop_search": visit.stop_search,
     }

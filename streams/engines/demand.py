@@ -8,7 +8,14 @@ grade) keys of its new state: the Lua call moves the counts by the difference fr
 stored with it, so they follow the stored states whatever was read, repeated or reordered. A
 partition whose counts an earlier version kept by adding facts is rebuilt from its stored states
 on its first batch. Crimes and stop-searches are stateless facts, counted once per (id, time)
-however often they are delivered.
+however often they are delivered. A crime linked to an incident (``incident_id``) counts in
+the incident's areas when the incident has been counted and located by the time the crime is
+read, else at its own place, where it stays (:func:`~streams.domain.demand.crime_areas`): so
+where such a crime counts depends on how far ``cad.incidents`` had been read (a limit: it is
+not moved when its incident is read later). A stop-search
+with a callsign, at a place in some area, is also kept by callsign for the join with that
+callsign's pings (``stop_search`` visits, :mod:`streams.domain.joins`), until
+``COVERWATCH_MAX_AGE_S`` before the clock.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import orjson
 
 from streams import topics
 from streams.domain.demand import (
+    crime_areas,
     demand_changes,
     open_incident_keys,
     response_sample_changes,
@@ -43,7 +51,7 @@ from streams.domain.incidents import (
     incident_from_dict,
     incident_to_dict,
 )
-from streams.domain.joins import incident_assignments
+from streams.domain.joins import StopSearchMark, incident_assignments
 from streams.domain.ticks import Heartbeat, decode_or_heartbeat
 from streams.domain.timefmt import format_ts
 from streams.domain.validation import Rejected, Rejection
@@ -68,6 +76,7 @@ clock as of a time before they closed (``State.incidents_open_since``)."""
 
 
 _incident_or_beat = functools.partial(decode_or_heartbeat, decode_incident)
+_stop_search_or_beat = functools.partial(decode_or_heartbeat, decode_stop_search)
 
 
 def harm_weights(path: str) -> HarmWeights:
@@ -241,20 +250,42 @@ class DemandEngine:
         await self._process_facts(topics.CRIMES, events, decode_crime)
 
     async def process_stop_searches(self, events: Events) -> None:
-        """One batch of ``stopsearch.events``."""
-        await self._process_facts(topics.STOPSEARCH, events, decode_stop_search)
+        """One batch of ``stopsearch.events``: its stop-searches, and the partition's event-time
+        progress (stop-searches and in-band heartbeats), committed with the stop-searches by
+        callsign it covers so the pings can wait for it (:mod:`streams.domain.joins`)."""
+        await self._process_facts(topics.STOPSEARCH, events, _stop_search_or_beat)
 
     async def _process_facts(
         self,
         topic: str,
         events: Events,
-        decode: Callable[..., CrimeRecorded | StopSearchRecorded],
+        decode: Callable[..., CrimeRecorded | StopSearchRecorded | Heartbeat],
     ) -> None:
         runtime = self.runtime
-        decoded, rejections = await self._decode_batch(topic, events, decode)
+        read, rejections = await self._decode_batch(topic, events, decode)
+        progress: dict[int, float] = {}
+        decoded: list[tuple[int, CrimeRecorded | StopSearchRecorded]] = []
+        for index, item in read:
+            partition = events[index].message.partition
+            progress[partition] = max(item.ts, progress.get(partition, item.ts))
+            if not isinstance(item, Heartbeat):
+                decoded.append((index, item))
         await runtime.refresh_fences(await runtime.state.area_version())
         places = self._areas_of([(fact.lat, fact.lon) for _, fact in decoded])
+        places = await self._linked_places(decoded, places)
         commits = self._expiring_commits(topic, events)
+        now = runtime.clock.now()
+        if topic == topics.STOPSEARCH:
+            for partition, ts in progress.items():
+                key = runtime.state.stop_search_progress_key(partition)
+                commits[partition].changes.max(key, ts)
+            for partition, commit in commits.items():
+                if now is not None:
+                    runtime.state.prune_stop_searches(
+                        commit.changes,
+                        runtime.state.slot(topic, partition),
+                        now - runtime.settings.max_age_s,
+                    )
         for (index, fact), area_ids in zip(decoded, places, strict=True):
             partition = events[index].message.partition
             slot = runtime.state.slot(topic, partition)
@@ -264,7 +295,40 @@ class DemandEngine:
             counted = Changes()
             runtime.state.record_demand(counted, slot, buckets)
             runtime.state.count_once(changes, slot, identity, fact.ts, SEEN_TTL_S, counted)
+            if isinstance(fact, StopSearchRecorded) and fact.callsign and area_ids:
+                mark = StopSearchMark(fact.ts, frozenset(area_ids))
+                runtime.state.record_stop_search(changes, slot, fact.callsign, mark, identity)
         await self._finish(topic, events, list(commits.values()), rejections)
+
+    async def _linked_places(
+        self,
+        decoded: Sequence[tuple[int, CrimeRecorded | StopSearchRecorded]],
+        places: list[list[str]],
+    ) -> list[list[str]]:
+        """The areas each fact counts in: a crime linked to an incident counts in the incident's
+        areas when the incident is stored, counted and located (:func:`crime_areas`; one round
+        trip when the batch has linked crimes: the incident may be in any ``cad.incidents``
+        partition), every other fact at its own place."""
+        linked = sorted(
+            {
+                fact.incident_id
+                for _, fact in decoded
+                if isinstance(fact, CrimeRecorded) and fact.incident_id is not None
+            }
+        )
+        if not linked:
+            return places
+        partitions = topics.BY_NAME[topics.INCIDENTS].partitions
+        stored, _, _ = await self.runtime.state.incident_states(
+            dict.fromkeys(range(partitions), linked)
+        )
+        incidents = {i: incident_from_dict(orjson.loads(blob)) for i, blob in stored.items()}
+        return [
+            list(crime_areas(own, incidents.get(fact.incident_id)))
+            if isinstance(fact, CrimeRecorded) and fact.incident_id is not None
+            else own
+            for (_, fact), own in zip(decoded, places, strict=True)
+        ]
 
     async def _finish(
         self,

@@ -1,5 +1,6 @@
-"""What fixes are joined with in the presence process: roster versions, assignment intervals and
-the version of the area definitions, cached and read again only when their versions move.
+"""What fixes are joined with in the presence process: roster versions, assignment intervals,
+stop-searches by callsign and the version of the area definitions, cached and read again only
+when their versions move.
 
 The join itself is pure (:mod:`streams.domain.joins`); this cache is its I/O side, used by the
 presence engine (:mod:`streams.engines.presence`).
@@ -13,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from streams import topics
-from streams.domain.joins import Assignment, RosterVersion
+from streams.domain.joins import Assignment, RosterVersion, StopSearchMark
 from streams.state import State
 
 JOIN_CACHE_FRESH_S = 0.1
@@ -38,6 +39,7 @@ class JoinCache:
     def __init__(self, state: State) -> None:
         self.state = state
         self.incident_partitions = topics.BY_NAME[topics.INCIDENTS].partitions
+        self.search_partitions = topics.BY_NAME[topics.STOPSEARCH].partitions
         self.keys = state.directory_version_keys(self.incident_partitions)
         self.versions: list[bytes | None] | None = None
         self.read_at = -math.inf
@@ -46,9 +48,13 @@ class JoinCache:
         self.roster: dict[str, tuple[RosterVersion, ...]] = {}
         self._partition_assignments: dict[int, dict[str, list[Assignment]]] = {}
         self.assignments: dict[str, tuple[Assignment, ...]] = {}
+        self._searched_version: list[bytes | None] = []
+        self._partition_searched: dict[int, dict[str, list[StopSearchMark]]] = {}
+        self.stop_searches: dict[str, tuple[StopSearchMark, ...]] = {}
         self.changed_callsigns: set[str] = set()
-        """Callsigns whose assignment intervals changed since the engine last took them
-        (:meth:`take_changed`): fixes of theirs already classified may need classifying again."""
+        """Callsigns whose assignment intervals or stop-searches changed since the engine last
+        took them (:meth:`take_changed`): fixes of theirs already classified may need
+        classifying again."""
         self.epoch: bytes | None = None
         """The store's epoch when the versions were first read with one."""
         self.store_changed = False
@@ -89,6 +95,26 @@ class JoinCache:
             return None
         return min(float(value) for value in stored if value is not None)
 
+    @property
+    def stop_search_progress(self) -> float | None:
+        """How far in event time every ``stopsearch.events`` partition had been read when the
+        versions were last read (the slowest one's progress; None while one has no data)."""
+        if self.versions is None:
+            return None
+        first = 2 + 2 * self.incident_partitions + self.search_partitions
+        stored = self.versions[first : first + self.search_partitions]
+        if not stored or any(value is None for value in stored):
+            return None
+        return min(float(value) for value in stored if value is not None)
+
+    @property
+    def join_progress(self) -> float | None:
+        """How far the topics fixes are joined with by event time have been read: the least of
+        :attr:`cad_progress` and :attr:`stop_search_progress`, leaving out a topic with a
+        partition without data (None when both are)."""
+        known = [p for p in (self.cad_progress, self.stop_search_progress) if p is not None]
+        return min(known) if known else None
+
     async def entries(
         self, issis: Sequence[str]
     ) -> tuple[dict[str, tuple[RosterVersion, ...]], dict[str, tuple[Assignment, ...]]]:
@@ -123,10 +149,38 @@ class JoinCache:
                 )
             self.assignments = assignments
             self._assigned_version = assigned_version
+        first = 2 + 2 * self.incident_partitions
+        searched_version = self.versions[first : first + self.search_partitions]
+        if searched_version != self._searched_version:
+            await self._read_stop_searches(searched_version)
         missing = [issi for issi in issis if issi not in self.roster]
         if missing:
             self.roster.update(await self.state.roster_versions(missing))
         return {issi: self.roster[issi] for issi in issis}, self.assignments
+
+    async def _read_stop_searches(self, searched_version: list[bytes | None]) -> None:
+        """Read again the stop-searches by callsign of the ``stopsearch.events`` partitions whose
+        version moved; the callsigns whose stop-searches changed are marked changed."""
+        changed = [
+            partition
+            for partition, version in enumerate(searched_version)
+            if partition >= len(self._searched_version)
+            or version != self._searched_version[partition]
+        ]
+        self._partition_searched.update(await self.state.stop_searched(changed))
+        merged: dict[str, list[StopSearchMark]] = defaultdict(list)
+        for by_callsign in self._partition_searched.values():
+            for callsign, marks in by_callsign.items():
+                merged[callsign].extend(marks)
+        searched = {callsign: tuple(found) for callsign, found in merged.items()}
+        if self._searched_version:
+            self.changed_callsigns.update(
+                callsign
+                for callsign in searched.keys() | self.stop_searches.keys()
+                if searched.get(callsign) != self.stop_searches.get(callsign)
+            )
+        self.stop_searches = searched
+        self._searched_version = searched_version
 
     def take_changed(self) -> set[str]:
         """The callsigns whose assignments changed since the last call."""

@@ -320,14 +320,15 @@ class PresenceEngine:
         return decoded, rejections
 
     async def _await_cad(self, batch: PingBatch) -> float | None:
-        """On the event clock, wait until ``cad.incidents`` has been read up to the event time
-        of this batch's partitions, so that every fix is classified with the assignments valid
-        at its time, whichever topic the workers happened to read faster (``docs/time-model.md``,
-        joins). Returns None when it has, or when there is nothing to wait for (the wall clock;
-        a ``cad.incidents`` partition without any record yet: a feed without CAD or without
-        in-band heartbeats). Otherwise how far CAD had been read when the wait gave up, after
-        ``COVERWATCH_JOIN_WAIT_S`` of wall time (CAD stopped, or lags for good); after that no
-        batch waits until CAD has caught up with the batch that gave up."""
+        """On the event clock, wait until ``cad.incidents`` and ``stopsearch.events`` have been
+        read up to the event time of this batch's partitions, so that every fix is classified
+        with the assignments and stop-searches valid at its time, whichever topic the workers
+        happened to read faster (``docs/time-model.md``, joins). Returns None when they have, or
+        when there is nothing to wait for (the wall clock; a topic with a partition without any
+        record yet is not waited for: a feed without CAD, stop-searches or in-band heartbeats).
+        Otherwise how far they had been read when the wait gave up, after
+        ``COVERWATCH_JOIN_WAIT_S`` of wall time (a feed stopped, or lags for good); after that
+        no batch waits until they have caught up with the batch that gave up."""
         settings = self.services.settings
         needed = max((self.progress.get(p, -math.inf) for p in set(batch.partitions)), default=None)
         if settings.clock != "event" or needed is None or needed == -math.inf:
@@ -335,7 +336,7 @@ class PresenceEngine:
         join_cache = self.join_cache
         deadline = time.monotonic() + settings.join_wait_s
         while True:
-            reached = join_cache.cad_progress
+            reached = join_cache.join_progress
             if reached is None:
                 return None
             if reached >= needed:
@@ -346,8 +347,8 @@ class PresenceEngine:
                 return reached
             if time.monotonic() >= deadline:
                 log.warning(
-                    "cad.incidents has been read to %s, the pings to %s: classifying fixes "
-                    "without waiting for it until it catches up",
+                    "cad.incidents and stopsearch.events have been read to %s, the pings to %s: "
+                    "classifying fixes without waiting for them until they catch up",
                     format_ts(reached),
                     format_ts(needed),
                 )
@@ -396,7 +397,8 @@ class PresenceEngine:
             np.fromiter((decoded.fix.lon for decoded in fresh), float, len(fresh)),
             np.fromiter((decoded.fix.lat for decoded in fresh), float, len(fresh)),
         )
-        joins = {issi: RadioJoin(roster[issi], assignments) for issi in issis}
+        searched, horizon_s = self.join_cache.stop_searches, self.policy.max_gap_s
+        joins = {issi: RadioJoin(roster[issi], assignments, searched, horizon_s) for issi in issis}
         policy = self.policy
         accepted = 0
         for position, (decoded, location) in enumerate(zip(fresh, locations, strict=True)):
@@ -432,9 +434,10 @@ class PresenceEngine:
         return work, outcomes
 
     async def _revise_assignments(self, work: dict[int, _PartitionWork]) -> None:
-        """Classify again the recent fixes of radios whose callsign's assignments changed since
-        they were classified (CAD read after the pings it concerns), into ``work``: the same
-        result as if CAD had been read first, for every fix still within the lateness."""
+        """Classify again the recent fixes of radios whose callsign's assignments or
+        stop-searches changed since they were classified (CAD or a stop-search read after the
+        pings it concerns), into ``work``: the same result as if it had been read first, for
+        every fix still within the lateness."""
         changed = self.join_cache.take_changed()
         if not changed:
             return
@@ -447,8 +450,9 @@ class PresenceEngine:
         if not affected:
             return
         roster, assignments = await self.join_cache.entries(sorted({i for _, i in affected}))
+        searched, horizon_s = self.join_cache.stop_searches, self.policy.max_gap_s
         for (partition, issi), track in affected.items():
-            join = RadioJoin(roster[issi], assignments)
+            join = RadioJoin(roster[issi], assignments, searched, horizon_s)
             revised, facts = recontext(track, join.context, self.policy)
             if facts:
                 into = work[partition]

@@ -122,11 +122,12 @@ async def _rebuild(
             f"{topic}: loaded {result.records:,} records ({result.rejected:,} rejected, as when "
             "first read)"
         )
-    awaited = await _mark_cad_unread(settings, state, reader)
-    say(
-        f"{topics.INCIDENTS}: {awaited} partition(s) with records marked unread, so the pings "
-        "wait for them on the event clock"
-    )
+    for topic in (topics.INCIDENTS, topics.STOPSEARCH):
+        awaited = await _mark_cad_unread(settings, state, reader, topic)
+        say(
+            f"{topic}: {awaited} partition(s) with records marked unread, so the pings "
+            "wait for them on the event clock"
+        )
     replayed = sorted({tp.topic for tp in input_partitions(settings)} - loaded)
     existed = await group.delete_group()
     say(
@@ -140,18 +141,26 @@ async def _rebuild(
     return epoch
 
 
-async def _mark_cad_unread(settings: Settings, state: State, reader: TopicReader) -> int:
-    """Give every ``cad.incidents`` partition that holds records an event-time progress of 0
-    (read to nowhere yet), so that on the event clock the re-read pings wait for CAD to pass
-    their time, as they did when first read (with no progress at all they would not wait: a
-    feed without CAD). Returns how many were marked."""
+async def _mark_cad_unread(
+    settings: Settings, state: State, reader: TopicReader, topic: str = topics.INCIDENTS
+) -> int:
+    """Give every partition of ``topic`` (``cad.incidents`` or ``stopsearch.events``) that
+    holds records an event-time progress of 0 (read to nowhere yet), so that on the event clock
+    the re-read pings wait for it to pass their time, as they did when first read (with no
+    progress at all they would not wait: a feed without CAD or stop-searches). Returns how many
+    were marked."""
     commits = []
-    for partition in range(topics.BY_NAME[topics.INCIDENTS].partitions):
-        source = TopicPartition(settings.topic(topics.INCIDENTS), partition)
+    for partition in range(topics.BY_NAME[topic].partitions):
+        source = TopicPartition(settings.topic(topic), partition)
         if await reader.has_records(source):
             marked = Changes()
-            marked.max(state.cad_progress_key(partition), 0.0)
-            commits.append(PartitionCommit(topics.INCIDENTS, partition, None, marked))
+            key = (
+                state.cad_progress_key(partition)
+                if topic == topics.INCIDENTS
+                else state.stop_search_progress_key(partition)
+            )
+            marked.max(key, 0.0)
+            commits.append(PartitionCommit(topic, partition, None, marked))
     await state.commit(commits)
     return len(commits)
 

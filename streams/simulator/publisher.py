@@ -23,10 +23,10 @@ PENDING_SENDS_LIMIT: Final = 10_000
 LINGER_MS: Final = 20
 MAX_BATCH_BYTES: Final = 1 << 20
 HEARTBEAT_SOURCE: Final = "clock.ticks"
-HEARTBEAT_TARGETS: Final = ("airwave.pings", "cad.incidents")
+HEARTBEAT_TARGETS: Final = ("airwave.pings", "cad.incidents", "stopsearch.events")
 """Topics into each of whose partitions every ``clock.ticks`` record is copied in band, so
 that a partition with no record for a while still shows how far its event time has got (the
-pings settle on it; the pings wait for CAD to reach their time)."""
+pings settle on it; the pings wait for CAD and the stop-searches to reach their time)."""
 
 
 def write_file(records: Iterable[Record], path: Path | str) -> int:

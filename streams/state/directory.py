@@ -76,13 +76,21 @@ class DirectoryState(Store):
     def directory_version_keys(self, incident_partitions: int) -> list[str]:
         """The versions a presence cache of areas, roster and assignments depends on, then each
         ``cad.incidents`` partition's event-time progress (how far the assignments go), then the
-        store's epoch (whether it is still the store the cache was built from)."""
+        version of each ``stopsearch.events`` partition's stop-searches by callsign and its
+        event-time progress, then the store's epoch (whether it is still the store the cache was
+        built from)."""
         slots = [self.keys.partition_slot(topics.INCIDENTS, p) for p in range(incident_partitions)]
+        searched = [
+            self.keys.partition_slot(topics.STOPSEARCH, p)
+            for p in range(topics.BY_NAME[topics.STOPSEARCH].partitions)
+        ]
         return [
             self.area_version_key,
             self.roster_version_key,
             *(layout.ASSIGNED_VERSION.of(slot) for slot in slots),
             *(layout.INCIDENTS_PROGRESS.of(slot) for slot in slots),
+            *(layout.SEARCHED_VERSION.of(slot) for slot in searched),
+            *(layout.SEARCHED_PROGRESS.of(slot) for slot in searched),
             self.keys.key(layout.EPOCH),
         ]
 

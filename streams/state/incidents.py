@@ -12,7 +12,7 @@ import orjson
 
 from streams import topics
 from streams.domain.demand import DEMAND_WINDOWS, BucketChange, ResponseSampleChange
-from streams.domain.joins import BEGINNING, Assignment
+from streams.domain.joins import BEGINNING, Assignment, StopSearchMark
 from streams.state import keys as layout
 from streams.state.changes import Changes, window_sums
 from streams.state.store import Store
@@ -29,6 +29,11 @@ class DemandState(Store):
         """One ``cad.incidents`` partition's event-time progress (written in the same call as
         the assignments it covers)."""
         return layout.INCIDENTS_PROGRESS.of(self.slot(topics.INCIDENTS, partition))
+
+    def stop_search_progress_key(self, partition: int) -> str:
+        """One ``stopsearch.events`` partition's event-time progress (written in the same call
+        as the stop-searches it covers)."""
+        return layout.SEARCHED_PROGRESS.of(self.slot(topics.STOPSEARCH, partition))
 
     async def cad_progress(self, partitions: int) -> list[float | None]:
         """Each ``cad.incidents`` partition's event-time progress (None: no record yet)."""
@@ -178,6 +183,7 @@ class DemandState(Store):
                         "areas": sorted(assignment.areas),
                         "since": assignment.since,
                         "until": assignment.until,
+                        "category": assignment.category,
                     }
                 ).decode(),
                 layout.ASSIGNED_VERSION.of(slot),
@@ -195,6 +201,54 @@ class DemandState(Store):
             layout.ASSIGNED_VERSION.of(slot),
             before,
         )
+
+    @staticmethod
+    def record_stop_search(
+        changes: Changes, slot: str, callsign: str, mark: StopSearchMark, identity: str
+    ) -> None:
+        """A stop-search by ``callsign`` (record ``identity``), kept for the join with the pings
+        of the callsign's radio; the same record again changes nothing (the version is bumped
+        only by a change)."""
+        name = f"{callsign}|{identity}|{mark.ts!r}"
+        changes.hset_versioned(
+            layout.SEARCHED.of(slot),
+            name,
+            orjson.dumps({"ts": mark.ts, "areas": sorted(mark.areas)}).decode(),
+            layout.SEARCHED_VERSION.of(slot),
+        )
+        changes.zadd(layout.SEARCHED_TIMES.of(slot), mark.ts, name)
+
+    @staticmethod
+    def prune_stop_searches(changes: Changes, slot: str, before: float) -> None:
+        """Drop the stop-searches by callsign of one ``stopsearch.events`` partition made before
+        ``before`` (no fix judged from then on can be joined with them)."""
+        changes.prune_scored(
+            layout.SEARCHED_TIMES.of(slot),
+            layout.SEARCHED.of(slot),
+            layout.SEARCHED_VERSION.of(slot),
+            before,
+        )
+
+    async def stop_searched(
+        self, partitions: Sequence[int]
+    ) -> dict[int, dict[str, list[StopSearchMark]]]:
+        """Of each of these ``stopsearch.events`` partitions: every callsign's stop-searches
+        (:class:`~streams.domain.joins.StopSearchMark`). One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in partitions:
+                pipe.hgetall(layout.SEARCHED.of(self.slot(topics.STOPSEARCH, partition)))
+            slices = await pipe.execute()
+        self.metrics.round_trip("searched")
+        found: dict[int, dict[str, list[StopSearchMark]]] = {}
+        for partition, searched in zip(partitions, slices, strict=True):
+            by_callsign: dict[str, list[StopSearchMark]] = found.setdefault(partition, {})
+            for field_name, blob in sorted(searched.items()):
+                callsign = field_name.decode().split("|", 1)[0]
+                stored = orjson.loads(blob)
+                by_callsign.setdefault(callsign, []).append(
+                    StopSearchMark(float(stored["ts"]), frozenset(stored["areas"]))
+                )
+        return found
 
     @staticmethod
     def prune_incident_times(
@@ -300,7 +354,13 @@ class DemandView:
 
 def _assignment(stored: Any) -> Assignment:
     """An assignment interval as :meth:`DemandState.record_incident` stored it (a list of area
-    ids, as an earlier version stored it: committed from the beginning and still open)."""
+    ids, as an earlier version stored it: committed from the beginning and still open; without
+    a category, as stored before assignments kept it: none known)."""
     if isinstance(stored, list):
         return Assignment(frozenset(stored), BEGINNING, None)
-    return Assignment(frozenset(stored["areas"]), float(stored["since"]), stored["until"])
+    return Assignment(
+        frozenset(stored["areas"]),
+        float(stored["since"]),
+        stored["until"],
+        category=stored.get("category"),
+    )

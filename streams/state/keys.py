@@ -23,6 +23,7 @@ PLACEHOLDER = re.compile(r"<([a-z_ ]+)>")
 
 PINGS_SLOT = f"{topics.PINGS}.<partition>"
 INCIDENTS_SLOT = f"{topics.INCIDENTS}.<partition>"
+STOPSEARCH_SLOT = f"{topics.STOPSEARCH}.<partition>"
 DEMAND_SLOT = "<source>.<partition>"
 """The slot of a demand source: ``cad.incidents``, ``crimes.recorded`` or ``stopsearch.events``."""
 
@@ -299,8 +300,9 @@ ASSIGNED = KeyFamily(
     INCIDENTS_SLOT,
     "assigned",
     "hash",
-    '"callsign|incident_id" -> {"areas": [...], "since": ts, "until": ts or null} (a JSON list '
-    "of area ids, stored by an earlier version: from the beginning, still open)",
+    '"callsign|incident_id" -> {"areas": [...], "since": ts, "until": ts or null, "category": '
+    "str or null} (a JSON list of area ids, stored by an earlier version: from the beginning, "
+    "still open)",
     "incidents agent",
     "closed ones until ``COVERWATCH_MAX_AGE_S`` before the clock",
 )
@@ -326,6 +328,39 @@ INCIDENTS_PROGRESS = KeyFamily(
     "latest ``ts`` of the partition's incidents and heartbeats, written with the assignments it "
     "covers (the pings wait for it); 0 after a rebuild with records not read again yet",
     "incidents agent",
+)
+SEARCHED = KeyFamily(
+    STOPSEARCH_SLOT,
+    "searched",
+    "hash",
+    '"callsign|id|ts" -> {"ts": ts, "areas": [...]}: stop-searches by callsign, joined with the '
+    "pings of that callsign's radio (``stop_search`` visits and dose)",
+    "stop-search agent",
+    "until ``COVERWATCH_MAX_AGE_S`` before the clock",
+)
+SEARCHED_TIMES = KeyFamily(
+    STOPSEARCH_SLOT,
+    "searched_times",
+    "zset",
+    '"callsign|id|ts" by ``ts``',
+    "stop-search agent",
+    "until ``COVERWATCH_MAX_AGE_S`` before the clock",
+)
+SEARCHED_VERSION = KeyFamily(
+    STOPSEARCH_SLOT,
+    "searched_version",
+    "string",
+    "int bumped on every change of ``searched``",
+    "stop-search agent",
+)
+SEARCHED_PROGRESS = KeyFamily(
+    STOPSEARCH_SLOT,
+    "progress",
+    "string",
+    "latest ``ts`` of the partition's stop-searches and heartbeats, written with the "
+    "stop-searches it covers (the pings wait for it); 0 after a rebuild with records not read "
+    "again yet",
+    "stop-search agent",
 )
 DEMAND = _windowed(DEMAND_SLOT, "demand", "demand (count or harm)", DEMAND_WRITERS)
 SEEN = KeyFamily(
@@ -431,6 +466,10 @@ LAYOUT: tuple[KeyFamily, ...] = (
     ASSIGNED_CLOSED,
     ASSIGNED_VERSION,
     INCIDENTS_PROGRESS,
+    SEARCHED,
+    SEARCHED_TIMES,
+    SEARCHED_VERSION,
+    SEARCHED_PROGRESS,
     *DEMAND.families,
     SEEN,
     COVERAGE_STATUS,

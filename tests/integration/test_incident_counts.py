@@ -328,3 +328,35 @@ async def test_open_counts_an_earlier_version_kept_are_rebuilt_from_the_stored_s
     await runtime.state.redis.hset(slot + ":open", "ia-a|resolution", 7)  # a rebuild removes it
     await feed.deliver([incident("INC-3", "closed", 900)])
     assert await open_counts(runtime) == {("ia-a", "priority"): 1, ("ia-a", "resolution"): 7}
+
+
+async def test_a_crime_linked_to_an_incident_counts_in_the_incidents_area(
+    engine: DemandEngine,
+) -> None:
+    """A crime recorded away from every area but linked to an incident in ``ia-a`` counts in
+    ``ia-a``; one linked to an incident not read yet, and one linked to none, count where they
+    were recorded (outside)."""
+    await store_areas(engine.runtime, {"ia-a": AREA_A})
+    await Feed(engine).deliver([incident("INC-L", "opened", 0, "priority")])
+
+    def crime(crime_id: str, incident_id: str | None) -> Event:
+        value: dict[str, object] = {
+            "schema": "crimes.recorded/1",
+            "crime_id": crime_id,
+            "ts": datetime.fromtimestamp(T0 + 600, UTC).isoformat(),
+            "lat": FAR[0],
+            "lon": FAR[1],
+            "category": "burglary",
+        }
+        if incident_id is not None:
+            value["incident_id"] = incident_id
+        offset = int(crime_id.rsplit("-", 1)[1])
+        return Event(Message(crime_id.encode(), orjson.dumps(value), 0, offset))
+
+    crimes = [crime("CR-0", "INC-L"), crime("CR-1", "INC-LATER"), crime("CR-2", None)]
+    await engine.process_crimes(crimes)  # type: ignore[arg-type]
+
+    view = await engine.runtime.state.demand_view({topics.CRIMES: 1}, 0.0)
+    hour = view.windows[3600]
+    assert hour["ia-a"]["crimes|burglary"] == 1
+    assert hour["outside"]["crimes|burglary"] == 2

@@ -1,6 +1,7 @@
-"""CAD assignments joined by event time through the real broker and worker: an incident
-published ahead of the pings it concerns makes the same reactive dose as one published in step
-with them."""
+"""CAD assignments and stop-searches joined by event time through the real broker and worker:
+an incident published ahead of the pings it concerns makes the same reactive dose as one
+published in step with them, and its category reaches the visit; a stop-search read after the
+pings of its minute revises the visit ``stop_search``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import orjson
 import pytest
 import redis
 
-from tests.helpers.kafka import produce, run
+from schemas import assert_valid
+from streams.settings import Settings
+from tests.helpers.kafka import produce, read_topic, run
 from tests.integration.conftest import RunningWorker
 
 pytestmark = pytest.mark.integration
@@ -166,6 +169,13 @@ def test_cad_read_ahead_of_the_pings_gives_the_dose_of_cad_read_in_step(
     ahead, in_step = dose("ia-a"), dose("ia-b")
     assert in_step.get("reactive", 0.0) >= CLOSED_S - ASSIGNED_S - STEP_S
     assert ahead == pytest.approx(in_step)
+    for area_id in ("ia-a", "ia-b"):  # 15 of their 40 minutes attended the robbery
+        visits = visits_on_topic(settings, area_id, closed=True)
+        final = max(visits, key=lambda v: int(v["revision"]))  # type: ignore[call-overload]
+        assert (final["activity"], final["incident_category"]) == ("proactive", "Robbery")
+        assert final["stop_search"] is False
+        for visit in visits:
+            assert_valid("presence.visits", visit)
 
 
 def test_a_roster_change_read_ahead_applies_from_its_time(event_worker: RunningWorker) -> None:
@@ -252,3 +262,83 @@ def test_cad_read_behind_the_pings_within_the_lateness_is_revised_to_the_same_do
     assert by_activity["proactive"] == pytest.approx(
         (FIXES - 1) * STEP_S - (CLOSED_S - ASSIGNED_S), abs=1e-6
     )
+
+
+def visits_on_topic(settings: Settings, area_id: str, closed: bool) -> list[dict[str, object]]:
+    """Every ``presence.visits`` value of ``area_id``, read until one of them is closed (if
+    ``closed``)."""
+
+    def done(values: list[dict[str, object]]) -> bool:
+        return not closed or any(
+            v["area_id"] == area_id and v["status"] == "closed" for v in values
+        )
+
+    values = run(
+        read_topic(settings.kafka_bootstrap, settings.topic("presence.visits"), until=done)
+    )
+    return [value for value in values if value["area_id"] == area_id]
+
+
+def test_a_stop_search_read_after_the_pings_of_its_minute_marks_the_visit_stop_search(
+    event_worker: RunningWorker,
+) -> None:
+    """A stop-search by the officer's callsign, in the area, read a minute of event time after
+    the pings of its minute: the visit is revised ``stop_search`` (and stays so), as if it had
+    been read first. A stop-search by another callsign, or elsewhere, marks nothing."""
+    settings = event_worker.settings
+    client = redis.Redis.from_url(settings.redis_url)
+    prefix = settings.key_prefix
+    first = IN_STEP + timedelta(hours=18)
+    search_s = 305
+
+    def send(topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+        run(produce(settings.kafka_bootstrap, settings.topic(topic), messages))
+
+    def accepted() -> float:
+        return event_worker.metric("coverwatch_fixes_total", outcome="accepted")
+
+    def search(search_id: str, callsign: str, lat: float) -> tuple[bytes, bytes]:
+        value = {
+            "schema": "stopsearch.events/1",
+            "id": search_id,
+            "ts": (first + timedelta(seconds=search_s)).isoformat(),
+            "lat": lat,
+            "lon": -1.895,
+            "object_of_search": "Controlled drugs",
+            "outcome": "Arrest",
+            "callsign": callsign,
+        }
+        return search_id.encode(), orjson.dumps(value)
+
+    send("areas.definitions", [(b"ia-e", orjson.dumps(square("ia-e", 52.56)))])
+    send("areas.definitions", [(b"ia-f", orjson.dumps(square("ia-f", 52.58)))])
+    send("resources.roster", [roster("3300005", "KE"), roster("3300006", "KF")])
+    wait_for(lambda: client.hexists(f"{prefix}:{{areas}}:features", "ia-f"))
+    wait_for(lambda: client.hexists(f"{prefix}:{{directory}}:roster", "3300006"))
+    start = accepted()
+    read_first = (search_s + 60) // STEP_S + 1  # the pings up to a minute after the search
+    searched_e, searched_f = patrol("3300005", first, 52.565), patrol("3300006", first, 52.585)
+    send("airwave.pings", searched_e[:read_first] + searched_f[:read_first])
+    wait_for(lambda: accepted() == start + 2 * read_first, timeout_s=90)
+    send(
+        "stopsearch.events",
+        [
+            search("SS-E", "KE", 52.565),  # KE in ia-e, where KE is
+            search("SS-F", "KE", 52.585),  # KE again, but in ia-f
+            search("SS-G", "KX", 52.585),  # another callsign, in ia-f
+        ],
+    )
+    wait_for(lambda: client.hlen(f"{prefix}:{{stopsearch.events.0}}:searched") == 3)
+    send("airwave.pings", searched_e[read_first:] + searched_f[read_first:])
+    wait_for(lambda: accepted() == start + 2 * (FIXES + 1), timeout_s=90)
+
+    in_e = visits_on_topic(settings, "ia-e", closed=True)
+    in_f = visits_on_topic(settings, "ia-f", closed=True)
+    final_e = max(in_e, key=lambda v: int(v["revision"]))  # type: ignore[call-overload]
+    final_f = max(in_f, key=lambda v: int(v["revision"]))  # type: ignore[call-overload]
+    assert (final_e["status"], final_e["stop_search"]) == ("closed", True)
+    assert (final_f["status"], final_f["stop_search"]) == ("closed", False)
+    revisions = sorted(in_e, key=lambda v: int(v["revision"]))  # type: ignore[call-overload]
+    marked = [v["stop_search"] for v in revisions]
+    assert marked[0] is False  # published before the stop-search was read
+    assert marked[marked.index(True) :] == [True] * (len(marked) - marked.index(True))

@@ -1,6 +1,7 @@
-"""On the event clock a pings batch waits until ``cad.incidents`` has been read up to its time,
-so that its fixes are classified with the assignments valid then, whichever topic was read
-faster; the wait is bounded, and never happens where there is nothing to wait for."""
+"""On the event clock a pings batch waits until ``cad.incidents`` (and ``stopsearch.events``)
+have been read up to its time, so that its fixes are classified with the assignments (and
+stop-searches) valid then, whichever topic was read faster; the wait is bounded, and never
+happens where there is nothing to wait for."""
 
 from __future__ import annotations
 
@@ -81,6 +82,47 @@ async def test_on_the_wall_clock_nothing_waits() -> None:
 
 async def test_a_feed_whose_cad_partitions_have_no_record_does_not_wait() -> None:
     state = FakeState([None])
+    presence = engine(state)
+    presence.join_cache.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 1
+
+
+SEARCH_PARTITIONS = topics.BY_NAME[topics.STOPSEARCH].partitions
+
+
+class FakeStateWithStopSearches(FakeState):
+    """CAD read well past the pings; the stop-searches' progress from the script."""
+
+    async def read_versions(self, keys: list[str]) -> list[bytes | None]:
+        self.reads += 1
+        self.last = next(self.script, self.last)
+        cad = repr(PINGS_AT + 3600).encode()
+        searched = None if self.last is None else repr(self.last).encode()
+        return [
+            b"1",
+            b"1",
+            *([b"1"] * CAD_PARTITIONS),
+            *([cad] * CAD_PARTITIONS),
+            *([b"1"] * SEARCH_PARTITIONS),
+            *([searched] * SEARCH_PARTITIONS),
+            b"e1",
+        ]
+
+    async def stop_searched(self, partitions: list[int]) -> dict[int, dict[str, list[Any]]]:
+        return {partition: {} for partition in partitions}
+
+
+async def test_a_batch_waits_until_the_stop_searches_have_been_read_up_to_its_time() -> None:
+    state = FakeStateWithStopSearches([PINGS_AT - 30, PINGS_AT - 1, PINGS_AT])
+    presence = engine(state)
+    presence.join_cache.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 3
+
+
+async def test_a_stop_search_topic_without_records_is_not_waited_for() -> None:
+    state = FakeStateWithStopSearches([None])
     presence = engine(state)
     presence.join_cache.observe(await state.read_versions([]))
     assert await presence._await_cad(BATCH) is None

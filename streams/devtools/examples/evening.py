@@ -7,13 +7,15 @@ pseudonym key and no wall clock, so every run gives the same records. What happe
   its alert is raised ``at_risk`` at 17:42 and escalated when the 2 h evening band begins at
   18:00 with an immediate incident open (17:50) and nobody there.
 - B21 (neighbourhood, on foot) patrols it 18:00-18:15: a visit that opens, becomes qualifying
-  and closes; the qualifying visit clears the alert.
-- B42 (response, on foot) is assigned to the incident and arrives at 18:06: a reactive visit,
-  still open at the end. B40 (response, in a vehicle) drives through at 18:20.
+  and closes; the qualifying visit clears the alert. B21 records a stop-search there at 18:10:
+  the visit is a ``stop_search`` one from then on.
+- B42 (response, on foot) is assigned to the incident (a robbery) and arrives at 18:06: a
+  reactive visit carrying the incident's category, still open at the end. B40 (response, in a
+  vehicle) drives through at 18:20.
 - An unrostered radio seems to enter at 18:30, until a late fix shows it never did: its visit
   is retracted.
-- A crime (18:25) and a stop-search (18:35) are recorded in the area; the incident closes at
-  18:40. ``WM-CMP-004`` (a comparison area) stays empty.
+- A crime (18:25) is recorded in the area; the incident closes at 18:40. ``WM-CMP-004`` (a
+  comparison area) stays empty.
 - Four malformed inputs are rejected to the dead-letter topic.
 
 Only the aggregation Redis does between the facts and a snapshot (summing minute buckets into
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -61,6 +63,7 @@ from streams.domain.incidents import (
     apply_incident,
     attribute,
 )
+from streams.domain.joins import StopSearchMark, stop_searches_near
 from streams.domain.ledger import daily_ledger, local_day
 from streams.domain.publication import visit_value
 from streams.domain.roster import decode_roster
@@ -133,9 +136,13 @@ AREAS: Final = (
     _square(COMPARISON, "Jewellery Quarter comparison", "comparison", -1.9120, 52.4860),
 )
 
+STOP_SEARCH_TS: Final = at(18, 10, 5)
+"""When B21 stop-searches someone in the Impact Area."""
 B21: Final = FixContext("neighbourhood", "handheld", "B21")
 B40: Final = FixContext("response", "vehicle", "B40")
-B42_ASSIGNED: Final = FixContext("response", "handheld", "B42", frozenset({IMPACT}))
+B42_ASSIGNED: Final = FixContext(
+    "response", "handheld", "B42", frozenset({IMPACT}), incident_categories=((IMPACT, "Robbery"),)
+)
 B42_FREE: Final = FixContext("response", "handheld", "B42")
 UNROSTERED: Final = FixContext("unknown", "handheld")
 CITY: Final = FixContext("roads", "vehicle", "R7")
@@ -174,6 +181,11 @@ def _fixes() -> list[Delivery]:
     """Every radio's fixes (module docstring), with the late one delivered 35 s late, and a
     roads car elsewhere in the city all evening (the feed is live)."""
     b21 = _walk("2350017", B21, at(17, 58), [SOUTH] * 4 + [INSIDE] * 30 + [SOUTH] * 6)
+    searched = [StopSearchMark(STOP_SEARCH_TS, frozenset({IMPACT}))]
+    b21 = [  # joined with B21's stop-search as the presence engine does
+        replace(d, context=replace(B21, stop_searches=stop_searches_near(searched, d.item.ts, 300)))
+        for d in b21
+    ]
     b40 = _walk("2350044", B40, at(18, 20), [SOUTH, INSIDE, INSIDE, NORTH, NORTH, NORTH, NORTH])
     b42 = _walk("2350061", B42_ASSIGNED, at(18, 4), [SOUTH] * 2 + [INSIDE] * 70)
     b42 = [
@@ -198,7 +210,7 @@ def _demand() -> list[Delivery]:
     ]
     crime = CrimeRecorded("20WM0451234", at(18, 25), lat, lon, "Burglary - residential", INCIDENT)
     search = StopSearchRecorded(
-        "SS-20261121-0088", at(18, 35), lat, lon, "Controlled drugs", "Arrest", "B21"
+        "SS-20261121-0088", STOP_SEARCH_TS, lat, lon, "Controlled drugs", "Arrest", "B21"
     )
     return [
         *(Delivery(event.ts, event) for event in incident),

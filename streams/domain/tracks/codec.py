@@ -190,18 +190,27 @@ def _context_from_list(values: Sequence[object]) -> FixContext:
         raise ValueError(f"unknown stored device {device!r}")
     callsign = values[2] if len(values) > 2 else None
     assigned = _as_list(values[3]) if len(values) > 3 else []
+    categories = _as_list(values[4]) if len(values) > 4 else []
+    searched = _as_list(values[5]) if len(values) > 5 else []
     return FixContext(
         role=_as_str(values[0]),
         device="vehicle" if device == "vehicle" else "handheld",
         callsign=None if callsign is None else _as_str(callsign),
         assigned_areas=frozenset(_as_str(area_id) for area_id in assigned),
+        incident_categories=tuple(
+            (_as_str(pair[0]), _as_str(pair[1])) for pair in map(_as_list, categories)
+        ),
+        stop_searches=frozenset(
+            (int(_as_number(pair[0])), _as_str(pair[1])) for pair in map(_as_list, searched)
+        ),
     )
 
 
 def _membership_to_list(membership: Membership) -> StoredEntry:
     published = membership.published
     deferred = membership.deferred
-    return (
+    stored_deferred: list[JsonValue] = [_dose_to_list(d) for d in deferred]
+    stored = (
         membership.area_id,
         membership.start,
         membership.role,
@@ -211,9 +220,7 @@ def _membership_to_list(membership: Membership) -> StoredEntry:
         membership.seconds,
         membership.vehicle_seconds,
         membership.reactive_seconds,
-        [(d.start, d.end, d.role, d.mode, d.activity, d.seconds) for d in deferred]
-        if deferred
-        else (),
+        stored_deferred if deferred else (),
         1 if membership.lapsed else 0,
         None
         if published is None
@@ -223,7 +230,43 @@ def _membership_to_list(membership: Membership) -> StoredEntry:
             published.end,
             published.seconds,
             published.status,
+            *(
+                (published.incident_category, 1 if published.stop_search else 0)
+                if published.incident_category is not None or published.stop_search
+                else ()
+            ),
         ),
+    )
+    if membership.reactive_categories or membership.stop_search:
+        return (
+            *stored,
+            tuple(membership.reactive_categories),
+            1 if membership.stop_search else 0,
+        )
+    return stored
+
+
+def _dose_to_list(dose: DoseAccrued) -> StoredEntry:
+    """A held-back dose segment: ``[start, end, role, mode, activity, seconds]``, then its
+    incident category and stop-search flag when it has either."""
+    stored = (dose.start, dose.end, dose.role, dose.mode, dose.activity, dose.seconds)
+    if dose.incident_category is None and not dose.stop_search:
+        return stored
+    return (*stored, dose.incident_category, 1 if dose.stop_search else 0)
+
+
+def _dose_from_list(area_id: str, d: Sequence[object]) -> DoseAccrued:
+    category = d[6] if len(d) > 6 else None
+    return DoseAccrued(
+        area_id,
+        _as_number(d[0]),
+        _as_number(d[1]),
+        _as_str(d[2]),
+        _as_mode(d[3]),
+        "reactive" if d[4] == "reactive" else "proactive",
+        _as_number(d[5]),
+        incident_category=None if category is None else _as_str(category),
+        stop_search=bool(d[7]) if len(d) > 7 else False,
     )
 
 
@@ -241,7 +284,8 @@ def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -
         deferred,
         lapsed,
         published,
-    ) = values
+    ) = values[:12]
+    categories = _as_list(values[12]) if len(values) > 12 else []
     membership = Membership(
         area_id=_as_str(area_id),
         start=_as_number(start),
@@ -253,23 +297,20 @@ def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -
         vehicle_seconds=_as_number(vehicle_seconds),
         reactive_seconds=_as_number(reactive_seconds),
         deferred=tuple(
-            DoseAccrued(
-                _as_str(area_id),
-                _as_number(d[0]),
-                _as_number(d[1]),
-                _as_str(d[2]),
-                _as_mode(d[3]),
-                "reactive" if d[4] == "reactive" else "proactive",
-                _as_number(d[5]),
-            )
-            for d in map(_as_list, _as_list(deferred))
+            _dose_from_list(_as_str(area_id), d) for d in map(_as_list, _as_list(deferred))
         ),
         lapsed=bool(lapsed),
         published=None,
+        reactive_categories=tuple(
+            (_as_str(pair[0]), _as_number(pair[1])) for pair in map(_as_list, categories)
+        ),
+        stop_search=bool(values[13]) if len(values) > 13 else False,
     )
     if published is None:
         return membership
-    mode, activity, end, published_seconds, status = _as_list(published)
+    published_list = _as_list(published)
+    mode, activity, end, published_seconds, status = published_list[:5]
+    published_category = published_list[5] if len(published_list) > 5 else None
     if status not in ("open", "closed", "retracted"):
         raise ValueError(f"unknown stored visit status {status!r}")
     content = replace(membership, seconds=_as_number(published_seconds))
@@ -282,7 +323,11 @@ def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -
         policy,
     )
     visit = replace(
-        visit, mode=_as_mode(mode), activity="reactive" if activity == "reactive" else "proactive"
+        visit,
+        mode=_as_mode(mode),
+        activity="reactive" if activity == "reactive" else "proactive",
+        incident_category=None if published_category is None else _as_str(published_category),
+        stop_search=bool(published_list[6]) if len(published_list) > 6 else False,
     )
     return replace(membership, published=visit)
 

@@ -289,14 +289,19 @@ class _Segment:
 
     def dose(self, area_id: str) -> DoseAccrued:
         """This segment as dose in ``area_id``."""
+        context = self.context
+        reactive = area_id in context.assigned_areas
         return DoseAccrued(
             area_id,
             self.start,
             self.end,
-            self.context.role,
+            context.role,
             "vehicle" if self.vehicle else "foot",
-            "reactive" if area_id in self.context.assigned_areas else "proactive",
+            "reactive" if reactive else "proactive",
             self.seconds,
+            incident_category=context.incident_category(area_id) if reactive else None,
+            stop_search=bool(context.stop_searches)
+            and context.stop_searched(area_id, self.start, self.end),
         )
 
 
@@ -378,12 +383,17 @@ def _commit(
     seconds = membership.seconds
     vehicle_seconds = membership.vehicle_seconds
     reactive_seconds = membership.reactive_seconds
+    categories = membership.reactive_categories
+    stop_search = membership.stop_search
     for dose in doses:
         seconds += dose.seconds
         if dose.mode == "vehicle":
             vehicle_seconds += dose.seconds
         if dose.activity == "reactive":
             reactive_seconds += dose.seconds
+            if dose.incident_category is not None:
+                categories = _add_category(categories, dose.incident_category, dose.seconds)
+        stop_search = stop_search or dose.stop_search
     return Membership(
         membership.area_id,
         membership.start,
@@ -397,7 +407,19 @@ def _commit(
         (),
         lapsed,
         membership.published,
+        reactive_categories=categories,
+        stop_search=stop_search,
     )
+
+
+def _add_category(
+    categories: tuple[tuple[str, float], ...], category: str, seconds: float
+) -> tuple[tuple[str, float], ...]:
+    """``categories`` (reactive seconds by incident category, sorted) with ``seconds`` added to
+    ``category``."""
+    found = dict(categories)
+    found[category] = found.get(category, 0.0) + seconds
+    return tuple(sorted(found.items()))
 
 
 def _defer(membership: Membership, dose: DoseAccrued) -> Membership:
@@ -441,6 +463,7 @@ def _publish(
         and published.status == status
         and published.end == end
         and published.qualifying == qualifying
+        and published.stop_search == membership.stop_search
     ):
         return membership
     visit_id = (
@@ -463,13 +486,14 @@ def visit_of(
 ) -> Visit:
     """The visit ``membership`` describes, with revision 0."""
     seconds = membership.seconds
+    reactive = 2 * membership.reactive_seconds > seconds
     return Visit(
         visit_id=visit_id,
         issi=issi,
         area_id=membership.area_id,
         role=membership.role,
         mode="vehicle" if 2 * membership.vehicle_seconds > seconds else "foot",
-        activity="reactive" if 2 * membership.reactive_seconds > seconds else "proactive",
+        activity="reactive" if reactive else "proactive",
         start=membership.start,
         end=end,
         seconds=seconds,
@@ -478,7 +502,18 @@ def visit_of(
         credited_seconds=min(seconds, policy.credit_cap_s),
         revision=0,
         status=status,
+        incident_category=_attended(membership.reactive_categories),
+        stop_search=membership.stop_search,
     )
+
+
+def _attended(categories: tuple[tuple[str, float], ...]) -> str | None:
+    """The category with the most reactive seconds (ties: the first by name); None if none."""
+    best: tuple[str, float] | None = None
+    for category, seconds in categories:
+        if best is None or seconds > best[1]:
+            best = (category, seconds)
+    return None if best is None else best[0]
 
 
 def visit_id_for(issi: str, area_id: str, start: float) -> str:

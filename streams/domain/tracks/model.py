@@ -56,12 +56,37 @@ class Policy:
 
 @record
 class FixContext:
-    """Who carries the radio at a fix, and the areas of the open incidents they are assigned to."""
+    """Who carries the radio at a fix, and the areas of the open incidents they are assigned to.
+
+    ``incident_categories``: ``(area_id, category)`` of the incident attended in each assigned
+    area that has a known category (sorted; one per area, see
+    :func:`~streams.domain.joins.areas_at`). ``stop_searches``: ``(minute, area_id)`` of the
+    stop-searches by the callsign whose minute the dose segment opened by this fix may overlap
+    (:func:`~streams.domain.joins.stop_searches_near`); a segment of a visit to an area that
+    overlaps the minute of one in that area is ``stop_search`` dose.
+    """
 
     role: str
     device: Device
     callsign: str | None = None
     assigned_areas: frozenset[str] = frozenset()
+    incident_categories: tuple[tuple[str, str], ...] = ()
+    stop_searches: frozenset[tuple[int, str]] = frozenset()
+
+    def incident_category(self, area_id: str) -> str | None:
+        """The category of the incident attended in ``area_id`` (None: not known, or none)."""
+        for area, category in self.incident_categories:
+            if area == area_id:
+                return category
+        return None
+
+    def stop_searched(self, area_id: str, start: float, end: float) -> bool:
+        """Whether a stop-search by the callsign in ``area_id`` has its minute overlapping the
+        segment ``[start, end]``."""
+        return any(
+            area == area_id and minute * 60 < end and start < minute * 60 + 60
+            for minute, area in self.stop_searches
+        )
 
 
 @record
@@ -86,6 +111,12 @@ class Visit:
     credited_seconds: float
     revision: int
     status: VisitStatus
+    incident_category: str | None = None
+    """The category of the incident attended during the visit (of the incident with the most
+    reactive seconds, even when most of the visit was proactive); None when none of the visit
+    was reactive or the category is not known."""
+    stop_search: bool = False
+    """A stop-search by the officer's callsign in the area fell in the visit's dose."""
 
 
 @record
@@ -106,6 +137,10 @@ class DoseAccrued:
     mode: Mode
     activity: Activity
     seconds: float
+    incident_category: str | None = None
+    """Reactive dose: the category of the incident attended (None: proactive, or not known)."""
+    stop_search: bool = False
+    """The segment overlaps the minute of a stop-search by the officer's callsign in the area."""
 
 
 @record
@@ -152,6 +187,10 @@ class Membership:
     deferred: tuple[DoseAccrued, ...]
     lapsed: bool
     published: Visit | None
+    reactive_categories: tuple[tuple[str, float], ...] = ()
+    """Committed reactive seconds by incident category (sorted by category)."""
+    stop_search: bool = False
+    """Committed dose of the visit includes ``stop_search`` dose."""
 
 
 @record

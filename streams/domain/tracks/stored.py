@@ -65,6 +65,15 @@ def context_elided(stored: bytes) -> bool:
 
 
 def context_to_list(context: FixContext) -> StoredEntry:
+    if context.incident_categories or context.stop_searches:
+        return (
+            context.role,
+            context.device,
+            context.callsign,
+            tuple(sorted(context.assigned_areas)),
+            tuple(context.incident_categories),
+            tuple(sorted(context.stop_searches)),
+        )
     if context.assigned_areas:
         assigned: JsonValue = tuple(sorted(context.assigned_areas))
         return (context.role, context.device, context.callsign, assigned)

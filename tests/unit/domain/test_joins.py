@@ -83,15 +83,17 @@ def test_a_callsign_is_committed_from_its_first_assignment_until_the_close() -> 
     )
 
     assert incident_assignments(state) == {
-        "K1": Assignment(frozenset({"A"}), 60, 900),
-        "K2": Assignment(frozenset({"A"}), 300, 900),
+        "K1": Assignment(frozenset({"A"}), 60, 900, category="burglary"),
+        "K2": Assignment(frozenset({"A"}), 300, 900, category="burglary"),
     }
 
 
 def test_an_open_incident_commits_its_callsigns_open_ended() -> None:
     state = incident([("opened", 0, ()), ("assigned", 60, ("K1",))])
 
-    assert incident_assignments(state) == {"K1": Assignment(frozenset({"A"}), 60, None)}
+    assert incident_assignments(state) == {
+        "K1": Assignment(frozenset({"A"}), 60, None, category="burglary")
+    }
 
 
 def test_an_unlocated_incident_commits_to_no_area() -> None:
@@ -114,8 +116,8 @@ def test_a_state_stored_without_commitment_times_commits_from_its_first_assignme
     del stored["committed"]
 
     assert incident_assignments(incident_from_dict(stored)) == {
-        "K1": Assignment(frozenset({"A"}), 60, None),
-        "K2": Assignment(frozenset({"A"}), 60, None),
+        "K1": Assignment(frozenset({"A"}), 60, None, category="burglary"),
+        "K2": Assignment(frozenset({"A"}), 60, None, category="burglary"),
     }
 
 

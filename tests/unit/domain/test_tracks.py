@@ -375,7 +375,17 @@ PLACES = {
     "outside": OUTSIDE,
     "far": (20_000.0, 0.0),
 }
-CONTEXTS = [FOOT, CAR, replace(FOOT, assigned_areas=frozenset({"A"}))]
+CONTEXTS = [
+    FOOT,
+    CAR,
+    replace(FOOT, assigned_areas=frozenset({"A"})),
+    replace(
+        CAR,
+        assigned_areas=frozenset({"A", "B"}),
+        incident_categories=(("A", "burglary"), ("B", "theft")),
+        stop_searches=frozenset({(int(T0 // 60) + 3, "A"), (int(T0 // 60) + 9, "B")}),
+    ),
+]
 
 
 Journey = tuple[list[tuple[Fix, FixContext]], list[float], list[tuple[int, float]]]
@@ -670,8 +680,11 @@ def _reference_recent(track: Track) -> list[object]:
             stored_context = [c.role, c.device]
             if c.callsign is not None or c.assigned_areas:
                 stored_context.append(c.callsign)
-            if c.assigned_areas:
+            if c.assigned_areas or c.incident_categories or c.stop_searches:
                 stored_context.append(sorted(c.assigned_areas))
+            if c.incident_categories or c.stop_searches:
+                stored_context.append([list(pair) for pair in c.incident_categories])
+                stored_context.append([list(pair) for pair in sorted(c.stop_searches)])
         stored.append([fix_values, inside, near_only, stored_context])
         context = entry.context
     return stored

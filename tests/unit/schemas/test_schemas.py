@@ -31,7 +31,7 @@ _SCHEMA_KEYWORDS = (
     "contains",
 )
 
-CLOSED_VISIT = "05-closed-neighbourhood-foot-qualifying.json"
+CLOSED_VISIT = "06-closed-neighbourhood-foot-qualifying.json"
 """A generated example of a closed visit (``python -m streams.devtools.examples``)."""
 
 PING = {"issi": "2350017", "ts": "2026-11-21T18:04:05.250Z", "lat": 52.4797, "lon": -1.9026}

@@ -73,7 +73,7 @@ def test_read_file_names_the_bad_line(tmp_path: Path) -> None:
         list(publisher.read_file(path))
 
 
-def test_publish_copies_each_tick_into_every_pings_and_cad_partition_and_paces_by_speed(
+def test_publish_copies_each_tick_into_every_pings_cad_and_stop_search_partition_and_paces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(publisher, "new_producer", FakeProducer)
@@ -87,6 +87,7 @@ def test_publish_copies_each_tick_into_every_pings_and_cad_partition_and_paces_b
         ("test.airwave.pings#0", b"simulator", RECORDS[0].value),
         ("test.airwave.pings#1", b"simulator", RECORDS[0].value),
         ("test.cad.incidents#0", b"simulator", RECORDS[0].value),
+        ("test.stopsearch.events#0", b"simulator", RECORDS[0].value),
         ("test.resources.roster", b"2350017", None),
         ("test.airwave.pings", b"2350017", b"garbage"),
     ]
