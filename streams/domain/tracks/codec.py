@@ -131,10 +131,7 @@ def _state_to_dict(state: TrackState) -> dict[str, JsonValue]:
     if state.stuck:
         stored["stuck"] = 1
     if state.run_dose:
-        stored["rd"] = [
-            (d.area_id, d.start, d.end, d.role, d.mode, d.activity, d.seconds)
-            for d in state.run_dose
-        ]
+        stored["rd"] = [(d.area_id, *_dose_to_list(d)) for d in state.run_dose]
     return stored
 
 
@@ -161,15 +158,7 @@ def _state_from_dict(issi: str, stored: Mapping[str, object], policy: Policy) ->
         frozen_fixes=frozen_fixes,
         stuck=bool(stored.get("stuck", 0)),
         run_dose=tuple(
-            DoseAccrued(
-                _as_str(d[0]),
-                _as_number(d[1]),
-                _as_number(d[2]),
-                _as_str(d[3]),
-                _as_mode(d[4]),
-                "reactive" if d[5] == "reactive" else "proactive",
-                _as_number(d[6]),
-            )
+            _dose_from_list(_as_str(d[0]), d[1:])
             for d in map(_as_list, _as_list(stored.get("rd", [])))
         ),
     )
