@@ -59,6 +59,19 @@ OUTSIDE: Final = Location(frozenset(), frozenset())
 """The location of a fix that is in and near no area (shared, as most fixes are)."""
 
 
+@record
+class Crossing:
+    """Where the straight segment between two fixes runs inside one area's polygon, as fractions
+    of the segment from its first fix (0) to its second (1): ``enter`` where it is first inside,
+    ``leave`` where it is last inside, and ``inside`` the share of its length inside (less than
+    ``leave - enter`` when the segment leaves and comes back into a concave area)."""
+
+    area_id: str
+    enter: float
+    leave: float
+    inside: float
+
+
 @dataclass(frozen=True, slots=True)
 class _ProjectedArea:
     """One area's polygon and exit-buffered polygon in the index's metric plane, prepared."""
@@ -82,6 +95,7 @@ class FenceIndex:
         "_projected",
         "_reference_lat",
         "_scale_x",
+        "_tree",
     )
 
     def __init__(
@@ -121,6 +135,7 @@ class FenceIndex:
         self._id_array = np.array(self._ids, dtype=object)
         self._polygons = np.array([area.polygon for area in projected.values()], dtype=object)
         self._near_tree = STRtree([area.near_polygon for area in projected.values()])
+        self._tree = STRtree(list(self._polygons))
 
     @classmethod
     def _from_parts(
@@ -209,6 +224,48 @@ class FenceIndex:
                 location = interned[key] = Location(*key)
             locations[point_index] = location
         return locations
+
+    def crossings(
+        self, from_lon: float, from_lat: float, to_lon: float, to_lat: float
+    ) -> tuple[Crossing, ...]:
+        """The areas whose polygon the straight segment between two points runs through (for
+        more than a point), by area id, with where it does (:class:`Crossing`).
+
+        The segment is straight in the index's plane (as fixes are interpolated linearly in
+        lon/lat). Most segments cross nothing: a query of the polygons' bounding boxes answers
+        those; only the areas whose box it meets are cut exactly."""
+        if not self._ids:
+            return ()
+        x0 = math.radians(from_lon) * self._scale_x
+        y0 = math.radians(from_lat) * EARTH_RADIUS_M
+        dx = math.radians(to_lon) * self._scale_x - x0
+        dy = math.radians(to_lat) * EARTH_RADIUS_M - y0
+        length_sq = dx * dx + dy * dy
+        if length_sq == 0.0:
+            return ()
+        segment = shapely.linestrings([(x0, y0), (x0 + dx, y0 + dy)])
+        candidates = self._tree.query(segment)
+        if candidates.size == 0:
+            return ()
+        length = math.sqrt(length_sq)
+        found: list[Crossing] = []
+        for position in candidates.tolist():
+            part = shapely.intersection(self._polygons[position], segment)
+            inside_m = float(shapely.length(part))
+            if inside_m <= 0.0:
+                continue
+            coordinates = shapely.get_coordinates(part)
+            along = ((coordinates[:, 0] - x0) * dx + (coordinates[:, 1] - y0) * dy) / length_sq
+            found.append(
+                Crossing(
+                    self._ids[position],
+                    max(float(along.min()), 0.0),
+                    min(float(along.max()), 1.0),
+                    min(inside_m / length, 1.0),
+                )
+            )
+        found.sort(key=lambda crossing: crossing.area_id)
+        return tuple(found)
 
 
 def _middle_latitude(areas: Iterable[AreaDefinition]) -> float:

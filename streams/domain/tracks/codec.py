@@ -16,6 +16,7 @@ import orjson
 
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
+from streams.domain.tracks.crossings import SegmentCrossings
 from streams.domain.tracks.machine import visit_id_for, visit_of
 from streams.domain.tracks.model import (
     DoseAccrued,
@@ -69,15 +70,20 @@ def track_to_json(track: Track) -> bytes:
     return b"".join((head[:-1], b',"r":[', b",".join(recent), b"]}"))
 
 
-def track_from_json(stored: bytes, policy: Policy) -> Track:
+def track_from_json(
+    stored: bytes, policy: Policy, crossings: SegmentCrossings | None = None
+) -> Track:
     """The track :func:`track_to_json` stored, with its recent states recomputed under ``policy``.
 
-    ``policy`` must be the one the track was built with for the result to equal the original.
+    ``policy`` and ``crossings`` (the fence index) must be those the track was built with for
+    the result to equal the original.
     """
-    return _track_from_dict(orjson.loads(stored), policy)
+    return _track_from_dict(orjson.loads(stored), policy, crossings)
 
 
-def _track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
+def _track_from_dict(
+    stored: Mapping[str, object], policy: Policy, crossings: SegmentCrossings | None
+) -> Track:
     if stored.get("v") != _SERIAL_VERSION:
         raise ValueError(f"unknown stored track version {stored.get('v')!r}")
     issi = _as_str(stored["issi"])
@@ -103,7 +109,7 @@ def _track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
     return Track(
         issi=issi,
         settled=settled,
-        recent=replay_fixes(settled, settled.context, fixes, policy),
+        recent=replay_fixes(settled, settled.context, fixes, policy, crossings),
         watermark=-math.inf if watermark is None else _as_number(watermark),
         revisions=revisions,
     )
@@ -123,6 +129,11 @@ def _state_to_dict(state: TrackState) -> dict[str, JsonValue]:
         stored["m"] = tuple(map(_membership_to_list, state.memberships))
     if state.outliers:
         stored["o"] = [fix_to_list(fix) for fix in state.outliers]
+    if state.entry_parts:
+        stored["x"] = [
+            (d.area_id, d.start, d.end, d.role, d.mode, d.activity, d.seconds)
+            for d in state.entry_parts
+        ]
     return stored
 
 
@@ -138,6 +149,19 @@ def _state_from_dict(issi: str, stored: Mapping[str, object], policy: Policy) ->
             _membership_from_list(issi, _as_list(m), policy) for m in _as_list(stored.get("m", []))
         ),
         outliers=tuple(_fix_from_list(issi, _as_list(f)) for f in _as_list(stored.get("o", []))),
+        entry_parts=tuple(
+            DoseAccrued(
+                _as_str(d[0]),
+                _as_number(d[1]),
+                _as_number(d[2]),
+                _as_str(d[3]),
+                _as_mode(d[4]),
+                "reactive" if d[5] == "reactive" else "proactive",
+                _as_number(d[6]),
+                inferred=True,
+            )
+            for d in map(_as_list, _as_list(stored.get("x", [])))
+        ),
     )
 
 

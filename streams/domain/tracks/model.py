@@ -78,6 +78,10 @@ class Visit:
     credited_seconds: float
     revision: int
     status: VisitStatus
+    inferred: bool = False
+    """Made from the straight line between fixes, not from ``enter_fixes`` fixes inside
+    (:mod:`~streams.domain.tracks.crossings`): closed at once, a drive-through, never
+    qualifying."""
 
 
 @record
@@ -89,7 +93,10 @@ class VisitRecorded:
 
 @record
 class DoseAccrued:
-    """Officer-seconds in an area over ``[start, end]``; negative when correcting earlier dose."""
+    """Officer-seconds in an area over ``[start, end]``; negative when correcting earlier dose.
+
+    ``inferred`` dose is that of an inferred visit (:mod:`~streams.domain.tracks.crossings`),
+    kept in a split of its own."""
 
     area_id: str
     start: float
@@ -98,6 +105,7 @@ class DoseAccrued:
     mode: Mode
     activity: Activity
     seconds: float
+    inferred: bool = False
 
 
 @record
@@ -156,6 +164,9 @@ class TrackState:
     mode: Mode = "foot"
     memberships: tuple[Membership, ...] = ()
     outliers: tuple[Fix, ...] = ()
+    entry_parts: tuple[DoseAccrued, ...] = ()
+    """For each area the last fix began a pending entry into, the inferred dose of the part of
+    the segment before it that ran inside the area (:mod:`~streams.domain.tracks.crossings`)."""
 
 
 EMPTY_STATE: Final = TrackState()
