@@ -99,9 +99,7 @@ def feed(
     current = track if track is not None else new_track(ISSI)
     facts: list[Fact] = []
     for one_fix, one_location, one_context in zip(fix_list, locations, contexts, strict=True):
-        current, produced = advance(
-            current, one_fix, one_location, one_context, policy, crossings
-        )
+        current, produced = advance(current, one_fix, one_location, one_context, policy, crossings)
         facts.extend(produced)
     return current, facts
 
