@@ -44,6 +44,7 @@ inferred visit here also carries the time spent inside.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Container
 from dataclasses import replace
 from typing import Protocol
 
@@ -65,7 +66,12 @@ class SegmentCrossings(Protocol):
     :class:`~streams.domain.fences.FenceIndex`)."""
 
     def crossings(
-        self, from_lon: float, from_lat: float, to_lon: float, to_lat: float
+        self,
+        from_lon: float,
+        from_lat: float,
+        to_lon: float,
+        to_lat: float,
+        skip: Container[str] = ...,
     ) -> tuple[Crossing, ...]: ...
 
 
@@ -86,8 +92,12 @@ def infer_crossings(
     elapsed_s = fix.ts - previous.ts if previous is not None else 0.0
     if previous is None or context is None or elapsed_s <= 0.0:
         return after, facts
-    crossed = crossings.crossings(previous.lon, previous.lat, fix.lon, fix.lat)
-    if not crossed and not before.entry_parts and not location.inside:
+    members = {m.area_id: m for m in before.memberships}
+    entry_parts = {d.area_id: d for d in before.entry_parts}
+    # Areas with a visit or a pending entry need no geometry, but for an entry abandoned now.
+    skip = members.keys() - entry_parts.keys() if members else ()
+    crossed = crossings.crossings(previous.lon, previous.lat, fix.lon, fix.lat, skip)
+    if not crossed and not entry_parts and not location.inside.difference(members):
         return after, facts
     vehicle = context.device == "vehicle" or (after.last_segment_fast and before.last_segment_fast)
     mode: Mode = "vehicle" if vehicle else "foot"
@@ -104,9 +114,7 @@ def infer_crossings(
             inferred=True,
         )
 
-    members = {m.area_id: m for m in before.memberships}
     by_area = {crossing.area_id: crossing for crossing in crossed}
-    entry_parts = {d.area_id: d for d in before.entry_parts}
     inferred: list[Fact] = []
     for area_id in sorted(entry_parts):
         membership = members.get(area_id)
