@@ -35,10 +35,19 @@ entry is kept on the state (:attr:`~streams.domain.tracks.model.TrackState.entry
 until the entry is confirmed or abandoned, so the state alone decides, and a replay (late fix,
 late join, reload) recomputes the same visits from the same fixes.
 
-Cross-checked with Tile38's ``cross`` detection (a roaming object whose path between two
-updates crosses a fence's boundary, both positions outside, is reported as ``cross``) and
-Traccar's geofence handling (segment interpolation between two positions); unlike both, an
-inferred visit here also carries the time spent inside.
+Cross-checked (read, not copied) with two open-source trackers:
+
+- Tile38's geofences report ``cross`` when an object's previous and new positions are both
+  outside a fence but the straight line between their centres intersects it (for a ``within``
+  fence the line is tested with ``intersects``), followed by ``outside``
+  (``internal/server/fence.go``). Rule (a) is that test, with what Tile38 leaves out: a bound
+  on the segment (``max_gap_s``, a plausible speed) and the time inside.
+- Traccar's geofence events are per position: ``geofenceEnter``/``geofenceExit`` when the set
+  of geofences containing consecutive positions changes (``GeofenceEventHandler``), so a pass
+  with no position inside is missed; a ``geofenceCrossed`` event for a path crossing a geofence
+  without a position inside was proposed (traccar/traccar pull request 4316) and not merged.
+  A single position inside gives Traccar an enter and an exit; here the entry rule wants two
+  fixes, so rule (b) makes that one visit.
 """
 
 from __future__ import annotations

@@ -231,3 +231,16 @@ def test_inferred_visits_are_closed_drive_throughs_with_their_dose(
             if other.area_id == visit.area_id and other.end is not None:
                 assert visit.end is not None
                 assert visit.end <= other.start or visit.start >= other.end
+
+
+def test_the_fence_index_cuts_a_segment_where_it_runs_inside_an_area() -> None:
+    start, end = fix(0, -150, 75), fix(60, 450, 75)  # 600 m east along the square's middle
+    (crossing,) = SQUARE.crossings(start.lon, start.lat, end.lon, end.lat)
+    assert crossing.area_id == "X"
+    assert crossing.enter == pytest.approx(0.25, abs=1e-4)
+    assert crossing.leave == pytest.approx(0.5, abs=1e-4)
+    assert crossing.inside == pytest.approx(0.25, abs=1e-4)
+    assert SQUARE.crossings(start.lon, start.lat, end.lon, end.lat, skip={"X"}) == ()
+    above = fix(0, -150, 175), fix(60, 450, 175)
+    assert SQUARE.crossings(above[0].lon, above[0].lat, above[1].lon, above[1].lat) == ()
+    assert SQUARE.crossings(start.lon, start.lat, start.lon, start.lat) == ()
