@@ -257,12 +257,20 @@ class FenceIndex:
         west, east = (x0, x1) if x0 <= x1 else (x1, x0)
         south, north = (y0, y1) if y0 <= y1 else (y1, y0)
         cell_m, cells, bounds, ids = self._cell_m, self._cells, self._bounds, self._ids
-        candidates: set[int] = set()
-        for column in range(math.floor(west / cell_m), math.floor(east / cell_m) + 1):
-            for row in range(math.floor(south / cell_m), math.floor(north / cell_m) + 1):
-                found_here = cells.get((column, row))
-                if found_here:
-                    candidates.update(found_here)
+        first_column, last_column = math.floor(west / cell_m), math.floor(east / cell_m)
+        first_row, last_row = math.floor(south / cell_m), math.floor(north / cell_m)
+        candidates: Iterable[int]
+        if first_column == last_column and first_row == last_row:  # most segments
+            candidates = cells.get((first_column, first_row), ())
+        else:
+            candidates = set()
+            for column in range(first_column, last_column + 1):
+                for row in range(first_row, last_row + 1):
+                    found_here = cells.get((column, row))
+                    if found_here:
+                        candidates.update(found_here)
+        if not candidates:
+            return ()
         wanted = [
             position
             for position in candidates
@@ -274,6 +282,7 @@ class FenceIndex:
         ]
         if not wanted:
             return ()
+        wanted.sort()
         segment = shapely.linestrings([(x0, y0), (x1, y1)])
         length = math.sqrt(length_sq)
         found: list[Crossing] = []

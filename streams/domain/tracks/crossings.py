@@ -101,13 +101,19 @@ def infer_crossings(
     elapsed_s = fix.ts - previous.ts if previous is not None else 0.0
     if previous is None or context is None or elapsed_s <= 0.0:
         return after, facts
-    members = {m.area_id: m for m in before.memberships}
-    entry_parts = {d.area_id: d for d in before.entry_parts}
-    # Areas with a visit or a pending entry need no geometry, but for an entry abandoned now.
-    skip = members.keys() - entry_parts.keys() if members else ()
-    crossed = crossings.crossings(previous.lon, previous.lat, fix.lon, fix.lat, skip)
-    if not crossed and not entry_parts and not location.inside.difference(members):
-        return after, facts
+    if before.memberships:
+        members = {m.area_id: m for m in before.memberships}
+        entry_parts = {d.area_id: d for d in before.entry_parts}
+        # Areas with a visit or a pending entry need no geometry, but an entry abandoned now.
+        skip = members.keys() - entry_parts.keys() if entry_parts else members.keys()
+        crossed = crossings.crossings(previous.lon, previous.lat, fix.lon, fix.lat, skip)
+        if not crossed and not entry_parts and not location.inside.difference(members):
+            return after, facts
+    else:
+        crossed = crossings.crossings(previous.lon, previous.lat, fix.lon, fix.lat)
+        if not crossed and not location.inside:
+            return after, facts
+        members, entry_parts = {}, {}
     vehicle = context.device == "vehicle" or (after.last_segment_fast and before.last_segment_fast)
     mode: Mode = "vehicle" if vehicle else "foot"
 
