@@ -11,7 +11,7 @@ fields, one per partition and day, merged over partitions when read (:func:`add_
 |---|---|
 | ``area|n`` | visits (any status: every visit id seen) |
 | ``area|dt`` | drive-throughs among the visits that stand (not retracted) |
-| ``area|d|role|mode|activity`` | seconds of the visits that stand |
+| ``area|d|role|mode|activity`` | seconds of the visits that stand (``...|inferred``: inferred) |
 | ``area|q|visit_id`` | ``start|end`` of a qualifying visit that stands (end empty while open) |
 
 Area ids, roles, modes and activities hold no ``|`` (area ids are ``[A-Za-z0-9_.:/-]``).
@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from streams.domain.dose import dose_split
+
 PART_FIELDS = (
     "area",
     "live",
@@ -31,12 +33,14 @@ PART_FIELDS = (
     "role",
     "mode",
     "activity",
+    "[inferred]",
     "seconds",
     "qualifying",
     "start",
     "end",
 )
-"""What a part holds, in order, ``|``-separated; flags are ``1`` or ``0``."""
+"""What a part holds, in order, ``|``-separated; flags are ``1`` or ``0``; ``inferred`` is there
+only for an inferred visit (so role to it is the visit's dose split, :func:`dose_split`)."""
 
 
 def visit_part(value: Mapping[str, Any]) -> str:
@@ -47,9 +51,12 @@ def visit_part(value: Mapping[str, Any]) -> str:
             str(value["area_id"]),
             "0" if value["status"] == "retracted" else "1",
             "1" if value["drive_through"] else "0",
-            str(value["role"]),
-            str(value["mode"]),
-            str(value["activity"]),
+            dose_split(
+                str(value["role"]),
+                str(value["mode"]),
+                str(value["activity"]),
+                bool(value.get("inferred", False)),
+            ),
             repr(float(value["seconds"])),
             "1" if value["qualifying"] else "0",
             str(value["start"]),
@@ -66,7 +73,7 @@ class DayVisits:
     visits: int = 0
     drive_throughs: int = 0
     dose_seconds: dict[str, float] = field(default_factory=dict)
-    """``"role|mode|activity"`` -> seconds of the visits that stand."""
+    """``"role|mode|activity[|inferred]"`` -> seconds of the visits that stand."""
     qualifying: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     """visit id -> (start, end or None while open), as published, of the qualifying visits that
     stand."""

@@ -4,19 +4,40 @@ A bucket key is ``(area_id, minute, role, mode, activity)`` where ``minute`` is
 ``int(ts // 60)``, the UTC minute since the epoch. Buckets hold officer-seconds; corrections
 (negative :class:`~streams.domain.tracks.DoseAccrued`) subtract from the same buckets.
 
+Where dose is kept by split (Redis window fields, the day's visit summaries) the split is
+``role|mode|activity``, and ``role|mode|activity|inferred`` for the dose of inferred visits
+(:mod:`streams.domain.tracks.crossings`), which is so kept apart (:func:`dose_split`,
+:func:`parse_split`).
+
 Rolling windows (15 min, 1 h, 8 h, 24 h) follow :mod:`streams.domain.windows`.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from streams.domain.tracks import Activity, DoseAccrued, Mode
 from streams.domain.windows import SECONDS_PER_MINUTE, minute_of
 
 AreaBucketKey: TypeAlias = tuple[str, int, str, Mode, Activity]
 """(area_id, minute, role, mode, activity)."""
+
+
+INFERRED: Final = "inferred"
+"""The last part of the split of inferred dose."""
+
+
+def dose_split(role: str, mode: str, activity: str, inferred: bool) -> str:
+    """The split dose is kept under: ``role|mode|activity``, then ``|inferred`` if inferred."""
+    split = f"{role}|{mode}|{activity}"
+    return f"{split}|{INFERRED}" if inferred else split
+
+
+def parse_split(split: str) -> tuple[str, str, str, bool]:
+    """``(role, mode, activity, inferred)`` of a split made by :func:`dose_split`."""
+    role, mode, activity, *rest = split.split("|")
+    return role, mode, activity, rest == [INFERRED]
 
 
 class RollingWindows(IntEnum):

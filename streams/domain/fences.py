@@ -19,7 +19,7 @@ reference when ``areas.definitions`` changes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -59,6 +59,19 @@ OUTSIDE: Final = Location(frozenset(), frozenset())
 """The location of a fix that is in and near no area (shared, as most fixes are)."""
 
 
+@record
+class Crossing:
+    """Where the straight segment between two fixes runs inside one area's polygon, as fractions
+    of the segment from its first fix (0) to its second (1): ``enter`` where it is first inside,
+    ``leave`` where it is last inside, and ``inside`` the share of its length inside (less than
+    ``leave - enter`` when the segment leaves and comes back into a concave area)."""
+
+    area_id: str
+    enter: float
+    leave: float
+    inside: float
+
+
 @dataclass(frozen=True, slots=True)
 class _ProjectedArea:
     """One area's polygon and exit-buffered polygon in the index's metric plane, prepared."""
@@ -74,6 +87,9 @@ class FenceIndex:
 
     __slots__ = (
         "_areas",
+        "_bounds",
+        "_cell_m",
+        "_cells",
         "_exit_buffer_m",
         "_id_array",
         "_ids",
@@ -121,6 +137,7 @@ class FenceIndex:
         self._id_array = np.array(self._ids, dtype=object)
         self._polygons = np.array([area.polygon for area in projected.values()], dtype=object)
         self._near_tree = STRtree([area.near_polygon for area in projected.values()])
+        self._bounds, self._cell_m, self._cells = _bounding_grid(self._polygons)
 
     @classmethod
     def _from_parts(
@@ -209,6 +226,128 @@ class FenceIndex:
                 location = interned[key] = Location(*key)
             locations[point_index] = location
         return locations
+
+    def crossings(
+        self,
+        from_lon: float,
+        from_lat: float,
+        to_lon: float,
+        to_lat: float,
+        skip: Container[str] = frozenset(),
+    ) -> tuple[Crossing, ...]:
+        """The areas (but those in ``skip``) whose polygon the straight segment between two
+        points runs through (for more than a point), by area id, with where it does
+        (:class:`Crossing`).
+
+        The segment is straight in the index's plane (as fixes are interpolated linearly in
+        lon/lat). It is called once per fix, so the common answer (nothing) is found in plain
+        Python: the grid cells its bounding box covers list the areas whose bounding box
+        meets them (:func:`_bounding_grid`), and only the areas whose box meets the segment's,
+        not skipped and that the segment meets (a prepared test) are cut exactly."""
+        if not self._ids:
+            return ()
+        x0 = math.radians(from_lon) * self._scale_x
+        y0 = math.radians(from_lat) * EARTH_RADIUS_M
+        x1 = math.radians(to_lon) * self._scale_x
+        y1 = math.radians(to_lat) * EARTH_RADIUS_M
+        dx, dy = x1 - x0, y1 - y0
+        length_sq = dx * dx + dy * dy
+        if length_sq == 0.0:
+            return ()
+        west, east = (x0, x1) if x0 <= x1 else (x1, x0)
+        south, north = (y0, y1) if y0 <= y1 else (y1, y0)
+        cell_m, cells, bounds, ids = self._cell_m, self._cells, self._bounds, self._ids
+        first_column, last_column = math.floor(west / cell_m), math.floor(east / cell_m)
+        first_row, last_row = math.floor(south / cell_m), math.floor(north / cell_m)
+        candidates: Iterable[int]
+        if first_column == last_column and first_row == last_row:  # most segments
+            candidates = cells.get((first_column, first_row), ())
+        else:
+            candidates = set()
+            for column in range(first_column, last_column + 1):
+                for row in range(first_row, last_row + 1):
+                    found_here = cells.get((column, row))
+                    if found_here:
+                        candidates.update(found_here)
+        if not candidates:
+            return ()
+        wanted = [
+            position
+            for position in candidates
+            if ids[position] not in skip
+            and bounds[position][0] <= east
+            and bounds[position][2] >= west
+            and bounds[position][1] <= north
+            and bounds[position][3] >= south
+        ]
+        if not wanted:
+            return ()
+        wanted.sort()
+        segment = shapely.linestrings([(x0, y0), (x1, y1)])
+        length = math.sqrt(length_sq)
+        found: list[Crossing] = []
+        for position in wanted:
+            polygon = self._polygons[position]
+            if not shapely.intersects(polygon, segment):
+                continue
+            part = shapely.intersection(polygon, segment)
+            inside_m = float(shapely.length(part))
+            if inside_m <= 0.0:
+                continue
+            along = [
+                ((x - x0) * dx + (y - y0) * dy) / length_sq
+                for x, y in shapely.get_coordinates(part).tolist()
+            ]
+            found.append(
+                Crossing(
+                    ids[position],
+                    max(min(along), 0.0),
+                    min(max(along), 1.0),
+                    min(inside_m / length, 1.0),
+                )
+            )
+        found.sort(key=lambda crossing: crossing.area_id)
+        return tuple(found)
+
+
+_GRID_CELLS_MAX: Final = 65_536
+_GRID_CELL_MIN_M: Final = 250.0
+
+
+def _bounding_grid(
+    polygons: npt.NDArray[np.object_],
+) -> tuple[list[tuple[float, float, float, float]], float, dict[tuple[int, int], tuple[int, ...]]]:
+    """The polygons' bounding boxes, and a square grid over them: the cell size (at least
+    250 m, larger if the extent would need more than 65,536 cells) and, by (column, row), the
+    positions of the polygons that meet each cell (cells meeting none are left out): a segment
+    within cells that list no area crosses none."""
+    if len(polygons) == 0:
+        return [], _GRID_CELL_MIN_M, {}
+    box_array = shapely.bounds(polygons)
+    extent = float(
+        (box_array[:, 2].max() - box_array[:, 0].min())
+        * (box_array[:, 3].max() - box_array[:, 1].min())
+    )
+    cell_m = max(_GRID_CELL_MIN_M, math.sqrt(extent / _GRID_CELLS_MAX))
+    boxes = [(float(a), float(b), float(c), float(d)) for a, b, c, d in box_array.tolist()]
+    pairs: list[tuple[int, int, int]] = [
+        (position, column, row)
+        for position, (west, south, east, north) in enumerate(boxes)
+        for column in range(math.floor(west / cell_m), math.floor(east / cell_m) + 1)
+        for row in range(math.floor(south / cell_m), math.floor(north / cell_m) + 1)
+    ]
+    positions = np.fromiter((pair[0] for pair in pairs), np.int64, len(pairs))
+    columns = np.fromiter((pair[1] for pair in pairs), np.float64, len(pairs))
+    rows = np.fromiter((pair[2] for pair in pairs), np.float64, len(pairs))
+    cell_boxes = shapely.box(
+        columns * cell_m, rows * cell_m, (columns + 1) * cell_m, (rows + 1) * cell_m
+    )
+    meets = shapely.intersects(polygons[positions], cell_boxes).tolist()
+    grid: dict[tuple[int, int], list[int]] = {}
+    for (position, column, row), met in zip(pairs, meets, strict=True):
+        if met:
+            grid.setdefault((column, row), []).append(position)
+    return boxes, cell_m, {cell: tuple(found) for cell, found in grid.items()}
 
 
 def _middle_latitude(areas: Iterable[AreaDefinition]) -> float:

@@ -60,6 +60,8 @@ class DailyLedger:
     longest_gap_s: float
     fidelity_met: int
     fidelity_due: int
+    inferred_seconds: float = 0.0
+    """The part of ``dose_seconds`` from inferred visits."""
 
 
 def local_day(ts: float, timezone: str) -> str:
@@ -147,12 +149,14 @@ def daily_ledger(
     dose_seconds: Mapping[DoseKey, float],
     now: float,
     monitored_since: float | None = None,
+    inferred_seconds: float = 0.0,
 ) -> DailyLedger:
     """The ledger of ``day`` at ``now`` from the day's visits and dose.
 
     ``qualifying_visits`` are the ``(start, end)`` of the qualifying visits that touch the day
     (one in progress with ``end = now``); those ending within the day by ``now`` are counted.
-    ``drive_throughs`` and ``dose_seconds`` are the day's totals, passed through. Before
+    ``drive_throughs``, ``dose_seconds`` and ``inferred_seconds`` (the part of the dose from
+    inferred visits) are the day's totals, passed through. Before
     ``monitored_since`` nothing was watched: no window is due and no gap is counted there.
     """
     day_start, day_end = day_bounds(day, policy.timezone)
@@ -170,6 +174,7 @@ def daily_ledger(
         longest_gap_s=longest_gap(ends, min(watched_from, until), until),
         fidelity_met=met,
         fidelity_due=due,
+        inferred_seconds=inferred_seconds,
     )
 
 
@@ -177,7 +182,9 @@ def ledger_value(ledger: DailyLedger) -> dict[str, object]:
     """The ledger as a JSON-safe object of numbers, strings, null and objects (no arrays).
 
     It fits a state group of ``area.snapshots`` (e.g. ``coverage.ledger``). Dose is given in
-    total, by role, by mode, by activity and split ``role -> mode -> activity``.
+    total, by role, by mode, by activity, by evidence (``observed``, ``inferred``: from
+    inferred visits; the total and other splits include both) and split
+    ``role -> mode -> activity``.
     """
     by_role: dict[str, float] = {}
     by_mode: dict[str, float] = {}
@@ -189,15 +196,20 @@ def ledger_value(ledger: DailyLedger) -> dict[str, object]:
         by_activity[activity] = by_activity.get(activity, 0.0) + seconds
         split.setdefault(role, {}).setdefault(mode, {})[activity] = seconds
     due = ledger.fidelity_due
+    total = sum(ledger.dose_seconds.values(), 0.0)
     return {
         "day": ledger.day,
         "qualifying_visits": ledger.qualifying_visits,
         "drive_throughs": ledger.drive_throughs,
         "dose_seconds": {
-            "total": sum(ledger.dose_seconds.values(), 0.0),
+            "total": total,
             "by_role": by_role,
             "by_mode": by_mode,
             "by_activity": by_activity,
+            "by_evidence": {
+                "observed": total - ledger.inferred_seconds,
+                "inferred": ledger.inferred_seconds,
+            },
             "split": split,
         },
         "longest_gap_s": ledger.longest_gap_s,

@@ -59,4 +59,5 @@ def visit_value(key: bytes, visit: Visit) -> dict[str, object]:
         "status": visit.status,
         "incident_category": visit.incident_category,
         "stop_search": visit.stop_search,
+        "inferred": visit.inferred,
     }

@@ -17,7 +17,7 @@ from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import CoverageStatus
 from streams.domain.dayvisits import DayVisits
 from streams.domain.demand import DAY_S, HOUR_S, response_time_stats
-from streams.domain.dose import RollingWindows
+from streams.domain.dose import RollingWindows, parse_split
 from streams.domain.ledger import DailyLedger, DoseKey, ledger_value
 from streams.domain.timefmt import format_ts
 
@@ -35,8 +35,9 @@ GRADE_LABELS: Final = ("immediate", "priority", "scheduled", "resolution", "ungr
 class AreaFacts:
     """Everything the service holds about one area at one moment (raw, merged over partitions).
 
-    ``present``: issi -> (role, mode); ``dose_windows``: window seconds -> "role|mode|activity"
-    -> officer-seconds; ``dose_total``: "role|mode|activity" -> officer-seconds ever;
+    ``present``: issi -> (role, mode); ``dose_windows``: window seconds -> split
+    ("role|mode|activity", "...|inferred" for inferred dose) -> officer-seconds; ``dose_total``:
+    split -> officer-seconds ever;
     ``visits_today``: today's visits, summarised;
     ``demand_windows``: window seconds -> "measure|label" -> total; ``open_incidents``: grade ->
     count; ``response_samples``: (arrival ts, seconds from opened to first arrival).
@@ -64,35 +65,49 @@ def officers_present(facts: AreaFacts) -> dict[str, Any]:
 
 
 def dose_windows(facts: AreaFacts) -> dict[str, Any]:
-    """Officer-minutes in each rolling window, in total and by role, mode and activity (each
-    running sum rounded to 3 decimals as it grows)."""
+    """Officer-minutes in each rolling window, in total and by role, mode, activity and
+    evidence (``observed``: fixes inside; ``inferred``: inferred visits), each running sum
+    rounded to 3 decimals as it grows. The total and every other split include inferred dose."""
     group: dict[str, Any] = {}
     for window, name in WINDOW_NAMES.items():
         by_role: dict[str, float] = {}
         by_mode: dict[str, float] = {}
         by_activity: dict[str, float] = {}
+        by_evidence: dict[str, float] = {}
         total = 0.0
         for split, seconds in facts.dose_windows.get(window, {}).items():
-            role, mode, activity = _split(split)
+            role, mode, activity, inferred = _split(split)
+            evidence = "inferred" if inferred else "observed"
             minutes = seconds / 60.0
             total += minutes
             by_role[role] = round(by_role.get(role, 0.0) + minutes, 3)
             by_mode[mode] = round(by_mode.get(mode, 0.0) + minutes, 3)
             by_activity[activity] = round(by_activity.get(activity, 0.0) + minutes, 3)
+            by_evidence[evidence] = round(by_evidence.get(evidence, 0.0) + minutes, 3)
         group[name] = {
             "minutes": round(max(total, 0.0), 3),
             "by_role": by_role,
             "by_mode": by_mode,
             "by_activity": by_activity,
+            "by_evidence": by_evidence,
         }
     return group
 
 
 @lru_cache(maxsize=1024)
-def _split(split: str) -> tuple[str, str, str]:
-    """``"role|mode|activity"`` taken apart (a handful of distinct splits, each seen often)."""
-    role, mode, activity = split.split("|")
-    return role, mode, activity
+def _split(split: str) -> tuple[str, str, str, bool]:
+    """``"role|mode|activity[|inferred]"`` taken apart (a handful of distinct splits, each seen
+    often)."""
+    return parse_split(split)
+
+
+def dose_by_key(splits: Mapping[str, float]) -> dict[DoseKey, float]:
+    """Seconds by split merged by (role, mode, activity), inferred dose included."""
+    merged: dict[DoseKey, float] = {}
+    for split, seconds in splits.items():
+        key = cast(DoseKey, _split(split)[:3])
+        merged[key] = merged.get(key, 0.0) + seconds
+    return merged
 
 
 def visit_times(value: Mapping[str, Any]) -> tuple[float, float | None]:
@@ -111,11 +126,14 @@ def qualifying_visits(facts: AreaFacts, now: float) -> list[tuple[float, float]]
 
 
 def dose_today(facts: AreaFacts) -> dict[DoseKey, float]:
-    """Seconds of today's visits (not retracted) by (role, mode, activity): the ledger's dose."""
-    return {
-        cast(DoseKey, _split(split)): seconds
-        for split, seconds in facts.visits_today.dose().items()
-    }
+    """Seconds of today's visits (not retracted) by (role, mode, activity), inferred visits
+    included: the ledger's dose."""
+    return dose_by_key(facts.visits_today.dose())
+
+
+def inferred_today(facts: AreaFacts) -> float:
+    """Seconds of today's inferred visits (not retracted): the ledger's inferred dose."""
+    return sum(seconds for split, seconds in facts.visits_today.dose().items() if _split(split)[3])
 
 
 def drive_throughs_today(facts: AreaFacts) -> int:

@@ -365,13 +365,20 @@ class PresenceEngine:
         return decode_tick(key, raw, now, self.services.limits)
 
     async def _load_partitions(self, partitions: set[int]) -> None:
-        for partition in sorted(partitions - self.tracks.keys()):
+        """Read the tracks of partitions not in the cache; their recent fixes are stepped again
+        with the current fence index (inferred visits are made from it, as by their first
+        steps), so the index is brought up to date first."""
+        loading = sorted(partitions - self.tracks.keys())
+        if loading:
+            await self.services.refresh_fences(await self.services.state.area_version())
+        for partition in loading:
             watermark, progress, stored = await self.services.state.load_tracks(partition)
             self.watermarks[partition] = watermark
             if progress is not None:
                 self.progress[partition] = progress
+            fences = self.services.fences
             self.tracks[partition] = {
-                issi: track_from_json(blob, self.policy) for issi, blob in stored.items()
+                issi: track_from_json(blob, self.policy, fences) for issi, blob in stored.items()
             }
             self.join_cache.changed_callsigns.update(  # classified by whoever had them before
                 entry.context.callsign
@@ -410,7 +417,13 @@ class PresenceEngine:
             into, cache = work[partition], self.tracks[partition]
             entry, context = joins[issi].at(fix.ts)
             track, facts = advance_at(
-                cache.get(issi) or new_track(issi), fix, location, context, policy, decoded.progress
+                cache.get(issi) or new_track(issi),
+                fix,
+                location,
+                context,
+                policy,
+                decoded.progress,
+                self.services.fences,
             )
             cache[issi] = into.tracks[issi] = track
             rejected = [fact for fact in facts if type(fact) is FixRejected] if facts else None
@@ -453,7 +466,7 @@ class PresenceEngine:
         searched, horizon_s = self.join_cache.stop_searches, self.policy.max_gap_s
         for (partition, issi), track in affected.items():
             join = RadioJoin(roster[issi], assignments, searched, horizon_s)
-            revised, facts = recontext(track, join.context, self.policy)
+            revised, facts = recontext(track, join.context, self.policy, self.services.fences)
             if facts:
                 into = work[partition]
                 self.tracks[partition][issi] = into.tracks[issi] = revised

@@ -13,7 +13,7 @@ import orjson
 
 from streams import topics
 from streams.domain.dayvisits import DayVisits, add_summary_field, visit_part
-from streams.domain.dose import RollingWindows, minute_buckets
+from streams.domain.dose import RollingWindows, dose_split, minute_buckets
 from streams.domain.fixes import Fix
 from streams.domain.judging import VisitHistory
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, Visit, VisitRecorded
@@ -97,7 +97,9 @@ class PresenceState(Store):
                 else:
                     changes.hdel(layout.PRESENT.of(slot), field_name)
             elif isinstance(fact, DoseAccrued):
-                split = f"{fact.area_id}|{fact.role}|{fact.mode}|{fact.activity}"
+                split = f"{fact.area_id}|" + dose_split(
+                    fact.role, fact.mode, fact.activity, fact.inferred
+                )
                 for (_, minute, *_rest), seconds in minute_buckets(fact).items():
                     dose_buckets[(minute, split)] = dose_buckets.get((minute, split), 0.0) + seconds
             elif isinstance(fact, VisitRecorded):
@@ -161,7 +163,9 @@ class PresenceState(Store):
         visit is not published again as its fixes come in) and start (``vends``, ``vstarts``)
         with the latest end of a closed visit per area (``vlast``), each for
         :data:`QUALIFYING_ENDS_KEPT_S` before the area's latest; a retracted visit is taken
-        out."""
+        out. An inferred visit is none of these: coverage is judged from observed presence."""
+        if visit.inferred:
+            return
         area_id, visit_id = visit.area_id, visit.visit_id
         ends, times = (
             layout.QUALIFYING_ENDS.of(slot, area_id),
@@ -312,11 +316,11 @@ class PresenceView:
     present: dict[str, dict[str, str]] = field(default_factory=dict)
     """area_id -> issi -> "role|mode"."""
     dose_windows: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
-    """window seconds -> area_id -> "role|mode|activity" -> officer-seconds."""
+    """window seconds -> area_id -> "role|mode|activity[|inferred]" -> officer-seconds."""
     last_qualifying_end: dict[str, float] = field(default_factory=dict)
     feed_last_fix: float | None = None
     dose_total: dict[str, dict[str, float]] = field(default_factory=dict)
-    """area_id -> "role|mode|activity" -> officer-seconds since the service began."""
+    """area_id -> "role|mode|activity[|inferred]" -> officer-seconds since the service began."""
     visits: dict[str, DayVisits] = field(default_factory=dict)
     """area_id -> the visits of the days read, summarised."""
 

@@ -15,7 +15,7 @@ from streams.app import create_app
 from streams.domain.dayvisits import DayVisits
 from streams.domain.joins import BEGINNING, ROSTER_VERSIONS_KEPT, RosterVersion
 from streams.domain.judging import VisitHistory
-from streams.domain.tracks import Visit, VisitRecorded
+from streams.domain.tracks import DoseAccrued, Visit, VisitRecorded
 from streams.domain.windows import in_window
 from streams.engines.coverage import read_areas
 from streams.engines.runtime import Runtime
@@ -197,6 +197,47 @@ async def test_the_day_summary_follows_each_visits_latest_revision(stack, unique
     await state.close()
 
 
+async def test_inferred_visits_and_dose_are_kept_apart_and_left_out_of_coverage(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    day = "2026-11-20"
+    inferred = visit("v2", "ia-01", "closed", 11.5, inferred=True)
+    await write_visits(state, 0, day, visit("v1", "ia-01", "closed", 45.0), inferred)
+    dose = [
+        DoseAccrued("ia-01", 9_000.0, 9_045.0, "response", "vehicle", "proactive", 45.0),
+        DoseAccrued(
+            "ia-01", 9_100.0, 9_111.5, "response", "vehicle", "proactive", 11.5, inferred=True
+        ),
+    ]
+    facts = [*dose, inferred_visit_recorded()]
+    changes = Changes()
+    state.record_presence(changes, 0, facts, {}, {}, {}, 9_200.0)
+    await state.commit([PartitionCommit("airwave.pings", 0, None, changes)])
+
+    view = await state.presence_view(1, [day])
+    assert view.visits["ia-01"].drive_throughs == 2
+    assert view.visits["ia-01"].dose() == {
+        "response|vehicle|proactive": 45.0,
+        "response|vehicle|proactive|inferred": 11.5,
+    }
+    assert view.dose_total["ia-01"] == {
+        "response|vehicle|proactive": 45.0,
+        "response|vehicle|proactive|inferred": 11.5,
+    }
+    assert await state.visit_history(1, 9_000.0, 3_600.0) == {}
+    await state.close()
+
+
+def inferred_visit_recorded() -> VisitRecorded:
+    return VisitRecorded(
+        Visit(
+            "v2", "2350001", "ia-01", "response", "vehicle", "proactive", 9_100.0, 9_111.5,
+            11.5, False, True, 11.5, 0, "closed", inferred=True,
+        )
+    )  # fmt: skip
+
+
 async def test_what_the_evaluator_reads_and_holds_of_a_day_does_not_grow_with_its_visits(
     stack, unique: str
 ) -> None:  # type: ignore[no-untyped-def]
@@ -230,7 +271,11 @@ async def test_visits_stored_before_the_day_summary_are_summarised_on_the_days_n
 ) -> None:  # type: ignore[no-untyped-def]
     state = State(stack.redis_url, unique, Metrics([]))
     day = "2026-11-20"
-    earlier = [visit("v1", "ia-01", "open", 650.0), visit("v2", "ia-01", "closed", 60.0)]
+    earlier = [
+        visit("v1", "ia-01", "open", 650.0),
+        visit("v2", "ia-01", "closed", 60.0),
+        visit("v3", "ia-01", "closed", 9.0, inferred=True),
+    ]
     await state.redis.hset(
         state.pings_slice(0) + f":visits:{day}",
         mapping={str(v["visit_id"]): orjson.dumps(v) for v in earlier},
@@ -240,9 +285,12 @@ async def test_visits_stored_before_the_day_summary_are_summarised_on_the_days_n
     view = await state.presence_view(1, [day])
 
     assert view.visits["ia-01"] == DayVisits(
-        visits=2,
-        drive_throughs=1,
-        dose_seconds={"response|vehicle|proactive": 1260.0},
+        visits=3,
+        drive_throughs=2,
+        dose_seconds={
+            "response|vehicle|proactive": 1260.0,
+            "response|vehicle|proactive|inferred": 9.0,
+        },
         qualifying={"v1": ("2026-11-20T11:00:00.000Z", "2026-11-20T11:20:00.000Z")},
     )
     await state.close()

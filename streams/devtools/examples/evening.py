@@ -16,6 +16,8 @@ pseudonym key and no wall clock, so every run gives the same records. What happe
   is retracted.
 - A crime (18:25) is recorded in the area; the incident closes at 18:40. ``WM-CMP-004`` (a
   comparison area) stays empty.
+- B47 (response, in a vehicle) crosses the Impact Area at 18:43:30 between two fixes 30 s
+  apart, one south of it and one north: an inferred visit of the part of the line inside.
 - Four malformed inputs are rejected to the dead-letter topic.
 
 Only the aggregation Redis does between the facts and a snapshot (summing minute buckets into
@@ -51,7 +53,7 @@ from streams.domain.demand import (
     open_incident_keys,
     response_sample_changes,
 )
-from streams.domain.dose import RollingWindows, minute_buckets
+from streams.domain.dose import RollingWindows, dose_split, minute_buckets
 from streams.domain.fences import FenceIndex
 from streams.domain.fixes import Fix
 from streams.domain.harm import DEFAULT_HARM_WEIGHTS
@@ -71,6 +73,7 @@ from streams.domain.snapshots import (
     AreaFacts,
     dose_today,
     drive_throughs_today,
+    inferred_today,
     qualifying_visits,
     snapshot_value,
 )
@@ -140,6 +143,7 @@ STOP_SEARCH_TS: Final = at(18, 10, 5)
 """When B21 stop-searches someone in the Impact Area."""
 B21: Final = FixContext("neighbourhood", "handheld", "B21")
 B40: Final = FixContext("response", "vehicle", "B40")
+B47: Final = FixContext("response", "vehicle", "B47")
 B42_ASSIGNED: Final = FixContext(
     "response", "handheld", "B42", frozenset({IMPACT}), incident_categories=((IMPACT, "Robbery"),)
 )
@@ -196,7 +200,16 @@ def _fixes() -> list[Delivery]:
     unrostered = _walk("2350090", UNROSTERED, at(18, 30), [WEST_EDGE_INSIDE] * 2)
     late_lat, late_lon = WEST_OUTSIDE
     late = Fix("2350090", at(18, 30, 15), late_lat, late_lon)
-    return [*city, *b21, *b40, *b42, *unrostered, Delivery(at(18, 30, 50), late, UNROSTERED)]
+    b47 = _walk("2350047", B47, at(18, 43, 30), [SOUTH, NORTH])
+    return [
+        *city,
+        *b21,
+        *b40,
+        *b42,
+        *unrostered,
+        Delivery(at(18, 30, 50), late, UNROSTERED),
+        *b47,
+    ]
 
 
 def _demand() -> list[Delivery]:
@@ -264,15 +277,18 @@ class Evening:
     def _fix(self, fix: Fix, context: FixContext) -> None:
         (location,) = self.fences.locate([fix.lon], [fix.lat])
         track = self.tracks.get(fix.issi) or new_track(fix.issi)
-        self.tracks[fix.issi], facts = advance(track, fix, location, context, self.policy)
+        self.tracks[fix.issi], facts = advance(
+            track, fix, location, context, self.policy, self.fences
+        )
         self.feed_last_fix = max(self.feed_last_fix or fix.ts, fix.ts)
         for fact in facts:
             if isinstance(fact, VisitRecorded):
                 self.visits[fact.visit.visit_id] = fact.visit
                 self.visit_records.append(visit_value(PSEUDONYM_KEY, fact.visit))
             elif isinstance(fact, DoseAccrued):
-                for (area_id, minute, *split), seconds in minute_buckets(fact).items():
-                    self.dose_buckets[(area_id, minute, "|".join(split))] += seconds
+                for (area_id, minute, *_), seconds in minute_buckets(fact).items():
+                    split = dose_split(fact.role, fact.mode, fact.activity, fact.inferred)
+                    self.dose_buckets[(area_id, minute, split)] += seconds
             elif isinstance(fact, MembershipChanged) and fact.present:
                 self.present[fact.area_id][fact.issi] = (fact.role, fact.mode)
             elif isinstance(fact, MembershipChanged):
@@ -366,6 +382,7 @@ class Evening:
             dose_today(facts),
             now,
             MONITORED_SINCE,
+            inferred_seconds=inferred_today(facts),
         )
         return snapshot_value(facts, self.statuses.get(area.area_id), ledger, now)
 
@@ -392,7 +409,7 @@ def _day_visits(visits: Sequence[Visit]) -> DayVisits:
     for visit in visits:
         if visit.status == "retracted":
             continue
-        split = f"{visit.role}|{visit.mode}|{visit.activity}"
+        split = dose_split(visit.role, visit.mode, visit.activity, visit.inferred)
         summary.dose_seconds[split] = summary.dose_seconds.get(split, 0.0) + visit.seconds
         summary.drive_throughs += 1 if visit.drive_through else 0
         if visit.qualifying:
@@ -482,7 +499,13 @@ def play() -> dict[str, Records]:
         minute += 60
     return {
         "presence.visits": _numbered(
-            evening.visit_records, "status", "role", "mode", "qualifying", "drive_through"
+            evening.visit_records,
+            "status",
+            "role",
+            "mode",
+            "qualifying",
+            "drive_through",
+            "inferred",
         ),
         "area.snapshots": {**before, **snapshots},
         "coverage.alerts": _numbered(evening.alert_records, "event", "state", "severity"),

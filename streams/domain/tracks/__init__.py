@@ -6,6 +6,8 @@ The package, by concern (each module's docstring has the rules it implements):
   track state and the track);
 - :mod:`~streams.domain.tracks.machine`: :func:`step`, the pure state machine that applies one
   fix in timestamp order (entry, exit debounce, gaps, dose, outliers);
+- :mod:`~streams.domain.tracks.crossings`: inferred visits, made from the straight line
+  between fixes when a short pass left fewer than ``enter_fixes`` fixes inside an area;
 - :mod:`~streams.domain.tracks.replay`: event time: :func:`advance` applies a fix in order or,
   when late, replays the suffix after it and publishes the difference; :func:`recontext` does
   the same when a join learns something late;
@@ -20,6 +22,7 @@ Callers import from the package: ``from streams.domain.tracks import advance, Tr
 """
 
 from streams.domain.tracks.codec import track_from_json, track_to_json
+from streams.domain.tracks.crossings import SegmentCrossings, inferred_visit_id
 from streams.domain.tracks.expiry import (
     clock_settles,
     expire,
@@ -78,6 +81,7 @@ __all__ = [
     "Policy",
     "RecentFix",
     "RejectReason",
+    "SegmentCrossings",
     "StoredEntry",
     "Track",
     "TrackState",
@@ -91,6 +95,7 @@ __all__ = [
     "expire",
     "forget_after_s",
     "forgettable",
+    "inferred_visit_id",
     "needs_expiry",
     "new_track",
     "radio_health",

@@ -16,6 +16,7 @@ import orjson
 
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
+from streams.domain.tracks.crossings import SegmentCrossings
 from streams.domain.tracks.machine import visit_id_for, visit_of
 from streams.domain.tracks.model import (
     DoseAccrued,
@@ -69,15 +70,20 @@ def track_to_json(track: Track) -> bytes:
     return b"".join((head[:-1], b',"r":[', b",".join(recent), b"]}"))
 
 
-def track_from_json(stored: bytes, policy: Policy) -> Track:
+def track_from_json(
+    stored: bytes, policy: Policy, crossings: SegmentCrossings | None = None
+) -> Track:
     """The track :func:`track_to_json` stored, with its recent states recomputed under ``policy``.
 
-    ``policy`` must be the one the track was built with for the result to equal the original.
+    ``policy`` and ``crossings`` (the fence index) must be those the track was built with for
+    the result to equal the original.
     """
-    return _track_from_dict(orjson.loads(stored), policy)
+    return _track_from_dict(orjson.loads(stored), policy, crossings)
 
 
-def _track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
+def _track_from_dict(
+    stored: Mapping[str, object], policy: Policy, crossings: SegmentCrossings | None
+) -> Track:
     if stored.get("v") != _SERIAL_VERSION:
         raise ValueError(f"unknown stored track version {stored.get('v')!r}")
     issi = _as_str(stored["issi"])
@@ -103,7 +109,7 @@ def _track_from_dict(stored: Mapping[str, object], policy: Policy) -> Track:
     return Track(
         issi=issi,
         settled=settled,
-        recent=replay_fixes(settled, settled.context, fixes, policy),
+        recent=replay_fixes(settled, settled.context, fixes, policy, crossings),
         watermark=-math.inf if watermark is None else _as_number(watermark),
         revisions=revisions,
     )
@@ -132,6 +138,8 @@ def _state_to_dict(state: TrackState) -> dict[str, JsonValue]:
         stored["stuck"] = 1
     if state.run_dose:
         stored["rd"] = [(d.area_id, *_dose_to_list(d)) for d in state.run_dose]
+    if state.entry_parts:
+        stored["x"] = [(d.area_id, *_dose_to_list(d)) for d in state.entry_parts]
     return stored
 
 
@@ -160,6 +168,10 @@ def _state_from_dict(issi: str, stored: Mapping[str, object], policy: Policy) ->
         run_dose=tuple(
             _dose_from_list(_as_str(d[0]), d[1:])
             for d in map(_as_list, _as_list(stored.get("rd", [])))
+        ),
+        entry_parts=tuple(
+            _dose_from_list(_as_str(d[0]), d[1:])
+            for d in map(_as_list, _as_list(stored.get("x", [])))
         ),
     )
 
@@ -236,12 +248,13 @@ def _membership_to_list(membership: Membership) -> StoredEntry:
 
 
 def _dose_to_list(dose: DoseAccrued) -> StoredEntry:
-    """A held-back dose segment: ``[start, end, role, mode, activity, seconds]``, then its
-    incident category and stop-search flag when it has either."""
+    """A dose segment: ``[start, end, role, mode, activity, seconds]``, then its incident
+    category and stop-search flag when it has either or is inferred, then 1 when inferred."""
     stored = (dose.start, dose.end, dose.role, dose.mode, dose.activity, dose.seconds)
-    if dose.incident_category is None and not dose.stop_search:
+    if dose.incident_category is None and not dose.stop_search and not dose.inferred:
         return stored
-    return (*stored, dose.incident_category, 1 if dose.stop_search else 0)
+    marks = (dose.incident_category, 1 if dose.stop_search else 0)
+    return (*stored, *marks, 1) if dose.inferred else (*stored, *marks)
 
 
 def _dose_from_list(area_id: str, d: Sequence[object]) -> DoseAccrued:
@@ -256,6 +269,7 @@ def _dose_from_list(area_id: str, d: Sequence[object]) -> DoseAccrued:
         _as_number(d[5]),
         incident_category=None if category is None else _as_str(category),
         stop_search=bool(d[7]) if len(d) > 7 else False,
+        inferred=bool(d[8]) if len(d) > 8 else False,
     )
 
 

@@ -52,6 +52,7 @@ from typing import Final
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.records import record
+from streams.domain.tracks.crossings import SegmentCrossings, infer_crossings
 from streams.domain.tracks.model import (
     DoseAccrued,
     Fact,
@@ -71,9 +72,16 @@ _EARTH_RADIUS_M: Final = 6_371_008.8
 
 
 def step(
-    state: TrackState, fix: Fix, location: Location, context: FixContext, policy: Policy
+    state: TrackState,
+    fix: Fix,
+    location: Location,
+    context: FixContext,
+    policy: Policy,
+    crossings: SegmentCrossings | None = None,
 ) -> tuple[TrackState, tuple[Fact, ...]]:
-    """Advance a state by one fix that is later than every fix before it."""
+    """Advance a state by one fix that is later than every fix before it; with ``crossings``
+    (the fence index), also make the inferred visits of the segment before it
+    (:mod:`~streams.domain.tracks.crossings`)."""
     previous = state.last_fix
     if previous is None:
         return _accept(state, fix, location, context, policy, 0.0, 0.0, continuous=False)
@@ -103,7 +111,7 @@ def step(
                 run=(anchor, count),
             )
             return _keep_run_dose(state, anchor, accepted)
-        return _accept(
+        after, facts = _accept(
             state,
             fix,
             location,
@@ -113,6 +121,9 @@ def step(
             distance_m,
             continuous=continuous,
         )
+        if crossings is None or not continuous:
+            return after, facts
+        return infer_crossings(state, after, facts, fix, location, policy, crossings)
     outliers = state.outliers
     agrees = bool(outliers) and _plausible(outliers[-1], fix, policy)
     outliers = (*outliers, fix) if agrees else (fix,)

@@ -117,6 +117,10 @@ class Visit:
     was reactive or the category is not known."""
     stop_search: bool = False
     """A stop-search by the officer's callsign in the area fell in the visit's dose."""
+    inferred: bool = False
+    """Made from the straight line between fixes, not from ``enter_fixes`` fixes inside
+    (:mod:`~streams.domain.tracks.crossings`): closed at once, a drive-through, never
+    qualifying."""
 
 
 @record
@@ -128,7 +132,10 @@ class VisitRecorded:
 
 @record
 class DoseAccrued:
-    """Officer-seconds in an area over ``[start, end]``; negative when correcting earlier dose."""
+    """Officer-seconds in an area over ``[start, end]``; negative when correcting earlier dose.
+
+    ``inferred`` dose is that of an inferred visit (:mod:`~streams.domain.tracks.crossings`),
+    kept in a split of its own."""
 
     area_id: str
     start: float
@@ -141,6 +148,7 @@ class DoseAccrued:
     """Reactive dose: the category of the incident attended (None: proactive, or not known)."""
     stop_search: bool = False
     """The segment overlaps the minute of a stop-search by the officer's callsign in the area."""
+    inferred: bool = False
 
 
 @record
@@ -214,6 +222,9 @@ class TrackState:
     frozen_fixes: int = 0
     stuck: bool = False
     run_dose: tuple[DoseAccrued, ...] = ()
+    entry_parts: tuple[DoseAccrued, ...] = ()
+    """For each area the last fix began a pending entry into, the inferred dose of the part of
+    the segment before it that ran inside the area (:mod:`~streams.domain.tracks.crossings`)."""
 
 
 EMPTY_STATE: Final = TrackState()

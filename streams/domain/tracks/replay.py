@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
+from streams.domain.tracks.crossings import SegmentCrossings
 from streams.domain.tracks.expiry import expire, needs_expiry, settle_recent, stamp_revisions
 from streams.domain.tracks.machine import step
 from streams.domain.tracks.model import (
@@ -43,7 +44,12 @@ from streams.domain.tracks.stored import stored_entry, stored_place
 
 
 def advance(
-    track: Track, fix: Fix, location: Location, context: FixContext, policy: Policy
+    track: Track,
+    fix: Fix,
+    location: Location,
+    context: FixContext,
+    policy: Policy,
+    crossings: SegmentCrossings | None = None,
 ) -> tuple[Track, list[Fact]]:
     """Apply one fix in event time; return the new track and the facts to publish.
 
@@ -53,6 +59,9 @@ def advance(
 
     The watermark is the latest fix time seen (or clock time given to :func:`expire`); fixes
     dated in the future must be rejected before they get here, or they hold it up.
+
+    ``crossings`` (the fence index) is what every step is given to make inferred visits
+    (:mod:`~streams.domain.tracks.crossings`); give the same one to every call on a track.
     """
     if fix.issi != track.issi:
         raise ValueError("a fix was given to the track of another radio")
@@ -63,11 +72,11 @@ def advance(
     if fix.ts < track.watermark - policy.allowed_lateness_s:
         return track, [FixRejected(fix, "too_late")]
     if not recent or fix.ts > recent[-1].fix.ts:
-        return _advance_in_order(track, fix, location, context, policy)
+        return _advance_in_order(track, fix, location, context, policy, crossings)
     position = bisect_left(recent, fix.ts, key=entry_ts)
     if recent[position].fix.ts == fix.ts:
         return track, [FixRejected(fix, "duplicate")]
-    return _insert_late(track, position, fix, location, context, policy)
+    return _insert_late(track, position, fix, location, context, policy, crossings)
 
 
 def advance_at(
@@ -77,6 +86,7 @@ def advance_at(
     context: FixContext,
     policy: Policy,
     progress: float | None,
+    crossings: SegmentCrossings | None = None,
 ) -> tuple[Track, list[Fact]]:
     """:func:`advance` in a partition whose event time had reached ``progress`` before ``fix``
     (None: no data yet).
@@ -88,7 +98,7 @@ def advance_at(
     expiry at an earlier progress changes nothing that this one would not).
     """
     if progress is None or progress <= track.watermark:
-        return advance(track, fix, location, context, policy)
+        return advance(track, fix, location, context, policy, crossings)
     rejected = _refused_at(track, fix, progress - policy.allowed_lateness_s)
     if rejected is not None:
         return track, [FixRejected(fix, rejected)]
@@ -99,12 +109,15 @@ def advance_at(
             Track(track.issi, track.settled, track.recent, progress, track.revisions),
             [],
         )
-    track, facts = advance(track, fix, location, context, policy)
+    track, facts = advance(track, fix, location, context, policy, crossings)
     return track, [*expired, *facts] if expired else facts
 
 
 def recontext(
-    track: Track, context_at: Callable[[float], FixContext], policy: Policy
+    track: Track,
+    context_at: Callable[[float], FixContext],
+    policy: Policy,
+    crossings: SegmentCrossings | None = None,
 ) -> tuple[Track, list[Fact]]:
     """Classify the track's recent fixes again with the context valid at each one's time (a join
     learnt something late: a CAD assignment or roster record read after the fixes it concerns),
@@ -127,6 +140,7 @@ def recontext(
         before.context if before is not None else base.context,
         [(e.fix, e.location, context_at(e.fix.ts)) for e in old_suffix],
         policy,
+        crossings,
     )
     facts = _difference(track.issi, base, old_suffix, new_suffix)
     revisions, published = stamp_revisions(track.revisions, facts, track.watermark)
@@ -153,7 +167,12 @@ def _refused_at(track: Track, fix: Fix, horizon: float) -> RejectReason | None:
 
 
 def _advance_in_order(
-    track: Track, fix: Fix, location: Location, context: FixContext, policy: Policy
+    track: Track,
+    fix: Fix,
+    location: Location,
+    context: FixContext,
+    policy: Policy,
+    crossings: SegmentCrossings | None,
 ) -> tuple[Track, list[Fact]]:
     """One step from the latest state; settle what falls behind the new watermark."""
     recent = track.recent
@@ -164,7 +183,7 @@ def _advance_in_order(
     else:
         state = track.settled
         previous_context = state.context
-    state, facts = step(state, fix, location, context, policy)
+    state, facts = step(state, fix, location, context, policy, crossings)
     stored = stored_entry(stored_place(fix, location), context, previous_context)
     recent = (*recent, RecentFix(fix, location, context, state, facts, stored))
     watermark = fix.ts if fix.ts > track.watermark else track.watermark
@@ -188,6 +207,7 @@ def _insert_late(
     location: Location,
     context: FixContext,
     policy: Policy,
+    crossings: SegmentCrossings | None,
 ) -> tuple[Track, list[Fact]]:
     """Insert a late fix before ``recent[position]``, recompute after it, publish the change."""
     recent = track.recent
@@ -202,6 +222,7 @@ def _insert_late(
             *((e.fix, e.location, e.context) for e in old_suffix),
         ],
         policy,
+        crossings,
     )
     facts: list[Fact] = [f for f in new_suffix[0].facts if isinstance(f, FixRejected)]
     facts.extend(_difference(track.issi, base, old_suffix, new_suffix))
@@ -217,6 +238,7 @@ def replay_fixes(
     previous_context: FixContext | None,
     fixes: Iterable[tuple[Fix, Location, FixContext]],
     policy: Policy,
+    crossings: SegmentCrossings | None = None,
 ) -> tuple[RecentFix, ...]:
     """Step ``fixes`` (in timestamp order) from ``state``, keeping the state and facts of each.
 
@@ -225,7 +247,7 @@ def replay_fixes(
     """
     entries: list[RecentFix] = []
     for fix, location, context in fixes:
-        state, facts = step(state, fix, location, context, policy)
+        state, facts = step(state, fix, location, context, policy, crossings)
         stored = stored_entry(stored_place(fix, location), context, previous_context)
         entries.append(RecentFix(fix, location, context, state, facts, stored))
         previous_context = context

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from streams.domain.coverage import AlertEvent, CoveragePolicy, CoverageStatus, alert_value
-from streams.domain.ledger import DoseKey, daily_ledger
+from streams.domain.ledger import daily_ledger
 from streams.domain.scheduling import (
     SNAPSHOT_REFRESH_S,
     snapshot_due,
@@ -24,8 +24,10 @@ from streams.domain.scheduling import (
 from streams.domain.snapshots import (
     WINDOW_NAMES,
     AreaFacts,
+    dose_by_key,
     dose_today,
     drive_throughs_today,
+    inferred_today,
     qualifying_visits,
     snapshot_value,
 )
@@ -64,6 +66,7 @@ def area_view(
         dose_today(facts),
         now,
         monitored_since,
+        inferred_seconds=inferred_today(facts),
     )
     return AreaView(facts, status, snapshot_value(facts, status, ledger, now))
 
@@ -189,10 +192,7 @@ def area_numbers(view: AreaView, now: float) -> AreaNumbers:
         kind=facts.area.kind,
         present=present,
         dose_today=dose_today(facts),
-        dose_total={
-            cast(DoseKey, tuple(split.split("|"))): seconds
-            for split, seconds in facts.dose_total.items()
-        },
+        dose_total=dose_by_key(facts.dose_total),
         dose_windows={
             name: snapshot["dose"][name]["minutes"] * 60.0 for name in WINDOW_NAMES.values()
         },

@@ -1,11 +1,13 @@
 -- The day's visit summary for apply.lua (streams.state.scripts puts windows.lua, visits.lua and
 -- apply.lua together into one script).
 -- A day's visits summarised as they are written (streams.domain.dayvisits): each visit's part
--- (area|live|drive_through|role|mode|activity|seconds|qualifying|start|end) is kept by visit id
--- in <parts>, and a new revision takes the old part out of <summary> and puts the new one in.
+-- (area|live|drive_through|role|mode|activity[|inferred]|seconds|qualifying|start|end) is kept by
+-- visit id in <parts>, and a new revision takes the old part out of <summary> and puts the new one
+-- in. The split (role to activity, and "inferred" for an inferred visit) is what lies between the
+-- drive-through flag and the last four fields.
 local function visit_count(summary, id, part, sign)
   local area, live, dt, split, seconds, q, start, finish = string.match(part,
-    '^([^|]*)|(%d)|(%d)|([^|]*|[^|]*|[^|]*)|([^|]*)|(%d)|([^|]*)|([^|]*)$')
+    '^([^|]*)|(%d)|(%d)|(.*)|([^|]*)|(%d)|([^|]*)|([^|]*)$')
   if live ~= '1' then return end
   if dt == '1' then redis.call('HINCRBY', summary, area .. '|dt', sign) end
   redis.call('HINCRBYFLOAT', summary, area .. '|d|' .. split,
@@ -33,7 +35,8 @@ local function visits_upgrade(visits, parts, summary)
     if type(finish) ~= 'string' then finish = '' end
     visit_put(summary, parts, stored[i], table.concat({
       v.area_id, v.status == 'retracted' and '0' or '1', v.drive_through and '1' or '0',
-      v.role, v.mode, v.activity, string.format('%.17g', v.seconds),
+      v.role, v.mode, v.inferred == true and (v.activity .. '|inferred') or v.activity,
+      string.format('%.17g', v.seconds),
       v.qualifying and '1' or '0', v.start, finish}, '|'))
   end
 end

@@ -35,6 +35,15 @@ def test_a_part_holds_what_the_summary_needs_of_a_visit() -> None:
     assert visit_part(value(drive_through=True, qualifying=False)).split("|")[2::5] == ["1", "0"]
 
 
+def test_an_inferred_visits_part_keeps_its_dose_apart() -> None:
+    part = visit_part(value(inferred=True, seconds=11.5, qualifying=False, drive_through=True))
+    assert part == (
+        "ia-01|1|1|response|vehicle|reactive|inferred|11.5|0|2026-11-20T11:00:00.000Z"
+        "|2026-11-20T11:20:00.000Z"
+    )
+    assert visit_part(value(inferred=False)) == visit_part(value())
+
+
 def test_the_summaries_of_partitions_merge_by_area() -> None:
     summaries: dict[str, DayVisits] = {}
     for partition in (

@@ -218,6 +218,7 @@ def test_daily_ledger_brings_visits_dose_gap_and_fidelity_together() -> None:
             "by_role": {"neighbourhood": 900.0, "response": 360.0},
             "by_mode": {"foot": 960.0, "vehicle": 300.0},
             "by_activity": {"proactive": 960.0, "reactive": 300.0},
+            "by_evidence": {"observed": 1260.0, "inferred": 0.0},
             "split": {
                 "neighbourhood": {"foot": {"proactive": 900.0}},
                 "response": {"foot": {"proactive": 60.0}, "vehicle": {"reactive": 300.0}},

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shapely.geometry import box
 
 from schemas import assert_valid
@@ -8,6 +10,8 @@ from streams.domain.dayvisits import DayVisits, add_summary_field, visit_part
 from streams.domain.snapshots import (
     AreaFacts,
     dose_today,
+    drive_throughs_today,
+    inferred_today,
     officers_present,
     qualifying_visits,
     snapshot_value,
@@ -44,11 +48,11 @@ def day_visits(*values: dict[str, object]) -> DayVisits:
     visit's part, summed."""
     summary: dict[str, str] = {}
     for value in values:
-        area, live, dt, role, mode, activity, seconds, q, start, end = visit_part(value).split("|")
+        area, live, dt, *split, seconds, q, start, end = visit_part(value).split("|")
         summary[f"{area}|n"] = str(int(summary.get(f"{area}|n", "0")) + 1)
         if live == "1":
             summary[f"{area}|dt"] = str(int(summary.get(f"{area}|dt", "0")) + int(dt))
-            dose = f"{area}|d|{role}|{mode}|{activity}"
+            dose = f"{area}|d|" + "|".join(split)
             summary[dose] = repr(float(summary.get(dose, "0")) + float(seconds))
             if q == "1":
                 summary[f"{area}|q|{value['visit_id']}"] = f"{start}|{end}"
@@ -98,3 +102,35 @@ def test_a_snapshot_follows_the_contract_with_or_without_coverage() -> None:
     assert value["demand"]["incidents_24h"]["immediate"] == 2.0
     assert value["demand"]["calls_per_crime_24h"] == 2.0
     assert value["coverage"] == {"state": "unknown", "severity": None}
+
+
+def test_inferred_dose_is_in_every_split_and_apart_by_evidence() -> None:
+    facts = replace(
+        FACTS,
+        dose_windows={
+            900: {"response|vehicle|reactive": 600.0, "response|vehicle|proactive|inferred": 12.0}
+        },
+        visits_today=day_visits(
+            visit("2026-11-20T17:00:00.000Z", "2026-11-20T17:30:00.000Z", 1800.0),
+            visit(
+                "2026-11-20T17:40:00.000Z",
+                "2026-11-20T17:40:12.000Z",
+                12.0,
+                mode="vehicle",
+                drive_through=True,
+                inferred=True,
+            ),
+        ),
+    )
+    value = snapshot_value(facts, None, None, NOW)
+    assert_valid("area.snapshots", value)
+    window = value["dose"]["15m"]
+    assert window["minutes"] == 10.2
+    assert window["by_mode"] == {"vehicle": 10.2}
+    assert window["by_evidence"] == {"observed": 10.0, "inferred": 0.2}
+    assert dose_today(facts) == {
+        ("neighbourhood", "foot", "proactive"): 1800.0,
+        ("neighbourhood", "vehicle", "proactive"): 12.0,
+    }
+    assert inferred_today(facts) == 12.0
+    assert drive_throughs_today(facts) == 1

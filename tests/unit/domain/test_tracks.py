@@ -25,6 +25,7 @@ from streams.domain.tracks import (
     FixRejected,
     MembershipChanged,
     Policy,
+    SegmentCrossings,
     Track,
     Visit,
     VisitRecorded,
@@ -88,15 +89,17 @@ def feed(
     context: FixContext | Sequence[FixContext] = FOOT,
     track: Track | None = None,
     policy: Policy = POLICY,
+    crossings: SegmentCrossings | None = None,
 ) -> tuple[Track, list[Fact]]:
-    """Advance a track through ``fixes`` in the order given; return it and every fact."""
+    """Advance a track through ``fixes`` in the order given; return it and every fact (with
+    ``crossings``, the fence index, inferred visits too)."""
     fix_list = list(fixes)
     contexts = [context] * len(fix_list) if isinstance(context, FixContext) else list(context)
     locations = INDEX.locate([f.lon for f in fix_list], [f.lat for f in fix_list])
     current = track if track is not None else new_track(ISSI)
     facts: list[Fact] = []
     for one_fix, one_location, one_context in zip(fix_list, locations, contexts, strict=True):
-        current, produced = advance(current, one_fix, one_location, one_context, policy)
+        current, produced = advance(current, one_fix, one_location, one_context, policy, crossings)
         facts.extend(produced)
     return current, facts
 
