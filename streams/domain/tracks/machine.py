@@ -28,13 +28,14 @@ state machine over frozen values:
   least ``stuck_s`` the radio is *stuck*: from the first fix of the run its presence covers
   nothing and credits no dose. At that fix every open visit ends at the run's first fix (one
   that began inside the run is ``retracted``), the dose published since the run began is taken
-  back (a negative :class:`DoseAccrued` mirroring each one) and presence is withdrawn. While
-  stuck, fixes at the frozen position (even after a gap) make no membership; the first fix
-  that moves ends it,
-  and the segment from the frozen position is not attributed (as after a gap). A real receiver
-  standing still wanders by metres, so only a device repeating a cached fix is caught. Repeated
-  identical timestamps never reach :func:`step`: they are rejected ``duplicate`` upstream, so
-  they credit nothing and a radio that only repeats them goes silent (``stale``).
+  back (a negative :class:`DoseAccrued` mirroring each one; the state keeps them while a run
+  is pending, at most the run's fixes times its areas) and presence is withdrawn. While stuck,
+  fixes at the frozen position (even after a gap) make no membership; the first fix that moves
+  ends it, and the segment from the frozen position is not attributed (as after a gap). A real
+  receiver standing still wanders by metres, so only a device repeating a cached fix is
+  caught. Repeated identical timestamps never reach :func:`step`: they are rejected
+  ``duplicate`` upstream, so they credit nothing and a radio that only repeats them goes
+  silent (``stale``).
 
 Visits are published as :class:`VisitRecorded` when they open, when they become qualifying,
 when they close (or are retracted), and when late data changes any of that; between those
