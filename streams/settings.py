@@ -159,11 +159,11 @@ class Settings:
         "Kafka consumer session timeout; joining a group takes about half of it",
     )
     log_level: str = _setting("COVERWATCH_LOG_LEVEL", "info", "debug, info, warn or error")
-    feed_degraded_below: float = _setting(
-        "COVERWATCH_FEED_DEGRADED_BELOW",
+    feed_degraded_share: float = _setting(
+        "COVERWATCH_FEED_DEGRADED_SHARE",
         0.5,
-        "An area that would be at risk or uncovered is `unknown` (`feed_degraded`) while fewer "
-        "than this share of the radios on duty reported within the max gap",
+        "An area that would be at risk or uncovered is `unknown` (`feed_degraded`) while at most "
+        "this share of the radios on duty reported within the max gap (0: never)",
     )
     ingest_lag_bound_s: float = _setting(
         "COVERWATCH_INGEST_LAG_BOUND_S",
@@ -217,8 +217,8 @@ class Settings:
             (self.allowed_lateness_s >= 0, "COVERWATCH_ALLOWED_LATENESS_S must be >= 0"),
             (self.max_gap_s > 0, "COVERWATCH_MAX_GAP_S must be > 0"),
             (
-                0.0 <= self.feed_degraded_below <= 1.0,
-                "COVERWATCH_FEED_DEGRADED_BELOW must be in [0, 1]",
+                0.0 <= self.feed_degraded_share < 1.0,
+                "COVERWATCH_FEED_DEGRADED_SHARE must be in [0, 1)",
             ),
             (self.ingest_lag_bound_s > 0, "COVERWATCH_INGEST_LAG_BOUND_S must be > 0"),
             (

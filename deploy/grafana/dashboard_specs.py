@@ -463,7 +463,7 @@ PIPELINE_HEALTH = (
         ),
         thresholds=INFORMATIVE,
         description="Areas whose coverage the feed cannot tell: feed_silent, nobody_on_duty, "
-        "feed_degraded (fewer than COVERWATCH_FEED_DEGRADED_BELOW of the radios on duty "
+        "feed_degraded (at most COVERWATCH_FEED_DEGRADED_SHARE of the radios on duty "
         "reported), none (not judged yet).",
     ),
     Spec(

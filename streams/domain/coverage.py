@@ -24,8 +24,8 @@ State (:func:`evaluate`)
     - otherwise ``uncovered`` when ``elapsed >= limit``, ``at_risk`` when
       ``elapsed >= (1 - at_risk_share) * limit``, else ``covered``;
     - but ``unknown`` with reason ``feed_degraded`` instead of ``at_risk`` or ``uncovered``
-      when the feed is partly lost: fewer than ``FeedPolicy.degraded_below`` of the radios on
-      duty reported (``CoverageInputs.radios_reporting``, when measured). Only the states that
+      when the feed is partly lost: at most ``FeedPolicy.degraded_share`` of the radios on
+      duty reported (half of them silent is degraded by default; a share of 0 turns the rule off) (``CoverageInputs.radios_reporting``, when measured). Only the states that
       claim absence are withheld: an area with a qualifying visit recent enough stays
       ``covered`` (presence is evidence, as a qualifying visit clears an alert on a stale feed).
     - ``reason`` is None in every other state. (``ingest_lag``, the fourth reason, is never
@@ -164,14 +164,14 @@ DEFAULT_MAX_GAP_S: Final = 240.0 * SECONDS_PER_MINUTE
 @dataclass(frozen=True, slots=True)
 class FeedPolicy:
     """When the location feed counts as dead: no fix from any radio for ``stale_after_s``; and
-    as degraded: fewer than ``degraded_below`` (a share) of the radios on duty reported."""
+    as degraded: at most ``degraded_share`` (a share) of the radios on duty reported."""
 
     stale_after_s: float = 300.0
-    degraded_below: float = 0.5
+    degraded_share: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.degraded_below <= 1.0:
-            raise CoveragePolicyError("degraded_below must be in [0, 1]")
+        if not 0.0 <= self.degraded_share < 1.0:
+            raise CoveragePolicyError("degraded_share must be in [0, 1)")
 
 
 DEFAULT_FEED: Final = FeedPolicy()
@@ -432,10 +432,14 @@ def feed_dead_reason(inputs: CoverageInputs, now: float, feed: FeedPolicy) -> Co
 
 
 def feed_degraded(inputs: CoverageInputs, feed: FeedPolicy) -> bool:
-    """Whether fewer than ``feed.degraded_below`` of the radios on duty reported (never when
-    not measured)."""
+    """Whether at most ``feed.degraded_share`` of the radios on duty reported (never when not
+    measured, nor when nobody reported: that is a silent feed)."""
     reporting = inputs.radios_reporting
-    return reporting is not None and reporting < feed.degraded_below * inputs.officers_on_duty
+    return (
+        reporting is not None
+        and reporting > 0
+        and reporting <= feed.degraded_share * inputs.officers_on_duty
+    )
 
 
 def _coverage_state(

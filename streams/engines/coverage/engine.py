@@ -187,7 +187,7 @@ class CoverageEngine:
         instants judged (final: every pings partition has passed them by the hold)."""
         self._progress: list[float | None] = []
         """Each pings partition's event-time progress, as of the last look."""
-        self._feed = FeedPolicy(DEFAULT_FEED.stale_after_s, runtime.settings.feed_degraded_below)
+        self._feed = FeedPolicy(DEFAULT_FEED.stale_after_s, runtime.settings.feed_degraded_share)
         self._watermark: float | None = None
         """The time every input has passed (on the wall clock, now), as of the last look: the
         demand windows move on to it (their sums at the end of a replay are then those of its

@@ -236,17 +236,17 @@ def test_the_states_the_feed_can_tell_have_no_reason(now: float, state: str) -> 
 
 
 def test_half_the_radios_silent_makes_their_areas_unknown_feed_degraded() -> None:
-    """12 radios on duty, fewer than half of them reporting: an area overdue for 4 h is
-    unknown (feed_degraded), not uncovered, and raises nothing; with half of them reporting
-    (not below the 50 % default) it is uncovered and raises its alert."""
+    """12 radios on duty, half of them silent: an area overdue for 4 h is unknown
+    (feed_degraded), not uncovered, and raises nothing; with 7 of them reporting (more than the
+    50 % default) it is uncovered and raises its alert."""
     evaluator = Evaluator()
-    first_seen = evaluator.run(at(21, 11), at(21, 13), radios_reporting=5)
+    first_seen = evaluator.run(at(21, 11), at(21, 13), radios_reporting=6)
     assert first_seen == {"covered": at(21, 11), "unknown": at(21, 11, 12)}
     assert evaluator.status is not None
     assert (evaluator.status.state, evaluator.status.reason) == ("unknown", "feed_degraded")
     assert evaluator.events == []
     healthy = Evaluator()
-    healthy.run(at(21, 11), at(21, 13), radios_reporting=6)
+    healthy.run(at(21, 11), at(21, 13), radios_reporting=7)
     assert healthy.status is not None
     assert (healthy.status.state, healthy.status.reason) == ("uncovered", None)
     assert healthy.kinds == ["raised", "escalated"]
@@ -260,13 +260,18 @@ def test_a_degraded_feed_keeps_an_area_with_a_recent_qualifying_visit_covered() 
 
 def test_the_degraded_threshold_is_a_setting() -> None:
     now = at(21, 12, 30)
-    strict = FeedPolicy(degraded_below=0.9)
-    lenient = FeedPolicy(degraded_below=0.25)
+    strict = FeedPolicy(degraded_share=0.9)
+    lenient = FeedPolicy(degraded_share=0.25)
     facts = inputs(now, radios_reporting=10)  # 10 of 12: 83 %
     assert evaluate("A", IMPACT, facts, None, now, strict)[0].reason == "feed_degraded"
     assert evaluate("A", IMPACT, facts, None, now, lenient)[0].state == "uncovered"
-    with pytest.raises(CoveragePolicyError):
-        FeedPolicy(degraded_below=1.5)
+    off = FeedPolicy(degraded_share=0.0)
+    assert evaluate("A", IMPACT, inputs(now, radios_reporting=1), None, now, off)[0].state == (
+        "uncovered"
+    )
+    for unusable in (1.0, 1.5, -0.1):
+        with pytest.raises(CoveragePolicyError):
+            FeedPolicy(degraded_share=unusable)
 
 
 def test_a_degraded_feed_neither_clears_nor_escalates_an_active_alert() -> None:
@@ -690,7 +695,7 @@ def test_a_degraded_feed_never_claims_absence_and_a_healthy_one_is_as_unmeasured
     unmeasured, _ = evaluate("A", IMPACT, replace(facts, radios_reporting=None), None, now)
     if reporting == 0:
         assert (status.state, status.reason, events) == ("unknown", "feed_silent", [])
-    elif reporting < 0.5 * on_duty:
+    elif reporting <= 0.5 * on_duty:
         assert status.state in ("covered", "unknown")
         assert events == []
         expected = "covered" if unmeasured.state == "covered" else "unknown"
