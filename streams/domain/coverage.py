@@ -25,9 +25,10 @@ State (:func:`evaluate`)
       ``elapsed >= (1 - at_risk_share) * limit``, else ``covered``;
     - but ``unknown`` with reason ``feed_degraded`` instead of ``at_risk`` or ``uncovered``
       when the feed is partly lost: at most ``FeedPolicy.degraded_share`` of the radios on
-      duty reported (half of them silent is degraded by default; a share of 0 turns the rule off) (``CoverageInputs.radios_reporting``, when measured). Only the states that
-      claim absence are withheld: an area with a qualifying visit recent enough stays
-      ``covered`` (presence is evidence, as a qualifying visit clears an alert on a stale feed).
+      duty reported (``CoverageInputs.radios_reporting``, when measured; half of them silent is
+      degraded by default, a share of 0 turns the rule off). Only the states that claim absence
+      are withheld: an area with a qualifying visit recent enough stays ``covered`` (presence is
+      evidence, as a qualifying visit clears an alert on a stale feed).
     - ``reason`` is None in every other state. (``ingest_lag``, the fourth reason, is never
       judged: it is shown when the service serves views older than the ingest bound, see
       ``streams.domain.feedhealth``.)
