@@ -48,15 +48,19 @@ def reporting_minutes(at: float, window_s: float) -> range:
 
 @dataclass(frozen=True, slots=True)
 class FeedHealth:
-    """How many radios were on duty at an instant and how many of them reported."""
+    """How many radios were on duty at an instant and how many of them reported (None: not
+    measured, e.g. while a pings partition has not been read at all)."""
 
     on_duty: int
-    reporting: int
+    reporting: int | None
 
     @property
     def share(self) -> float | None:
-        """The share of the radios on duty that reported (None: nobody on duty)."""
-        return None if self.on_duty <= 0 else self.reporting / self.on_duty
+        """The share of the radios on duty that reported (None: nobody on duty, or not
+        measured)."""
+        if self.on_duty <= 0 or self.reporting is None:
+            return None
+        return self.reporting / self.on_duty
 
 
 class DutyRoster:

@@ -342,13 +342,18 @@ class CoverageEngine:
         """The radios on duty at each instant and how many of them reported in the max gap
         before it (:func:`~streams.domain.feedhealth.feed_health_at`). The roster is read again
         when it changed; on the event clock each minute's reports once (they are final by the
-        time an instant after them is judged)."""
+        time an instant after them is judged). While some pings partition has no progress at all
+        (not read yet, as after a rebuild: the coverage watermark leaves it out), its radios'
+        reports cannot be counted: the reporting is then not measured (None), and the feed is
+        judged as before by its latest fix."""
         state, settings = self.runtime.state, self.runtime.settings
         counter = await state.roster_counter()
         if self._duty is None or self._duty[0] != counter:
             version, versions = await state.duty_versions()
             self._duty = (version, DutyRoster(versions))
         duty = self._duty[1]
+        if not self._progress or any(value is None for value in self._progress):
+            return {at: FeedHealth(len(duty.on_duty_at(at)), None) for at in instants}
         window_s = settings.max_gap_s
         needed = sorted({m for at in instants for m in reporting_minutes(at, window_s)})
         event = settings.clock == "event"

@@ -73,8 +73,9 @@ def test_a_radio_that_reported_but_is_off_duty_at_the_instant_does_not_count() -
     assert feed_health_at(duty, kept, T, MAX_GAP_S) == FeedHealth(on_duty=1, reporting=1)
 
 
-def test_nobody_on_duty_has_no_share() -> None:
+def test_nobody_on_duty_or_not_measured_has_no_share() -> None:
     assert feed_health_at(DutyRoster({}), {}, T, MAX_GAP_S).share is None
+    assert FeedHealth(on_duty=4, reporting=None).share is None
 
 
 fixes = st.lists(
