@@ -41,6 +41,9 @@ LAG_BUCKETS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
 
 MODES: tuple[Mode, ...] = ("foot", "vehicle")
 COVERAGE_STATES = ("covered", "at_risk", "uncovered", "unknown")
+UNKNOWN_REASONS = ("feed_silent", "nobody_on_duty", "feed_degraded")
+"""The judged reasons an area is ``unknown`` (label ``reason``; ``none``: no reason, as in every
+other state and before an area's first evaluation)."""
 SEVERITY_LEVELS = {None: 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 GRADES = ("immediate", "priority", "scheduled", "resolution", "ungraded")
 TIMERS = ("evaluate_coverage", "settle_presence")
@@ -68,6 +71,8 @@ class AreaNumbers:
     crimes_24h: float
     stop_searches_24h: float
     harm_24h: float
+    reason: str | None = None
+    """Why the state is ``unknown`` (``streams.domain.coverage.COVERAGE_REASONS``)."""
 
 
 AreaNumbersSource = Callable[[], tuple[Iterable[AreaNumbers], Mapping[str, int]]]
@@ -269,6 +274,18 @@ class Metrics:
         )
         for event in ("raised", "escalated", "cleared"):
             self.alert_events.labels(event)
+        self.ingest_lag_seconds = Gauge(
+            "coverwatch_ingest_lag_seconds",
+            "How far the slowest airwave.pings partition's event time is behind the clock "
+            "(exported by the coverage leader; 0 elsewhere)",
+            registry=self.registry,
+        )
+        self.ingest_lagging = Gauge(
+            "coverwatch_ingest_lagging",
+            "1 while the ingest lag exceeds COVERWATCH_INGEST_LAG_BOUND_S: the areas are shown "
+            "with reason ingest_lag (coverage leader; 0 elsewhere)",
+            registry=self.registry,
+        )
         self.exporter = Gauge(
             "coverwatch_area_series_exporter",
             "1 on the worker that currently exports the area series (the coverage leader)",
@@ -381,6 +398,11 @@ class Metrics:
         """This worker found its Redis state lost, for ``cause`` (see :data:`LOST_CAUSES`)."""
         self.redis_state_lost.labels(cause).set(1)
 
+    def ingest_lag(self, seconds: float | None, *, lagging: bool) -> None:
+        """The ingest lag (None: not known) and whether it is over its bound."""
+        self.ingest_lag_seconds.set(0.0 if seconds is None else seconds)
+        self.ingest_lagging.set(1 if lagging else 0)
+
     def export_areas(self, numbers: AreaNumbersSource) -> None:
         """Show the areas (this worker leads); every area gets explicit zeros.
 
@@ -469,6 +491,12 @@ class BatchHistogram(Collector):
 
 
 ALERTS_ACTIVE = "coverwatch_alerts_active"
+AREAS_BY_STATE = "coverwatch_areas"
+_STATE_REASONS: tuple[tuple[str, str], ...] = (
+    *((state, "none") for state in COVERAGE_STATES),
+    *(("unknown", reason) for reason in UNKNOWN_REASONS),
+)
+"""Every (state, reason) of ``coverwatch_areas``, all exported (0 when no area is so)."""
 _AREA_FAMILIES: tuple[tuple[str, str], ...] = (
     ("coverwatch_area_officers_present", "Officers in the area now"),
     ("coverwatch_area_dose_today_seconds", "Officer-seconds of today's visits"),
@@ -524,8 +552,11 @@ def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, in
     Label values are area ids (``[A-Za-z0-9_.:/-]``) and small enumerations: nothing to escape.
     """
     lines: dict[str, list[str]] = {name: [] for name, _ in _AREA_FAMILIES}
+    by_state: dict[tuple[str, str], int] = dict.fromkeys(_STATE_REASONS, 0)
     for area in areas:
         _append_area_samples(lines, area)
+        key = (area.state, area.reason or "none")
+        by_state[key] = by_state.get(key, 0) + 1
     text: list[str] = []
     for name, doc in _AREA_FAMILIES:
         text.append(f"# HELP {name} {doc}\n# TYPE {name} gauge\n")
@@ -535,6 +566,12 @@ def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, in
     text.extend(
         f'{ALERTS_ACTIVE}{{severity="{name}"}} {active_alerts.get(name, 0)}\n'
         for name in ("low", "medium", "high", "critical")
+    )
+    text.append(f"# HELP {AREAS_BY_STATE} Areas by coverage state and why unknown\n")
+    text.append(f"# TYPE {AREAS_BY_STATE} gauge\n")
+    text.extend(
+        f'{AREAS_BY_STATE}{{state="{state}",reason="{reason}"}} {count}\n'
+        for (state, reason), count in by_state.items()
     )
     return "".join(text).encode()
 

@@ -170,6 +170,18 @@ class Settings:
         "Kafka consumer session timeout; joining a group takes about half of it",
     )
     log_level: str = _setting("COVERWATCH_LOG_LEVEL", "info", "debug, info, warn or error")
+    feed_degraded_share: float = _setting(
+        "COVERWATCH_FEED_DEGRADED_SHARE",
+        0.5,
+        "An area that would be at risk or uncovered is `unknown` (`feed_degraded`) while at most "
+        "this share of the radios on duty reported within the max gap (0: never)",
+    )
+    ingest_lag_bound_s: float = _setting(
+        "COVERWATCH_INGEST_LAG_BOUND_S",
+        300.0,
+        "Views are shown with reason `ingest_lag` (and the ingest-lag alert fires) while the "
+        "slowest pings partition's event time is more than this behind the clock",
+    )
 
     @classmethod
     def from_env(
@@ -215,6 +227,11 @@ class Settings:
             (self.max_message_bytes >= 1024, "COVERWATCH_MAX_MESSAGE_BYTES must be >= 1024"),
             (self.allowed_lateness_s >= 0, "COVERWATCH_ALLOWED_LATENESS_S must be >= 0"),
             (self.max_gap_s > 0, "COVERWATCH_MAX_GAP_S must be > 0"),
+            (
+                0.0 <= self.feed_degraded_share < 1.0,
+                "COVERWATCH_FEED_DEGRADED_SHARE must be in [0, 1)",
+            ),
+            (self.ingest_lag_bound_s > 0, "COVERWATCH_INGEST_LAG_BOUND_S must be > 0"),
             (
                 self.qualifying_s > self.drive_through_s,
                 "COVERWATCH_QUALIFYING_S must exceed COVERWATCH_DRIVE_THROUGH_S",

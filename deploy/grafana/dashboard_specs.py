@@ -453,6 +453,28 @@ PIPELINE_HEALTH = (
     ),
     Spec(
         "stat",
+        "Ingest lag",
+        (("max(coverwatch_ingest_lag_seconds)", "lag"),),
+        unit="s",
+        thresholds=((None, "green"), (60, "orange"), (300, "red")),
+        description="How far the slowest airwave.pings partition's event time is behind the "
+        "clock; over COVERWATCH_INGEST_LAG_BOUND_S (coverwatch_ingest_lagging = 1) the areas are "
+        "shown with reason ingest_lag and the IngestLagging alert fires.",
+    ),
+    Spec(
+        "stat",
+        "Areas unknown, by reason",
+        (
+            ('max by (reason) (coverwatch_areas{state="unknown"})', "{{reason}}"),
+            ("max(coverwatch_ingest_lagging)", "ingest lagging"),
+        ),
+        thresholds=INFORMATIVE,
+        description="Areas whose coverage the feed cannot tell: feed_silent, nobody_on_duty, "
+        "feed_degraded (at most COVERWATCH_FEED_DEGRADED_SHARE of the radios on duty "
+        "reported), none (not judged yet).",
+    ),
+    Spec(
+        "stat",
         "Messages / s",
         ((f"sum(rate(coverwatch_messages_consumed_total[{RATE}]))", "consumed"),),
         unit="ops",

@@ -17,16 +17,28 @@ Policy (:func:`policy_for`)
 State (:func:`evaluate`)
     - ``elapsed = now - (last_qualifying_visit_end or since)``, never below zero; ``since`` is
       when monitoring of the area began (it must be stored by the caller, not restarted).
-    - ``unknown`` when the feed cannot tell: no fix from any radio within
-      ``FeedPolicy.stale_after_s`` (or none ever), or nobody on duty. A dead feed is never
-      reported as uncovered.
+    - ``unknown`` when the feed cannot tell, with a **reason** (:data:`COVERAGE_REASONS`):
+      ``nobody_on_duty`` (no radio on duty), ``feed_silent`` (no fix from any radio within
+      ``FeedPolicy.stale_after_s``, or none ever, or none of the radios on duty reported when
+      that is measured). A dead feed is never reported as uncovered.
     - otherwise ``uncovered`` when ``elapsed >= limit``, ``at_risk`` when
-      ``elapsed >= (1 - at_risk_share) * limit``, else ``covered``.
+      ``elapsed >= (1 - at_risk_share) * limit``, else ``covered``;
+    - but ``unknown`` with reason ``feed_degraded`` instead of ``at_risk`` or ``uncovered``
+      when the feed is partly lost: at most ``FeedPolicy.degraded_share`` of the radios on
+      duty reported (``CoverageInputs.radios_reporting``, when measured; half of them silent is
+      degraded by default, a share of 0 turns the rule off). Only the states that claim absence
+      are withheld: an area with a qualifying visit recent enough stays ``covered`` (presence is
+      evidence, as a qualifying visit clears an alert on a stale feed).
+    - ``reason`` is None in every other state. (``ingest_lag``, the fourth reason, is never
+      judged: it is shown when the service serves views older than the ingest bound, see
+      ``streams.domain.feedhealth``.)
     - ``state_since`` is when the state began by its inputs (``_state_began``): the gap start
       for ``covered``, the gap crossing the at-risk share or the limit (or a stricter band
       beginning) for ``at_risk`` and ``uncovered``, the feed's last fix plus the stale time for
       ``unknown``; not the evaluation that first saw it, so it does not depend on when
-      evaluations ran (only ``unknown`` for nobody on duty takes the evaluation's ``now``).
+      evaluations ran (only ``unknown`` for nobody on duty or a degraded feed takes the
+      evaluation's ``now``: on the event clock every instant is judged in turn, so that is the
+      first instant judged so).
 
 Severity
     ``at_risk`` is low and ``uncovered`` medium; ``uncovered`` with nobody present and an open
@@ -77,6 +89,15 @@ COVERAGE_STATES: Final[tuple[CoverageState, ...]] = ("covered", "at_risk", "unco
 SEVERITIES: Final[tuple[Severity, ...]] = ("low", "medium", "high", "critical")
 """Severities from least to most severe."""
 GRADES: Final[tuple[Grade, ...]] = ("immediate", "priority", "scheduled", "resolution")
+CoverageReason: TypeAlias = Literal["feed_silent", "nobody_on_duty", "feed_degraded", "ingest_lag"]
+COVERAGE_REASONS: Final[tuple[CoverageReason, ...]] = (
+    "feed_silent",
+    "nobody_on_duty",
+    "feed_degraded",
+    "ingest_lag",
+)
+"""Why an area is ``unknown`` (the first three are judged; ``ingest_lag`` is shown when served)."""
+JUDGED_REASONS: Final[tuple[CoverageReason, ...]] = COVERAGE_REASONS[:3]
 
 DEFAULT_TIMEZONE: Final = "Europe/London"
 SECONDS_PER_MINUTE: Final = 60
@@ -143,9 +164,15 @@ DEFAULT_MAX_GAP_S: Final = 240.0 * SECONDS_PER_MINUTE
 
 @dataclass(frozen=True, slots=True)
 class FeedPolicy:
-    """When the location feed counts as dead: no fix from any radio for ``stale_after_s``."""
+    """When the location feed counts as dead: no fix from any radio for ``stale_after_s``; and
+    as degraded: at most ``degraded_share`` (a share) of the radios on duty reported."""
 
     stale_after_s: float = 300.0
+    degraded_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.degraded_share < 1.0:
+            raise CoveragePolicyError("degraded_share must be in [0, 1)")
 
 
 DEFAULT_FEED: Final = FeedPolicy()
@@ -167,6 +194,10 @@ class CoverageInputs:
     feed_last_fix_ts: float | None
     officers_on_duty: int
     since: float
+    radios_reporting: int | None = None
+    """How many of the ``officers_on_duty`` radios reported (a fix within ``max_gap`` before the
+    evaluation, :mod:`streams.domain.feedhealth`); None: not measured, the feed is taken as
+    whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +222,8 @@ class CoverageStatus:
     limit_s: float
     state_since: float
     active_alert: ActiveAlert | None
+    reason: CoverageReason | None = None
+    """Why the state is ``unknown`` (None in the other states)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +241,8 @@ class AlertEvent:
     last_qualifying_visit_end: float | None
     officers_present: int
     open_incidents: Mapping[Grade, int]
+    state_reason: CoverageReason | None = None
+    """Why the area was ``unknown`` when the event was judged (a cleared alert), else None."""
 
 
 def policy_for(area: AreaDefinition, timezone: str = DEFAULT_TIMEZONE) -> CoveragePolicy:
@@ -273,14 +308,16 @@ def evaluate(
     limit_s = policy.default_max_gap_s if band is None else band.max_gap_s
     gap_start = _gap_start(inputs)
     elapsed_s = max(0.0, now - gap_start)
-    state = _coverage_state(elapsed_s, limit_s, policy.at_risk_share, inputs, now, feed)
+    state, why = _coverage_state(elapsed_s, limit_s, policy.at_risk_share, inputs, now, feed)
     severity = _severity(state, inputs)
     kept_state = previous is not None and previous.state == state
     if previous is not None and kept_state:
         state_since = previous.state_since
     else:
-        state_since = _state_began(state, policy, gap_start, limit_s, inputs, now, feed)
-    status = CoverageStatus(area_id, state, severity, elapsed_s, limit_s, state_since, None)
+        state_since = _state_began(state, policy, gap_start, limit_s, inputs, now, feed, why)
+    status = CoverageStatus(
+        area_id, state, severity, elapsed_s, limit_s, state_since, None, reason=why
+    )
     alert = None if previous is None else previous.active_alert
     events: list[AlertEvent] = []
     if alert is not None:
@@ -318,6 +355,7 @@ def alert_value(event: AlertEvent) -> dict[str, object]:
             "open_incidents": {
                 grade: event.open_incidents[grade] for grade in sorted(event.open_incidents)
             },
+            "state_reason": event.state_reason,
         },
     }
 
@@ -341,6 +379,7 @@ def status_to_dict(status: CoverageStatus) -> dict[str, object]:
             "severity": alert.severity,
             "state": alert.state,
         },
+        "reason": status.reason,
     }
 
 
@@ -369,6 +408,9 @@ def status_from_dict(stored: Mapping[str, object]) -> CoverageStatus:
         _stored_number(stored, "limit_s"),
         _stored_number(stored, "state_since"),
         alert,
+        reason=None
+        if stored.get("reason") is None
+        else _stored_choice(stored, "reason", COVERAGE_REASONS),
     )
 
 
@@ -379,11 +421,26 @@ def _gap_start(inputs: CoverageInputs) -> float:
     return inputs.last_qualifying_visit_end
 
 
-def _feed_is_live(inputs: CoverageInputs, now: float, feed: FeedPolicy) -> bool:
-    """Whether the location feed can tell where officers are: fresh fixes and someone on duty."""
+def feed_dead_reason(inputs: CoverageInputs, now: float, feed: FeedPolicy) -> CoverageReason | None:
+    """Why the location feed cannot tell where officers are at all (nobody on duty, or no
+    fresh fix from any radio), or None when it can."""
+    if inputs.officers_on_duty <= 0:
+        return "nobody_on_duty"
     last_fix = inputs.feed_last_fix_ts
-    fresh = last_fix is not None and now - last_fix <= feed.stale_after_s
-    return fresh and inputs.officers_on_duty > 0
+    if last_fix is None or now - last_fix > feed.stale_after_s or inputs.radios_reporting == 0:
+        return "feed_silent"
+    return None
+
+
+def feed_degraded(inputs: CoverageInputs, feed: FeedPolicy) -> bool:
+    """Whether at most ``feed.degraded_share`` of the radios on duty reported (never when not
+    measured, nor when nobody reported: that is a silent feed)."""
+    reporting = inputs.radios_reporting
+    return (
+        reporting is not None
+        and reporting > 0
+        and reporting <= feed.degraded_share * inputs.officers_on_duty
+    )
 
 
 def _coverage_state(
@@ -393,15 +450,20 @@ def _coverage_state(
     inputs: CoverageInputs,
     now: float,
     feed: FeedPolicy,
-) -> CoverageState:
-    """The coverage state by the module rules."""
-    if not _feed_is_live(inputs, now, feed):
-        return "unknown"
+) -> tuple[CoverageState, CoverageReason | None]:
+    """The coverage state and, when it is ``unknown``, why, by the module rules."""
+    dead = feed_dead_reason(inputs, now, feed)
+    if dead is not None:
+        return "unknown", dead
     if elapsed_s >= limit_s:
-        return "uncovered"
-    if elapsed_s >= (1.0 - at_risk_share) * limit_s:
-        return "at_risk"
-    return "covered"
+        state: CoverageState = "uncovered"
+    elif elapsed_s >= (1.0 - at_risk_share) * limit_s:
+        state = "at_risk"
+    else:
+        return "covered", None
+    if feed_degraded(inputs, feed):
+        return "unknown", "feed_degraded"
+    return state, None
 
 
 def _state_began(
@@ -412,15 +474,17 @@ def _state_began(
     inputs: CoverageInputs,
     now: float,
     feed: FeedPolicy,
+    reason: CoverageReason | None = None,
 ) -> float:
     """When ``state`` began, worked out from the inputs rather than taken as ``now``, so that it
     does not depend on when evaluations happened to run: the moment the gap crossed the share of
     the limit that makes the state (or the limit now in force began, if later: a stricter band
     starting), the gap start for ``covered``, the moment the feed went silent for ``unknown``.
-    Never after ``now``; ``now`` where the inputs cannot tell (nobody on duty)."""
+    Never after ``now``; ``now`` where the inputs cannot tell (nobody on duty, a degraded
+    feed)."""
     if state == "unknown":
         last = inputs.feed_last_fix_ts
-        if inputs.officers_on_duty <= 0:
+        if reason in ("nobody_on_duty", "feed_degraded"):
             return now
         return min(now, inputs.since if last is None else last + feed.stale_after_s)
     if state == "covered":
@@ -521,6 +585,7 @@ def _alert_event(
         last_qualifying_visit_end=inputs.last_qualifying_visit_end,
         officers_present=inputs.officers_present,
         open_incidents=dict(inputs.open_incidents),
+        state_reason=status.reason,
     )
 
 

@@ -68,13 +68,13 @@ def due_again(
 
 def view_due(shown: CoverageStatus | None, status: CoverageStatus, built_s_ago: float) -> bool:
     """Whether an area evaluated again gets a new view: its coverage state, when that state
-    began, its severity or its alert differs from the one its view shows (a state left and
-    entered again between two views, as in a catch-up over many instants, began anew), or that
-    view was built :data:`VIEW_REFRESH_S` or more seconds (wall time) ago."""
+    began, why (unknown), its severity or its alert differs from the one its view shows (a
+    state left and entered again between two views, as in a catch-up over many instants, began
+    anew), or that view was built :data:`VIEW_REFRESH_S` or more seconds (wall time) ago."""
     return (
         shown is None
-        or (shown.state, shown.state_since, shown.severity, shown.active_alert)
-        != (status.state, status.state_since, status.severity, status.active_alert)
+        or (shown.state, shown.state_since, shown.severity, shown.active_alert, shown.reason)
+        != (status.state, status.state_since, status.severity, status.active_alert, status.reason)
         or built_s_ago >= VIEW_REFRESH_S
     )
 

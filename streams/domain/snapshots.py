@@ -202,6 +202,7 @@ def coverage_group(status: CoverageStatus | None, ledger: DailyLedger | None) ->
             "elapsed_minutes": round(status.elapsed_s / 60.0, 2),
             "limit_minutes": round(status.limit_s / 60.0, 2),
             "alert_id": None if alert is None else alert.alert_id,
+            "reason": status.reason,
         }
     if ledger is not None:
         group["ledger"] = ledger_value(ledger)

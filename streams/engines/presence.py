@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams import topics
+from streams.domain.feedhealth import reporting_minute
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.joins import RadioJoin
@@ -126,6 +127,9 @@ class _PartitionWork:
     """Each radio's latest accepted fix, with what was known with it."""
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
     visits: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
+    reported: dict[int, set[str]] = field(default_factory=dict)
+    """minute -> the radios on the roster with an accepted fix in it
+    (:mod:`streams.domain.feedhealth`)."""
 
 
 @record
@@ -438,6 +442,8 @@ class PresenceEngine:
                 into.last_fixes[issi] = _LastFix(
                     fix, context, entry, location, state.mode, stuck=state.stuck
                 )
+                if entry is not None and not state.stuck:
+                    into.reported.setdefault(reporting_minute(fix.ts), set()).add(issi)
             into.facts.extend(facts)
         outcomes["accepted"] = accepted
         outcomes["unknown_radio"] = sum(1 for decoded in fresh if not roster[decoded.fix.issi])
@@ -487,6 +493,7 @@ class PresenceEngine:
             now if now is not None else 0.0,
             self.progress.get(partition),
             self.began.pop(partition, None),
+            reported=work.reported,
         )
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
 

@@ -101,6 +101,12 @@ class Changes:
         """Add a set member."""
         self.ops.append(["sadd", key, member])
 
+    def sadd_all(self, key: str, members: Iterable[str]) -> None:
+        """Add set members, in one op."""
+        listed = sorted(members)
+        if listed:
+            self.ops.append(["sadd_all", key, listed])
+
     def srem(self, key: str, member: str) -> None:
         """Remove a set member."""
         self.ops.append(["srem", key, member])

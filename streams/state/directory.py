@@ -4,6 +4,7 @@ is on duty) and the areas (GeoJSON Features), each with a version counter that c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import orjson
 
@@ -128,6 +129,30 @@ class DirectoryState(Store):
             else self._roster_history(history, from_history=True)
             for issi, entry, history in zip(issis, current, histories, strict=True)
         }
+
+    async def duty_versions(self) -> tuple[bytes | None, dict[str, tuple[RosterVersion, ...]]]:
+        """The roster version counter and every radio's roster versions (as
+        :meth:`roster_versions`), for who was on duty when. One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.roster_version_key)
+            pipe.hgetall(self.roster_key)
+            pipe.hgetall(self.roster_history_key)
+            version, current, histories = await pipe.execute()
+        self.metrics.round_trip("duty_roster")
+        if len(self._roster_entries) > ROSTER_ENTRIES_CACHED:
+            self._roster_entries.clear()
+        return version, {
+            issi.decode(): self._roster_history(entry, from_history=False)
+            if (history := histories.get(issi)) is None
+            else self._roster_history(history, from_history=True)
+            for issi, entry in current.items()
+        }
+
+    async def roster_counter(self) -> bytes | None:
+        """The roster version counter (bumped on every roster change)."""
+        value = await self.redis.get(self.roster_version_key)
+        self.metrics.round_trip("roster_version")
+        return cast("bytes | None", value)
 
     def _roster_history(self, blob: bytes, *, from_history: bool) -> tuple[RosterVersion, ...]:
         """A radio's roster versions parsed from its history (``from_history``) or its current

@@ -251,6 +251,15 @@ VISIT_STARTS = KeyFamily(
     PINGS_SLOT, "vstarts:<area_id>", "zset", "visit ids by start", PRESENCE, QUALIFYING_KEPT
 )
 VISIT_LAST = KeyFamily(PINGS_SLOT, "vlast", "zset", "area ids by latest closed visit end", PRESENCE)
+REPORTING = KeyFamily(
+    PINGS_SLOT,
+    "reporting:<minute>",
+    "set",
+    "the radios on the roster with an accepted fix in the minute (whole minutes since the "
+    "epoch, event time): who reported before a judged instant (``streams.domain.feedhealth``)",
+    PRESENCE,
+    "``REPORTING_KEPT_S`` (EXPIRE on every write)",
+)
 
 INCIDENTS = KeyFamily(
     INCIDENTS_SLOT, "incidents", "hash", "incident_id -> incident state JSON", "incidents agent"
@@ -455,6 +464,7 @@ LAYOUT: tuple[KeyFamily, ...] = (
     VISIT_ENDS,
     VISIT_STARTS,
     VISIT_LAST,
+    REPORTING,
     INCIDENTS,
     CLOSED,
     OPEN_INCIDENTS,

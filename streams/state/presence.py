@@ -26,6 +26,11 @@ QUALIFYING_ENDS_KEPT_S = 2 * 86400.0
 """How far before an area's latest qualifying visit end the earlier ends are kept (for coverage
 judged at a watermark behind the latest)."""
 DOSE_WINDOWS = tuple(int(window) for window in RollingWindows)
+REPORTING_KEPT_S = 3600
+"""How long (wall time, EXPIRE on every write) a minute's set of reporting radios is kept: the
+hold after which coverage judges the instants it serves (``judging_hold_s``, 7 min by default)
+and a margin for a leader that catches up after an outage or a partition that stalled; longer
+costs memory (a set member per radio and minute: about 0.5 MB a minute for 10,000 radios)."""
 
 
 class PresenceState(Store):
@@ -48,6 +53,24 @@ class PresenceState(Store):
         self.metrics.round_trip("pings_progress")
         values = [None if value is None else float(value) for value in found]
         return values[0::2], values[1::2]
+
+    async def reporting(self, partitions: int, minutes: Sequence[int]) -> dict[int, set[str]]:
+        """minute -> the radios with an accepted fix in it, over every ``airwave.pings``
+        partition (one round trip)."""
+        if not minutes:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for minute in minutes:
+                for partition in range(partitions):
+                    pipe.smembers(layout.REPORTING.of(self.pings_slice(partition), minute))
+            found = await pipe.execute()
+        self.metrics.round_trip("reporting")
+        result: dict[int, set[str]] = {}
+        for index, minute in enumerate(minutes):
+            radios = result[minute] = set()
+            for members in found[index * partitions : (index + 1) * partitions]:
+                radios.update(member.decode() for member in members)
+        return result
 
     async def load_tracks(self, partition: int) -> tuple[int, float | None, dict[str, bytes]]:
         """One partition's offset watermark, event-time progress (None: no data yet) and stored
@@ -76,6 +99,7 @@ class PresenceState(Store):
         now: float,
         progress: float | None = None,
         began: float | None = None,
+        reported: Mapping[int, Iterable[str]] | None = None,
     ) -> None:
         """The Redis changes of one partition's presence facts.
 
@@ -83,7 +107,8 @@ class PresenceState(Store):
         track (JSON); ``last_fixes``: issi -> (latest accepted fix, what to show about it);
         ``progress``: the partition's event-time progress after them (kept with the tracks, so
         that whoever takes the partition over settles it no further than this); ``began``: the
-        event time of the partition's first record (kept once).
+        event time of the partition's first record (kept once); ``reported``: minute -> the
+        radios with an accepted fix in it (:func:`~streams.domain.feedhealth.reporting_minute`).
         """
         slot = self.pings_slice(partition)
         dose = layout.DOSE.of(slot)
@@ -115,6 +140,10 @@ class PresenceState(Store):
             changes.max(layout.PINGS_PROGRESS.of(slot), progress)
         if began is not None:
             changes.hsetnx(layout.PINGS_EVENTS.of(slot), "first", repr(began))
+        for minute, radios in (reported or {}).items():
+            key = layout.REPORTING.of(slot, minute)
+            changes.sadd_all(key, radios)
+            changes.expire(key, REPORTING_KEPT_S)
 
     @staticmethod
     def _record_visits(

@@ -20,6 +20,7 @@ from aiohttp import web
 from streams import topics
 from streams.domain.areas import AreaDefinition, geometry_to_geojson
 from streams.domain.coverage import policy_for
+from streams.domain.feedhealth import ingest_lag_s, ingest_lagging
 from streams.domain.ledger import daily_ledger
 from streams.domain.publication import pseudonym
 from streams.domain.snapshots import AreaFacts, snapshot_value, visit_times
@@ -85,13 +86,32 @@ async def areas_geojson(request: web.Request) -> web.Response:
 async def areas(request: web.Request) -> web.Response:
     """Every area with its current state: the ``area.snapshots`` value the coverage leader last
     published, as it stored it (an area it has not judged yet: its snapshot with nothing
-    known, state ``unknown``)."""
+    known, state ``unknown``); and ``ingest`` (:func:`_ingest`): while it is ``lagging`` every
+    state shown is old (reason ``ingest_lag``)."""
     runtime = _runtime(request)
     now = _now(runtime)
     await runtime.refresh_fences(await runtime.state.area_version())
     snapshots = await _area_snapshots(runtime, now, sorted(runtime.fences.areas))
-    body = b'{"ts":' + orjson.dumps(format_ts(now)) + b',"areas":['
+    body = b'{"ts":' + orjson.dumps(format_ts(now))
+    body += b',"ingest":' + orjson.dumps(await _ingest(runtime, now)) + b',"areas":['
     return web.Response(body=body + b",".join(snapshots) + b"]}", content_type="application/json")
+
+
+async def _ingest(runtime: Runtime, now: float) -> dict[str, object]:
+    """How far the slowest ``airwave.pings`` partition's event time is behind the clock
+    (``lag_s``, null before any data), the bound (``COVERWATCH_INGEST_LAG_BOUND_S``) and
+    whether the lag exceeds it (``lagging``: the states served are that old, reason
+    ``ingest_lag``). Coverage is judged only once every partition has passed an instant, so a
+    lag never makes a judged state wrong; it makes it late."""
+    progress, _ = await runtime.state.pings_progress(PINGS_PARTITIONS)
+    lag = ingest_lag_s(now, progress)
+    bound = runtime.settings.ingest_lag_bound_s
+    return {
+        "lag_s": None if lag is None else round(lag, 3),
+        "bound_s": bound,
+        "lagging": ingest_lagging(lag, bound),
+        "reason": "ingest_lag" if ingest_lagging(lag, bound) else None,
+    }
 
 
 async def area_detail(request: web.Request) -> web.Response:
@@ -109,6 +129,7 @@ async def area_detail(request: web.Request) -> web.Response:
     history = [c for c in await runtime.state.coverage_changes(day) if c["area_id"] == area_id]
     body: dict[str, Any] = {
         **orjson.loads(snapshot),
+        "ingest": await _ingest(runtime, now),
         "geometry": geometry_to_geojson(area.geometry),
         "coverage_history_today": history,
         "visits_recent": None,

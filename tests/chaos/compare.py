@@ -11,10 +11,10 @@ What is compared, and how
 - dose: officer-seconds since the start and in every window, per area and split
   (``area|role|mode|activity``), summed over partitions; equal within float rounding
   (:data:`ABS_TOL`);
-- coverage: every area's stored status (state, severity, since when, its limit, its active
-  alert), without ``elapsed_s``: the gap's age at the status's last evaluation, which an
-  unchanged area gets only every 30 s of wall time (the gap start it is measured from is
-  compared through the active alert and the alert ids);
+- coverage: every area's stored status (state, why it is unknown, severity, since when, its
+  limit, its active alert), without ``elapsed_s``: the gap's age at the status's last
+  evaluation, which an unchanged area gets only every 30 s of wall time (the gap start it is
+  measured from is compared through the active alert and the alert ids);
 - alerts: the alert ids on ``coverage.alerts``;
 - incidents: every incident's stored state; demand: totals since the start, window sums and
   open incidents per area, measure and label (float rounding as for dose);

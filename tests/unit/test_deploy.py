@@ -46,6 +46,7 @@ AREA_METRICS = {
     "coverwatch_alert_events_total": "counter",
     "coverwatch_coverage_evaluation_seconds": "histogram",
     "coverwatch_area_series_exporter": "gauge",
+    "coverwatch_areas": "gauge",
 }
 PIPELINE_METRICS = {
     "coverwatch_messages_consumed_total": "counter",
@@ -64,6 +65,8 @@ PIPELINE_METRICS = {
     "coverwatch_worker_up": "gauge",
     "coverwatch_redis_state_lost": "gauge",
     "coverwatch_radios": "gauge",
+    "coverwatch_ingest_lag_seconds": "gauge",
+    "coverwatch_ingest_lagging": "gauge",
 }
 METRICS = {**AREA_METRICS, **PIPELINE_METRICS}
 # every series name a query may use: the metrics, and the series of the histograms
@@ -255,6 +258,7 @@ def test_alert_rules_cover_the_issue() -> None:
         "DeadletterRateHigh",
         "WorkerDown",
         "IngestLatencyHigh",
+        "IngestLagging",
     } <= names
     for path in sorted((PROMETHEUS / "rules").glob("*.yml")):
         for group in load_yaml(path)["groups"]:
@@ -376,7 +380,11 @@ def test_dashboard_is_valid_and_uses_only_known_metrics(path: Path) -> None:
             for metric in used & set(AREA_METRICS):
                 if metric in ("coverwatch_area_series_exporter",):
                     continue
-                if metric in ("coverwatch_alerts_active", "coverwatch_alert_events_total"):
+                if metric in (
+                    "coverwatch_alerts_active",
+                    "coverwatch_alert_events_total",
+                    "coverwatch_areas",
+                ):
                     assert "max by (" in target["expr"], panel["title"]
                 elif metric == "coverwatch_coverage_evaluation_seconds":
                     continue

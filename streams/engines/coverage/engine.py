@@ -26,12 +26,24 @@ from streams import topics
 from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import (
     DEFAULT_FEED,
+    CoverageInputs,
     CoveragePolicy,
     CoverageStatus,
+    FeedPolicy,
     evaluate,
+    feed_dead_reason,
+    feed_degraded,
     policy_for,
     status_from_dict,
     status_to_dict,
+)
+from streams.domain.feedhealth import (
+    DutyRoster,
+    FeedHealth,
+    feed_health_at,
+    ingest_lag_s,
+    ingest_lagging,
+    reporting_minutes,
 )
 from streams.domain.incidents import incident_from_dict
 from streams.domain.judging import coverage_watermark, judging_instants, monitoring_start
@@ -103,6 +115,9 @@ class Evaluated:
     view: AreaView
 
 
+NO_HEALTH = FeedHealth(0, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Instant:
     """One instant every area is judged at, with what it is judged with."""
@@ -114,14 +129,31 @@ class Instant:
     feed_live: bool
     final: bool
     """The last instant of the evaluation: the one the views are made at."""
+    health: FeedHealth = NO_HEALTH
+    """The radios on duty at the instant and how many of them reported."""
+    feed: str = "live"
+    """What the feed was like at the instant: ``live``, ``feed_degraded`` or why it could not
+    tell (:func:`feed_state`): part of every area's fingerprint."""
 
 
-def feed_live(read: AreasRead, now: float) -> bool:
-    """Whether the radio feed is live at ``now``: officers on duty and a recent fix."""
+def feed_live(read: AreasRead, now: float, on_duty: int | None = None) -> bool:
+    """Whether the radio feed is live at ``now``: officers on duty (``on_duty``, by default as
+    read) and a recent fix."""
     last_fix = read.presence.feed_last_fix
-    return (
-        read.on_duty > 0 and last_fix is not None and now - last_fix <= DEFAULT_FEED.stale_after_s
-    )
+    on_duty = read.on_duty if on_duty is None else on_duty
+    return on_duty > 0 and last_fix is not None and now - last_fix <= DEFAULT_FEED.stale_after_s
+
+
+def feed_state(
+    feed_last_fix: float | None, health: FeedHealth, now: float, policy: FeedPolicy
+) -> str:
+    """The feed at ``now`` as the coverage rules see it: why it cannot tell at all
+    (:func:`~streams.domain.coverage.feed_dead_reason`), ``feed_degraded`` or ``live``."""
+    probe = CoverageInputs(None, 0, {}, feed_last_fix, health.on_duty, now, health.reporting)
+    dead = feed_dead_reason(probe, now, policy)
+    if dead is not None:
+        return dead
+    return "feed_degraded" if feed_degraded(probe, policy) else "live"
 
 
 class CoverageEngine:
@@ -148,6 +180,14 @@ class CoverageEngine:
         """Wall time (monotonic) the views were last built."""
         self._judged_stored: float | None = None
         """On the event clock: the last instant this worker stored as judged."""
+        self._duty: tuple[bytes | None, DutyRoster] | None = None
+        """Who was on duty when (the roster version it was read at, and the roster)."""
+        self._reported: dict[int, frozenset[str]] = {}
+        """On the event clock: minute -> the radios that reported in it, for minutes before the
+        instants judged (final: every pings partition has passed them by the hold)."""
+        self._progress: list[float | None] = []
+        """Each pings partition's event-time progress, as of the last look."""
+        self._feed = FeedPolicy(DEFAULT_FEED.stale_after_s, runtime.settings.feed_degraded_share)
         self._watermark: float | None = None
         """The time every input has passed (on the wall clock, now), as of the last look: the
         demand windows move on to it (their sums at the end of a replay are then those of its
@@ -177,6 +217,7 @@ class CoverageEngine:
         if not self.leading or time.monotonic() < self._rest_until:
             return
         instants = await self._instants(runtime.clock.now())
+        await self._export_ingest_lag(runtime.clock.now())
         if not instants:
             return
         started = time.monotonic()
@@ -194,6 +235,7 @@ class CoverageEngine:
         self.leading = leading
         if not leading:
             self.runtime.metrics.stop_exporting_areas()
+            self.runtime.metrics.ingest_lag(None, lagging=False)
             self._forget()
 
     def _forget(self) -> None:
@@ -205,6 +247,8 @@ class CoverageEngine:
         self._figures = None
         self._fingerprints.clear()
         self._judged_stored = None
+        self._reported.clear()
+        self._duty = None
 
     async def _instants(self, clock_now: float | None) -> list[float]:
         """The times coverage is judged at now, oldest first. On the wall clock, now. On the
@@ -219,6 +263,7 @@ class CoverageEngine:
             return [] if clock_now is None else [clock_now]
         state = self.runtime.state
         progress, began = await state.pings_progress(topics.BY_NAME[topics.PINGS].partitions)
+        self._progress = progress
         self._monitoring_began = monitoring_start(began)
         watermark = coverage_watermark(
             clock_now,
@@ -240,6 +285,19 @@ class CoverageEngine:
         if not instants and judged is not None and self._views_stale():
             return [judged]  # judged again as it was: nothing changes, the views are shown
         return instants
+
+    async def _export_ingest_lag(self, clock_now: float | None) -> None:
+        """Export how far the slowest pings partition is behind the clock, and whether that is
+        more than ``COVERWATCH_INGEST_LAG_BOUND_S`` (on the wall clock, the progress is read
+        here; on the event clock :meth:`_instants` read it)."""
+        runtime = self.runtime
+        if runtime.settings.clock != "event":
+            partitions = topics.BY_NAME[topics.PINGS].partitions
+            self._progress, _ = await runtime.state.pings_progress(partitions)
+        lag = ingest_lag_s(clock_now, self._progress)
+        runtime.metrics.ingest_lag(
+            lag, lagging=ingest_lagging(lag, runtime.settings.ingest_lag_bound_s)
+        )
 
     def _views_stale(self) -> bool:
         """Whether this worker leads without views yet (it has just taken over), or built them
@@ -279,6 +337,36 @@ class CoverageEngine:
         read = await read_areas(self.runtime, now, figures, wall_now)
         self._figures = read.figures
         return read, await self._history(read, instants[0])
+
+    async def _feed_health(self, instants: Sequence[float]) -> dict[float, FeedHealth]:
+        """The radios on duty at each instant and how many of them reported in the max gap
+        before it (:func:`~streams.domain.feedhealth.feed_health_at`). The roster is read again
+        when it changed; on the event clock each minute's reports once (they are final by the
+        time an instant after them is judged). While some pings partition has no progress at all
+        (not read yet, as after a rebuild: the coverage watermark leaves it out), its radios'
+        reports cannot be counted: the reporting is then not measured (None), and the feed is
+        judged as before by its latest fix."""
+        state, settings = self.runtime.state, self.runtime.settings
+        counter = await state.roster_counter()
+        if self._duty is None or self._duty[0] != counter:
+            version, versions = await state.duty_versions()
+            self._duty = (version, DutyRoster(versions))
+        duty = self._duty[1]
+        if not self._progress or any(value is None for value in self._progress):
+            return {at: FeedHealth(len(duty.on_duty_at(at)), None) for at in instants}
+        window_s = settings.max_gap_s
+        needed = sorted({m for at in instants for m in reporting_minutes(at, window_s)})
+        event = settings.clock == "event"
+        missing = [minute for minute in needed if not event or minute not in self._reported]
+        fresh = await state.reporting(topics.BY_NAME[topics.PINGS].partitions, missing)
+        reported = {minute: frozenset(fresh.get(minute, ())) for minute in missing}
+        if event:
+            self._reported.update(reported)
+            first = needed[0] if needed else None
+            for minute in [m for m in self._reported if first is None or m < first]:
+                del self._reported[minute]
+            reported = self._reported
+        return {at: feed_health_at(duty, reported, at, window_s) for at in instants}
 
     async def _expire_demand(self, now: float) -> None:
         """Move every demand window on to ``now``, also when no demand arrives (idempotent and
@@ -343,10 +431,22 @@ class CoverageEngine:
         last instant."""
         judged = Judgement()
         views: dict[str, AreaView] = {}
+        healths = await self._feed_health(instants)
         for now in instants:
             history.apply(read, now, self.runtime.settings.qualifying_s)
-            live = feed_live(read, now)
-            instant = Instant(read, now, wall_now, history, live, final=now == instants[-1])
+            health = healths[now]
+            live = feed_live(read, now, health.on_duty)
+            feed = feed_state(read.presence.feed_last_fix, health, now, self._feed)
+            instant = Instant(
+                read,
+                now,
+                wall_now,
+                history,
+                live,
+                final=now == instants[-1],
+                health=health,
+                feed=feed,
+            )
             views = await self._judge(instant, judged)
         return judged, views
 
@@ -373,7 +473,7 @@ class CoverageEngine:
         self._fingerprints[area_id] = known
         previous = judged.statuses.get(area_id) or self._stored_status(at.read, area_id)
         present = at.history.present(area_id, at.now)
-        fingerprint = (at.feed_live, present, *known[2])
+        fingerprint = (at.feed, present, *known[2])
         cached = self._evaluated.get(area_id)
         if cached is not None and self._still_stands(area, previous, cached, fingerprint, at):
             return cached.view
@@ -381,9 +481,14 @@ class CoverageEngine:
             facts = area_facts(area, at.read.presence, at.read.demand)
         started = self._monitored_since(area_id, at, judged)
         inputs = coverage_inputs(
-            facts, at.read.presence.feed_last_fix, at.read.on_duty, started, present
+            facts,
+            at.read.presence.feed_last_fix,
+            at.health.on_duty,
+            started,
+            present,
+            radios_reporting=at.health.reporting,
         )
-        status, events = evaluate(area_id, self._policy(area), inputs, previous, at.now)
+        status, events = evaluate(area_id, self._policy(area), inputs, previous, at.now, self._feed)
         judged.add(previous, status, events, at.now, self.zone)
         if at.final:
             return self._view(area, facts, status, started, fingerprint, at)

@@ -154,9 +154,11 @@ def coverage_inputs(
     on_duty: int,
     since: float,
     officers_present: int,
+    radios_reporting: int | None = None,
 ) -> CoverageInputs:
     """What the coverage rules need to know about one area (``officers_present``: how many at
-    the time judged, :meth:`History.present`)."""
+    the time judged, :meth:`History.present`; ``on_duty`` and ``radios_reporting``: the radios
+    on duty then and how many of them reported)."""
     return CoverageInputs(
         last_qualifying_visit_end=facts.last_qualifying_end,
         officers_present=officers_present,
@@ -164,6 +166,7 @@ def coverage_inputs(
         feed_last_fix_ts=feed_last_fix,
         officers_on_duty=on_duty,
         since=since,
+        radios_reporting=radios_reporting,
     )
 
 

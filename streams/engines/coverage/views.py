@@ -207,6 +207,7 @@ def area_numbers(view: AreaView, now: float) -> AreaNumbers:
         crimes_24h=demand["crimes_24h"]["total"],
         stop_searches_24h=demand["stop_searches_24h"]["total"],
         harm_24h=demand["harm_24h"],
+        reason=snapshot["coverage"].get("reason"),
     )
 
 

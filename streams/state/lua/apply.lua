@@ -59,6 +59,11 @@ for _, op in ipairs(ops) do
     if redis.call('GET', op[2]) ~= op[3] then return -1 end
   elseif name == 'hsetnx' then redis.call('HSETNX', op[2], op[3], op[4])
   elseif name == 'sadd' then redis.call('SADD', op[2], op[3])
+  elseif name == 'sadd_all' then
+    local members = op[3]
+    for i = 1, #members, 1000 do
+      redis.call('SADD', op[2], unpack(members, i, math.min(i + 999, #members)))
+    end
   elseif name == 'srem' then redis.call('SREM', op[2], op[3])
   elseif name == 'lpush_trim' then
     redis.call('LPUSH', op[2], op[3])

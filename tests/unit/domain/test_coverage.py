@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -69,6 +70,7 @@ def inputs(
     feed_last_fix_ts: float | None = None,
     officers_on_duty: int = 12,
     since: float = at(21, 0),
+    radios_reporting: int | None = None,
 ) -> CoverageInputs:
     """What the evaluator knows at ``now``; by default radios elsewhere ping every 30 s."""
     steady_feed = now - now % PING_INTERVAL_S
@@ -79,6 +81,7 @@ def inputs(
         feed_last_fix_ts=steady_feed if feed_last_fix_ts is None else feed_last_fix_ts,
         officers_on_duty=officers_on_duty,
         since=since,
+        radios_reporting=radios_reporting,
     )
 
 
@@ -152,6 +155,7 @@ def test_alert_value_matches_the_contract() -> None:
             "last_qualifying_visit_end": "2026-11-21T08:00:00.000Z",
             "officers_present": 0,
             "open_incidents": {},
+            "state_reason": None,
         },
     }
 
@@ -197,6 +201,104 @@ def test_dead_feed_is_unknown_not_uncovered(dead_feed: dict[str, object]) -> Non
     assert evaluator.events == []
 
 
+@pytest.mark.parametrize(
+    ("facts", "reason"),
+    [
+        pytest.param({"feed_last_fix_ts": at(21, 9)}, "feed_silent", id="no fix from any radio"),
+        pytest.param({"radios_reporting": 0}, "feed_silent", id="no radio on duty reported"),
+        pytest.param({"officers_on_duty": 0}, "nobody_on_duty", id="nobody on duty"),
+        pytest.param(
+            {"officers_on_duty": 0, "feed_last_fix_ts": at(21, 9)},
+            "nobody_on_duty",
+            id="nobody on duty and silent",
+        ),
+        pytest.param({"radios_reporting": 5}, "feed_degraded", id="5 of 12 radios reported"),
+    ],
+)
+def test_unknown_says_why(facts: dict[str, Any], reason: str) -> None:
+    now = at(21, 14)
+    status, events = evaluate("A", IMPACT, inputs(now, **facts), None, now)
+    assert (status.state, status.reason, status.severity, events) == (
+        "unknown",
+        reason,
+        None,
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "state"),
+    [(at(21, 9), "covered"), (at(21, 11, 30), "at_risk"), (at(21, 12, 30), "uncovered")],
+)
+def test_the_states_the_feed_can_tell_have_no_reason(now: float, state: str) -> None:
+    status, _ = evaluate("A", IMPACT, inputs(now, radios_reporting=12), None, now)
+    assert (status.state, status.reason) == (state, None)
+
+
+def test_half_the_radios_silent_makes_their_areas_unknown_feed_degraded() -> None:
+    """12 radios on duty, half of them silent: an area overdue for 4 h is unknown
+    (feed_degraded), not uncovered, and raises nothing; with 7 of them reporting (more than the
+    50 % default) it is uncovered and raises its alert."""
+    evaluator = Evaluator()
+    first_seen = evaluator.run(at(21, 11), at(21, 13), radios_reporting=6)
+    assert first_seen == {"covered": at(21, 11), "unknown": at(21, 11, 12)}
+    assert evaluator.status is not None
+    assert (evaluator.status.state, evaluator.status.reason) == ("unknown", "feed_degraded")
+    assert evaluator.events == []
+    healthy = Evaluator()
+    healthy.run(at(21, 11), at(21, 13), radios_reporting=7)
+    assert healthy.status is not None
+    assert (healthy.status.state, healthy.status.reason) == ("uncovered", None)
+    assert healthy.kinds == ["raised", "escalated"]
+
+
+def test_a_degraded_feed_keeps_an_area_with_a_recent_qualifying_visit_covered() -> None:
+    now = at(21, 9)  # an hour after the 08:00 qualifying visit: presence is evidence
+    status, _ = evaluate("A", IMPACT, inputs(now, radios_reporting=1), None, now)
+    assert (status.state, status.reason) == ("covered", None)
+
+
+def test_the_degraded_threshold_is_a_setting() -> None:
+    now = at(21, 12, 30)
+    strict = FeedPolicy(degraded_share=0.9)
+    lenient = FeedPolicy(degraded_share=0.25)
+    facts = inputs(now, radios_reporting=10)  # 10 of 12: 83 %
+    assert evaluate("A", IMPACT, facts, None, now, strict)[0].reason == "feed_degraded"
+    assert evaluate("A", IMPACT, facts, None, now, lenient)[0].state == "uncovered"
+    off = FeedPolicy(degraded_share=0.0)
+    assert evaluate("A", IMPACT, inputs(now, radios_reporting=1), None, now, off)[0].state == (
+        "uncovered"
+    )
+    for unusable in (1.0, 1.5, -0.1):
+        with pytest.raises(CoveragePolicyError):
+            FeedPolicy(degraded_share=unusable)
+
+
+def test_a_degraded_feed_neither_clears_nor_escalates_an_active_alert() -> None:
+    evaluator = Evaluator()
+    evaluator.run(at(21, 12), at(21, 12), radios_reporting=12)
+    assert evaluator.kinds == ["raised"]
+    demand = {"open_incidents": {"immediate": 1}}
+    first_seen = evaluator.run(at(21, 12, 10), at(21, 13), radios_reporting=3, **demand)
+    assert first_seen == {"unknown": at(21, 12, 10)}
+    assert evaluator.kinds == ["raised"]
+    assert evaluator.status is not None
+    assert evaluator.status.active_alert is not None
+    assert evaluator.status.state_since == at(21, 12, 10)  # the first evaluation to see it
+    evaluator.run(at(21, 13, 0, 2), at(21, 13, 0, 2), radios_reporting=12, **demand)
+    assert evaluator.kinds == ["raised", "escalated"]
+
+
+def test_a_qualifying_visit_clears_an_alert_while_the_feed_is_degraded() -> None:
+    evaluator = Evaluator()
+    evaluator.run(at(21, 12), at(21, 12), radios_reporting=12)
+    visit_end = at(21, 12, 20)
+    evaluator.run(at(21, 12, 30), at(21, 12, 30), last_visit=visit_end, radios_reporting=2)
+    assert evaluator.kinds == ["raised", "cleared"]
+    cleared = alert_value(evaluator.events[-1])
+    assert (cleared["state"], cleared["evidence"]["state_reason"]) == ("covered", None)
+
+
 def test_feed_never_seen_is_unknown() -> None:
     facts = replace(inputs(at(21, 14)), feed_last_fix_ts=None)
     status, events = evaluate("WM-IA-017", IMPACT, facts, None, at(21, 14))
@@ -235,6 +337,7 @@ def test_qualifying_visit_clears_even_after_the_feed_went_stale() -> None:
     evaluator.run(at(21, 12, 40), at(21, 12, 40), last_visit=visit_end, feed_last_fix_ts=visit_end)
     assert evaluator.kinds == ["raised", "cleared"]
     assert evaluator.events[-1].state == "unknown"
+    assert alert_value(evaluator.events[-1])["evidence"]["state_reason"] == "feed_silent"
 
 
 @pytest.mark.parametrize(
@@ -280,6 +383,7 @@ def test_open_immediate_incident_with_nobody_present_escalates_to_critical() -> 
         "last_qualifying_visit_end": "2026-11-21T08:00:00.000Z",
         "officers_present": 0,
         "open_incidents": {"immediate": 1},
+        "state_reason": None,
     }
 
 
@@ -462,6 +566,11 @@ def test_status_survives_storage() -> None:
     assert evaluator.status is not None
     stored = status_to_dict(evaluator.status)
     assert status_from_dict(stored) == evaluator.status
+    degraded, _ = evaluate("A", IMPACT, inputs(at(21, 13), radios_reporting=1), None, at(21, 13))
+    assert status_from_dict(status_to_dict(degraded)) == degraded
+    assert degraded.reason == "feed_degraded"
+    older = {k: v for k, v in status_to_dict(evaluator.status).items() if k != "reason"}
+    assert status_from_dict(older) == evaluator.status  # stored before reasons were kept
     covered, _ = evaluate("A", IMPACT, inputs(at(21, 9)), None, at(21, 9))
     assert status_from_dict(status_to_dict(covered)) == covered
 
@@ -562,6 +671,38 @@ def test_any_sequence_of_evaluations_keeps_one_consistent_alert_lifecycle(
         assert active is None or open_alert is None or active.alert_id == open_alert.alert_id
         again, repeated = evaluate("WM-IA-017", policy, facts, status, now)
         assert (again, repeated) == (status, [])
+
+
+@given(
+    now=moments,
+    gap=st.floats(0, 12 * HOUR),
+    on_duty=st.integers(1, 400),
+    share=st.floats(0, 1),
+    demand=grades,
+)
+def test_a_degraded_feed_never_claims_absence_and_a_healthy_one_is_as_unmeasured(
+    now: float, gap: float, on_duty: int, share: float, demand: dict[Grade, int]
+) -> None:
+    reporting = math.floor(share * on_duty)
+    facts = inputs(
+        now,
+        last_visit=now - gap,
+        open_incidents=demand,
+        officers_on_duty=on_duty,
+        radios_reporting=reporting,
+    )
+    status, events = evaluate("A", IMPACT, facts, None, now)
+    unmeasured, _ = evaluate("A", IMPACT, replace(facts, radios_reporting=None), None, now)
+    if reporting == 0:
+        assert (status.state, status.reason, events) == ("unknown", "feed_silent", [])
+    elif reporting <= 0.5 * on_duty:
+        assert status.state in ("covered", "unknown")
+        assert events == []
+        expected = "covered" if unmeasured.state == "covered" else "unknown"
+        assert status.state == expected
+        assert status.reason == (None if expected == "covered" else "feed_degraded")
+    else:
+        assert (status.state, status.reason) == (unmeasured.state, None)
 
 
 @given(now=moments, gap=st.floats(0, 12 * HOUR), present=st.integers(0, 2), demand=grades)

@@ -10,10 +10,11 @@ import {
   COVERAGE_COLOURS,
   GRADE_ORDER,
   OTHER_ROLE_COLOUR,
+  REASON_LABELS,
   ROLE_COLOURS,
   STATE_LABELS,
 } from "./palette.js";
-import { areaState, page } from "./state.js";
+import { areaReason, areaState, page } from "./state.js";
 
 export function initMap() {
   const map = L.map("map", { zoomSnap: 0.25, zoomDelta: 0.5, preferCanvas: false });
@@ -134,10 +135,16 @@ function areaTooltip(areaId) {
     .map((g) => `${open[g]} ${g}`)
     .join(", ");
   const severity = coverage.severity ? ` (${escapeHtml(coverage.severity)})` : "";
+  const reason = areaReason(areaId);
   return (
     `<div class="tip-name">${escapeHtml(name)} <small>${escapeHtml(kind)}</small></div>` +
     `<div>State: <b class="state-text state-${escapeHtml(state)}">` +
     `${escapeHtml(STATE_LABELS[state] ?? state)}</b>${severity}</div>` +
+    (reason
+      ? `<div class="reason" data-reason="${escapeHtml(reason)}">Why: ${escapeHtml(
+          REASON_LABELS[reason] ?? reason,
+        )}</div>`
+      : "") +
     `<div>Officers present: <b>${fmtNumber(present)}</b></div>` +
     `<div>Since last qualifying visit: <b>${
       since === null ? "none recorded" : formatMinutes(since)

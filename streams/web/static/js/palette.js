@@ -14,6 +14,14 @@ export const STATE_LABELS = {
   unknown: "unknown",
 };
 
+// Why an area is unknown (coverage.reason), and ingest_lag while the service's ingest is behind.
+export const REASON_LABELS = {
+  feed_silent: "feed silent: no radio reported",
+  nobody_on_duty: "nobody on duty",
+  feed_degraded: "feed degraded: too few radios on duty reported",
+  ingest_lag: "ingest behind: states shown are old",
+};
+
 export const ROLE_COLOURS = {
   response: "#4dabf7",
   neighbourhood: "#b197fc",

@@ -26,5 +26,6 @@ export function applySnapshot(snap) {
 export async function loadAreas() {
   const body = await api("areas");
   page.clock.observe(body.ts);
+  page.ingest = body.ingest ?? null;
   for (const snap of body.areas ?? []) applySnapshot(snap);
 }

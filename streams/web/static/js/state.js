@@ -26,7 +26,15 @@ export const page = {
   stopped: false,
   userMovedMap: false,
   lastGeojsonReload: 0,
+  ingest: null, // {lag_s, bound_s, lagging} from /api/areas
 };
+
+// Why an area's state cannot be trusted: its judged reason, else ingest_lag while the ingest is
+// behind (null: none).
+export function areaReason(areaId) {
+  const reason = page.snapshots.get(areaId)?.coverage?.reason ?? null;
+  return reason ?? (page.ingest?.lagging ? "ingest_lag" : null);
+}
 
 export function areaState(areaId) {
   return page.snapshots.get(areaId)?.coverage?.state ?? "unknown";

@@ -2,8 +2,8 @@
 
 import { fmtNumber } from "./format.js";
 import { $, escapeHtml } from "./html.js";
-import { STATE_LABELS } from "./palette.js";
-import { areaIds, areaKind, areaName, areaState, page } from "./state.js";
+import { REASON_LABELS, STATE_LABELS } from "./palette.js";
+import { areaIds, areaKind, areaName, areaReason, areaState, page } from "./state.js";
 
 export function scheduleRender() {
   // not requestAnimationFrame: a wall display's browser may be occluded and rAF would pause
@@ -21,6 +21,7 @@ function rowFigures(areaId) {
   const doseSeconds = ledger?.dose_seconds?.total;
   return {
     state: snap?.coverage?.state ?? "unknown",
+    reason: areaReason(areaId),
     present: snap?.presence?.officers_present ?? null,
     doseMinutes: Number.isFinite(doseSeconds) ? doseSeconds / 60 : null,
     qualifying: snap?.visits?.qualifying_today ?? ledger?.qualifying_visits ?? null,
@@ -38,10 +39,15 @@ function fidelityCell(met, due, share) {
   return `<td class="num fidelity ${cls}" title="${fmtNumber(met)} of ${fmtNumber(due)} met">${pct}</td>`;
 }
 
-function stateCell(state) {
+function stateCell(state, reason) {
+  const why = reason
+    ? ` <small class="reason" data-reason="${escapeHtml(reason)}">${escapeHtml(
+        REASON_LABELS[reason] ?? reason,
+      )}</small>`
+    : "";
   return `<td><span class="state-chip state-${escapeHtml(state)}">${escapeHtml(
     STATE_LABELS[state] ?? state,
-  )}</span></td>`;
+  )}</span>${why}</td>`;
 }
 
 function renderTable() {
@@ -72,7 +78,7 @@ function renderTable() {
       `data-state="${escapeHtml(f.state)}" class="kind-${kind}${id === selected ? " selected" : ""}">` +
       `<th scope="row" class="area-name" title="${escapeHtml(id)}">${escapeHtml(areaName(id))}</th>` +
       `<td class="kind">${kind === "impact" ? "impact" : "comp."}</td>` +
-      stateCell(f.state) +
+      stateCell(f.state, f.reason) +
       `<td class="num">${fmtNumber(f.present)}</td>` +
       `<td class="num">${fmtNumber(f.doseMinutes, 1)}</td>` +
       `<td class="num">${fmtNumber(f.qualifying)}</td>` +
