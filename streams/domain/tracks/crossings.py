@@ -118,14 +118,20 @@ def infer_crossings(
     mode: Mode = "vehicle" if vehicle else "foot"
 
     def part(area_id: str, enter: float, leave: float, inside: float) -> DoseAccrued:
+        start = previous.ts + enter * elapsed_s
+        end = previous.ts + leave * elapsed_s
+        reactive = area_id in context.assigned_areas
         return DoseAccrued(
             area_id,
-            previous.ts + enter * elapsed_s,
-            previous.ts + leave * elapsed_s,
+            start,
+            end,
             context.role,
             mode,
-            "reactive" if area_id in context.assigned_areas else "proactive",
+            "reactive" if reactive else "proactive",
             inside * elapsed_s,
+            incident_category=context.incident_category(area_id) if reactive else None,
+            stop_search=bool(context.stop_searches)
+            and context.stop_searched(area_id, start, end),
             inferred=True,
         )
 
@@ -198,6 +204,10 @@ def _infer_visit(
                 credited_seconds=min(seconds, policy.credit_cap_s),
                 revision=0,
                 status="closed",
+                incident_category=next(
+                    (d.incident_category for d in parts if d.incident_category is not None), None
+                ),
+                stop_search=any(d.stop_search for d in parts),
                 inferred=True,
             )
         )
