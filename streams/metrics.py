@@ -7,7 +7,7 @@ incident id is ever a label.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -68,6 +68,10 @@ class AreaNumbers:
     crimes_24h: float
     stop_searches_24h: float
     harm_24h: float
+    present_by_unit: Mapping[str, int] = field(default_factory=dict)
+    """Officers present by unit label (a configured unit or ``other``)."""
+    dose_windows_by_unit: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    """Officer-seconds by (window name, unit label)."""
 
 
 AreaNumbersSource = Callable[[], tuple[Iterable[AreaNumbers], Mapping[str, int]]]
@@ -478,6 +482,14 @@ _AREA_FAMILIES: tuple[tuple[str, str], ...] = (
     ("coverwatch_area_crimes_24h", "Recorded crimes in 24 h"),
     ("coverwatch_area_stop_searches_24h", "Stop-searches in 24 h"),
     ("coverwatch_area_harm_24h", "Harm-weighted demand in 24 h (days)"),
+    (
+        "coverwatch_area_officers_present_by_unit",
+        "Officers in the area now by unit (COVERWATCH_METRIC_UNITS by name, the rest as other)",
+    ),
+    (
+        "coverwatch_area_dose_window_by_unit_seconds",
+        "Officer-seconds in a rolling window by unit (as the officers present by unit)",
+    ),
 )
 
 
@@ -494,7 +506,10 @@ def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, in
 
     Written out directly rather than through labelled gauges: with thousands of areas, gauge
     children and the client's exposition cost seconds per evaluation; this is one string join.
-    Label values are area ids (``[A-Za-z0-9_.:/-]``) and small enumerations: nothing to escape.
+    Label values are area ids (``[A-Za-z0-9_.:/-]``), small enumerations and units (those of
+    ``COVERWATCH_METRIC_UNITS``, which the settings refuse with a character to escape, and
+    ``other``): nothing to escape. Officers present by unit have explicit zeros for every
+    configured unit and ``other``; dose by unit has a series per unit label with dose.
     """
     lines: dict[str, list[str]] = {name: [] for name, _ in _AREA_FAMILIES}
     for area in areas:
@@ -530,6 +545,8 @@ def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
         crimes,
         searches,
         harm,
+        present_by_unit,
+        window_by_unit,
     ) = lines.values()
     key = f'area="{a.area_id}",kind="{a.kind}"'
     for role in ROLES:
@@ -560,3 +577,10 @@ def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
     crimes.append(f"{{{key}}} {_number(a.crimes_24h)}")
     searches.append(f"{{{key}}} {_number(a.stop_searches_24h)}")
     harm.append(f"{{{key}}} {_number(a.harm_24h)}")
+    present_by_unit.extend(
+        f'{{{key},unit="{unit}"}} {count}' for unit, count in sorted(a.present_by_unit.items())
+    )
+    window_by_unit.extend(
+        f'{{{key},window="{name}",unit="{unit}"}} {_number(seconds)}'
+        for (name, unit), seconds in sorted(a.dose_windows_by_unit.items())
+    )

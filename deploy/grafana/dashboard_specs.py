@@ -240,6 +240,18 @@ CONTROL_ROOM = (
         stack=True,
     ),
     Spec(
+        "timeseries",
+        "Officers in Impact Areas by unit",
+        (
+            (
+                area_sum("unit", "coverwatch_area_officers_present_by_unit", "unit", IMPACT),
+                "{{unit}}",
+            ),
+        ),
+        stack=True,
+        description="Units named in COVERWATCH_METRIC_UNITS; every other unit is `other`.",
+    ),
+    Spec(
         "bargauge",
         "Time since last qualifying visit",
         ((area("coverwatch_area_last_qualifying_visit_age_seconds", "", IMPACT), "{{area}}"),),
@@ -315,6 +327,23 @@ IMPACT_VS_COMPARISON = (
         width=6,
         thresholds=FIDELITY,
         description="Share of dose delivered as qualifying visits.",
+    ),
+    Spec(
+        "timeseries",
+        "Dose in the last hour by unit and kind",
+        (
+            (
+                area_sum(
+                    "kind, unit",
+                    "coverwatch_area_dose_window_by_unit_seconds",
+                    "window,unit",
+                    f'{KINDS}, window="1h"',
+                ),
+                "{{unit}} ({{kind}})",
+            ),
+        ),
+        unit="s",
+        description="Units named in COVERWATCH_METRIC_UNITS; every other unit is `other`.",
     ),
     Spec(
         "timeseries",

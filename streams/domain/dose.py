@@ -1,6 +1,6 @@
 """Dose accounting: dose segments into UTC minute buckets for the rolling windows.
 
-A bucket key is ``(area_id, minute, role, mode, activity)`` where ``minute`` is
+A bucket key is ``(area_id, minute, role, mode, activity, unit)`` where ``minute`` is
 ``int(ts // 60)``, the UTC minute since the epoch. Buckets hold officer-seconds; corrections
 (negative :class:`~streams.domain.tracks.DoseAccrued`) subtract from the same buckets.
 
@@ -15,8 +15,8 @@ from typing import TypeAlias
 from streams.domain.tracks import Activity, DoseAccrued, Mode
 from streams.domain.windows import SECONDS_PER_MINUTE, minute_of
 
-AreaBucketKey: TypeAlias = tuple[str, int, str, Mode, Activity]
-"""(area_id, minute, role, mode, activity)."""
+AreaBucketKey: TypeAlias = tuple[str, int, str, Mode, Activity, str]
+"""(area_id, minute, role, mode, activity, unit)."""
 
 
 class RollingWindows(IntEnum):
@@ -37,15 +37,21 @@ def minute_buckets(dose: DoseAccrued) -> dict[AreaBucketKey, float]:
     """
     first = minute_of(dose.start)
     last = minute_of(dose.end)
-    area_id, role, mode, activity = dose.area_id, dose.role, dose.mode, dose.activity
+    area_id, role, mode, activity, unit = (
+        dose.area_id,
+        dose.role,
+        dose.mode,
+        dose.activity,
+        dose.unit,
+    )
     duration = dose.end - dose.start
     if first == last or duration <= 0:
-        return {(area_id, first, role, mode, activity): dose.seconds}
+        return {(area_id, first, role, mode, activity, unit): dose.seconds}
     per_second = dose.seconds / duration
     buckets: dict[AreaBucketKey, float] = {}
     for minute in range(first, last + 1):
         lower = max(dose.start, minute * SECONDS_PER_MINUTE)
         upper = min(dose.end, (minute + 1) * SECONDS_PER_MINUTE)
         if upper > lower:
-            buckets[(area_id, minute, role, mode, activity)] = (upper - lower) * per_second
+            buckets[(area_id, minute, role, mode, activity, unit)] = (upper - lower) * per_second
     return buckets

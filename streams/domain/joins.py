@@ -18,7 +18,8 @@ been read when its batch was processed:
   guess (a radio is not unknown because its first roster record was sent after it went out).
 
 :func:`context_at` puts both together into the :class:`~streams.domain.tracks.FixContext` a fix
-is stepped with.
+is stepped with, the officer's role and unit included: a roster change of role or unit applies
+to the fixes from its ``ts`` on, as any other field of the entry.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, Final
 from streams.domain.incidents import IncidentState
 from streams.domain.records import record
 from streams.domain.roster import UNKNOWN_OFFICER_ROLE
-from streams.domain.tracks import FixContext
+from streams.domain.tracks import UNKNOWN_UNIT, FixContext
 
 ROSTER_VERSIONS_KEPT: Final = 8
 """Roster versions kept per radio (the latest by ``ts``)."""
@@ -123,6 +124,7 @@ def context_at(
         device=entry["device"],
         callsign=callsign,
         assigned_areas=areas_at(assignments.get(callsign, ()), ts) if callsign else frozenset(),
+        unit=entry.get("unit") or UNKNOWN_UNIT,
     )
 
 

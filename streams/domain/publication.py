@@ -57,4 +57,5 @@ def visit_value(key: bytes, visit: Visit) -> dict[str, object]:
         "activity": visit.activity,
         "revision": visit.revision,
         "status": visit.status,
+        "unit": visit.unit,
     }

@@ -102,6 +102,7 @@ def facts_fingerprint(facts: AreaFacts) -> tuple[object, ...]:
     """What changes when an area's coverage or snapshot can change, other than the clock."""
     return (
         tuple(sorted(facts.present.items())),
+        tuple(sorted(facts.units.items())),
         facts.last_qualifying_end,
         facts.visits_today.visits,
         tuple(sorted(facts.open_incidents.items())),
@@ -110,7 +111,7 @@ def facts_fingerprint(facts: AreaFacts) -> tuple[object, ...]:
     )
 
 
-UNTOUCHED_FINGERPRINT: tuple[object, ...] = ((), None, 0, (), 0.0, 0.0)
+UNTOUCHED_FINGERPRINT: tuple[object, ...] = ((), (), None, 0, (), 0.0, 0.0)
 """:func:`facts_fingerprint` of an area with no presence or demand state at all (most of a
 large pack, most of the time): the evaluator skips building such an area's facts unless it is
 due again."""

@@ -20,6 +20,7 @@ from streams.domain.demand import DAY_S, HOUR_S, response_time_stats
 from streams.domain.dose import RollingWindows
 from streams.domain.ledger import DailyLedger, DoseKey, ledger_value
 from streams.domain.timefmt import format_ts
+from streams.domain.tracks import UNKNOWN_UNIT
 
 WINDOW_NAMES: Final[dict[int, str]] = {
     RollingWindows.MINUTES_15: "15m",
@@ -35,11 +36,13 @@ GRADE_LABELS: Final = ("immediate", "priority", "scheduled", "resolution", "ungr
 class AreaFacts:
     """Everything the service holds about one area at one moment (raw, merged over partitions).
 
-    ``present``: issi -> (role, mode); ``dose_windows``: window seconds -> "role|mode|activity"
-    -> officer-seconds; ``dose_total``: "role|mode|activity" -> officer-seconds ever;
+    ``present``: issi -> (role, mode); ``dose_windows``: window seconds ->
+    "role|mode|activity|unit" -> officer-seconds; ``dose_total``: "role|mode|activity|unit" ->
+    officer-seconds ever (a split stored before units were kept has no unit: :func:`dose_split`);
     ``visits_today``: today's visits, summarised;
     ``demand_windows``: window seconds -> "measure|label" -> total; ``open_incidents``: grade ->
-    count; ``response_samples``: (arrival ts, seconds from opened to first arrival).
+    count; ``response_samples``: (arrival ts, seconds from opened to first arrival);
+    ``units``: issi -> unit of the officers in ``present`` (one missing: the unknown unit).
     """
 
     area: AreaDefinition
@@ -51,39 +54,52 @@ class AreaFacts:
     demand_windows: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     open_incidents: Mapping[str, int] = field(default_factory=dict)
     response_samples: Sequence[tuple[float, float]] = ()
+    units: Mapping[str, str] = field(default_factory=dict)
 
 
 def officers_present(facts: AreaFacts) -> dict[str, Any]:
-    """Officers in the area now: total, by role and by mode."""
+    """Officers in the area now: total, by role, by mode and by unit."""
     by_role: dict[str, int] = {}
     by_mode: dict[str, int] = {"foot": 0, "vehicle": 0}
-    for role, mode in facts.present.values():
+    by_unit: dict[str, int] = {}
+    units = facts.units
+    for issi, (role, mode) in facts.present.items():
         by_role[role] = by_role.get(role, 0) + 1
         by_mode[mode] = by_mode.get(mode, 0) + 1
-    return {"officers_present": len(facts.present), "by_role": by_role, "by_mode": by_mode}
+        unit = units.get(issi, UNKNOWN_UNIT)
+        by_unit[unit] = by_unit.get(unit, 0) + 1
+    return {
+        "officers_present": len(facts.present),
+        "by_role": by_role,
+        "by_mode": by_mode,
+        "by_unit": by_unit,
+    }
 
 
 def dose_windows(facts: AreaFacts) -> dict[str, Any]:
-    """Officer-minutes in each rolling window, in total and by role, mode and activity (each
-    running sum rounded to 3 decimals as it grows)."""
+    """Officer-minutes in each rolling window, in total and by role, mode, activity and unit
+    (each running sum rounded to 3 decimals as it grows)."""
     group: dict[str, Any] = {}
     for window, name in WINDOW_NAMES.items():
         by_role: dict[str, float] = {}
         by_mode: dict[str, float] = {}
         by_activity: dict[str, float] = {}
+        by_unit: dict[str, float] = {}
         total = 0.0
         for split, seconds in facts.dose_windows.get(window, {}).items():
-            role, mode, activity = _split(split)
+            role, mode, activity, unit = dose_split(split)
             minutes = seconds / 60.0
             total += minutes
             by_role[role] = round(by_role.get(role, 0.0) + minutes, 3)
             by_mode[mode] = round(by_mode.get(mode, 0.0) + minutes, 3)
             by_activity[activity] = round(by_activity.get(activity, 0.0) + minutes, 3)
+            by_unit[unit] = round(by_unit.get(unit, 0.0) + minutes, 3)
         group[name] = {
             "minutes": round(max(total, 0.0), 3),
             "by_role": by_role,
             "by_mode": by_mode,
             "by_activity": by_activity,
+            "by_unit": by_unit,
         }
     return group
 
@@ -93,6 +109,33 @@ def _split(split: str) -> tuple[str, str, str]:
     """``"role|mode|activity"`` taken apart (a handful of distinct splits, each seen often)."""
     role, mode, activity = split.split("|")
     return role, mode, activity
+
+
+@lru_cache(maxsize=4096)
+def present_value(value: str) -> tuple[str, str, str]:
+    """Who is present, as stored per officer: ``"role|mode|unit"`` taken apart; one stored
+    before units were kept (``"role|mode"``) has the unknown unit."""
+    role, mode, *unit = value.split("|", 2)
+    return role, mode, unit[0] if unit else UNKNOWN_UNIT
+
+
+@lru_cache(maxsize=4096)
+def dose_split(split: str) -> tuple[str, str, str, str]:
+    """A dose window split ``"role|mode|activity|unit"`` taken apart; one stored before units
+    were kept (``"role|mode|activity"``) has the unknown unit."""
+    role, mode, activity, *unit = split.split("|", 3)
+    return role, mode, activity, unit[0] if unit else UNKNOWN_UNIT
+
+
+def dose_by_split(dose: Mapping[str, float]) -> dict[DoseKey, float]:
+    """Officer-seconds by dose split ``"role|mode|activity|unit"`` summed over units, by
+    (role, mode, activity)."""
+    summed: dict[DoseKey, float] = {}
+    for split, seconds in dose.items():
+        role, mode, activity, _ = dose_split(split)
+        key = cast(DoseKey, (role, mode, activity))
+        summed[key] = summed.get(key, 0.0) + seconds
+    return summed
 
 
 def visit_times(value: Mapping[str, Any]) -> tuple[float, float | None]:

@@ -159,6 +159,7 @@ class _LastFix:
             "on_duty": bool(self.entry and self.entry.get("on_duty")),
             "committed": bool(self.context.assigned_areas),
             "areas": sorted(self.location.inside),
+            "unit": self.context.unit,
         }
 
 

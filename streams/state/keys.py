@@ -185,7 +185,7 @@ CLOCK = KeyFamily(
     "clock agent",
 )
 
-PRESENT = KeyFamily(PINGS_SLOT, "present", "hash", '"area_id|issi" -> "role|mode"', PRESENCE)
+PRESENT = KeyFamily(PINGS_SLOT, "present", "hash", '"area_id|issi" -> "role|mode|unit"', PRESENCE)
 DOSE = _windowed(PINGS_SLOT, "dose", "officer-seconds", PRESENCE)
 VISITS = KeyFamily(
     PINGS_SLOT,

@@ -93,11 +93,13 @@ class PresenceState(Store):
             if isinstance(fact, MembershipChanged):
                 field_name = f"{fact.area_id}|{fact.issi}"
                 if fact.present:
-                    changes.hset(layout.PRESENT.of(slot), field_name, f"{fact.role}|{fact.mode}")
+                    changes.hset(
+                        layout.PRESENT.of(slot), field_name, f"{fact.role}|{fact.mode}|{fact.unit}"
+                    )
                 else:
                     changes.hdel(layout.PRESENT.of(slot), field_name)
             elif isinstance(fact, DoseAccrued):
-                split = f"{fact.area_id}|{fact.role}|{fact.mode}|{fact.activity}"
+                split = f"{fact.area_id}|{fact.role}|{fact.mode}|{fact.activity}|{fact.unit}"
                 for (_, minute, *_rest), seconds in minute_buckets(fact).items():
                     dose_buckets[(minute, split)] = dose_buckets.get((minute, split), 0.0) + seconds
             elif isinstance(fact, VisitRecorded):
@@ -310,13 +312,14 @@ class PresenceView:
     """Presence state merged over partitions, as raw numbers for the domain to shape."""
 
     present: dict[str, dict[str, str]] = field(default_factory=dict)
-    """area_id -> issi -> "role|mode"."""
+    """area_id -> issi -> "role|mode|unit" ("role|mode" as stored before units were kept)."""
     dose_windows: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
-    """window seconds -> area_id -> "role|mode|activity" -> officer-seconds."""
+    """window seconds -> area_id -> "role|mode|activity|unit" -> officer-seconds (a split
+    stored before units were kept has no unit: :func:`~streams.domain.snapshots.dose_split`)."""
     last_qualifying_end: dict[str, float] = field(default_factory=dict)
     feed_last_fix: float | None = None
     dose_total: dict[str, dict[str, float]] = field(default_factory=dict)
-    """area_id -> "role|mode|activity" -> officer-seconds since the service began."""
+    """area_id -> "role|mode|activity|unit" -> officer-seconds since the service began."""
     visits: dict[str, DayVisits] = field(default_factory=dict)
     """area_id -> the visits of the days read, summarised."""
 

@@ -42,6 +42,8 @@ AREA_METRICS = {
     "coverwatch_area_crimes_24h": "gauge",
     "coverwatch_area_stop_searches_24h": "gauge",
     "coverwatch_area_harm_24h": "gauge",
+    "coverwatch_area_officers_present_by_unit": "gauge",
+    "coverwatch_area_dose_window_by_unit_seconds": "gauge",
     "coverwatch_alerts_active": "gauge",
     "coverwatch_alert_events_total": "counter",
     "coverwatch_coverage_evaluation_seconds": "histogram",

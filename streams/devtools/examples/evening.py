@@ -133,12 +133,16 @@ AREAS: Final = (
     _square(COMPARISON, "Jewellery Quarter comparison", "comparison", -1.9120, 52.4860),
 )
 
-B21: Final = FixContext("neighbourhood", "handheld", "B21")
-B40: Final = FixContext("response", "vehicle", "B40")
-B42_ASSIGNED: Final = FixContext("response", "handheld", "B42", frozenset({IMPACT}))
-B42_FREE: Final = FixContext("response", "handheld", "B42")
+EAST_NPT: Final = "Birmingham East NPT"
+EAST_RESPONSE: Final = "Birmingham East Response"
+B21: Final = FixContext("neighbourhood", "handheld", "B21", unit=EAST_NPT)
+B40: Final = FixContext("response", "vehicle", "B40", unit=EAST_RESPONSE)
+B42_ASSIGNED: Final = FixContext(
+    "response", "handheld", "B42", frozenset({IMPACT}), unit=EAST_RESPONSE
+)
+B42_FREE: Final = FixContext("response", "handheld", "B42", unit=EAST_RESPONSE)
 UNROSTERED: Final = FixContext("unknown", "handheld")
-CITY: Final = FixContext("roads", "vehicle", "R7")
+CITY: Final = FixContext("roads", "vehicle", "R7", unit="Roads Policing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +213,7 @@ class Evening:
     present: defaultdict[str, dict[str, tuple[str, str]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    units: dict[str, str] = field(default_factory=dict)
     dose_buckets: defaultdict[tuple[str, int, str], float] = field(
         default_factory=lambda: defaultdict(float)
     )
@@ -253,6 +258,7 @@ class Evening:
                     self.dose_buckets[(area_id, minute, "|".join(split))] += seconds
             elif isinstance(fact, MembershipChanged) and fact.present:
                 self.present[fact.area_id][fact.issi] = (fact.role, fact.mode)
+                self.units[fact.issi] = fact.unit
             elif isinstance(fact, MembershipChanged):
                 self.present[fact.area_id].pop(fact.issi, None)
 
@@ -311,6 +317,7 @@ class Evening:
             },
             open_incidents=self.open_incidents(area_id),
             response_samples=list(self.response_samples[area_id]),
+            units={issi: self.units[issi] for issi in self.present[area_id]},
         )
 
     def judge(self, now: float) -> None:

@@ -28,6 +28,7 @@ from streams.domain.tracks.expiry import (
 from streams.domain.tracks.machine import LONGEST_DISTANCE_M, step, visit_id_for
 from streams.domain.tracks.model import (
     EMPTY_STATE,
+    UNKNOWN_UNIT,
     Activity,
     Device,
     DoseAccrued,
@@ -53,6 +54,7 @@ from streams.domain.tracks.stored import JsonValue, StoredEntry
 __all__ = [
     "EMPTY_STATE",
     "LONGEST_DISTANCE_M",
+    "UNKNOWN_UNIT",
     "Activity",
     "Device",
     "DoseAccrued",

@@ -18,6 +18,7 @@ from streams.domain.fences import Location
 from streams.domain.fixes import Fix
 from streams.domain.tracks.machine import visit_id_for, visit_of
 from streams.domain.tracks.model import (
+    UNKNOWN_UNIT,
     DoseAccrued,
     FixContext,
     Membership,
@@ -161,13 +162,16 @@ def _context_from_list(values: Sequence[object]) -> FixContext:
         device="vehicle" if device == "vehicle" else "handheld",
         callsign=None if callsign is None else _as_str(callsign),
         assigned_areas=frozenset(_as_str(area_id) for area_id in assigned),
+        unit=_as_str(values[4]) if len(values) > 4 else UNKNOWN_UNIT,
     )
 
 
 def _membership_to_list(membership: Membership) -> StoredEntry:
+    """The membership as a list; its unit (and each deferred dose's) is appended only when
+    known, so a membership stored before units were kept reads with the unknown unit."""
     published = membership.published
     deferred = membership.deferred
-    return (
+    stored: StoredEntry = (
         membership.area_id,
         membership.start,
         membership.role,
@@ -177,9 +181,7 @@ def _membership_to_list(membership: Membership) -> StoredEntry:
         membership.seconds,
         membership.vehicle_seconds,
         membership.reactive_seconds,
-        [(d.start, d.end, d.role, d.mode, d.activity, d.seconds) for d in deferred]
-        if deferred
-        else (),
+        [_deferred_to_list(d) for d in deferred] if deferred else (),
         1 if membership.lapsed else 0,
         None
         if published is None
@@ -191,6 +193,12 @@ def _membership_to_list(membership: Membership) -> StoredEntry:
             published.status,
         ),
     )
+    return stored if membership.unit == UNKNOWN_UNIT else (*stored, membership.unit)
+
+
+def _deferred_to_list(dose: DoseAccrued) -> StoredEntry:
+    stored: StoredEntry = (dose.start, dose.end, dose.role, dose.mode, dose.activity, dose.seconds)
+    return stored if dose.unit == UNKNOWN_UNIT else (*stored, dose.unit)
 
 
 def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -> Membership:
@@ -207,7 +215,8 @@ def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -
         deferred,
         lapsed,
         published,
-    ) = values
+    ) = values[:12]
+    unit = _as_str(values[12]) if len(values) > 12 else UNKNOWN_UNIT
     membership = Membership(
         area_id=_as_str(area_id),
         start=_as_number(start),
@@ -227,11 +236,13 @@ def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -
                 _as_mode(d[3]),
                 "reactive" if d[4] == "reactive" else "proactive",
                 _as_number(d[5]),
+                unit=_as_str(d[6]) if len(d) > 6 else UNKNOWN_UNIT,
             )
             for d in map(_as_list, _as_list(deferred))
         ),
         lapsed=bool(lapsed),
         published=None,
+        unit=unit,
     )
     if published is None:
         return membership

@@ -112,7 +112,9 @@ def _accept(
         segment_vehicle = previous_context.device == "vehicle" or sustained_fast
         segment = _Segment(state.last_fix.ts, fix.ts, elapsed_s, previous_context, segment_vehicle)
     presence_changed = previous_context is not None and (
-        previous_context.role != context.role or state.mode != mode
+        previous_context.role != context.role
+        or state.mode != mode
+        or previous_context.unit != context.unit
     )
     for membership in state.memberships:
         if membership.entered:
@@ -120,23 +122,45 @@ def _accept(
             if updated is None:
                 continue
             if not updated.lapsed and (membership.lapsed or presence_changed):
-                facts.append(MembershipChanged(issi, updated.area_id, True, context.role, mode))
+                facts.append(
+                    MembershipChanged(
+                        issi, updated.area_id, True, context.role, mode, unit=context.unit
+                    )
+                )
         else:
             updated = _advance_entry(membership, segment, location, policy, issi, facts)
             if updated is None:
                 continue
             if updated.entered:
-                facts.append(MembershipChanged(issi, updated.area_id, True, context.role, mode))
+                facts.append(
+                    MembershipChanged(
+                        issi, updated.area_id, True, context.role, mode, unit=context.unit
+                    )
+                )
         kept.append(updated)
     if location.inside:
         unknown = location.inside.difference([membership.area_id for membership in kept])
         for area_id in sorted(unknown):
             entering = Membership(
-                area_id, fix.ts, context.role, False, 1, None, 0.0, 0.0, 0.0, (), False, None
+                area_id,
+                fix.ts,
+                context.role,
+                False,
+                1,
+                None,
+                0.0,
+                0.0,
+                0.0,
+                (),
+                False,
+                None,
+                unit=context.unit,
             )
             if policy.enter_fixes <= 1:
                 entering = _confirm_entry(entering, policy, issi, facts)
-                facts.append(MembershipChanged(issi, area_id, True, context.role, mode))
+                facts.append(
+                    MembershipChanged(issi, area_id, True, context.role, mode, unit=context.unit)
+                )
             kept.append(entering)
     return TrackState(fix, context, fast, mode, tuple(kept)), tuple(facts)
 
@@ -161,6 +185,7 @@ class _Segment:
             "vehicle" if self.vehicle else "foot",
             "reactive" if area_id in self.context.assigned_areas else "proactive",
             self.seconds,
+            unit=self.context.unit,
         )
 
 
@@ -261,6 +286,7 @@ def _commit(
         (),
         lapsed,
         membership.published,
+        unit=membership.unit,
     )
 
 
@@ -279,13 +305,17 @@ def close_visit(
 ) -> Membership:
     """Publish the end of a visit at ``end``; held-back dose after ``end`` is dropped.
 
-    Presence is withdrawn with the role and mode last reported for it (those of ``state``)
-    unless :func:`expire` withdrew it already.
+    Presence is withdrawn with the role, mode and unit last reported for it (those of
+    ``state``) unless :func:`expire` withdrew it already.
     """
     closed = _publish(membership, "closed", end, policy, issi, facts)
     if not membership.lapsed:
-        role = state.context.role if state.context is not None else membership.role
-        facts.append(MembershipChanged(issi, membership.area_id, False, role, state.mode))
+        context = state.context
+        role = context.role if context is not None else membership.role
+        unit = context.unit if context is not None else membership.unit
+        facts.append(
+            MembershipChanged(issi, membership.area_id, False, role, state.mode, unit=unit)
+        )
     return closed
 
 
@@ -342,6 +372,7 @@ def visit_of(
         credited_seconds=min(seconds, policy.credit_cap_s),
         revision=0,
         status=status,
+        unit=membership.unit,
     )
 
 

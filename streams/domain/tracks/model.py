@@ -21,6 +21,9 @@ Device: TypeAlias = Literal["handheld", "vehicle"]
 VisitStatus: TypeAlias = Literal["open", "closed", "retracted"]
 RejectReason: TypeAlias = Literal["too_late", "implausible_speed", "duplicate"]
 
+UNKNOWN_UNIT: Final = "unknown"
+"""The unit of a radio not on the roster (and of contexts stored before units were kept)."""
+
 
 @record
 class Policy:
@@ -48,12 +51,16 @@ class Policy:
 
 @record
 class FixContext:
-    """Who carries the radio at a fix, and the areas of the open incidents they are assigned to."""
+    """Who carries the radio at a fix, and the areas of the open incidents they are assigned to.
+
+    ``unit`` is the roster's department / NPU of the officer (:data:`UNKNOWN_UNIT` when not on
+    the roster)."""
 
     role: str
     device: Device
     callsign: str | None = None
     assigned_areas: frozenset[str] = frozenset()
+    unit: str = UNKNOWN_UNIT
 
 
 @record
@@ -61,7 +68,8 @@ class Visit:
     """One officer's continuous presence in one area, as published (``presence.visits``).
 
     ``visit_id`` and ``issi`` are internal: the published value carries a keyed id and the
-    officer's pseudonym instead (:func:`streams.domain.publication.visit_value`).
+    officer's pseudonym instead (:func:`streams.domain.publication.visit_value`). ``role`` and
+    ``unit`` are those of the officer carrying the radio when the visit started.
     """
 
     visit_id: str
@@ -78,6 +86,7 @@ class Visit:
     credited_seconds: float
     revision: int
     status: VisitStatus
+    unit: str = UNKNOWN_UNIT
 
 
 @record
@@ -89,7 +98,9 @@ class VisitRecorded:
 
 @record
 class DoseAccrued:
-    """Officer-seconds in an area over ``[start, end]``; negative when correcting earlier dose."""
+    """Officer-seconds in an area over ``[start, end]``; negative when correcting earlier dose.
+
+    ``role``, ``activity`` and ``unit`` are those of the fix that opened the segment."""
 
     area_id: str
     start: float
@@ -98,6 +109,7 @@ class DoseAccrued:
     mode: Mode
     activity: Activity
     seconds: float
+    unit: str = UNKNOWN_UNIT
 
 
 @record
@@ -110,13 +122,15 @@ class FixRejected:
 
 @record
 class MembershipChanged:
-    """The radio is now present (with this role and mode) in an area, or no longer present."""
+    """The radio is now present (with this role, mode and unit) in an area, or no longer
+    present."""
 
     issi: str
     area_id: str
     present: bool
     role: str
     mode: Mode
+    unit: str = UNKNOWN_UNIT
 
 
 Fact: TypeAlias = VisitRecorded | DoseAccrued | FixRejected | MembershipChanged
@@ -126,6 +140,7 @@ Fact: TypeAlias = VisitRecorded | DoseAccrued | FixRejected | MembershipChanged
 class Membership:
     """The radio's relation to one area: entering, present (a visit), or leaving.
 
+    ``role`` and ``unit`` are the officer's when the radio entered (the visit's).
     ``seconds``, ``vehicle_seconds`` and ``reactive_seconds`` are committed presence;
     ``deferred`` holds dose segments awaiting a pending entry or exit. ``lapsed`` marks a visit
     that :func:`expire` already published as closed after silence; ``published`` is the last
@@ -144,6 +159,7 @@ class Membership:
     deferred: tuple[DoseAccrued, ...]
     lapsed: bool
     published: Visit | None
+    unit: str = UNKNOWN_UNIT
 
 
 @record

@@ -11,7 +11,7 @@ from typing import TypeAlias
 from streams.domain.encoding import kept_json
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
-from streams.domain.tracks.model import FixContext
+from streams.domain.tracks.model import UNKNOWN_UNIT, FixContext
 
 JsonValue: TypeAlias = (
     bool
@@ -65,6 +65,11 @@ def context_elided(stored: bytes) -> bool:
 
 
 def context_to_list(context: FixContext) -> StoredEntry:
+    """``[role, device, callsign, assigned, unit]`` without trailing defaults (a context stored
+    before units were kept reads with the unknown unit)."""
+    if context.unit != UNKNOWN_UNIT:
+        areas: JsonValue = tuple(sorted(context.assigned_areas))
+        return (context.role, context.device, context.callsign, areas, context.unit)
     if context.assigned_areas:
         assigned: JsonValue = tuple(sorted(context.assigned_areas))
         return (context.role, context.device, context.callsign, assigned)

@@ -66,7 +66,7 @@ from streams.engines.coverage.views import (
     live_events,
 )
 from streams.engines.runtime import Runtime
-from streams.settings import Settings
+from streams.settings import Settings, parse_units
 from streams.state import Changes, PartitionCommit
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ class CoverageEngine:
         self.worker_id = uuid.uuid4().hex
         self.zone_name = runtime.settings.timezone
         self.zone = ZoneInfo(self.zone_name)
+        self._metric_units = parse_units(runtime.settings.metric_units)
         self.leading = False
         self.views: dict[str, AreaView] = {}
         self._snapshots = SnapshotLog()
@@ -265,7 +266,10 @@ class CoverageEngine:
         self._snapshots.published(snapshots)
         await runtime.state.publish_events(live_events(judged.alerts, snapshots.changed))
         runtime.metrics.export_areas(
-            lambda: ((area_numbers(view, now) for view in views.values()), active_alerts(views))
+            lambda: (
+                (area_numbers(view, now, self._metric_units) for view in views.values()),
+                active_alerts(views),
+            )
         )
 
     async def _read(self, instants: Sequence[float], wall_now: float) -> tuple[AreasRead, History]:

@@ -18,8 +18,9 @@ from streams.domain.demand import open_counts_at
 from streams.domain.incidents import IncidentState
 from streams.domain.judging import VisitHistory, last_qualifying_end_at, present_at
 from streams.domain.scheduling import UNTOUCHED_FINGERPRINT, facts_fingerprint
-from streams.domain.snapshots import AreaFacts
+from streams.domain.snapshots import AreaFacts, present_value
 from streams.domain.timefmt import local_day
+from streams.domain.tracks import UNKNOWN_UNIT
 from streams.engines.runtime import Runtime
 from streams.state import DemandView, PresenceView
 
@@ -104,12 +105,13 @@ async def read_areas(
 def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView) -> AreaFacts:
     """One area's share of the merged presence and demand views."""
     area_id = area.area_id
+    present = presence.present.get(area_id, {})
     return AreaFacts(
         area=area,
         present={
             issi: (role, mode)
-            for issi, value in presence.present.get(area_id, {}).items()
-            for role, _, mode in (value.partition("|"),)
+            for issi, value in present.items()
+            for role, mode, _ in (present_value(value),)
         },
         dose_windows={w: by_area.get(area_id, {}) for w, by_area in presence.dose_windows.items()},
         dose_total=presence.dose_total.get(area_id, {}),
@@ -118,6 +120,12 @@ def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView)
         demand_windows={w: by_area.get(area_id, {}) for w, by_area in demand.windows.items()},
         open_incidents=demand.open_incidents.get(area_id, {}),
         response_samples=demand.response_samples.get(area_id, []),
+        units={
+            issi: unit
+            for issi, value in present.items()
+            for _, _, unit in (present_value(value),)
+            if unit != UNKNOWN_UNIT
+        },
     )
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from streams.domain.coverage import AlertEvent, CoveragePolicy, CoverageStatus, alert_value
-from streams.domain.ledger import DoseKey, daily_ledger
+from streams.domain.ledger import daily_ledger
 from streams.domain.scheduling import (
     SNAPSHOT_REFRESH_S,
     snapshot_due,
@@ -24,6 +24,7 @@ from streams.domain.scheduling import (
 from streams.domain.snapshots import (
     WINDOW_NAMES,
     AreaFacts,
+    dose_by_split,
     dose_today,
     drive_throughs_today,
     qualifying_visits,
@@ -175,8 +176,10 @@ def live_events(alerts: Sequence[Mapping[str, object]], changed: Sequence[bytes]
     ]
 
 
-def area_numbers(view: AreaView, now: float) -> AreaNumbers:
-    """The gauges of one area."""
+def area_numbers(
+    view: AreaView, now: float, metric_units: frozenset[str] = frozenset()
+) -> AreaNumbers:
+    """The gauges of one area; units not in ``metric_units`` are labelled ``other``."""
     facts, snapshot = view.facts, view.snapshot
     present: dict[tuple[str, str], int] = {}
     for role, mode in facts.present.values():
@@ -189,10 +192,7 @@ def area_numbers(view: AreaView, now: float) -> AreaNumbers:
         kind=facts.area.kind,
         present=present,
         dose_today=dose_today(facts),
-        dose_total={
-            cast(DoseKey, tuple(split.split("|"))): seconds
-            for split, seconds in facts.dose_total.items()
-        },
+        dose_total=dose_by_split(facts.dose_total),
         dose_windows={
             name: snapshot["dose"][name]["minutes"] * 60.0 for name in WINDOW_NAMES.values()
         },
@@ -207,7 +207,28 @@ def area_numbers(view: AreaView, now: float) -> AreaNumbers:
         crimes_24h=demand["crimes_24h"]["total"],
         stop_searches_24h=demand["stop_searches_24h"]["total"],
         harm_24h=demand["harm_24h"],
+        present_by_unit=unit_labels(snapshot["presence"]["by_unit"], metric_units, zeros=True),
+        dose_windows_by_unit={
+            (name, unit): minutes * 60.0
+            for name in WINDOW_NAMES.values()
+            for unit, minutes in unit_labels(
+                snapshot["dose"][name]["by_unit"], metric_units, zeros=False
+            ).items()
+        },
     )
+
+
+def unit_labels(
+    by_unit: Mapping[str, float], metric_units: frozenset[str], *, zeros: bool
+) -> dict[str, Any]:
+    """Amounts by unit summed by metric label: the unit's name when it is one of
+    ``metric_units``, else ``other``; with ``zeros``, every label appears, else only those with
+    an amount."""
+    labels: dict[str, Any] = dict.fromkeys([*sorted(metric_units), "other"], 0) if zeros else {}
+    for unit, amount in by_unit.items():
+        label = unit if unit in metric_units else "other"
+        labels[label] = labels.get(label, 0) + amount
+    return labels if zeros else {label: amount for label, amount in labels.items() if amount}
 
 
 def active_alerts(views: Mapping[str, AreaView]) -> dict[str, int]:

@@ -22,11 +22,12 @@ def dose(start_s: float, end_s: float, seconds: float | None = None) -> DoseAccr
         mode="foot",
         activity="proactive",
         seconds=end_s - start_s if seconds is None else seconds,
+        unit="Birmingham East NPT",
     )
 
 
-def key(minute: int) -> tuple[str, int, str, str, str]:
-    return ("A", M0 + minute, "response", "foot", "proactive")
+def key(minute: int) -> tuple[str, int, str, str, str, str]:
+    return ("A", M0 + minute, "response", "foot", "proactive", "Birmingham East NPT")
 
 
 @pytest.mark.parametrize(

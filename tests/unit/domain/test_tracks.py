@@ -18,6 +18,7 @@ from streams.domain.areas import AreaDefinition
 from streams.domain.dose import minute_buckets
 from streams.domain.fences import FenceIndex
 from streams.domain.fixes import Fix
+from streams.domain.publication import visit_value
 from streams.domain.tracks import (
     DoseAccrued,
     Fact,
@@ -296,6 +297,36 @@ def test_new_context_applies_from_its_fix_on() -> None:
     assert visits(facts)[0].role == "neighbourhood"
 
 
+def test_visit_carries_its_radios_unit() -> None:
+    npt = replace(FOOT, unit="Birmingham East NPT")
+    _, facts = feed([*stay(0, 600, 30, IN_A), *stay(630, 720, 30, OUTSIDE)], npt)
+
+    (visit,) = visits(facts)
+    assert visit.unit == "Birmingham East NPT"
+    assert visit_value(b"k" * 16, visit)["unit"] == "Birmingham East NPT"
+    assert {f.unit for f in facts if isinstance(f, DoseAccrued)} == {"Birmingham East NPT"}
+    assert {f.unit for f in facts if isinstance(f, MembershipChanged)} == {"Birmingham East NPT"}
+
+
+def test_a_radio_not_on_the_roster_has_the_unknown_unit() -> None:
+    _, facts = feed(stay(0, 600, 30, IN_A), FixContext(role="unknown", device="handheld"))
+
+    assert visits(facts)[0].unit == "unknown"
+
+
+def test_a_unit_change_applies_from_its_fix_on() -> None:
+    fixes = stay(0, 600, 30, IN_A)
+    east, west = replace(FOOT, unit="East NPT"), replace(FOOT, unit="West NPT")
+    _, facts = feed(fixes, [east] * 10 + [west] * (len(fixes) - 10))
+
+    doses = [f for f in facts if isinstance(f, DoseAccrued)]
+    assert {d.unit for d in doses if d.end <= T0 + 300} == {"East NPT"}
+    assert {d.unit for d in doses if d.start >= T0 + 300} == {"West NPT"}
+    changes = [f for f in facts if isinstance(f, MembershipChanged)]
+    assert [(c.present, c.unit) for c in changes] == [(True, "East NPT"), (True, "West NPT")]
+    assert visits(facts)[0].unit == "East NPT"  # the unit when the visit started, as its role
+
+
 def test_teleport_fix_is_rejected_as_implausible_speed() -> None:
     teleport = fix(330, 50_000, 0)
     _, facts = feed([*stay(0, 300, 30, IN_A), teleport, *stay(360, 600, 30, IN_A)])
@@ -368,7 +399,12 @@ PLACES = {
     "outside": OUTSIDE,
     "far": (20_000.0, 0.0),
 }
-CONTEXTS = [FOOT, CAR, replace(FOOT, assigned_areas=frozenset({"A"}))]
+CONTEXTS = [
+    FOOT,
+    CAR,
+    replace(FOOT, assigned_areas=frozenset({"A"})),
+    replace(FOOT, unit="West NPT"),
+]
 
 
 Journey = tuple[list[tuple[Fix, FixContext]], list[float], list[tuple[int, float]]]
@@ -622,6 +658,20 @@ def test_serialisation_round_trip_preserves_behaviour() -> None:
     assert feed(more, track=restored) == feed(more, track=track)
 
 
+def test_units_survive_storage_and_a_track_stored_without_them_reads_as_unknown() -> None:
+    east = replace(FOOT, unit="East NPT", assigned_areas=frozenset({"B"}))
+    fixes = [*stay(0, 600, 30, IN_A_AND_B), fix(615, *OUTSIDE), fix(640, *OUTSIDE)]  # dose held
+    track, _ = feed(fixes, east)
+    stored = track_to_json(track)
+    assert track_from_json(stored, POLICY) == track
+    assert {m.unit for m in track.state.memberships} == {"East NPT"}
+    assert {d.unit for m in track.state.memberships for d in m.deferred} == {"East NPT"}
+
+    legacy = track_from_json(stored.replace(b',"East NPT"', b""), POLICY)
+    assert {m.unit for m in legacy.state.memberships} == {"unknown"}
+    assert legacy.state.context == replace(east, unit="unknown")
+
+
 def test_stored_track_of_a_typical_radio_is_small() -> None:
     track, _ = feed(stay(0, 1800, 30, IN_A_AND_B), replace(FOOT, assigned_areas=frozenset({"A"})))
     stored = track_to_json(track)
@@ -661,10 +711,12 @@ def _reference_recent(track: Track) -> list[object]:
         if entry.context != context:
             c = entry.context
             stored_context = [c.role, c.device]
-            if c.callsign is not None or c.assigned_areas:
+            if c.callsign is not None or c.assigned_areas or c.unit != "unknown":
                 stored_context.append(c.callsign)
-            if c.assigned_areas:
+            if c.assigned_areas or c.unit != "unknown":
                 stored_context.append(sorted(c.assigned_areas))
+            if c.unit != "unknown":
+                stored_context.append(c.unit)
         stored.append([fix_values, inside, near_only, stored_context])
         context = entry.context
     return stored

@@ -26,6 +26,7 @@ function officerTooltip(officer) {
     `<b>${escapeHtml(officer.callsign ?? "officer")}</b> · ${escapeHtml(
       String(officer.role ?? "").replace("_", " "),
     )} · ${officer.mode === "vehicle" ? "vehicle" : "on foot"}` +
+    `${officer.unit ? ` · ${escapeHtml(officer.unit)}` : ""}` +
     `${officer.committed ? " · committed" : ""}<br><small>fix ${escapeHtml(
       formatTime(officer.ts),
     )}</small>`
