@@ -72,6 +72,9 @@ class AreaNumbers:
     """Officers present by unit label (a configured unit or ``other``)."""
     dose_windows_by_unit: Mapping[tuple[str, str], float] = field(default_factory=dict)
     """Officer-seconds by (window name, unit label)."""
+    patrol_windows: Mapping[str, float] = field(default_factory=dict)
+    """Patrol-seconds (time with at least one officer present) by window name."""
+    patrol_today: float = 0.0
 
 
 AreaNumbersSource = Callable[[], tuple[Iterable[AreaNumbers], Mapping[str, int]]]
@@ -490,6 +493,14 @@ _AREA_FAMILIES: tuple[tuple[str, str], ...] = (
         "coverwatch_area_dose_window_by_unit_seconds",
         "Officer-seconds in a rolling window by unit (as the officers present by unit)",
     ),
+    (
+        "coverwatch_area_patrol_window_seconds",
+        "Patrol-seconds in a rolling window: time with at least one officer present",
+    ),
+    (
+        "coverwatch_area_patrol_today_seconds",
+        "Patrol-seconds today: time with at least one officer present",
+    ),
 )
 
 
@@ -547,6 +558,8 @@ def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
         harm,
         present_by_unit,
         window_by_unit,
+        patrol_window,
+        patrol_today,
     ) = lines.values()
     key = f'area="{a.area_id}",kind="{a.kind}"'
     for role in ROLES:
@@ -584,3 +597,8 @@ def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
         f'{{{key},window="{name}",unit="{unit}"}} {_number(seconds)}'
         for (name, unit), seconds in sorted(a.dose_windows_by_unit.items())
     )
+    patrol_window.extend(
+        f'{{{key},window="{name}"}} {_number(seconds)}'
+        for name, seconds in a.patrol_windows.items()
+    )
+    patrol_today.append(f"{{{key}}} {_number(a.patrol_today)}")

@@ -330,6 +330,40 @@ IMPACT_VS_COMPARISON = (
     ),
     Spec(
         "timeseries",
+        "Patrol today per area (time with at least one officer present)",
+        (
+            (
+                area_sum("area, kind", "coverwatch_area_patrol_today_seconds", "", KINDS),
+                "{{area}} ({{kind}})",
+            ),
+        ),
+        unit="s",
+    ),
+    Spec(
+        "timeseries",
+        "Officer-seconds and patrol-seconds in the last hour by kind",
+        (
+            (
+                area_sum(
+                    "kind", "coverwatch_area_dose_window_seconds", "window", f'{KINDS}, window="1h"'
+                ),
+                "officer ({{kind}})",
+            ),
+            (
+                area_sum(
+                    "kind",
+                    "coverwatch_area_patrol_window_seconds",
+                    "window",
+                    f'{KINDS}, window="1h"',
+                ),
+                "patrol ({{kind}})",
+            ),
+        ),
+        unit="s",
+        description="Two officers together for 10 min: 1200 officer-s, 600 patrol-s.",
+    ),
+    Spec(
+        "timeseries",
         "Dose in the last hour by unit and kind",
         (
             (

@@ -60,6 +60,8 @@ class DailyLedger:
     longest_gap_s: float
     fidelity_met: int
     fidelity_due: int
+    patrol_seconds: float = 0.0
+    """Seconds of the day with at least one officer present (:mod:`streams.domain.patrol`)."""
 
 
 def local_day(ts: float, timezone: str) -> str:
@@ -147,12 +149,14 @@ def daily_ledger(
     dose_seconds: Mapping[DoseKey, float],
     now: float,
     monitored_since: float | None = None,
+    patrol_seconds: float = 0.0,
 ) -> DailyLedger:
     """The ledger of ``day`` at ``now`` from the day's visits and dose.
 
     ``qualifying_visits`` are the ``(start, end)`` of the qualifying visits that touch the day
     (one in progress with ``end = now``); those ending within the day by ``now`` are counted.
-    ``drive_throughs`` and ``dose_seconds`` are the day's totals, passed through. Before
+    ``drive_throughs``, ``dose_seconds`` and ``patrol_seconds`` are the day's totals, passed
+    through. Before
     ``monitored_since`` nothing was watched: no window is due and no gap is counted there.
     """
     day_start, day_end = day_bounds(day, policy.timezone)
@@ -170,6 +174,7 @@ def daily_ledger(
         longest_gap_s=longest_gap(ends, min(watched_from, until), until),
         fidelity_met=met,
         fidelity_due=due,
+        patrol_seconds=patrol_seconds,
     )
 
 
@@ -177,7 +182,8 @@ def ledger_value(ledger: DailyLedger) -> dict[str, object]:
     """The ledger as a JSON-safe object of numbers, strings, null and objects (no arrays).
 
     It fits a state group of ``area.snapshots`` (e.g. ``coverage.ledger``). Dose is given in
-    total, by role, by mode, by activity and split ``role -> mode -> activity``.
+    total, by role, by mode, by activity and split ``role -> mode -> activity``; patrol seconds
+    (time with at least one officer present) beside it.
     """
     by_role: dict[str, float] = {}
     by_mode: dict[str, float] = {}
@@ -200,6 +206,7 @@ def ledger_value(ledger: DailyLedger) -> dict[str, object]:
             "by_activity": by_activity,
             "split": split,
         },
+        "patrol_seconds": round(ledger.patrol_seconds, 3),
         "longest_gap_s": ledger.longest_gap_s,
         "fidelity": {
             "met": ledger.fidelity_met,

@@ -120,3 +120,34 @@ def patrol_window_seconds(
         for (area, minute), seconds in by_minute.items()
         if area == area_id and in_window(minute, now, window_s)
     )
+
+
+def patrol_figures(
+    by_minute: Mapping[int, Mapping[str, float]],
+    now: float,
+    windows: Iterable[int],
+    day: tuple[float, float],
+) -> tuple[dict[str, dict[int, float]], dict[str, float]]:
+    """Every area's patrol seconds in each rolling window at ``now`` (area -> window seconds ->
+    seconds) and in the local ``day`` (``(start, end)``), from the patrol seconds of each minute
+    (minute -> area -> seconds). The window rule is :func:`~streams.domain.windows.in_window`'s,
+    and a minute ahead of ``now`` counts at once, as in the dose windows Redis keeps
+    (``win_expire``): the pings are ahead of the clock coverage is judged on."""
+    by_window: dict[str, dict[int, float]] = {}
+    today: dict[str, float] = {}
+    window_list = list(windows)
+    day_start, day_end = day
+    for minute, areas in by_minute.items():
+        minute_start = minute * SECONDS_PER_MINUTE
+        inside = [window for window in window_list if now - window < minute_start]
+        in_day = day_start <= minute_start < day_end
+        if not inside and not in_day:
+            continue
+        for area_id, seconds in areas.items():
+            if inside:
+                sums = by_window.setdefault(area_id, {})
+                for window in inside:
+                    sums[window] = sums.get(window, 0.0) + seconds
+            if in_day:
+                today[area_id] = today.get(area_id, 0.0) + seconds
+    return by_window, today

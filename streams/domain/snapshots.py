@@ -42,7 +42,9 @@ class AreaFacts:
     ``visits_today``: today's visits, summarised;
     ``demand_windows``: window seconds -> "measure|label" -> total; ``open_incidents``: grade ->
     count; ``response_samples``: (arrival ts, seconds from opened to first arrival);
-    ``units``: issi -> unit of the officers in ``present`` (one missing: the unknown unit).
+    ``units``: issi -> unit of the officers in ``present`` (one missing: the unknown unit);
+    ``patrol_windows``: window seconds -> patrol seconds (time with at least one officer
+    present, :mod:`streams.domain.patrol`); ``patrol_today``: patrol seconds of the local day.
     """
 
     area: AreaDefinition
@@ -55,6 +57,8 @@ class AreaFacts:
     open_incidents: Mapping[str, int] = field(default_factory=dict)
     response_samples: Sequence[tuple[float, float]] = ()
     units: Mapping[str, str] = field(default_factory=dict)
+    patrol_windows: Mapping[int, float] = field(default_factory=dict)
+    patrol_today: float = 0.0
 
 
 def officers_present(facts: AreaFacts) -> dict[str, Any]:
@@ -78,7 +82,7 @@ def officers_present(facts: AreaFacts) -> dict[str, Any]:
 
 def dose_windows(facts: AreaFacts) -> dict[str, Any]:
     """Officer-minutes in each rolling window, in total and by role, mode, activity and unit
-    (each running sum rounded to 3 decimals as it grows)."""
+    (each running sum rounded to 3 decimals as it grows), and patrol-minutes beside them."""
     group: dict[str, Any] = {}
     for window, name in WINDOW_NAMES.items():
         by_role: dict[str, float] = {}
@@ -100,6 +104,7 @@ def dose_windows(facts: AreaFacts) -> dict[str, Any]:
             "by_mode": by_mode,
             "by_activity": by_activity,
             "by_unit": by_unit,
+            "patrol_minutes": round(facts.patrol_windows.get(window, 0.0) / 60.0, 3),
         }
     return group
 
@@ -238,7 +243,9 @@ def snapshot_value(
 ) -> dict[str, Any]:
     """The ``area.snapshots/1`` value of one area at ``now``."""
     area = facts.area
-    dose = any(facts.dose_windows.get(window) for window in WINDOW_NAMES)
+    dose = any(facts.dose_windows.get(window) for window in WINDOW_NAMES) or any(
+        facts.patrol_windows.values()
+    )
     visits = facts.visits_today.visits > 0 or facts.last_qualifying_end is not None
     demand = bool(
         any(facts.demand_windows.values()) or facts.open_incidents or facts.response_samples

@@ -44,6 +44,8 @@ AREA_METRICS = {
     "coverwatch_area_harm_24h": "gauge",
     "coverwatch_area_officers_present_by_unit": "gauge",
     "coverwatch_area_dose_window_by_unit_seconds": "gauge",
+    "coverwatch_area_patrol_window_seconds": "gauge",
+    "coverwatch_area_patrol_today_seconds": "gauge",
     "coverwatch_alerts_active": "gauge",
     "coverwatch_alert_events_total": "counter",
     "coverwatch_coverage_evaluation_seconds": "histogram",

@@ -61,7 +61,15 @@ from streams.domain.incidents import (
     apply_incident,
     attribute,
 )
-from streams.domain.ledger import daily_ledger, local_day
+from streams.domain.ledger import daily_ledger, day_bounds, local_day
+from streams.domain.patrol import (
+    MinuteKey,
+    Steps,
+    add_steps,
+    patrol_by_minute,
+    patrol_figures,
+    presence_steps,
+)
 from streams.domain.publication import visit_value
 from streams.domain.roster import decode_roster
 from streams.domain.snapshots import (
@@ -214,6 +222,7 @@ class Evening:
         default_factory=lambda: defaultdict(dict)
     )
     units: dict[str, str] = field(default_factory=dict)
+    patrol_steps: dict[MinuteKey, Steps] = field(default_factory=dict)
     dose_buckets: defaultdict[tuple[str, int, str], float] = field(
         default_factory=lambda: defaultdict(float)
     )
@@ -256,6 +265,7 @@ class Evening:
             elif isinstance(fact, DoseAccrued):
                 for (area_id, minute, *split), seconds in minute_buckets(fact).items():
                     self.dose_buckets[(area_id, minute, "|".join(split))] += seconds
+                add_steps(self.patrol_steps, presence_steps(fact))
             elif isinstance(fact, MembershipChanged) and fact.present:
                 self.present[fact.area_id][fact.issi] = (fact.role, fact.mode)
                 self.units[fact.issi] = fact.unit
@@ -292,6 +302,12 @@ class Evening:
     def area_facts(self, area: AreaDefinition, now: float) -> AreaFacts:
         """Everything held about ``area`` at ``now``, as ``streams.state`` would read it."""
         area_id = area.area_id
+        by_minute: dict[int, dict[str, float]] = {}
+        for (patrolled, minute), seconds in patrol_by_minute(self.patrol_steps).items():
+            by_minute.setdefault(minute, {})[patrolled] = seconds
+        windows, today = patrol_figures(
+            by_minute, now, RollingWindows, day_bounds(local_day(now, TIMEZONE), TIMEZONE)
+        )
         standing = [
             visit
             for visit in self.visits.values()
@@ -318,6 +334,8 @@ class Evening:
             open_incidents=self.open_incidents(area_id),
             response_samples=list(self.response_samples[area_id]),
             units={issi: self.units[issi] for issi in self.present[area_id]},
+            patrol_windows=windows.get(area_id, {}),
+            patrol_today=today.get(area_id, 0.0),
         )
 
     def judge(self, now: float) -> None:
@@ -351,6 +369,7 @@ class Evening:
             dose_today(facts),
             now,
             MONITORED_SINCE,
+            patrol_seconds=facts.patrol_today,
         )
         return snapshot_value(facts, self.statuses.get(area.area_id), ledger, now)
 

@@ -43,6 +43,7 @@ from streams.domain.scheduling import (
     view_due,
 )
 from streams.domain.snapshots import AreaFacts
+from streams.engines.coverage.patrol import PatrolMinutes
 from streams.engines.coverage.reading import (
     DEMAND_SOURCES,
     AreasRead,
@@ -144,6 +145,7 @@ class CoverageEngine:
         self._monitoring_began: float | None = None
         """On the event clock: when monitoring began (:func:`monitoring_start`)."""
         self._figures: Figures | None = None
+        self._patrol = PatrolMinutes()
         self._fingerprints: dict[str, KnownFingerprint] = {}
         self._viewed_at = 0.0
         """Wall time (monotonic) the views were last built."""
@@ -204,6 +206,7 @@ class CoverageEngine:
         self._evaluated.clear()
         self._statuses.clear()
         self._figures = None
+        self._patrol = PatrolMinutes()
         self._fingerprints.clear()
         self._judged_stored = None
 
@@ -280,7 +283,7 @@ class CoverageEngine:
         figures = self._figures
         if figures is not None and wall_now - figures.read_at >= FIGURES_REFRESH_S:
             figures = None
-        read = await read_areas(self.runtime, now, figures, wall_now)
+        read = await read_areas(self.runtime, now, figures, wall_now, self._patrol)
         self._figures = read.figures
         return read, await self._history(read, instants[0])
 

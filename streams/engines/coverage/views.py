@@ -65,6 +65,7 @@ def area_view(
         dose_today(facts),
         now,
         monitored_since,
+        patrol_seconds=facts.patrol_today,
     )
     return AreaView(facts, status, snapshot_value(facts, status, ledger, now))
 
@@ -207,6 +208,10 @@ def area_numbers(
         crimes_24h=demand["crimes_24h"]["total"],
         stop_searches_24h=demand["stop_searches_24h"]["total"],
         harm_24h=demand["harm_24h"],
+        patrol_windows={
+            name: snapshot["dose"][name]["patrol_minutes"] * 60.0 for name in WINDOW_NAMES.values()
+        },
+        patrol_today=facts.patrol_today,
         present_by_unit=unit_labels(snapshot["presence"]["by_unit"], metric_units, zeros=True),
         dose_windows_by_unit={
             (name, unit): minutes * 60.0
