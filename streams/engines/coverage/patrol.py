@@ -41,14 +41,7 @@ class PatrolMinutes:
             for minute, count in by_minute.items()
             if minute >= kept_from
         }
-        changed = sorted(
-            {
-                minute
-                for key, count in counts.items()
-                if self.counts.get(key) != count
-                for minute in (key[1],)
-            }
-        )
+        changed = sorted({key[1] for key, count in counts.items() if self.counts.get(key) != count})
         steps = await state.patrol_steps(partitions, changed)
         for minute in changed:
             self.by_minute.pop(minute, None)
