@@ -7,7 +7,7 @@ incident id is ever a label.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -73,6 +73,13 @@ class AreaNumbers:
     harm_24h: float
     reason: str | None = None
     """Why the state is ``unknown`` (``streams.domain.coverage.COVERAGE_REASONS``)."""
+    present_by_unit: Mapping[str, int] = field(default_factory=dict)
+    """Officers present by unit label (a configured unit or ``other``)."""
+    dose_windows_by_unit: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    """Officer-seconds by (window name, unit label)."""
+    patrol_windows: Mapping[str, float] = field(default_factory=dict)
+    """Patrol-seconds (time with at least one officer present) by window name."""
+    patrol_today: float = 0.0
 
 
 AreaNumbersSource = Callable[[], tuple[Iterable[AreaNumbers], Mapping[str, int]]]
@@ -519,6 +526,22 @@ _AREA_FAMILIES: tuple[tuple[str, str], ...] = (
     ("coverwatch_area_crimes_24h", "Recorded crimes in 24 h"),
     ("coverwatch_area_stop_searches_24h", "Stop-searches in 24 h"),
     ("coverwatch_area_harm_24h", "Harm-weighted demand in 24 h (days)"),
+    (
+        "coverwatch_area_officers_present_by_unit",
+        "Officers in the area now by unit (COVERWATCH_METRIC_UNITS by name, the rest as other)",
+    ),
+    (
+        "coverwatch_area_dose_window_by_unit_seconds",
+        "Officer-seconds in a rolling window by unit (as the officers present by unit)",
+    ),
+    (
+        "coverwatch_area_patrol_window_seconds",
+        "Patrol-seconds in a rolling window: time with at least one officer present",
+    ),
+    (
+        "coverwatch_area_patrol_today_seconds",
+        "Patrol-seconds today: time with at least one officer present",
+    ),
 )
 
 
@@ -549,7 +572,10 @@ def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, in
 
     Written out directly rather than through labelled gauges: with thousands of areas, gauge
     children and the client's exposition cost seconds per evaluation; this is one string join.
-    Label values are area ids (``[A-Za-z0-9_.:/-]``) and small enumerations: nothing to escape.
+    Label values are area ids (``[A-Za-z0-9_.:/-]``), small enumerations and units (those of
+    ``COVERWATCH_METRIC_UNITS``, which the settings refuse with a character to escape, and
+    ``other``): nothing to escape. Officers present by unit have explicit zeros for every
+    configured unit and ``other``; dose by unit has a series per unit label with dose.
     """
     lines: dict[str, list[str]] = {name: [] for name, _ in _AREA_FAMILIES}
     by_state: dict[tuple[str, str], int] = dict.fromkeys(_STATE_REASONS, 0)
@@ -594,6 +620,10 @@ def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
         crimes,
         searches,
         harm,
+        present_by_unit,
+        window_by_unit,
+        patrol_window,
+        patrol_today,
     ) = lines.values()
     key = f'area="{a.area_id}",kind="{a.kind}"'
     for role in ROLES:
@@ -624,3 +654,15 @@ def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
     crimes.append(f"{{{key}}} {_number(a.crimes_24h)}")
     searches.append(f"{{{key}}} {_number(a.stop_searches_24h)}")
     harm.append(f"{{{key}}} {_number(a.harm_24h)}")
+    present_by_unit.extend(
+        f'{{{key},unit="{unit}"}} {count}' for unit, count in sorted(a.present_by_unit.items())
+    )
+    window_by_unit.extend(
+        f'{{{key},window="{name}",unit="{unit}"}} {_number(seconds)}'
+        for (name, unit), seconds in sorted(a.dose_windows_by_unit.items())
+    )
+    patrol_window.extend(
+        f'{{{key},window="{name}"}} {_number(seconds)}'
+        for name, seconds in a.patrol_windows.items()
+    )
+    patrol_today.append(f"{{{key}}} {_number(a.patrol_today)}")

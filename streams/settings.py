@@ -10,10 +10,14 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ClockMode = Literal["wall", "event"]
+
+
+MAX_METRIC_UNITS: Final = 32
+"""The most units ``COVERWATCH_METRIC_UNITS`` may name (each multiplies the per-area series)."""
 
 
 class SettingsError(ValueError):
@@ -182,6 +186,12 @@ class Settings:
         "Views are shown with reason `ingest_lag` (and the ingest-lag alert fires) while the "
         "slowest pings partition's event time is more than this behind the clock",
     )
+    metric_units: str = _setting(
+        "COVERWATCH_METRIC_UNITS",
+        "",
+        "Roster units shown by name in the area metrics' `unit` label, comma separated (at most "
+        f"{MAX_METRIC_UNITS}); every other unit is counted as `other`",
+    )
 
     @classmethod
     def from_env(
@@ -254,6 +264,7 @@ class Settings:
             ),
         ]
         found.extend(message for ok, message in checks if not ok)
+        found.extend(unit_problems(self.metric_units))
         if not _zone_exists(self.timezone):
             found.append(f"COVERWATCH_TIMEZONE: unknown time zone {self.timezone!r}")
         return found
@@ -274,6 +285,28 @@ def parse_tokens(spec: str) -> dict[str, str]:
         name, _, token = item.partition("=")
         tokens[token.strip()] = name.strip()
     return tokens
+
+
+def parse_units(spec: str) -> frozenset[str]:
+    """``unit[,unit]``: the units the area metrics label by name."""
+    return frozenset(filter(None, (part.strip() for part in spec.split(","))))
+
+
+def unit_problems(spec: str) -> list[str]:
+    """A unit list too long for a bounded label, or with a unit a label value cannot hold as
+    written (the area exposition does not escape)."""
+    units = parse_units(spec)
+    found = []
+    if len(units) > MAX_METRIC_UNITS:
+        found.append(f"COVERWATCH_METRIC_UNITS: at most {MAX_METRIC_UNITS} units")
+    if any(_UNSAFE_LABEL.search(unit) or len(unit) > 128 for unit in units):
+        found.append(
+            'COVERWATCH_METRIC_UNITS: units are at most 128 characters without ", \\ or a '
+            "line break"
+        )
+    if "other" in units:
+        found.append("COVERWATCH_METRIC_UNITS: `other` is the label of every unit not listed")
+    return found
 
 
 def token_problems(settings: Settings) -> list[str]:
@@ -322,4 +355,5 @@ def _parse_float(raw: str) -> float:
 
 _PARSERS: dict[type, Callable[[str], Any]] = {str: str, int: _parse_int, float: _parse_float}
 _KEY_PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
+_UNSAFE_LABEL = re.compile(r'["\\\n\r]')
 _TOPIC_PREFIX = re.compile(r"[A-Za-z0-9_.-]*")

@@ -247,6 +247,18 @@ CONTROL_ROOM = (
         stack=True,
     ),
     Spec(
+        "timeseries",
+        "Officers in Impact Areas by unit",
+        (
+            (
+                area_sum("unit", "coverwatch_area_officers_present_by_unit", "unit", IMPACT),
+                "{{unit}}",
+            ),
+        ),
+        stack=True,
+        description="Units named in COVERWATCH_METRIC_UNITS; every other unit is `other`.",
+    ),
+    Spec(
         "bargauge",
         "Time since last qualifying visit",
         ((area("coverwatch_area_last_qualifying_visit_age_seconds", "", IMPACT), "{{area}}"),),
@@ -322,6 +334,57 @@ IMPACT_VS_COMPARISON = (
         width=6,
         thresholds=FIDELITY,
         description="Share of dose delivered as qualifying visits.",
+    ),
+    Spec(
+        "timeseries",
+        "Patrol today per area (time with at least one officer present)",
+        (
+            (
+                area_sum("area, kind", "coverwatch_area_patrol_today_seconds", "", KINDS),
+                "{{area}} ({{kind}})",
+            ),
+        ),
+        unit="s",
+    ),
+    Spec(
+        "timeseries",
+        "Officer-seconds and patrol-seconds in the last hour by kind",
+        (
+            (
+                area_sum(
+                    "kind", "coverwatch_area_dose_window_seconds", "window", f'{KINDS}, window="1h"'
+                ),
+                "officer ({{kind}})",
+            ),
+            (
+                area_sum(
+                    "kind",
+                    "coverwatch_area_patrol_window_seconds",
+                    "window",
+                    f'{KINDS}, window="1h"',
+                ),
+                "patrol ({{kind}})",
+            ),
+        ),
+        unit="s",
+        description="Two officers together for 10 min: 1200 officer-s, 600 patrol-s.",
+    ),
+    Spec(
+        "timeseries",
+        "Dose in the last hour by unit and kind",
+        (
+            (
+                area_sum(
+                    "kind, unit",
+                    "coverwatch_area_dose_window_by_unit_seconds",
+                    "window,unit",
+                    f'{KINDS}, window="1h"',
+                ),
+                "{{unit}} ({{kind}})",
+            ),
+        ),
+        unit="s",
+        description="Units named in COVERWATCH_METRIC_UNITS; every other unit is `other`.",
     ),
     Spec(
         "timeseries",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from streams.domain.dose import dose_split
+from streams.domain.dose import visit_split
 
 PART_FIELDS = (
     "area",
@@ -40,7 +40,8 @@ PART_FIELDS = (
     "end",
 )
 """What a part holds, in order, ``|``-separated; flags are ``1`` or ``0``; ``inferred`` is there
-only for an inferred visit (so role to it is the visit's dose split, :func:`dose_split`)."""
+only for an inferred visit (so role to it is the visit's split,
+:func:`~streams.domain.dose.visit_split`)."""
 
 
 def visit_part(value: Mapping[str, Any]) -> str:
@@ -51,7 +52,7 @@ def visit_part(value: Mapping[str, Any]) -> str:
             str(value["area_id"]),
             "0" if value["status"] == "retracted" else "1",
             "1" if value["drive_through"] else "0",
-            dose_split(
+            visit_split(
                 str(value["role"]),
                 str(value["mode"]),
                 str(value["activity"]),

@@ -18,7 +18,8 @@ been read when its batch was processed:
   guess (a radio is not unknown because its first roster record was sent after it went out).
 
 :func:`context_at` puts both together into the :class:`~streams.domain.tracks.FixContext` a fix
-is stepped with.
+is stepped with, the officer's role and unit included: a roster change of role or unit applies
+to the fixes from its ``ts`` on, as any other field of the entry.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any, Final
 from streams.domain.incidents import IncidentState
 from streams.domain.records import record
 from streams.domain.roster import UNKNOWN_OFFICER_ROLE
-from streams.domain.tracks import FixContext
+from streams.domain.tracks import UNKNOWN_UNIT, FixContext
 
 ROSTER_VERSIONS_KEPT: Final = 8
 """Roster versions kept per radio (the latest by ``ts``)."""
@@ -173,8 +174,11 @@ def context_at(
         return None, FixContext(role=UNKNOWN_OFFICER_ROLE, device="handheld")
     entry = version.entry
     callsign = entry["callsign"]
+    unit = entry.get("unit") or UNKNOWN_UNIT
     if not callsign:
-        return entry, FixContext(role=entry["role"], device=entry["device"], callsign=callsign)
+        return entry, FixContext(
+            role=entry["role"], device=entry["device"], callsign=callsign, unit=unit
+        )
     assigned = assignments.get(callsign, ())
     marks = stop_searches.get(callsign, ())
     return entry, FixContext(
@@ -184,6 +188,7 @@ def context_at(
         assigned_areas=areas_at(assigned, ts),
         incident_categories=incident_categories_at(assigned, ts) if assigned else (),
         stop_searches=stop_searches_near(marks, ts, horizon_s) if marks else frozenset(),
+        unit=unit,
     )
 
 

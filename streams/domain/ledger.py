@@ -62,6 +62,8 @@ class DailyLedger:
     fidelity_due: int
     inferred_seconds: float = 0.0
     """The part of ``dose_seconds`` from inferred visits."""
+    patrol_seconds: float = 0.0
+    """Seconds of the day with at least one officer present (:mod:`streams.domain.patrol`)."""
 
 
 def local_day(ts: float, timezone: str) -> str:
@@ -150,13 +152,14 @@ def daily_ledger(
     now: float,
     monitored_since: float | None = None,
     inferred_seconds: float = 0.0,
+    patrol_seconds: float = 0.0,
 ) -> DailyLedger:
     """The ledger of ``day`` at ``now`` from the day's visits and dose.
 
     ``qualifying_visits`` are the ``(start, end)`` of the qualifying visits that touch the day
     (one in progress with ``end = now``); those ending within the day by ``now`` are counted.
-    ``drive_throughs``, ``dose_seconds`` and ``inferred_seconds`` (the part of the dose from
-    inferred visits) are the day's totals, passed through. Before
+    ``drive_throughs``, ``dose_seconds``, ``inferred_seconds`` (the part of the dose from
+    inferred visits) and ``patrol_seconds`` are the day's totals, passed through. Before
     ``monitored_since`` nothing was watched: no window is due and no gap is counted there.
     """
     day_start, day_end = day_bounds(day, policy.timezone)
@@ -175,6 +178,7 @@ def daily_ledger(
         fidelity_met=met,
         fidelity_due=due,
         inferred_seconds=inferred_seconds,
+        patrol_seconds=patrol_seconds,
     )
 
 
@@ -184,7 +188,8 @@ def ledger_value(ledger: DailyLedger) -> dict[str, object]:
     It fits a state group of ``area.snapshots`` (e.g. ``coverage.ledger``). Dose is given in
     total, by role, by mode, by activity, by evidence (``observed``, ``inferred``: from
     inferred visits; the total and other splits include both) and split
-    ``role -> mode -> activity``.
+    ``role -> mode -> activity``; patrol seconds (time with at least one officer present)
+    beside it.
     """
     by_role: dict[str, float] = {}
     by_mode: dict[str, float] = {}
@@ -212,6 +217,7 @@ def ledger_value(ledger: DailyLedger) -> dict[str, object]:
             },
             "split": split,
         },
+        "patrol_seconds": round(ledger.patrol_seconds, 3),
         "longest_gap_s": ledger.longest_gap_s,
         "fidelity": {
             "met": ledger.fidelity_met,

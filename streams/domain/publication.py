@@ -60,4 +60,5 @@ def visit_value(key: bytes, visit: Visit) -> dict[str, object]:
         "incident_category": visit.incident_category,
         "stop_search": visit.stop_search,
         "inferred": visit.inferred,
+        "unit": visit.unit,
     }

@@ -102,15 +102,17 @@ def facts_fingerprint(facts: AreaFacts) -> tuple[object, ...]:
     """What changes when an area's coverage or snapshot can change, other than the clock."""
     return (
         tuple(sorted(facts.present.items())),
+        tuple(sorted(facts.units.items())),
         facts.last_qualifying_end,
         facts.visits_today.visits,
         tuple(sorted(facts.open_incidents.items())),
         round(sum(facts.dose_windows.get(900, {}).values()), 1),
+        round(facts.patrol_windows.get(900, 0.0), 1),
         round(sum(sum(totals.values()) for totals in facts.demand_windows.values()), 3),
     )
 
 
-UNTOUCHED_FINGERPRINT: tuple[object, ...] = ((), None, 0, (), 0.0, 0.0)
+UNTOUCHED_FINGERPRINT: tuple[object, ...] = ((), (), None, 0, (), 0.0, 0.0, 0.0)
 """:func:`facts_fingerprint` of an area with no presence or demand state at all (most of a
 large pack, most of the time): the evaluator skips building such an area's facts unless it is
 due again."""

@@ -17,9 +17,10 @@ from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import CoverageStatus
 from streams.domain.dayvisits import DayVisits
 from streams.domain.demand import DAY_S, HOUR_S, response_time_stats
-from streams.domain.dose import RollingWindows, parse_split
+from streams.domain.dose import RollingWindows, parse_split, parse_visit_split
 from streams.domain.ledger import DailyLedger, DoseKey, ledger_value
 from streams.domain.timefmt import format_ts
+from streams.domain.tracks import UNKNOWN_UNIT
 
 WINDOW_NAMES: Final[dict[int, str]] = {
     RollingWindows.MINUTES_15: "15m",
@@ -36,11 +37,15 @@ class AreaFacts:
     """Everything the service holds about one area at one moment (raw, merged over partitions).
 
     ``present``: issi -> (role, mode); ``dose_windows``: window seconds -> split
-    ("role|mode|activity", "...|inferred" for inferred dose) -> officer-seconds; ``dose_total``:
-    split -> officer-seconds ever;
+    ("role|mode|activity|unit", "...|inferred" for inferred dose,
+    :func:`~streams.domain.dose.dose_split`) -> officer-seconds; ``dose_total``: split ->
+    officer-seconds ever (a split stored before units were kept has no unit: the unknown unit);
     ``visits_today``: today's visits, summarised;
     ``demand_windows``: window seconds -> "measure|label" -> total; ``open_incidents``: grade ->
-    count; ``response_samples``: (arrival ts, seconds from opened to first arrival).
+    count; ``response_samples``: (arrival ts, seconds from opened to first arrival);
+    ``units``: issi -> unit of the officers in ``present`` (one missing: the unknown unit);
+    ``patrol_windows``: window seconds -> patrol seconds (time with at least one officer
+    present, :mod:`streams.domain.patrol`); ``patrol_today``: patrol seconds of the local day.
     """
 
     area: AreaDefinition
@@ -52,62 +57,104 @@ class AreaFacts:
     demand_windows: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     open_incidents: Mapping[str, int] = field(default_factory=dict)
     response_samples: Sequence[tuple[float, float]] = ()
+    units: Mapping[str, str] = field(default_factory=dict)
+    patrol_windows: Mapping[int, float] = field(default_factory=dict)
+    patrol_today: float = 0.0
 
 
 def officers_present(facts: AreaFacts) -> dict[str, Any]:
-    """Officers in the area now: total, by role and by mode."""
+    """Officers in the area now: total, by role, by mode and by unit."""
     by_role: dict[str, int] = {}
     by_mode: dict[str, int] = {"foot": 0, "vehicle": 0}
-    for role, mode in facts.present.values():
+    by_unit: dict[str, int] = {}
+    units = facts.units
+    for issi, (role, mode) in facts.present.items():
         by_role[role] = by_role.get(role, 0) + 1
         by_mode[mode] = by_mode.get(mode, 0) + 1
-    return {"officers_present": len(facts.present), "by_role": by_role, "by_mode": by_mode}
+        unit = units.get(issi, UNKNOWN_UNIT)
+        by_unit[unit] = by_unit.get(unit, 0) + 1
+    return {
+        "officers_present": len(facts.present),
+        "by_role": by_role,
+        "by_mode": by_mode,
+        "by_unit": by_unit,
+    }
 
 
 def dose_windows(facts: AreaFacts) -> dict[str, Any]:
-    """Officer-minutes in each rolling window, in total and by role, mode, activity and
+    """Officer-minutes in each rolling window, in total and by role, mode, activity, unit and
     evidence (``observed``: fixes inside; ``inferred``: inferred visits), each running sum
-    rounded to 3 decimals as it grows. The total and every other split include inferred dose."""
+    rounded to 3 decimals as it grows, and patrol-minutes beside them. The total and every
+    other split include inferred dose."""
     group: dict[str, Any] = {}
     for window, name in WINDOW_NAMES.items():
         by_role: dict[str, float] = {}
         by_mode: dict[str, float] = {}
         by_activity: dict[str, float] = {}
+        by_unit: dict[str, float] = {}
         by_evidence: dict[str, float] = {}
         total = 0.0
         for split, seconds in facts.dose_windows.get(window, {}).items():
-            role, mode, activity, inferred = _split(split)
+            role, mode, activity, unit, inferred = _split(split)
             evidence = "inferred" if inferred else "observed"
             minutes = seconds / 60.0
             total += minutes
             by_role[role] = round(by_role.get(role, 0.0) + minutes, 3)
             by_mode[mode] = round(by_mode.get(mode, 0.0) + minutes, 3)
             by_activity[activity] = round(by_activity.get(activity, 0.0) + minutes, 3)
+            by_unit[unit] = round(by_unit.get(unit, 0.0) + minutes, 3)
             by_evidence[evidence] = round(by_evidence.get(evidence, 0.0) + minutes, 3)
         group[name] = {
             "minutes": round(max(total, 0.0), 3),
             "by_role": by_role,
             "by_mode": by_mode,
             "by_activity": by_activity,
+            "by_unit": by_unit,
             "by_evidence": by_evidence,
+            "patrol_minutes": round(facts.patrol_windows.get(window, 0.0) / 60.0, 3),
         }
     return group
 
 
-@lru_cache(maxsize=1024)
-def _split(split: str) -> tuple[str, str, str, bool]:
-    """``"role|mode|activity[|inferred]"`` taken apart (a handful of distinct splits, each seen
-    often)."""
+@lru_cache(maxsize=4096)
+def _split(split: str) -> tuple[str, str, str, str, bool]:
+    """A window split ``"role|mode|activity|unit[|inferred]"`` taken apart (a handful of
+    distinct splits, each seen often; :func:`~streams.domain.dose.parse_split`)."""
     return parse_split(split)
 
 
+@lru_cache(maxsize=1024)
+def _visit_split(split: str) -> tuple[str, str, str, bool]:
+    """A day-visit split ``"role|mode|activity[|inferred]"`` taken apart
+    (:func:`~streams.domain.dose.parse_visit_split`)."""
+    return parse_visit_split(split)
+
+
 def dose_by_key(splits: Mapping[str, float]) -> dict[DoseKey, float]:
-    """Seconds by split merged by (role, mode, activity), inferred dose included."""
+    """Seconds by window split merged by (role, mode, activity): over units, inferred dose
+    included."""
     merged: dict[DoseKey, float] = {}
     for split, seconds in splits.items():
         key = cast(DoseKey, _split(split)[:3])
         merged[key] = merged.get(key, 0.0) + seconds
     return merged
+
+
+def visit_dose_by_key(splits: Mapping[str, float]) -> dict[DoseKey, float]:
+    """Seconds by day-visit split merged by (role, mode, activity), inferred visits included."""
+    merged: dict[DoseKey, float] = {}
+    for split, seconds in splits.items():
+        key = cast(DoseKey, _visit_split(split)[:3])
+        merged[key] = merged.get(key, 0.0) + seconds
+    return merged
+
+
+@lru_cache(maxsize=4096)
+def present_value(value: str) -> tuple[str, str, str]:
+    """Who is present, as stored per officer: ``"role|mode|unit"`` taken apart; one stored
+    before units were kept (``"role|mode"``) has the unknown unit."""
+    role, mode, *unit = value.split("|", 2)
+    return role, mode, unit[0] if unit else UNKNOWN_UNIT
 
 
 def visit_times(value: Mapping[str, Any]) -> tuple[float, float | None]:
@@ -128,12 +175,13 @@ def qualifying_visits(facts: AreaFacts, now: float) -> list[tuple[float, float]]
 def dose_today(facts: AreaFacts) -> dict[DoseKey, float]:
     """Seconds of today's visits (not retracted) by (role, mode, activity), inferred visits
     included: the ledger's dose."""
-    return dose_by_key(facts.visits_today.dose())
+    return visit_dose_by_key(facts.visits_today.dose())
 
 
 def inferred_today(facts: AreaFacts) -> float:
     """Seconds of today's inferred visits (not retracted): the ledger's inferred dose."""
-    return sum(seconds for split, seconds in facts.visits_today.dose().items() if _split(split)[3])
+    dose = facts.visits_today.dose()
+    return sum(seconds for split, seconds in dose.items() if _visit_split(split)[3])
 
 
 def drive_throughs_today(facts: AreaFacts) -> int:
@@ -214,7 +262,9 @@ def snapshot_value(
 ) -> dict[str, Any]:
     """The ``area.snapshots/1`` value of one area at ``now``."""
     area = facts.area
-    dose = any(facts.dose_windows.get(window) for window in WINDOW_NAMES)
+    dose = any(facts.dose_windows.get(window) for window in WINDOW_NAMES) or any(
+        facts.patrol_windows.values()
+    )
     visits = facts.visits_today.visits > 0 or facts.last_qualifying_end is not None
     demand = bool(
         any(facts.demand_windows.values()) or facts.open_incidents or facts.response_samples

@@ -167,6 +167,7 @@ class _LastFix:
             "committed": bool(self.context.assigned_areas),
             "areas": sorted(self.location.inside),
             "stuck": self.stuck,
+            "unit": self.context.unit,
         }
 
 

@@ -186,8 +186,25 @@ CLOCK = KeyFamily(
     "clock agent",
 )
 
-PRESENT = KeyFamily(PINGS_SLOT, "present", "hash", '"area_id|issi" -> "role|mode"', PRESENCE)
+PRESENT = KeyFamily(PINGS_SLOT, "present", "hash", '"area_id|issi" -> "role|mode|unit"', PRESENCE)
 DOSE = _windowed(PINGS_SLOT, "dose", "officer-seconds", PRESENCE)
+PATROL_KEPT = "2 days (``PATROL_KEPT_S``, EXPIRE on every write)"
+PATROL_STEPS = KeyFamily(
+    PINGS_SLOT,
+    "patrol:m:<minute>",
+    "hash",
+    '"area_id|offset ms" -> change in officers present there (``streams.domain.patrol``)',
+    PRESENCE,
+    PATROL_KEPT,
+)
+PATROL_TOUCHED = KeyFamily(
+    PINGS_SLOT,
+    "patrol:touched",
+    "hash",
+    "minute -> writes of its patrol steps (the leader reads again the minutes that changed)",
+    PRESENCE,
+    "fields of minutes older than 2 days are taken out by the coverage leader",
+)
 VISITS = KeyFamily(
     PINGS_SLOT,
     "visits:<day>",
@@ -450,6 +467,8 @@ LAYOUT: tuple[KeyFamily, ...] = (
     CLOCK,
     PRESENT,
     *DOSE.families,
+    PATROL_STEPS,
+    PATROL_TOUCHED,
     VISITS,
     VISIT_PARTS,
     VISIT_DAY,

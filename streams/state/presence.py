@@ -16,12 +16,15 @@ from streams.domain.dayvisits import DayVisits, add_summary_field, visit_part
 from streams.domain.dose import RollingWindows, dose_split, minute_buckets
 from streams.domain.fixes import Fix
 from streams.domain.judging import VisitHistory
+from streams.domain.patrol import MinuteKey, Steps, add_steps, presence_steps
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, Visit, VisitRecorded
 from streams.state import keys as layout
 from streams.state.changes import Changes, window_sums
 from streams.state.store import Store
 
 VISIT_DAYS_KEPT = 3
+PATROL_KEPT_S = 2 * 86400
+"""How long a minute's patrol steps are kept (longer than the 24 h window and a local day)."""
 QUALIFYING_ENDS_KEPT_S = 2 * 86400.0
 """How far before an area's latest qualifying visit end the earlier ends are kept (for coverage
 judged at a watermark behind the latest)."""
@@ -114,19 +117,23 @@ class PresenceState(Store):
         dose = layout.DOSE.of(slot)
         changes.win_expire(dose, now, DOSE_WINDOWS)
         dose_buckets: dict[tuple[int, str], float] = {}
+        patrol: dict[MinuteKey, Steps] = {}
         for fact in facts:
             if isinstance(fact, MembershipChanged):
                 field_name = f"{fact.area_id}|{fact.issi}"
                 if fact.present:
-                    changes.hset(layout.PRESENT.of(slot), field_name, f"{fact.role}|{fact.mode}")
+                    changes.hset(
+                        layout.PRESENT.of(slot), field_name, f"{fact.role}|{fact.mode}|{fact.unit}"
+                    )
                 else:
                     changes.hdel(layout.PRESENT.of(slot), field_name)
             elif isinstance(fact, DoseAccrued):
                 split = f"{fact.area_id}|" + dose_split(
-                    fact.role, fact.mode, fact.activity, fact.inferred
+                    fact.role, fact.mode, fact.activity, fact.unit, fact.inferred
                 )
                 for (_, minute, *_rest), seconds in minute_buckets(fact).items():
                     dose_buckets[(minute, split)] = dose_buckets.get((minute, split), 0.0) + seconds
+                add_steps(patrol, presence_steps(fact))
             elif isinstance(fact, VisitRecorded):
                 self._record_visit_times(changes, slot, fact.visit)
         changes.win_add(
@@ -134,6 +141,7 @@ class PresenceState(Store):
             ((minute, split, seconds) for (minute, split), seconds in dose_buckets.items()),
             DOSE_WINDOWS,
         )
+        self._record_patrol(changes, slot, patrol)
         self._record_visits(changes, slot, visit_values)
         self._record_fixes(changes, slot, tracks, last_fixes)
         if progress is not None:
@@ -144,6 +152,20 @@ class PresenceState(Store):
             key = layout.REPORTING.of(slot, minute)
             changes.sadd_all(key, radios)
             changes.expire(key, REPORTING_KEPT_S)
+
+    @staticmethod
+    def _record_patrol(changes: Changes, slot: str, patrol: Mapping[MinuteKey, Steps]) -> None:
+        """The patrol steps of the batch, added to their minutes' hashes, and each minute
+        touched counted (for the leader to read it again)."""
+        minutes: set[int] = set()
+        for (area_id, minute), steps in patrol.items():
+            key = layout.PATROL_STEPS.of(slot, minute)
+            for offset, delta in steps.items():
+                changes.hincrby(key, f"{area_id}|{offset}", delta)
+            minutes.add(minute)
+        for minute in sorted(minutes):
+            changes.expire(layout.PATROL_STEPS.of(slot, minute), PATROL_KEPT_S)
+            changes.hincrby(layout.PATROL_TOUCHED.of(slot), str(minute), 1)
 
     @staticmethod
     def _record_visits(
@@ -282,6 +304,50 @@ class PresenceState(Store):
             )
         return visits
 
+    async def patrol_touched(self, partitions: int) -> list[dict[int, int]]:
+        """Each ``airwave.pings`` partition's minutes with patrol steps and how many writes each
+        had (a minute whose count changed has new steps). One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                pipe.hgetall(layout.PATROL_TOUCHED.of(self.pings_slice(partition)))
+            replies = await pipe.execute()
+        self.metrics.round_trip("patrol_touched")
+        return [{int(minute): int(count) for minute, count in reply.items()} for reply in replies]
+
+    async def patrol_steps(
+        self, partitions: int, minutes: Sequence[int]
+    ) -> dict[MinuteKey, dict[int, int]]:
+        """The patrol steps of ``minutes``, summed over every ``airwave.pings`` partition, by
+        (area, minute). One round trip, if any."""
+        steps: dict[MinuteKey, Steps] = {}
+        if not minutes:
+            return steps
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(partitions):
+                slot = self.pings_slice(partition)
+                for minute in minutes:
+                    pipe.hgetall(layout.PATROL_STEPS.of(slot, minute))
+            replies = await pipe.execute()
+        self.metrics.round_trip("patrol_steps")
+        for index, reply in enumerate(replies):
+            minute = minutes[index % len(minutes)]
+            for name, delta in reply.items():
+                area_id, _, offset = name.decode().rpartition("|")
+                add_steps(steps, {(area_id, minute): {int(offset): int(delta)}})
+        return steps
+
+    async def forget_patrol_minutes(self, partitions: int, before: int) -> None:
+        """Take the minutes before ``before`` out of every partition's touched counts (their
+        steps expire on their own)."""
+        touched = await self.patrol_touched(partitions)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, counts in enumerate(touched):
+                old = [str(minute) for minute in counts if minute < before]
+                if old:
+                    pipe.hdel(layout.PATROL_TOUCHED.of(self.pings_slice(partition)), *old)
+            await pipe.execute()
+        self.metrics.round_trip("patrol_touched")
+
     def forget_radios(self, changes: Changes, partition: int, issis: Iterable[str]) -> None:
         """Drop radios from one partition's presence state: their tracks and latest fixes (the
         radios' presence and visits were withdrawn and closed before)."""
@@ -343,15 +409,21 @@ class PresenceView:
     """Presence state merged over partitions, as raw numbers for the domain to shape."""
 
     present: dict[str, dict[str, str]] = field(default_factory=dict)
-    """area_id -> issi -> "role|mode"."""
+    """area_id -> issi -> "role|mode|unit" ("role|mode" as stored before units were kept)."""
     dose_windows: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
-    """window seconds -> area_id -> "role|mode|activity[|inferred]" -> officer-seconds."""
+    """window seconds -> area_id -> "role|mode|activity|unit[|inferred]" -> officer-seconds (a
+    split stored before units were kept has no unit: :func:`~streams.domain.dose.parse_split`)."""
     last_qualifying_end: dict[str, float] = field(default_factory=dict)
     feed_last_fix: float | None = None
     dose_total: dict[str, dict[str, float]] = field(default_factory=dict)
-    """area_id -> "role|mode|activity[|inferred]" -> officer-seconds since the service began."""
+    """area_id -> "role|mode|activity|unit[|inferred]" -> officer-seconds since the service
+    began."""
     visits: dict[str, DayVisits] = field(default_factory=dict)
     """area_id -> the visits of the days read, summarised."""
+    patrol_windows: dict[str, dict[int, float]] = field(default_factory=dict)
+    """area_id -> window seconds -> patrol seconds (filled by the coverage leader's reader)."""
+    patrol_today: dict[str, float] = field(default_factory=dict)
+    """area_id -> patrol seconds of the local day read."""
 
     def add(
         self,

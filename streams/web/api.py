@@ -25,7 +25,7 @@ from streams.domain.ledger import daily_ledger
 from streams.domain.publication import pseudonym
 from streams.domain.snapshots import AreaFacts, snapshot_value, visit_times
 from streams.domain.timefmt import format_ts, local_day
-from streams.domain.tracks import shown_health
+from streams.domain.tracks import UNKNOWN_UNIT, shown_health
 from streams.engines.runtime import Runtime
 from streams.web.auth import CALLER_KEY, audited_path, error, supervisor
 
@@ -236,6 +236,7 @@ def _officer(key: bytes, issi: str, fix: Mapping[str, Any], health: str) -> dict
         "ts": format_ts(fix["ts"]),
         "committed": bool(fix.get("committed")),
         "health": health,
+        "unit": fix.get("unit", UNKNOWN_UNIT),
     }
 
 

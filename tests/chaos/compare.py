@@ -9,8 +9,9 @@ What is compared, and how
 - visits: every visit id with its start, end, seconds, activity and status at its highest
   revision on ``presence.visits``;
 - dose: officer-seconds since the start and in every window, per area and split
-  (``area|role|mode|activity``), summed over partitions; equal within float rounding
-  (:data:`ABS_TOL`);
+  (``area|role|mode|activity|unit[|inferred]``), summed over partitions; equal within float
+  rounding (:data:`ABS_TOL`); and patrol-seconds per area and minute (``patrol|area|minute``),
+  measured from the patrol steps of every partition together (:mod:`streams.domain.patrol`);
 - coverage: every area's stored status (state, why it is unknown, severity, since when, its
   limit, its active alert), without ``elapsed_s``: the gap's age at the status's last
   evaluation, which an unchanged area gets only every 30 s of wall time (the gap start it is
@@ -39,6 +40,7 @@ from typing import Any, Final
 import orjson
 
 from streams import topics
+from streams.domain.patrol import MinuteKey, Steps, add_steps, patrol_by_minute
 from streams.state import window_sums
 
 ABS_TOL: Final = 1e-6
@@ -77,6 +79,9 @@ class RedisFigures:
     coverage: Mapping[str, str]
     incidents: Mapping[str, str]
     clock: str | None
+    patrol: Sequence[tuple[int, Mapping[str, str]]] = ()
+    """(minute, patrol steps ``area|offset`` -> delta) per ``airwave.pings`` partition's
+    minute."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,7 @@ def final_state(
         records[topic] = by_identity
     return FinalState(
         visits=_final_visits(outputs.get(topics.VISITS, ())),
-        dose=_window_figures(figures.dose, DOSE_WINDOWS),
+        dose={**_window_figures(figures.dose, DOSE_WINDOWS), **_patrol_figures(figures.patrol)},
         coverage={area: _judged(orjson.loads(blob)) for area, blob in figures.coverage.items()},
         alert_ids=frozenset(str(v["alert_id"]) for v in outputs.get(topics.ALERTS, ())),
         incidents={i: orjson.loads(blob) for i, blob in figures.incidents.items()},
@@ -205,6 +210,19 @@ def _window_figures(
             key = f"{window}|{name}"
             summed[key] = summed.get(key, 0.0) + amount
     return summed
+
+
+def _patrol_figures(minutes: Sequence[tuple[int, Mapping[str, str]]]) -> dict[str, float]:
+    """Patrol-seconds per area and minute, from the steps of every partition together."""
+    steps: dict[MinuteKey, Steps] = {}
+    for minute, fields in minutes:
+        for name, delta in fields.items():
+            area_id, _, offset = name.rpartition("|")
+            add_steps(steps, {(area_id, minute): {int(offset): int(delta)}})
+    return {
+        f"patrol|{area_id}|{minute}": seconds
+        for (area_id, minute), seconds in patrol_by_minute(steps).items()
+    }
 
 
 def _open_counts(partitions: Sequence[Mapping[str, str]]) -> dict[str, float]:

@@ -415,10 +415,21 @@ def read_figures(run: Run) -> RedisFigures:
         incidents: dict[str, str] = {}
         for p in range(INCIDENT_PARTITIONS):
             incidents.update(text(client.hgetall(slot(topics.INCIDENTS, p) + ":incidents")))
+        patrol = [
+            (int(key.decode().rsplit(":", 1)[1]), text(client.hgetall(key)))
+            for p in range(PINGS_PARTITIONS)
+            for key in client.scan_iter(match=slot(topics.PINGS, p) + ":patrol:m:*", count=1000)
+        ]
         coverage = text(client.hgetall(f"{prefix}:{{coverage}}:status"))
         clock = client.get(f"{prefix}:{{clock}}:watermark")
     return RedisFigures(
-        dose, demand, open_incidents, coverage, incidents, None if clock is None else clock.decode()
+        dose,
+        demand,
+        open_incidents,
+        coverage,
+        incidents,
+        None if clock is None else clock.decode(),
+        patrol,
     )
 
 

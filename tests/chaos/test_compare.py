@@ -4,6 +4,7 @@ the recorded days and the malformed messages."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -117,6 +118,24 @@ def test_dose_is_equal_within_float_rounding_only() -> None:
     (line,) = diff(base, other)
     assert line.startswith("dose: 5 of 5 figures differ")
     assert "total|a|r|m|p 120.5s->120.51s" in line
+
+
+def test_patrol_is_measured_over_every_partitions_steps_together() -> None:
+    minute = 29_920_000
+    two_partitions = [
+        (minute, {"a|0": "1", "a|60000": "-1"}),
+        (minute, {"a|0": "1", "a|60000": "-1"}),
+    ]
+    split_otherwise = [(minute, {"a|0": "2", "a|30000": "-1", "a|60000": "-1"})]
+    shorter = [(minute, {"a|0": "1", "a|30000": "-1"})]
+
+    def with_patrol(patrol: list[tuple[int, dict[str, str]]]) -> FinalState:
+        return state(redis=replace(figures(), patrol=patrol))
+
+    assert with_patrol(two_partitions).dose[f"patrol|a|{minute}"] == 60.0
+    assert diff(with_patrol(two_partitions), with_patrol(split_otherwise)) == []
+    (line,) = diff(with_patrol(two_partitions), with_patrol(shorter))
+    assert f"patrol|a|{minute} 60s->30s" in line
 
 
 def test_a_missing_alert_and_another_coverage_state_are_reported() -> None:

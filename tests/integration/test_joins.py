@@ -95,7 +95,7 @@ def dose_by_activity(client: redis.Redis, prefix: str, area_id: str) -> dict[str
     found: dict[str, float] = {}
     for key in client.keys(f"{prefix}:{{airwave.pings.*}}:dose:total"):
         for field, seconds in client.hgetall(key).items():
-            area, _, _, activity = field.decode().split("|")
+            area, _, _, activity, *_ = field.decode().split("|")
             if area == area_id:
                 found[activity] = found.get(activity, 0.0) + float(seconds)
     return found
@@ -188,17 +188,23 @@ def test_a_roster_change_read_ahead_applies_from_its_time(event_worker: RunningW
     def send(topic: str, messages: list[tuple[bytes, bytes]]) -> None:
         run(produce(settings.kafka_bootstrap, settings.topic(topic), messages))
 
-    def dose_by_role(area_id: str) -> dict[str, float]:
+    def dose_by(area_id: str, part: int) -> dict[str, float]:
+        """Dose totals by one part of the split (1: role, 4: unit)."""
         found: dict[str, float] = {}
         for key in client.keys(f"{prefix}:{{airwave.pings.*}}:dose:total"):
             for field, seconds in client.hgetall(key).items():
-                area, role, _, _ = field.decode().split("|")
-                if area == area_id:
-                    found[role] = found.get(role, 0.0) + float(seconds)
+                split = field.decode().split("|")
+                if split[0] == area_id:
+                    found[split[part]] = found.get(split[part], 0.0) + float(seconds)
         return found
 
+    def dose_by_role(area_id: str) -> dict[str, float]:
+        return dose_by(area_id, 1)
+
     later = orjson.loads(roster("3300003", "KC")[1])
-    later.update(role="roads", ts=(first + timedelta(seconds=change_s)).isoformat())
+    later.update(
+        role="roads", unit="Roads Policing", ts=(first + timedelta(seconds=change_s)).isoformat()
+    )
     send("areas.definitions", [(b"ia-c", orjson.dumps(square("ia-c", 52.52)))])
     send("resources.roster", [roster("3300003", "KC"), (b"3300003", orjson.dumps(later))])
     wait_for(
@@ -214,6 +220,9 @@ def test_a_roster_change_read_ahead_applies_from_its_time(event_worker: RunningW
     by_role = dose_by_role("ia-c")
     assert by_role["response"] == pytest.approx(change_s, abs=2 * STEP_S)
     assert by_role["roads"] == pytest.approx((FIXES - 1) * STEP_S - change_s, abs=2 * STEP_S)
+    by_unit = dose_by("ia-c", 4)
+    assert by_unit["Central"] == by_role["response"]
+    assert by_unit["Roads Policing"] == by_role["roads"]
 
 
 def test_cad_read_behind_the_pings_within_the_lateness_is_revised_to_the_same_dose(

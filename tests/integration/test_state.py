@@ -18,6 +18,7 @@ from streams.domain.judging import VisitHistory
 from streams.domain.tracks import DoseAccrued, Visit, VisitRecorded
 from streams.domain.windows import in_window
 from streams.engines.coverage import read_areas
+from streams.engines.coverage.patrol import PatrolMinutes
 from streams.engines.runtime import Runtime
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -207,7 +208,15 @@ async def test_inferred_visits_and_dose_are_kept_apart_and_left_out_of_coverage(
     dose = [
         DoseAccrued("ia-01", 9_000.0, 9_045.0, "response", "vehicle", "proactive", 45.0),
         DoseAccrued(
-            "ia-01", 9_100.0, 9_111.5, "response", "vehicle", "proactive", 11.5, inferred=True
+            "ia-01",
+            9_100.0,
+            9_111.5,
+            "response",
+            "vehicle",
+            "proactive",
+            11.5,
+            inferred=True,
+            unit="East Response",
         ),
     ]
     facts = [*dose, inferred_visit_recorded()]
@@ -221,9 +230,10 @@ async def test_inferred_visits_and_dose_are_kept_apart_and_left_out_of_coverage(
         "response|vehicle|proactive": 45.0,
         "response|vehicle|proactive|inferred": 11.5,
     }
+    # the window splits have the unit (before ``inferred``), the day's visit splits have none
     assert view.dose_total["ia-01"] == {
-        "response|vehicle|proactive": 45.0,
-        "response|vehicle|proactive|inferred": 11.5,
+        "response|vehicle|proactive|unknown": 45.0,
+        "response|vehicle|proactive|East Response|inferred": 11.5,
     }
     assert await state.visit_history(1, 9_000.0, 3_600.0) == {}
     await state.close()
@@ -434,3 +444,54 @@ async def test_a_radio_with_no_history_has_its_current_entry_from_the_beginning(
 
     await state.close()
     assert found == {"3200001": (RosterVersion(BEGINNING, {"callsign": "K1"}),), "3200002": ()}
+
+
+def patrol_dose(start: float, seconds: float, sign: int = 1) -> DoseAccrued:
+    return DoseAccrued(
+        "ia-01", start, start + seconds, "response", "foot", "proactive", sign * seconds, "NPT"
+    )
+
+
+async def test_patrol_minutes_merge_partitions_and_survive_replays_and_corrections(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(redis_url=stack.redis_url, key_prefix=unique)
+    runtime = Runtime.create(settings, create_app(settings))
+    state = runtime.state
+    start = 1_795_176_000.0  # 2026-11-20T12:00:00Z
+    now = start + 840.0  # the 15-minute window still holds the first minute
+    ten_minutes = [patrol_dose(start + 30.0 * i, 30.0) for i in range(20)]
+
+    async def write(partition: int, offset: int, facts: list[DoseAccrued]) -> None:
+        changes = Changes()
+        state.record_presence(changes, partition, facts, {}, {}, {}, now)
+        await state.commit([PartitionCommit("airwave.pings", partition, offset, changes)])
+
+    # two officers together for 10 minutes, each on its own partition
+    await write(0, 1, ten_minutes[:10])
+    await write(0, 2, ten_minutes[10:])
+    await write(0, 2, ten_minutes[10:])  # a replayed batch: already applied
+    await write(1, 1, ten_minutes)
+    # a late fix splits one segment on partition 1: taken back and made again in two
+    late = [
+        patrol_dose(start + 60.0, 30.0, -1),
+        patrol_dose(start + 60, 10),
+        patrol_dose(start + 70, 20),
+    ]
+    await write(1, 2, late)
+
+    patrol = PatrolMinutes()
+    read = await read_areas(runtime, now, None, 1.0, patrol)
+    assert sum(read.presence.dose_windows[3600]["ia-01"].values()) == pytest.approx(1200.0)
+    assert read.presence.patrol_windows["ia-01"][3600] == 600.0
+    assert read.presence.patrol_windows["ia-01"][900] == 600.0
+    assert read.presence.patrol_today["ia-01"] == 600.0
+
+    # a third officer alone for 5 more minutes, read by the same leader and by a new one
+    await write(1, 3, [patrol_dose(start + 600.0 + 30.0 * i, 30.0) for i in range(10)])
+    again = await read_areas(runtime, now, None, 2.0, patrol)
+    fresh = await read_areas(runtime, now, None, 3.0, PatrolMinutes())
+    assert again.presence.patrol_windows["ia-01"][3600] == 900.0
+    assert fresh.presence.patrol_windows == again.presence.patrol_windows
+    assert fresh.presence.patrol_today == again.presence.patrol_today == {"ia-01": 900.0}
+    await state.close()

@@ -53,7 +53,7 @@ from streams.domain.demand import (
     open_incident_keys,
     response_sample_changes,
 )
-from streams.domain.dose import RollingWindows, dose_split, minute_buckets
+from streams.domain.dose import RollingWindows, dose_split, minute_buckets, visit_split
 from streams.domain.fences import FenceIndex
 from streams.domain.fixes import Fix
 from streams.domain.harm import DEFAULT_HARM_WEIGHTS
@@ -66,7 +66,15 @@ from streams.domain.incidents import (
     attribute,
 )
 from streams.domain.joins import StopSearchMark, stop_searches_near
-from streams.domain.ledger import daily_ledger, local_day
+from streams.domain.ledger import daily_ledger, day_bounds, local_day
+from streams.domain.patrol import (
+    MinuteKey,
+    Steps,
+    add_steps,
+    patrol_by_minute,
+    patrol_figures,
+    presence_steps,
+)
 from streams.domain.publication import visit_value
 from streams.domain.roster import decode_roster
 from streams.domain.snapshots import (
@@ -141,15 +149,22 @@ AREAS: Final = (
 
 STOP_SEARCH_TS: Final = at(18, 10, 5)
 """When B21 stop-searches someone in the Impact Area."""
-B21: Final = FixContext("neighbourhood", "handheld", "B21")
-B40: Final = FixContext("response", "vehicle", "B40")
-B47: Final = FixContext("response", "vehicle", "B47")
+EAST_NPT: Final = "Birmingham East NPT"
+EAST_RESPONSE: Final = "Birmingham East Response"
+B21: Final = FixContext("neighbourhood", "handheld", "B21", unit=EAST_NPT)
+B40: Final = FixContext("response", "vehicle", "B40", unit=EAST_RESPONSE)
+B47: Final = FixContext("response", "vehicle", "B47", unit=EAST_RESPONSE)
 B42_ASSIGNED: Final = FixContext(
-    "response", "handheld", "B42", frozenset({IMPACT}), incident_categories=((IMPACT, "Robbery"),)
+    "response",
+    "handheld",
+    "B42",
+    frozenset({IMPACT}),
+    incident_categories=((IMPACT, "Robbery"),),
+    unit=EAST_RESPONSE,
 )
-B42_FREE: Final = FixContext("response", "handheld", "B42")
+B42_FREE: Final = FixContext("response", "handheld", "B42", unit=EAST_RESPONSE)
 UNROSTERED: Final = FixContext("unknown", "handheld")
-CITY: Final = FixContext("roads", "vehicle", "R7")
+CITY: Final = FixContext("roads", "vehicle", "R7", unit="Roads Policing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +259,8 @@ class Evening:
     present: defaultdict[str, dict[str, tuple[str, str]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    units: dict[str, str] = field(default_factory=dict)
+    patrol_steps: dict[MinuteKey, Steps] = field(default_factory=dict)
     dose_buckets: defaultdict[tuple[str, int, str], float] = field(
         default_factory=lambda: defaultdict(float)
     )
@@ -287,10 +304,14 @@ class Evening:
                 self.visit_records.append(visit_value(PSEUDONYM_KEY, fact.visit))
             elif isinstance(fact, DoseAccrued):
                 for (area_id, minute, *_), seconds in minute_buckets(fact).items():
-                    split = dose_split(fact.role, fact.mode, fact.activity, fact.inferred)
+                    split = dose_split(
+                        fact.role, fact.mode, fact.activity, fact.unit, fact.inferred
+                    )
                     self.dose_buckets[(area_id, minute, split)] += seconds
+                add_steps(self.patrol_steps, presence_steps(fact))
             elif isinstance(fact, MembershipChanged) and fact.present:
                 self.present[fact.area_id][fact.issi] = (fact.role, fact.mode)
+                self.units[fact.issi] = fact.unit
             elif isinstance(fact, MembershipChanged):
                 self.present[fact.area_id].pop(fact.issi, None)
 
@@ -324,6 +345,12 @@ class Evening:
     def area_facts(self, area: AreaDefinition, now: float) -> AreaFacts:
         """Everything held about ``area`` at ``now``, as ``streams.state`` would read it."""
         area_id = area.area_id
+        by_minute: dict[int, dict[str, float]] = {}
+        for (patrolled, minute), seconds in patrol_by_minute(self.patrol_steps).items():
+            by_minute.setdefault(minute, {})[patrolled] = seconds
+        windows, today = patrol_figures(
+            by_minute, now, RollingWindows, day_bounds(local_day(now, TIMEZONE), TIMEZONE)
+        )
         standing = [
             visit
             for visit in self.visits.values()
@@ -349,6 +376,9 @@ class Evening:
             },
             open_incidents=self.open_incidents(area_id),
             response_samples=list(self.response_samples[area_id]),
+            units={issi: self.units[issi] for issi in self.present[area_id]},
+            patrol_windows=windows.get(area_id, {}),
+            patrol_today=today.get(area_id, 0.0),
         )
 
     def judge(self, now: float) -> None:
@@ -383,6 +413,7 @@ class Evening:
             now,
             MONITORED_SINCE,
             inferred_seconds=inferred_today(facts),
+            patrol_seconds=facts.patrol_today,
         )
         return snapshot_value(facts, self.statuses.get(area.area_id), ledger, now)
 
@@ -409,7 +440,7 @@ def _day_visits(visits: Sequence[Visit]) -> DayVisits:
     for visit in visits:
         if visit.status == "retracted":
             continue
-        split = dose_split(visit.role, visit.mode, visit.activity, visit.inferred)
+        split = visit_split(visit.role, visit.mode, visit.activity, visit.inferred)
         summary.dose_seconds[split] = summary.dose_seconds.get(split, 0.0) + visit.seconds
         summary.drive_throughs += 1 if visit.drive_through else 0
         if visit.qualifying:

@@ -41,6 +41,7 @@ from streams.domain.tracks.health import (
 from streams.domain.tracks.machine import LONGEST_DISTANCE_M, step, visit_id_for
 from streams.domain.tracks.model import (
     EMPTY_STATE,
+    UNKNOWN_UNIT,
     Activity,
     Device,
     DoseAccrued,
@@ -67,6 +68,7 @@ __all__ = [
     "EMPTY_STATE",
     "HEALTH_STATES",
     "LONGEST_DISTANCE_M",
+    "UNKNOWN_UNIT",
     "Activity",
     "Device",
     "DoseAccrued",

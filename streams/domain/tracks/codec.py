@@ -19,6 +19,7 @@ from streams.domain.fixes import Fix
 from streams.domain.tracks.crossings import SegmentCrossings
 from streams.domain.tracks.machine import visit_id_for, visit_of
 from streams.domain.tracks.model import (
+    UNKNOWN_UNIT,
     DoseAccrued,
     FixContext,
     Membership,
@@ -36,6 +37,7 @@ from streams.domain.tracks.stored import (
     fix_to_list,
     stored_entry,
     stored_place,
+    trimmed,
 )
 
 _SERIAL_VERSION: Final = 1
@@ -191,8 +193,9 @@ def _context_from_list(values: Sequence[object]) -> FixContext:
         raise ValueError(f"unknown stored device {device!r}")
     callsign = values[2] if len(values) > 2 else None
     assigned = _as_list(values[3]) if len(values) > 3 else []
-    categories = _as_list(values[4]) if len(values) > 4 else []
-    searched = _as_list(values[5]) if len(values) > 5 else []
+    unit = values[4] if len(values) > 4 else UNKNOWN_UNIT
+    categories = _as_list(values[5]) if len(values) > 5 else []
+    searched = _as_list(values[6]) if len(values) > 6 else []
     return FixContext(
         role=_as_str(values[0]),
         device="vehicle" if device == "vehicle" else "handheld",
@@ -204,14 +207,18 @@ def _context_from_list(values: Sequence[object]) -> FixContext:
         stop_searches=frozenset(
             (int(_as_number(pair[0])), _as_str(pair[1])) for pair in map(_as_list, searched)
         ),
+        unit=_as_str(unit),
     )
 
 
 def _membership_to_list(membership: Membership) -> StoredEntry:
+    """The membership as a list: 12 items, then its unit, reactive seconds by incident category
+    and stop-search mark, without trailing defaults (:func:`trimmed`), so a membership stored
+    before those were kept reads with the unknown unit and none."""
     published = membership.published
     deferred = membership.deferred
     stored_deferred: list[JsonValue] = [_dose_to_list(d) for d in deferred]
-    stored = (
+    stored: StoredEntry = (
         membership.area_id,
         membership.start,
         membership.role,
@@ -237,28 +244,45 @@ def _membership_to_list(membership: Membership) -> StoredEntry:
                 else ()
             ),
         ),
+        membership.unit,
+        tuple(membership.reactive_categories),
+        1 if membership.stop_search else 0,
     )
-    if membership.reactive_categories or membership.stop_search:
-        return (
-            *stored,
-            tuple(membership.reactive_categories),
-            1 if membership.stop_search else 0,
-        )
-    return stored
+    return trimmed(stored, _MEMBERSHIP_DEFAULTS)
+
+
+_MEMBERSHIP_DEFAULTS: Final[StoredEntry] = (UNKNOWN_UNIT, (), 0)
+"""The defaults of a stored membership's items after its first 12."""
 
 
 def _dose_to_list(dose: DoseAccrued) -> StoredEntry:
-    """A dose segment: ``[start, end, role, mode, activity, seconds]``, then its incident
-    category and stop-search flag when it has either or is inferred, then 1 when inferred."""
-    stored = (dose.start, dose.end, dose.role, dose.mode, dose.activity, dose.seconds)
-    if dose.incident_category is None and not dose.stop_search and not dose.inferred:
-        return stored
-    marks = (dose.incident_category, 1 if dose.stop_search else 0)
-    return (*stored, *marks, 1) if dose.inferred else (*stored, *marks)
+    """A dose segment: ``[start, end, role, mode, activity, seconds, unit, incident_category,
+    stop_search, inferred]`` without trailing defaults (:func:`trimmed`), so a segment stored
+    before any of the last four were kept reads with their defaults."""
+    return trimmed(
+        (
+            dose.start,
+            dose.end,
+            dose.role,
+            dose.mode,
+            dose.activity,
+            dose.seconds,
+            dose.unit,
+            dose.incident_category,
+            1 if dose.stop_search else 0,
+            1 if dose.inferred else 0,
+        ),
+        _DOSE_DEFAULTS,
+    )
+
+
+_DOSE_DEFAULTS: Final[StoredEntry] = (UNKNOWN_UNIT, None, 0, 0)
+"""The defaults of a stored dose segment's items after its first 6."""
 
 
 def _dose_from_list(area_id: str, d: Sequence[object]) -> DoseAccrued:
-    category = d[6] if len(d) > 6 else None
+    unit = d[6] if len(d) > 6 else UNKNOWN_UNIT
+    category = d[7] if len(d) > 7 else None
     return DoseAccrued(
         area_id,
         _as_number(d[0]),
@@ -268,8 +292,9 @@ def _dose_from_list(area_id: str, d: Sequence[object]) -> DoseAccrued:
         "reactive" if d[4] == "reactive" else "proactive",
         _as_number(d[5]),
         incident_category=None if category is None else _as_str(category),
-        stop_search=bool(d[7]) if len(d) > 7 else False,
-        inferred=bool(d[8]) if len(d) > 8 else False,
+        stop_search=bool(d[8]) if len(d) > 8 else False,
+        inferred=bool(d[9]) if len(d) > 9 else False,
+        unit=_as_str(unit),
     )
 
 
@@ -288,7 +313,8 @@ def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -
         lapsed,
         published,
     ) = values[:12]
-    categories = _as_list(values[12]) if len(values) > 12 else []
+    unit = values[12] if len(values) > 12 else UNKNOWN_UNIT
+    categories = _as_list(values[13]) if len(values) > 13 else []
     membership = Membership(
         area_id=_as_str(area_id),
         start=_as_number(start),
@@ -307,7 +333,8 @@ def _membership_from_list(issi: str, values: Sequence[object], policy: Policy) -
         reactive_categories=tuple(
             (_as_str(pair[0]), _as_number(pair[1])) for pair in map(_as_list, categories)
         ),
-        stop_search=bool(values[13]) if len(values) > 13 else False,
+        stop_search=bool(values[14]) if len(values) > 14 else False,
+        unit=_as_str(unit),
     )
     if published is None:
         return membership

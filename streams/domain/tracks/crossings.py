@@ -130,9 +130,9 @@ def infer_crossings(
             "reactive" if reactive else "proactive",
             inside * elapsed_s,
             incident_category=context.incident_category(area_id) if reactive else None,
-            stop_search=bool(context.stop_searches)
-            and context.stop_searched(area_id, start, end),
+            stop_search=bool(context.stop_searches) and context.stop_searched(area_id, start, end),
             inferred=True,
+            unit=context.unit,
         )
 
     by_area = {crossing.area_id: crossing for crossing in crossed}
@@ -209,6 +209,7 @@ def _infer_visit(
                 ),
                 stop_search=any(d.stop_search for d in parts),
                 inferred=True,
+                unit=first.unit,
             )
         )
     )

@@ -176,8 +176,12 @@ def _judge_stuck(
         if membership.start >= anchor.ts and published is not None:
             facts.append(VisitRecorded(replace(published, status="retracted")))
             if not membership.lapsed:
-                role = before.context.role if before.context is not None else membership.role
-                facts.append(MembershipChanged(issi, membership.area_id, False, role, before.mode))
+                shown = before.context
+                role = shown.role if shown is not None else membership.role
+                unit = shown.unit if shown is not None else membership.unit
+                facts.append(
+                    MembershipChanged(issi, membership.area_id, False, role, before.mode, unit=unit)
+                )
             continue
         outside_since = membership.outside_since
         end = anchor.ts if outside_since is None else min(outside_since, anchor.ts)
@@ -257,7 +261,9 @@ def _accept(
         segment_vehicle = previous_context.device == "vehicle" or sustained_fast
         segment = _Segment(state.last_fix.ts, fix.ts, elapsed_s, previous_context, segment_vehicle)
     presence_changed = previous_context is not None and (
-        previous_context.role != context.role or state.mode != mode
+        previous_context.role != context.role
+        or state.mode != mode
+        or previous_context.unit != context.unit
     )
     for membership in state.memberships:
         if membership.entered:
@@ -265,23 +271,45 @@ def _accept(
             if updated is None:
                 continue
             if not updated.lapsed and (membership.lapsed or presence_changed):
-                facts.append(MembershipChanged(issi, updated.area_id, True, context.role, mode))
+                facts.append(
+                    MembershipChanged(
+                        issi, updated.area_id, True, context.role, mode, unit=context.unit
+                    )
+                )
         else:
             updated = _advance_entry(membership, segment, location, policy, issi, facts)
             if updated is None:
                 continue
             if updated.entered:
-                facts.append(MembershipChanged(issi, updated.area_id, True, context.role, mode))
+                facts.append(
+                    MembershipChanged(
+                        issi, updated.area_id, True, context.role, mode, unit=context.unit
+                    )
+                )
         kept.append(updated)
     if location.inside:
         unknown = location.inside.difference([membership.area_id for membership in kept])
         for area_id in sorted(unknown):
             entering = Membership(
-                area_id, fix.ts, context.role, False, 1, None, 0.0, 0.0, 0.0, (), False, None
+                area_id,
+                fix.ts,
+                context.role,
+                False,
+                1,
+                None,
+                0.0,
+                0.0,
+                0.0,
+                (),
+                False,
+                None,
+                unit=context.unit,
             )
             if policy.enter_fixes <= 1:
                 entering = _confirm_entry(entering, policy, issi, facts)
-                facts.append(MembershipChanged(issi, area_id, True, context.role, mode))
+                facts.append(
+                    MembershipChanged(issi, area_id, True, context.role, mode, unit=context.unit)
+                )
             kept.append(entering)
     state_after = TrackState(
         fix, context, fast, mode, tuple(kept), frozen_from=frozen_from, frozen_fixes=frozen_fixes
@@ -314,6 +342,7 @@ class _Segment:
             incident_category=context.incident_category(area_id) if reactive else None,
             stop_search=bool(context.stop_searches)
             and context.stop_searched(area_id, self.start, self.end),
+            unit=context.unit,
         )
 
 
@@ -421,6 +450,7 @@ def _commit(
         membership.published,
         reactive_categories=categories,
         stop_search=stop_search,
+        unit=membership.unit,
     )
 
 
@@ -449,13 +479,17 @@ def close_visit(
 ) -> Membership:
     """Publish the end of a visit at ``end``; held-back dose after ``end`` is dropped.
 
-    Presence is withdrawn with the role and mode last reported for it (those of ``state``)
-    unless :func:`expire` withdrew it already.
+    Presence is withdrawn with the role, mode and unit last reported for it (those of
+    ``state``) unless :func:`expire` withdrew it already.
     """
     closed = _publish(membership, "closed", end, policy, issi, facts)
     if not membership.lapsed:
-        role = state.context.role if state.context is not None else membership.role
-        facts.append(MembershipChanged(issi, membership.area_id, False, role, state.mode))
+        context = state.context
+        role = context.role if context is not None else membership.role
+        unit = context.unit if context is not None else membership.unit
+        facts.append(
+            MembershipChanged(issi, membership.area_id, False, role, state.mode, unit=unit)
+        )
     return closed
 
 
@@ -516,6 +550,7 @@ def visit_of(
         status=status,
         incident_category=_attended(membership.reactive_categories),
         stop_search=membership.stop_search,
+        unit=membership.unit,
     )
 
 

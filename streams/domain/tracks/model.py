@@ -21,6 +21,9 @@ Device: TypeAlias = Literal["handheld", "vehicle"]
 VisitStatus: TypeAlias = Literal["open", "closed", "retracted"]
 RejectReason: TypeAlias = Literal["too_late", "implausible_speed", "duplicate"]
 
+UNKNOWN_UNIT: Final = "unknown"
+"""The unit of a radio not on the roster (and of contexts stored before units were kept)."""
+
 
 @record
 class Policy:
@@ -63,7 +66,8 @@ class FixContext:
     :func:`~streams.domain.joins.areas_at`). ``stop_searches``: ``(minute, area_id)`` of the
     stop-searches by the callsign whose minute the dose segment opened by this fix may overlap
     (:func:`~streams.domain.joins.stop_searches_near`); a segment of a visit to an area that
-    overlaps the minute of one in that area is ``stop_search`` dose.
+    overlaps the minute of one in that area is ``stop_search`` dose. ``unit`` is the roster's
+    department / NPU of the officer (:data:`UNKNOWN_UNIT` when not on the roster).
     """
 
     role: str
@@ -72,6 +76,7 @@ class FixContext:
     assigned_areas: frozenset[str] = frozenset()
     incident_categories: tuple[tuple[str, str], ...] = ()
     stop_searches: frozenset[tuple[int, str]] = frozenset()
+    unit: str = UNKNOWN_UNIT
 
     def incident_category(self, area_id: str) -> str | None:
         """The category of the incident attended in ``area_id`` (None: not known, or none)."""
@@ -94,7 +99,8 @@ class Visit:
     """One officer's continuous presence in one area, as published (``presence.visits``).
 
     ``visit_id`` and ``issi`` are internal: the published value carries a keyed id and the
-    officer's pseudonym instead (:func:`streams.domain.publication.visit_value`).
+    officer's pseudonym instead (:func:`streams.domain.publication.visit_value`). ``role`` and
+    ``unit`` are those of the officer carrying the radio when the visit started.
     """
 
     visit_id: str
@@ -121,6 +127,7 @@ class Visit:
     """Made from the straight line between fixes, not from ``enter_fixes`` fixes inside
     (:mod:`~streams.domain.tracks.crossings`): closed at once, a drive-through, never
     qualifying."""
+    unit: str = UNKNOWN_UNIT
 
 
 @record
@@ -134,6 +141,7 @@ class VisitRecorded:
 class DoseAccrued:
     """Officer-seconds in an area over ``[start, end]``; negative when correcting earlier dose.
 
+    ``role``, ``activity`` and ``unit`` are those of the fix that opened the segment.
     ``inferred`` dose is that of an inferred visit (:mod:`~streams.domain.tracks.crossings`),
     kept in a split of its own."""
 
@@ -149,6 +157,7 @@ class DoseAccrued:
     stop_search: bool = False
     """The segment overlaps the minute of a stop-search by the officer's callsign in the area."""
     inferred: bool = False
+    unit: str = UNKNOWN_UNIT
 
 
 @record
@@ -161,13 +170,15 @@ class FixRejected:
 
 @record
 class MembershipChanged:
-    """The radio is now present (with this role and mode) in an area, or no longer present."""
+    """The radio is now present (with this role, mode and unit) in an area, or no longer
+    present."""
 
     issi: str
     area_id: str
     present: bool
     role: str
     mode: Mode
+    unit: str = UNKNOWN_UNIT
 
 
 Fact: TypeAlias = VisitRecorded | DoseAccrued | FixRejected | MembershipChanged
@@ -177,6 +188,7 @@ Fact: TypeAlias = VisitRecorded | DoseAccrued | FixRejected | MembershipChanged
 class Membership:
     """The radio's relation to one area: entering, present (a visit), or leaving.
 
+    ``role`` and ``unit`` are the officer's when the radio entered (the visit's).
     ``seconds``, ``vehicle_seconds`` and ``reactive_seconds`` are committed presence;
     ``deferred`` holds dose segments awaiting a pending entry or exit. ``lapsed`` marks a visit
     that :func:`expire` already published as closed after silence; ``published`` is the last
@@ -199,6 +211,7 @@ class Membership:
     """Committed reactive seconds by incident category (sorted by category)."""
     stop_search: bool = False
     """Committed dose of the visit includes ``stop_search`` dose."""
+    unit: str = UNKNOWN_UNIT
 
 
 @record

@@ -301,9 +301,9 @@ def _difference(
     return facts
 
 
-def _presence(state: TrackState) -> dict[str, tuple[str, Mode]]:
-    """Role and mode reported for each area the radio is present in after ``state``."""
+def _presence(state: TrackState) -> dict[str, tuple[str, Mode, str]]:
+    """Role, mode and unit reported for each area the radio is present in after ``state``."""
     if state.context is None:
         return {}
-    role_mode = (state.context.role, state.mode)
-    return {m.area_id: role_mode for m in state.memberships if m.entered and not m.lapsed}
+    shown = (state.context.role, state.mode, state.context.unit)
+    return {m.area_id: shown for m in state.memberships if m.entered and not m.lapsed}

@@ -6,12 +6,12 @@ as they are, so a track is written without encoding its recent fixes again.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from streams.domain.encoding import kept_json
 from streams.domain.fences import Location
 from streams.domain.fixes import Fix
-from streams.domain.tracks.model import FixContext
+from streams.domain.tracks.model import UNKNOWN_UNIT, FixContext
 
 JsonValue: TypeAlias = (
     bool
@@ -65,18 +65,32 @@ def context_elided(stored: bytes) -> bool:
 
 
 def context_to_list(context: FixContext) -> StoredEntry:
-    if context.incident_categories or context.stop_searches:
-        return (
+    """``[role, device, callsign, assigned, unit, incident_categories, stop_searches]`` without
+    trailing defaults (:func:`trimmed`), so a context stored before units or incident categories
+    were kept reads with the unknown unit and none."""
+    return trimmed(
+        (
             context.role,
             context.device,
             context.callsign,
             tuple(sorted(context.assigned_areas)),
+            context.unit,
             tuple(context.incident_categories),
             tuple(sorted(context.stop_searches)),
-        )
-    if context.assigned_areas:
-        assigned: JsonValue = tuple(sorted(context.assigned_areas))
-        return (context.role, context.device, context.callsign, assigned)
-    if context.callsign is not None:
-        return (context.role, context.device, context.callsign)
-    return (context.role, context.device)
+        ),
+        _CONTEXT_DEFAULTS,
+    )
+
+
+_CONTEXT_DEFAULTS: Final[StoredEntry] = (None, (), UNKNOWN_UNIT, (), ())
+"""The defaults of a stored context's items after its role and device."""
+
+
+def trimmed(stored: StoredEntry, defaults: StoredEntry) -> StoredEntry:
+    """``stored`` without its trailing items equal to their defaults; ``defaults`` are those of
+    its last ``len(defaults)`` items, read back as the defaults when absent."""
+    head = len(stored) - len(defaults)
+    end = len(stored)
+    while end > head and stored[end - 1] == defaults[end - 1 - head]:
+        end -= 1
+    return stored[:end]

@@ -55,6 +55,7 @@ from streams.domain.scheduling import (
     view_due,
 )
 from streams.domain.snapshots import AreaFacts
+from streams.engines.coverage.patrol import PatrolMinutes
 from streams.engines.coverage.reading import (
     DEMAND_SOURCES,
     AreasRead,
@@ -78,7 +79,7 @@ from streams.engines.coverage.views import (
     live_events,
 )
 from streams.engines.runtime import Runtime
-from streams.settings import Settings
+from streams.settings import Settings, parse_units
 from streams.state import Changes, PartitionCommit
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ class CoverageEngine:
         self.worker_id = uuid.uuid4().hex
         self.zone_name = runtime.settings.timezone
         self.zone = ZoneInfo(self.zone_name)
+        self._metric_units = parse_units(runtime.settings.metric_units)
         self.leading = False
         self.views: dict[str, AreaView] = {}
         self._snapshots = SnapshotLog()
@@ -175,6 +177,7 @@ class CoverageEngine:
         self._monitoring_began: float | None = None
         """On the event clock: when monitoring began (:func:`monitoring_start`)."""
         self._figures: Figures | None = None
+        self._patrol = PatrolMinutes()
         self._fingerprints: dict[str, KnownFingerprint] = {}
         self._viewed_at = 0.0
         """Wall time (monotonic) the views were last built."""
@@ -245,6 +248,7 @@ class CoverageEngine:
         self._evaluated.clear()
         self._statuses.clear()
         self._figures = None
+        self._patrol = PatrolMinutes()
         self._fingerprints.clear()
         self._judged_stored = None
         self._reported.clear()
@@ -323,7 +327,10 @@ class CoverageEngine:
         self._snapshots.published(snapshots)
         await runtime.state.publish_events(live_events(judged.alerts, snapshots.changed))
         runtime.metrics.export_areas(
-            lambda: ((area_numbers(view, now) for view in views.values()), active_alerts(views))
+            lambda: (
+                (area_numbers(view, now, self._metric_units) for view in views.values()),
+                active_alerts(views),
+            )
         )
 
     async def _read(self, instants: Sequence[float], wall_now: float) -> tuple[AreasRead, History]:
@@ -334,7 +341,7 @@ class CoverageEngine:
         figures = self._figures
         if figures is not None and wall_now - figures.read_at >= FIGURES_REFRESH_S:
             figures = None
-        read = await read_areas(self.runtime, now, figures, wall_now)
+        read = await read_areas(self.runtime, now, figures, wall_now, self._patrol)
         self._figures = read.figures
         return read, await self._history(read, instants[0])
 

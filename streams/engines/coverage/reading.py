@@ -17,11 +17,14 @@ from streams.domain.dayvisits import DayVisits
 from streams.domain.demand import open_counts_at
 from streams.domain.incidents import IncidentState
 from streams.domain.judging import VisitHistory, last_qualifying_end_at, present_at
+from streams.domain.ledger import day_bounds
 from streams.domain.scheduling import UNTOUCHED_FINGERPRINT, facts_fingerprint
-from streams.domain.snapshots import AreaFacts
+from streams.domain.snapshots import AreaFacts, present_value
 from streams.domain.timefmt import local_day
+from streams.domain.tracks import UNKNOWN_UNIT
+from streams.engines.coverage.patrol import PatrolMinutes
 from streams.engines.runtime import Runtime
-from streams.state import DemandView, PresenceView
+from streams.state import DOSE_WINDOWS, DemandView, PresenceView
 
 DEMAND_SOURCES = {
     topics.INCIDENTS: topics.BY_NAME[topics.INCIDENTS].partitions,
@@ -64,12 +67,17 @@ class AreasRead:
 
 
 async def read_areas(
-    runtime: Runtime, now: float, figures: Figures | None = None, wall_now: float = 0.0
+    runtime: Runtime,
+    now: float,
+    figures: Figures | None = None,
+    wall_now: float = 0.0,
+    patrol: PatrolMinutes | None = None,
 ) -> AreasRead:
     """Read presence, demand and coverage of every area (and refresh the fences); with
     ``figures`` of today, read only who is present, the last qualifying visits, the feed and the
     open incidents, and take the rest from ``figures`` (fresh figures are stamped
-    ``wall_now``)."""
+    ``wall_now``). Fresh figures bring ``patrol`` (the leader's patrol minutes; none: read every
+    minute) up to date and take the patrol windows and today's patrol from it."""
     state = runtime.state
     await runtime.refresh_fences(await state.area_version())
     day = local_day(now, ZoneInfo(runtime.settings.timezone))
@@ -79,6 +87,13 @@ async def read_areas(
     )
     demand = await state.demand_view(DEMAND_SOURCES, now - 86400.0, figures=fresh)
     if figures is None or fresh:
+        patrol = PatrolMinutes() if patrol is None else patrol
+        partitions = topics.BY_NAME[topics.PINGS].partitions
+        await patrol.refresh(state, partitions, now)
+        zone = runtime.settings.timezone
+        presence.patrol_windows, presence.patrol_today = patrol.figures(
+            now, DOSE_WINDOWS, day_bounds(day, zone)
+        )
         figures = Figures(presence, demand, day, wall_now)
     else:
         presence = replace(
@@ -104,20 +119,29 @@ async def read_areas(
 def area_facts(area: AreaDefinition, presence: PresenceView, demand: DemandView) -> AreaFacts:
     """One area's share of the merged presence and demand views."""
     area_id = area.area_id
+    present = presence.present.get(area_id, {})
     return AreaFacts(
         area=area,
         present={
             issi: (role, mode)
-            for issi, value in presence.present.get(area_id, {}).items()
-            for role, _, mode in (value.partition("|"),)
+            for issi, value in present.items()
+            for role, mode, _ in (present_value(value),)
         },
         dose_windows={w: by_area.get(area_id, {}) for w, by_area in presence.dose_windows.items()},
         dose_total=presence.dose_total.get(area_id, {}),
         last_qualifying_end=presence.last_qualifying_end.get(area_id),
         visits_today=presence.visits.get(area_id) or DayVisits(),
+        patrol_windows=presence.patrol_windows.get(area_id, {}),
+        patrol_today=presence.patrol_today.get(area_id, 0.0),
         demand_windows={w: by_area.get(area_id, {}) for w, by_area in demand.windows.items()},
         open_incidents=demand.open_incidents.get(area_id, {}),
         response_samples=demand.response_samples.get(area_id, []),
+        units={
+            issi: unit
+            for issi, value in present.items()
+            for _, _, unit in (present_value(value),)
+            if unit != UNKNOWN_UNIT
+        },
     )
 
 

@@ -67,6 +67,7 @@ def area_view(
         now,
         monitored_since,
         inferred_seconds=inferred_today(facts),
+        patrol_seconds=facts.patrol_today,
     )
     return AreaView(facts, status, snapshot_value(facts, status, ledger, now))
 
@@ -178,8 +179,10 @@ def live_events(alerts: Sequence[Mapping[str, object]], changed: Sequence[bytes]
     ]
 
 
-def area_numbers(view: AreaView, now: float) -> AreaNumbers:
-    """The gauges of one area."""
+def area_numbers(
+    view: AreaView, now: float, metric_units: frozenset[str] = frozenset()
+) -> AreaNumbers:
+    """The gauges of one area; units not in ``metric_units`` are labelled ``other``."""
     facts, snapshot = view.facts, view.snapshot
     present: dict[tuple[str, str], int] = {}
     for role, mode in facts.present.values():
@@ -208,7 +211,32 @@ def area_numbers(view: AreaView, now: float) -> AreaNumbers:
         stop_searches_24h=demand["stop_searches_24h"]["total"],
         harm_24h=demand["harm_24h"],
         reason=snapshot["coverage"].get("reason"),
+        patrol_windows={
+            name: snapshot["dose"][name]["patrol_minutes"] * 60.0 for name in WINDOW_NAMES.values()
+        },
+        patrol_today=facts.patrol_today,
+        present_by_unit=unit_labels(snapshot["presence"]["by_unit"], metric_units, zeros=True),
+        dose_windows_by_unit={
+            (name, unit): minutes * 60.0
+            for name in WINDOW_NAMES.values()
+            for unit, minutes in unit_labels(
+                snapshot["dose"][name]["by_unit"], metric_units, zeros=False
+            ).items()
+        },
     )
+
+
+def unit_labels(
+    by_unit: Mapping[str, float], metric_units: frozenset[str], *, zeros: bool
+) -> dict[str, Any]:
+    """Amounts by unit summed by metric label: the unit's name when it is one of
+    ``metric_units``, else ``other``; with ``zeros``, every label appears, else only those with
+    an amount."""
+    labels: dict[str, Any] = dict.fromkeys([*sorted(metric_units), "other"], 0) if zeros else {}
+    for unit, amount in by_unit.items():
+        label = unit if unit in metric_units else "other"
+        labels[label] = labels.get(label, 0) + amount
+    return labels if zeros else {label: amount for label, amount in labels.items() if amount}
 
 
 def active_alerts(views: Mapping[str, AreaView]) -> dict[str, int]:

@@ -167,6 +167,15 @@ def test_assigned_area_makes_reactive_inferred_dose() -> None:
     assert {f.activity for f in facts if isinstance(f, DoseAccrued)} == {"reactive"}
 
 
+def test_an_inferred_visit_and_its_dose_carry_the_officers_unit() -> None:
+    unit = FixContext(role="response", device="vehicle", unit="Birmingham East Response")
+    _, facts = run(drive(-300.0), context=unit)
+    (visit,) = visits(facts)
+    assert visit.inferred
+    assert visit.unit == "Birmingham East Response"
+    assert {f.unit for f in facts if isinstance(f, DoseAccrued)} == {"Birmingham East Response"}
+
+
 def test_stored_track_keeps_a_pending_entrys_inferred_part() -> None:
     fixes = drive(75.0 - STRIDE_M)
     track, _ = run(fixes[:2])

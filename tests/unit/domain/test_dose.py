@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.domain.dose import minute_buckets
+from streams.domain.dose import (
+    dose_split,
+    minute_buckets,
+    parse_split,
+    parse_visit_split,
+    visit_split,
+)
 from streams.domain.tracks import DoseAccrued
 
 T0 = 1_763_700_000.0  # a whole minute: 29_395_000
@@ -22,11 +30,12 @@ def dose(start_s: float, end_s: float, seconds: float | None = None) -> DoseAccr
         mode="foot",
         activity="proactive",
         seconds=end_s - start_s if seconds is None else seconds,
+        unit="Birmingham East NPT",
     )
 
 
-def key(minute: int) -> tuple[str, int, str, str, str]:
-    return ("A", M0 + minute, "response", "foot", "proactive")
+def key(minute: int) -> tuple[str, int, str, str, str, str, bool]:
+    return ("A", M0 + minute, "response", "foot", "proactive", "Birmingham East NPT", False)
 
 
 @pytest.mark.parametrize(
@@ -67,3 +76,44 @@ def test_correction_cancels_the_dose_it_corrects() -> None:
     original, correction = minute_buckets(dose(50, 170)), minute_buckets(dose(50, 170, -120))
     assert original.keys() == correction.keys()
     assert all(original[k] + correction[k] == pytest.approx(0) for k in original)
+
+
+def test_inferred_dose_has_buckets_of_its_own() -> None:
+    observed = minute_buckets(dose(10, 40))
+    inferred = minute_buckets(replace(dose(10, 40), inferred=True))
+    assert observed.keys().isdisjoint(inferred.keys())
+    assert [k[-1] for k in inferred] == [True]
+
+
+@pytest.mark.parametrize(
+    ("split", "parts"),
+    [
+        ("response|foot|proactive|East NPT", ("response", "foot", "proactive", "East NPT", False)),
+        (
+            "response|vehicle|reactive|East NPT|inferred",
+            ("response", "vehicle", "reactive", "East NPT", True),
+        ),
+        ("response|foot|proactive|A|B", ("response", "foot", "proactive", "A|B", False)),
+        ("response|foot|proactive|A|B|inferred", ("response", "foot", "proactive", "A|B", True)),
+        # Stored before units were kept: the unknown unit, observed.
+        ("neighbourhood|foot|proactive", ("neighbourhood", "foot", "proactive", "unknown", False)),
+    ],
+)
+def test_window_splits_read_back_with_their_unit_and_evidence(
+    split: str, parts: tuple[str, str, str, str, bool]
+) -> None:
+    assert parse_split(split) == parts
+    if split.count("|") >= 3:
+        assert dose_split(*parts) == split
+
+
+def test_day_visit_splits_have_no_unit() -> None:
+    assert visit_split("response", "foot", "proactive", False) == "response|foot|proactive"
+    assert visit_split("response", "foot", "proactive", True) == "response|foot|proactive|inferred"
+    assert parse_visit_split("response|foot|proactive|inferred") == (
+        "response",
+        "foot",
+        "proactive",
+        True,
+    )
+    assert parse_visit_split("response|foot|proactive") == ("response", "foot", "proactive", False)

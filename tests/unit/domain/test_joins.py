@@ -209,6 +209,20 @@ def test_a_fix_context_joins_the_version_and_its_callsign_assignments() -> None:
     assert RadioJoin(history, assigned).at(1000)[1].assigned_areas == frozenset({"B"})
 
 
+def test_a_roster_change_of_unit_applies_from_its_event_time_on() -> None:
+    history = (
+        RosterVersion(BEGINNING, {**entry("K1"), "unit": "East NPT"}),
+        RosterVersion(1000.0, {**entry("K1"), "unit": "West Response"}),
+    )
+    join = RadioJoin(history, {})
+
+    assert join.context(999.999).unit == "East NPT"
+    assert join.context(1000.0).unit == "West Response"
+    assert context_at(history, {}, 5000.0)[1] == FixContext(
+        "response", "handheld", "K1", unit="West Response"
+    )
+
+
 def test_a_radio_with_one_version_and_no_assignment_has_one_context() -> None:
     join = RadioJoin(versions((BEGINNING, "K1")), {"K2": (Assignment(frozenset("A"), 0, None),)})
 

@@ -197,7 +197,9 @@ def test_daily_ledger_brings_visits_dose_gap_and_fidelity_together() -> None:
         (at(21, 7), at(21, 7, 15)),
         (at(21, 19), at(21, 19, 20)),
     ]
-    ledger = daily_ledger("WM-IA-017", "2026-11-21", IMPACT, visits, 4, dose, at(21, 20, 30))
+    ledger = daily_ledger(
+        "WM-IA-017", "2026-11-21", IMPACT, visits, 4, dose, at(21, 20, 30), patrol_seconds=1140.0
+    )
     assert ledger == DailyLedger(
         area_id="WM-IA-017",
         day="2026-11-21",
@@ -207,6 +209,7 @@ def test_daily_ledger_brings_visits_dose_gap_and_fidelity_together() -> None:
         longest_gap_s=at(21, 19, 20) - at(21, 7, 15),
         fidelity_met=3,
         fidelity_due=6,
+        patrol_seconds=1140.0,
     )
     value = ledger_value(ledger)
     assert value == {
@@ -224,6 +227,7 @@ def test_daily_ledger_brings_visits_dose_gap_and_fidelity_together() -> None:
                 "response": {"foot": {"proactive": 60.0}, "vehicle": {"reactive": 300.0}},
             },
         },
+        "patrol_seconds": 1140.0,
         "longest_gap_s": ledger.longest_gap_s,
         "fidelity": {"met": 3, "due": 6, "share": 0.5},
     }

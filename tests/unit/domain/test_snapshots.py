@@ -10,6 +10,7 @@ from streams.domain.dayvisits import DayVisits, add_summary_field, visit_part
 from streams.domain.snapshots import (
     AreaFacts,
     dose_today,
+    dose_windows,
     drive_throughs_today,
     inferred_today,
     officers_present,
@@ -65,7 +66,12 @@ def day_visits(*values: dict[str, object]) -> DayVisits:
 FACTS = AreaFacts(
     area=AREA,
     present={"2001": ("response", "vehicle"), "2002": ("neighbourhood", "foot")},
-    dose_windows={900: {"response|vehicle|reactive": 600.0, "neighbourhood|foot|proactive": 300.0}},
+    dose_windows={
+        900: {
+            "response|vehicle|reactive|Birmingham East Response": 600.0,
+            "neighbourhood|foot|proactive": 300.0,  # stored before units were kept
+        }
+    },
     last_qualifying_end=NOW - 1800,
     visits_today=day_visits(
         visit("2026-11-20T17:00:00.000Z", "2026-11-20T17:30:00.000Z", 1800.0),
@@ -75,15 +81,24 @@ FACTS = AreaFacts(
     ),
     demand_windows={86400: {"incidents_opened|immediate": 2.0, "crimes|burglary": 1.0}},
     open_incidents={"immediate": 1},
+    units={"2001": "Birmingham East Response"},
 )
 
 
-def test_officers_present_are_counted_by_role_and_mode() -> None:
+def test_officers_present_are_counted_by_role_mode_and_unit() -> None:
     assert officers_present(FACTS) == {
         "officers_present": 2,
         "by_role": {"response": 1, "neighbourhood": 1},
         "by_mode": {"foot": 1, "vehicle": 1},
+        "by_unit": {"Birmingham East Response": 1, "unknown": 1},
     }
+
+
+def test_dose_is_split_by_unit_and_dose_stored_before_units_is_the_unknown_units() -> None:
+    window = dose_windows(FACTS)["15m"]
+
+    assert window["by_unit"] == {"Birmingham East Response": 10.0, "unknown": 5.0}
+    assert window["by_role"] == {"response": 10.0, "neighbourhood": 5.0}
 
 
 def test_retracted_visits_do_not_count_and_an_open_qualifying_visit_ends_now() -> None:
@@ -108,7 +123,10 @@ def test_inferred_dose_is_in_every_split_and_apart_by_evidence() -> None:
     facts = replace(
         FACTS,
         dose_windows={
-            900: {"response|vehicle|reactive": 600.0, "response|vehicle|proactive|inferred": 12.0}
+            900: {
+                "response|vehicle|reactive|Birmingham East Response": 600.0,
+                "response|vehicle|proactive|Birmingham East Response|inferred": 12.0,
+            }
         },
         visits_today=day_visits(
             visit("2026-11-20T17:00:00.000Z", "2026-11-20T17:30:00.000Z", 1800.0),
@@ -128,6 +146,7 @@ def test_inferred_dose_is_in_every_split_and_apart_by_evidence() -> None:
     assert window["minutes"] == 10.2
     assert window["by_mode"] == {"vehicle": 10.2}
     assert window["by_evidence"] == {"observed": 10.0, "inferred": 0.2}
+    assert window["by_unit"] == {"Birmingham East Response": 10.2}
     assert dose_today(facts) == {
         ("neighbourhood", "foot", "proactive"): 1800.0,
         ("neighbourhood", "vehicle", "proactive"): 12.0,

@@ -18,6 +18,7 @@ from streams.domain.areas import AreaDefinition
 from streams.domain.dose import minute_buckets
 from streams.domain.fences import FenceIndex
 from streams.domain.fixes import Fix
+from streams.domain.publication import visit_value
 from streams.domain.tracks import (
     DoseAccrued,
     Fact,
@@ -305,6 +306,36 @@ def test_new_context_applies_from_its_fix_on() -> None:
     assert visits(facts)[0].role == "neighbourhood"
 
 
+def test_visit_carries_its_radios_unit() -> None:
+    npt = replace(FOOT, unit="Birmingham East NPT")
+    _, facts = feed([*stay(0, 600, 30, IN_A), *stay(630, 720, 30, OUTSIDE)], npt)
+
+    (visit,) = visits(facts)
+    assert visit.unit == "Birmingham East NPT"
+    assert visit_value(b"k" * 16, visit)["unit"] == "Birmingham East NPT"
+    assert {f.unit for f in facts if isinstance(f, DoseAccrued)} == {"Birmingham East NPT"}
+    assert {f.unit for f in facts if isinstance(f, MembershipChanged)} == {"Birmingham East NPT"}
+
+
+def test_a_radio_not_on_the_roster_has_the_unknown_unit() -> None:
+    _, facts = feed(stay(0, 600, 30, IN_A), FixContext(role="unknown", device="handheld"))
+
+    assert visits(facts)[0].unit == "unknown"
+
+
+def test_a_unit_change_applies_from_its_fix_on() -> None:
+    fixes = stay(0, 600, 30, IN_A)
+    east, west = replace(FOOT, unit="East NPT"), replace(FOOT, unit="West NPT")
+    _, facts = feed(fixes, [east] * 10 + [west] * (len(fixes) - 10))
+
+    doses = [f for f in facts if isinstance(f, DoseAccrued)]
+    assert {d.unit for d in doses if d.end <= T0 + 300} == {"East NPT"}
+    assert {d.unit for d in doses if d.start >= T0 + 300} == {"West NPT"}
+    changes = [f for f in facts if isinstance(f, MembershipChanged)]
+    assert [(c.present, c.unit) for c in changes] == [(True, "East NPT"), (True, "West NPT")]
+    assert visits(facts)[0].unit == "East NPT"  # the unit when the visit started, as its role
+
+
 def test_teleport_fix_is_rejected_as_implausible_speed() -> None:
     teleport = fix(330, 50_000, 0)
     _, facts = feed([*stay(0, 300, 30, IN_A), teleport, *stay(360, 600, 30, IN_A)])
@@ -387,6 +418,13 @@ CONTEXTS = [
         assigned_areas=frozenset({"A", "B"}),
         incident_categories=(("A", "burglary"), ("B", "theft")),
         stop_searches=frozenset({(int(T0 // 60) + 3, "A"), (int(T0 // 60) + 9, "B")}),
+    ),
+    replace(FOOT, unit="West NPT"),
+    replace(
+        FOOT,
+        assigned_areas=frozenset({"A"}),
+        incident_categories=(("A", "burglary"),),
+        unit="West NPT",
     ),
 ]
 
@@ -642,6 +680,48 @@ def test_serialisation_round_trip_preserves_behaviour() -> None:
     assert feed(more, track=restored) == feed(more, track=track)
 
 
+def test_units_survive_storage_and_a_track_stored_without_them_reads_as_unknown() -> None:
+    east = replace(FOOT, unit="East NPT", assigned_areas=frozenset({"B"}))
+    fixes = [*stay(0, 600, 30, IN_A_AND_B), fix(615, *OUTSIDE), fix(640, *OUTSIDE)]  # dose held
+    track, _ = feed(fixes, east)
+    stored = track_to_json(track)
+    assert track_from_json(stored, POLICY) == track
+    assert {m.unit for m in track.state.memberships} == {"East NPT"}
+    assert {d.unit for m in track.state.memberships for d in m.deferred} == {"East NPT"}
+
+    legacy = track_from_json(stored.replace(b',"East NPT"', b""), POLICY)
+    assert {m.unit for m in legacy.state.memberships} == {"unknown"}
+    assert legacy.state.context == replace(east, unit="unknown")
+
+
+def test_stored_forms_keep_the_unit_before_the_incident_marks_and_omit_trailing_defaults() -> None:
+    """Context ``[role, device, callsign, assigned, unit, categories, stop-searches]``,
+    membership ``[...12 items, unit, reactive categories, stop-search]``, dose ``[...6 items,
+    unit, incident category, stop-search, inferred]``: each without trailing defaults."""
+    context = replace(
+        FOOT,
+        unit="East NPT",
+        assigned_areas=frozenset({"B"}),
+        incident_categories=(("B", "burglary"),),
+        stop_searches=frozenset({(int(T0 // 60) + 2, "A")}),
+    )
+    fixes = [*stay(0, 600, 30, IN_A_AND_B), fix(615, *OUTSIDE), fix(640, *OUTSIDE)]  # dose held
+    track, _ = feed(fixes, context)
+    latest = Track(track.issi, track.state, (), track.watermark, track.revisions)
+    assert track_from_json(track_to_json(latest), POLICY) == latest
+
+    settled = json.loads(track_to_json(latest))["s"]
+    assert settled["c"][3:] == [["B"], "East NPT", [["B", "burglary"]], [[int(T0 // 60) + 2, "A"]]]
+    in_a, in_b = settled["m"]
+    assert in_a[12:] == ["East NPT", [], 1]  # no reactive seconds, a stop-search
+    assert in_b[12:] == ["East NPT", [["burglary", 615.0]]]  # reactive, no stop-search
+    assert [d[6:] for d in in_a[9]] == [["East NPT"]]
+    assert [d[6:] for d in in_b[9]] == [["East NPT", "burglary"]]
+    plain = json.loads(track_to_json(feed(fixes, FOOT)[0]))["s"]
+    assert plain["c"] == ["neighbourhood", "handheld", "NH1"]
+    assert all(len(m) == 12 for m in plain["m"])
+
+
 def test_stored_track_of_a_typical_radio_is_small() -> None:
     track, _ = feed(stay(0, 1800, 30, IN_A_AND_B), replace(FOOT, assigned_areas=frozenset({"A"})))
     stored = track_to_json(track)
@@ -680,14 +760,19 @@ def _reference_recent(track: Track) -> list[object]:
         stored_context: list[object] | None = None
         if entry.context != context:
             c = entry.context
-            stored_context = [c.role, c.device]
-            if c.callsign is not None or c.assigned_areas:
-                stored_context.append(c.callsign)
-            if c.assigned_areas or c.incident_categories or c.stop_searches:
-                stored_context.append(sorted(c.assigned_areas))
-            if c.incident_categories or c.stop_searches:
-                stored_context.append([list(pair) for pair in c.incident_categories])
-                stored_context.append([list(pair) for pair in sorted(c.stop_searches)])
+            full: list[object] = [
+                c.role,
+                c.device,
+                c.callsign,
+                sorted(c.assigned_areas),
+                c.unit,
+                [list(pair) for pair in c.incident_categories],
+                [list(pair) for pair in sorted(c.stop_searches)],
+            ]
+            defaults: list[object] = [None, [], "unknown", [], []]
+            while len(full) > 2 and full[-1] == defaults[len(full) - 3]:
+                full.pop()
+            stored_context = full
         stored.append([fix_values, inside, near_only, stored_context])
         context = entry.context
     return stored

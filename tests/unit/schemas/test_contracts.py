@@ -21,10 +21,14 @@ from streams.domain.roster import ROLES
 from streams.domain.snapshots import DEMAND_WINDOW_NAMES, WINDOW_NAMES
 
 COMMON = "../common/1#"
-FREE_TEXT_MAPS = {("area.snapshots", "/$defs/counts_by_text")}
+FREE_TEXT_MAPS = {
+    ("area.snapshots", "/$defs/counts_by_text"),
+    ("area.snapshots", "/$defs/officer_counts_by_unit"),
+    ("area.snapshots", "/$defs/amounts_by_unit"),
+}
 """The only objects keyed by input data that no enumeration bounds (crime categories and objects
-of search as received): closed with ``additionalProperties: false`` all the same, their keys
-held by a pattern to the inputs' text rule."""
+of search as received, roster units): closed with ``additionalProperties: false`` all the same,
+their keys held by a pattern to the inputs' text rule."""
 
 SCHEMA_IN = ("$defs", "properties", "patternProperties")
 SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
@@ -189,6 +193,20 @@ def test_the_free_text_keys_follow_the_inputs_text_rule() -> None:
     assert not checker.is_valid({"x" * 257: 1.0})
     assert not checker.is_valid({"": 1.0})
     assert not checker.is_valid({"Robbery": -1.0})
+
+
+def test_the_unit_keys_follow_the_rosters_unit_rule() -> None:
+    checker = Draft202012Validator(
+        {
+            "$ref": "https://coverwatch.example/schemas/area.snapshots/1#/$defs/officer_counts_by_unit"
+        },
+        registry=schemas.registry(),
+    )
+
+    assert checker.is_valid({"Birmingham East NPT": 2, "x" * 128: 1})
+    assert not checker.is_valid({"x" * 129: 1})
+    assert not checker.is_valid({"": 1})
+    assert not checker.is_valid({"Birmingham East NPT": 0})
 
 
 # --- the emitted shape, the schemas and the examples agree ------------------------------------

@@ -125,6 +125,10 @@ function areaTooltip(areaId) {
   const coverage = snap?.coverage ?? {};
   const state = coverage.state ?? "unknown";
   const present = snap?.presence?.officers_present;
+  const units = Object.entries(snap?.presence?.by_unit ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([unit, count]) => `${count} ${unit}`)
+    .join(", ");
   const lastEnd = parseTs(snap?.visits?.last_qualifying_visit_end);
   const since =
     lastEnd === null
@@ -145,7 +149,8 @@ function areaTooltip(areaId) {
           REASON_LABELS[reason] ?? reason,
         )}</div>`
       : "") +
-    `<div>Officers present: <b>${fmtNumber(present)}</b></div>` +
+    `<div>Officers present: <b>${fmtNumber(present)}</b>` +
+    `${units ? ` <small data-testid="units-present">(${escapeHtml(units)})</small>` : ""}</div>` +
     `<div>Since last qualifying visit: <b>${
       since === null ? "none recorded" : formatMinutes(since)
     }</b>${coverage.limit_minutes ? ` (limit ${formatMinutes(coverage.limit_minutes)})` : ""}</div>` +

@@ -29,6 +29,7 @@ function officerTooltip(officer) {
     `<b>${escapeHtml(officer.callsign ?? "officer")}</b> · ${escapeHtml(
       String(officer.role ?? "").replace("_", " "),
     )} · ${officer.mode === "vehicle" ? "vehicle" : "on foot"}` +
+    `${officer.unit ? ` · ${escapeHtml(officer.unit)}` : ""}` +
     `${officer.committed ? " · committed" : ""}` +
     `${officer.health && officer.health !== "live" ? ` · <b>${escapeHtml(officer.health.replace("_", " "))}</b>` : ""}` +
     `<br><small>fix ${escapeHtml(
