@@ -56,10 +56,13 @@ def fix(issi: str, ts: datetime, lat: float, lon: float = -1.895) -> tuple[bytes
 
 
 def patrol(issi: str, first: datetime, lat: float) -> list[tuple[bytes, bytes]]:
-    """A fix every 30 s in one place, then one far away hours later (it settles the rest)."""
-    return [fix(issi, first + timedelta(seconds=STEP_S * n), lat) for n in range(FIXES)] + [
-        fix(issi, first + timedelta(hours=3), 52.6, -1.8)
-    ]
+    """A fix every 30 s in one place, with the metre or so of wander of a receiver standing
+    still (a position repeated exactly for ten minutes is a stuck radio, which covers nothing),
+    then one far away hours later (it settles the rest)."""
+    return [
+        fix(issi, first + timedelta(seconds=STEP_S * n), lat + (n % 3 - 1) * 1e-5)
+        for n in range(FIXES)
+    ] + [fix(issi, first + timedelta(hours=3), 52.6, -1.8)]
 
 
 def incident(
