@@ -130,8 +130,7 @@ def infer_crossings(
             "reactive" if reactive else "proactive",
             inside * elapsed_s,
             incident_category=context.incident_category(area_id) if reactive else None,
-            stop_search=bool(context.stop_searches)
-            and context.stop_searched(area_id, start, end),
+            stop_search=bool(context.stop_searches) and context.stop_searched(area_id, start, end),
             inferred=True,
         )
 
