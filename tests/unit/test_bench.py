@@ -9,6 +9,7 @@ import orjson
 import pytest
 import shapely
 
+from streams.devtools.bench import crossings, track_cost
 from streams.devtools.bench.probes import Window, mean_window, measured_window
 from streams.devtools.bench.replay import ReplayResult
 from streams.devtools.bench.runner import build_rows
@@ -292,3 +293,38 @@ def test_the_largest_pack_and_its_baseline_are_means_of_replays_around_each_othe
     assert (without_baselines.value, without_baselines.baseline) == (225.0, 100.0)
     assert without_baselines.passed is False
     assert (once.value, once.baseline) == (200.0, 150.0)
+
+
+def _track_cost(extra_us: float, per_ping_us: float | None) -> dict[str, object]:
+    part = {"areas": 40.0, "fixes": 100.0, "inferred": 3.0, "without_us": 20.0}
+    return {
+        "default": {**part, "with_us": 20.0 + extra_us},
+        "grid": {**part, "with_us": 20.0 + 10 * extra_us},
+        "per_ping_us": per_ping_us,
+    }
+
+
+def test_track_cost_passes_within_a_tenth_of_the_workers_time_per_ping() -> None:
+    within, grid = track_cost.rows(_track_cost(extra_us=9.0, per_ping_us=100.0))
+    beyond, _ = track_cost.rows(_track_cost(extra_us=11.0, per_ping_us=100.0))
+    assert (within.value, within.baseline, within.passed) == (9.0, 100.0, True)
+    assert beyond.passed is False
+    assert grid.target == "info"
+    assert grid.passed is None
+
+
+def test_track_cost_without_the_throughput_step_is_not_judged() -> None:
+    row, _ = track_cost.rows(_track_cost(extra_us=9.0, per_ping_us=None))
+    assert row.passed is None
+    assert "did not run" in row.note
+    (missing,) = track_cost.rows(None)
+    assert missing.value is None
+    assert missing.note == "not run"
+
+
+def test_track_cost_compares_the_same_fixes_with_and_without_crossings() -> None:
+    pack = load_default_area_pack()
+    result = crossings.compare(pack, radios=50, rounds=5)
+    assert result["fixes"] == 250
+    assert result["without_us"] > 0
+    assert result["with_us"] > 0

@@ -73,8 +73,9 @@ def run(
     return time.process_time() - started, inferred
 
 
-def measure(label: str, areas: Sequence[AreaDefinition], radios: int, rounds: int) -> None:
-    """Print µs per fix without and with crossings (A B B A) for one pack."""
+def compare(areas: Sequence[AreaDefinition], radios: int, rounds: int) -> dict[str, float]:
+    """µs per fix through the tracks without and with crossings (runs A B B A: the host
+    drifts), the fixes and the inferred visits made, for one pack."""
     index = FenceIndex(areas)
     fixes = journeys(areas, radios, rounds)
     locations = index.locate([f.lon for f, _ in fixes], [f.lat for f, _ in fixes])
@@ -83,10 +84,22 @@ def measure(label: str, areas: Sequence[AreaDefinition], radios: int, rounds: in
     with_2, _ = run(fixes, locations, index)
     without_2, _ = run(fixes, locations, None)
     count = len(fixes)
-    base = (without_1 + without_2) / 2 / count * 1e6
-    crossing = (with_1 + with_2) / 2 / count * 1e6
+    return {
+        "areas": float(len(areas)),
+        "fixes": float(count),
+        "inferred": float(inferred),
+        "without_us": (without_1 + without_2) / 2 / count * 1e6,
+        "with_us": (with_1 + with_2) / 2 / count * 1e6,
+    }
+
+
+def measure(label: str, areas: Sequence[AreaDefinition], radios: int, rounds: int) -> None:
+    """Print µs per fix without and with crossings for one pack (:func:`compare`)."""
+    result = compare(areas, radios, rounds)
+    base, crossing = result["without_us"], result["with_us"]
     print(
-        f"{label}: {count} fixes, {len(areas)} areas, {inferred} inferred visits; "
+        f"{label}: {result['fixes']:.0f} fixes, {result['areas']:.0f} areas, "
+        f"{result['inferred']:.0f} inferred visits; "
         f"tracks without crossings {base:.1f} us/fix, with {crossing:.1f} us/fix "
         f"(+{crossing - base:.1f} us/fix, {crossing / base:.2f}x of the tracks' work)"
     )

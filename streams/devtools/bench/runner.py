@@ -79,6 +79,7 @@ from streams.devtools.bench import (
     soak,
     state_size,
     throughput,
+    track_cost,
 )
 from streams.devtools.bench.harness import Bench
 from streams.devtools.bench.plan import Plan
@@ -94,6 +95,7 @@ STEPS: dict[str, Measure] = {
     "scaling": scaling.measure,
     "latency": latency.measure,
     "alert": alert.measure,
+    "track_cost": track_cost.measure,
     "api": api_latency.measure,
     "soak": soak.measure,
 }
@@ -105,6 +107,7 @@ TABLE: tuple[tuple[str, RowsOf], ...] = (
     ("scaling", scaling.rows),
     ("scaling", state_size.rows),
     ("alert", alert.rows),
+    ("track_cost", track_cost.rows),
     ("api", api_latency.api_rows),
     ("soak", soak.soak_rows),
 )
