@@ -55,11 +55,16 @@ def fix(issi: str, ts: datetime, lat: float, lon: float = -1.895) -> tuple[bytes
     return issi.encode(), orjson.dumps(value)
 
 
+WANDER = (0.0, 0.00001, -0.00001, 0.00002)
+"""Degrees of latitude (about 1-2 m) a receiver standing still wanders by (an exactly repeated
+position is a stuck radio, which covers nothing)."""
+
+
 def patrol(issi: str, first: datetime, lat: float) -> list[tuple[bytes, bytes]]:
     """A fix every 30 s in one place, then one far away hours later (it settles the rest)."""
-    return [fix(issi, first + timedelta(seconds=STEP_S * n), lat) for n in range(FIXES)] + [
-        fix(issi, first + timedelta(hours=3), 52.6, -1.8)
-    ]
+    return [
+        fix(issi, first + timedelta(seconds=STEP_S * n), lat + WANDER[n % 4]) for n in range(FIXES)
+    ] + [fix(issi, first + timedelta(hours=3), 52.6, -1.8)]
 
 
 def incident(
