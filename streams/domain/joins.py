@@ -38,8 +38,8 @@ ROSTER_VERSIONS_KEPT: Final = 8
 """Roster versions kept per radio (the latest by ``ts``)."""
 
 STOP_SEARCH_HORIZON_S: Final = 300.0
-"""How far after a fix its context looks for stop-searches by default: the track policy's
-``max_gap_s`` (the longest segment a fix opens)."""
+"""How far before a fix its context looks for stop-searches by default: the track policy's
+``max_gap_s`` (the longest segment a fix closes)."""
 
 BEGINNING: Final = -math.inf
 """The valid-from time of a roster entry without ``ts`` (and of an assignment stored before
@@ -112,16 +112,17 @@ def incident_categories_at(
 
 def stop_searches_near(
     marks: Iterable[StopSearchMark], ts: float, horizon_s: float
-) -> frozenset[tuple[int, str]]:
-    """``(minute, area_id)`` of the stop-searches whose minute overlaps ``[ts, ts + horizon_s]``
-    (the longest dose segment a fix at ``ts`` can open is ``max_gap_s``): what a fix's context
-    carries so that the segment it opens can be marked ``stop_search``."""
-    found: set[tuple[int, str]] = set()
-    for mark in marks:
-        minute = int(mark.ts // 60)
-        if minute * 60 + 60 > ts and minute * 60 <= ts + horizon_s:
-            found.update((minute, area_id) for area_id in mark.areas)
-    return frozenset(found)
+) -> frozenset[tuple[float, str]]:
+    """``(ts, area_id)`` of the stop-searches made in ``[ts - horizon_s, ts]`` (the longest dose
+    segment a fix at ``ts`` can close is ``max_gap_s``): what a fix's context carries so that
+    the segment it closes can be marked ``stop_search``. Only stop-searches up to the fix's
+    time: those the pings wait for on the event clock."""
+    return frozenset(
+        (mark.ts, area_id)
+        for mark in marks
+        if ts - horizon_s <= mark.ts <= ts
+        for area_id in mark.areas
+    )
 
 
 def areas_at(assignments: Iterable[Assignment], ts: float) -> frozenset[str]:

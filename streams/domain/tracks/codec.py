@@ -205,7 +205,7 @@ def _context_from_list(values: Sequence[object]) -> FixContext:
             (_as_str(pair[0]), _as_str(pair[1])) for pair in map(_as_list, categories)
         ),
         stop_searches=frozenset(
-            (int(_as_number(pair[0])), _as_str(pair[1])) for pair in map(_as_list, searched)
+            (_as_number(pair[0]), _as_str(pair[1])) for pair in map(_as_list, searched)
         ),
         unit=_as_str(unit),
     )

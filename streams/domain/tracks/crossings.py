@@ -62,6 +62,7 @@ from streams.domain.fixes import Fix
 from streams.domain.tracks.model import (
     DoseAccrued,
     Fact,
+    FixContext,
     Mode,
     Policy,
     TrackState,
@@ -101,6 +102,7 @@ def infer_crossings(
     elapsed_s = fix.ts - previous.ts if previous is not None else 0.0
     if previous is None or context is None or elapsed_s <= 0.0:
         return after, facts
+    closing: FixContext = after.context or context  # closes the segment: its stop-searches
     if before.memberships:
         members = {m.area_id: m for m in before.memberships}
         entry_parts = {d.area_id: d for d in before.entry_parts}
@@ -130,7 +132,7 @@ def infer_crossings(
             "reactive" if reactive else "proactive",
             inside * elapsed_s,
             incident_category=context.incident_category(area_id) if reactive else None,
-            stop_search=bool(context.stop_searches) and context.stop_searched(area_id, start, end),
+            stop_search=bool(closing.stop_searches) and closing.stop_searched(area_id, start, end),
             inferred=True,
             unit=context.unit,
         )

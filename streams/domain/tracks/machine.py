@@ -16,8 +16,9 @@ state machine over frozen values:
   the last fix before it.
 - **Dose**: each attributed segment ``[previous fix, fix]`` of a visit is one
   :class:`DoseAccrued`, carrying the role, device and assignments of the fix that opened the
-  segment, and mode ``vehicle`` when that device is a vehicle terminal or the segment and the
-  one before it were both at least ``vehicle_speed_mps``. Dose of a pending entry (or exit) is
+  segment (and the stop-searches made during it, known with the fix that closes it), and mode
+  ``vehicle`` when that device is a vehicle terminal or the segment and the one before it were
+  both at least ``vehicle_speed_mps``. Dose of a pending entry (or exit) is
   held back until it is confirmed (or cancelled), so dose always equals visit time.
 - **Outliers**: a fix implying more than ``max_speed_mps`` from the last accepted fix is
   rejected; ``outliers_to_reset`` consecutive rejected fixes that agree with each other are
@@ -259,7 +260,9 @@ def _accept(
     segment: _Segment | None = None
     if continuous and previous_context is not None and state.last_fix is not None:
         segment_vehicle = previous_context.device == "vehicle" or sustained_fast
-        segment = _Segment(state.last_fix.ts, fix.ts, elapsed_s, previous_context, segment_vehicle)
+        segment = _Segment(
+            state.last_fix.ts, fix.ts, elapsed_s, previous_context, segment_vehicle, context
+        )
     presence_changed = previous_context is not None and (
         previous_context.role != context.role
         or state.mode != mode
@@ -326,6 +329,8 @@ class _Segment:
     seconds: float
     context: FixContext
     vehicle: bool
+    closing: FixContext
+    """The context of the fix that ends the segment: the stop-searches made during it."""
 
     def dose(self, area_id: str) -> DoseAccrued:
         """This segment as dose in ``area_id``."""
@@ -340,8 +345,8 @@ class _Segment:
             "reactive" if reactive else "proactive",
             self.seconds,
             incident_category=context.incident_category(area_id) if reactive else None,
-            stop_search=bool(context.stop_searches)
-            and context.stop_searched(area_id, self.start, self.end),
+            stop_search=bool(self.closing.stop_searches)
+            and self.closing.stop_searched(area_id, self.start, self.end),
             unit=context.unit,
         )
 

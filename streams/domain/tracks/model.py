@@ -63,11 +63,13 @@ class FixContext:
 
     ``incident_categories``: ``(area_id, category)`` of the incident attended in each assigned
     area that has a known category (sorted; one per area, see
-    :func:`~streams.domain.joins.areas_at`). ``stop_searches``: ``(minute, area_id)`` of the
-    stop-searches by the callsign whose minute the dose segment opened by this fix may overlap
-    (:func:`~streams.domain.joins.stop_searches_near`); a segment of a visit to an area that
-    overlaps the minute of one in that area is ``stop_search`` dose. ``unit`` is the roster's
-    department / NPU of the officer (:data:`UNKNOWN_UNIT` when not on the roster).
+    :func:`~streams.domain.joins.incident_categories_at`). ``stop_searches``: ``(ts, area_id)``
+    of the stop-searches by the callsign made in the ``max_gap_s`` up to the fix
+    (:func:`~streams.domain.joins.stop_searches_near`): the dose segment this fix closes is
+    ``stop_search`` in an area where one of them was made during it. A fix is classified once
+    the stop-searches up to its time have been read, never later ones, so which segment is
+    marked does not depend on how far ahead the stop-searches were read. ``unit`` is
+    the roster's department / NPU of the officer (:data:`UNKNOWN_UNIT` when not on the roster).
     """
 
     role: str
@@ -75,7 +77,7 @@ class FixContext:
     callsign: str | None = None
     assigned_areas: frozenset[str] = frozenset()
     incident_categories: tuple[tuple[str, str], ...] = ()
-    stop_searches: frozenset[tuple[int, str]] = frozenset()
+    stop_searches: frozenset[tuple[float, str]] = frozenset()
     unit: str = UNKNOWN_UNIT
 
     def incident_category(self, area_id: str) -> str | None:
@@ -86,12 +88,9 @@ class FixContext:
         return None
 
     def stop_searched(self, area_id: str, start: float, end: float) -> bool:
-        """Whether a stop-search by the callsign in ``area_id`` has its minute overlapping the
-        segment ``[start, end]``."""
-        return any(
-            area == area_id and minute * 60 < end and start < minute * 60 + 60
-            for minute, area in self.stop_searches
-        )
+        """Whether a stop-search by the callsign in ``area_id`` was made during the segment
+        ``[start, end)``."""
+        return any(area == area_id and start <= ts < end for ts, area in self.stop_searches)
 
 
 @record
@@ -155,7 +154,8 @@ class DoseAccrued:
     incident_category: str | None = None
     """Reactive dose: the category of the incident attended (None: proactive, or not known)."""
     stop_search: bool = False
-    """The segment overlaps the minute of a stop-search by the officer's callsign in the area."""
+    """A stop-search by the officer's callsign in the area was made during the segment (the
+    dose of its minute: the segment between the fixes around it)."""
     inferred: bool = False
     unit: str = UNKNOWN_UNIT
 

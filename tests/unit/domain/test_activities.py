@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from streams.domain.demand import crime_areas, demand_changes
 from streams.domain.harm import DEFAULT_HARM_WEIGHTS
 from streams.domain.incidents import (
@@ -53,8 +55,6 @@ from tests.unit.domain.test_tracks import (
     visits,
 )
 
-MINUTE = int(T0 // 60)
-"""The minute of T0 (a whole minute)."""
 ROSTER = (RosterVersion(0.0, {"callsign": "RV1", "role": "response", "device": "vehicle"}),)
 
 
@@ -168,9 +168,8 @@ def test_stop_search_by_callsign_during_visit_marks_it_stop_search() -> None:
     assert visit.stop_search
     assert visit_value(b"key", visit)["stop_search"] is True
     marked = [d for d in doses(facts) if d.stop_search]
-    # the dose of its minute (03:00 to 04:00 after T0): the segments overlapping it
-    assert [(d.start - T0, d.end - T0) for d in marked] == [(180, 210), (210, 240)]
-    assert sum(d.seconds for d in marked) == 60
+    # the dose of its minute: the segment between the fixes around it
+    assert [(d.start - T0, d.end - T0) for d in marked] == [(180, 210)]
 
 
 def test_a_stop_search_elsewhere_or_at_another_time_marks_nothing() -> None:
@@ -227,10 +226,30 @@ def test_stop_search_arriving_after_the_visit_revises_it() -> None:
     assert marked == 30  # 10:00 to 10:30, the last segment inside (the visit ends at 10:30)
 
 
-def test_stop_searches_near_a_fix_are_those_whose_minute_the_next_segment_may_overlap() -> None:
-    marks = [stop_search_at(at_s) for at_s in (-61, -1, 0.5, 299, 361)]
-    # the minute before T0 ends at T0; the one from T0 + 360 s begins after the longest segment
-    assert stop_searches_near(marks, T0, 300.0) == {(MINUTE, "A"), (MINUTE + 4, "A")}
+@pytest.mark.parametrize("search_s", [0, 15, 29.5, 185, 299, 300, 301, 599, 600, 629])
+def test_stop_searches_read_only_up_to_each_fix_mark_what_all_read_first_marks(
+    search_s: float,
+) -> None:
+    """On the event clock a fix is classified once the stop-searches up to its time have been
+    read (the join wait), perhaps no further: the visit and its dose must be the same as with
+    every stop-search read first."""
+    marks = [stop_search_at(search_s)]
+    known_first = feed_joined(VISIT_FIXES, joined(marks))
+    locations = INDEX.locate([f.lon for f in VISIT_FIXES], [f.lat for f in VISIT_FIXES])
+    track, facts = new_track(ISSI), []
+    for one_fix, location in zip(VISIT_FIXES, locations, strict=True):
+        read_so_far = joined([m for m in marks if m.ts <= one_fix.ts])
+        context = read_so_far.context(one_fix.ts)
+        track, produced = advance(track, one_fix, location, context, POLICY)
+        facts.extend(produced)
+    assert facts == known_first
+    assert visits(facts)[0].stop_search == (0 <= search_s < 630)
+
+
+def test_stop_searches_near_a_fix_are_those_the_segment_it_closes_may_contain() -> None:
+    marks = [stop_search_at(at_s) for at_s in (-301, -300, -1, 0, 0.5)]
+    # made in the longest segment the fix may close, up to the fix: never after it
+    assert stop_searches_near(marks, T0, 300.0) == {(T0 - 300, "A"), (T0 - 1, "A"), (T0, "A")}
 
 
 def test_stop_search_context_round_trips_through_the_stored_track() -> None:

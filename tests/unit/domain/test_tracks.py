@@ -417,7 +417,7 @@ CONTEXTS = [
         CAR,
         assigned_areas=frozenset({"A", "B"}),
         incident_categories=(("A", "burglary"), ("B", "theft")),
-        stop_searches=frozenset({(int(T0 // 60) + 3, "A"), (int(T0 // 60) + 9, "B")}),
+        stop_searches=frozenset({(T0 + 185.0, "A"), (T0 + 545.0, "B")}),
     ),
     replace(FOOT, unit="West NPT"),
     replace(
