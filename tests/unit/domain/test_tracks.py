@@ -703,7 +703,7 @@ def test_stored_forms_keep_the_unit_before_the_incident_marks_and_omit_trailing_
         unit="East NPT",
         assigned_areas=frozenset({"B"}),
         incident_categories=(("B", "burglary"),),
-        stop_searches=frozenset({(int(T0 // 60) + 2, "A")}),
+        stop_searches=frozenset({(T0 + 125.0, "A")}),
     )
     fixes = [*stay(0, 600, 30, IN_A_AND_B), fix(615, *OUTSIDE), fix(640, *OUTSIDE)]  # dose held
     track, _ = feed(fixes, context)
@@ -711,7 +711,7 @@ def test_stored_forms_keep_the_unit_before_the_incident_marks_and_omit_trailing_
     assert track_from_json(track_to_json(latest), POLICY) == latest
 
     settled = json.loads(track_to_json(latest))["s"]
-    assert settled["c"][3:] == [["B"], "East NPT", [["B", "burglary"]], [[int(T0 // 60) + 2, "A"]]]
+    assert settled["c"][3:] == [["B"], "East NPT", [["B", "burglary"]], [[T0 + 125.0, "A"]]]
     in_a, in_b = settled["m"]
     assert in_a[12:] == ["East NPT", [], 1]  # no reactive seconds, a stop-search
     assert in_b[12:] == ["East NPT", [["burglary", 615.0]]]  # reactive, no stop-search
