@@ -91,13 +91,25 @@ class DutyRoster:
 
 
 def feed_health_at(
-    duty: DutyRoster, reported: Mapping[int, Iterable[str]], at: float, window_s: float
+    duty: DutyRoster,
+    reported: Mapping[int, Iterable[str]],
+    at: float,
+    window_s: float,
+    observed_from: float | None = None,
 ) -> FeedHealth:
     """The radios on duty at ``at`` and how many of them reported in the window before it
-    (``reported``: minute -> radios with a fix in it, :func:`reporting_minute`)."""
+    (``reported``: minute -> radios with a fix in it, :func:`reporting_minute`).
+
+    A window that begins before the minute reports were first observed in (``observed_from``:
+    when monitoring began, the first record of the feed; None: no bound) is not measured: its
+    silence says nothing about the radios, and whether a judge saw it as silent would depend on
+    when it ran."""
     on_duty = duty.on_duty_at(at)
+    window = reporting_minutes(at, window_s)
+    if observed_from is not None and (not window or window[0] < reporting_minute(observed_from)):
+        return FeedHealth(len(on_duty), None)
     seen: set[str] = set()
-    for minute in reporting_minutes(at, window_s):
+    for minute in window:
         seen.update(reported.get(minute, ()))
     return FeedHealth(len(on_duty), len(seen & on_duty) if seen else 0)
 

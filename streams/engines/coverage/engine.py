@@ -352,7 +352,9 @@ class CoverageEngine:
         time an instant after them is judged). While some pings partition has no progress at all
         (not read yet, as after a rebuild: the coverage watermark leaves it out), its radios'
         reports cannot be counted: the reporting is then not measured (None), and the feed is
-        judged as before by its latest fix."""
+        judged as before by its latest fix; so it is, on the event clock, for an instant whose
+        window begins before monitoring did (:func:`~streams.domain.feedhealth.feed_health_at`),
+        whatever had been read when it was judged."""
         state, settings = self.runtime.state, self.runtime.settings
         counter = await state.roster_counter()
         if self._duty is None or self._duty[0] != counter:
@@ -373,7 +375,8 @@ class CoverageEngine:
             for minute in [m for m in self._reported if first is None or m < first]:
                 del self._reported[minute]
             reported = self._reported
-        return {at: feed_health_at(duty, reported, at, window_s) for at in instants}
+        began = self._monitoring_began if event else None
+        return {at: feed_health_at(duty, reported, at, window_s, began) for at in instants}
 
     async def _expire_demand(self, now: float) -> None:
         """Move every demand window on to ``now``, also when no demand arrives (idempotent and

@@ -54,6 +54,16 @@ def test_half_the_radios_silent_report_half() -> None:
     assert (health.on_duty, health.reporting, health.share) == (10, 5, 0.5)
 
 
+def test_a_window_reaching_before_monitoring_began_is_not_measured() -> None:
+    duty = DutyRoster({"r1": (on(),), "r2": (on(),)})
+    kept = reports(("r1", T - 30))
+    began = T - 120.0  # the feed's first record: the window's first three minutes are unseen
+    assert feed_health_at(duty, kept, T, MAX_GAP_S, began) == FeedHealth(on_duty=2, reporting=None)
+    assert feed_health_at(duty, {}, T, MAX_GAP_S, began).share is None
+    whole_window = T - MAX_GAP_S + 59.0  # began within the window's first minute
+    assert feed_health_at(duty, kept, T, MAX_GAP_S, whole_window) == FeedHealth(2, 1)
+
+
 def test_on_duty_is_the_roster_version_valid_at_the_instant() -> None:
     duty = DutyRoster(
         {
