@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from collections.abc import Iterable
@@ -12,10 +11,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Polygon
 
-from streams.domain.areas import AreaDefinition
-from streams.domain.dose import minute_buckets
 from streams.domain.fences import FenceIndex
 from streams.domain.fixes import Fix
 from streams.domain.tracks import (
@@ -26,7 +22,6 @@ from streams.domain.tracks import (
     MembershipChanged,
     Policy,
     Track,
-    Visit,
     VisitRecorded,
     advance,
     new_track,
@@ -35,31 +30,13 @@ from streams.domain.tracks import (
     track_health,
     track_to_json,
 )
+from tests.unit.domain.test_tracks import dose_by_minute, lonlat, square, visits
 
 ISSI = "2350002"
-ORIGIN_LAT = 51.5
-ORIGIN_LON = -0.12
-METRES_PER_DEGREE = 111_195.0
 T0 = 1_763_700_000.0
 POLICY = Policy()
 FOOT = FixContext(role="neighbourhood", device="handheld", callsign="NH2")
 HOUR_S = 3600.0
-
-
-def lonlat(east_m: float, north_m: float) -> tuple[float, float]:
-    lat = ORIGIN_LAT + north_m / METRES_PER_DEGREE
-    lon = ORIGIN_LON + east_m / (METRES_PER_DEGREE * math.cos(math.radians(ORIGIN_LAT)))
-    return lon, lat
-
-
-def square(area_id: str, west_m: float, south_m: float, side_m: float) -> AreaDefinition:
-    corners = [
-        lonlat(west_m, south_m),
-        lonlat(west_m + side_m, south_m),
-        lonlat(west_m + side_m, south_m + side_m),
-        lonlat(west_m, south_m + side_m),
-    ]
-    return AreaDefinition(area_id=area_id, name=area_id, kind="impact", geometry=Polygon(corners))
 
 
 # A is a 300 m square at the origin.
@@ -110,32 +87,8 @@ def feed(
     return current, facts
 
 
-def visits(facts: Iterable[Fact]) -> list[Visit]:
-    """The highest revision of each visit, retractions removed (revisions counted on)."""
-    latest: dict[str, Visit] = {}
-    for fact in facts:
-        if isinstance(fact, VisitRecorded):
-            visit = fact.visit
-            known = latest.get(visit.visit_id)
-            assert known is None or visit.revision == known.revision + 1
-            latest[visit.visit_id] = visit
-    return sorted(
-        (replace(v, revision=0) for v in latest.values() if v.status != "retracted"),
-        key=lambda v: (v.start, v.area_id),
-    )
-
-
 def dose_seconds(facts: Iterable[Fact]) -> float:
     return sum(f.seconds for f in facts if isinstance(f, DoseAccrued))
-
-
-def dose_by_minute(facts: Iterable[Fact]) -> dict[object, float]:
-    merged: dict[object, float] = {}
-    for fact in facts:
-        if isinstance(fact, DoseAccrued):
-            for bucket, seconds in minute_buckets(fact).items():
-                merged[bucket] = merged.get(bucket, 0.0) + seconds
-    return {key: round(value, 6) for key, value in merged.items() if abs(value) > 1e-6}
 
 
 def presence(facts: Iterable[Fact]) -> set[str]:
