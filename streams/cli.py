@@ -125,14 +125,33 @@ def parser() -> argparse.ArgumentParser:
     _add_service_commands(commands)
     _add_publish(commands)
     _add_simulate(commands)
-    areas = commands.add_parser("areas", help="validate or load an area pack")
-    areas.add_argument("action", choices=("validate", "load"))
-    areas.add_argument("file", type=Path)
-    areas.set_defaults(run=_cmd_areas)
+    _add_areas(commands)
     return root
 
 
 _Commands = argparse._SubParsersAction  # the type argparse gives no public name
+
+
+def _add_areas(commands: _Commands[argparse.ArgumentParser]) -> None:
+    areas = commands.add_parser(
+        "areas", help="validate or load an area pack, or add its displacement rings"
+    )
+    areas.add_argument(
+        "action",
+        choices=("validate", "load", "rings"),
+        help="rings: write the pack with a fresh displacement ring per impact and comparison area",
+    )
+    areas.add_argument("file", type=Path)
+    areas.add_argument(
+        "--out", type=Path, help="rings: where to write the pack (default: standard output)"
+    )
+    areas.add_argument(
+        "--ring-m",
+        type=float,
+        default=250.0,
+        help="rings: ring width in metres where an area has no ring_m (default 250)",
+    )
+    areas.set_defaults(run=_cmd_areas)
 
 
 def _add_up(commands: _Commands[argparse.ArgumentParser]) -> None:

@@ -1,10 +1,17 @@
 """Area definitions: parsing and checking GeoJSON area packs, and turning areas back into GeoJSON.
 
 An area pack is a GeoJSON FeatureCollection in WGS84 lon/lat whose features each carry an
-``id`` (the area_id), ``properties.name``, ``properties.kind`` (``impact``, ``comparison`` or
-``other``), an optional coverage ``policy`` and a Polygon or MultiPolygon geometry. Anything a
-user's GIS adds to ``properties`` beyond that is kept in :attr:`AreaDefinition.properties` but
-not published (the ``areas.definitions`` contract allows ``ring_of`` only).
+``id`` (the area_id), ``properties.name``, ``properties.kind`` (``impact``, ``comparison``,
+``ring`` or ``other``), an optional coverage ``policy`` and a Polygon or MultiPolygon geometry.
+Anything a user's GIS adds to ``properties`` beyond that is kept in
+:attr:`AreaDefinition.properties` but not published (the ``areas.definitions`` contract allows
+``ring_of`` and ``ring_m`` only).
+
+A ``ring`` is a displacement buffer around another area (:mod:`streams.domain.rings`): it names
+that area in ``ring_of``. Rings travel on ``areas.definitions`` for the offline evaluation, but
+the live service leaves them out (:func:`is_live`): no presence, coverage or snapshots for them.
+``ring_m`` (metres, positive) on an impact or comparison area sets the width of its ring; on a
+ring, the width it was generated with.
 
 Problems are reported per feature, naming it by id, or by its index in ``features`` (from 0)
 when it has no usable id, so a user can find and fix every one in a single pass.
@@ -14,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeAlias, TypeVar, cast
 
@@ -23,11 +30,13 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from streams.domain.validation import ID_PATTERN, Reason, Rejected
 
-AreaKind = Literal["impact", "comparison", "other"]
-AREA_KINDS: Final[tuple[AreaKind, ...]] = ("impact", "comparison", "other")
+AreaKind = Literal["impact", "comparison", "ring", "other"]
+AREA_KINDS: Final[tuple[AreaKind, ...]] = ("impact", "comparison", "ring", "other")
+RINGED_KINDS: Final[tuple[AreaKind, ...]] = ("impact", "comparison")
+"""The kinds of area that get a displacement ring (and that every ring keeps out of itself)."""
 AreaGeometry: TypeAlias = Polygon | MultiPolygon
 
-PUBLISHED_EXTRA_PROPERTIES: Final = ("ring_of",)
+PUBLISHED_EXTRA_PROPERTIES: Final = ("ring_of", "ring_m")
 """Properties besides name, kind and policy that ``areas.definitions`` carries."""
 
 T = TypeVar("T")
@@ -45,6 +54,17 @@ class AreaDefinition:
     geometry: AreaGeometry
     policy: Mapping[str, object] | None = None
     properties: Mapping[str, object] = field(default_factory=dict)
+
+
+def is_live(area: AreaDefinition) -> bool:
+    """Whether the live service tracks the area: every kind but ``ring`` (rings are for the
+    offline evaluation only)."""
+    return area.kind != "ring"
+
+
+def live_areas(areas: Iterable[AreaDefinition]) -> list[AreaDefinition]:
+    """The areas the live service tracks (:func:`is_live`), in their order."""
+    return [area for area in areas if is_live(area)]
 
 
 class InvalidArea(Rejected):
@@ -108,6 +128,7 @@ def parse_area_feature(feature: object, *, index: int | None = None) -> AreaDefi
         name = _attempt(failures, lambda: _required_text(properties, "name", label))
         kind = _attempt(failures, lambda: _required_kind(properties, label))
         policy = _attempt(failures, lambda: _optional_policy(properties, label))
+        _attempt(failures, lambda: _check_ring_properties(properties, kind, label))
     geometry = _attempt(failures, lambda: parse_area_geometry(feature.get("geometry"), label))
     if failures:
         details = [failure.detail for failure in failures]
@@ -240,7 +261,7 @@ def _required_text(properties: Mapping[str, object], key: str, label: str) -> st
 
 
 def _required_kind(properties: Mapping[str, object], label: str) -> AreaKind:
-    """The area's kind: impact, comparison or other."""
+    """The area's kind: impact, comparison, ring or other."""
     if "kind" not in properties:
         raise InvalidArea("invalid_schema", f"{label}: missing property 'kind'")
     kind = properties["kind"]
@@ -258,6 +279,21 @@ def _optional_policy(properties: Mapping[str, object], label: str) -> Mapping[st
     if policy is None or isinstance(policy, Mapping):
         return policy
     raise InvalidArea("invalid_schema", f"{label}: property 'policy' must be an object")
+
+
+def _check_ring_properties(
+    properties: Mapping[str, object], kind: AreaKind | None, label: str
+) -> None:
+    """A ring names the area it surrounds in ``ring_of``; ``ring_m``, where given, is a
+    positive number of metres."""
+    ring_of = properties.get("ring_of")
+    if kind == "ring" and (not isinstance(ring_of, str) or ID_PATTERN.fullmatch(ring_of) is None):
+        raise InvalidArea("invalid_schema", f"{label}: a ring needs 'ring_of', the id of its area")
+    if "ring_m" not in properties:
+        return
+    ring_m = properties["ring_m"]
+    if not _is_number(ring_m) or not 0 < cast(float, ring_m) < math.inf:
+        raise InvalidArea("invalid_schema", f"{label}: property 'ring_m' must be metres above 0")
 
 
 def _polygon(rings: object, label: str) -> Polygon:

@@ -13,7 +13,7 @@ from functools import partial
 import orjson
 
 from streams import topics
-from streams.domain.areas import AreaDefinition, area_to_feature
+from streams.domain.areas import AreaDefinition, area_to_feature, is_live
 from streams.domain.areas_feed import AreaRemoved, decode_area
 from streams.domain.roster import RosterEntry, RosterRemoved, decode_roster
 from streams.domain.ticks import decode_tick
@@ -40,8 +40,12 @@ def roster_change(state: State, changes: Changes, item: RosterEntry | RosterRemo
 
 
 def area_change(state: State, changes: Changes, item: AreaDefinition | AreaRemoved) -> None:
-    """Store or remove an area definition (the workers' fence indexes follow its version)."""
-    if isinstance(item, AreaRemoved):
+    """Store or remove an area definition (the workers' fence indexes follow its version).
+
+    A ring (kind ``ring``) is for the offline evaluation only: it is not stored, so no fence,
+    presence, coverage, snapshot, metric or live-page area comes of it; and it removes a live
+    area of the same id, as a tombstone would (the area stopped being live)."""
+    if isinstance(item, AreaRemoved) or not is_live(item):
         changes.hdel_versioned(state.area_features_key, item.area_id, state.area_version_key)
     else:
         feature = orjson.dumps(area_to_feature(item)).decode()

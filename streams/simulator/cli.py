@@ -9,10 +9,18 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import orjson
 
-from streams.domain.areas import AreaDefinition, AreaPackError, area_to_feature, parse_area_pack
+from streams.domain.areas import (
+    AREA_KINDS,
+    AreaDefinition,
+    AreaPackError,
+    area_to_feature,
+    parse_area_pack,
+)
+from streams.domain.rings import pack_with_rings
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish, write_file
@@ -36,18 +44,19 @@ def area_records(areas: list[AreaDefinition]) -> Iterator[Record]:
 
 
 def areas(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate an area pack, and with ``load`` publish it to ``areas.definitions``."""
+    """Validate an area pack; with ``load`` publish it to ``areas.definitions``; with ``rings``
+    write it with fresh displacement rings."""
     try:
+        if args.action == "rings":
+            return write_rings(args.file, args.out, args.ring_m)
         pack = read_area_pack(args.file)
     except (AreaPackError, OSError) as error:
         print(f"{args.file}: {error}", file=sys.stderr)
         return 1
-    kinds = {
-        kind: sum(1 for a in pack if a.kind == kind) for kind in ("impact", "comparison", "other")
-    }
+    kinds = {kind: sum(1 for a in pack if a.kind == kind) for kind in AREA_KINDS}
     print(
-        f"{args.file}: {len(pack)} areas OK "
-        f"({kinds['impact']} impact, {kinds['comparison']} comparison, {kinds['other']} other)"
+        f"{args.file}: {len(pack)} areas OK ({kinds['impact']} impact, "
+        f"{kinds['comparison']} comparison, {kinds['ring']} ring, {kinds['other']} other)"
     )
     if args.action == "load":
         sent = asyncio.run(
@@ -59,6 +68,27 @@ def areas(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
         print(f"published {sent} areas to {settings.topic('areas.definitions')}")
+    return 0
+
+
+def write_rings(pack_file: Path, out: Path | None, default_ring_m: float) -> int:
+    """Write the pack with fresh rings (:func:`streams.domain.rings.pack_with_rings`) to ``out``,
+    or to standard output."""
+    try:
+        document = orjson.loads(pack_file.read_bytes())
+    except orjson.JSONDecodeError as error:
+        raise AreaPackError([f"{pack_file} is not JSON: {error}"]) from None
+    if not default_ring_m > 0:
+        raise AreaPackError([f"--ring-m must be above 0, not {default_ring_m}"])
+    ringed = pack_with_rings(document, default_ring_m)
+    text = orjson.dumps(ringed, option=orjson.OPT_INDENT_2) + b"\n"
+    features = cast(list[dict[str, dict[str, object]]], ringed["features"])
+    rings = sum(1 for feature in features if feature["properties"]["kind"] == "ring")
+    if out is None:
+        sys.stdout.buffer.write(text)
+    else:
+        out.write_bytes(text)
+        print(f"{out}: {rings} rings in {len(features)} features")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 The default pack is synthetic and illustrative: 19 Impact Areas and 20 comparison areas in a
 West-Midlands-like patrol area around Birmingham (lat 52.48, lon -1.89), plus the patrol area
-itself (kind ``other``). It is not any police force's real Impact Areas. Each area is a union
+itself (kind ``other``), and the 39 displacement rings of the Impact and comparison areas
+(kind ``ring``, 250 m, :mod:`streams.domain.rings`). It is not any police force's real Impact
+Areas. Each area is a union
 of Voronoi cells around seeded points (so its edges look like street blocks) inside a random
 ellipse; a few have a hole (a park) or are split in two by a main road (a MultiPolygon).
 
@@ -33,6 +35,7 @@ from streams.domain.areas import (
     area_to_feature,
     parse_area_pack,
 )
+from streams.domain.rings import with_rings
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -127,7 +130,8 @@ def across_m(geometry: AreaGeometry) -> float:
 
 
 def build_default_area_pack(seed: int = DEFAULT_PACK_SEED) -> list[AreaDefinition]:
-    """The illustrative pack: ``ia-01``..``ia-19``, ``ca-01``..``ca-20`` and ``patrol-area``."""
+    """The illustrative pack: ``ia-01``..``ia-19``, ``ca-01``..``ca-20``, ``patrol-area``, then
+    the rings ``ia-01-ring``..``ca-20-ring``."""
     rng = np.random.default_rng(seed)
     patrol = _patrol_outline(rng)
     names = _neighbourhood_names(rng, IMPACT_AREAS + COMPARISON_AREAS)
@@ -144,7 +148,7 @@ def build_default_area_pack(seed: int = DEFAULT_PACK_SEED) -> list[AreaDefinitio
     areas.append(
         _definition(PATROL_AREA_ID, "Illustrative force patrol area", "other", patrol, None)
     )
-    return areas
+    return with_rings(areas)
 
 
 def area_pack_document(
@@ -165,8 +169,9 @@ def area_pack_document(
         ),
         "description": (
             f"{IMPACT_AREAS} illustrative Impact Areas (ia-*), {COMPARISON_AREAS} comparison areas "
-            "(ca-*) and the surrounding patrol area (patrol-area) around Birmingham, for demos, "
-            "tests and the simulator."
+            "(ca-*), the surrounding patrol area (patrol-area) and the 250 m displacement ring of "
+            "each Impact and comparison area (*-ring) around Birmingham, for demos, tests and the "
+            "simulator."
         ),
         "features": features,
     }

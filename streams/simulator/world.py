@@ -44,7 +44,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from streams.domain.areas import AreaDefinition, area_to_feature
+from streams.domain.areas import AreaDefinition, area_to_feature, live_areas
 from streams.simulator.catalogue import (
     CRIME_CATEGORIES,
     ENDLESS_MS,
@@ -117,7 +117,9 @@ class _Simulation:
             else ENDLESS_MS
         )
         self.outbox = Outbox(start_ms, options.malformed_rate, malformed_rng)
-        self.places = build_places(place_rng, self.areas, set(neglected_area_ids(options, areas)))
+        self.places = build_places(  # rings are published, but nobody patrols or targets them
+            place_rng, live_areas(self.areas), set(neglected_area_ids(options, areas))
+        )
         self.force = Force(options.officers, world_rng, self.places)
         self.patrols = Patrols(self.force, self.places, world_rng, options.directed_patrol_share)
         self.radios = Radios(options, self.end_ms, self.patrols, self.outbox, ping_rng, fault_rng)

@@ -14,13 +14,18 @@ from tests.helpers.kafka import produce, run
 pytestmark = pytest.mark.integration
 
 
-def square(area_id: str, lon: float, lat: float, size: float = 0.004) -> bytes:
+def square(
+    area_id: str, lon: float, lat: float, size: float = 0.004, ring_of: str | None = None
+) -> bytes:
     ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    properties = {"name": area_id, "kind": "impact" if ring_of is None else "ring"}
+    if ring_of is not None:
+        properties["ring_of"] = ring_of
     return orjson.dumps(
         {
             "type": "Feature",
             "id": area_id,
-            "properties": {"name": area_id, "kind": "impact"},
+            "properties": properties,
             "geometry": {"type": "Polygon", "coordinates": [ring]},
         }
     )
@@ -63,6 +68,16 @@ def stored_square(worker, area_id: str, lon: float) -> None:  # type: ignore[no-
         client.close()
 
 
+def stored_ids(worker) -> set[str]:  # type: ignore[no-untyped-def]
+    """The ids of the areas the live service holds (the areas agent's features hash)."""
+    client = redis.Redis.from_url(worker.settings.redis_url)
+    try:
+        key = f"{worker.settings.key_prefix}:{{areas}}:features"
+        return {name.decode() for name in client.hkeys(key)}
+    finally:
+        client.close()
+
+
 def present_in(worker, area_id: str, issi: str, timeout_s: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
     settings = worker.settings
     client = redis.Redis.from_url(settings.redis_url)
@@ -94,3 +109,32 @@ def test_a_redrawn_area_takes_effect_without_a_restart(worker) -> None:  # type:
     assert present_in(worker, "ia-77", "7700002")
     run(produce(settings.kafka_bootstrap, pings, fixes("7700003", -1.898, 52.482)))
     assert not present_in(worker, "ia-77", "7700003", timeout_s=5.0)
+
+
+def test_a_radio_parked_in_a_ring_makes_no_presence_and_the_ring_is_no_live_area(worker) -> None:  # type: ignore[no-untyped-def]
+    settings = worker.settings
+    areas = settings.topic("areas.definitions")
+    pings = settings.topic("airwave.pings")
+    ring = square("ia-78-ring", -1.70, 52.30, ring_of="ia-78")
+    # one partition: the area after the ring is stored only once the ring has been read
+    run(produce(settings.kafka_bootstrap, areas, [(b"ia-78-ring", ring)]))
+    run(produce(settings.kafka_bootstrap, areas, [(b"ia-79", square("ia-79", -1.60, 52.30))]))
+    stored_square(worker, "ia-79", -1.60)
+    assert "ia-78-ring" not in stored_ids(worker)
+
+    run(produce(settings.kafka_bootstrap, pings, fixes("7800001", -1.698, 52.302)))
+    run(produce(settings.kafka_bootstrap, pings, fixes("7800002", -1.598, 52.302)))
+    assert present_in(worker, "ia-79", "7800002")
+    assert not present_in(worker, "ia-78-ring", "7800001", timeout_s=3.0)
+
+
+def test_a_live_area_redefined_as_a_ring_leaves_the_live_service(worker) -> None:  # type: ignore[no-untyped-def]
+    settings = worker.settings
+    areas = settings.topic("areas.definitions")
+    run(produce(settings.kafka_bootstrap, areas, [(b"ia-80", square("ia-80", -1.50, 52.30))]))
+    stored_square(worker, "ia-80", -1.50)
+    as_ring = square("ia-80", -1.50, 52.30, ring_of="ia-81")
+    run(produce(settings.kafka_bootstrap, areas, [(b"ia-80", as_ring)]))
+    run(produce(settings.kafka_bootstrap, areas, [(b"ia-82", square("ia-82", -1.40, 52.30))]))
+    stored_square(worker, "ia-82", -1.40)
+    assert "ia-80" not in stored_ids(worker)

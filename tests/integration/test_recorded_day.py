@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from schemas import assert_valid
-from streams.domain.areas import AreaDefinition
+from streams.domain.areas import AreaDefinition, live_areas
 from streams.domain.scheduling import REEVALUATE_AFTER_S
 from streams.engines.coverage import DEMAND_SOURCES
 from streams.metrics import Metrics
@@ -153,7 +153,7 @@ def test_every_fix_of_the_day_is_accepted_or_a_duplicate(event_worker, day, proc
 
 def test_dose_per_area_matches_an_independent_reference(event_worker, day, processed) -> None:  # type: ignore[no-untyped-def]
     settings = event_worker.settings
-    areas = load_default_area_pack()
+    areas = live_areas(load_default_area_pack())
     reference = reference_dose(day, areas)
     engine = engine_dose(settings.redis_url, settings.key_prefix)
     stays = runs_per_area(day, areas)
@@ -234,7 +234,7 @@ def test_demand_per_area_equals_a_direct_count_of_the_day(event_worker, day, pro
         for grade, count in grades.items():
             if count:
                 engine[(area_id, f"open|{grade}")] = count
-    expected = direct_demand(day, load_default_area_pack())
+    expected = direct_demand(day, live_areas(load_default_area_pack()))
     assert sum(v for k, v in expected.items() if k[1].startswith("incidents_opened")) > 10
     assert engine == expected
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from streams.devtools.bench.support import grid_areas, make_fleet
-from streams.domain.areas import AreaDefinition
+from streams.domain.areas import AreaDefinition, live_areas
 from streams.domain.fences import FenceIndex, Location
 from streams.domain.fixes import Fix
 from streams.domain.tracks import FixContext, Policy, Track, advance, new_track
@@ -106,7 +106,7 @@ def measure(label: str, areas: Sequence[AreaDefinition], radios: int, rounds: in
 
 
 def main() -> None:
-    pack = load_default_area_pack()
+    pack = live_areas(load_default_area_pack())
     measure("default pack", pack, 1000, 60)
     measure("10,000 more areas", [*pack, *grid_areas(10_000, pack)], 1000, 60)
 

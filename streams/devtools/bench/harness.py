@@ -20,6 +20,7 @@ from streams.devtools.stack.embedded import (
     python_command,
     wait_until,
 )
+from streams.domain.areas import live_areas
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
 
@@ -38,7 +39,7 @@ class Bench:
         self.plan = plan
         self.log_dir = log_dir
         self.serial = 0
-        self.pack = load_default_area_pack()
+        self.pack = live_areas(load_default_area_pack())
         self.broker_pid = stack.processes[0].process.pid
         self.redis_pid = redis_pid(stack.redis_url)
         self.published = 0

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import orjson
 
 from streams import topics
-from streams.domain.areas import AreaDefinition, area_to_feature
 from streams.domain.areas_feed import decode_area
 from streams.domain.roster import decode_roster
 from streams.domain.validation import TimeLimits
+from streams.engines.reference import area_change
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.simulator.publisher import publish
@@ -42,12 +42,7 @@ async def preload(settings: Settings, roster: Messages, areas: Messages) -> int:
         for offset in range(0, len(areas), PRELOAD_CHUNK):
             changes = Changes()
             for key, raw in areas[offset : offset + PRELOAD_CHUNK]:
-                area = decode_area(key, raw, limits)
-                assert isinstance(area, AreaDefinition)
-                feature = orjson.dumps(area_to_feature(area)).decode()
-                changes.hset_versioned(
-                    state.area_features_key, area.area_id, feature, state.area_version_key
-                )
+                area_change(state, changes, decode_area(key, raw, limits))
             last = min(offset + PRELOAD_CHUNK, len(areas)) - 1
             await state.commit([PartitionCommit(topics.AREAS, 0, last, changes)])
         for offset in range(0, len(roster), PRELOAD_CHUNK):

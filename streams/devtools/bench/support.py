@@ -25,7 +25,7 @@ import orjson
 import shapely
 from shapely.geometry import Polygon, box
 
-from streams.domain.areas import AreaDefinition, area_to_feature
+from streams.domain.areas import RINGED_KINDS, AreaDefinition, area_to_feature
 from streams.domain.timefmt import format_ts
 
 # -- figures ------------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def make_fleet(radios: int, areas: Sequence[AreaDefinition], seed: int = 0) -> F
     patrol = _patrol_bounds(areas)
     lon = rng.uniform(patrol[0], patrol[2], radios)
     lat = rng.uniform(patrol[1], patrol[3], radios)
-    targets = [area for area in areas if area.kind != "other"] or list(areas)
+    targets = [area for area in areas if area.kind in RINGED_KINDS] or list(areas)
     inside = np.flatnonzero(rng.random(radios) < 0.4)
     if targets and inside.size:
         picks = rng.integers(len(targets), size=inside.size)

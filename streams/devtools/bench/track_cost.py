@@ -16,6 +16,7 @@ from typing import Any
 from streams.devtools.bench import crossings
 from streams.devtools.bench.harness import Bench
 from streams.devtools.bench.support import Row, grid_areas, missing_reason
+from streams.domain.areas import live_areas
 from streams.simulator.geography import load_default_area_pack
 
 RADIOS = 1000
@@ -28,7 +29,7 @@ def measure(bench: Bench) -> dict[str, Any]:
     """The default pack's and the 10,000-area pack's cost per fix with and without crossings,
     and the worker's wall time per ping from this run's throughput step (None if it did not
     run)."""
-    pack = load_default_area_pack()
+    pack = live_areas(load_default_area_pack())
     throughput = bench.results.get("throughput")
     per_ping_us = None
     if isinstance(throughput, dict) and "worker" in throughput:

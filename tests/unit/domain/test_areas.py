@@ -137,7 +137,7 @@ def test_unknown_kind_lists_the_allowed_ones() -> None:
     (problem,) = problems_of(pack(feature("ca-04", properties={"name": "A", "kind": "hotspot"})))
     assert (
         problem == "feature 'ca-04': property 'kind' is 'hotspot'; "
-        "expected one of impact, comparison, other"
+        "expected one of impact, comparison, ring, other"
     )
 
 

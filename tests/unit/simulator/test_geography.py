@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 
 import schemas
+from streams.domain.areas import live_areas
 from streams.simulator.geography import (
     BIRMINGHAM,
     across_m,
@@ -37,20 +38,22 @@ def test_pack_matches_the_area_pack_schema_and_is_labelled_illustrative() -> Non
     assert "not any police force's real Impact Areas" in document["attribution"]
 
 
-def test_pack_has_19_impact_20_comparison_and_one_patrol_area() -> None:
+def test_pack_has_19_impact_20_comparison_one_patrol_area_and_their_rings() -> None:
     areas = load_default_area_pack()
     ids = [area.area_id for area in areas]
-    assert ids == [f"ia-{n:02d}" for n in range(1, 20)] + [f"ca-{n:02d}" for n in range(1, 21)] + [
-        "patrol-area"
-    ]
-    assert [area.kind for area in areas].count("impact") == 19
-    assert [area.kind for area in areas].count("comparison") == 20
-    assert areas[-1].kind == "other"
+    ringed = [f"ia-{n:02d}" for n in range(1, 20)] + [f"ca-{n:02d}" for n in range(1, 21)]
+    assert ids == ringed + ["patrol-area"] + [f"{area_id}-ring" for area_id in ringed]
+    kinds = [area.kind for area in areas]
+    assert (kinds.count("impact"), kinds.count("comparison"), kinds.count("ring")) == (19, 20, 39)
+    assert areas[39].kind == "other"
     assert len({area.name for area in areas}) == len(areas)
+    assert all(
+        area.properties == {"ring_of": area.area_id[:-5], "ring_m": 250.0} for area in areas[40:]
+    )
 
 
 def test_areas_are_neighbourhood_sized_separate_and_inside_the_patrol_area() -> None:
-    areas = load_default_area_pack()
+    areas = live_areas(load_default_area_pack())
     patrol = areas[-1].geometry
     neighbourhoods = areas[:-1]
     for area in neighbourhoods:
@@ -59,6 +62,20 @@ def test_areas_are_neighbourhood_sized_separate_and_inside_the_patrol_area() -> 
         assert patrol.contains(area.geometry)
     for first, second in itertools.combinations(neighbourhoods, 2):
         assert not first.geometry.intersects(second.geometry), (first.area_id, second.area_id)
+
+
+def test_each_ring_is_250_m_wide_around_its_area_and_overlaps_no_area() -> None:
+    areas = load_default_area_pack()
+    neighbourhoods = {area.area_id: area.geometry for area in areas if area.kind != "other"}
+    for ring in (area for area in areas if area.kind == "ring"):
+        own = BIRMINGHAM.geometry_to_local(neighbourhoods[str(ring.properties["ring_of"])])
+        local_ring = BIRMINGHAM.geometry_to_local(ring.geometry)
+        assert local_ring.area <= own.buffer(250.0).area - own.area + 1.0
+        assert local_ring.distance(own) < 0.5
+        assert own.buffer(251.0).contains(local_ring), ring.area_id
+        for area_id, shape in neighbourhoods.items():
+            if not area_id.endswith("-ring"):
+                assert ring.geometry.intersection(shape).area < 1e-9, (ring.area_id, area_id)
 
 
 def test_some_areas_have_holes_or_several_parts() -> None:
