@@ -135,7 +135,8 @@ def _facts(archive: Archive, start: date, end: date, zone: str, harm: HarmWeight
 def _with_day(frame: pd.DataFrame, column: str, zone: str) -> pd.DataFrame:
     """``frame`` with ``day``: the local date of ``column``."""
     frame = frame.copy()
-    frame["day"] = [stamp.date() for stamp in frame[column].dt.tz_convert(zone)]
+    local = frame[column].dt.tz_convert(zone)
+    frame["day"] = pd.Series([stamp.date() for stamp in local], index=frame.index, dtype=object)
     return frame
 
 
@@ -181,6 +182,12 @@ def _grid(places: list[Place], days: tuple[date, ...], bands: bool) -> pd.DataFr
     return grid if bands else grid.drop(columns="hour_band")
 
 
+def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its key columns typed, also when it is empty (so merges line up)."""
+    types = {"area_id": "str", "day": "object", "hour_band": "str", "kind": "str"}
+    return frame.astype({key: kind for key, kind in types.items() if key in frame.columns})
+
+
 def _count(frame: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
     return frame.groupby(keys).size().rename(name).reset_index()
 
@@ -197,17 +204,21 @@ def _hour_bands(
     labels = slot_labels(edges)
     officer = officer_pieces(visits, edges).groupby(["area_id", "slot"])["officer_minutes"].sum()
     patrol = patrol_minutes(presence_unions(visits), edges.edges)
-    minutes = officer.reset_index().merge(patrol, on=["area_id", "slot"], how="outer")
+    minutes = _keyed(officer.reset_index()).merge(
+        _keyed(patrol), on=["area_id", "slot"], how="outer"
+    )
     minutes = minutes.join(labels, on="slot").drop(columns="slot")
     keys = ["area_id", "day", "hour_band"]
-    grid = _grid(places, edges.days[1:], bands=True).merge(minutes, on=keys, how="left")
+    grid = _keyed(_grid(places, edges.days[1:], bands=True))
+    grid = grid.merge(_keyed(minutes), on=keys, how="left")
     for frame, column, name in (
         (crimes, "ts", "crimes"),
         (incidents, "opened", "incidents"),
         (stop_searches, "ts", "stop_searches"),
     ):
-        banded = frame.assign(hour_band=[_band_of(stamp, edges) for stamp in frame[column]])
-        grid = grid.merge(_count(banded, keys, name), on=keys, how="left")
+        bands = [_band_of(stamp, edges) for stamp in frame[column]]
+        banded = frame.assign(hour_band=pd.Series(bands, index=frame.index, dtype="str"))
+        grid = grid.merge(_keyed(_count(banded, keys, name)), on=keys, how="left")
     filled = grid.fillna(dict.fromkeys(grid.columns.drop([*keys, "kind"]), 0))
     for name in ("crimes", "incidents", "stop_searches"):
         filled[name] = filled[name].astype(int)
@@ -235,16 +246,17 @@ def _area_days(
     ].sum()
     counts = visit_counts(visits, edges).join(slot_labels(edges), on="slot")
     per_day = counts.groupby(keys)[[*COUNT_COLUMNS, "visit_minutes"]].sum()
-    days = _grid(places, edges.days[1:], bands=False).merge(sums.reset_index(), on=keys)
-    days = days.merge(per_day.reset_index(), on=keys, how="left")
+    days = _keyed(_grid(places, edges.days[1:], bands=False))
+    days = days.merge(_keyed(sums.reset_index()), on=keys)
+    days = days.merge(_keyed(per_day.reset_index()), on=keys, how="left")
     days[COUNT_COLUMNS] = days[COUNT_COLUMNS].fillna(0).astype(int)
     days["minutes_per_visit"] = days["visit_minutes"] / days["visits"].where(days["visits"] > 0)
     gaps = day_gaps(presence_unions(visits), edges.edges[:: len(HOUR_BANDS)])
     gaps["day"] = [edges.days[slot] for slot in gaps["day_slot"]]
-    days = days.merge(gaps.drop(columns="day_slot"), on=keys, how="left")
-    days = days.merge(policy_met(visits, places, edges, 1), on=keys, how="left")
+    days = days.merge(_keyed(gaps.drop(columns="day_slot")), on=keys, how="left")
+    days = days.merge(_keyed(policy_met(visits, places, edges, 1)), on=keys, how="left")
     days["met_policy"] = days["met_policy"].astype("boolean")
-    harm = crimes.groupby(keys)["harm"].sum().reset_index()
+    harm = _keyed(crimes.groupby(keys)["harm"].sum().reset_index())
     days = days.merge(harm, on=keys, how="left").fillna({"harm": 0.0})
     return days[AREA_DAY_COLUMNS]
 
@@ -256,7 +268,9 @@ def _presence_splits(visits: pd.DataFrame, edges: BandEdges) -> pd.DataFrame:
     keys = ["area_id", "slot", *SPLIT_KEYS]
     minutes = officer_pieces(visits, edges).groupby(keys, dropna=False)["officer_minutes"].sum()
     counted = visit_counts(visits, edges).groupby(keys, dropna=False)[COUNT_COLUMNS[:3]].sum()
-    splits = minutes.reset_index().merge(counted.reset_index(), on=keys, how="outer")
+    splits = _keyed(minutes.reset_index()).merge(
+        _keyed(counted.reset_index()), on=keys, how="outer"
+    )
     splits = splits[splits["slot"] >= len(HOUR_BANDS)].join(labels, on="slot")
     splits = splits.fillna(dict.fromkeys(["officer_minutes", *COUNT_COLUMNS[:3]], 0))
     splits[COUNT_COLUMNS[:3]] = splits[COUNT_COLUMNS[:3]].astype(int)

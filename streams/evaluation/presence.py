@@ -62,8 +62,8 @@ def officer_pieces(visits: pd.DataFrame, edges: BandEdges) -> pd.DataFrame:
     starts, ends = epoch_seconds(visits["start"]), epoch_seconds(visits["end"])
     index, slot, piece_start, piece_end = clip_to_edges(starts, ends, edges.edges)
     pieces = visits.iloc[index][["area_id", *SPLIT_KEYS]].reset_index(drop=True)
-    pieces["slot"] = slot
-    pieces["officer_minutes"] = (piece_end - piece_start) / 60.0
+    pieces["slot"] = pd.Series(slot, dtype="int64")
+    pieces["officer_minutes"] = pd.Series((piece_end - piece_start) / 60.0, dtype=float)
     return pieces
 
 
@@ -101,9 +101,10 @@ def patrol_minutes(
         frames.append(
             pd.DataFrame({"area_id": area_id, "slot": minutes.index, "patrol_minutes": minutes})
         )
-    if not frames:
-        return pd.DataFrame({"area_id": [], "slot": [], "patrol_minutes": []})
-    return pd.concat(frames, ignore_index=True)
+    empty = pd.DataFrame({"area_id": [], "slot": [], "patrol_minutes": []})
+    return pd.concat([empty, *frames], ignore_index=True).astype(
+        {"area_id": "str", "slot": "int64", "patrol_minutes": "float64"}
+    )
 
 
 def day_gaps(
