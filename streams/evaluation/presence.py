@@ -131,7 +131,7 @@ def policy_met(
     """Per (area_id, day index from ``first_day_index``) of every place with a policy: whether
     the area-day met it; the look-back for the first gap is the start of the day before."""
     qualifying = visits[visits["qualifying"]]
-    starts = {
+    covers = {
         str(area): (epoch_seconds(rows["start"]), epoch_seconds(rows["end"]))
         for area, rows in qualifying.groupby("area_id")
     }
@@ -140,7 +140,7 @@ def policy_met(
     for place in places:
         if place.policy is None:
             continue
-        cover_starts, cover_ends = starts.get(place.area_id, empty)
+        cover_starts, cover_ends = covers.get(place.area_id, empty)
         for index in range(first_day_index, len(edges.days)):
             day_start, day_end = edges.day_start(index), edges.day_end(index)
             limits = _limits(day_start, day_end, place.policy)
