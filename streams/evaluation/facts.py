@@ -106,8 +106,9 @@ def _facts(archive: Archive, start: date, end: date, zone: str, harm: HarmWeight
     archive.load("incident_events", start, end + timedelta(days=1), tables.INCIDENT_EVENTS)
     archive.load("stop_searches", start, end, tables.STOP_SEARCHES)
     edges = band_edges(look_back, end, zone)
+    since = datetime.fromtimestamp(edges.day_start(1), UTC)
     until = datetime.fromtimestamp(edges.day_end(len(edges.days) - 1), UTC)
-    places = places_as_of(archive.connection, until, zone)
+    places = places_as_of(archive.connection, since, until, zone)
     period = set(edges.days[1:])
     all_visits = _with_day(events.final_visits(archive.connection), "start", zone)
     all_visits = all_visits[all_visits["area_id"].isin({p.area_id for p in places})]

@@ -3,8 +3,10 @@ archive's ``areas`` table defined them; and which of them contain a batch of poi
 
 An area is its latest definition that is not a tombstone and was valid by the end of the period
 (``valid_from`` at or before it; the latest ``valid_from``, then the latest offset), so a period
-is judged on the boundaries in force at its end, and an area withdrawn since keeps its history.
-Areas of kind ``other`` (the force's patrol area) are left out.
+is judged on the boundaries in force at its end. An area withdrawn (a tombstone) during the
+period or after it keeps its last definition and its history; one withdrawn before the period
+began, and not defined again by its end, is left out. Areas of kind ``other`` (the force's
+patrol area) are left out too.
 """
 
 from __future__ import annotations
@@ -40,17 +42,28 @@ class Place:
     policy: CoveragePolicy | None
 
 
-def places_as_of(connection: duckdb.DuckDBPyConnection, until: datetime, zone: str) -> list[Place]:
-    """The places defined by ``until`` in the registered ``areas`` table, by area_id."""
+def places_as_of(
+    connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime, zone: str
+) -> list[Place]:
+    """The places of the period from ``since`` to ``until`` in the registered ``areas`` table
+    (rules: module docstring), by area_id."""
     rows = connection.execute(
         """
-        SELECT area_id, name, kind, ring_of, geometry, policy FROM areas
-        WHERE valid_from <= ? AND NOT coalesce(deleted, false)
+        WITH valid AS (
+            SELECT * FROM areas WHERE valid_from <= $until
+        ), withdrawn AS (
+            SELECT area_id FROM valid
+            QUALIFY row_number() OVER (
+                PARTITION BY area_id ORDER BY valid_from DESC, source_offset DESC) = 1
+                AND coalesce(deleted, false) AND valid_from < $since
+        )
+        SELECT area_id, name, kind, ring_of, geometry, policy FROM valid
+        WHERE NOT coalesce(deleted, false) AND area_id NOT IN (SELECT area_id FROM withdrawn)
         QUALIFY row_number() OVER (
             PARTITION BY area_id ORDER BY valid_from DESC, source_offset DESC) = 1
         ORDER BY area_id
         """,
-        [until],
+        {"since": since, "until": until},
     ).fetchall()
     return [_place(*row, zone=zone) for row in rows if row[2] in PLACE_KINDS]
 

@@ -319,7 +319,6 @@ def test_an_area_day_with_a_5_hour_gap_missed_its_policy(archive: Path) -> None:
 def test_areas_are_the_latest_definition_valid_by_the_period_end(archive: Path) -> None:
     later = area_row("ca-01", "comparison", box(-1.86, 52.48, -1.84, 52.49))
     future = area_row("ca-01", "comparison", box(-1.80, 52.48, -1.79, 52.49))
-    removed = area_row("ca-01", "comparison", COMPARISON, deleted=True)
     write_rows(
         archive,
         "areas",
@@ -331,21 +330,29 @@ def test_areas_are_the_latest_definition_valid_by_the_period_end(archive: Path) 
     write_rows(
         archive,
         "areas",
-        "2026-11-21",
-        [{**removed, "valid_from": utc(2026, 11, 21)}],
-        topic="areas.definitions",
-        first_offset=11,
-    )
-    write_rows(
-        archive,
-        "areas",
         "2026-12-20",
         [{**future, "valid_from": utc(2026, 12, 20)}],
         topic="areas.definitions",
-        first_offset=12,
+        first_offset=11,
     )
-    km2 = dict(zip(facts(archive).areas["area_id"], facts(archive).areas["km2"], strict=True))
-    assert km2["ca-01"] == pytest.approx(2 * 0.679 * 1.112, rel=0.01)
+    found = facts(archive).areas.set_index("area_id")
+    assert found.loc["ca-01", "km2"] == pytest.approx(2 * 0.679 * 1.112, rel=0.01)
+
+
+def withdraw_ca_01(archive: Path, when: datetime) -> None:
+    removed = {**area_row("ca-01", "comparison", COMPARISON), "deleted": True, "valid_from": when}
+    day = when.date().isoformat()
+    write_rows(archive, "areas", day, [removed], topic="areas.definitions", first_offset=20)
+
+
+def test_an_area_withdrawn_before_the_period_is_left_out(archive: Path) -> None:
+    withdraw_ca_01(archive, utc(2026, 11, 21))
+    assert "ca-01" not in set(facts(archive).areas["area_id"])
+
+
+def test_an_area_withdrawn_during_the_period_keeps_its_last_definition(archive: Path) -> None:
+    withdraw_ca_01(archive, utc(2026, 12, 1, 12))
+    assert "ca-01" in set(facts(archive).areas["area_id"])
 
 
 def test_area_day_history_is_json_ready(archive: Path) -> None:
