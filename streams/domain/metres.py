@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -53,7 +53,7 @@ class LocalMetres:
             radians = np.radians(lonlat - (self.origin_lon, self.origin_lat))
             return np.column_stack((radians[:, 0] * self._scale_x, radians[:, 1] * EARTH_RADIUS_M))
 
-        return shapely.transform(geometry, forward)  # type: ignore[no-any-return]
+        return cast(Shape, shapely.transform(geometry, forward))
 
     def to_lonlat(self, geometry: Shape) -> Shape:
         """A local-metre geometry in lon/lat."""
@@ -63,7 +63,7 @@ class LocalMetres:
             lat = np.degrees(xy[:, 1] / EARTH_RADIUS_M) + self.origin_lat
             return np.column_stack((lon, lat))
 
-        return shapely.transform(geometry, backward)  # type: ignore[no-any-return]
+        return cast(Shape, shapely.transform(geometry, backward))
 
 
 def area_km2(geometry: BaseGeometry) -> float:

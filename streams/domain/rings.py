@@ -99,7 +99,7 @@ def build_rings(
         ring = _polygons(shapely.difference(grown, all_areas))  # exact area edges, no sliver
         if ring is not None:
             properties = {"ring_of": area.area_id, "ring_m": width_m}
-            name = f"{area.name} ring"
+            name = f"{area.name[:251]} ring"  # names are at most 256 characters
             rings.append(
                 AreaDefinition(ring_id(area.area_id), name, "ring", ring, None, properties)
             )
