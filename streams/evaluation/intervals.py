@@ -97,7 +97,7 @@ def union_intervals(starts: FloatArray, ends: FloatArray) -> tuple[FloatArray, F
     begins[1:] = starts[1:] > reach[:-1]
     group = np.cumsum(begins) - 1
     union_starts = starts[begins]
-    union_ends = np.zeros(union_starts.size)
+    union_ends = np.full(union_starts.size, -np.inf)
     np.maximum.at(union_ends, group, reach)
     return union_starts.astype(np.float64), union_ends
 

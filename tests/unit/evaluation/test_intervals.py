@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streams.domain.coverage import DEFAULT_BANDS, DEFAULT_MAX_GAP_S, CoveragePolicy
 from streams.evaluation.intervals import (
@@ -138,3 +140,35 @@ def test_the_evening_band_tightens_the_limit(next_start: int, met: bool) -> None
     """Covered until 15:00: a gap to 17:05 is within the 4 h of the afternoon; one to 18:10 is
     not within the 2 h the evening band allows from 18:00."""
     assert day_check([(0, 15 * 60), (next_start, 1440)]) is met
+
+
+intervals = st.lists(
+    st.tuples(st.floats(-50, 150, allow_nan=False), st.floats(0, 60, allow_nan=False)),
+    max_size=20,
+)
+
+
+@given(intervals)
+def test_pieces_add_up_to_each_interval_s_part_inside_the_edges(
+    spans: list[tuple[float, float]],
+) -> None:
+    edges = np.array([0.0, 7.0, 30.0, 31.0, 100.0])
+    starts = np.array([start for start, _ in spans])
+    ends = starts + np.array([length for _, length in spans])
+    index, slot, piece_starts, piece_ends = clip_to_edges(starts, ends, edges)
+    assert np.all(piece_starts >= edges[slot])
+    assert np.all(piece_ends <= edges[slot + 1])
+    for k in range(len(spans)):
+        inside = max(0.0, min(ends[k], 100.0) - max(starts[k], 0.0))
+        assert np.sum((piece_ends - piece_starts)[index == k]) == pytest.approx(inside)
+
+
+@given(intervals)
+def test_the_union_covers_each_interval_once_and_no_more(spans: list[tuple[float, float]]) -> None:
+    starts = np.array([start for start, _ in spans])
+    ends = starts + np.array([length for _, length in spans])
+    union_starts, union_ends = union_intervals(starts, ends)
+    assert np.all(gaps_between(union_starts, union_ends) > 0)
+    for start, end in zip(starts, ends, strict=True):
+        assert np.any((union_starts <= start) & (union_ends >= end))
+    assert np.sum(union_ends - union_starts) <= np.sum(ends - starts) + 1e-9
