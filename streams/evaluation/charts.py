@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from matplotlib.typing import RcKeyType
 
 from streams.evaluation.statistics import SurvivalCurve
@@ -38,6 +39,11 @@ def _svg(figure: Figure) -> str:
         figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     text = buffer.getvalue()
     return text[text.index("<svg") :]
+
+
+def _legend(axes: Axes) -> None:
+    """The legend outside the plot, to its right (it never hides a bar or a point)."""
+    axes.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _figure(height: float = 3.0) -> tuple[Figure, Axes]:
@@ -66,7 +72,7 @@ def grouped_bars(
             positions + height * (len(wide.columns) - 1) / 2, [str(i) for i in wide.index]
         )
         axes.set_xlabel(label)
-        axes.legend(frameon=False, fontsize=8)
+        _legend(axes)
         return _svg(figure)
 
 
@@ -84,7 +90,10 @@ def daily_lines(daily: pd.DataFrame, value: str, label: str) -> str:
                 label=f"{kind}, {window}",
             )
         axes.set_ylabel(label)
-        axes.legend(frameon=False, fontsize=8)
+        _legend(axes)
+        days = pd.DatetimeIndex(sorted(pd.to_datetime(daily["day"].unique())))
+        shown = days[:: max(1, math.ceil(len(days) / 10))]
+        axes.set_xticks(shown.to_numpy(), [day.strftime("%d %b") for day in shown])
         figure.autofmt_xdate()
         return _svg(figure)
 
@@ -112,8 +121,12 @@ def intervals(
             axes.plot([est], [row], marker="o", color="#c0392b")
         axes.axvline(reference, color="#999999", linestyle=":")
         axes.set_yticks(range(len(shown)), [name for name, *_ in shown])
+        axes.invert_yaxis()  # the first row on top
         if log_scale:
             axes.set_xscale("log")
+            axes.xaxis.set_major_locator(LogLocator(base=2))
+            axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            axes.xaxis.set_minor_formatter(NullFormatter())
         axes.set_xlabel(label)
         return _svg(figure)
 
@@ -137,7 +150,7 @@ def survival(curves: Mapping[str, SurvivalCurve | None], horizon_minutes: float)
         axes.set_xlabel("minutes after the visit ended")
         axes.set_ylabel("share of visits with no crime yet")
         axes.set_ylim(0, 1.02)
-        axes.legend(frameon=False, fontsize=8)
+        _legend(axes)
         return _svg(figure)
 
 
@@ -150,5 +163,5 @@ def scatter(table: pd.DataFrame, x: str, y: str, xlabel: str, ylabel: str) -> st
                          color=KIND_COLOURS.get(str(kind), "#555555"))  # fmt: skip
         axes.set_xlabel(xlabel)
         axes.set_ylabel(ylabel)
-        axes.legend(frameon=False, fontsize=8)
+        _legend(axes)
         return _svg(figure)

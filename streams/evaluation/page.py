@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from streams.evaluation import charts, tables
+from streams.evaluation import charts, report_tables
 from streams.evaluation.questions import Window
-from streams.evaluation.tables import Report
+from streams.evaluation.report_tables import Report
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0 auto;
@@ -31,8 +31,8 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 def write_report_files(baseline: Window, period: Window, out_dir: Path, zone: str) -> Path:
     """Compute every table, write ``out_dir/tables/*.csv`` and ``out_dir/index.html``; return
     the page's path."""
-    report = tables.compute(baseline, period, zone)
-    tables.write_csvs(report.tables, out_dir / "tables")
+    report = report_tables.compute(baseline, period, zone)
+    report_tables.write_csvs(report.tables, out_dir / "tables")
     index = out_dir / "index.html"
     index.write_text(render(report), encoding="utf-8")
     return index
@@ -60,6 +60,12 @@ def number(value: object, digits: int = 2) -> str:
     return str(value)
 
 
+def csv_link(csv_name: str, note: str = "") -> str:
+    """A link to a CSV table of the report."""
+    path = f"tables/{csv_name}.csv"
+    return f'<p class="note">Table: <a href="{path}">{path}</a>{html.escape(note)}</p>'
+
+
 def table_html(frame: pd.DataFrame, csv_name: str, limit: int = 40) -> str:
     """A table (its first ``limit`` rows) with a link to its full CSV."""
     shown = frame.head(limit)
@@ -69,9 +75,8 @@ def table_html(frame: pd.DataFrame, csv_name: str, limit: int = 40) -> str:
         for row in shown.astype(object).itertuples(index=False)
     )
     more = f" (first {limit} of {len(frame)} rows)" if len(frame) > limit else ""
-    path = f"tables/{csv_name}.csv"
-    link = f'<p class="note">Table: <a href="{path}">{path}</a>{more}</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{link}"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return table + csv_link(csv_name, more)
 
 
 def _interval(value: object, low: object, high: object) -> str:
@@ -183,8 +188,11 @@ def q1_section(report: Report) -> str:
         ),
         charts.daily_lines(report.daily_minutes, "officer_minutes", "officer-minutes per area-day"),
         table_html(report.tables.q1_summary, "q1_summary"),
-        _p(f"Every area-day of the period: {len(report.tables.q1_officer_time)} rows."),
-        table_html(report.tables.q1_officer_time, "q1_officer_time", limit=0),
+        _p(
+            "Every area-day of the period, with its visits, qualifying visits, drive-throughs and "
+            "whether it met its policy:"
+        ),
+        csv_link("q1_officer_time", f" ({len(report.tables.q1_officer_time)} rows)"),
     )
 
 

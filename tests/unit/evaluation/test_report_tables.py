@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from streams.evaluation import effects, questions, tables
+from streams.evaluation import effects, questions, report_tables
 from streams.evaluation.page import write_report_files
 from streams.evaluation.questions import Window
 from tests.helpers.facts_frames import ZONE, at, crime, incident, make_facts, stop_search, visit
@@ -142,7 +142,7 @@ def a_busy_week(days: tuple[date, date], impact_crimes: int) -> dict:
 
 def test_the_contract_tables_have_their_columns_and_area_rows():
     baseline, period = windows(a_busy_week(BASELINE, 14), a_busy_week(PERIOD, 8))
-    report = tables.compute(baseline, period, ZONE)
+    report = report_tables.compute(baseline, period, ZONE)
     q1 = report.tables.q1_officer_time
     assert list(q1.columns) == questions.Q1_COLUMNS
     assert set(q1["kind"]) == {"impact", "comparison"}
