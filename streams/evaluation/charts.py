@@ -42,8 +42,10 @@ def _svg(figure: Figure) -> str:
 
 
 def _legend(axes: Axes) -> None:
-    """The legend outside the plot, to its right (it never hides a bar or a point)."""
-    axes.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    """The legend outside the plot, to its right (it never hides a bar or a point); none when
+    nothing drawn has a label."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _figure(height: float = 3.0) -> tuple[Figure, Axes]:

@@ -155,7 +155,7 @@ def activities(period: Window) -> pd.DataFrame:
         incident_category=lambda v: (
             v["incident_category"].where(v["activity"] == "reactive", "").fillna("unknown")
         ),
-        stop_search_minutes=lambda v: v["seconds"].where(v["stop_search"].astype(bool), 0) / 60,
+        stop_search_minutes=lambda v: v["seconds"].where(_flag(v["stop_search"]), 0) / 60,
     )
     grouped = visits.groupby(["kind", "activity", "incident_category"], observed=True)
     return grouped.agg(
@@ -164,6 +164,11 @@ def activities(period: Window) -> pd.DataFrame:
         stop_search_visits=("stop_search", "sum"),
         stop_search_minutes=("stop_search_minutes", "sum"),
     ).reset_index()
+
+
+def _flag(values: pd.Series) -> pd.Series:
+    """A boolean column with missing read as False."""
+    return values.fillna(False).astype(bool)
 
 
 def modes(period: Window) -> pd.DataFrame:

@@ -186,3 +186,39 @@ def test_the_report_page_is_offline_deterministic_and_names_no_officer(tmp_path)
         text = path.read_text()
         assert "o_00000000000000aa" not in text
         assert "o_00000000000000bb" not in text
+        assert "AB12" not in text  # no callsign either
+
+
+def test_write_report_over_a_contract_a_archive(tmp_path):
+    """Contract D end to end: a synthetic archive (the bench's) through ``load_facts`` into the
+    page and the tables (needs the facts loader, contract C)."""
+    pytest.importorskip("streams.evaluation.facts", reason="the facts loader (contract C)")
+    from streams.devtools.bench.report_build import write_synthetic_archive
+    from streams.evaluation.report import write_report
+
+    write_synthetic_archive(tmp_path / "archive", date(2026, 10, 1), days=4, radios=20)
+    index = write_report(
+        (tmp_path / "archive").as_uri(),
+        tmp_path / "report",
+        period=(date(2026, 10, 3), date(2026, 10, 4)),
+        zone=ZONE,
+    )
+    assert index == tmp_path / "report" / "index.html"
+    did = pd.read_csv(tmp_path / "report" / "tables" / "q7_did.csv")
+    row = did.set_index("crime_category").loc["all"]
+    assert row.t0 > 0
+    assert row.c1 > 0
+    q1 = pd.read_csv(tmp_path / "report" / "tables" / "q1_officer_time.csv")
+    assert set(q1["day"]) == {"2026-10-03", "2026-10-04"}
+    assert len(q1) == 2 * 39  # every Impact and comparison area of the bundled pack, each day
+    assert "o_0000" not in index.read_text()
+
+
+def test_a_period_with_nothing_in_it_still_gives_a_page_that_says_why(tmp_path):
+    baseline, period = windows({}, {})
+    index = write_report_files(baseline, period, tmp_path, ZONE)
+    did = pd.read_csv(tmp_path / "tables" / "q7_did.csv").set_index("crime_category")
+    assert did.loc["all", "reason"] == "every count is zero; a count is zero: RES is undefined"
+    dose = pd.read_csv(tmp_path / "tables" / "q7_dose_response.csv")
+    assert set(dose["reason"]) == {"no event in any group"}
+    assert "Summary" in index.read_text()
