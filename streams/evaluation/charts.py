@@ -56,13 +56,22 @@ def _figure(height: float = 3.0) -> tuple[Figure, Axes]:
 
 
 def grouped_bars(
-    table: pd.DataFrame, category: str, value: str, group: str, label: str, top: int = 12
+    table: pd.DataFrame,
+    category: str,
+    value: str,
+    group: str,
+    label: str,
+    top: int = 12,
+    order_by_name: bool = False,
 ) -> str:
-    """Horizontal bars of ``value`` per ``category`` (the ``top`` largest), one colour per
-    ``group`` (kind)."""
+    """Horizontal bars of ``value`` per ``category`` (the ``top`` largest, largest on top, or
+    every category in name order from the top), one colour per ``group`` (kind)."""
     wide = table.pivot_table(index=category, columns=group, values=value, aggfunc="sum")
     wide = wide.fillna(0.0)
-    wide = wide.loc[wide.sum(axis=1).sort_values().index[-top:]]
+    if order_by_name:
+        wide = wide.sort_index(ascending=False)
+    else:
+        wide = wide.loc[wide.sum(axis=1).sort_values().index[-top:]]
     with mpl.rc_context(STYLE):
         figure, axes = _figure(max(1.6, 0.28 * len(wide) * max(1, len(wide.columns)) + 0.8))
         height = 0.8 / max(1, len(wide.columns))

@@ -26,6 +26,7 @@ from streams.evaluation.statistics import (
     difference_in_differences,
     duration_band,
     kaplan_meier,
+    log_rank,
     rate_ratio_per,
     relative_effect_size,
     weighted_displacement_difference,
@@ -225,6 +226,44 @@ def residual_deterrence(outcomes: pd.DataFrame) -> pd.DataFrame:
                     "survival_ci_low": low,
                     "survival_ci_high": high,
                     "crimes": int(own["crime"].sum()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+SHORT_BANDS = ("0-2",)
+LONG_BANDS = ("10-15", "15-20", ">20")
+"""The issue's contrast: visits under 2 minutes against visits of 10 minutes or more."""
+
+
+def deterrence_contrast(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Q7(c): visits under 2 minutes against visits of 10 minutes or more, each group's
+    Kaplan-Meier S(t) at :data:`MINUTES_AFTER`, with the log-rank test of the two curves."""
+    group = outcomes["duration_band"].map(
+        {**dict.fromkeys(SHORT_BANDS, "under_2"), **dict.fromkeys(LONG_BANDS, "10_or_more")}
+    )
+    chosen = outcomes.assign(group=group).dropna(subset=["group"])
+    waits = chosen["minutes_after"].clip(lower=0)
+    chi2, p_value, reason = log_rank(
+        waits.tolist(), chosen["crime"].astype(bool).tolist(), chosen["group"].tolist()
+    )
+    rows = []
+    for name in ("under_2", "10_or_more"):
+        own = chosen["group"] == name
+        curve = kaplan_meier(waits[own].tolist(), chosen.loc[own, "crime"].astype(bool).tolist())
+        for minutes in MINUTES_AFTER:
+            survival, low, high = curve.at(minutes) if curve else (None, None, None)
+            rows.append(
+                {
+                    "visits_group": name,
+                    "visits": int(own.sum()),
+                    "minutes_after": minutes,
+                    "survival": survival,
+                    "survival_ci_low": low,
+                    "survival_ci_high": high,
+                    "log_rank_chi2": chi2,
+                    "log_rank_p": p_value,
+                    "reason": reason,
                 }
             )
     return pd.DataFrame(rows)

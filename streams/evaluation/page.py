@@ -123,6 +123,7 @@ def summary(report: Report) -> str:
         f"WDD {_estimate(moved, 'wdd', 'wdd_ci_low', 'wdd_ci_high')}, "
         f"z = {number(moved.get('wdd_z'))}.",
         f"Dose-response, crimes per area-day per 10 patrol-minutes: IRR {dose_text}.",
+        _contrast_text(results.q7_deterrence_contrast),
     ]
     return (
         '<div class="summary"><h2 style="margin-top:0">Summary</h2><ul>'
@@ -130,6 +131,25 @@ def summary(report: Report) -> str:
         + '</ul><h3>Caveats</h3><ul class="caveats">'
         + "".join(f"<li>{html.escape(c)}</li>" for c in caveats(report))
         + "</ul></div>"
+    )
+
+
+def _contrast_text(contrast: pd.DataFrame, minutes: int = 60) -> str:
+    """The residual-deterrence line of the summary: S(minutes) after short and long visits."""
+    at = contrast.loc[contrast["minutes_after"] == minutes]
+    survival = {
+        str(row["visits_group"]): _interval(
+            row["survival"], row["survival_ci_low"], row["survival_ci_high"]
+        )
+        for _, row in at.iterrows()
+    }
+    if not survival:
+        return "Residual deterrence: no visit."
+    return (
+        f"Residual deterrence, share of visits with no crime {minutes} minutes after they "
+        f"ended: visits of 10 minutes or more {survival.get('10_or_more', '—')}, visits under "
+        f"2 minutes {survival.get('under_2', '—')}; log-rank p = "
+        f"{number(at['log_rank_p'].iloc[0], 3)}."
     )
 
 
@@ -193,6 +213,16 @@ def q1_section(report: Report) -> str:
             "whether it met its policy:"
         ),
         csv_link("q1_officer_time", f" ({len(report.tables.q1_officer_time)} rows)"),
+        _p("By local hour band, with the crimes, incidents and stop-searches of the same hours:"),
+        charts.grouped_bars(
+            report.tables.q1_hour_bands,
+            "hour_band",
+            "officer_minutes",
+            "kind",
+            "officer-minutes",
+            order_by_name=True,
+        ),
+        table_html(report.tables.q1_hour_bands, "q1_hour_bands"),
     )
 
 
@@ -311,6 +341,11 @@ def q7_section(report: Report) -> str:
         ),
         charts.survival(report.curves, horizon_minutes=480),
         table_html(results.q7_residual_deterrence, "q7_residual_deterrence", limit=60),
+        _p(
+            "Visits under 2 minutes against visits of 10 minutes or more, with the log-rank "
+            "test that their curves are the same:"
+        ),
+        table_html(results.q7_deterrence_contrast, "q7_deterrence_contrast"),
         "<h3>(d) Dose-response</h3>",
         _p(
             "Crimes per area-day against the day's minutes, with area fixed effects over the "

@@ -50,6 +50,8 @@ class FactsFrames(Protocol):
     def area_days(self) -> pd.DataFrame: ...
     @property
     def presence_splits(self) -> pd.DataFrame: ...
+    @property
+    def hour_bands(self) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,13 @@ def officer_time_summary(windows: list[Window]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def hour_bands(period: Window) -> pd.DataFrame:
+    """Q1 by time of day: presence and demand per kind and local hour band over the period."""
+    bands = in_programme(period.facts.hour_bands, period.facts)
+    columns = ["officer_minutes", "patrol_minutes", "crimes", "incidents", "stop_searches"]
+    return bands.groupby(["kind", "hour_band"], observed=True)[columns].sum().reset_index()
 
 
 def _per(value: float, over: float) -> float | None:

@@ -19,6 +19,7 @@ class ReportTables:
 
     q1_officer_time: pd.DataFrame
     q1_summary: pd.DataFrame
+    q1_hour_bands: pd.DataFrame
     q2_resources: pd.DataFrame
     q3_activities: pd.DataFrame
     q4_modes: pd.DataFrame
@@ -28,6 +29,7 @@ class ReportTables:
     q7_did: pd.DataFrame
     q7_displacement: pd.DataFrame
     q7_residual_deterrence: pd.DataFrame
+    q7_deterrence_contrast: pd.DataFrame
     q7_dose_response: pd.DataFrame
     q8_calls_vs_crime: pd.DataFrame
     q8_calls_by_day: pd.DataFrame
@@ -53,6 +55,7 @@ def compute(baseline: Window, period: Window, zone: str) -> Report:
     tables = ReportTables(
         q1_officer_time=questions.officer_time(period),
         q1_summary=questions.officer_time_summary([baseline, period]),
+        q1_hour_bands=questions.hour_bands(period),
         q2_resources=questions.resources(period),
         q3_activities=questions.activities(period),
         q4_modes=questions.modes(period),
@@ -62,6 +65,7 @@ def compute(baseline: Window, period: Window, zone: str) -> Report:
         q7_did=effects.did_table(baseline, period),
         q7_displacement=effects.displacement_table(baseline, period),
         q7_residual_deterrence=effects.residual_deterrence(outcomes),
+        q7_deterrence_contrast=effects.deterrence_contrast(outcomes),
         q7_dose_response=effects.dose_response([baseline, period]),
         q8_calls_vs_crime=questions.calls_vs_crime(period),
         q8_calls_by_day=questions.calls_vs_crime_by_day(period),

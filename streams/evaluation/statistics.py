@@ -27,7 +27,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.discrete.diagnostic import PoissonDiagnostic
-from statsmodels.duration.survfunc import SurvfuncRight
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.proportion import proportion_confint
 
 CONFIDENCE = 0.95
@@ -227,6 +227,19 @@ def kaplan_meier(times: Sequence[float], events: Sequence[bool]) -> SurvivalCurv
         np.asarray(fitted.surv_prob_se),
         len(times),
     )
+
+
+def log_rank(
+    times: Sequence[float], events: Sequence[bool], groups: Sequence[str]
+) -> tuple[float | None, float | None, str | None]:
+    """The log-rank test (statsmodels ``survdiff``) that the groups' survival curves are the
+    same: chi-squared, p-value, and why they are None (fewer than two groups, or no event)."""
+    if len(set(groups)) < 2:
+        return None, None, "fewer than two groups"
+    if not any(events):
+        return None, None, "no event"
+    chi2, p_value = survdiff(np.asarray(times, float), np.asarray(events, int), np.asarray(groups))
+    return float(chi2), float(p_value), None
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> Correlation:

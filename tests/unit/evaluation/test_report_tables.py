@@ -222,3 +222,18 @@ def test_a_period_with_nothing_in_it_still_gives_a_page_that_says_why(tmp_path):
     dose = pd.read_csv(tmp_path / "tables" / "q7_dose_response.csv")
     assert set(dose["reason"]) == {"no event in any group"}
     assert "Summary" in index.read_text()
+
+
+def test_long_visits_followed_by_longer_calm_show_above_short_ones():
+    last = PERIOD[1]
+    visits, crimes = [], []
+    for hour in range(0, 22, 2):  # one long and one short visit in each of two areas every 2 h
+        visits += [visit("i1", at(last, hour), 15), visit("c1", at(last, hour), 1)]
+        crimes += [crime("c1", at(last, hour, 10))]  # 9 minutes after each short visit
+        crimes += [crime("i1", at(last, hour + 1, 50))]  # 95 minutes after each long visit
+    period = Window("period", *PERIOD, make_facts(*PERIOD, visits=visits, crimes=crimes))
+    contrast = effects.deterrence_contrast(effects.visit_outcomes(period, ZONE))
+    at_60 = contrast.loc[contrast["minutes_after"] == 60].set_index("visits_group")
+    assert at_60.loc["10_or_more", "survival"] == 1.0
+    assert at_60.loc["under_2", "survival"] == 0.0
+    assert at_60.loc["under_2", "log_rank_p"] < 0.001

@@ -13,6 +13,7 @@ from streams.evaluation.statistics import (
     difference_in_differences,
     duration_band,
     kaplan_meier,
+    log_rank,
     proportion,
     rate_ratio_per,
     relative_effect_size,
@@ -217,3 +218,28 @@ def test_no_crime_at_all_gives_no_rate_ratio_and_says_why():
     result = rate_ratio_per(frame, "crimes", "patrol_minutes", "area_id")
     assert result.irr is None
     assert result.reason == "no event in any group"
+
+
+def test_log_rank_of_two_identical_groups_finds_no_difference():
+    times = [1, 2, 3, 4, 1, 2, 3, 4]
+    events = [True, False, True, True] * 2
+    chi2, p_value, reason = log_rank(times, events, ["a"] * 4 + ["b"] * 4)
+    assert chi2 == pytest.approx(0.0)
+    assert p_value == pytest.approx(1.0)
+    assert reason is None
+
+
+def test_log_rank_matches_a_hand_computation():
+    # group a: events at 1 and 2; group b: events at 3 and 4 (no censoring).
+    # t=1: n=4 (a 2), d=1: E_a = 1/2, V = 1*(2/4)*(2/4)*(3/3) = 1/4
+    # t=2: n=3 (a 1), d=1: E_a = 1/3, V = (1/3)*(2/3) = 2/9
+    # t=3: n=2 (a 0): E_a = 0, V = 0; t=4: n=1 (a 0): E_a = 0, V = 0
+    # O_a - E_a = 2 - 5/6 = 7/6; chi2 = (7/6)^2 / (1/4 + 2/9) = 2.8824
+    chi2, p_value, _ = log_rank([1, 2, 3, 4], [True] * 4, ["a", "a", "b", "b"])
+    assert chi2 == pytest.approx((7 / 6) ** 2 / (1 / 4 + 2 / 9))
+    assert p_value == pytest.approx(0.0895, abs=1e-3)
+
+
+def test_log_rank_needs_two_groups_and_an_event():
+    assert log_rank([1, 2], [True, True], ["a", "a"])[2] == "fewer than two groups"
+    assert log_rank([1, 2], [False, False], ["a", "b"])[2] == "no event"
