@@ -49,12 +49,17 @@ def render(report: Report) -> str:
     )
 
 
+def _missing(value: object) -> bool:
+    """None or NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def number(value: object, digits: int = 2) -> str:
     """A value for the page: '—' for missing, integers plainly, floats rounded."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "—"
     if isinstance(value, float):
-        return f"{value:,.{digits}f}"
+        return f"{round(value, digits) + 0.0:,.{digits}f}"  # + 0.0: no "-0.00"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -118,7 +123,7 @@ def summary(report: Report) -> str:
         f"comparison areas): {_estimate(did, 'res', 'res_ci_low', 'res_ci_high')}.",
         f"Difference-in-differences: {_estimate(did, 'did', 'did_ci_low', 'did_ci_high')} "
         f"crimes, z = {number(did.get('did_z'))}.",
-        f"Displacement: WDQ {number(moved.get('wdq'))} (SM {number(moved.get('sm'))}, "
+        f"Displacement: WDQ {_wdq_text(moved)} (SM {number(moved.get('sm'))}, "
         f"BDM {number(moved.get('bdm'))}); "
         f"WDD {_estimate(moved, 'wdd', 'wdd_ci_low', 'wdd_ci_high')}, "
         f"z = {number(moved.get('wdd_z'))}.",
@@ -132,6 +137,15 @@ def summary(report: Report) -> str:
         + "".join(f"<li>{html.escape(c)}</li>" for c in caveats(report))
         + "</ul></div>"
     )
+
+
+def _wdq_text(row: dict[str, object]) -> str:
+    """The WDQ, or why it is not reported."""
+    if not _missing(row.get("wdq")):
+        return number(row.get("wdq"))
+    if _missing(row.get("sm")):
+        return "not computed (no control crime in a window)"
+    return "not reported (SM >= 0: crime did not fall relative to the comparison areas)"
 
 
 def _contrast_text(contrast: pd.DataFrame, minutes: int = 60) -> str:

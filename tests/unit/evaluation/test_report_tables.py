@@ -179,6 +179,8 @@ def test_the_report_page_is_offline_deterministic_and_names_no_officer(tmp_path)
     assert "@import" not in page
     for q in range(1, 9):
         assert f'id="q{q}"' in page
+    # impact 14 -> 8 and comparison 12 -> 12 crimes: SM = 8/12 - 14/12 < 0, rings unchanged
+    assert "Displacement: WDQ 0.00 (SM -0.50, BDM 0.00)" in page
     written = {path.name for path in (tmp_path / "one" / "tables").iterdir()}
     assert {"q1_officer_time.csv", "q7_did.csv", "q7_displacement.csv",
             "q7_residual_deterrence.csv", "q8_calls_vs_crime.csv"} <= written  # fmt: skip
@@ -221,7 +223,7 @@ def test_a_period_with_nothing_in_it_still_gives_a_page_that_says_why(tmp_path):
     assert did.loc["all", "reason"] == "every count is zero; a count is zero: RES is undefined"
     dose = pd.read_csv(tmp_path / "tables" / "q7_dose_response.csv")
     assert set(dose["reason"]) == {"no event in any group"}
-    assert "Summary" in index.read_text()
+    assert "WDQ not computed (no control crime in a window)" in index.read_text()
 
 
 def test_long_visits_followed_by_longer_calm_show_above_short_ones():
