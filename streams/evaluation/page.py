@@ -318,11 +318,18 @@ def q6_section(report: Report) -> str:
 
 def q7_section(report: Report) -> str:
     """Q7: DiD and RES, displacement, residual deterrence, dose-response."""
-    results = report.tables
-    did, dose = results.q7_did, results.q7_dose_response
     return _section(
         "q7",
         "Q7. Presence and crime, and displacement",
+        *_q7_effect_parts(report),
+        *_q7_presence_parts(report),
+    )
+
+
+def _q7_effect_parts(report: Report) -> list[str]:
+    """Q7 (a) and (b): the period against the baseline, the areas against their controls."""
+    did = report.tables.q7_did
+    return [
         "<h3>(a) Difference-in-differences and relative effect size</h3>",
         _p(
             "T = Impact Areas, C = comparison areas; 0 = baseline, 1 = period. DiD = (T1 - T0) - "
@@ -347,7 +354,15 @@ def q7_section(report: Report) -> str:
             "(R1-R0) - (C1-C0) + (D1-D0) - (CD1-CD0) (Wheeler & Ratcliffe): below 0, crime "
             "fell net of displacement."
         ),
-        table_html(results.q7_displacement, "q7_displacement"),
+        table_html(report.tables.q7_displacement, "q7_displacement"),
+    ]
+
+
+def _q7_presence_parts(report: Report) -> list[str]:
+    """Q7 (c) and (d): crime after visits, and crime against the day's presence."""
+    results = report.tables
+    dose = results.q7_dose_response
+    return [
         "<h3>(c) Residual deterrence</h3>",
         _p(
             "Share of visits after whose end no crime has yet happened in the area, by how "
@@ -377,7 +392,7 @@ def q7_section(report: Report) -> str:
             log_scale=False,
         ),
         table_html(dose, "q7_dose_response"),
-    )
+    ]
 
 
 def q8_section(report: Report) -> str:

@@ -148,43 +148,13 @@ def make_facts(
     it had at least ``met_minutes`` officer-minutes (a stand-in for the real policy)."""
     now = at(first, 0)
     visit_frame = _frame(list(visits), visit("x", now, 1))
-    crime_frame = _frame(list(crimes), crime("x", now))
-    incident_frame = _frame(list(incidents), incident("x", now))
-    search_frame = _frame(list(stop_searches), stop_search("x", now))
+    demand = {
+        "crimes": (_frame(list(crimes), crime("x", now)), "crime_id"),
+        "incidents": (_frame(list(incidents), incident("x", now)), "incident_id"),
+        "stop_searches": (_frame(list(stop_searches), stop_search("x", now)), "id"),
+    }
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    grid = pd.MultiIndex.from_product([AREAS["area_id"], days], names=["area_id", "day"])
     minutes = visit_frame.assign(m=visit_frame["seconds"] / 60)
-    per_day = minutes.groupby(["area_id", "day"]).agg(
-        officer_minutes=("m", "sum"),
-        visits=("visit_id", "count"),
-        qualifying_visits=("qualifying", "sum"),
-        drive_throughs=("drive_through", "sum"),
-        inferred_visits=("inferred", "sum"),
-    )
-    patrol = minutes.loc[minutes["activity"] == "proactive"].groupby(["area_id", "day"])["m"].sum()
-    area_days = per_day.reindex(grid, fill_value=0).astype(float)
-    area_days["patrol_minutes"] = patrol.reindex(grid, fill_value=0.0)
-    for name, frame, key in (
-        ("crimes", crime_frame, "crime_id"),
-        ("incidents", incident_frame, "incident_id"),
-        ("stop_searches", search_frame, "id"),
-    ):
-        area_days[name] = frame.groupby(["area_id", "day"])[key].count().reindex(grid, fill_value=0)
-    area_days["harm"] = (
-        crime_frame.groupby(["area_id", "day"])["harm"].sum().reindex(grid, fill_value=0.0)
-    )
-    area_days = area_days.reset_index()
-    kinds = dict(zip(AREAS["area_id"], AREAS["kind"], strict=True))
-    area_days["kind"] = area_days["area_id"].map(kinds)
-    area_days["minutes_per_visit"] = (area_days["officer_minutes"] / area_days["visits"]).where(
-        area_days["visits"] > 0
-    )
-    area_days["mean_gap_minutes"] = float("nan")
-    area_days["max_gap_minutes"] = float("nan")
-    met = (area_days["officer_minutes"] >= met_minutes).astype(object)
-    area_days["met_policy"] = met.where(area_days["kind"] != "ring", None)
-    area_days = area_days.astype({"visits": int, "qualifying_visits": int, "drive_throughs": int,
-                                  "inferred_visits": int})  # fmt: skip
     splits = (
         minutes.assign(
             hour_band=[HOUR_BANDS[t.astimezone(LONDON).hour // 4] for t in minutes["start"]]
@@ -202,5 +172,50 @@ def make_facts(
     bands = bands.assign(patrol_minutes=bands["officer_minutes"], crimes=0, incidents=0,
                          stop_searches=0)  # fmt: skip
     return SyntheticFacts(
-        AREAS, visit_frame, crime_frame, incident_frame, search_frame, area_days, splits, bands
+        AREAS,
+        visit_frame,
+        demand["crimes"][0],
+        demand["incidents"][0],
+        demand["stop_searches"][0],
+        _area_days(minutes, demand, days, met_minutes),
+        splits,
+        bands,
     )
+
+
+def _area_days(
+    minutes: pd.DataFrame,
+    demand: dict[str, tuple[pd.DataFrame, str]],
+    days: list[date],
+    met_minutes: float,
+) -> pd.DataFrame:
+    """Every (area, day): presence from the visits (``m`` = minutes), demand counts, harm."""
+    grid = pd.MultiIndex.from_product([AREAS["area_id"], days], names=["area_id", "day"])
+    keys = ["area_id", "day"]
+    per_day = minutes.groupby(keys).agg(
+        officer_minutes=("m", "sum"),
+        visits=("visit_id", "count"),
+        qualifying_visits=("qualifying", "sum"),
+        drive_throughs=("drive_through", "sum"),
+        inferred_visits=("inferred", "sum"),
+    )
+    area_days = per_day.reindex(grid, fill_value=0).astype(float)
+    proactive = minutes.loc[minutes["activity"] == "proactive"]
+    area_days["patrol_minutes"] = proactive.groupby(keys)["m"].sum().reindex(grid, fill_value=0.0)
+    for name, (frame, key) in demand.items():
+        area_days[name] = frame.groupby(keys)[key].count().reindex(grid, fill_value=0)
+    crimes = demand["crimes"][0]
+    area_days["harm"] = crimes.groupby(keys)["harm"].sum().reindex(grid, fill_value=0.0)
+    area_days = area_days.reset_index()
+    area_days["kind"] = area_days["area_id"].map(dict(zip(AREAS["area_id"], AREAS["kind"],
+                                                          strict=True)))  # fmt: skip
+    visited = area_days["visits"] > 0
+    area_days["minutes_per_visit"] = (area_days["officer_minutes"] / area_days["visits"]).where(
+        visited
+    )
+    area_days["mean_gap_minutes"] = float("nan")
+    area_days["max_gap_minutes"] = float("nan")
+    met = (area_days["officer_minutes"] >= met_minutes).astype("boolean")
+    area_days["met_policy"] = met.where(area_days["kind"] != "ring", pd.NA)
+    counts = ["visits", "qualifying_visits", "drive_throughs", "inferred_visits"]
+    return area_days.astype(dict.fromkeys(counts, int))
