@@ -122,12 +122,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     settings = _settings()
     archive = args.archive or settings.archive_url
     if not archive:
-        print("coverwatch report: no archive: pass --archive or set COVERWATCH_ARCHIVE_URL",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "coverwatch report: no archive: pass --archive or set COVERWATCH_ARCHIVE_URL",
+            file=sys.stderr,
+        )
         return 2
     if (args.baseline_from is None) != (args.baseline_to is None):
-        print("coverwatch report: give both --baseline-from and --baseline-to, or neither",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "coverwatch report: give both --baseline-from and --baseline-to, or neither",
+            file=sys.stderr,
+        )
         return 2
     baseline = (args.baseline_from, args.baseline_to) if args.baseline_from else None
     from streams.evaluation.report import write_report

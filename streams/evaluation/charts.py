@@ -77,8 +77,13 @@ def grouped_bars(
         height = 0.8 / max(1, len(wide.columns))
         positions = np.arange(len(wide))
         for index, kind in enumerate(wide.columns):
-            axes.barh(positions + index * height, wide[kind], height, label=str(kind),
-                      color=KIND_COLOURS.get(str(kind), "#555555"))  # fmt: skip
+            axes.barh(
+                positions + index * height,
+                wide[kind],
+                height,
+                label=str(kind),
+                color=KIND_COLOURS.get(str(kind), "#555555"),
+            )
         axes.set_yticks(
             positions + height * (len(wide.columns) - 1) / 2, [str(i) for i in wide.index]
         )
@@ -170,8 +175,13 @@ def scatter(table: pd.DataFrame, x: str, y: str, xlabel: str, ylabel: str) -> st
     with mpl.rc_context(STYLE):
         figure, axes = _figure()
         for kind, rows in table.groupby("kind"):
-            axes.scatter(rows[x], rows[y], s=18, label=str(kind),
-                         color=KIND_COLOURS.get(str(kind), "#555555"))  # fmt: skip
+            axes.scatter(
+                rows[x],
+                rows[y],
+                s=18,
+                label=str(kind),
+                color=KIND_COLOURS.get(str(kind), "#555555"),
+            )
         axes.set_xlabel(xlabel)
         axes.set_ylabel(ylabel)
         _legend(axes)

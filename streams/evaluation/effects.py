@@ -34,13 +34,41 @@ from streams.evaluation.statistics import (
 )
 
 DID_COLUMNS = [
-    "crime_category", "t0", "t1", "c0", "c1", "did", "did_se", "did_z", "res", "res_ci_low",
-    "res_ci_high", "did_ci_low", "did_ci_high", "reason",
-]  # fmt: skip
+    "crime_category",
+    "t0",
+    "t1",
+    "c0",
+    "c1",
+    "did",
+    "did_se",
+    "did_z",
+    "res",
+    "res_ci_low",
+    "res_ci_high",
+    "did_ci_low",
+    "did_ci_high",
+    "reason",
+]
 DISPLACEMENT_COLUMNS = [
-    "scope", "ra", "rb", "da", "db", "ca", "cb", "cda", "cdb", "sm", "bdm", "wdq", "wdd", "wdd_se",
-    "wdd_z", "wdd_ci_low", "wdd_ci_high", "reason",
-]  # fmt: skip
+    "scope",
+    "ra",
+    "rb",
+    "da",
+    "db",
+    "ca",
+    "cb",
+    "cda",
+    "cdb",
+    "sm",
+    "bdm",
+    "wdq",
+    "wdd",
+    "wdd_se",
+    "wdd_z",
+    "wdd_ci_low",
+    "wdd_ci_high",
+    "reason",
+]
 MINUTES_AFTER = (15, 30, 60, 120, 240, 480)
 """The times after a visit at which the residual-deterrence table reads each survival curve."""
 DOSE_PER_MINUTES = 10.0
@@ -59,8 +87,10 @@ class Places:
     @classmethod
     def of(cls, areas: pd.DataFrame) -> Places:
         """The groups from the facts' areas (rings by ``ring_of``)."""
-        by_kind = {kind: frozenset(areas.loc[areas["kind"] == kind, "area_id"]) for kind in
-                   ("impact", "comparison")}  # fmt: skip
+        by_kind = {
+            kind: frozenset(areas.loc[areas["kind"] == kind, "area_id"])
+            for kind in ("impact", "comparison")
+        }
         rings = areas.loc[areas["kind"] == "ring"]
         return cls(
             by_kind["impact"],
@@ -101,9 +131,23 @@ def did_table(baseline: Window, period: Window) -> pd.DataFrame:
         did, res = difference_in_differences(t0, t1, c0, c1), relative_effect_size(t0, t1, c0, c1)
         reasons = [reason for reason in (did.reason, res.reason) if reason]
         rows.append(
-            [category, t0, t1, c0, c1, did.value, did.se, did.z, res.res, res.ci_low,
-             res.ci_high, did.ci_low, did.ci_high, "; ".join(reasons) or None]
-        )  # fmt: skip
+            [
+                category,
+                t0,
+                t1,
+                c0,
+                c1,
+                did.value,
+                did.se,
+                did.z,
+                res.res,
+                res.ci_low,
+                res.ci_high,
+                did.ci_low,
+                did.ci_high,
+                "; ".join(reasons) or None,
+            ]
+        )
     return pd.DataFrame(rows, columns=DID_COLUMNS)
 
 
@@ -126,9 +170,15 @@ def displacement_table(baseline: Window, period: Window) -> pd.DataFrame:
             counts["ra"], counts["rb"], counts["da"], counts["db"], counts["ca"], counts["cb"]
         )
         difference = weighted_displacement_difference(
-            counts["rb"], counts["ra"], counts["cb"], counts["ca"],
-            counts["db"], counts["da"], counts["cdb"], counts["cda"],
-        )  # fmt: skip
+            counts["rb"],
+            counts["ra"],
+            counts["cb"],
+            counts["ca"],
+            counts["db"],
+            counts["da"],
+            counts["cdb"],
+            counts["cda"],
+        )
         reasons = [reason for reason in (quotient.reason, difference.reason) if reason]
         rows.append(
             {
@@ -278,10 +328,15 @@ def area_day_doses(windows: list[Window]) -> pd.DataFrame:
         days = facts.area_days.loc[facts.area_days["kind"].isin(PROGRAMME_KINDS)]
         splits = facts.presence_splits
         by_split = [
-            splits.pivot_table(index=["area_id", "day"], columns=column, values="officer_minutes",
-                               aggfunc="sum", fill_value=0.0).add_suffix("_minutes")
+            splits.pivot_table(
+                index=["area_id", "day"],
+                columns=column,
+                values="officer_minutes",
+                aggfunc="sum",
+                fill_value=0.0,
+            ).add_suffix("_minutes")
             for column in ("mode", "activity")
-        ]  # fmt: skip
+        ]
         crimes = facts.crimes.pivot_table(
             index=["area_id", "day"], columns="category", values="crime_id", aggfunc="count"
         ).add_prefix("crimes:")

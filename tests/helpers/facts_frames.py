@@ -18,13 +18,21 @@ LONDON = ZoneInfo(ZONE)
 AREAS = pd.DataFrame(
     {
         "area_id": ["i1", "i2", "c1", "c2", "i1-ring", "i2-ring", "c1-ring", "c2-ring"],
-        "name": ["Impact 1", "Impact 2", "Comparison 1", "Comparison 2", "Ring i1", "Ring i2",
-                 "Ring c1", "Ring c2"],
+        "name": [
+            "Impact 1",
+            "Impact 2",
+            "Comparison 1",
+            "Comparison 2",
+            "Ring i1",
+            "Ring i2",
+            "Ring c1",
+            "Ring c2",
+        ],
         "kind": ["impact", "impact", "comparison", "comparison", "ring", "ring", "ring", "ring"],
         "ring_of": [None, None, None, None, "i1", "i2", "c1", "c2"],
         "km2": [0.5, 0.4, 0.6, 0.5, 0.3, 0.3, 0.3, 0.3],
     }
-)  # fmt: skip
+)
 HOUR_BANDS = ("00-04", "04-08", "08-12", "12-16", "16-20", "20-24")
 _serial = itertools.count()
 
@@ -169,8 +177,9 @@ def make_facts(
         .reset_index()
     )
     bands = splits.groupby(["area_id", "day", "hour_band"])[["officer_minutes"]].sum().reset_index()
-    bands = bands.assign(patrol_minutes=bands["officer_minutes"], crimes=0, incidents=0,
-                         stop_searches=0)  # fmt: skip
+    bands = bands.assign(
+        patrol_minutes=bands["officer_minutes"], crimes=0, incidents=0, stop_searches=0
+    )
     return SyntheticFacts(
         AREAS,
         visit_frame,
@@ -207,8 +216,9 @@ def _area_days(
     crimes = demand["crimes"][0]
     area_days["harm"] = crimes.groupby(keys)["harm"].sum().reindex(grid, fill_value=0.0)
     area_days = area_days.reset_index()
-    area_days["kind"] = area_days["area_id"].map(dict(zip(AREAS["area_id"], AREAS["kind"],
-                                                          strict=True)))  # fmt: skip
+    area_days["kind"] = area_days["area_id"].map(
+        dict(zip(AREAS["area_id"], AREAS["kind"], strict=True))
+    )
     visited = area_days["visits"] > 0
     area_days["minutes_per_visit"] = (area_days["officer_minutes"] / area_days["visits"]).where(
         visited
