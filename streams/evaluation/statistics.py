@@ -30,6 +30,7 @@ from statsmodels.discrete.diagnostic import PoissonDiagnostic
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.proportion import proportion_confint
 
+FloatArray = npt.NDArray[np.float64]
 CONFIDENCE = 0.95
 Z_95 = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
 """1.959964...: the two-sided 95 % normal quantile."""
@@ -46,8 +47,6 @@ DURATION_BANDS: tuple[tuple[str, float, float], ...] = (
 
 DISPERSION_TEST = "CT nb2"
 """Cameron & Trivedi's regression test against the NB2 alternative, as statsmodels names it."""
-
-FloatArray = npt.NDArray[np.float64]
 
 DISPERSION_ALPHA = 0.05
 """Over-dispersion is taken as shown when the test's statistic is positive with p below this."""

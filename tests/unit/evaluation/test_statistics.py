@@ -243,3 +243,12 @@ def test_log_rank_matches_a_hand_computation():
 def test_log_rank_needs_two_groups_and_an_event():
     assert log_rank([1, 2], [True, True], ["a", "a"])[2] == "fewer than two groups"
     assert log_rank([1, 2], [False, False], ["a", "b"])[2] == "no event"
+
+
+def test_a_dose_that_never_varies_gives_no_rate_ratio_and_says_why():
+    frame = pd.DataFrame(
+        {"area_id": ["a", "a", "b", "b"], "patrol_minutes": [5.0] * 4, "crimes": [1, 0, 2, 1]}
+    )
+    result = rate_ratio_per(frame, "crimes", "patrol_minutes", "area_id")
+    assert result.irr is None
+    assert result.reason == "the dose does not vary"
