@@ -76,7 +76,29 @@ def test_displacement_of_the_pop_center_example_through_the_rings():
             + crimes_in("c1-ring", PERIOD, 10)
         },
     )
-    row = effects.displacement_table(baseline, period).set_index("scope").loc["all"]
+    table = effects.displacement_table(baseline, period)
+    assert list(table.columns[:17]) == (
+        [
+            "scope",
+            "ra",
+            "rb",
+            "da",
+            "db",
+            "ca",
+            "cb",
+            "cda",
+            "cdb",
+            "sm",
+            "bdm",
+            "wdq",
+            "wdd",
+            "wdd_se",
+            "wdd_z",
+            "wdd_ci_low",
+            "wdd_ci_high",
+        ]
+    )
+    row = table.set_index("scope").loc["all"]
     assert (row.ra, row.rb, row.da, row.db, row.ca, row.cb, row.cda, row.cdb) == (
         50, 100, 150, 100, 100, 100, 10, 10,
     )  # fmt: skip
