@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from streams.settings import Settings, SettingsError
@@ -117,6 +118,39 @@ def _cmd_areas(args: argparse.Namespace) -> int:
     return areas(args, _settings())
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    settings = _settings()
+    archive = args.archive or settings.archive_url
+    if not archive:
+        print(
+            "coverwatch report: no archive: pass --archive or set COVERWATCH_ARCHIVE_URL",
+            file=sys.stderr,
+        )
+        return 2
+    if (args.baseline_from is None) != (args.baseline_to is None):
+        print(
+            "coverwatch report: give both --baseline-from and --baseline-to, or neither",
+            file=sys.stderr,
+        )
+        return 2
+    baseline = (args.baseline_from, args.baseline_to) if args.baseline_from else None
+    from streams.evaluation.report import write_report
+
+    try:
+        index = write_report(
+            archive,
+            args.out,
+            period=(args.from_day, args.to_day),
+            baseline=baseline,
+            zone=settings.timezone,
+        )
+    except ValueError as error:
+        print(f"coverwatch report: {error}", file=sys.stderr)
+        return 2
+    print(f"report written: {index}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     root = argparse.ArgumentParser(prog="coverwatch", description=__doc__)
@@ -126,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
     _add_publish(commands)
     _add_simulate(commands)
     _add_areas(commands)
+    _add_report(commands)
     return root
 
 
@@ -239,6 +274,28 @@ def _add_simulate(commands: _Commands[argparse.ArgumentParser]) -> None:
     )
     simulate.add_argument("--areas", type=Path, help="area pack (default: the bundled pack)")
     simulate.set_defaults(run=_cmd_simulate)
+
+
+def _add_report(commands: _Commands[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser(
+        "report",
+        help="write the Impact Area evaluation (docs/report.md) for a period from the archive: "
+        "DIR/index.html (offline) and DIR/tables/*.csv",
+    )
+    day = date.fromisoformat
+    report.add_argument("--from", dest="from_day", type=day, required=True, help="first day")
+    report.add_argument("--to", dest="to_day", type=day, required=True, help="last day")
+    report.add_argument("--baseline-from", type=day, help="first baseline day")
+    report.add_argument(
+        "--baseline-to",
+        type=day,
+        help="last baseline day (default baseline: as many days just before the period)",
+    )
+    report.add_argument("--out", type=Path, required=True, help="the report's directory")
+    report.add_argument(
+        "--archive", help="the archive's URL (default: COVERWATCH_ARCHIVE_URL)", default=""
+    )
+    report.set_defaults(run=_cmd_report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -186,6 +186,12 @@ class Settings:
         "Views are shown with reason `ingest_lag` (and the ingest-lag alert fires) while the "
         "slowest pings partition's event time is more than this behind the clock",
     )
+    archive_url: str = _setting(
+        "COVERWATCH_ARCHIVE_URL",
+        "",
+        "Where the Parquet archive is written (docs/archive.md): `file:///abs/dir` or "
+        "`s3://bucket/prefix`; empty: no archive (`coverwatch up` archives under its state dir)",
+    )
     metric_units: str = _setting(
         "COVERWATCH_METRIC_UNITS",
         "",

@@ -46,6 +46,11 @@ group and Redis key prefix:
    bench's radios all start at once, so every first visit qualifies together at 10.5-14
    minutes, a one-off step that a 20-minute soak's second half would begin on.
 
+8. **Report build** (:mod:`~streams.devtools.bench.report_build`): ``write_report`` over a
+   synthetic archive of 30 days x 1,000 radios x the bundled pack's 40 areas (and their rings)
+   plus a 30-day baseline, written in contract A's layout first (7 days with ``--quick``); no
+   broker or Redis involved.
+
 ``--only STEP`` runs some of them (``--only soak``: the soak alone). Each step is a module with a
 ``measure(bench)`` and a ``rows(result)``, registered in :data:`STEPS` and :data:`TABLE` here;
 the replays the throughput and scaling steps are made of are in
@@ -75,6 +80,7 @@ from streams.devtools.bench import (
     alert,
     api_latency,
     latency,
+    report_build,
     scaling,
     soak,
     state_size,
@@ -98,6 +104,7 @@ STEPS: dict[str, Measure] = {
     "track_cost": track_cost.measure,
     "api": api_latency.measure,
     "soak": soak.measure,
+    "report": report_build.measure,
 }
 """Every measurement by name, in the order they run (``--only`` picks some)."""
 
@@ -110,6 +117,7 @@ TABLE: tuple[tuple[str, RowsOf], ...] = (
     ("track_cost", track_cost.rows),
     ("api", api_latency.api_rows),
     ("soak", soak.soak_rows),
+    ("report", report_build.rows),
 )
 """The table: each step's result (None if it did not run) and the rows it makes, in order."""
 
