@@ -1,0 +1,200 @@
+"""The archive writer: a service of the worker with its own consumer group that keeps every
+archived topic as Parquet (contract A, docs/archive.md).
+
+Its consumer (group ``<COVERWATCH_APP_ID>-archive``, :mod:`streams.kafka.group_consumer`)
+commits no offsets. A partition's records are gathered a block of offsets at a time
+(:mod:`streams.domain.archive.blocks`); a block read to its end is written as one file per
+(table, day) and marked complete, and rows read more than ``COVERWATCH_ARCHIVE_FLUSH_S`` ago are
+written with the block read so far (a later write of the block replaces those files). A new
+owner of a partition starts at the block after its last marked one, so a restart or a rebalance
+reads and writes the same blocks again; a revoked partition's unwritten rows are dropped, never
+written, so two workers never write the same file. A record that cannot be archived is counted
+and skipped; a failed write is counted, and its block read again after a pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from mode import Service
+
+from streams.archive.store import ArchiveStore
+from streams.archive.writer import start_offsets, write_block
+from streams.domain.archive import (
+    ARCHIVED_TOPICS,
+    TABLE_OF_TOPIC,
+    BlockRows,
+    Row,
+    RowContext,
+    Skipped,
+    Source,
+    archive_row,
+    block_of,
+    block_start,
+)
+from streams.domain.validation import TimeLimits
+from streams.kafka.group_consumer import GroupConsumer, ReadRecord
+from streams.metrics import Metrics
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+READ_WAIT_MS: Final = 1000
+READ_MAX_RECORDS: Final = 5000
+RETRY_PAUSE_S: Final = 5.0
+
+
+@dataclass(slots=True)
+class OpenBlock:
+    """A held partition's open block and since when (monotonic) it has rows not yet written."""
+
+    rows: BlockRows
+    unwritten_since: float | None = None
+
+
+class ArchiveService(Service):
+    """Archives the topics of contract A to ``COVERWATCH_ARCHIVE_URL``."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.metrics = metrics
+        self.context = RowContext(
+            settings.pseudonym_key.encode(),
+            ZoneInfo(settings.timezone),
+            TimeLimits(max_message_bytes=settings.max_message_bytes),
+        )
+        self.store = ArchiveStore(settings.archive_url)
+        self.blocks: dict[tuple[str, int], OpenBlock] = {}
+        self.lock = asyncio.Lock()
+        self.consumer = GroupConsumer(
+            settings,
+            f"{settings.app_id}-archive",
+            [settings.topic(topic) for topic in ARCHIVED_TOPICS],
+            self,
+        )
+
+    async def on_start(self) -> None:
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        await self.consumer.stop()
+
+    @Service.task
+    async def _archive(self) -> None:
+        while not self.should_stop:
+            records = await self.consumer.read(READ_WAIT_MS, READ_MAX_RECORDS)
+            async with self.lock:
+                await self.take(records)
+                await self.write_due(time.monotonic())
+
+    # ---- the group's calls ---------------------------------------------------------------
+
+    async def assigned(self, partitions: list[tuple[str, int]]) -> Mapping[tuple[str, int], int]:
+        """Open each partition at the block after its last marked one; return where to seek."""
+        async with self.lock:
+            named = [(self.contract_topic(topic), partition) for topic, partition in partitions]
+            block_records = self.settings.archive_block_records
+            starts = await asyncio.to_thread(start_offsets, self.store, named, block_records)
+            found: dict[tuple[str, int], int] = {}
+            for (topic, partition), (contract, _) in zip(partitions, named, strict=True):
+                offset = starts[(contract, partition)]
+                self.blocks[(topic, partition)] = self.open_block(
+                    contract, partition, block_of(offset, block_records)
+                )
+                found[(topic, partition)] = offset
+            log.info("archive: reading %s", sorted(found.items()))
+            return found
+
+    async def revoked(self, partitions: list[tuple[str, int]]) -> None:
+        """Drop the partitions' unwritten rows (their next owner reads the blocks again)."""
+        async with self.lock:
+            for held in partitions:
+                self.blocks.pop(held, None)
+
+    # ---- reading and writing -------------------------------------------------------------
+
+    def contract_topic(self, topic: str) -> str:
+        """The contract name of a broker topic."""
+        return topic.removeprefix(self.settings.topic_prefix)
+
+    def open_block(self, topic: str, partition: int, block: int) -> OpenBlock:
+        """An empty block of a partition."""
+        fix_every_s = self.settings.archive_fix_every_s
+        return OpenBlock(BlockRows(topic, partition, block, fix_every_s))
+
+    async def take(self, records: list[ReadRecord]) -> None:
+        """Add records of held partitions to their open blocks, writing each block they end."""
+        block_records = self.settings.archive_block_records
+        rewound: set[tuple[str, int]] = set()
+        for record in records:
+            held = (record.topic, record.partition)
+            open_block = self.blocks.get(held)
+            if open_block is None or held in rewound:
+                continue  # revoked, or to be read again from its block's start
+            if record.offset < open_block.rows.block * block_records:
+                continue  # read before a seek back took effect
+            if block_of(record.offset, block_records) != open_block.rows.block:
+                if not await self.write(held, open_block, complete=True):
+                    rewound.add(held)
+                    continue
+                open_block = self.blocks[held] = self.open_block(
+                    open_block.rows.topic, record.partition, block_of(record.offset, block_records)
+                )
+            self.add(open_block, record)
+
+    def add(self, open_block: OpenBlock, record: ReadRecord) -> None:
+        """Add one record's row (if any) to its open block."""
+        rows = open_block.rows
+        rows.read(record.offset)
+        source = Source(rows.topic, record.partition, record.offset, record.timestamp_ms)
+        try:
+            found = archive_row(source, record.key, record.value, self.context)
+        except Exception:  # a record must never stop the archive: counted, skipped
+            log.exception("archive: %s could not be archived", source)
+            found = Skipped(TABLE_OF_TOPIC[rows.topic], "internal_error")
+        if isinstance(found, Skipped):
+            self.metrics.archive_skip(found.table, found.reason)
+        elif isinstance(found, Row) and rows.add(found):
+            self.metrics.archived(found.table, 1)
+            if open_block.unwritten_since is None:
+                open_block.unwritten_since = time.monotonic()
+
+    async def write_due(self, now: float) -> None:
+        """Write every block whose oldest unwritten row waited the flush interval."""
+        oldest = 0.0
+        for held, open_block in list(self.blocks.items()):
+            since = open_block.unwritten_since
+            if since is None:
+                continue
+            if now - since >= self.settings.archive_flush_s:
+                await self.write(held, open_block, complete=False)
+            elif self.blocks.get(held) is open_block:
+                oldest = max(oldest, now - since)
+        self.metrics.archive_waiting(oldest)
+
+    async def write(self, held: tuple[str, int], open_block: OpenBlock, *, complete: bool) -> bool:
+        """Write the block's files; on failure, read the block again from its start after a
+        pause (its rows are dropped) and return False."""
+        try:
+            files = await asyncio.to_thread(
+                write_block, self.store, open_block.rows, complete=complete
+            )
+        except Exception:
+            log.exception("archive: writing %s failed; reading its block again", held)
+            self.metrics.archive_write_failed()
+            await asyncio.sleep(RETRY_PAUSE_S)
+            rows = open_block.rows
+            self.blocks[held] = self.open_block(rows.topic, rows.partition, rows.block)
+            offset = block_start(rows.block, self.settings.archive_block_records)
+            self.consumer.seek(held[0], held[1], offset)
+            return False
+        self.metrics.archive_written(files)
+        open_block.unwritten_since = None
+        return True
