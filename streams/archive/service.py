@@ -195,6 +195,8 @@ class ArchiveService(Service):
             offset = block_start(rows.block, self.settings.archive_block_records)
             self.consumer.seek(held[0], held[1], offset)
             return False
-        self.metrics.archive_written(files)
+        if files:
+            log.info("archive: wrote %s", " ".join(files))
+        self.metrics.archive_written(len(files))
         open_block.unwritten_since = None
         return True

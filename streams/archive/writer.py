@@ -22,18 +22,22 @@ from streams.domain.archive import (
 )
 
 
-def write_block(store: ArchiveStore, block: BlockRows, *, complete: bool) -> int:
-    """Write ``block``'s files (and its mark when ``complete``); return the files written."""
+def write_block(store: ArchiveStore, block: BlockRows, *, complete: bool) -> list[str]:
+    """Write ``block``'s files (and its mark when ``complete``); return the files written
+    (paths relative to the archive root)."""
     covered = block.covered()
     if covered is None:
-        return 0
+        return []
+    written = []
     for (table, day), rows in sorted(block.rows.items()):
         directory = table_day_dir(table, day)
-        store.write(f"{directory}/{file_name(covered)}", to_parquet(to_arrow(table, rows)))
+        path = f"{directory}/{file_name(covered)}"
+        store.write(path, to_parquet(to_arrow(table, rows)))
         replace_superseded(store, directory, covered)
+        written.append(path)
     if complete:
         mark_complete(store, covered)
-    return len(block.rows)
+    return written
 
 
 def replace_superseded(store: ArchiveStore, directory: str, written: OffsetRange) -> None:

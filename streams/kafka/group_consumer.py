@@ -65,25 +65,37 @@ class GroupConsumer:
     def __init__(
         self, settings: Settings, group_id: str, topics: list[str], owner: PartitionOwner
     ) -> None:
+        self.settings = settings
+        self.group_id = group_id
         self.topics = topics
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=group_id,
+        self.owner = owner
+        self._consumer: AIOKafkaConsumer | None = None
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        """The started consumer."""
+        assert self._consumer is not None, "start() first"
+        return self._consumer
+
+    async def start(self) -> None:
+        """Connect and join the group (aiokafka makes its consumer inside the event loop)."""
+        session_ms = int(self.settings.session_timeout_s * 1000)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            session_timeout_ms=int(settings.session_timeout_s * 1000),
-            heartbeat_interval_ms=int(settings.session_timeout_s * 1000 / 3),
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=session_ms // 3,
         )
-        self.consumer.subscribe(topics=topics, listener=_Listener(self.consumer, owner))
-
-    async def start(self) -> None:
-        """Connect and join the group."""
-        await self.consumer.start()
+        self._consumer.subscribe(topics=self.topics, listener=_Listener(self._consumer, self.owner))
+        await self._consumer.start()
 
     async def stop(self) -> None:
         """Leave the group (its partitions are revoked first) and disconnect."""
-        await self.consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     async def read(self, timeout_ms: int, max_records: int) -> list[ReadRecord]:
         """The next records of the partitions held, each partition's in offset order."""
