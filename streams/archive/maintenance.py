@@ -4,13 +4,19 @@ Compaction merges each (table, day, topic, partition)'s files into one, named by
 offset range, with the rows de-duplicated on their source offset and in offset order: the same
 rows give the same bytes however the files were cut. It is meant for closed days; on a day
 still being written a later block write may overlap the merged file, which readers de-duplicate
-(contract A).
+(contract A), and the next compaction merges again.
+
+The archive service compacts the recently closed days of the partitions it holds, under the
+same lock as its block writes (:mod:`streams.archive.service`), so no two workers write one
+merged file; :func:`compact_day` compacts every partition of a day, for a job run by hand or on
+a schedule while no worker writes that day.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 
 import pyarrow as pa
@@ -26,17 +32,26 @@ _DAY_DIR = re.compile(r"day=(\d{4}-\d{2}-\d{2})")
 
 def compact_day(archive_url: str, day: date) -> int:
     """Merge each (table, ``day``, topic, partition)'s files into one; return files removed."""
-    store = ArchiveStore(archive_url)
+    return compact(ArchiveStore(archive_url), [day], partitions=None)
+
+
+def compact(
+    store: ArchiveStore, days: Iterable[date], partitions: Collection[tuple[str, int]] | None
+) -> int:
+    """Merge each (table, day, topic, partition)'s files of ``days`` into one, for the
+    (contract topic, partition) pairs of ``partitions`` (None: every one); return files
+    removed."""
     removed = 0
-    for table in TABLES:
-        directory = table_day_dir(table, day.isoformat())
-        groups: dict[tuple[str, int], list[OffsetRange]] = defaultdict(list)
-        for found in (parse_file_name(name) for name in store.names(directory)):
-            if found is not None:
-                groups[(found.topic, found.partition)].append(found)
-        for files in groups.values():
-            if len(files) > 1:
-                removed += _merge(store, table, directory, sorted(files))
+    for day in days:
+        for table in TABLES:
+            directory = table_day_dir(table, day.isoformat())
+            groups: dict[tuple[str, int], list[OffsetRange]] = defaultdict(list)
+            for found in (parse_file_name(name) for name in store.names(directory)):
+                if found is not None:
+                    groups[(found.topic, found.partition)].append(found)
+            for held, files in sorted(groups.items()):
+                if len(files) > 1 and (partitions is None or held in partitions):
+                    removed += _merge(store, table, directory, sorted(files))
     return removed
 
 
@@ -64,7 +79,11 @@ def _distinct_by_offset(parts: list[pa.Table]) -> pa.Table:
 
 def apply_retention(archive_url: str, keep_days: int, today: date) -> int:
     """Delete every table's days before ``today - keep_days``; return the files removed."""
-    store = ArchiveStore(archive_url)
+    return remove_old_days(ArchiveStore(archive_url), keep_days, today)
+
+
+def remove_old_days(store: ArchiveStore, keep_days: int, today: date) -> int:
+    """:func:`apply_retention` on an open store."""
     oldest_kept = today - timedelta(days=keep_days)
     removed = 0
     for table in TABLES:

@@ -19,11 +19,13 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from mode import Service
 
+from streams.archive.maintenance import compact, remove_old_days
 from streams.archive.store import ArchiveStore
 from streams.archive.writer import start_offsets, write_block
 from streams.domain.archive import (
@@ -45,6 +47,9 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+MAINTAIN_EVERY_S: Final = 3600.0
+COMPACTED_DAYS: Final = 3
+"""The closed days (yesterday and the two before) the service compacts for its partitions."""
 READ_WAIT_MS: Final = 1000
 READ_MAX_RECORDS: Final = 5000
 RETRY_PAUSE_S: Final = 5.0
@@ -93,6 +98,24 @@ class ArchiveService(Service):
             async with self.lock:
                 await self.take(records)
                 await self.write_due(time.monotonic())
+
+    @Service.timer(MAINTAIN_EVERY_S)
+    async def _maintain(self) -> None:
+        async with self.lock:
+            held = {(self.contract_topic(topic), partition) for topic, partition in self.blocks}
+            today = datetime.now(self.context.zone).date()
+            try:
+                await asyncio.to_thread(self.maintain, held, today)
+            except Exception:  # maintenance is retried at the next hour; archiving goes on
+                log.exception("archive: maintenance failed")
+
+    def maintain(self, held: set[tuple[str, int]], today: date) -> None:
+        """Compact the recently closed days of the partitions held; apply the retention."""
+        closed = [today - timedelta(days=back) for back in range(1, COMPACTED_DAYS + 1)]
+        removed = compact(self.store, closed, held)
+        kept = self.settings.archive_retention_days
+        expired = remove_old_days(self.store, kept, today) if kept > 0 else 0
+        log.info("archive: compaction removed %d files, retention %d", removed, expired)
 
     # ---- the group's calls ---------------------------------------------------------------
 

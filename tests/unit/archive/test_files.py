@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from streams.archive import apply_retention, compact_day
+from streams.archive.maintenance import compact
 from streams.archive.parquet import schema, to_arrow, to_parquet
 from streams.archive.store import ArchiveStore
 from streams.archive.writer import start_offsets, write_block
@@ -125,3 +126,15 @@ def test_retention_deletes_the_days_before_the_kept_ones(tmp_path: Path) -> None
         write_block(store, rows, complete=False)
     assert apply_retention(tmp_path.as_uri(), 1, date(2026, 11, 21)) == 1
     assert [p.split("/")[1] for p in files(tmp_path)] == ["day=2026-11-20", "day=2026-11-21"]
+
+
+def test_a_worker_compacts_only_the_partitions_it_holds(tmp_path: Path) -> None:
+    store = ArchiveStore(tmp_path.as_uri())
+    write_block(store, block_of_crimes(range(0, 10)), complete=True)
+    write_block(store, block_of_crimes(range(10, 20), block=1), complete=False)
+    day = date.fromisoformat(DAY)
+    assert compact(store, [day], {("crimes.recorded", 1)}) == 0
+    assert compact(store, [day], {("crimes.recorded", 0)}) == 2
+    assert [p for p in files(tmp_path) if p.startswith("table=")] == [
+        f"table=crimes/day={DAY}/crimes.recorded-0-000000000000-000000000019.parquet"
+    ]
