@@ -46,6 +46,10 @@ group and Redis key prefix:
    bench's radios all start at once, so every first visit qualifies together at 10.5-14
    minutes, a one-off step that a 20-minute soak's second half would begin on.
 
+8. **Archive cost** (:mod:`~streams.devtools.bench.archive_cost`): the worker's pings/s with the
+   Parquet archive on against off, replays off, on, on, off of the throughput backlog, and the
+   archive's bytes per ping.
+
 ``--only STEP`` runs some of them (``--only soak``: the soak alone). Each step is a module with a
 ``measure(bench)`` and a ``rows(result)``, registered in :data:`STEPS` and :data:`TABLE` here;
 the replays the throughput and scaling steps are made of are in
@@ -74,6 +78,7 @@ from typing import Any
 from streams.devtools.bench import (
     alert,
     api_latency,
+    archive_cost,
     latency,
     scaling,
     soak,
@@ -98,6 +103,7 @@ STEPS: dict[str, Measure] = {
     "track_cost": track_cost.measure,
     "api": api_latency.measure,
     "soak": soak.measure,
+    "archive": archive_cost.measure,
 }
 """Every measurement by name, in the order they run (``--only`` picks some)."""
 
@@ -110,6 +116,7 @@ TABLE: tuple[tuple[str, RowsOf], ...] = (
     ("track_cost", track_cost.rows),
     ("api", api_latency.api_rows),
     ("soak", soak.soak_rows),
+    ("archive", archive_cost.rows),
 )
 """The table: each step's result (None if it did not run) and the rows it makes, in order."""
 
