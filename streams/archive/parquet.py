@@ -33,11 +33,7 @@ def to_arrow(table: Table, rows: Sequence[dict[str, object]]) -> pa.Table:
     """``rows`` (dicts of column values, timestamps in epoch ms) as an Arrow table in source
     offset order."""
     ordered = sorted(rows, key=lambda row: row["source_offset"])  # type: ignore[arg-type,return-value]
-    fields = schema(table)
-    arrays = [
-        pa.array([row.get(field.name) for row in ordered], type=field.type) for field in fields
-    ]
-    return pa.Table.from_arrays(arrays, schema=fields)
+    return pa.Table.from_pylist(ordered, schema=schema(table))
 
 
 def to_parquet(data: pa.Table) -> bytes:

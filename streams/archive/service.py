@@ -55,6 +55,10 @@ READ_MAX_RECORDS: Final = 5000
 RETRY_PAUSE_S: Final = 5.0
 
 
+Counts = dict[str, int]
+"""Rows taken per table, counted over a batch (one metric update per table and batch)."""
+
+
 @dataclass(slots=True)
 class OpenBlock:
     """A held partition's open block and since when (monotonic) it has rows not yet written."""
@@ -156,6 +160,7 @@ class ArchiveService(Service):
         """Add records of held partitions to their open blocks, writing each block they end."""
         block_records = self.settings.archive_block_records
         rewound: set[tuple[str, int]] = set()
+        counts: Counts = {}
         for record in records:
             held = (record.topic, record.partition)
             open_block = self.blocks.get(held)
@@ -170,10 +175,12 @@ class ArchiveService(Service):
                 open_block = self.blocks[held] = self.open_block(
                     open_block.rows.topic, record.partition, block_of(record.offset, block_records)
                 )
-            self.add(open_block, record)
+            self.add(open_block, record, counts)
+        for table, count in counts.items():
+            self.metrics.archived(table, count)
 
-    def add(self, open_block: OpenBlock, record: ReadRecord) -> None:
-        """Add one record's row (if any) to its open block."""
+    def add(self, open_block: OpenBlock, record: ReadRecord, counts: Counts) -> None:
+        """Add one record's row (if any) to its open block, counting what it gave."""
         rows = open_block.rows
         rows.read(record.offset)
         source = Source(rows.topic, record.partition, record.offset, record.timestamp_ms)
@@ -185,7 +192,7 @@ class ArchiveService(Service):
         if isinstance(found, Skipped):
             self.metrics.archive_skip(found.table, found.reason)
         elif isinstance(found, Row) and rows.add(found):
-            self.metrics.archived(found.table, 1)
+            counts[found.table] = counts.get(found.table, 0) + 1
             if open_block.unwritten_since is None:
                 open_block.unwritten_since = time.monotonic()
 

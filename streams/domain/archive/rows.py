@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
+from functools import lru_cache
 from typing import Final
 
 import orjson
@@ -101,7 +102,7 @@ def archive_row(
         return Skipped(table, "tombstone")
     if values is None:
         return None
-    day = local_day(_seconds(values[DAY_COLUMN[table]]), context.zone)
+    day = _local_day(_quarter_hour(values[DAY_COLUMN[table]]), context.zone)
     values["source_topic"] = source.topic
     values["source_partition"] = source.partition
     values["source_offset"] = source.offset
@@ -112,9 +113,26 @@ def _ms(ts: float) -> int:
     return round(ts * 1000)
 
 
-def _seconds(ms: object) -> float:
+QUARTER_HOUR_MS: Final = 900_000
+
+
+def _quarter_hour(ms: object) -> int:
+    """The quarter hour ``ms`` falls in: every time zone's offset from UTC is a whole number of
+    quarter hours, so every moment of one quarter hour has the same local day."""
     assert isinstance(ms, int)
-    return ms / 1000
+    return ms // QUARTER_HOUR_MS
+
+
+@lru_cache(maxsize=4096)
+def _local_day(quarter_hour: int, zone: tzinfo) -> str:
+    return local_day(quarter_hour * QUARTER_HOUR_MS / 1000, zone)
+
+
+@lru_cache(maxsize=65536)
+def _pseudonym(key: bytes, issi: str) -> str:
+    """:func:`pseudonym`, remembered for the radios seen lately (a fix of each radio every few
+    seconds)."""
+    return pseudonym(key, issi)
 
 
 def _kafka_time(source: Source) -> float:
@@ -135,7 +153,7 @@ def _fix(key: bytes | None, raw: bytes | None, _: Source, context: RowContext) -
         return None
     return {
         "ts": _ms(fix.ts),
-        "officer": pseudonym(context.pseudonym_key, fix.issi),
+        "officer": _pseudonym(context.pseudonym_key, fix.issi),
         "lon": fix.lon,
         "lat": fix.lat,
         "speed_mps": fix.speed_mps,
@@ -282,7 +300,7 @@ def _roster(key: bytes | None, raw: bytes | None, source: Source, context: RowCo
     ts = entry.ts if entry.ts is not None else _kafka_time(source)
     return {
         "ts": _ms(ts),
-        "officer": pseudonym(context.pseudonym_key, entry.issi),
+        "officer": _pseudonym(context.pseudonym_key, entry.issi),
         "callsign": entry.callsign,
         "unit": entry.unit,
         "role": entry.role,
