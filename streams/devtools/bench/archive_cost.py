@@ -82,6 +82,13 @@ def archive_sizes(directory: Path) -> dict[str, int]:
     }
 
 
+def loop_us_per_ping(result: ReplayResult) -> float | None:
+    """CPU of the worker's event-loop process (where the archive runs) per ping, microseconds."""
+    loop = result.window.cpu.get("worker")
+    rate = result.window.rate
+    return None if loop is None or not rate else 1e6 * loop / rate
+
+
 def _mean(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return sum(known) / len(known) if len(known) == len(values) and known else None
@@ -94,6 +101,7 @@ def rows(result: object) -> list[Row]:
         reason = missing_reason(result)
         return [
             Row("pings/s with the archive on", None, "/s", note=reason),
+            Row("event-loop CPU per ping with the archive on", None, "us", note=reason),
             Row("archive bytes per ping", None, "B", note=reason),
         ]
     runs: dict[str, list[ReplayResult]] = result["runs"]
@@ -107,6 +115,8 @@ def rows(result: object) -> list[Row]:
     order = ", ".join(
         f"{side} {figure(r.window.rate)}/s" for side in ("off", "on") for r in runs[side]
     )
+    loop_on = _mean([loop_us_per_ping(r) for r in runs["on"]])
+    loop_off = _mean([loop_us_per_ping(r) for r in runs["off"]])
     return [
         Row(
             "pings/s with the archive on",
@@ -117,6 +127,16 @@ def rows(result: object) -> list[Row]:
             f">= {1 - MAX_COST:.2f}x off",
             None if measured is None else measured >= 1 - MAX_COST,
             note=f"replays off, on, on, off, each side the mean of two: {order}",
+        ),
+        Row(
+            "event-loop CPU per ping with the archive on",
+            loop_on,
+            "us",
+            loop_off,
+            "archive off",
+            "info",
+            note="the worker's event-loop process, where the archive's consumer, rows and "
+            "writes run (its presence process does not archive)",
         ),
         Row(
             "archive bytes per ping",
