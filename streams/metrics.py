@@ -347,7 +347,8 @@ class Metrics:
         )
         self.archive_unwritten_age = Gauge(
             "coverwatch_archive_unwritten_age_seconds",
-            "How long the oldest row read but not yet in an archive file has waited (0: none)",
+            "How long the oldest record read but not yet covered by an archive file has waited "
+            "(0: none)",
             registry=self.registry,
         )
 

@@ -61,7 +61,10 @@ Counts = dict[str, int]
 
 @dataclass(slots=True)
 class OpenBlock:
-    """A held partition's open block and since when (monotonic) it has rows not yet written."""
+    """A held partition's open block, and since when (monotonic) it has records read that no
+    file covers yet. Every record counts, rows or not: a heartbeat or an invalid record after the
+    last write still widens the block's next write, so once the input stops, the last files
+    cover everything read whatever the time flushes cut (and a replay names them alike)."""
 
     rows: BlockRows
     unwritten_since: float | None = None
@@ -183,6 +186,8 @@ class ArchiveService(Service):
         """Add one record's row (if any) to its open block, counting what it gave."""
         rows = open_block.rows
         rows.read(record.offset)
+        if open_block.unwritten_since is None:
+            open_block.unwritten_since = time.monotonic()
         source = Source(rows.topic, record.partition, record.offset, record.timestamp_ms)
         try:
             found = archive_row(source, record.key, record.value, self.context)
@@ -193,11 +198,10 @@ class ArchiveService(Service):
             self.metrics.archive_skip(found.table, found.reason)
         elif isinstance(found, Row) and rows.add(found):
             counts[found.table] = counts.get(found.table, 0) + 1
-            if open_block.unwritten_since is None:
-                open_block.unwritten_since = time.monotonic()
 
     async def write_due(self, now: float) -> None:
-        """Write every block whose oldest unwritten row waited the flush interval."""
+        """Write every block whose oldest record not covered by a file waited the flush
+        interval."""
         oldest = 0.0
         for held, open_block in list(self.blocks.items()):
             since = open_block.unwritten_since
