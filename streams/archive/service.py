@@ -84,6 +84,9 @@ class ArchiveService(Service):
         )
         self.store = ArchiveStore(settings.archive_url)
         self.blocks: dict[tuple[str, int], OpenBlock] = {}
+        self.unopened: set[tuple[str, int]] = set()
+        self.generation = 0
+        """Counts the group's assignments and revocations: a batch read across one is stale."""
         self.lock = asyncio.Lock()
         self.consumer = GroupConsumer(
             settings,
@@ -101,8 +104,14 @@ class ArchiveService(Service):
     @Service.task
     async def _archive(self) -> None:
         while not self.should_stop:
+            generation = self.generation
             records = await self.consumer.read(READ_WAIT_MS, READ_MAX_RECORDS)
             async with self.lock:
+                if generation != self.generation:
+                    records = []  # read before a rebalance reopened every partition
+                if self.unopened:
+                    reopened = await self.seek_opened()
+                    records = [r for r in records if (r.topic, r.partition) not in reopened]
                 await self.take(records)
                 await self.write_due(time.monotonic())
 
@@ -129,24 +138,49 @@ class ArchiveService(Service):
     async def assigned(self, partitions: list[tuple[str, int]]) -> Mapping[tuple[str, int], int]:
         """Open each partition at the block after its last marked one; return where to seek."""
         async with self.lock:
-            named = [(self.contract_topic(topic), partition) for topic, partition in partitions]
-            block_records = self.settings.archive_block_records
+            self.generation += 1
+            self.unopened.update(partitions)
+            return await self.open_partitions()
+
+    async def open_partitions(self) -> dict[tuple[str, int], int]:
+        """Open the partitions given but not opened yet, at the block after each one's last
+        mark; return where each starts. When the archive cannot be read, none is opened (their
+        records are ignored) and the next read tries again."""
+        unopened = sorted(self.unopened)
+        named = [(self.contract_topic(topic), partition) for topic, partition in unopened]
+        block_records = self.settings.archive_block_records
+        try:
             starts = await asyncio.to_thread(start_offsets, self.store, named, block_records)
-            found: dict[tuple[str, int], int] = {}
-            for (topic, partition), (contract, _) in zip(partitions, named, strict=True):
-                offset = starts[(contract, partition)]
-                self.blocks[(topic, partition)] = self.open_block(
-                    contract, partition, block_of(offset, block_records)
-                )
-                found[(topic, partition)] = offset
-            log.info("archive: reading %s", sorted(found.items()))
-            return found
+        except Exception:
+            log.exception("archive: the block marks cannot be read; trying again")
+            return {}
+        found: dict[tuple[str, int], int] = {}
+        for (topic, partition), held in zip(unopened, named, strict=True):
+            offset = starts[held]
+            self.blocks[(topic, partition)] = self.open_block(
+                held[0], partition, block_of(offset, block_records)
+            )
+            found[(topic, partition)] = offset
+        self.unopened.clear()
+        log.info("archive: reading %s", sorted(found.items()))
+        return found
 
     async def revoked(self, partitions: list[tuple[str, int]]) -> None:
         """Drop the partitions' unwritten rows (their next owner reads the blocks again)."""
         async with self.lock:
+            self.generation += 1
             for held in partitions:
                 self.blocks.pop(held, None)
+            self.unopened.difference_update(partitions)
+
+    async def seek_opened(self) -> set[tuple[str, int]]:
+        """Open the partitions not opened when they were given, after a pause; return those
+        opened (their records in hand are from before the seek)."""
+        await asyncio.sleep(RETRY_PAUSE_S)
+        opened = await self.open_partitions()
+        for (topic, partition), offset in opened.items():
+            self.consumer.seek(topic, partition, offset)
+        return set(opened)
 
     # ---- reading and writing -------------------------------------------------------------
 
