@@ -104,11 +104,11 @@ class ArchiveService(Service):
     @Service.task
     async def _archive(self) -> None:
         while not self.should_stop:
-            generation = self.generation
             records = await self.consumer.read(READ_WAIT_MS, READ_MAX_RECORDS)
+            generation = self.generation  # a read returns records of the positions as they are
             async with self.lock:
                 if generation != self.generation:
-                    records = []  # read before a rebalance reopened every partition
+                    records = []  # a rebalance since reopened every partition: read again
                 if self.unopened:
                     reopened = await self.seek_opened()
                     records = [r for r in records if (r.topic, r.partition) not in reopened]
@@ -203,7 +203,10 @@ class ArchiveService(Service):
             open_block = self.blocks.get(held)
             if open_block is None or held in rewound:
                 continue  # revoked, or to be read again from its block's start
-            if record.offset < open_block.rows.block * block_records:
+            rows = open_block.rows
+            if record.offset < rows.block * block_records or (
+                rows.last is not None and record.offset <= rows.last
+            ):
                 continue  # read before a seek back took effect
             if block_of(record.offset, block_records) != open_block.rows.block:
                 if not await self.write(held, open_block, complete=True):
