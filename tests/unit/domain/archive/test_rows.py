@@ -3,6 +3,7 @@ or an officer."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -168,3 +169,11 @@ def test_no_clock_is_applied_a_record_of_years_ago_is_archived() -> None:
         {"crime_id": "C1", "ts": "2001-01-01T00:00:00Z", "lat": 52.5, "lon": -1.9, "category": "x"},
     )
     assert row.day == "2001-01-01"
+
+
+@pytest.mark.parametrize("table", sorted(TABLE_OF_TOPIC.values()))
+def test_docs_archive_md_lists_every_column_of_every_table(table: str) -> None:
+    text = (Path(__file__).parents[4] / "docs" / "archive.md").read_text()
+    (line,) = [line for line in text.splitlines() if line.startswith(f"| `{table}` [")]
+    own = [name for name, _ in columns(table) if not name.startswith("source_")]  # type: ignore[arg-type]
+    assert [name for name in own if not re.search(rf"\b{name}\b", line)] == []
