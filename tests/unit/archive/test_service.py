@@ -4,6 +4,7 @@ the files are real; no broker: records are handed to it as its consumer would)."
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import orjson
@@ -93,3 +94,20 @@ async def test_a_malformed_record_is_counted_and_the_rest_archived(tmp_path: Pat
     assert (
         archive.metrics.registry.get_sample_value("coverwatch_archive_skipped_total", labels) == 1
     )
+
+
+async def test_maintenance_compacts_closed_days_of_the_partitions_held_and_drops_old_ones(
+    tmp_path: Path,
+) -> None:
+    archive = service(tmp_path)
+    await archive.assigned([PINGS])
+    await archive.take([ping(o) for o in range(13)])  # block 0 written whole, then 10-12
+    await archive.write_due(now=10**9)
+    old_day = tmp_path / "table=fixes" / "day=2025-01-01"
+    old_day.mkdir()
+    (old_day / "airwave.pings-0-000000000000-000000000001.parquet").write_bytes(b"")
+    archive.maintain({("airwave.pings", 1)}, date(2026, 11, 22))
+    assert len(data_files(tmp_path)) == 2  # partition 0 is not held: only the retention ran
+    assert not old_day.exists()
+    archive.maintain({("airwave.pings", 0)}, date(2026, 11, 22))
+    assert data_files(tmp_path) == ["airwave.pings-0-000000000000-000000000012.parquet"]
