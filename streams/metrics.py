@@ -173,6 +173,7 @@ class Metrics:
         self._declare_presence()
         self._declare_coverage()
         self._declare_health()
+        self._declare_archive()
         self._area_numbers: AreaNumbersSource | None = None
         self._area_text: bytes | None = None
         self._radio_health: Mapping[Health, int] | None = None
@@ -318,6 +319,39 @@ class Metrics:
             registry=self.registry,
         )
 
+    def _declare_archive(self) -> None:
+        """The Parquet archive (streams/archive): rows, skipped records, files, what waits."""
+        self.archive_rows = Counter(
+            "coverwatch_archive_rows_total",
+            "Rows taken into the archive's open blocks, by table (a block read again after a "
+            "restart or rebalance counts again)",
+            ["table"],
+            registry=self.registry,
+        )
+        self.archive_skipped = Counter(
+            "coverwatch_archive_skipped_total",
+            "Records of archived topics that give no row, by table and reason (a deadletter "
+            "reason, tombstone, or internal_error)",
+            ["table", "reason"],
+            registry=self.registry,
+        )
+        self.archive_files = Counter(
+            "coverwatch_archive_files_total",
+            "Archive files written (a block's time flushes and its final write each count)",
+            registry=self.registry,
+        )
+        self.archive_write_failures = Counter(
+            "coverwatch_archive_write_failures_total",
+            "Archive block writes that failed (the block is read again and retried)",
+            registry=self.registry,
+        )
+        self.archive_unwritten_age = Gauge(
+            "coverwatch_archive_unwritten_age_seconds",
+            "How long the oldest record read but not yet covered by an archive file has waited "
+            "(0: none)",
+            registry=self.registry,
+        )
+
     def _preset_labels(self, input_topics: Iterable[str]) -> None:
         """Every known label value starts at 0, so panels and alert rules see the series at once."""
         for cause in LOST_CAUSES:
@@ -404,6 +438,26 @@ class Metrics:
     def state_lost(self, cause: str) -> None:
         """This worker found its Redis state lost, for ``cause`` (see :data:`LOST_CAUSES`)."""
         self.redis_state_lost.labels(cause).set(1)
+
+    def archived(self, table: str, rows: int) -> None:
+        """``rows`` rows of ``table`` were taken into the archive's open blocks."""
+        self.archive_rows.labels(table).inc(rows)
+
+    def archive_skip(self, table: str, reason: str) -> None:
+        """A record of ``table``'s topic gave no row, for ``reason``."""
+        self.archive_skipped.labels(table, reason).inc()
+
+    def archive_written(self, files: int) -> None:
+        """``files`` archive files were written."""
+        self.archive_files.inc(files)
+
+    def archive_write_failed(self) -> None:
+        """An archive block write failed."""
+        self.archive_write_failures.inc()
+
+    def archive_waiting(self, seconds: float) -> None:
+        """The age of the oldest row not yet written to the archive."""
+        self.archive_unwritten_age.set(seconds)
 
     def ingest_lag(self, seconds: float | None, *, lagging: bool) -> None:
         """The ingest lag (None: not known) and whether it is over its bound."""

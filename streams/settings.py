@@ -192,6 +192,27 @@ class Settings:
         "Where the Parquet archive is written (docs/archive.md): `file:///abs/dir` or "
         "`s3://bucket/prefix`; empty: no archive (`coverwatch up` archives under its state dir)",
     )
+    archive_fix_every_s: float = _setting(
+        "COVERWATCH_ARCHIVE_FIX_EVERY_S",
+        60.0,
+        "The archive keeps one fix per radio per this many seconds of event time (0: every fix)",
+    )
+    archive_block_records: int = _setting(
+        "COVERWATCH_ARCHIVE_BLOCK_RECORDS",
+        20000,
+        "Offsets per archive block: a partition's records are written a block at a time",
+    )
+    archive_flush_s: float = _setting(
+        "COVERWATCH_ARCHIVE_FLUSH_S",
+        60.0,
+        "A block's rows are written at most this many seconds after they were read, even when "
+        "the block is not full (a later write of the block replaces the file)",
+    )
+    archive_retention_days: int = _setting(
+        "COVERWATCH_ARCHIVE_RETENTION_DAYS",
+        400,
+        "Archive days older than this many days before today are deleted (0: kept for ever)",
+    )
     metric_units: str = _setting(
         "COVERWATCH_METRIC_UNITS",
         "",
@@ -248,6 +269,20 @@ class Settings:
                 "COVERWATCH_FEED_DEGRADED_SHARE must be in [0, 1)",
             ),
             (self.ingest_lag_bound_s > 0, "COVERWATCH_INGEST_LAG_BOUND_S must be > 0"),
+            (self.archive_fix_every_s >= 0, "COVERWATCH_ARCHIVE_FIX_EVERY_S must be >= 0"),
+            (
+                self.archive_block_records >= 1,
+                "COVERWATCH_ARCHIVE_BLOCK_RECORDS must be >= 1",
+            ),
+            (self.archive_flush_s > 0, "COVERWATCH_ARCHIVE_FLUSH_S must be > 0"),
+            (
+                self.archive_retention_days >= 0,
+                "COVERWATCH_ARCHIVE_RETENTION_DAYS must be >= 0",
+            ),
+            (
+                self.archive_url == "" or self.archive_url.startswith(("file:///", "s3://")),
+                "COVERWATCH_ARCHIVE_URL must be empty, file:///absolute/path or s3://bucket/prefix",
+            ),
             (
                 self.qualifying_s > self.drive_through_s,
                 "COVERWATCH_QUALIFYING_S must exceed COVERWATCH_DRIVE_THROUGH_S",

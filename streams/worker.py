@@ -8,6 +8,7 @@ import faust
 
 from streams import agents
 from streams.app import create_app
+from streams.archive import ArchiveService
 from streams.engines.epoch import EpochWatch
 from streams.engines.presence_process import GC_THRESHOLDS
 from streams.engines.runtime import Runtime
@@ -22,6 +23,8 @@ def build(settings: Settings) -> Runtime:
     agents.register(runtime)
     app.service(EpochWatch(settings, runtime.state, runtime.metrics, runtime.store))  # type: ignore[arg-type]
     app.service(WebServer(runtime))  # type: ignore[arg-type]
+    if settings.archive_url:
+        app.service(ArchiveService(settings, runtime.metrics))  # type: ignore[arg-type]
     return runtime
 
 

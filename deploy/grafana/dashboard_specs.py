@@ -641,6 +641,31 @@ PIPELINE_HEALTH = (
         percentiles(EVALUATION_TIME, "", 0.5, 0.99),
         unit="s",
     ),
+    rate_panel("Archive rows by table", "coverwatch_archive_rows_total", "table"),
+    Spec(
+        "timeseries",
+        "Archive: records skipped, files written, write failures",
+        (
+            (
+                rate_by("table, reason", "coverwatch_archive_skipped_total"),
+                "skipped {{table}} {{reason}}",
+            ),
+            ("sum(rate(coverwatch_archive_files_total[" + RATE + "]))", "files written"),
+            ("sum(rate(coverwatch_archive_write_failures_total[" + RATE + "]))", "write failures"),
+        ),
+        unit="ops",
+        description="Records of archived topics that give no row (a deadletter reason, tombstone "
+        "or internal_error), archive files written, and block writes that failed (the block is "
+        "read again).",
+    ),
+    Spec(
+        "timeseries",
+        "Archive: oldest row not yet written",
+        (("max by (instance) (coverwatch_archive_unwritten_age_seconds)", "{{instance}}"),),
+        unit="s",
+        description="Rows reach a file at most COVERWATCH_ARCHIVE_FLUSH_S after they are read; "
+        "a line that keeps rising means writes fail (see write failures).",
+    ),
     Spec(
         "state-timeline",
         "Area series exporter by worker",

@@ -328,3 +328,27 @@ def test_track_cost_compares_the_same_fixes_with_and_without_crossings() -> None
     assert result["fixes"] == 250
     assert result["without_us"] > 0
     assert result["with_us"] > 0
+
+
+def _archive_rows(off: tuple[float, float], on: tuple[float, float]) -> dict[str, Row]:
+    runs = {
+        "off": [replay_result("off", 40, rate) for rate in off],
+        "on": [replay_result("on", 40, rate) for rate in on],
+    }
+    result = {"runs": runs, "sizes": [{"fixes": 4000, "all": 6000}] * 2, "pings": 1000}
+    return {row.measurement: row for row in build_rows({"archive": result})}
+
+
+def test_the_archive_costs_at_most_a_tenth_of_the_rate_each_side_a_mean_of_two() -> None:
+    cheap = _archive_rows(off=(1000.0, 3000.0), on=(1900.0, 1900.0))
+    dear = _archive_rows(off=(2000.0, 2000.0), on=(1700.0, 1800.0))
+    rate = "pings/s with the archive on"
+    assert (cheap[rate].value, cheap[rate].baseline, cheap[rate].passed) == (1900.0, 2000.0, True)
+    assert (dear[rate].value, dear[rate].passed) == (1750.0, False)
+    assert cheap["archive bytes per ping"].value == 4.0
+
+
+def test_the_archive_rows_say_when_the_step_did_not_run() -> None:
+    rows = {row.measurement: row for row in build_rows({})}
+    assert rows["pings/s with the archive on"].value is None
+    assert rows["archive bytes per ping"].value is None

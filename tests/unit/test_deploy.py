@@ -71,6 +71,11 @@ PIPELINE_METRICS = {
     "coverwatch_radios": "gauge",
     "coverwatch_ingest_lag_seconds": "gauge",
     "coverwatch_ingest_lagging": "gauge",
+    "coverwatch_archive_rows_total": "counter",
+    "coverwatch_archive_skipped_total": "counter",
+    "coverwatch_archive_files_total": "counter",
+    "coverwatch_archive_write_failures_total": "counter",
+    "coverwatch_archive_unwritten_age_seconds": "gauge",
 }
 METRICS = {**AREA_METRICS, **PIPELINE_METRICS}
 # every series name a query may use: the metrics, and the series of the histograms

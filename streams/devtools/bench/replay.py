@@ -96,10 +96,12 @@ def replay(
     window_s: float | None = None,
     areas_beside: bool = False,
     before: Callable[[Settings], None] | None = None,
+    adjust: Callable[[Settings], Settings] | None = None,
 ) -> ReplayResult:
     """Publish a backlog (areas, roster, pings), preload Redis, let a worker read it all;
     ``before`` and ``after`` run with its settings just before the worker starts and after
-    it read the backlog."""
+    it read the backlog; ``adjust`` changes the worker's settings (the archive step turns the
+    archive on)."""
     areas = list(bench.pack) + grid_areas(extra_areas, bench.pack, beside=areas_beside)
     fleet = make_fleet(radios, bench.pack)
     roster = fleet.roster_messages()
@@ -107,6 +109,8 @@ def replay(
     rate = radios / bench.plan.replay_interval_s
     backlog, _ = ping_messages(fleet, pings, BENCH_EPOCH, rate)
     settings = bench.settings(label)
+    if adjust is not None:
+        settings = adjust(settings)
     bench.publish(
         settings,
         [(topics.AREAS, area_msgs), (topics.ROSTER, roster), (topics.PINGS, backlog)],

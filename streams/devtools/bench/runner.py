@@ -50,6 +50,9 @@ group and Redis key prefix:
    synthetic archive of 30 days x 1,000 radios x the bundled pack's 40 areas (and their rings)
    plus a 30-day baseline, written in contract A's layout first (7 days with ``--quick``); no
    broker or Redis involved.
+8. **Archive cost** (:mod:`~streams.devtools.bench.archive_cost`): the worker's pings/s with the
+   Parquet archive on against off, replays off, on, on, off of the throughput backlog, and the
+   archive's bytes per ping.
 
 ``--only STEP`` runs some of them (``--only soak``: the soak alone). Each step is a module with a
 ``measure(bench)`` and a ``rows(result)``, registered in :data:`STEPS` and :data:`TABLE` here;
@@ -79,6 +82,7 @@ from typing import Any
 from streams.devtools.bench import (
     alert,
     api_latency,
+    archive_cost,
     latency,
     report_build,
     scaling,
@@ -105,6 +109,7 @@ STEPS: dict[str, Measure] = {
     "api": api_latency.measure,
     "soak": soak.measure,
     "report": report_build.measure,
+    "archive": archive_cost.measure,
 }
 """Every measurement by name, in the order they run (``--only`` picks some)."""
 
@@ -118,6 +123,7 @@ TABLE: tuple[tuple[str, RowsOf], ...] = (
     ("api", api_latency.api_rows),
     ("soak", soak.soak_rows),
     ("report", report_build.rows),
+    ("archive", archive_cost.rows),
 )
 """The table: each step's result (None if it did not run) and the rows it makes, in order."""
 

@@ -43,10 +43,14 @@ class UpOptions:
     seed: int = 7
 
 
-def stack_settings(base: Settings, kafka_bootstrap: str, redis_url: str, web_port: int) -> Settings:
-    """Settings for the children: embedded endpoints, event clock, a pseudonym key if unset."""
+def stack_settings(
+    base: Settings, kafka_bootstrap: str, redis_url: str, web_port: int, state_dir: Path
+) -> Settings:
+    """Settings for the children: embedded endpoints, event clock, a pseudonym key if unset, the
+    archive under ``state_dir`` unless one is configured."""
     return replace(
         base,
+        archive_url=base.archive_url or (state_dir / "archive").as_uri(),
         kafka_bootstrap=kafka_bootstrap,
         redis_url=redis_url,
         web_port=web_port,
@@ -94,7 +98,11 @@ def up(base: Settings, options: UpOptions) -> int:
     try:
         with services(options.kafka_port, options.redis_port) as running:
             settings = stack_settings(
-                base, running.kafka_bootstrap, running.redis_url, options.web_port or free_port()
+                base,
+                running.kafka_bootstrap,
+                running.redis_url,
+                options.web_port or free_port(),
+                running.work_dir,
             )
             asyncio.run(create_broker_topics(settings.kafka_bootstrap, settings.topic_prefix))
             _run_children(settings, options, running.work_dir)
@@ -138,6 +146,7 @@ def _announce(
         "web_url": web_url,
         "metrics_url": f"{web_url}/metrics",
         "logs": str(work_dir),
+        "archive_url": settings.archive_url,
     }
     if endpoints_file is not None:
         endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n")
@@ -149,7 +158,8 @@ def _announce(
         f"  metrics     {web_url}/metrics\n"
         f"  kafka       {settings.kafka_bootstrap}\n"
         f"  redis       {settings.redis_url}\n"
-        f"  logs        {work_dir}",
+        f"  logs        {work_dir}\n"
+        f"  archive     {settings.archive_url}",
         flush=True,
     )
 
