@@ -9,7 +9,7 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 
@@ -28,6 +28,9 @@ from streams.devtools.stack.embedded import (
 from streams.devtools.stack.embedded import create_topics as create_broker_topics
 from streams.settings import Settings, parse_tokens
 
+HISTORY_DAYS = 3
+"""Whole days of history the demo opens with (archived, with a daily report written)."""
+
 
 @dataclass(frozen=True, slots=True)
 class UpOptions:
@@ -41,16 +44,21 @@ class UpOptions:
     speed: float = 60.0
     officers: int = 150
     seed: int = 7
+    history_days: int = HISTORY_DAYS
 
 
-def stack_settings(base: Settings, kafka_bootstrap: str, redis_url: str, web_port: int) -> Settings:
-    """Settings for the children: embedded endpoints, event clock, a pseudonym key if unset."""
+def stack_settings(
+    base: Settings, kafka_bootstrap: str, redis_url: str, web_port: int, work_dir: Path
+) -> Settings:
+    """Settings for the children: embedded endpoints, event clock, a pseudonym key if unset, the
+    archive in the stack's directory if none is set (the daily reports then beside it)."""
     return replace(
         base,
         kafka_bootstrap=kafka_bootstrap,
         redis_url=redis_url,
         web_port=web_port,
         clock="event",
+        archive_url=base.archive_url or (work_dir / "archive").as_uri(),
         pseudonym_key=base.pseudonym_key or secrets.token_hex(16),
         viewer_tokens=base.viewer_tokens or f"demo-viewer={secrets.token_urlsafe(12)}",
         supervisor_tokens=base.supervisor_tokens or f"demo-supervisor={secrets.token_urlsafe(12)}",
@@ -63,12 +71,16 @@ PREROLL_HOURS = 3.0
 def simulator_command(options: UpOptions, today: date) -> list[str]:
     """The simulator child: a living city in accelerated time, published to the broker.
 
-    It starts at 15:00 today with three hours of history published at once, so the demo opens
-    at 18:00, when the evening band's 2 h limit applies, with neglected Impact Areas already
-    overdue: alerts show within the first minute, then officers move at ``speed`` x real time,
-    day after day, until the stack is stopped (``--hours 0``: the simulation never ends).
+    It starts at 15:00 ``history_days`` days ago and publishes everything up to 18:00 today at
+    once: the whole days of history are archived and the report of the last of them is due at
+    06:00 today, so the demo opens with a report written; at 18:00 the evening band's 2 h limit
+    applies, with neglected Impact Areas already overdue: alerts show within the first minute,
+    then officers move at ``speed`` x real time, day after day, until the stack is stopped
+    (``--hours 0``: the simulation never ends).
     """
-    start = datetime.combine(today, clock_time(15, 0), tzinfo=UTC)
+    first_day = today - timedelta(days=options.history_days)
+    start = datetime.combine(first_day, clock_time(15, 0), tzinfo=UTC)
+    preroll_hours = options.history_days * 24 + PREROLL_HOURS
     return python_command(
         "simulate",
         "--sink",
@@ -84,7 +96,7 @@ def simulator_command(options: UpOptions, today: date) -> list[str]:
         "--start",
         start.isoformat(),
         "--preroll-hours",
-        str(PREROLL_HOURS),
+        str(preroll_hours),
     )
 
 
@@ -94,7 +106,11 @@ def up(base: Settings, options: UpOptions) -> int:
     try:
         with services(options.kafka_port, options.redis_port) as running:
             settings = stack_settings(
-                base, running.kafka_bootstrap, running.redis_url, options.web_port or free_port()
+                base,
+                running.kafka_bootstrap,
+                running.redis_url,
+                options.web_port or free_port(),
+                running.work_dir,
             )
             asyncio.run(create_broker_topics(settings.kafka_bootstrap, settings.topic_prefix))
             _run_children(settings, options, running.work_dir)
@@ -137,6 +153,8 @@ def _announce(
         "redis_url": settings.redis_url,
         "web_url": web_url,
         "metrics_url": f"{web_url}/metrics",
+        "reports_url": f"{web_url}/reports/",
+        "archive_url": settings.archive_url,
         "logs": str(work_dir),
     }
     if endpoints_file is not None:
@@ -147,6 +165,8 @@ def _announce(
         f"  viewer      {web_url}/?token={viewer_token}   (aggregates only)\n"
         f"  health      {web_url}/healthz\n"
         f"  metrics     {web_url}/metrics\n"
+        f"  reports     {web_url}/reports/?token={viewer_token}   (daily evaluation reports)\n"
+        f"  archive     {settings.archive_url}\n"
         f"  kafka       {settings.kafka_bootstrap}\n"
         f"  redis       {settings.redis_url}\n"
         f"  logs        {work_dir}",
