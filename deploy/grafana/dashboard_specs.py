@@ -642,6 +642,14 @@ PIPELINE_HEALTH = (
         unit="s",
     ),
     Spec(
+        "bargauge",
+        "Daily reports written and failed, last 2 days",
+        (("sum by (outcome) (increase(coverwatch_reports_total[2d]))", "{{outcome}}"),),
+        thresholds=INFORMATIVE,
+        description="The coverage leader writes each closed day's evaluation report after the "
+        "report hour (docs/operations.md, daily reports); a failed one is retried 10 minutes later.",
+    ),
+    Spec(
         "state-timeline",
         "Area series exporter by worker",
         (("max by (instance) (coverwatch_area_series_exporter)", "{{instance}}"),),

@@ -71,6 +71,7 @@ PIPELINE_METRICS = {
     "coverwatch_radios": "gauge",
     "coverwatch_ingest_lag_seconds": "gauge",
     "coverwatch_ingest_lagging": "gauge",
+    "coverwatch_reports_total": "counter",
 }
 METRICS = {**AREA_METRICS, **PIPELINE_METRICS}
 # every series name a query may use: the metrics, and the series of the histograms

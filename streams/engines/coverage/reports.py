@@ -7,8 +7,8 @@ the archive writers a moment to flush the day's last rows. For each such day, ne
 thread (the evaluation is heavy; the event loop never waits for it): the day's archive files are
 compacted, the report of the period ending on it is written into the reports directory, and the
 archive and the reports past the retention are removed. A failed report is logged, counted
-(``coverwatch_reports_total{outcome="failed"}``) and tried again at the next check; it never
-stops the worker.
+(``coverwatch_reports_total{outcome="failed"}``) and tried again at the first check
+:data:`RETRY_AFTER_S` later; it never stops the worker.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 15.0
 """How often (wall time) the leader looks for due reports."""
+RETRY_AFTER_S = 600.0
+"""A day whose report failed is tried again at the first check this long (wall time) after."""
 
 
 def write_day_report(
@@ -80,6 +82,8 @@ class DailyReports:
         self._baseline = report_baseline_days(settings)
         self._checked_at = float("-inf")
         self._seen_due: set[date] = set()
+        self._failed_at: dict[date, float] = {}
+        """Wall time (monotonic) each day's report last failed."""
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -108,7 +112,12 @@ class DailyReports:
             settings.report_catch_up_days,
             None if first is None else _local_date(first, self.zone),
         )
-        ready = [day for day in due if day in self._seen_due]
+        ready = [
+            day
+            for day in due
+            if day in self._seen_due
+            and wall - self._failed_at.get(day, -RETRY_AFTER_S) >= RETRY_AFTER_S
+        ]
         self._seen_due = set(due)
         if ready:
             self._task = asyncio.create_task(
@@ -137,7 +146,9 @@ class DailyReports:
             except Exception:
                 log.exception("daily report of %s failed; it is tried again later", day)
                 metrics.reports.labels("failed").inc()
+                self._failed_at[day] = time.monotonic()
                 continue
+            self._failed_at.pop(day, None)
             metrics.reports.labels("written").inc()
             log.info(
                 "daily report of %s written in %.1f s: %s", day, time.monotonic() - started, path

@@ -78,6 +78,7 @@ async def refresh(daily: DailyReports, watermark: float) -> None:
 @pytest.fixture(autouse=True)
 def every_check(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reports, "CHECK_EVERY_S", 0.0)
+    monkeypatch.setattr(reports, "RETRY_AFTER_S", 0.0)
     monkeypatch.setattr(reports, "apply_retention", lambda *args: None)
 
 
@@ -111,15 +112,20 @@ async def test_due_days_are_written_from_the_second_check_newest_first_and_once(
     assert len(writer.asked) == 2  # nothing written twice, before or after a restart
 
 
-async def test_a_failed_report_is_counted_and_tried_again_at_the_next_check(
+async def test_a_failed_report_is_counted_and_tried_again_after_a_while(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = Writer(failing={date(2026, 12, 4)})
     monkeypatch.setattr(reports, "write_day_report", writer)
+    monkeypatch.setattr(reports, "RETRY_AFTER_S", 3600.0)
     daily, metrics = refresher(tmp_path, report_catch_up_days=1)
     now = at("2026-12-05T06:30:00")
-    for _ in range(3):
+    for _ in range(4):
         await refresh(daily, now)
+    assert [day for day, _, _ in writer.asked] == [date(2026, 12, 4)]  # not at every check
+    assert count(metrics, "failed") == 1
+    monkeypatch.setattr(reports, "RETRY_AFTER_S", 0.0)
+    await refresh(daily, now)
     assert [day for day, _, _ in writer.asked] == [date(2026, 12, 4), date(2026, 12, 4)]
     assert count(metrics, "failed") == 2
     writer.failing.clear()
