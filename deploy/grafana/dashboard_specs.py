@@ -647,7 +647,7 @@ PIPELINE_HEALTH = (
         (("sum by (outcome) (increase(coverwatch_reports_total[2d]))", "{{outcome}}"),),
         thresholds=INFORMATIVE,
         description="The coverage leader writes each closed day's evaluation report after the "
-        "report hour (docs/operations.md, daily reports); a failed one is retried 10 minutes later.",
+        "report hour (docs/operations.md, daily reports); a failure is retried 10 min later.",
     ),
     Spec(
         "state-timeline",
