@@ -157,7 +157,8 @@ def _read_history(
     # at every worker's start.
     from streams.evaluation.facts import area_day_history
 
-    return area_day_history(archive_url, area_id, start, end, zone)
+    rows: list[dict[str, object]] = area_day_history(archive_url, area_id, start, end, zone)
+    return rows
 
 
 def _day_range(raw_from: str | None, raw_to: str | None) -> tuple[date, date]:
