@@ -199,14 +199,19 @@ class Settings:
     archive_url: str = _setting(
         "COVERWATCH_ARCHIVE_URL",
         "",
-        "Where the Parquet archive lives: `file:///abs/path` or `s3://bucket/prefix`; empty: "
-        "no archive (and no daily reports)",
+        "Where the Parquet archive is written (docs/archive.md): `file:///abs/dir` or "
+        "`s3://bucket/prefix`; empty: no archive (`coverwatch up` archives under its state dir)",
+    )
+    archive_flush_s: float = _setting(
+        "COVERWATCH_ARCHIVE_FLUSH_S",
+        60.0,
+        "A block's rows are written at most this many seconds after they were read, even when "
+        "the block is not full (a later write of the block replaces the file)",
     )
     archive_retention_days: int = _setting(
         "COVERWATCH_ARCHIVE_RETENTION_DAYS",
-        0,
-        "Archive days (and daily reports) kept, counted back from today (the service's clock); "
-        "0: keep everything",
+        400,
+        "Archive days older than this many days before today are deleted (0: kept for ever)",
     )
     reports_dir: str = _setting(
         "COVERWATCH_REPORTS_DIR",

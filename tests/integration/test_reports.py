@@ -48,6 +48,7 @@ def archiving_worker(
         name,
         clock="event",
         archive_url=(work_dir / f"{name}-archive").as_uri(),
+        archive_flush_s=5.0,
         viewer_tokens=f"reports-test={VIEWER}",
         report_hour=6,
         report_period_days=1,

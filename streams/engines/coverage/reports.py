@@ -2,8 +2,9 @@
 
 Every :data:`CHECK_EVERY_S` (wall time) the leader looks at which local days are due
 (:func:`~streams.domain.report_schedule.due_days`, at the service's watermark: every input has
-passed it) and not kept yet; a day seen due at one check is written at the next, which leaves
-the archive writers a moment to flush the day's last rows. For each such day, newest first, in a
+passed it) and not kept yet; a day is written once it has been seen due for
+``COVERWATCH_ARCHIVE_FLUSH_S`` (the archive writers have then written every row they had read
+when it became due). For each such day, newest first, in a
 thread (the evaluation is heavy; the event loop never waits for it): the day's archive files are
 compacted, the report of the period ending on it is written into the reports directory, and the
 archive and the reports past the retention are removed. A failed report is logged, counted
@@ -81,7 +82,8 @@ class DailyReports:
         self.zone = ZoneInfo(settings.timezone)
         self._baseline = report_baseline_days(settings)
         self._checked_at = float("-inf")
-        self._seen_due: set[date] = set()
+        self._due_since: dict[date, float] = {}
+        """Wall time (monotonic) each due day was first seen due."""
         self._failed_at: dict[date, float] = {}
         """Wall time (monotonic) each day's report last failed."""
         self._task: asyncio.Task[None] | None = None
@@ -93,8 +95,8 @@ class DailyReports:
 
     async def check(self, watermark: float | None) -> None:
         """On the leader's tick: at most every :data:`CHECK_EVERY_S`, start writing the days due
-        at ``watermark`` that were already due at the last check (none while a refresh runs,
-        without a reports directory or before any data)."""
+        at ``watermark`` that have been due long enough (:meth:`_ready`; none while a refresh
+        runs, without a reports directory or before any data)."""
         wall = time.monotonic()
         if self.reports_dir is None or watermark is None or self.writing:
             return
@@ -112,17 +114,19 @@ class DailyReports:
             settings.report_catch_up_days,
             None if first is None else _local_date(first, self.zone),
         )
-        ready = [
-            day
-            for day in due
-            if day in self._seen_due
-            and wall - self._failed_at.get(day, -RETRY_AFTER_S) >= RETRY_AFTER_S
-        ]
-        self._seen_due = set(due)
+        self._due_since = {day: self._due_since.get(day, wall) for day in due}
+        ready = [day for day in due if self._ready(day, wall)]
         if ready:
             self._task = asyncio.create_task(
                 self._refresh(ready, _local_date(watermark, self.zone))
             )
+
+    def _ready(self, day: date, wall: float) -> bool:
+        """Whether a due day has been due long enough for the archive writers to have flushed
+        it, and did not fail less than :data:`RETRY_AFTER_S` ago."""
+        settled = wall - self._due_since[day] >= self.runtime.settings.archive_flush_s
+        failed = self._failed_at.get(day)
+        return settled and (failed is None or wall - failed >= RETRY_AFTER_S)
 
     async def _refresh(self, days: list[date], today: date) -> None:
         """Write each day's report in turn (a failure is counted and the next day tried), then

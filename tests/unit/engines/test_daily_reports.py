@@ -61,7 +61,13 @@ def refresher(tmp_path: Path, **overrides: Any) -> tuple[DailyReports, Metrics]:
     async def pings_progress(partitions: int) -> tuple[list[float | None], list[float | None]]:
         return [None] * partitions, [BEGAN] + [None] * (partitions - 1)
 
-    settings = Settings(archive_url=f"file://{tmp_path}/archive", report_period_days=2, **overrides)
+    chosen: dict[str, Any] = {
+        "archive_url": f"file://{tmp_path}/archive",
+        "archive_flush_s": 0.0,
+        "report_period_days": 2,
+        **overrides,
+    }
+    settings = Settings(**chosen)
     metrics = Metrics([])
     runtime = SimpleNamespace(
         settings=settings, metrics=metrics, state=SimpleNamespace(pings_progress=pings_progress)
@@ -86,7 +92,7 @@ def count(metrics: Metrics, outcome: str) -> float:
     return metrics.reports.labels(outcome)._value.get()
 
 
-async def test_due_days_are_written_from_the_second_check_newest_first_and_once(
+async def test_due_days_are_written_newest_first_and_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = Writer()
@@ -94,8 +100,6 @@ async def test_due_days_are_written_from_the_second_check_newest_first_and_once(
     daily, metrics = refresher(tmp_path)
     assert daily.reports_dir == tmp_path / "reports"
     now = at("2026-12-05T18:00:00")  # the 3rd (the data began) and the 4th are due
-    await refresh(daily, now)
-    assert writer.asked == []  # seen due once: the archive writers get a moment to flush
     await refresh(daily, now)
     assert [day for day, _, _ in writer.asked] == [date(2026, 12, 4), date(2026, 12, 3)]
     assert writer.asked[0][1:] == (
@@ -110,6 +114,23 @@ async def test_due_days_are_written_from_the_second_check_newest_first_and_once(
     await refresh(restarted, now)
     await refresh(restarted, now)
     assert len(writer.asked) == 2  # nothing written twice, before or after a restart
+
+
+async def test_a_due_day_waits_for_the_archive_writers_to_flush_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = Writer()
+    monkeypatch.setattr(reports, "write_day_report", writer)
+    daily, _ = refresher(tmp_path, report_catch_up_days=1, archive_flush_s=3600.0)
+    for _ in range(3):
+        await refresh(daily, at("2026-12-05T18:00:00"))
+    assert writer.asked == []
+    patient, _ = refresher(tmp_path, report_catch_up_days=1, archive_flush_s=0.2)
+    await refresh(patient, at("2026-12-05T18:00:00"))
+    assert writer.asked == []
+    await asyncio.sleep(0.25)
+    await refresh(patient, at("2026-12-05T18:00:10"))
+    assert [day for day, _, _ in writer.asked] == [date(2026, 12, 4)]
 
 
 async def test_a_failed_report_is_counted_and_tried_again_after_a_while(
