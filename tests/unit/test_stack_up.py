@@ -15,8 +15,8 @@ def option(command: list[str], name: str) -> str:
 
 def test_the_demo_publishes_its_days_of_history_and_the_evening_so_far_at_once() -> None:
     command = simulator_command(UpOptions(history_days=3), date(2026, 12, 6))
-    assert option(command, "--start") == "2026-12-03T15:00:00+00:00"
-    assert float(option(command, "--preroll-hours")) == 3 * 24 + 3  # to 18:00 on the 6th
+    assert option(command, "--start") == "2026-12-03T00:00:00+00:00"  # three whole days
+    assert float(option(command, "--preroll-hours")) == 3 * 24 + 18  # to 18:00 on the 6th
     assert option(command, "--hours") == "0"
     without = simulator_command(UpOptions(history_days=0), date(2026, 12, 6))
     assert option(without, "--start") == "2026-12-06T15:00:00+00:00"

@@ -65,22 +65,29 @@ def stack_settings(
     )
 
 
-PREROLL_HOURS = 3.0
+OPENS_AT = clock_time(18, 0)
+"""The demo opens at 18:00 today, when the evening band's 2 h limit applies."""
+PREROLL_START = clock_time(15, 0)
+"""Without days of history the simulation starts at 15:00 today: three hours are published at
+once, so neglected Impact Areas are already overdue at 18:00."""
 
 
 def simulator_command(options: UpOptions, today: date) -> list[str]:
     """The simulator child: a living city in accelerated time, published to the broker.
 
-    It starts at 15:00 ``history_days`` days ago and publishes everything up to 18:00 today at
-    once: the whole days of history are archived and the report of the last of them is due at
-    06:00 today, so the demo opens with a report written; at 18:00 the evening band's 2 h limit
-    applies, with neglected Impact Areas already overdue: alerts show within the first minute,
-    then officers move at ``speed`` x real time, day after day, until the stack is stopped
-    (``--hours 0``: the simulation never ends).
+    Everything up to 18:00 today is published at once, from midnight ``history_days`` days ago
+    (from 15:00 today without history): the whole days of history are archived and their
+    reports are due by 06:00 today, so the demo opens with them written; at 18:00 the evening
+    band's 2 h limit applies, with neglected Impact Areas already overdue: alerts show within the
+    first minute, then officers move at ``speed`` x real time, day after day, until the stack is
+    stopped (``--hours 0``: the simulation never ends).
     """
-    first_day = today - timedelta(days=options.history_days)
-    start = datetime.combine(first_day, clock_time(15, 0), tzinfo=UTC)
-    preroll_hours = options.history_days * 24 + PREROLL_HOURS
+    if options.history_days > 0:
+        first_day = today - timedelta(days=options.history_days)
+        start = datetime.combine(first_day, clock_time(0, 0), tzinfo=UTC)
+    else:
+        start = datetime.combine(today, PREROLL_START, tzinfo=UTC)
+    preroll_hours = (datetime.combine(today, OPENS_AT, tzinfo=UTC) - start).total_seconds() / 3600
     return python_command(
         "simulate",
         "--sink",
