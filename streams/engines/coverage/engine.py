@@ -7,7 +7,8 @@ to ``area.snapshots``, stores the statuses and the published snapshots (only whi
 the lock; the API serves those snapshots) and exports the area metrics. The other workers export
 no area series. Alerts are published before the statuses are stored: a crash in between
 re-raises the same ``alert_id`` (at least once). When to judge, view and publish an area again is
-decided by ``streams.domain.scheduling``.
+decided by ``streams.domain.scheduling``. On the same tick the leader runs the daily refresh of
+the evaluation reports (:mod:`streams.engines.coverage.reports`).
 """
 
 from __future__ import annotations
