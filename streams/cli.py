@@ -25,6 +25,9 @@ def _settings(for_worker: bool = False) -> Settings:
 def _cmd_up(args: argparse.Namespace) -> int:
     from streams.devtools.stack.up import UpOptions, up
 
+    if args.history_days < 0:
+        print("--history-days must be >= 0", file=sys.stderr)
+        return 2
     options = UpOptions(
         simulator=not args.no_simulator,
         endpoints_file=args.endpoints_file,
@@ -34,6 +37,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         speed=args.speed,
         officers=args.officers,
         seed=args.seed,
+        history_days=args.history_days,
     )
     return up(_settings(), options)
 
@@ -201,6 +205,13 @@ def _add_up(commands: _Commands[argparse.ArgumentParser]) -> None:
     up.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
     up.add_argument("--officers", type=int, default=150, help="simulated officers")
     up.add_argument("--seed", type=int, default=7, help="simulator seed")
+    up.add_argument(
+        "--history-days",
+        type=int,
+        default=3,
+        help="whole days of history published at once before the demo opens (archived, with a "
+        "daily report written; 0: none)",
+    )
     up.set_defaults(run=_cmd_up)
 
 

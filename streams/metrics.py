@@ -282,6 +282,15 @@ class Metrics:
         )
         for event in ("raised", "escalated", "cleared"):
             self.alert_events.labels(event)
+        self.reports = Counter(
+            "coverwatch_reports_total",
+            "Daily evaluation reports the coverage leader tried to write, by outcome (written, "
+            "failed: retried on the next refresh)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("written", "failed"):
+            self.reports.labels(outcome)
         self.ingest_lag_seconds = Gauge(
             "coverwatch_ingest_lag_seconds",
             "How far the slowest airwave.pings partition's event time is behind the clock "

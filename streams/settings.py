@@ -10,7 +10,10 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import date
+from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ClockMode = Literal["wall", "event"]
@@ -220,6 +223,41 @@ class Settings:
         f"{MAX_METRIC_UNITS}); every other unit is counted as `other`",
     )
 
+    reports_dir: str = _setting(
+        "COVERWATCH_REPORTS_DIR",
+        "",
+        "Local directory of the daily evaluation reports (served at /reports/); empty: "
+        "`reports` next to a `file://` archive, none for an object-store archive",
+    )
+    report_hour: int = _setting(
+        "COVERWATCH_REPORT_HOUR",
+        6,
+        "Local hour (0-23) after which the report of the day before is written by the "
+        "coverage leader",
+    )
+    report_period_days: int = _setting(
+        "COVERWATCH_REPORT_PERIOD_DAYS",
+        7,
+        "Days a daily report covers, ending on its day",
+    )
+    report_baseline_from: str = _setting(
+        "COVERWATCH_REPORT_BASELINE_FROM",
+        "",
+        "First day (YYYY-MM-DD) of a fixed baseline for every daily report; empty: the as many "
+        "days before each report's period",
+    )
+    report_baseline_to: str = _setting(
+        "COVERWATCH_REPORT_BASELINE_TO",
+        "",
+        "Last day (YYYY-MM-DD) of the fixed baseline (set with COVERWATCH_REPORT_BASELINE_FROM)",
+    )
+    report_catch_up_days: int = _setting(
+        "COVERWATCH_REPORT_CATCH_UP_DAYS",
+        3,
+        "At most this many latest due days are written when reports were missed (worker down, "
+        "a report failed); older ones are left unwritten",
+    )
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, for_worker: bool = False
@@ -306,6 +344,7 @@ class Settings:
         ]
         found.extend(message for ok, message in checks if not ok)
         found.extend(unit_problems(self.metric_units))
+        found.extend(report_problems(self))
         if not _zone_exists(self.timezone):
             found.append(f"COVERWATCH_TIMEZONE: unknown time zone {self.timezone!r}")
         return found
@@ -348,6 +387,53 @@ def unit_problems(spec: str) -> list[str]:
     if "other" in units:
         found.append("COVERWATCH_METRIC_UNITS: `other` is the label of every unit not listed")
     return found
+
+
+def report_problems(settings: Settings) -> list[str]:
+    """Daily report settings out of range, or a baseline that is not two ordered dates."""
+    found = []
+    if not 0 <= settings.report_hour <= 23:
+        found.append("COVERWATCH_REPORT_HOUR must be in 0..23")
+    if not 1 <= settings.report_period_days <= 366:
+        found.append("COVERWATCH_REPORT_PERIOD_DAYS must be in 1..366")
+    if settings.report_catch_up_days < 1:
+        found.append("COVERWATCH_REPORT_CATCH_UP_DAYS must be >= 1")
+    try:
+        baseline = report_baseline_days(settings)
+    except ValueError:
+        found.append("COVERWATCH_REPORT_BASELINE_FROM/TO must be dates (YYYY-MM-DD)")
+    else:
+        given = (settings.report_baseline_from, settings.report_baseline_to)
+        if any(given) and (baseline is None or baseline[0] > baseline[1]):
+            found.append(
+                "COVERWATCH_REPORT_BASELINE_FROM and _TO must both be set, FROM not after TO"
+            )
+    return found
+
+
+def report_baseline_days(settings: Settings) -> tuple[date, date] | None:
+    """The fixed baseline of the daily reports, or None (the days before each period).
+    Raises ValueError on a malformed date."""
+    if not settings.report_baseline_from or not settings.report_baseline_to:
+        return None
+    return (
+        date.fromisoformat(settings.report_baseline_from),
+        date.fromisoformat(settings.report_baseline_to),
+    )
+
+
+def reports_location(settings: Settings) -> Path | None:
+    """Where the daily reports are written and served from: the configured directory, else
+    ``reports`` beside a ``file://`` archive; None (no reports) without an archive or beside an
+    object-store one."""
+    if not settings.archive_url:
+        return None
+    if settings.reports_dir:
+        return Path(settings.reports_dir)
+    parsed = urlparse(settings.archive_url)
+    if parsed.scheme != "file":
+        return None
+    return Path(unquote(parsed.path)).parent / "reports"
 
 
 def token_problems(settings: Settings) -> list[str]:

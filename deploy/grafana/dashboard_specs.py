@@ -667,6 +667,14 @@ PIPELINE_HEALTH = (
         "a line that keeps rising means writes fail (see write failures).",
     ),
     Spec(
+        "bargauge",
+        "Daily reports written and failed, last 2 days",
+        (("sum by (outcome) (increase(coverwatch_reports_total[2d]))", "{{outcome}}"),),
+        thresholds=INFORMATIVE,
+        description="The coverage leader writes each closed day's evaluation report after the "
+        "report hour (docs/operations.md, daily reports); a failure is retried 10 min later.",
+    ),
+    Spec(
         "state-timeline",
         "Area series exporter by worker",
         (("max by (instance) (coverwatch_area_series_exporter)", "{{instance}}"),),

@@ -1,8 +1,13 @@
-"""Who is calling the API: bearer tokens from the settings, two roles.
+"""Who is calling the API and the reports: bearer tokens from the settings, two roles.
 
 ``viewer`` tokens read aggregate views; ``supervisor`` tokens also read officer-level data
 (nearest officers, officer positions, visits with pseudonyms), and every such read is audited.
 A token comes as ``Authorization: Bearer <token>`` or, for EventSource, ``?token=<token>``.
+
+The kept reports (``/reports/...``) are pages a browser follows links in, so there a valid
+``?token=`` is also exchanged for a cookie (HttpOnly, SameSite=Strict, path ``/reports``) and
+the request redirected to the same address without the token; the cookie then carries it to the
+report's tables. The cookie is honoured on ``/reports/`` paths only, never on the API.
 """
 
 from __future__ import annotations
@@ -53,6 +58,11 @@ class Tokens:
 
 
 CALLER_KEY = web.RequestKey("caller", Caller)
+PROTECTED_PREFIXES = ("/api/", "/reports")
+"""Paths that need a token."""
+REPORTS_PREFIX = "/reports"
+REPORTS_COOKIE = "coverwatch_reports"
+"""The cookie that carries a token on ``/reports/`` paths."""
 
 
 def error(status: int, message: str) -> web.Response:
@@ -67,18 +77,40 @@ def token_middleware(tokens: Tokens) -> Callable[..., Awaitable[web.StreamRespon
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if not request.path.startswith("/api/"):
+        if not request.path.startswith(PROTECTED_PREFIXES):
             return await handler(request)
+        reports = request.path.startswith(REPORTS_PREFIX)
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        token = token or request.query.get(TOKEN_PARAMETER, "")
+        in_query = request.query.get(TOKEN_PARAMETER, "")
+        token = token or in_query
+        if not token and reports:
+            token = request.cookies.get(REPORTS_COOKIE, "")
         caller = tokens.caller(token) if token else None
         if caller is None:
             return error(401, "a valid viewer or supervisor token is required")
+        if reports and in_query:
+            return _exchange_for_cookie(request, in_query)
         request[CALLER_KEY] = caller
         return await handler(request)
 
     return middleware
+
+
+def _exchange_for_cookie(request: web.Request, token: str) -> web.Response:
+    """Redirect a reports request to its address without the token, setting the reports
+    cookie to it (the token leaves the address bar and the history)."""
+    kept = [(name, value) for name, value in request.query.items() if name not in SECRET_PARAMETERS]
+    response = web.Response(status=303, headers={"Location": str(request.rel_url.with_query(kept))})
+    response.set_cookie(
+        REPORTS_COOKIE,
+        token,
+        path=REPORTS_PREFIX,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
+    return response
 
 
 def audited_path(request: web.Request) -> str:

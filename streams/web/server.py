@@ -15,6 +15,7 @@ from streams.engines.runtime import Runtime
 from streams.state import STORE_UNAVAILABLE
 from streams.web.api import HUB_KEY, PINGS_PARTITIONS, RUNTIME_KEY, EventHub, add_routes
 from streams.web.auth import Tokens, token_middleware
+from streams.web.reports import add_report_routes
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -75,6 +76,7 @@ def build_web_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     add_routes(app)
+    add_report_routes(app)
     if (STATIC_DIR / "index.html").exists():
         app.router.add_get("/", index)
         app.router.add_static("/static/", STATIC_DIR)

@@ -84,7 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            python_command("up", "--endpoints-file", str(endpoints)),
+            python_command("up", "--endpoints-file", str(endpoints), "--history-days", "0"),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

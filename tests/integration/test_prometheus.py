@@ -247,7 +247,10 @@ def endpoints(work_dir: Path) -> Iterator[dict[str, str]]:
     endpoints_file.unlink(missing_ok=True)
     env = {**os.environ, "COVERWATCH_SESSION_TIMEOUT_S": "6"}
     up = spawn(
-        "coverwatch-up", python_command("up", "--endpoints-file", str(endpoints_file)), log_dir, env
+        "coverwatch-up",
+        python_command("up", "--endpoints-file", str(endpoints_file), "--history-days", "0"),
+        log_dir,
+        env,
     )
     try:
         wait_until("coverwatch up endpoints file", endpoints_file.exists, up, 120)

@@ -76,6 +76,7 @@ PIPELINE_METRICS = {
     "coverwatch_archive_files_total": "counter",
     "coverwatch_archive_write_failures_total": "counter",
     "coverwatch_archive_unwritten_age_seconds": "gauge",
+    "coverwatch_reports_total": "counter",
 }
 METRICS = {**AREA_METRICS, **PIPELINE_METRICS}
 # every series name a query may use: the metrics, and the series of the histograms

@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import pytest
 
-from streams.settings import Settings, SettingsError, documentation
+from streams.settings import (
+    Settings,
+    SettingsError,
+    documentation,
+    report_baseline_days,
+    reports_location,
+)
 
 
 def test_defaults_need_nothing_but_a_worker_needs_a_pseudonym_key() -> None:
@@ -54,3 +63,36 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     missing = [variable for variable, _, _ in documentation() if variable not in readme]
     assert missing == []
+
+
+def test_daily_reports_live_beside_a_local_archive_unless_configured() -> None:
+    assert reports_location(Settings()) is None
+    local = Settings(archive_url="file:///data/coverwatch/archive")
+    assert reports_location(local) == Path("/data/coverwatch/reports")
+    assert reports_location(Settings(archive_url="s3://force-bucket/coverwatch")) is None
+    configured = Settings(archive_url="s3://force-bucket/coverwatch", reports_dir="/srv/reports")
+    assert reports_location(configured) == Path("/srv/reports")
+
+
+def test_report_settings_are_checked_together() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(
+            {
+                "COVERWATCH_REPORT_HOUR": "24",
+                "COVERWATCH_REPORT_PERIOD_DAYS": "0",
+                "COVERWATCH_REPORT_BASELINE_FROM": "2026-12-01",
+            }
+        )
+    assert len(raised.value.problems) == 3
+    with pytest.raises(SettingsError, match="must be dates"):
+        Settings.from_env(
+            {"COVERWATCH_REPORT_BASELINE_FROM": "1/12/26", "COVERWATCH_REPORT_BASELINE_TO": "x"}
+        )
+    fixed = Settings.from_env(
+        {
+            "COVERWATCH_REPORT_BASELINE_FROM": "2026-10-01",
+            "COVERWATCH_REPORT_BASELINE_TO": "2026-10-31",
+        }
+    )
+    assert report_baseline_days(fixed) == (date(2026, 10, 1), date(2026, 10, 31))
+    assert report_baseline_days(Settings()) is None

@@ -9,7 +9,7 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 
@@ -28,6 +28,9 @@ from streams.devtools.stack.embedded import (
 from streams.devtools.stack.embedded import create_topics as create_broker_topics
 from streams.settings import Settings, parse_tokens
 
+HISTORY_DAYS = 3
+"""Whole days of history the demo opens with (archived, with a daily report written)."""
+
 
 @dataclass(frozen=True, slots=True)
 class UpOptions:
@@ -41,38 +44,50 @@ class UpOptions:
     speed: float = 60.0
     officers: int = 150
     seed: int = 7
+    history_days: int = HISTORY_DAYS
 
 
 def stack_settings(
-    base: Settings, kafka_bootstrap: str, redis_url: str, web_port: int, state_dir: Path
+    base: Settings, kafka_bootstrap: str, redis_url: str, web_port: int, work_dir: Path
 ) -> Settings:
     """Settings for the children: embedded endpoints, event clock, a pseudonym key if unset, the
-    archive under ``state_dir`` unless one is configured."""
+    archive in the stack's directory if none is set (the daily reports then beside it)."""
     return replace(
         base,
-        archive_url=base.archive_url or (state_dir / "archive").as_uri(),
         kafka_bootstrap=kafka_bootstrap,
         redis_url=redis_url,
         web_port=web_port,
         clock="event",
+        archive_url=base.archive_url or (work_dir / "archive").as_uri(),
         pseudonym_key=base.pseudonym_key or secrets.token_hex(16),
         viewer_tokens=base.viewer_tokens or f"demo-viewer={secrets.token_urlsafe(12)}",
         supervisor_tokens=base.supervisor_tokens or f"demo-supervisor={secrets.token_urlsafe(12)}",
     )
 
 
-PREROLL_HOURS = 3.0
+OPENS_AT = clock_time(18, 0)
+"""The demo opens at 18:00 today, when the evening band's 2 h limit applies."""
+PREROLL_START = clock_time(15, 0)
+"""Without days of history the simulation starts at 15:00 today: three hours are published at
+once, so neglected Impact Areas are already overdue at 18:00."""
 
 
 def simulator_command(options: UpOptions, today: date) -> list[str]:
     """The simulator child: a living city in accelerated time, published to the broker.
 
-    It starts at 15:00 today with three hours of history published at once, so the demo opens
-    at 18:00, when the evening band's 2 h limit applies, with neglected Impact Areas already
-    overdue: alerts show within the first minute, then officers move at ``speed`` x real time,
-    day after day, until the stack is stopped (``--hours 0``: the simulation never ends).
+    Everything up to 18:00 today is published at once, from midnight ``history_days`` days ago
+    (from 15:00 today without history): the whole days of history are archived and their
+    reports are due by 06:00 today, so the demo opens with them written; at 18:00 the evening
+    band's 2 h limit applies, with neglected Impact Areas already overdue: alerts show within the
+    first minute, then officers move at ``speed`` x real time, day after day, until the stack is
+    stopped (``--hours 0``: the simulation never ends).
     """
-    start = datetime.combine(today, clock_time(15, 0), tzinfo=UTC)
+    if options.history_days > 0:
+        first_day = today - timedelta(days=options.history_days)
+        start = datetime.combine(first_day, clock_time(0, 0), tzinfo=UTC)
+    else:
+        start = datetime.combine(today, PREROLL_START, tzinfo=UTC)
+    preroll_hours = (datetime.combine(today, OPENS_AT, tzinfo=UTC) - start).total_seconds() / 3600
     return python_command(
         "simulate",
         "--sink",
@@ -88,7 +103,7 @@ def simulator_command(options: UpOptions, today: date) -> list[str]:
         "--start",
         start.isoformat(),
         "--preroll-hours",
-        str(PREROLL_HOURS),
+        str(preroll_hours),
     )
 
 
@@ -145,8 +160,9 @@ def _announce(
         "redis_url": settings.redis_url,
         "web_url": web_url,
         "metrics_url": f"{web_url}/metrics",
-        "logs": str(work_dir),
+        "reports_url": f"{web_url}/reports/",
         "archive_url": settings.archive_url,
+        "logs": str(work_dir),
     }
     if endpoints_file is not None:
         endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n")
@@ -156,10 +172,11 @@ def _announce(
         f"  viewer      {web_url}/?token={viewer_token}   (aggregates only)\n"
         f"  health      {web_url}/healthz\n"
         f"  metrics     {web_url}/metrics\n"
+        f"  reports     {web_url}/reports/?token={viewer_token}   (daily evaluation reports)\n"
+        f"  archive     {settings.archive_url}\n"
         f"  kafka       {settings.kafka_bootstrap}\n"
         f"  redis       {settings.redis_url}\n"
-        f"  logs        {work_dir}\n"
-        f"  archive     {settings.archive_url}",
+        f"  logs        {work_dir}",
         flush=True,
     )
 

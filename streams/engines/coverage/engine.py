@@ -7,7 +7,8 @@ to ``area.snapshots``, stores the statuses and the published snapshots (only whi
 the lock; the API serves those snapshots) and exports the area metrics. The other workers export
 no area series. Alerts are published before the statuses are stored: a crash in between
 re-raises the same ``alert_id`` (at least once). When to judge, view and publish an area again is
-decided by ``streams.domain.scheduling``.
+decided by ``streams.domain.scheduling``. On the same tick the leader runs the daily refresh of
+the evaluation reports (:mod:`streams.engines.coverage.reports`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from streams.engines.coverage.reading import (
     coverage_inputs,
     read_areas,
 )
+from streams.engines.coverage.reports import DailyReports
 from streams.engines.coverage.views import (
     YIELD_EVERY_AREAS,
     AreaView,
@@ -191,6 +193,8 @@ class CoverageEngine:
         self._progress: list[float | None] = []
         """Each pings partition's event-time progress, as of the last look."""
         self._feed = FeedPolicy(DEFAULT_FEED.stale_after_s, runtime.settings.feed_degraded_share)
+        self.reports = DailyReports(runtime)
+        """The daily refresh of the evaluation reports (the leader's)."""
         self._watermark: float | None = None
         """The time every input has passed (on the wall clock, now), as of the last look: the
         demand windows move on to it (their sums at the end of a replay are then those of its
@@ -221,6 +225,7 @@ class CoverageEngine:
             return
         instants = await self._instants(runtime.clock.now())
         await self._export_ingest_lag(runtime.clock.now())
+        await self.reports.check(self._watermark)
         if not instants:
             return
         started = time.monotonic()

@@ -6,7 +6,8 @@
 //
 // Data: /api/config and /api/areas.geojson once; /api/areas and /api/alerts on start, on every
 // (re)connection of the SSE stream /api/events and every 30 s as a safety net; area and alert
-// changes arrive over SSE; officers (supervisor only) and incidents are polled every 5 s.
+// changes arrive over SSE; officers (supervisor only) and incidents are polled every 5 s; the
+// latest daily report (/api/reports) every minute.
 
 import { tickAges } from "./js/alerts.js";
 import { AuthError, api, readToken } from "./js/api.js";
@@ -16,12 +17,14 @@ import { L } from "./js/leaflet.js";
 import { connectEvents, refreshAll } from "./js/live.js";
 import { initMap, loadGeojson } from "./js/map.js";
 import { pollIncidents, pollOfficers } from "./js/markers.js";
+import { pollLatestReport } from "./js/reports.js";
 import { loadAreas } from "./js/snapshots.js";
 import { page } from "./js/state.js";
 import { problem, refused, setConnection, showMessage } from "./js/status.js";
 
 const POLL_MS = 5000;
 const AREAS_REFRESH_MS = 30000;
+const REPORTS_POLL_MS = 60000;
 
 function every(ms, name, task) {
   const run = async () => {
@@ -80,6 +83,7 @@ async function start() {
   connectEvents();
   every(POLL_MS, "incidents", pollIncidents);
   if (page.config.role === "supervisor") every(POLL_MS, "officers", pollOfficers);
+  every(REPORTS_POLL_MS, "reports", pollLatestReport);
   setInterval(() => {
     if (!page.stopped) loadAreas().catch((error) => problem("areas", error));
   }, AREAS_REFRESH_MS);
