@@ -261,6 +261,12 @@ def proportion(part: int, whole: int) -> Proportion:
     return Proportion(part / whole, float(low), float(high))
 
 
+MAX_LOG_RATIO = 50.0
+"""A fitted |log ratio| (or interval end) beyond this (a ratio past e^50) is not an estimate but
+a fit that did not identify the dose (a separated or degenerate fit): no ratio is reported, and a
+larger one would overflow ``math.exp``."""
+
+
 def rate_ratio_per(
     frame: pd.DataFrame, outcome: str, dose: str, group: str, per: float = 10.0
 ) -> RateRatio:
@@ -290,6 +296,12 @@ def rate_ratio_per(
             fitted = smf.negativebinomial(formula, used).fit(disp=0, maxiter=200)
             model = "negative_binomial"
     beta, (low, high) = float(fitted.params["x"]), fitted.conf_int(1 - CONFIDENCE).loc["x"]
+    if not all(math.isfinite(v) and abs(per * v) < MAX_LOG_RATIO for v in (beta, low, high)):
+        return _with_reason(
+            empty,
+            "the fit gives no finite ratio (too few days, or a dose that "
+            "separates days with and without events)",
+        )
     note = "; ".join(sorted({str(w.message).splitlines()[0] for w in caught})) or None
     return RateRatio(
         model,

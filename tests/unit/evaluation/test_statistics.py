@@ -252,3 +252,16 @@ def test_a_dose_that_never_varies_gives_no_rate_ratio_and_says_why():
     result = rate_ratio_per(frame, "crimes", "patrol_minutes", "area_id")
     assert result.irr is None
     assert result.reason == "the dose does not vary"
+
+
+def test_a_dose_that_separates_days_with_and_without_crime_gives_no_rate_ratio_and_says_why():
+    frame = pd.DataFrame(
+        {
+            "area_id": ["a", "a", "a", "b", "b", "b"],
+            "patrol_minutes": [0.0, 0.0, 600.0, 0.0, 0.0, 600.0],
+            "crimes": [0, 0, 40, 0, 0, 35],
+        }
+    )
+    result = rate_ratio_per(frame, "crimes", "patrol_minutes", "area_id")
+    assert result.irr is None
+    assert result.reason is not None
