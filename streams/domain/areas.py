@@ -5,13 +5,15 @@ An area pack is a GeoJSON FeatureCollection in WGS84 lon/lat whose features each
 ``ring`` or ``other``), an optional coverage ``policy`` and a Polygon or MultiPolygon geometry.
 Anything a user's GIS adds to ``properties`` beyond that is kept in
 :attr:`AreaDefinition.properties` but not published (the ``areas.definitions`` contract allows
-``ring_of`` and ``ring_m`` only).
+``ring_of``, ``ring_m`` and ``valid_from`` only).
 
 A ``ring`` is a displacement buffer around another area (:mod:`streams.domain.rings`): it names
 that area in ``ring_of``. Rings travel on ``areas.definitions`` for the offline evaluation, but
 the live service leaves them out (:func:`is_live`): no presence, coverage or snapshots for them.
 ``ring_m`` (metres, positive) on an impact or comparison area sets the width of its ring; on a
-ring, the width it was generated with.
+ring, the width it was generated with. ``valid_from`` (RFC 3339) is when a definition began to
+apply, for the archive and the evaluation's history (a definition without it applies from when it
+was published); the live service applies a definition when it reads it.
 
 Problems are reported per feature, naming it by id, or by its index in ``features`` (from 0)
 when it has no usable id, so a user can find and fix every one in a single pass.
@@ -28,7 +30,7 @@ from typing import Final, Literal, TypeAlias, TypeVar, cast
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from streams.domain.validation import ID_PATTERN, Reason, Rejected
+from streams.domain.validation import ID_PATTERN, Reason, Rejected, parse_timestamp
 
 AreaKind = Literal["impact", "comparison", "ring", "other"]
 AREA_KINDS: Final[tuple[AreaKind, ...]] = ("impact", "comparison", "ring", "other")
@@ -36,7 +38,7 @@ RINGED_KINDS: Final[tuple[AreaKind, ...]] = ("impact", "comparison")
 """The kinds of area that get a displacement ring (and that every ring keeps out of itself)."""
 AreaGeometry: TypeAlias = Polygon | MultiPolygon
 
-PUBLISHED_EXTRA_PROPERTIES: Final = ("ring_of", "ring_m")
+PUBLISHED_EXTRA_PROPERTIES: Final = ("ring_of", "ring_m", "valid_from")
 """Properties besides name, kind and policy that ``areas.definitions`` carries."""
 
 T = TypeVar("T")
@@ -285,10 +287,15 @@ def _check_ring_properties(
     properties: Mapping[str, object], kind: AreaKind | None, label: str
 ) -> None:
     """A ring names the area it surrounds in ``ring_of``; ``ring_m``, where given, is a
-    positive number of metres."""
+    positive number of metres; ``valid_from``, where given, an RFC 3339 time."""
     ring_of = properties.get("ring_of")
     if kind == "ring" and (not isinstance(ring_of, str) or ID_PATTERN.fullmatch(ring_of) is None):
         raise InvalidArea("invalid_schema", f"{label}: a ring needs 'ring_of', the id of its area")
+    if "valid_from" in properties:
+        try:
+            parse_timestamp(properties["valid_from"], "valid_from")
+        except Rejected as error:
+            raise InvalidArea("invalid_schema", f"{label}: {error.rejection.detail}") from error
     if "ring_m" not in properties:
         return
     ring_m = properties["ring_m"]

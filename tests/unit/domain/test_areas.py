@@ -240,6 +240,19 @@ def test_area_to_feature_round_trips_and_matches_the_contract() -> None:
     assert (again.area_id, again.name, again.kind) == ("ia-09", "Holed", "impact")
 
 
+def test_valid_from_is_published_for_the_archive() -> None:
+    properties = {"name": "Dated", "kind": "impact", "valid_from": "2026-11-21T00:00:00Z"}
+    published = area_to_feature(parse_area_feature(feature("ia-02", properties=properties)))
+    schemas.assert_valid("areas.definitions", published)
+    assert published["properties"] == properties
+
+
+def test_a_valid_from_that_is_not_a_time_is_rejected() -> None:
+    properties = {"name": "Dated", "kind": "impact", "valid_from": "last tuesday"}
+    with pytest.raises(InvalidArea, match="valid_from"):
+        parse_area_feature(feature("ia-02", properties=properties))
+
+
 def test_definition_is_frozen() -> None:
     area = parse_area_feature(feature())
     assert isinstance(area, AreaDefinition)
