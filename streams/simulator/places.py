@@ -67,7 +67,7 @@ def area_points(
     return chosen
 
 
-def _sample_inside(
+def sample_inside(
     rng: np.random.Generator, shape: Polygon | MultiPolygon, count: int
 ) -> FloatArray:
     """``count`` uniform random points inside a local-metre shape (rejection sampling)."""
@@ -108,12 +108,12 @@ def build_places(
     projection = LocalProjection(region_lonlat.centroid.x, region_lonlat.centroid.y)
     region = projection.geometry_to_local(region_lonlat)
     local_areas = [projection.geometry_to_local(area.geometry) for area in areas]
-    area_pools = [_sample_inside(rng, shape, 256) for shape in local_areas]
+    area_pools = [sample_inside(rng, shape, 256) for shape in local_areas]
     neglected_shapes = [
         shape for shape, area in zip(local_areas, areas, strict=True) if area.area_id in neglected
     ]
     avoid = shapely.union_all(neglected_shapes) if neglected_shapes else Polygon()
-    pool = _sample_inside(rng, region, 8192)
+    pool = sample_inside(rng, region, 8192)
     clear_by_m = (
         shapely.distance(avoid, shapely.points(pool))
         if neglected_shapes

@@ -32,6 +32,10 @@ Faults (each a rate; all off except as configured)
 - ``malformed_rate``: share of records after the opening snapshot whose value is replaced by
   bytes that are not a JSON object (truncated, garbage, wrapped in an array, trailing junk).
 
+Area crime and planted effects (residual deterrence after qualifying visits, displacement into
+the rings, directed patrols from an effect day on) are described in
+:mod:`streams.simulator.effects`; :func:`generate_with_truth` also returns their ground truth.
+
 Records after ``duration_seconds`` are not delivered (the recording ends there); with
 ``duration_seconds`` infinite the city goes on, day after day, for as long as it is read (the
 live demo).
@@ -54,20 +58,24 @@ from streams.simulator.catalogue import (
     STEP_MS,
 )
 from streams.simulator.demand_generator import DemandGenerator
+from streams.simulator.effects import PlantedEffects
 from streams.simulator.force import Force
 from streams.simulator.options import Record, SimulationOptions
 from streams.simulator.outbox import Outbox
 from streams.simulator.patrols import Patrols
 from streams.simulator.places import build_places
 from streams.simulator.radios import Radios
+from streams.simulator.truth import GroundTruth
 
 __all__ = [
     "CRIME_CATEGORIES",
     "INCIDENT_CATEGORIES",
     "SEARCH_OBJECTS",
+    "GroundTruth",
     "Record",
     "SimulationOptions",
     "generate",
+    "generate_with_truth",
     "neglected_area_ids",
 ]
 
@@ -75,6 +83,17 @@ __all__ = [
 def generate(options: SimulationOptions, areas: Sequence[AreaDefinition]) -> Iterator[Record]:
     """Every message of the simulation in delivery order (``at`` never decreases)."""
     return _Simulation(options, areas).run()
+
+
+def generate_with_truth(
+    options: SimulationOptions, areas: Sequence[AreaDefinition]
+) -> tuple[Iterator[Record], GroundTruth | None]:
+    """The records of :func:`generate`, and the ground truth of the area crime and planted
+    effects (None without ``area_crimes_per_day`` and ``effect_from_day``), which is complete
+    once the records have all been read."""
+    simulation = _Simulation(options, areas)
+    truth = simulation.effects.truth if simulation.effects is not None else None
+    return simulation.run(), truth
 
 
 def neglected_area_ids(
@@ -122,6 +141,11 @@ class _Simulation:
         self.patrols = Patrols(self.force, self.places, world_rng, options.directed_patrol_share)
         self.radios = Radios(options, self.end_ms, self.patrols, self.outbox, ping_rng, fault_rng)
         self.demand = DemandGenerator(options, world_rng, self.patrols, self.outbox)
+        self.effects = (
+            PlantedEffects(options, self.areas, self.patrols, self.demand)
+            if options.area_crimes_per_day is not None or options.effect_from_day is not None
+            else None
+        )
         self.next_heartbeat_ms = 0
 
     def run(self) -> Iterator[Record]:
@@ -158,6 +182,8 @@ class _Simulation:
         for officer, at_ms in patrols.move(t0):
             demand.arrive_at_incident(officer, at_ms)
         self.radios.ping(t0, old_x, old_y)
+        if self.effects is not None:
+            self.effects.step(t0)
         self._heartbeat(t0)
 
     def _heartbeat(self, t0: int) -> None:
