@@ -53,11 +53,14 @@ class Size:
     heartbeat_interval_s: float
     area_crimes_per_day: float
     catch_up_timeout_s: float
+    no_effect_run: bool
+    """Whether the check with no effect has a run of its own (else it compares two spans of
+    the planted run's baseline week)."""
 
 
 SIZES: Final = {
-    "short": Size("short", 12, (45.0, 90.0), (90.0, 150.0), 300.0, 30.0, 600.0),
-    "full": Size("full", 30, (15.0, 30.0), (40.0, 90.0), 60.0, 30.0, 3600.0),
+    "short": Size("short", 12, (45.0, 90.0), (90.0, 150.0), 300.0, 30.0, 900.0, False),
+    "full": Size("full", 30, (15.0, 30.0), (40.0, 90.0), 60.0, 30.0, 3600.0, True),
 }
 
 

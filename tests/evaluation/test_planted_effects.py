@@ -7,7 +7,8 @@ The period is days 8-14, the baseline days 1-7. What the tables must show, and w
 
 - RES = (T0 C1) / (T1 C0) above 1 with its 95 % interval clear of 1 (Impact Area crime fell
   against the comparison areas), and the difference-in-differences negative;
-- with no effect planted, the RES interval holds 1;
+- with no effect planted, the RES interval holds 1 (the short size, in CI: within the planted
+  run's baseline week, days 5-7 against days 2-4);
 - with displacement planted, the weighted displacement quotient is negative (the rings gained
   what the Impact Areas lost);
 - Kaplan-Meier survival (no crime yet in the area) after visits of 10 minutes or more is above
@@ -47,6 +48,11 @@ BASELINE_DAYS = range(1, EFFECT_FROM_DAY)
 PERIOD_DAYS = range(EFFECT_FROM_DAY, DAYS + 1)
 
 
+PLACEBO_BASELINE_DAYS = range(2, 5)
+PLACEBO_PERIOD_DAYS = range(5, EFFECT_FROM_DAY)
+"""The short run's check with no effect: two spans of the baseline week, where none acts."""
+
+
 @dataclass
 class Report:
     """The report's tables over one archived run, and the run."""
@@ -55,20 +61,25 @@ class Report:
     tables: dict[str, Table]
 
 
-def report_of(run: ArchivedRun) -> Report:
-    """Compact every day of the run's archive, write the report, read its tables."""
+def compacted(run: ArchivedRun) -> ArchivedRun:
+    """The run, every day of its archive compacted."""
     for day in range(1, DAYS + 1):
         compact_day(run.archive_url, local_day(day))
-    out = run.run_dir / "report"
+    return run
+
+
+def report_of(run: ArchivedRun, name: str, period: range, baseline: range) -> Report:
+    """Write the report of ``period`` against ``baseline`` (simulated days) and read its tables."""
+    out = run.run_dir / name
     write_report(
         run.archive_url,
         out,
-        period=(local_day(EFFECT_FROM_DAY), local_day(DAYS)),
-        baseline=(local_day(1), local_day(EFFECT_FROM_DAY - 1)),
+        period=(local_day(period[0]), local_day(period[-1])),
+        baseline=(local_day(baseline[0]), local_day(baseline[-1])),
         zone=ZONE,
     )
     names = ("q7_did", "q7_displacement", "q7_residual_deterrence")
-    return Report(run, {name: read_table(out / "tables" / f"{name}.csv") for name in names})
+    return Report(run, {table: read_table(out / "tables" / f"{table}.csv") for table in names})
 
 
 @pytest.fixture(scope="module")
@@ -76,22 +87,34 @@ def size(request: pytest.FixtureRequest) -> Size:
     return SIZES[request.config.getoption("--evaluation-size")]
 
 
-def reported(stack: Services, work_dir: Path, size: Size, scenario: Scenario) -> Report:
-    """One scenario simulated, archived and reported; its timings printed (``-s`` shows them)."""
-    run = run_to_archive(stack, work_dir, size, scenario)
-    report = report_of(run)
-    print(f"{scenario.name} ({size.name}): {run.timings_s}; report in {run.run_dir}")
-    return report
+def archived(stack: Services, work_dir: Path, size: Size, scenario: Scenario) -> ArchivedRun:
+    """One scenario simulated, archived and compacted; timings printed (``-s`` shows them)."""
+    run = compacted(run_to_archive(stack, work_dir, size, scenario))
+    print(f"{scenario.name} ({size.name}): {run.timings_s}; archive and reports in {run.run_dir}")
+    return run
 
 
 @pytest.fixture(scope="module")
-def planted(stack: Services, work_dir: Path, size: Size) -> Report:
-    return reported(stack, work_dir, size, PLANTED)
+def planted_run(stack: Services, work_dir: Path, size: Size) -> ArchivedRun:
+    return archived(stack, work_dir, size, PLANTED)
 
 
 @pytest.fixture(scope="module")
-def no_effect(stack: Services, work_dir: Path, size: Size) -> Report:
-    return reported(stack, work_dir, size, NO_EFFECT)
+def planted(planted_run: ArchivedRun) -> Report:
+    return report_of(planted_run, "report", PERIOD_DAYS, BASELINE_DAYS)
+
+
+@pytest.fixture(scope="module")
+def no_effect(request: pytest.FixtureRequest, size: Size) -> Report:
+    """The full size: a run of its own with the effect set to zero. The short size (CI): the
+    planted run's baseline week, days 5-7 against days 2-4 (no effect acts in either; this
+    saves a second run of 14 days)."""
+    if size.no_effect_run:
+        stack, work_dir = request.getfixturevalue("stack"), request.getfixturevalue("work_dir")
+        run = archived(stack, work_dir, size, NO_EFFECT)
+        return report_of(run, "report", PERIOD_DAYS, BASELINE_DAYS)
+    run = request.getfixturevalue("planted_run")
+    return report_of(run, "report-placebo", PLACEBO_PERIOD_DAYS, PLACEBO_BASELINE_DAYS)
 
 
 def number(row: dict[str, str], column: str) -> float:
