@@ -40,7 +40,7 @@ chaos-short: $(STAMP)  ## the chaos suite's CI part: the short day, six scenario
 chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~22 min)
 	$(BIN)/python -m pytest tests/chaos --chaos-day=full --chaos-scenarios=all
 
-evaluation-short: $(STAMP)  ## the evaluation's CI part: 14 simulated days of 12 officers, planted effect and none, through the archive into the report
+evaluation-short: $(STAMP)  ## the evaluation's CI part: 14 simulated days of 20 officers with a planted effect, through the archive into the report
 	$(BIN)/python -m pytest tests/evaluation -s
 
 evaluation: $(STAMP)  ## the analysis recovers planted effects: 14 simulated days of 30 officers, planted effect and none

@@ -238,7 +238,7 @@ def _add_planted_effects(simulate: argparse.ArgumentParser) -> None:
     effects.add_argument(
         "--crime-call-share",
         type=float,
-        default=0.5,
+        default=0.1,
         help="share of those crimes reported by a call (a CAD incident)",
     )
     effects.add_argument(

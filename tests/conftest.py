@@ -56,5 +56,5 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--evaluation-size",
         choices=("short", "full"),
         default="short",
-        help="short: 12 officers, sparse fixes (CI, default); full: 30 officers (make evaluation)",
+        help="short: 20 officers, sparse fixes (CI, default); full: 30 officers (make evaluation)",
     )

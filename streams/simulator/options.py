@@ -52,8 +52,10 @@ class SimulationOptions:
     daily curve, at points inside the area); None: no such process, and no planted effect."""
     ring_crimes_per_day: float | None = None
     """Mean crimes per day in each area's displacement ring; None means ``area_crimes_per_day``."""
-    crime_call_share: float = 0.5
-    """Share of those crimes reported by a call: a CAD incident opened with the crime."""
+    crime_call_share: float = 0.1
+    """Share of those crimes reported by a call: a CAD incident opened with the crime (each
+    dispatch takes vehicles off patrol: a high share with a small force leaves none for
+    directed patrols)."""
     effect_from_day: int | None = None
     """The planted effect applies from this day (1 = the first 24 h from ``start``) on; the days
     before are the baseline. None: no effect period (patrols as without any effect)."""

@@ -59,7 +59,7 @@ class Size:
 
 
 SIZES: Final = {
-    "short": Size("short", 12, (45.0, 90.0), (90.0, 150.0), 300.0, 30.0, 900.0, False),
+    "short": Size("short", 20, (45.0, 90.0), (90.0, 150.0), 300.0, 30.0, 900.0, False),
     "full": Size("full", 30, (15.0, 30.0), (40.0, 90.0), 60.0, 30.0, 3600.0, True),
 }
 
@@ -96,10 +96,10 @@ def simulation_options(size: Size, scenario: Scenario, seed: int = 23) -> Simula
         duplicate_rate=0.0,
         stuck_device_rate=0.0,
         neglected_areas=(),
-        incident_rate_per_hour=1.0,
+        incident_rate_per_hour=0.3,
         crime_rate_per_hour=0.0,
         area_crimes_per_day=size.area_crimes_per_day,
-        crime_call_share=0.2,
+        crime_call_share=0.05,
         effect_from_day=EFFECT_FROM_DAY,
         deterrence_share=scenario.deterrence_share,
         deterrence_s=scenario.deterrence_s,

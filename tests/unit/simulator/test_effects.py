@@ -36,7 +36,7 @@ PLANTED = {
     "seed": 17, "officers": 30, "start": MIDNIGHT, "duration_seconds": 2 * 86400.0,
     "neglected_areas": (), "vehicle_interval_s": (30.0, 60.0), "handheld_interval_s": (60.0, 120.0),
     "heartbeat_interval_s": 300.0, "incident_rate_per_hour": 0.5, "crime_rate_per_hour": 0.0,
-    "area_crimes_per_day": 60.0, "crime_call_share": 0.1, "effect_from_day": 2,
+    "area_crimes_per_day": 60.0, "crime_call_share": 0.02, "effect_from_day": 2,
     "deterrence_s": 7200.0, "outlier_rate": 0.0, "radio_off_rate": 0.0,
     "out_of_coverage_rate": 0.0, "duplicate_rate": 0.0, "stuck_device_rate": 0.0,
 }  # fmt: skip
