@@ -64,9 +64,10 @@ def areas(args: argparse.Namespace, settings: Settings) -> int:
 
 def _duration_seconds(args: argparse.Namespace) -> float:
     """``--days`` whole days, else ``--hours`` (0: endless)."""
-    if args.days > 0:
-        return args.days * 86400.0
-    return args.hours * 3600.0 if args.hours > 0 else math.inf
+    days, hours = int(args.days), float(args.hours)
+    if days > 0:
+        return days * 86400.0
+    return hours * 3600.0 if hours > 0 else math.inf
 
 
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
