@@ -51,6 +51,12 @@ def areas() -> tuple[AreaDefinition, ...]:
 
 
 @cache
+def areas_without_rings() -> tuple[AreaDefinition, ...]:
+    """The pack's Impact, comparison and patrol areas: the pack before it shipped rings."""
+    return tuple(area for area in areas() if "ring_of" not in area.properties)
+
+
+@cache
 def simulated(
     deterrence_share: float, displacement_share: float
 ) -> tuple[list[Record], GroundTruth]:
@@ -83,15 +89,16 @@ def test_without_area_crime_or_an_effect_day_the_output_is_what_it_always_was() 
     faulty = SimulationOptions(
         seed=21, officers=60, duration_seconds=6 * 3600.0, outlier_rate=0.01, duplicate_rate=0.02
     )
-    assert digest(generate(short, areas())) == (
+    pack = areas_without_rings()
+    assert digest(generate(short, pack)) == (
         "cc075423a2a40e998d0a591cb67caffb6a1a44c22a3a14f65715c27de2adf4a6"
     )
-    assert digest(generate(faulty, areas())) == (
+    assert digest(generate(faulty, pack)) == (
         "648db5da8973b4f183c884af54532cddfd4e2e9077866a228b22865a1df2b974"
     )
-    records, truth = generate_with_truth(short, areas())
+    records, truth = generate_with_truth(short, pack)
     assert truth is None
-    assert digest(records) == digest(generate(short, areas()))
+    assert digest(records) == digest(generate(short, pack))
 
 
 def test_equal_options_with_planted_effects_give_identical_bytes() -> None:
@@ -203,7 +210,7 @@ def test_a_stay_qualifies_after_the_qualifying_time_inside() -> None:
 
 
 def test_rings_surround_their_area_clear_of_every_measured_area() -> None:
-    pack = list(areas())
+    pack = list(areas_without_rings())
     places = build_places(np.random.default_rng(0), pack, set())
     targets = [i for i, area in enumerate(pack) if area.kind in ("impact", "comparison")]
     rings = displacement_rings(pack, targets, places)
