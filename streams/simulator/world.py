@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import Final
 
 import numpy as np
 
@@ -66,6 +67,9 @@ from streams.simulator.patrols import Patrols
 from streams.simulator.places import build_places
 from streams.simulator.radios import Radios
 from streams.simulator.truth import GroundTruth
+
+SHIFT_MARGIN_MS: Final = 10_000
+"""Shifts are judged again this long before the next computed start or end (float rounding)."""
 
 __all__ = [
     "CRIME_CATEGORIES",
@@ -147,6 +151,7 @@ class _Simulation:
             else None
         )
         self.next_heartbeat_ms = 0
+        self.shifts_settled_until_ms = 0
 
     def run(self) -> Iterator[Record]:
         """Opening snapshot, then one step at a time until the end."""
@@ -200,9 +205,16 @@ class _Simulation:
             self.next_heartbeat_ms += interval_ms
 
     def _change_shifts(self, t0: int) -> None:
-        """Book officers on at their station and off when free (not at an incident)."""
+        """Book officers on at their station and off when free (not at an incident).
+
+        Until a shift starts or ends (less a margin for rounding), with nobody waiting to book
+        off, nothing can change: those steps skip the work (most steps of a day).
+        """
+        if t0 < self.shifts_settled_until_ms:
+            return
         patrols = self.patrols
-        should = self.force.on_shift(self.outbox.start_ms + t0)
+        epoch_ms = self.outbox.start_ms + t0
+        should = self.force.on_shift(epoch_ms)
         booking_on = np.flatnonzero(should & ~patrols.on_duty)
         booking_off = np.flatnonzero(~should & patrols.on_duty & (patrols.activity == PATROL))
         if booking_on.size:
@@ -212,6 +224,12 @@ class _Simulation:
         patrols.on_duty[booking_off] = False
         for officer in np.concatenate((booking_on, booking_off)).tolist():
             self._roster_change(officer, t0)
+        waiting_to_book_off = bool(np.any(~should & patrols.on_duty))
+        self.shifts_settled_until_ms = (
+            0
+            if waiting_to_book_off
+            else t0 + int(self.force.seconds_to_shift_change(epoch_ms) * 1000) - SHIFT_MARGIN_MS
+        )
 
     def _roster_change(self, officer: int, at_ms: int) -> None:
         """The ``resources.roster`` record of one officer as of ``at_ms``."""
