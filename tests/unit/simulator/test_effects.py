@@ -21,6 +21,7 @@ import pytest
 import shapely
 from shapely.geometry import Polygon, box
 
+import schemas
 from streams.domain.areas import AreaDefinition
 from streams.simulator.effects import QualifyingPresence, displacement_rings
 from streams.simulator.geography import LocalProjection, load_default_area_pack
@@ -249,3 +250,32 @@ def test_a_planted_effect_needs_an_effect_day_and_area_crime() -> None:
         SimulationOptions(deterrence_share=1.5, area_crimes_per_day=1.0, effect_from_day=2)
     with pytest.raises(ValueError, match="effect_from_day"):
         SimulationOptions(effect_from_day=0)
+
+
+def test_area_crimes_and_the_calls_reporting_them_follow_the_contracts() -> None:
+    """Every crime and incident message is valid; a crime reported by a call names an
+    incident opened at its time, and such calls are ``crime_call_share`` of the area crimes
+    (crimes recorded when an ordinary incident closes are not area crimes)."""
+    share = 0.5
+    planted = PLANTED | {"duration_seconds": 6 * 3600.0, "effect_from_day": 1}
+    options = SimulationOptions(
+        **(planted | {"crime_call_share": share}),  # type: ignore[arg-type]
+        deterrence_share=0.5,
+        displacement_share=0.5,
+    )
+    opened: dict[str, str] = {}
+    called = uncalled = 0
+    for record in generate(options, areas()):
+        if record.topic not in ("crimes.recorded", "cad.incidents"):
+            continue
+        value = orjson.loads(record.value or b"")
+        schemas.assert_valid(record.topic, value)
+        if value.get("event") == "opened":
+            opened[value["incident_id"]] = value["ts"]
+        elif record.topic == "crimes.recorded" and "incident_id" not in value:
+            uncalled += 1
+        elif record.topic == "crimes.recorded":
+            called += opened[value["incident_id"]] == value["ts"]
+    area_crimes = called + uncalled
+    assert area_crimes > 500
+    assert abs(called - share * area_crimes) < SIGMAS * math.sqrt(area_crimes * share * (1 - share))
