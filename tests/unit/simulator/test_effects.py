@@ -279,3 +279,20 @@ def test_area_crimes_and_the_calls_reporting_them_follow_the_contracts() -> None
     area_crimes = called + uncalled
     assert area_crimes > 500
     assert abs(called - share * area_crimes) < SIGMAS * math.sqrt(area_crimes * share * (1 - share))
+
+
+def test_rings_in_the_pack_change_nothing_but_the_definitions() -> None:
+    """A pack that ships rings simulates the same force as the pack without them."""
+    pack = list(areas_without_rings())
+    ring = AreaDefinition(
+        "ia-01-ring",
+        "ring",
+        "other",
+        pack[0].geometry.buffer(0.003).difference(pack[0].geometry),
+        None,
+        {"ring_of": "ia-01"},
+    )
+    options = SimulationOptions(seed=4, officers=60, duration_seconds=3600.0)
+    with_ring = [r for r in generate(options, [*pack, ring]) if r.topic != "areas.definitions"]
+    without = [r for r in generate(options, pack) if r.topic != "areas.definitions"]
+    assert with_ring == without
