@@ -7,7 +7,7 @@ BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 UV         := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 
-.PHONY: demo test unit integration chaos chaos-short lint lock check-lock bench examples clean
+.PHONY: demo test unit integration chaos chaos-short evaluation evaluation-short lint lock check-lock bench examples clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml uv.lock
 demo: $(STAMP)  ## embedded broker + Redis + worker + simulator + web, until Ctrl-C
 	$(BIN)/coverwatch up
 
-test: check-lock lint unit integration chaos-short  ## everything CI runs
+test: check-lock lint unit integration chaos-short evaluation-short  ## everything CI runs
 
 check-lock: $(STAMP)  ## fails when pyproject.toml and uv.lock disagree, or the venv is not the lock
 	$(UV) lock --check
@@ -39,6 +39,12 @@ chaos-short: $(STAMP)  ## the chaos suite's CI part: the short day, six scenario
 
 chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~22 min)
 	$(BIN)/python -m pytest tests/chaos --chaos-day=full --chaos-scenarios=all
+
+evaluation-short: $(STAMP)  ## the evaluation's CI part: 14 simulated days of 20 officers with a planted effect, through the archive into the report
+	$(BIN)/python -m pytest tests/evaluation -s
+
+evaluation: $(STAMP)  ## the analysis recovers planted effects: 14 simulated days of 30 officers, planted effect and none
+	$(BIN)/python -m pytest tests/evaluation -s --evaluation-size=full
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -269,6 +269,9 @@ def _add_simulate(commands: _Commands[argparse.ArgumentParser]) -> None:
     simulate.add_argument(
         "--hours", type=float, default=1.0, help="simulated duration (0: endless, day after day)"
     )
+    simulate.add_argument(
+        "--days", type=int, default=0, help="simulated whole days (instead of --hours)"
+    )
     simulate.add_argument("--start", help="simulated start, RFC 3339 (default: now, to the minute)")
     simulate.add_argument(
         "--speed",
@@ -284,6 +287,7 @@ def _add_simulate(commands: _Commands[argparse.ArgumentParser]) -> None:
         help="with --speed: publish the first hours at once, as history to start from",
     )
     simulate.add_argument("--areas", type=Path, help="area pack (default: the bundled pack)")
+    _add_planted_effects(simulate)
     simulate.set_defaults(run=_cmd_simulate)
 
 
@@ -307,6 +311,44 @@ def _add_report(commands: _Commands[argparse.ArgumentParser]) -> None:
         "--archive", help="the archive's URL (default: COVERWATCH_ARCHIVE_URL)", default=""
     )
     report.set_defaults(run=_cmd_report)
+
+
+def _add_planted_effects(simulate: argparse.ArgumentParser) -> None:
+    """Area crime and planted effects (docs/evaluation-testing.md); off unless given."""
+    effects = simulate.add_argument_group("area crime and planted effects")
+    effects.add_argument(
+        "--area-crimes-per-day",
+        type=float,
+        default=None,
+        help="mean crimes per day in each Impact and comparison area and each ring",
+    )
+    effects.add_argument(
+        "--crime-call-share",
+        type=float,
+        default=0.1,
+        help="share of those crimes reported by a call (a CAD incident)",
+    )
+    effects.add_argument(
+        "--effect-from-day", type=int, default=None, help="first day of the effect (1 = first)"
+    )
+    effects.add_argument(
+        "--deterrence-share",
+        type=float,
+        default=0.0,
+        help="share of an Impact Area's crime removed during and after a qualifying visit",
+    )
+    effects.add_argument(
+        "--deterrence-minutes",
+        type=float,
+        default=60.0,
+        help="how long the deterrence lasts after the visit ends",
+    )
+    effects.add_argument(
+        "--displacement-share",
+        type=float,
+        default=0.0,
+        help="share of the prevented crime moved into the area's ring",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,7 +36,8 @@ def unique() -> str:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Options of the chaos suite (tests/chaos): which day it replays, which scenarios."""
+    """Options of the chaos suite (tests/chaos): which day it replays, which scenarios; and of
+    the evaluation run (tests/evaluation): how big it is."""
     group = parser.getgroup("chaos", "chaos suite (tests/chaos)")
     group.addoption(
         "--chaos-day",
@@ -49,4 +50,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("ci", "all"),
         default="ci",
         help="ci: only the scenarios that pass reliably today (default); all: every scenario",
+    )
+    evaluation = parser.getgroup("evaluation", "end-to-end evaluation (tests/evaluation)")
+    evaluation.addoption(
+        "--evaluation-size",
+        choices=("short", "full"),
+        default="short",
+        help="short: 20 officers, sparse fixes (CI, default); full: 30 officers (make evaluation)",
     )

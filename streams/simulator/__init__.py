@@ -10,7 +10,11 @@
   - :mod:`streams.simulator.patrols`: where officers are and go (legs, movement);
   - :mod:`streams.simulator.radios`: ping schedules, faults and fixes;
   - :mod:`streams.simulator.demand_generator`: CAD incidents and dispatch, crimes, stop-searches;
-  - :mod:`streams.simulator.outbox`: records queued in delivery order.
+  - :mod:`streams.simulator.outbox`: records queued in delivery order;
+  - :mod:`streams.simulator.effects`: area crime and planted effects (deterrence after
+    qualifying visits, displacement into the rings, directed patrols from an effect day);
+  - :mod:`streams.simulator.truth`: their ground truth, for tests
+    (:func:`~streams.simulator.world.generate_with_truth`).
 - :mod:`streams.simulator.recording`: the JSONL replay format.
 - :mod:`streams.simulator.publisher`: writing records to a file or a Kafka broker.
 """

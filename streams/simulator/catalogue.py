@@ -36,6 +36,13 @@ CRIME_OF_INCIDENT: Final = {
     "burglary": "burglary", "theft": "theft", "robbery": "robbery",
     "public_order": "public_order", "vehicle_crime": "vehicle_offences", "drugs": "drugs",
 }  # fmt: skip
+CALL_OF_CRIME: Final = {
+    "violence_against_the_person": "assault", "burglary": "burglary", "robbery": "robbery",
+    "theft": "theft", "vehicle_offences": "vehicle_crime",
+    "criminal_damage": "antisocial_behaviour", "drugs": "drugs", "public_order": "public_order",
+    "possession_of_weapons": "suspicious_activity",
+}  # fmt: skip
+"""The CAD incident category of a call reporting a crime of each category."""
 CRIME_CATEGORIES: Final = (
     "violence_against_the_person", "burglary", "robbery", "theft", "vehicle_offences",
     "criminal_damage", "drugs", "public_order", "possession_of_weapons",

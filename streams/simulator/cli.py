@@ -92,6 +92,14 @@ def write_rings(pack_file: Path, out: Path | None, default_ring_m: float) -> int
     return 0
 
 
+def _duration_seconds(args: argparse.Namespace) -> float:
+    """``--days`` whole days, else ``--hours`` (0: endless)."""
+    days, hours = int(args.days), float(args.hours)
+    if days > 0:
+        return days * 86400.0
+    return hours * 3600.0 if hours > 0 else math.inf
+
+
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
     """Run the simulator to a file or to the broker."""
     start = (
@@ -100,13 +108,23 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         else datetime.now(UTC).replace(second=0, microsecond=0)
     )
     pack = read_area_pack(args.areas) if args.areas else load_default_area_pack()
-    options = SimulationOptions(
-        seed=args.seed,
-        officers=args.officers,
-        start=start,
-        duration_seconds=args.hours * 3600.0 if args.hours > 0 else math.inf,
-        malformed_rate=args.malformed_rate,
-    )
+    try:
+        options = SimulationOptions(
+            seed=args.seed,
+            officers=args.officers,
+            start=start,
+            duration_seconds=_duration_seconds(args),
+            malformed_rate=args.malformed_rate,
+            area_crimes_per_day=args.area_crimes_per_day,
+            crime_call_share=args.crime_call_share,
+            effect_from_day=args.effect_from_day,
+            deterrence_share=args.deterrence_share,
+            deterrence_s=args.deterrence_minutes * 60.0,
+            displacement_share=args.displacement_share,
+        )
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     records = generate(options, pack)
     if args.sink == "file":
         if args.out is None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from streams.simulator.catalogue import (
     AT_INCIDENT,
+    CALL_OF_CRIME,
     CRIME_CATEGORIES,
     CRIME_OF_INCIDENT,
     DISPATCH_SPEED_MPS,
@@ -49,6 +50,8 @@ class _Incident:
     y: float
     units: list[int] = field(default_factory=list)
     arrived: bool = False
+    crime_recorded: bool = False
+    """Opened for a crime already recorded (a call about it): closing it records no crime."""
 
 
 class DemandGenerator:
@@ -75,7 +78,7 @@ class DemandGenerator:
         self.crime_count = 0
         self.search_count = 0
 
-    def _demand_factor(self, t0: int) -> float:
+    def demand_factor(self, t0: int) -> float:
         """Time-of-day demand relative to the mean: 0.4 at 08:00 UTC up to 1.6 at 20:00."""
         hour = (self.outbox.start_ms + t0) / 3_600_000.0 % 24.0
         return 1.0 + 0.6 * math.cos(2.0 * math.pi * (hour - 20.0) / 24.0)
@@ -83,6 +86,8 @@ class DemandGenerator:
     def _demand_points(self, count: int) -> FloatArray:
         """Where demand happens: 18% in Impact Areas, 12% in comparison areas, the rest anywhere."""
         rng, places = self.world_rng, self.places
+        if count == 0:  # most steps; an empty draw takes nothing from the stream
+            return np.empty((0, 2))
         points = places.patrol_pool[rng.integers(len(places.patrol_pool), size=count)]
         draw = rng.random(count)
         area_points(rng, places, places.impact_targets, draw < 0.18, points)
@@ -93,25 +98,60 @@ class DemandGenerator:
         """New CAD incidents this step: opened now, graded 30 s to 4 min later."""
         rng = self.world_rng
         rate_per_step = (
-            self.options.incidents_per_hour * self._demand_factor(t0) * STEP_MS / 3_600_000
+            self.options.incidents_per_hour * self.demand_factor(t0) * STEP_MS / 3_600_000
         )
         count = int(rng.poisson(rate_per_step))
-        day = self.outbox.ts(t0)[:10].replace("-", "")
         for point in self._demand_points(count):
-            self.incident_count += 1
-            incident = _Incident(
-                incident_id=f"INC-{day}-{self.incident_count:05d}",
-                category=INCIDENT_CATEGORIES[int(rng.integers(len(INCIDENT_CATEGORIES)))],
-                grade=GRADES[int(rng.choice(len(GRADES), p=GRADE_SHARES))],
-                x=float(point[0]),
-                y=float(point[1]),
-            )
-            self.incidents[incident.incident_id] = incident
+            category = INCIDENT_CATEGORIES[int(rng.integers(len(INCIDENT_CATEGORIES)))]
+            grade = GRADES[int(rng.choice(len(GRADES), p=GRADE_SHARES))]
             opened_ms = t0 + int(rng.integers(STEP_MS))
-            self._incident_event(incident, "opened", opened_ms, grade=False)
-            self._schedule(
-                opened_ms + int(rng.integers(30_000, 240_000)), "grade", incident.incident_id
+            self._open_incident(
+                category, grade, float(point[0]), float(point[1]), opened_ms, rng, crime=False
             )
+
+    def _open_incident(
+        self,
+        category: str,
+        grade: str,
+        x: float,
+        y: float,
+        opened_ms: int,
+        rng: np.random.Generator,
+        *,
+        crime: bool,
+    ) -> str:
+        """Open one incident at ``opened_ms``, graded 30 s to 4 min later (drawn from ``rng``);
+        ``crime``: its crime is already recorded, so closing it records none. Returns its id,
+        which carries the date of the step it opens in."""
+        self.incident_count += 1
+        day = self.outbox.ts(opened_ms - opened_ms % STEP_MS)[:10].replace("-", "")
+        incident = _Incident(
+            incident_id=f"INC-{day}-{self.incident_count:05d}",
+            category=category,
+            grade=grade,
+            x=x,
+            y=y,
+            crime_recorded=crime,
+        )
+        self.incidents[incident.incident_id] = incident
+        self._incident_event(incident, "opened", opened_ms, grade=False)
+        self._schedule(
+            opened_ms + int(rng.integers(30_000, 240_000)), "grade", incident.incident_id
+        )
+        return incident.incident_id
+
+    def report_crime(
+        self, at_ms: int, category: str, x: float, y: float, rng: np.random.Generator
+    ) -> None:
+        """A crime at ``at_ms``, reported by a call (a CAD incident opened with it) at the
+        options' ``crime_call_share``; every draw from ``rng``."""
+        incident_id = None
+        if rng.random() < self.options.crime_call_share:
+            grade = GRADES[int(rng.choice(len(GRADES), p=GRADE_SHARES))]
+            incident_id = self._open_incident(
+                CALL_OF_CRIME[category], grade, x, y, at_ms, rng, crime=True
+            )
+        self._crime(at_ms, category, x, y, incident_id)
 
     def _schedule(self, at_ms: int, action: str, incident_id: str) -> None:
         """Run ``action`` on the incident at ``at_ms``."""
@@ -186,7 +226,7 @@ class DemandGenerator:
             patrols.needs_leg[officer] = True
         self._incident_event(incident, "closed", at_ms, units=incident.units)
         del self.incidents[incident.incident_id]
-        crime = CRIME_OF_INCIDENT.get(incident.category)
+        crime = None if incident.crime_recorded else CRIME_OF_INCIDENT.get(incident.category)
         if crime is not None and self.world_rng.random() < 0.5:
             recorded_ms = at_ms + int(self.world_rng.integers(60_000, 1_200_000))
             self._crime(recorded_ms, crime, incident.x, incident.y, incident.incident_id)
@@ -219,7 +259,7 @@ class DemandGenerator:
 
     def record_background_crimes(self, t0: int) -> None:
         """Crimes reported without a CAD incident, following the demand curve and places."""
-        rate_per_step = self.options.crimes_per_hour * self._demand_factor(t0) * STEP_MS / 3_600_000
+        rate_per_step = self.options.crimes_per_hour * self.demand_factor(t0) * STEP_MS / 3_600_000
         for point in self._demand_points(int(self.world_rng.poisson(rate_per_step))):
             category = CRIME_CATEGORIES[int(self.world_rng.integers(len(CRIME_CATEGORIES)))]
             self._crime(
@@ -255,9 +295,11 @@ class DemandGenerator:
         rate = (
             self.options.stop_search_rate_per_officer_hour
             * patrolling.size
-            * self._demand_factor(t0)
+            * self.demand_factor(t0)
         )
         count = min(int(rng.poisson(rate * STEP_MS / 3_600_000)), patrolling.size)
+        if count == 0:  # most steps; an empty draw takes nothing from the stream
+            return
         for officer in rng.choice(patrolling, size=count, replace=False).tolist():
             self.search_count += 1
             at_ms = t0 + int(rng.integers(STEP_MS))

@@ -100,6 +100,15 @@ class Force:
         covered: BoolArray = into_shift < self.shift_length_s
         return covered
 
+    def seconds_to_shift_change(self, epoch_ms: int) -> float:
+        """Seconds from ``epoch_ms`` until the next start or end of any officer's shift."""
+        second_of_day = epoch_ms / 1000.0 % DAY_S
+        into_shift = (second_of_day - self.shift_start_s) % DAY_S
+        until = np.where(
+            into_shift < self.shift_length_s, self.shift_length_s - into_shift, DAY_S - into_shift
+        )
+        return float(until.min())
+
     def roster_value(self, officer: int, on_duty: bool, ts: str) -> dict[str, object]:
         """The ``resources.roster`` value of one officer, on or off duty as of ``ts``."""
         return {

@@ -47,6 +47,29 @@ class SimulationOptions:
     """Share of vehicle patrol legs that are directed patrols to an Impact Area."""
     neglected_areas: tuple[str, ...] | None = None
     """Area ids that patrols skip; None picks 2-3 Impact Areas from the seed."""
+    area_crimes_per_day: float | None = None
+    """Mean crimes per day in each Impact and comparison area (an extra Poisson process on the
+    daily curve, at points inside the area); None: no such process, and no planted effect."""
+    ring_crimes_per_day: float | None = None
+    """Mean crimes per day in each area's displacement ring; None means ``area_crimes_per_day``."""
+    crime_call_share: float = 0.1
+    """Share of those crimes reported by a call: a CAD incident opened with the crime (each
+    dispatch takes vehicles off patrol: a high share with a small force leaves none for
+    directed patrols)."""
+    effect_from_day: int | None = None
+    """The planted effect applies from this day (1 = the first 24 h from ``start``) on; the days
+    before are the baseline. None: no effect period (patrols as without any effect)."""
+    deterrence_share: float = 0.0
+    """From ``effect_from_day``: share of an Impact Area's crime hazard removed while an officer
+    has been inside it for the qualifying time, and for ``deterrence_s`` after they leave."""
+    deterrence_s: float = 3600.0
+    """How long the deterrence of a qualifying visit lasts after the visit ends."""
+    displacement_share: float = 0.0
+    """Share of the prevented crimes moved into the area's displacement ring (same time)."""
+    effect_directed_patrol_share: float = 0.6
+    """From ``effect_from_day``: share of vehicle legs that are directed patrols, all to Impact
+    Areas; before it, directed patrols (at ``directed_patrol_share``) go to Impact and
+    comparison areas alike."""
 
     def __post_init__(self) -> None:
         """Reject options that cannot describe a simulation."""
@@ -88,7 +111,28 @@ def _option_problems(options: SimulationOptions) -> list[str]:
     for name in (
         "outlier_rate", "radio_off_rate", "out_of_coverage_rate", "duplicate_rate",
         "stuck_device_rate", "malformed_rate", "directed_patrol_share",
+        "effect_directed_patrol_share",
     ):  # fmt: skip
         if not 0.0 <= getattr(options, name) < 1.0:
             problems.append(f"{name} must be in [0, 1)")
+    return problems + _effect_problems(options)
+
+
+def _effect_problems(options: SimulationOptions) -> list[str]:
+    """Every reason the area crime process or the planted effect is unusable."""
+    problems: list[str] = []
+    for name in ("area_crimes_per_day", "ring_crimes_per_day"):
+        rate = getattr(options, name)
+        if rate is not None and not 0.0 <= rate < 1e6:
+            problems.append(f"{name} must be None or a rate >= 0")
+    for name in ("crime_call_share", "deterrence_share", "displacement_share"):
+        if not 0.0 <= getattr(options, name) <= 1.0:
+            problems.append(f"{name} must be in [0, 1]")
+    if options.deterrence_s < 0:
+        problems.append("deterrence_s must be >= 0")
+    if options.effect_from_day is not None and options.effect_from_day < 1:
+        problems.append("effect_from_day must be None or a day number >= 1")
+    planted = options.deterrence_share > 0 or options.displacement_share > 0
+    if planted and (options.effect_from_day is None or options.area_crimes_per_day is None):
+        problems.append("a planted effect needs effect_from_day and area_crimes_per_day")
     return problems

@@ -25,7 +25,9 @@ class Patrols:
     ``activity`` is :data:`~streams.simulator.catalogue.PATROL`, ``TO_INCIDENT`` or
     ``AT_INCIDENT``; ``hold_until_ms`` keeps an officer where they are (dwelling after a leg,
     searching someone, at an incident); ``needs_leg`` marks an officer about to choose the next
-    destination.
+    destination. ``directed_targets`` (area indices) and ``directed_patrol_share`` say where and
+    how often vehicle legs are directed patrols: Impact Areas at the options' share, unless the
+    world re-directs them (:meth:`direct`) for a planted effect.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class Patrols:
         self.places = places
         self.rng = rng
         self.directed_patrol_share = directed_patrol_share
+        self.directed_targets = places.impact_targets
         n = force.officers
         self.x = np.zeros(n)
         self.y = np.zeros(n)
@@ -62,6 +65,11 @@ class Patrols:
         self.hold_until_ms[officers] = 0
         self.activity[officers] = PATROL
 
+    def direct(self, targets: list[int], share: float) -> None:
+        """From now on, directed patrols go to ``targets`` on ``share`` of vehicle legs."""
+        self.directed_targets = targets
+        self.directed_patrol_share = share
+
     def start_legs(self, t0: int) -> None:
         """Choose the next destination, speed and dwell for officers ready to move on."""
         ready = np.flatnonzero(self.on_duty & self.needs_leg & (self.hold_until_ms <= t0))
@@ -77,8 +85,9 @@ class Patrols:
         self.needs_leg[ready] = False
 
     def _drive_legs(self, rng: np.random.Generator, vehicles: IntArray) -> None:
-        """Vehicle legs across the force area; some are directed patrols that park in an Impact
-        Area (roads officers a third as often), a few brief stops in comparison areas."""
+        """Vehicle legs across the force area; some are directed patrols that park in a directed
+        target, an Impact Area (roads officers a third as often), a few brief stops in comparison
+        areas."""
         places = self.places
         share = np.where(
             self.force.role[vehicles] == ROADS,
@@ -88,7 +97,7 @@ class Patrols:
         draw = rng.random(vehicles.size)
         points = places.patrol_pool[rng.integers(len(places.patrol_pool), size=vehicles.size)]
         dwell = rng.uniform(0.0, 180.0, size=vehicles.size)
-        directed = area_points(rng, places, places.impact_targets, draw < share, points)
+        directed = area_points(rng, places, self.directed_targets, draw < share, points)
         dwell = np.where(directed, rng.uniform(480.0, 1200.0, size=vehicles.size), dwell)
         brief = area_points(
             rng,

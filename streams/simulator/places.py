@@ -67,7 +67,7 @@ def area_points(
     return chosen
 
 
-def _sample_inside(
+def sample_inside(
     rng: np.random.Generator, shape: Polygon | MultiPolygon, count: int
 ) -> FloatArray:
     """``count`` uniform random points inside a local-metre shape (rejection sampling)."""
@@ -101,19 +101,26 @@ def _patrol_region(areas: Sequence[AreaDefinition]) -> Polygon | MultiPolygon:
 def build_places(
     rng: np.random.Generator, areas: Sequence[AreaDefinition], neglected: set[str]
 ) -> Places:
-    """Point pools per area and force-wide, beats and stations, all clear of neglected areas."""
+    """Point pools per area and force-wide, beats and stations, all clear of neglected areas.
+
+    A displacement ring (a feature with ``ring_of``) gets no pool and draws nothing: a pack
+    that ships rings places everything else as the same pack without them.
+    """
     if not areas:
         raise ValueError("the simulation needs at least one area")
     region_lonlat = _patrol_region(areas)
     projection = LocalProjection(region_lonlat.centroid.x, region_lonlat.centroid.y)
     region = projection.geometry_to_local(region_lonlat)
     local_areas = [projection.geometry_to_local(area.geometry) for area in areas]
-    area_pools = [_sample_inside(rng, shape, 256) for shape in local_areas]
+    area_pools = [
+        np.empty((0, 2)) if "ring_of" in area.properties else sample_inside(rng, shape, 256)
+        for shape, area in zip(local_areas, areas, strict=True)
+    ]
     neglected_shapes = [
         shape for shape, area in zip(local_areas, areas, strict=True) if area.area_id in neglected
     ]
     avoid = shapely.union_all(neglected_shapes) if neglected_shapes else Polygon()
-    pool = _sample_inside(rng, region, 8192)
+    pool = sample_inside(rng, region, 8192)
     clear_by_m = (
         shapely.distance(avoid, shapely.points(pool))
         if neglected_shapes

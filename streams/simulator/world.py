@@ -32,6 +32,10 @@ Faults (each a rate; all off except as configured)
 - ``malformed_rate``: share of records after the opening snapshot whose value is replaced by
   bytes that are not a JSON object (truncated, garbage, wrapped in an array, trailing junk).
 
+Area crime and planted effects (residual deterrence after qualifying visits, displacement into
+the rings, directed patrols from an effect day on) are described in
+:mod:`streams.simulator.effects`; :func:`generate_with_truth` also returns their ground truth.
+
 Records after ``duration_seconds`` are not delivered (the recording ends there); with
 ``duration_seconds`` infinite the city goes on, day after day, for as long as it is read (the
 live demo).
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import Final
 
 import numpy as np
 
@@ -54,20 +59,27 @@ from streams.simulator.catalogue import (
     STEP_MS,
 )
 from streams.simulator.demand_generator import DemandGenerator
+from streams.simulator.effects import PlantedEffects
 from streams.simulator.force import Force
 from streams.simulator.options import Record, SimulationOptions
 from streams.simulator.outbox import Outbox
 from streams.simulator.patrols import Patrols
 from streams.simulator.places import build_places
 from streams.simulator.radios import Radios
+from streams.simulator.truth import GroundTruth
+
+SHIFT_MARGIN_MS: Final = 10_000
+"""Shifts are judged again this long before the next computed start or end (float rounding)."""
 
 __all__ = [
     "CRIME_CATEGORIES",
     "INCIDENT_CATEGORIES",
     "SEARCH_OBJECTS",
+    "GroundTruth",
     "Record",
     "SimulationOptions",
     "generate",
+    "generate_with_truth",
     "neglected_area_ids",
 ]
 
@@ -75,6 +87,17 @@ __all__ = [
 def generate(options: SimulationOptions, areas: Sequence[AreaDefinition]) -> Iterator[Record]:
     """Every message of the simulation in delivery order (``at`` never decreases)."""
     return _Simulation(options, areas).run()
+
+
+def generate_with_truth(
+    options: SimulationOptions, areas: Sequence[AreaDefinition]
+) -> tuple[Iterator[Record], GroundTruth | None]:
+    """The records of :func:`generate`, and the ground truth of the area crime and planted
+    effects (None without ``area_crimes_per_day`` and ``effect_from_day``), which is complete
+    once the records have all been read."""
+    simulation = _Simulation(options, areas)
+    truth = simulation.effects.truth if simulation.effects is not None else None
+    return simulation.run(), truth
 
 
 def neglected_area_ids(
@@ -124,7 +147,13 @@ class _Simulation:
         self.patrols = Patrols(self.force, self.places, world_rng, options.directed_patrol_share)
         self.radios = Radios(options, self.end_ms, self.patrols, self.outbox, ping_rng, fault_rng)
         self.demand = DemandGenerator(options, world_rng, self.patrols, self.outbox)
+        self.effects = (
+            PlantedEffects(options, self.areas, self.patrols, self.demand)
+            if options.area_crimes_per_day is not None or options.effect_from_day is not None
+            else None
+        )
         self.next_heartbeat_ms = 0
+        self.shifts_settled_until_ms = 0
 
     def run(self) -> Iterator[Record]:
         """Opening snapshot, then one step at a time until the end."""
@@ -160,6 +189,8 @@ class _Simulation:
         for officer, at_ms in patrols.move(t0):
             demand.arrive_at_incident(officer, at_ms)
         self.radios.ping(t0, old_x, old_y)
+        if self.effects is not None:
+            self.effects.step(t0)
         self._heartbeat(t0)
 
     def _heartbeat(self, t0: int) -> None:
@@ -176,9 +207,16 @@ class _Simulation:
             self.next_heartbeat_ms += interval_ms
 
     def _change_shifts(self, t0: int) -> None:
-        """Book officers on at their station and off when free (not at an incident)."""
+        """Book officers on at their station and off when free (not at an incident).
+
+        Until a shift starts or ends (less a margin for rounding), with nobody waiting to book
+        off, nothing can change: those steps skip the work (most steps of a day).
+        """
+        if t0 < self.shifts_settled_until_ms:
+            return
         patrols = self.patrols
-        should = self.force.on_shift(self.outbox.start_ms + t0)
+        epoch_ms = self.outbox.start_ms + t0
+        should = self.force.on_shift(epoch_ms)
         booking_on = np.flatnonzero(should & ~patrols.on_duty)
         booking_off = np.flatnonzero(~should & patrols.on_duty & (patrols.activity == PATROL))
         if booking_on.size:
@@ -188,6 +226,12 @@ class _Simulation:
         patrols.on_duty[booking_off] = False
         for officer in np.concatenate((booking_on, booking_off)).tolist():
             self._roster_change(officer, t0)
+        waiting_to_book_off = bool(np.any(~should & patrols.on_duty))
+        self.shifts_settled_until_ms = (
+            0
+            if waiting_to_book_off
+            else t0 + int(self.force.seconds_to_shift_change(epoch_ms) * 1000) - SHIFT_MARGIN_MS
+        )
 
     def _roster_change(self, officer: int, at_ms: int) -> None:
         """The ``resources.roster`` record of one officer as of ``at_ms``."""

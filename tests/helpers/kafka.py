@@ -106,3 +106,71 @@ def pings_messages(records) -> int:  # type: ignore[no-untyped-def]
         1 if record.topic == topics.PINGS else partitions if record.topic == HEARTBEAT_SOURCE else 0
         for record in records
     )
+
+
+async def highwater_marks(
+    bootstrap: str, topic_names: Sequence[str], timeout_s: float = 30.0
+) -> dict[tuple[str, int], int]:
+    """The high-water mark of every partition of ``topic_names``, as fetch responses give it
+    (Tansu's ``end_offsets()`` cannot be trusted): one small fetch from the start of each."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=1024,
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(name, partition)
+            for name in topic_names
+            for partition in sorted(await _partitions(consumer, name))
+        ]
+        consumer.assign(partitions)
+        for partition in partitions:
+            consumer.seek(partition, 0)
+        marks: dict[tuple[str, int], int] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(marks) < len(partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"no fetch answered for {len(partitions) - len(marks)} partitions"
+                )
+            await consumer.getmany(timeout_ms=200, max_records=1)
+            for partition in partitions:
+                mark = consumer.highwater(partition)
+                if mark is not None:
+                    marks[(partition.topic, partition.partition)] = mark
+                    consumer.pause(partition)
+        return marks
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(
+    bootstrap: str, group_id: str, partitions: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The offset ``group_id`` has committed on each partition (-1: none yet)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        found: dict[tuple[str, int], int] = {}
+        for topic, partition in partitions:
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            found[(topic, partition)] = -1 if offset is None else offset
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The partitions of ``topic``, waiting a little for metadata."""
+    partitions = consumer.partitions_for_topic(topic) or set()
+    deadline = time.monotonic() + 10
+    while not partitions and time.monotonic() < deadline:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic) or set()
+    return partitions

@@ -6,7 +6,7 @@ import asyncio
 import os
 import re
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,10 +68,13 @@ def worker_settings(stack: Services, name: str, **overrides: object) -> Settings
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-def start_worker(stack: Services, settings: Settings, log_dir: Path) -> RunningWorker:
-    """Create the topics, start a worker and wait until it serves /healthz."""
+def start_worker(
+    stack: Services, settings: Settings, log_dir: Path, extra_env: Mapping[str, str] | None = None
+) -> RunningWorker:
+    """Create the topics, start a worker and wait until it serves /healthz; ``extra_env`` adds
+    environment variables (settings the test's :class:`Settings` does not carry)."""
     asyncio.run(create_topics(settings.kafka_bootstrap, settings.topic_prefix))
-    env = {**os.environ, **settings.to_env()}
+    env = {**os.environ, **settings.to_env(), **(extra_env or {})}
     process = spawn(f"worker-{settings.key_prefix}", python_command("worker"), log_dir, env)
     wait_until(
         "worker /healthz",
