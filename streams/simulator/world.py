@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 
@@ -162,11 +162,19 @@ class _Simulation:
             self._step(step_start_ms)
             yield from self.outbox.deliver_before(min(step_start_ms + STEP_MS, self.end_ms + 1))
 
+    def _dated_feature(self, area: AreaDefinition) -> dict[str, object]:
+        """The area's definition, valid from the simulation's start unless the pack dates it (so
+        the archive of simulated history has every area on every simulated day)."""
+        feature = area_to_feature(area)
+        properties = cast(dict[str, object], feature["properties"])
+        properties.setdefault("valid_from", self.outbox.ts(0))
+        return feature
+
     def _open(self) -> None:
         """Every area and every roster entry at time zero, then officers already on duty."""
         outbox, force, patrols = self.outbox, self.force, self.patrols
         for area in self.areas:
-            outbox.emit(0, "areas.definitions", area.area_id, area_to_feature(area))
+            outbox.emit(0, "areas.definitions", area.area_id, self._dated_feature(area))
         on_duty = force.on_shift(outbox.start_ms)
         starting = np.flatnonzero(on_duty)
         patrols.place(starting, force.home_points(starting))
