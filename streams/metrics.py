@@ -27,6 +27,7 @@ from prometheus_client import (
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from streams.domain.archive import SKIP_REASONS, TABLES
 from streams.domain.epoch import LOST_CAUSES
 from streams.domain.ledger import DoseKey
 from streams.domain.roster import ROLES
@@ -447,6 +448,14 @@ class Metrics:
     def state_lost(self, cause: str) -> None:
         """This worker found its Redis state lost, for ``cause`` (see :data:`LOST_CAUSES`)."""
         self.redis_state_lost.labels(cause).set(1)
+
+    def archive_opened(self) -> None:
+        """The archive writer started: every table's rows and every (table, reason) of its skips
+        exist at 0, so the panels and rates have a series before the first skip."""
+        for table in TABLES:
+            self.archive_rows.labels(table)
+            for reason in SKIP_REASONS:
+                self.archive_skipped.labels(table, reason)
 
     def archived(self, table: str, rows: int) -> None:
         """``rows`` rows of ``table`` were taken into the archive's open blocks."""

@@ -96,6 +96,7 @@ class ArchiveService(Service):
         )
 
     async def on_start(self) -> None:
+        self.metrics.archive_opened()
         await self.consumer.start()
 
     async def on_stop(self) -> None:

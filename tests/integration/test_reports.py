@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,9 +62,18 @@ def archiving_worker(
 
 
 def night() -> list[Record]:
-    """Six officers from 20:00 on 30 November to 07:00 on 1 December."""
+    """Six officers from 20:00 on 30 November to 07:00 on 1 December; collar numbers made
+    distinctive (``PC`` + digits) so a scan can find them."""
     options = SimulationOptions(seed=5, officers=6, start=START, duration_seconds=11 * 3600)
-    return list(generate(options, load_default_area_pack()))
+    return [with_collar(record) for record in generate(options, load_default_area_pack())]
+
+
+def with_collar(record: Record) -> Record:
+    if record.topic != "resources.roster" or record.value is None:
+        return record
+    value = orjson.loads(record.value)
+    value["officer_id"] = f"PC{value['officer_id']}"
+    return replace(record, value=orjson.dumps(value))
 
 
 def get(url: str, token: str | None = None) -> tuple[int, bytes]:
@@ -114,14 +124,15 @@ def test_the_leader_writes_the_closed_day_and_every_worker_serves_it_to_a_viewer
     status, summary = get(f"{worker.web_url}/api/reports", VIEWER)
     assert orjson.loads(summary)["latest"] == CLOSED_DAY
 
-    issis = {
-        str(orjson.loads(record.value)["issi"])
-        for record in records
-        if record.topic == "resources.roster"
-    }
+    roster = [orjson.loads(r.value) for r in records if r.topic == "resources.roster" and r.value]
+    issis = {str(entry["issi"]) for entry in roster}
+    collars = {str(entry["officer_id"]) for entry in roster}
+    assert collars
+    assert all(collar.startswith("PC") for collar in collars)
     report = reports_dir / CLOSED_DAY
     for path in report.rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")
             assert VIEWER not in text, path
             assert not issis & set(re.findall(r"\d+", text)), f"a raw ISSI in {path}"
+            assert not collars & set(re.findall(r"PC\d+", text)), f"a collar number in {path}"

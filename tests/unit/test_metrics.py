@@ -25,6 +25,17 @@ def test_every_input_topic_and_reason_starts_at_an_explicit_zero() -> None:
         assert f'coverwatch_deadletter_total{{reason="{reason}",topic="airwave.pings"}} 0.0' in text
 
 
+def test_an_opened_archive_has_every_table_and_skip_reason_at_an_explicit_zero() -> None:
+    metrics = Metrics(["airwave.pings"])
+    before = metrics.exposition()[0].decode()
+    assert "coverwatch_archive_skipped_total{" not in before
+    metrics.archive_opened()
+    text = metrics.exposition()[0].decode()
+    for reason in (*REASONS, "tombstone", "internal_error"):
+        assert f'coverwatch_archive_skipped_total{{reason="{reason}",table="fixes"}} 0.0' in text
+    assert 'coverwatch_archive_rows_total{table="roster"} 0.0' in text
+
+
 def test_rejections_are_counted_by_reason() -> None:
     metrics = Metrics(["airwave.pings"])
     metrics.rejected("airwave.pings", ["oversized", "oversized"])

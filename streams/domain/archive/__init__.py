@@ -18,7 +18,14 @@ from streams.domain.archive.blocks import (
     superseded,
     table_day_dir,
 )
-from streams.domain.archive.rows import Row, RowContext, Skipped, Source, archive_row
+from streams.domain.archive.rows import (
+    SKIP_REASONS,
+    Row,
+    RowContext,
+    Skipped,
+    Source,
+    archive_row,
+)
 from streams.domain.archive.tables import (
     ARCHIVED_TOPICS,
     DAY_COLUMN,
@@ -33,6 +40,7 @@ __all__ = [
     "ARCHIVED_TOPICS",
     "BLOCKS_DIR",
     "DAY_COLUMN",
+    "SKIP_REASONS",
     "TABLES",
     "TABLE_OF_TOPIC",
     "BlockRows",

@@ -29,6 +29,7 @@ from streams.domain.roster import RosterRemoved, decode_roster
 from streams.domain.ticks import Heartbeat, decode_or_heartbeat
 from streams.domain.timefmt import local_day
 from streams.domain.validation import (
+    REASONS,
     Rejected,
     TimeLimits,
     check_date_range,
@@ -68,6 +69,11 @@ class Row:
     table: Table
     day: str
     values: Values
+
+
+SKIP_REASONS: Final[tuple[str, ...]] = (*REASONS, "tombstone", "internal_error")
+"""Why a record gives no row: a deadletter reason, ``tombstone`` (a removed roster entry) or
+``internal_error`` (the row builder failed on it)."""
 
 
 @dataclass(frozen=True, slots=True)
