@@ -8,7 +8,7 @@ import faust
 
 from streams import agents
 from streams.app import create_app
-from streams.archive import ArchiveService
+from streams.archive.service import ArchiveService
 from streams.engines.epoch import EpochWatch
 from streams.engines.presence_process import GC_THRESHOLDS
 from streams.engines.runtime import Runtime

@@ -20,8 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from streams.archive.parquet import schema
 from streams.domain.harm import DEFAULT_HARM_WEIGHTS, HarmWeights
-from streams.evaluation import events, tables
+from streams.evaluation import events
 from streams.evaluation.archive_read import Archive
 from streams.evaluation.intervals import HOUR_BANDS, BandEdges, band_edges
 from streams.evaluation.places import Place, containing_places, places_as_of
@@ -100,11 +101,11 @@ def area_day_history(
 
 def _facts(archive: Archive, start: date, end: date, zone: str, harm: HarmWeights) -> Facts:
     look_back = start - timedelta(days=1)
-    archive.load("areas", None, end, tables.AREAS)
-    archive.load("visits", look_back, end, tables.VISITS)
-    archive.load("crimes", start, end, tables.CRIMES)
-    archive.load("incident_events", start, end + timedelta(days=1), tables.INCIDENT_EVENTS)
-    archive.load("stop_searches", start, end, tables.STOP_SEARCHES)
+    archive.load("areas", None, end, schema("areas"))
+    archive.load("visits", look_back, end, schema("visits"))
+    archive.load("crimes", start, end, schema("crimes"))
+    archive.load("incident_events", start, end + timedelta(days=1), schema("incident_events"))
+    archive.load("stop_searches", start, end, schema("stop_searches"))
     edges = band_edges(look_back, end, zone)
     since = datetime.fromtimestamp(edges.day_start(1), UTC)
     until = datetime.fromtimestamp(edges.day_end(len(edges.days) - 1), UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streams.evaluation.tables import SCHEMAS
+from streams.archive.parquet import schema
 
 
 def write_rows(
@@ -37,5 +37,5 @@ def write_rows(
     name = f"{topic}-{partition}-{min(offsets):012d}-{max(offsets):012d}.parquet"
     path = root / f"table={table}" / f"day={day}" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(filled, schema=SCHEMAS[table]), path)
+    pq.write_table(pa.Table.from_pylist(filled, schema=schema(table)), path)
     return path

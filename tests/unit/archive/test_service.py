@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
-from streams.archive import ArchiveService
+from streams.archive.service import ArchiveService
 from streams.kafka.group_consumer import ReadRecord
 from streams.metrics import Metrics
 from streams.settings import Settings

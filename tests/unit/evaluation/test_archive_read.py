@@ -8,9 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from streams.archive.parquet import schema
 from streams.evaluation.archive_read import Archive, ArchiveError
-from streams.evaluation.tables import CRIMES
 from tests.helpers.archive_files import write_rows
+
+CRIMES = schema("crimes")
 
 
 def crime(crime_id: str, day: int) -> dict[str, object]:
