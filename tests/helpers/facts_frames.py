@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+from streams.evaluation.facts import Facts
 
 ZONE = "Europe/London"
 LONDON = ZoneInfo(ZONE)
@@ -35,20 +36,6 @@ AREAS = pd.DataFrame(
 )
 HOUR_BANDS = ("00-04", "04-08", "08-12", "12-16", "16-20", "20-24")
 _serial = itertools.count()
-
-
-@dataclass(frozen=True)
-class SyntheticFacts:
-    """Contract C's ``Facts``: the same frames, built by hand."""
-
-    areas: pd.DataFrame
-    visits: pd.DataFrame
-    crimes: pd.DataFrame
-    incidents: pd.DataFrame
-    stop_searches: pd.DataFrame
-    area_days: pd.DataFrame
-    presence_splits: pd.DataFrame
-    hour_bands: pd.DataFrame
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -151,7 +138,7 @@ def make_facts(
     incidents: Sequence[dict[str, object]] = (),
     stop_searches: Sequence[dict[str, object]] = (),
     met_minutes: float = 30.0,
-) -> SyntheticFacts:
+) -> Facts:
     """The facts of ``first``..``last`` from the rows given; an area-day meets its policy when
     it had at least ``met_minutes`` officer-minutes (a stand-in for the real policy)."""
     now = at(first, 0)
@@ -180,7 +167,7 @@ def make_facts(
     bands = bands.assign(
         patrol_minutes=bands["officer_minutes"], crimes=0, incidents=0, stop_searches=0
     )
-    return SyntheticFacts(
+    return Facts(
         AREAS,
         visit_frame,
         demand["crimes"][0],
