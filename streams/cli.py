@@ -208,7 +208,7 @@ def _add_up(commands: _Commands[argparse.ArgumentParser]) -> None:
     up.add_argument(
         "--history-days",
         type=int,
-        default=3,
+        default=2,
         help="whole days of history published at once before the demo opens (archived, with a "
         "daily report written; 0: none)",
     )

@@ -28,8 +28,11 @@ from streams.devtools.stack.embedded import (
 from streams.devtools.stack.embedded import create_topics as create_broker_topics
 from streams.settings import Settings, parse_tokens
 
-HISTORY_DAYS = 3
+HISTORY_DAYS = 2
 """Whole days of history the demo opens with (archived, with a daily report written)."""
+DEMO_REPORT_PERIOD_DAYS = 1
+"""The demo's daily reports cover one day each, against the day before: with two days of history
+the latest report already has a baseline (a week's report would have none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +54,15 @@ def stack_settings(
     base: Settings, kafka_bootstrap: str, redis_url: str, web_port: int, work_dir: Path
 ) -> Settings:
     """Settings for the children: embedded endpoints, event clock, a pseudonym key if unset, the
-    archive in the stack's directory if none is set (the daily reports then beside it)."""
+    archive in the stack's directory if none is set (the daily reports then beside it), one-day
+    reports (:data:`DEMO_REPORT_PERIOD_DAYS`)."""
     return replace(
         base,
         kafka_bootstrap=kafka_bootstrap,
         redis_url=redis_url,
         web_port=web_port,
         clock="event",
+        report_period_days=DEMO_REPORT_PERIOD_DAYS,
         archive_url=base.archive_url or (work_dir / "archive").as_uri(),
         pseudonym_key=base.pseudonym_key or secrets.token_hex(16),
         viewer_tokens=base.viewer_tokens or f"demo-viewer={secrets.token_urlsafe(12)}",
