@@ -27,14 +27,28 @@ What is compared, and how
   its offset (injected messages shift offsets). ``area.snapshots`` is not compared: snapshots
   are published on a wall-time cadence (at least once a minute), so their number depends on the
   run's speed by contract; the states they show are compared through Redis.
+- the archive (:class:`ArchiveState`, docs/archive.md), read once the run has caught up and
+  each day is compacted: the rows of the tables fed by input topics (``fixes``,
+  ``incident_events``, ``crimes``, ``stop_searches``, ``areas``, ``roster``) by the id in the
+  recording of the record each came from, so a lost, duplicated or changed row is named (a
+  row's source offset is replaced by that id: injected messages shift offsets); when both runs
+  published every record at the same offsets, those tables' files must also be byte-identical.
+  The ``visits`` and ``alerts`` tables are fed by output topics, which may carry re-published
+  revisions under faults, so they are compared through the facts
+  (:func:`streams.evaluation.facts.load_facts` over the day): every row of every frame, as
+  multisets; rows that differ only in floats within rounding (:func:`_same`, as for dose) are
+  the same row: the facts are not bit-reproducible (``events.final_visits`` has no final
+  ``ORDER BY``, so pandas sums a group's minutes in the order DuckDB's threads return them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import orjson
@@ -48,6 +62,9 @@ REL_TOL: Final = 1e-9
 EXAMPLES: Final = 3
 DOSE_WINDOWS: Final = (900, 3600, 28800, 86400)
 DEMAND_WINDOWS: Final = (3600, 86400)
+INPUT_TABLES: Final = ("fixes", "incident_events", "crimes", "stop_searches", "areas", "roster")
+"""The archive tables fed by input topics, which every run publishes alike."""
+SOURCE_COLUMNS: Final = ("source_topic", "source_partition", "source_offset")
 
 Identity = tuple[object, ...]
 
@@ -85,6 +102,26 @@ class RedisFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveState:
+    """A run's archive in canonical form (see the module doc)."""
+
+    rows: Mapping[str, Mapping[str, tuple[bytes, ...]]]
+    """input table -> source record id -> its rows' values without the source columns (one
+    row, unless the archive duplicated it)."""
+    files: Mapping[str, str]
+    """input table's file (path under the root) -> SHA-256 of its bytes."""
+    layout: str
+    """A digest of where every record was published: files compare byte for byte only
+    between runs with the same layout."""
+    facts: Mapping[str, tuple[bytes, ...]]
+    """facts frame -> its rows, canonical and sorted."""
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(v) for by_id in self.rows.values() for v in by_id.values())
+
+
+@dataclass(frozen=True, slots=True)
 class FinalState:
     """A run's outcome in canonical form; two runs agree when :func:`diff` finds nothing."""
 
@@ -99,6 +136,8 @@ class FinalState:
     outputs: Mapping[str, Mapping[Identity, frozenset[bytes]]]
     """topic -> identity -> the distinct canonical values with that identity."""
     clock: float | None
+    archive: ArchiveState | None = None
+    """None when the run kept no archive."""
 
     @property
     def dose_seconds(self) -> float:
@@ -169,6 +208,60 @@ def final_state(
         },
         clock=None if figures.clock is None else float(figures.clock),
     )
+
+
+def archive_state(
+    rows: Mapping[str, Iterable[Mapping[str, Any]]],
+    files: Mapping[str, bytes],
+    facts: Mapping[str, Iterable[Mapping[str, Any]]],
+    source_ids: Mapping[tuple[str, int, int], str],
+) -> ArchiveState:
+    """The canonical archive of a run.
+
+    ``rows``: every row of each input table (after compaction); ``files``: those tables' files
+    (path under the root -> bytes); ``facts``: each facts frame's rows; ``source_ids`` as for
+    :func:`final_state`.
+    """
+    by_table: dict[str, dict[str, list[bytes]]] = {}
+    for table, found in rows.items():
+        by_id = by_table.setdefault(table, {})
+        for row in found:
+            source = (
+                str(row["source_topic"]),
+                int(row["source_partition"]),
+                int(row["source_offset"]),
+            )
+            record_id = source_ids.get(source, "{}.{}@{}".format(*source))
+            values = {k: v for k, v in row.items() if k not in SOURCE_COLUMNS}
+            by_id.setdefault(record_id, []).append(canonical(values))
+    layout = hashlib.sha256(canonical({"{}.{}@{}".format(*k): v for k, v in source_ids.items()}))
+    return ArchiveState(
+        rows={t: {i: tuple(sorted(v)) for i, v in by_id.items()} for t, by_id in by_table.items()},
+        files={path: hashlib.sha256(content).hexdigest() for path, content in files.items()},
+        layout=layout.hexdigest(),
+        facts={
+            name: tuple(sorted(canonical(_fact_row(row)) for row in frame))
+            for name, frame in facts.items()
+        },
+    )
+
+
+def _fact_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(name): _fact_value(value) for name, value in row.items()}
+
+
+def _fact_value(value: Any) -> Any:
+    """A facts cell as plain JSON: dates as ISO text, NaN as null, NumPy scalars and arrays as
+    Python values."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list | tuple):
+        return [_fact_value(item) for item in value]
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    return value
 
 
 def _final_visits(values: Iterable[Mapping[str, Any]]) -> dict[str, Visit]:
@@ -252,7 +345,95 @@ def diff(expected: FinalState, actual: FinalState) -> list[str]:
     ]
     if expected.clock != actual.clock:
         found.append(f"event clock: {_when(expected.clock)} -> {_when(actual.clock)}")
+    if expected.archive is not None or actual.archive is not None:
+        found.extend(diff_archive(expected.archive, actual.archive))
     return [line for line in found if line]
+
+
+def diff_archive(expected: ArchiveState | None, actual: ArchiveState | None) -> list[str]:
+    """One line per archive table, file set or facts frame that differs; empty when they
+    agree."""
+    if expected is None or actual is None:
+        kept = ["no archive", "an archive"]
+        return [f"archive: {kept[expected is not None]} -> {kept[actual is not None]}"]
+    found = [
+        _diff_archive_rows(table, expected.rows.get(table, {}), actual.rows.get(table, {}))
+        for table in INPUT_TABLES
+    ]
+    if expected.layout == actual.layout:
+        found.append(_diff_files(expected.files, actual.files))
+    found += [
+        _diff_fact_rows(name, expected.facts.get(name, ()), actual.facts.get(name, ()))
+        for name in sorted(expected.facts.keys() | actual.facts.keys())
+    ]
+    return [line for line in found if line]
+
+
+def _diff_archive_rows(
+    table: str,
+    expected: Mapping[str, tuple[bytes, ...]],
+    actual: Mapping[str, tuple[bytes, ...]],
+) -> str:
+    missing = sorted(expected.keys() - actual.keys())
+    extra = sorted(actual.keys() - expected.keys())
+    duplicated = sorted(i for i, values in actual.items() if len(values) > 1)
+    changed = sorted(
+        i for i in expected.keys() & actual.keys() if set(expected[i]) != set(actual[i])
+    )
+    if not (missing or extra or duplicated or changed):
+        return ""
+    examples = [f"missing {i}" for i in missing[:EXAMPLES]]
+    examples += [f"extra {i}" for i in extra[:EXAMPLES]]
+    examples += [f"{i} {len(actual[i])} times" for i in duplicated[:EXAMPLES]]
+    for record_id in changed[:EXAMPLES]:
+        before, after = orjson.loads(expected[record_id][0]), orjson.loads(actual[record_id][0])
+        examples.append(f"{record_id}: {_field_changes(before, after)}")
+    return (
+        f"archive {table}: {len(missing)} missing, {len(extra)} extra, {len(duplicated)} "
+        f"duplicated, {len(changed)} differ (of {len(expected)} records); e.g. "
+        + _examples(examples)
+    )
+
+
+def _diff_files(expected: Mapping[str, str], actual: Mapping[str, str]) -> str:
+    missing = sorted(expected.keys() - actual.keys())
+    extra = sorted(actual.keys() - expected.keys())
+    changed = sorted(p for p in expected.keys() & actual.keys() if expected[p] != actual[p])
+    if not (missing or extra or changed):
+        return ""
+    examples = [f"missing {p}" for p in missing] + [f"extra {p}" for p in extra]
+    examples += [f"other bytes {p}" for p in changed]
+    return (
+        f"archive files: {len(missing)} missing, {len(extra)} extra, {len(changed)} differ "
+        f"(of {len(expected)} input table files); e.g. {_examples(examples)}"
+    )
+
+
+def _close_rows(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two facts rows are equal but for floats within rounding."""
+    return a.keys() == b.keys() and all(
+        a[k] == b[k]
+        or (isinstance(a[k], float | int) and isinstance(b[k], float | int) and _same(a[k], b[k]))
+        for k in a
+    )
+
+
+def _diff_fact_rows(name: str, expected: Sequence[bytes], actual: Sequence[bytes]) -> str:
+    missing = [orjson.loads(r) for r in sorted((Counter(expected) - Counter(actual)).elements())]
+    extra = [orjson.loads(r) for r in sorted((Counter(actual) - Counter(expected)).elements())]
+    for row in list(missing):
+        twin = next((other for other in extra if _close_rows(row, other)), None)
+        if twin is not None:
+            missing.remove(row)
+            extra.remove(twin)
+    if not (missing or extra):
+        return ""
+    examples = [f"missing {_short(row, 120)}" for row in missing[:EXAMPLES]]
+    examples += [f"extra {_short(row, 120)}" for row in extra[:EXAMPLES]]
+    return (
+        f"facts {name}: {len(missing)} rows missing, {len(extra)} extra (of {len(expected)}); "
+        f"e.g. {_examples(examples)}"
+    )
 
 
 def _when(ts: float | None) -> str:
@@ -424,9 +605,10 @@ def summary_line(
     """The suite's one line for a scenario: verdict, key figures and the first differences."""
     figures = (
         f"visits={len(state.visits)} dose={state.dose_seconds:.0f}s "
-        f"alerts={len(state.alert_ids)} deadletters={state.deadletters}"
+        f"alerts={len(state.alert_ids)} deadletters={state.deadletters} "
+        f"archived={'-' if state.archive is None else state.archive.row_count}"
         if state is not None
-        else "visits=- dose=- alerts=- deadletters=-"
+        else "visits=- dose=- alerts=- deadletters=- archived=-"
     )
     detail = note or " | ".join(d[:160] for d in differences[:2])
     return f"{scenario:<22} {verdict:<4} {figures} {duration_s:5.0f}s" + (
@@ -452,6 +634,7 @@ def without_sources(state: FinalState, source_ids: Iterable[str]) -> FinalState:
         demand=state.demand,
         outputs={**state.outputs, topics.DEADLETTER: deadletters},
         clock=state.clock,
+        archive=state.archive,
     )
 
 
@@ -487,8 +670,24 @@ def state_to_json(state: FinalState) -> bytes:
             for topic, found in state.outputs.items()
         },
         "clock": state.clock,
+        "archive": None if state.archive is None else _archive_dict(state.archive),
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+def _archive_dict(archive: ArchiveState) -> dict[str, object]:
+    return {
+        "rows": {
+            table: {i: [orjson.loads(v) for v in values] for i, values in sorted(by_id.items())}
+            for table, by_id in sorted(archive.rows.items())
+        },
+        "files": dict(sorted(archive.files.items())),
+        "layout": archive.layout,
+        "facts": {
+            name: [orjson.loads(row) for row in rows]
+            for name, rows in sorted(archive.facts.items())
+        },
+    }
 
 
 def _visit_dict(visit: Visit) -> dict[str, object]:

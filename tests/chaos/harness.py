@@ -10,7 +10,11 @@ One run (:func:`run_scenario`):
    broker) and injects its faults there;
 4. once every input partition's offset watermark in Redis covers what was published and the
    state has stopped changing, :func:`read_final_state` reads the output topics and Redis into
-   a :class:`~tests.chaos.compare.FinalState`.
+   a :class:`~tests.chaos.compare.FinalState`;
+5. once the archive's files cover every archived partition (:func:`wait_archived`), the workers
+   are stopped, each day of the archive is compacted and :func:`read_archive` reads its input
+   tables and the facts of the day into the state's
+   :class:`~tests.chaos.compare.ArchiveState`.
 """
 
 from __future__ import annotations
@@ -25,15 +29,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
+from streams.archive import compact_day
 from streams.devtools.stack.embedded import (
     ManagedProcess,
     Services,
@@ -41,13 +51,23 @@ from streams.devtools.stack.embedded import (
     python_command,
     start_redis,
 )
+from streams.domain.archive import ARCHIVED_TOPICS, parse_file_name
 from streams.domain.judging import JUDGING_STEP_S
 from streams.domain.timefmt import format_ts
 from streams.engines.coverage import DEMAND_SOURCES, judging_hold_s
+from streams.evaluation.facts import load_facts
 from streams.settings import Settings
 from streams.simulator.publisher import HEARTBEAT_SOURCE, in_band_partitions, is_well_formed_tick
 from streams.simulator.world import Record
-from tests.chaos.compare import FinalState, RedisFigures, final_state, state_to_json
+from tests.chaos.compare import (
+    INPUT_TABLES,
+    ArchiveState,
+    FinalState,
+    RedisFigures,
+    archive_state,
+    final_state,
+    state_to_json,
+)
 from tests.chaos.day import Day, interleave, malformed_messages
 from tests.integration.conftest import RunningWorker, start_worker, worker_settings
 
@@ -59,6 +79,9 @@ QUIET_S: Final = 8.0
 SETTLE_TIMEOUT_S: Final = 120.0
 BROKER_PAUSE_S: Final = 30.0
 REDIS_DOWN_S: Final = 3.0
+ARCHIVE_FLUSH_S: Final = 1.0
+"""``COVERWATCH_ARCHIVE_FLUSH_S`` of the runs: the archive catches up seconds after the feed."""
+ARCHIVE_TIMEOUT_S: Final = 120.0
 
 SourceIds = dict[tuple[str, int, int], str]
 
@@ -312,6 +335,8 @@ def run_scenario(scenario: Scenario, day: Day, broker: Services, work_dir: Path)
         Services(broker.kafka_bootstrap, f"redis://127.0.0.1:{redis_port}/0"),
         name,
         clock="event",
+        archive_url=(directory / "archive").resolve().as_uri(),
+        archive_flush_s=ARCHIVE_FLUSH_S,
     )
     run = Run(
         name,
@@ -345,8 +370,12 @@ def run_scenario(scenario: Scenario, day: Day, broker: Services, work_dir: Path)
         positions.update(publisher.finish())
         wait_applied(run, positions, DRAIN_TIMEOUT_S)
         state = read_final_state(run, positions, last_instant(day, run.settings))
-        (directory / "final-state.json").write_bytes(state_to_json(state))
+        wait_archived(run, positions, ARCHIVE_TIMEOUT_S)
         run.notes.extend(run.lost_workers())
+        for worker in list(run.workers):
+            run.stop_worker(worker)  # nothing writes the archive while it is compacted
+        state = replace(state, archive=read_archive(run.settings, day, positions))
+        (directory / "final-state.json").write_bytes(state_to_json(state))
         return Outcome(
             scenario.name,
             state,
@@ -527,6 +556,93 @@ def read_final_state(run: Run, positions: SourceIds, last_instant: float) -> Fin
             seen, since = now, time.monotonic()
     outputs = asyncio.run(_read_outputs(bootstrap, names))
     return final_state(outputs, seen[0], positions)
+
+
+# -- reading the archive ---------------------------------------------------------------------
+
+
+def archive_root(settings: Settings) -> Path:
+    """The run's archive directory (its ``file://`` URL as a path)."""
+    return Path(settings.archive_url.removeprefix("file://"))
+
+
+def archived_ends(settings: Settings, positions: SourceIds) -> dict[tuple[str, int], int]:
+    """The last offset of every archived partition the archive must have files up to: input
+    partitions with a record of the day (partitions of in-band heartbeat copies or injected
+    messages alone give no rows, hence no files) and output partitions with records."""
+    ends: dict[tuple[str, int], int] = {}
+    with_rows = {
+        (topic, partition)
+        for (topic, partition, _), record_id in positions.items()
+        if record_id.startswith("r") and "@" not in record_id
+    }
+    for topic, partition, offset in positions:
+        if (topic, partition) in with_rows and topic in ARCHIVED_TOPICS:
+            ends[(topic, partition)] = max(offset, ends.get((topic, partition), -1))
+    outputs = [settings.topic(name) for name in (topics.VISITS, topics.ALERTS)]
+    for tp, end in asyncio.run(_output_ends(settings.kafka_bootstrap, outputs)).items():
+        if end > 0:
+            ends[(tp.topic.removeprefix(settings.topic_prefix), tp.partition)] = end - 1
+    return ends
+
+
+def wait_archived(run: Run, positions: SourceIds, timeout_s: float) -> None:
+    """Wait until the archive's files cover the last offset of every archived partition
+    (:func:`archived_ends`); on timeout, note the partitions behind (the comparison then shows
+    what is missing)."""
+    ends = archived_ends(run.settings, positions)
+    root = archive_root(run.settings)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        covered: dict[tuple[str, int], int] = {}
+        for path in root.glob("table=*/day=*/*.parquet"):
+            found = parse_file_name(path.name)
+            if found is not None:
+                held = (found.topic, found.partition)
+                covered[held] = max(found.last, covered.get(held, -1))
+        behind = sorted(k for k, last in ends.items() if covered.get(k, -1) < last)
+        if not behind:
+            return
+        if time.monotonic() > deadline:
+            shown = ", ".join(
+                f"{t}.{p} to {covered.get((t, p), -1)} of {ends[(t, p)]}" for t, p in behind
+            )
+            run.notes.append(f"archive behind after {timeout_s:.0f} s: {shown}")
+            return
+        time.sleep(0.5)
+
+
+def read_archive(settings: Settings, day: Day, positions: SourceIds) -> ArchiveState:
+    """Compact every day of the run's archive, then read its input tables and the facts of
+    the recorded day's local dates."""
+    root = archive_root(settings)
+    for day_dir in sorted({p.name for p in root.glob("table=*/day=*")}):
+        compact_day(settings.archive_url, date.fromisoformat(day_dir.removeprefix("day=")))
+    files = {
+        str(path.relative_to(root)): path.read_bytes()
+        for table in INPUT_TABLES
+        for path in sorted(root.glob(f"table={table}/day=*/*.parquet"))
+    }
+    rows = {
+        table: [
+            row
+            for path, content in files.items()
+            if path.startswith(f"table={table}/")
+            for row in pq.read_table(pa.BufferReader(content)).to_pylist()
+        ]
+        for table in INPUT_TABLES
+    }
+    zone = ZoneInfo(settings.timezone)
+    start = day.options.start.astimezone(zone)
+    end = start + timedelta(seconds=day.options.duration_seconds)
+    facts = load_facts(settings.archive_url, start.date(), end.date(), settings.timezone)
+    frames = {f.name: _records(getattr(facts, f.name)) for f in fields(facts)}
+    return archive_state(rows, files, frames, positions)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts, missing values (NaN, NaT, None) as None."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")  # type: ignore[return-value]
 
 
 # -- faults ----------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Same input, same numbers: the recorded day replayed with faults ends as the clean run did.
 
-Every scenario runs on fresh topics, consumer group and key prefix, and its final state
-(``tests.chaos.compare``) must equal that of the first clean run. ``make test`` runs the short
-day with the scenarios that pass reliably today; ``make chaos`` runs the full day with all of
-them (docs/development.md, "The chaos suite").
+Every scenario runs on fresh topics, consumer group, key prefix and archive directory, and its
+final state (``tests.chaos.compare``: outputs, Redis, the compacted archive and the facts over
+it) must equal that of the first clean run. ``make test`` runs the short day with the scenarios
+that pass reliably today; ``make chaos`` runs the full day with all of them
+(docs/development.md, "The chaos suite").
 """
 
 from __future__ import annotations

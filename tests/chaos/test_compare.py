@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -13,9 +14,12 @@ import pytest
 from streams import topics
 from streams.simulator.world import Record
 from tests.chaos.compare import (
+    ArchiveState,
     FinalState,
     RedisFigures,
+    archive_state,
     diff,
+    diff_archive,
     final_state,
     state_to_json,
     summary_line,
@@ -210,11 +214,103 @@ def test_the_state_dumps_as_json_and_the_summary_names_the_figures() -> None:
         "dose=120s",
         "alerts=1",
         "deadletters=1",
+        "archived=-",
         "42s",
         "visits:",
         "1",
         "missing",
     ]
+
+
+def crime_row(offset: int, category: str = "theft", crime_id: str = "") -> dict[str, Any]:
+    return {
+        "crime_id": crime_id or f"C{offset}",
+        "ts": datetime(2026, 11, 20, 17, 5, tzinfo=UTC),
+        "category": category,
+        "lon": -1.5,
+        "lat": 52.4,
+        "incident_id": None,
+        "source_topic": "crimes.recorded",
+        "source_partition": 0,
+        "source_offset": offset,
+    }
+
+
+def archived(
+    crimes: Sequence[dict[str, Any]] = (),
+    files: Mapping[str, bytes] | None = None,
+    area_days: Sequence[dict[str, Any]] = (),
+    first_offset: int = 0,
+) -> ArchiveState:
+    """An archive whose crimes at offsets ``first_offset``.. are the records r0, r1, ..."""
+    ids = {("crimes.recorded", 0, first_offset + i): f"r{i}" for i in range(5)}
+    return archive_state(
+        {"crimes": crimes},
+        files if files is not None else {"table=crimes/day=2026-11-20/c.parquet": b"PAR1"},
+        {"area_days": area_days},
+        ids,
+    )
+
+
+def test_the_same_archive_rows_make_no_difference_and_are_counted() -> None:
+    rows = [crime_row(0), crime_row(1)]
+
+    kept = replace(state(), archive=archived(rows))
+
+    assert diff_archive(archived(rows), archived(list(reversed(rows)))) == []
+    assert diff(kept, state()) == ["archive: an archive -> no archive"]
+    assert "archived=2" in summary_line("clean", "BASE", kept, 1.0, [])
+
+
+def test_a_missing_a_duplicated_and_a_changed_archive_row_are_reported() -> None:
+    clean = archived([crime_row(0), crime_row(1), crime_row(2)])
+    faulty = archived([crime_row(0), crime_row(0), crime_row(2, category="arson")])
+
+    assert diff_archive(clean, faulty) == [
+        "archive crimes: 1 missing, 0 extra, 1 duplicated, 1 differ (of 3 records); e.g. "
+        "missing r1; r0 2 times; r2: category theft->arson"
+    ]
+
+
+def test_an_extra_archive_row_is_reported() -> None:
+    (line,) = diff_archive(archived([crime_row(0)]), archived([crime_row(0), crime_row(1)]))
+
+    assert line.startswith("archive crimes: 0 missing, 1 extra, 0 duplicated, 0 differ (of 1")
+    assert "extra r1" in line
+
+
+def test_archive_rows_are_named_by_their_record_not_their_offset() -> None:
+    here = archived([crime_row(0)])
+    shifted = archived([crime_row(3, crime_id="C0")], first_offset=3)
+
+    assert diff_archive(here, shifted) == []
+
+
+def test_archive_files_compare_byte_for_byte_only_when_published_alike() -> None:
+    rows = [crime_row(0)]
+    other_bytes = {"table=crimes/day=2026-11-20/c.parquet": b"PAR2"}
+
+    (line,) = diff_archive(archived(rows), archived(rows, other_bytes))
+    assert line == (
+        "archive files: 0 missing, 0 extra, 1 differ (of 1 input table files); e.g. "
+        "other bytes table=crimes/day=2026-11-20/c.parquet"
+    )
+    shifted = archived([crime_row(3, crime_id="C0")], other_bytes, first_offset=3)
+    assert diff_archive(archived(rows), shifted) == []
+
+
+def test_facts_are_compared_row_by_row_within_rounding() -> None:
+    day = {"area_id": "ia-01", "day": date(2026, 11, 20), "officer_minutes": 12.5, "gap": None}
+    rounded = {**day, "officer_minutes": 12.5000000000001}
+    other = {**day, "officer_minutes": 13.0}
+
+    assert diff_archive(archived(area_days=[day]), archived(area_days=[rounded])) == []
+    assert diff_archive(archived(area_days=[day]), archived(area_days=[day, day])) == [
+        "facts area_days: 0 rows missing, 1 extra (of 1); e.g. extra "
+        '{"area_id":"ia-01","day":"2026-11-20","gap":null,"officer_minutes":12.5}'
+    ]
+    (line,) = diff_archive(archived(area_days=[day]), archived(area_days=[other]))
+    assert line.startswith("facts area_days: 1 rows missing, 1 extra (of 1)")
 
 
 def test_malformed_messages_cover_every_input_topic_once_each() -> None:
