@@ -1,6 +1,8 @@
 """The archive's rows as the facts count them, queried with DuckDB from the registered tables
 (:class:`streams.evaluation.archive_read.Archive`): final visits, crimes, incidents collapsed to
-one row each, and stop-searches. Timestamps come back as pandas UTC datetimes.
+one row each, and stop-searches. Timestamps come back as pandas UTC datetimes. Every query ends in
+an ORDER BY on its id: DuckDB's threads return rows in any order, and the facts' sums over them
+would then differ in their last bits from one run to the next.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ FINAL_VISITS_SQL = """
     FROM visits
     QUALIFY row_number() OVER (
         PARTITION BY visit_id ORDER BY revision DESC, source_offset DESC) = 1
+    ORDER BY visit_id
 """
 
 INCIDENTS_SQL = """
@@ -32,16 +35,19 @@ INCIDENTS_SQL = """
     FROM incident_events
     GROUP BY incident_id
     HAVING opened IS NOT NULL
+    ORDER BY incident_id
 """
 
 CRIMES_SQL = """
     SELECT crime_id, ts, category, lon, lat, incident_id FROM crimes
     QUALIFY row_number() OVER (PARTITION BY crime_id ORDER BY source_offset DESC) = 1
+    ORDER BY crime_id
 """
 
 STOP_SEARCHES_SQL = """
     SELECT id, ts, object_of_search, outcome, callsign, lon, lat FROM stop_searches
     QUALIFY row_number() OVER (PARTITION BY id ORDER BY source_offset DESC) = 1
+    ORDER BY id
 """
 
 
