@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, get_args
 
 import numpy as np
 
@@ -24,15 +24,7 @@ Measure: TypeAlias = Literal[
     "deterred_s",
     "qualifying_visits",
 ]
-MEASURES: Final[tuple[Measure, ...]] = (
-    "crimes",
-    "prevented",
-    "displaced_in",
-    "exposure_s",
-    "deterred_exposure_s",
-    "deterred_s",
-    "qualifying_visits",
-)
+MEASURES: Final[tuple[Measure, ...]] = get_args(Measure)
 """Per place and day:
 
 - ``crimes``: crimes of the area crime process recorded in the place (a ring's include the
