@@ -21,6 +21,7 @@ from streams.engines.batches import Events, guarded
 from streams.engines.presence_process import IN_FLIGHT, PresenceProcess, Reply
 from streams.engines.runtime import Runtime
 from streams.engines.stage import unavailable
+from streams.kafka.group_consumer import ReadRecord
 
 BATCHES_HANDED_OVER = 1
 """Batches that may wait for the task while the presence process has its fill."""
@@ -38,9 +39,11 @@ class PingsPipeline:
 
     async def hand_over(self, events: Events) -> None:
         """Queue a batch for :meth:`apply_in_order` (waits while the queue is full); its messages
-        stay unacknowledged until it is committed."""
+        stay unacknowledged until it is committed. The archive, if any, is fed them first."""
         for event in events:
             event.message.incref()  # acknowledged by apply_in_order, once committed
+        if self.runtime.archive_feed is not None:
+            self.runtime.archive_feed(_as_read(events))
         await self.handed_over.put(events)
 
     async def apply_in_order(self) -> None:
@@ -84,6 +87,14 @@ class PingsPipeline:
         for events in batches:
             await guarded(self.runtime, topics.PINGS, events, self.presence.process)
             _acknowledge(events)
+
+
+def _as_read(events: Events) -> list[ReadRecord]:
+    """The batch's messages as records read (Kafka timestamps back in milliseconds)."""
+    return [
+        ReadRecord(m.topic, m.partition, m.offset, round(m.timestamp * 1000), m.key, m.value)
+        for m in (event.message for event in events)
+    ]
 
 
 def _acknowledge(events: Events) -> None:
