@@ -22,14 +22,15 @@ def build(settings: Settings) -> Runtime:
     """The app with its runtime, agents and web server, ready to run."""
     app = create_app(settings)
     runtime = Runtime.create(settings, app)
-    if settings.archive_url:
-        archive = ArchiveService(settings, runtime.metrics)
-        app.service(archive)  # type: ignore[arg-type]
+    archive = ArchiveService(settings, runtime.metrics) if settings.archive_url else None
+    if archive is not None:
         feed_archive(app, archive)
         runtime.archive_feed = archive.feed
     agents.register(runtime)
     app.service(EpochWatch(settings, runtime.state, runtime.metrics, runtime.store))  # type: ignore[arg-type]
     app.service(WebServer(runtime))  # type: ignore[arg-type]
+    if archive is not None:  # started last: joining its group must not hold up the others
+        app.service(archive)  # type: ignore[arg-type]
     return runtime
 
 
