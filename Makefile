@@ -12,7 +12,7 @@ UV         := UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --locked --all-extras --python $(BIN)/python
+	$(UV) sync --locked --all-extras --compile-bytecode --python $(BIN)/python
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## embedded broker + Redis + worker + simulator + web, until Ctrl-C
@@ -26,7 +26,7 @@ check-lock: $(STAMP)  ## fails when pyproject.toml and uv.lock disagree, or the 
 
 lock: $(STAMP)  ## re-resolve uv.lock from pyproject.toml's ranges, then install it
 	$(UV) lock --upgrade
-	$(UV) sync --locked --all-extras --python $(BIN)/python
+	$(UV) sync --locked --all-extras --compile-bytecode --python $(BIN)/python
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

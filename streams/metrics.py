@@ -355,6 +355,11 @@ class Metrics:
             "Archive block writes that failed (the block is read again and retried)",
             registry=self.registry,
         )
+        self.archive_log_reads = Counter(
+            "coverwatch_archive_log_read_records_total",
+            "Pings the archive read from the log itself, where the pings agent's feed left a gap",
+            registry=self.registry,
+        )
         self.archive_unwritten_age = Gauge(
             "coverwatch_archive_unwritten_age_seconds",
             "How long the oldest record read but not yet covered by an archive file has waited "
@@ -472,6 +477,10 @@ class Metrics:
     def archive_write_failed(self) -> None:
         """An archive block write failed."""
         self.archive_write_failures.inc()
+
+    def archive_read_from_log(self, records: int) -> None:
+        """The archive read ``records`` pings from the log itself (a gap in the feed)."""
+        self.archive_log_reads.inc(records)
 
     def archive_waiting(self, seconds: float) -> None:
         """The age of the oldest row not yet written to the archive."""

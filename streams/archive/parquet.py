@@ -36,6 +36,13 @@ def to_arrow(table: Table, rows: Sequence[dict[str, object]]) -> pa.Table:
     return pa.Table.from_pylist(ordered, schema=schema(table))
 
 
+def prepare() -> None:
+    """Do once what the first conversion of rows does: pyarrow then imports pandas (about half
+    a second of CPU, holding the GIL), which a worker should spend at start, not in its first
+    block write while pings flow."""
+    to_parquet(to_arrow("fixes", []))
+
+
 def to_parquet(data: pa.Table) -> bytes:
     """The Parquet file of ``data``, always the same bytes for the same table."""
     sink = pa.BufferOutputStream()

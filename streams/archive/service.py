@@ -36,6 +36,7 @@ from mode import Service
 
 from streams import topics
 from streams.archive.maintenance import compact, remove_old_days
+from streams.archive.parquet import prepare
 from streams.archive.store import ArchiveStore
 from streams.archive.writer import start_offsets, write_block
 from streams.domain.archive import (
@@ -118,6 +119,7 @@ class ArchiveService(Service):
 
     async def on_start(self) -> None:
         self.metrics.archive_opened()
+        await asyncio.to_thread(prepare)
         await self.reader.start()
         await self.consumer.start()
 
@@ -146,6 +148,7 @@ class ArchiveService(Service):
             self.reader.point(behind)
             if behind:
                 read = await self.reader.read(READ_WAIT_MS, READ_MAX_RECORDS)
+                self.metrics.archive_read_from_log(sum(map(len, read.values())))
             else:
                 read = {}
                 with contextlib.suppress(TimeoutError):
