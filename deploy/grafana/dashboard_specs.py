@@ -652,11 +652,16 @@ PIPELINE_HEALTH = (
             ),
             ("sum(rate(coverwatch_archive_files_total[" + RATE + "]))", "files written"),
             ("sum(rate(coverwatch_archive_write_failures_total[" + RATE + "]))", "write failures"),
+            (
+                "sum(rate(coverwatch_archive_log_read_records_total[" + RATE + "]))",
+                "pings read from the log",
+            ),
         ),
         unit="ops",
         description="Records of archived topics that give no row (a deadletter reason, tombstone "
-        "or internal_error), archive files written, and block writes that failed (the block is "
-        "read again).",
+        "or internal_error), archive files written, block writes that failed (the block is "
+        "read again), and pings the archive read from the log itself where the pings agent's "
+        "feed left a gap (after a restart or rebalance; still in steady running).",
     ),
     Spec(
         "timeseries",

@@ -66,7 +66,7 @@ def runtime() -> Any:
     async def deadletter(topic: str, rejected: Any) -> None:
         raise AssertionError("nothing is deadlettered")
 
-    return SimpleNamespace(metrics=metrics, deadletter=deadletter)
+    return SimpleNamespace(metrics=metrics, deadletter=deadletter, archive_feed=None)
 
 
 async def run_until_acknowledged(
