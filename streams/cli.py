@@ -22,6 +22,15 @@ def _settings(for_worker: bool = False) -> Settings:
         raise SystemExit(2) from None
 
 
+def _settings_or_defaults() -> Settings:
+    """Settings from the environment, or the defaults where they are not valid (the command
+    itself then reports every problem)."""
+    try:
+        return Settings.from_env()
+    except SettingsError:
+        return Settings()
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     from streams.devtools.stack.up import UpOptions, up
 
@@ -98,14 +107,24 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from streams.simulator.publisher import publish, read_file
 
     settings = _settings()
-    count = asyncio.run(
-        publish(
-            read_file(args.file),
-            settings.kafka_bootstrap,
-            speed=args.speed,
-            topic_prefix=settings.topic_prefix,
+    if args.speed is not None and args.speed <= 0:
+        print("coverwatch publish: --speed must be above 0", file=sys.stderr)
+        return 2
+    if not args.file.is_file():
+        print(f"coverwatch publish: {args.file} is not a file", file=sys.stderr)
+        return 2
+    try:
+        count = asyncio.run(
+            publish(
+                read_file(args.file),
+                settings.kafka_bootstrap,
+                speed=args.speed,
+                topic_prefix=settings.topic_prefix,
+            )
         )
-    )
+    except (ValueError, OSError) as error:  # a bad line (named) or an unreadable file
+        print(f"coverwatch publish: {error}", file=sys.stderr)
+        return 2
     print(f"published {count} messages from {args.file}")
     return 0
 
@@ -351,10 +370,32 @@ def _add_planted_effects(simulate: argparse.ArgumentParser) -> None:
     )
 
 
+BROKER_COMMANDS = frozenset({"topics", "publish", "areas", "simulate", "rebuild", "adopt"})
+"""The short-lived commands that talk to the broker: a broker that does not answer is an
+expected condition there, told in one line (exit 2), not a traceback."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``coverwatch`` console script."""
     args = parser().parse_args(argv)
-    result: int = args.run(args)
+    if args.command not in BROKER_COMMANDS:
+        result: int = args.run(args)
+        return result
+    from streams.kafka.errors import KafkaError
+
+    settings = _settings_or_defaults()
+    if settings.log_level != "debug":  # the broker client's own logs would repeat the error
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        result = args.run(args)
+    except KafkaError as error:
+        print(
+            f"coverwatch {args.command}: the broker at {settings.kafka_bootstrap} did not answer "
+            f"({error}); is it running, and is "
+            "COVERWATCH_KAFKA_BOOTSTRAP right?",
+            file=sys.stderr,
+        )
+        return 2
     return result
 
 

@@ -343,6 +343,8 @@ class Settings:
             ),
         ]
         found.extend(message for ok, message in checks if not ok)
+        found.extend(redis_url_problems(self.redis_url))
+        found.extend(bootstrap_problems(self.kafka_bootstrap))
         found.extend(unit_problems(self.metric_units))
         found.extend(report_problems(self))
         if not _zone_exists(self.timezone):
@@ -386,6 +388,46 @@ def unit_problems(spec: str) -> list[str]:
         )
     if "other" in units:
         found.append("COVERWATCH_METRIC_UNITS: `other` is the label of every unit not listed")
+    return found
+
+
+def redis_url_problems(url: str) -> list[str]:
+    """What is wrong with a Redis URL (``redis://[[user]:password@]host[:port][/db]``,
+    ``rediss://`` the same over TLS, or ``unix:///path/to/socket``). The value is not repeated:
+    it may hold a password."""
+    shape = (
+        "COVERWATCH_REDIS_URL must be redis://host:port/db, rediss://host:port/db or unix:///path"
+    )
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        return [] if parsed.path else [f"{shape} (the unix URL has no path)"]
+    if parsed.scheme not in ("redis", "rediss"):
+        return [f"{shape} (its scheme is {parsed.scheme or 'missing'})"]
+    try:
+        port = parsed.port
+    except ValueError:
+        return [f"{shape} (its port is not a number in 0..65535)"]
+    found = []
+    if not parsed.hostname:
+        found.append(f"{shape} (it has no host)")
+    if port == 0:
+        found.append(f"{shape} (its port is 0)")
+    database = parsed.path.strip("/")
+    if database and not database.isdigit():
+        found.append(f"{shape} (its database {database!r} is not a number)")
+    return found
+
+
+def bootstrap_problems(bootstrap: str) -> list[str]:
+    """What is wrong with a bootstrap server list (``host:port[,host:port...]``)."""
+    found = []
+    servers = [part.strip() for part in bootstrap.split(",")]
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            found.append(
+                f"COVERWATCH_KAFKA_BOOTSTRAP must be host:port[,host:port...] ({server!r} is not)"
+            )
     return found
 
 

@@ -78,8 +78,8 @@ async def ensure_topics(bootstrap: str, prefix: str = "") -> TopicsReport:
     of the existing ones and update those that differ (AlterConfigs, keeping the topic's other
     overrides) where the broker supports it."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         specs = {f"{prefix}{spec.name}": spec for spec in topics.TOPICS}
         report = TopicsReport()

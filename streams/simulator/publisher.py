@@ -48,16 +48,19 @@ def write_file(records: Iterable[Record], path: Path | str) -> int:
 def read_file(path: Path | str) -> Iterator[Record]:
     """The records of a JSONL file, lazily; a bad line raises ``ValueError`` naming its number.
 
-    Blank lines are skipped.
+    Blank lines are skipped; a line without ``at`` is at the line before's (0 for the first).
     """
+    at = 0.0
     with open(path, "rb", buffering=FILE_BUFFER_BYTES) as file:
         for number, line in enumerate(file, start=1):
             if not line.strip():
                 continue
             try:
-                yield parse_jsonl_line(line)
+                record = parse_jsonl_line(line, at)
             except ValueError as error:
                 raise ValueError(f"{path}:{number}: {error}") from None
+            at = record.at
+            yield record
 
 
 async def publish(
@@ -83,8 +86,8 @@ async def publish(
     if speed is not None and speed <= 0:
         raise ValueError("speed must be positive, or None for as fast as possible")
     producer = new_producer(bootstrap, linger_ms=LINGER_MS, max_batch_size=MAX_BATCH_BYTES)
-    await producer.start()
     try:
+        await producer.start()
         return await _send_all(producer, records, speed, topic_prefix, preroll_s)
     finally:
         await producer.stop()

@@ -35,15 +35,16 @@ def record_to_jsonl(record: Record) -> bytes:
     return head + b',"value_text":' + orjson.dumps(text) + b"}\n"
 
 
-def parse_jsonl_line(line: bytes) -> Record:
-    """The record on one JSONL line; ``ValueError`` says what is wrong with a bad line."""
+def parse_jsonl_line(line: bytes, default_at: float = 0.0) -> Record:
+    """The record on one JSONL line; ``ValueError`` says what is wrong with a bad line. A line
+    without ``at`` is at ``default_at`` (a file's reader passes the line before's)."""
     try:
         document = orjson.loads(line)
     except orjson.JSONDecodeError as error:
         raise ValueError(f"not a JSON line: {error}") from None
     if not isinstance(document, dict):
         raise ValueError("a record line must be a JSON object")
-    at, topic, key = document.get("at"), document.get("topic"), document.get("key")
+    at, topic, key = document.get("at", default_at), document.get("topic"), document.get("key")
     if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at) or at < 0:
         raise ValueError("'at' must be a number of seconds >= 0")
     if not isinstance(topic, str) or not topic:

@@ -26,16 +26,17 @@ class ServingState(Store):
         return {k.decode(): orjson.loads(v) for reply in replies for k, v in reply.items()}
 
     async def nearest(
-        self, partitions: int, lat: float, lon: float, count: int
+        self, partitions: int, lat: float, lon: float, count: int, within_km: float
     ) -> list[tuple[str, float]]:
-        """The ``count`` radios whose latest fix is nearest (issi, metres), over every slice."""
+        """The ``count`` radios whose latest fix is nearest and within ``within_km`` (issi,
+        metres), over every slice."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition in range(partitions):
                 pipe.geosearch(
                     layout.GEO.of(self.slot(topics.PINGS, partition)),
                     longitude=lon,
                     latitude=lat,
-                    radius=50,
+                    radius=within_km,
                     unit="km",
                     sort="ASC",
                     count=count,

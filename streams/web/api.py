@@ -34,6 +34,10 @@ OFFICERS_SEEN_S = 900.0
 RECENT_ALERTS = 100
 KEEPALIVE_S = 15.0
 PINGS_PARTITIONS = topics.BY_NAME[topics.PINGS].partitions
+DEFAULT_NEAREST_KM = 50.0
+"""How far ``/api/officers/nearest`` looks unless ``within_km`` says (MIN..MAX_NEAREST_KM)."""
+MIN_NEAREST_KM = 0.1
+MAX_NEAREST_KM = 500.0
 
 
 def _runtime(request: web.Request) -> Runtime:
@@ -202,11 +206,15 @@ async def nearest(request: web.Request) -> web.Response:
     lat = _number(request.query, "lat", -90.0, 90.0)
     lon = _number(request.query, "lon", -180.0, 180.0)
     count = int(_number(request.query, "n", 1, 100, default=5))
+    within_km = _number(
+        request.query, "within_km", MIN_NEAREST_KM, MAX_NEAREST_KM, default=DEFAULT_NEAREST_KM
+    )
     now = _now(runtime)
     fixes = await runtime.state.last_fixes(PINGS_PARTITIONS)
     key = runtime.settings.pseudonym_key.encode()
     found = []
-    for issi, metres in await runtime.state.nearest(PINGS_PARTITIONS, lat, lon, count * 3):
+    nearest_radios = await runtime.state.nearest(PINGS_PARTITIONS, lat, lon, count * 3, within_km)
+    for issi, metres in nearest_radios:
         fix = fixes.get(issi)
         if fix is None or not fix.get("on_duty") or fix["ts"] < now - OFFICERS_SEEN_S:
             continue
@@ -214,8 +222,10 @@ async def nearest(request: web.Request) -> web.Response:
         found.append({**_officer(key, issi, fix, health), "distance_m": round(metres, 1)})
         if len(found) == count:
             break
-    await _audit(request, "officers_nearest", {"lat": lat, "lon": lon, "n": count})
-    return _json({"lat": lat, "lon": lon, "officers": found})
+    await _audit(
+        request, "officers_nearest", {"lat": lat, "lon": lon, "n": count, "within_km": within_km}
+    )
+    return _json({"lat": lat, "lon": lon, "within_km": within_km, "officers": found})
 
 
 async def audit_log(request: web.Request) -> web.Response:

@@ -70,6 +70,25 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """On ``/api/`` paths, an error the router or a handler raised as plain text (an unknown
+    path, a method not allowed) is answered as JSON, like every other API error."""
+    try:
+        return await handler(request)
+    except web.HTTPException as raised:
+        if not request.path.startswith("/api/") or raised.status < 400:
+            raise
+        if raised.content_type == "application/json":
+            raise
+        answer = error(raised.status, f"{raised.reason}: {request.method} {request.path}")
+        if "Allow" in raised.headers:
+            answer.headers["Allow"] = raised.headers["Allow"]
+        return answer
+
+
 def token_middleware(tokens: Tokens) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Require a valid token on every ``/api/`` path."""
 

@@ -14,7 +14,7 @@ from streams.domain.tracks import count_by_health
 from streams.engines.runtime import Runtime
 from streams.state import STORE_UNAVAILABLE
 from streams.web.api import HUB_KEY, PINGS_PARTITIONS, RUNTIME_KEY, EventHub, add_routes
-from streams.web.auth import Tokens, token_middleware
+from streams.web.auth import Tokens, json_errors, token_middleware
 from streams.web.reports import add_report_routes
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -68,7 +68,7 @@ async def _close_hub(app: web.Application) -> None:
 
 def build_web_app(runtime: Runtime) -> web.Application:
     """The aiohttp application with every route."""
-    app = web.Application(middlewares=[token_middleware(Tokens(runtime.settings))])
+    app = web.Application(middlewares=[json_errors, token_middleware(Tokens(runtime.settings))])
     app[RUNTIME_KEY] = runtime
     app[HUB_KEY] = EventHub(runtime)
     app.on_cleanup.append(_close_hub)

@@ -127,6 +127,22 @@ def test_a_supervisor_read_of_officers_is_audited(api_worker: RunningWorker) -> 
     assert "lat=52.48" in last["path"]
 
 
+def test_the_nearest_officers_search_radius_is_a_parameter(api_worker: RunningWorker) -> None:
+    place = "/api/officers/nearest?lat=52.48&lon=-1.89&n=100"
+    _, wide = get(api_worker, place, SUPERVISOR)
+    status, narrow = get(api_worker, f"{place}&within_km=0.5", SUPERVISOR)
+    assert status == 200
+    assert (wide["within_km"], narrow["within_km"]) == (50.0, 0.5)
+    assert all(officer["distance_m"] <= 500 for officer in narrow["officers"])
+    assert len(narrow["officers"]) < len(wide["officers"]), "officers are spread over the city"
+
+
+def test_an_unknown_api_path_is_answered_in_json(api_worker: RunningWorker) -> None:
+    status, body = get(api_worker, "/api/no-such-thing", VIEWER)
+    assert status == 404
+    assert "/api/no-such-thing" in body["error"]
+
+
 def test_area_detail_shows_visits_only_to_a_supervisor(api_worker: RunningWorker) -> None:
     status, body = get(api_worker, "/api/areas/patrol-area", VIEWER)
     assert status == 200
@@ -148,6 +164,8 @@ def test_area_detail_shows_visits_only_to_a_supervisor(api_worker: RunningWorker
         "lon=-1.89",
         "lat=52.48&lon=-1.89&n=0",
         "lat=nan&lon=1",
+        "lat=52.48&lon=-1.89&within_km=0",
+        "lat=52.48&lon=-1.89&within_km=5000",
     ],
 )
 def test_bad_query_parameters_get_400_with_a_message(api_worker: RunningWorker, query: str) -> None:

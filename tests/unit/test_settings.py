@@ -96,3 +96,37 @@ def test_report_settings_are_checked_together() -> None:
     )
     assert report_baseline_days(fixed) == (date(2026, 10, 1), date(2026, 10, 31))
     assert report_baseline_days(Settings()) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "wrong"),
+    [
+        ("redis//127.0.0.1:6379/0", "scheme is missing"),
+        ("http://127.0.0.1:6379/0", "scheme is http"),
+        ("redis://127.0.0.1:sixty/0", "port is not a number"),
+        ("redis://:s3cret@/0", "has no host"),
+        ("redis://127.0.0.1:6379/zero", "database 'zero' is not a number"),
+        ("unix://", "has no path"),
+    ],
+)
+def test_a_malformed_redis_url_is_a_problem_that_does_not_repeat_it(url: str, wrong: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"COVERWATCH_REDIS_URL": url, "COVERWATCH_CLOCK": "sundial"})
+    problems = caught.value.problems
+    assert len(problems) == 2  # every problem at once: the URL's and the clock's
+    assert any("COVERWATCH_REDIS_URL" in p and wrong in p for p in problems), problems
+    assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://127.0.0.1:6379/0", "rediss://user:pw@cache.force.local:6380/2", "unix:///run/r.sock"],
+)
+def test_redis_urls_of_every_kind_are_accepted(url: str) -> None:
+    assert Settings.from_env({"COVERWATCH_REDIS_URL": url}).redis_url == url
+
+
+def test_a_malformed_bootstrap_list_names_the_bad_server() -> None:
+    with pytest.raises(SettingsError, match="'kafka-2' is not"):
+        Settings.from_env({"COVERWATCH_KAFKA_BOOTSTRAP": "kafka-1:9092,kafka-2"})
+    assert Settings.from_env({"COVERWATCH_KAFKA_BOOTSTRAP": "a:9092, b:9093"}).kafka_bootstrap

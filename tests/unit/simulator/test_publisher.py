@@ -107,3 +107,13 @@ def test_a_malformed_tick_is_not_copied_into_the_pings_partitions(
     malformed = Record(0.0, "clock.ticks", "simulator", b'{"source":"simulator","ts":"soon"}')
     assert asyncio.run(publisher.publish([malformed], "localhost:9092", speed=None)) == 1
     assert [topic for topic, *_ in FakeProducer.sent] == ["clock.ticks"]
+
+
+def test_a_line_without_at_is_at_the_line_befores(tmp_path: Path) -> None:
+    path = tmp_path / "hand-written.jsonl"
+    path.write_bytes(
+        b'{"topic": "t", "key": null, "value": 1}\n'
+        b'{"at": 5, "topic": "t", "key": null, "value": 2}\n'
+        b'{"topic": "t", "key": null, "value": 3}\n'
+    )
+    assert [record.at for record in publisher.read_file(path)] == [0.0, 5.0, 5.0]
