@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.domain.validation import Rejection, decode_all
+from streams.engines.outages import OUTAGES
 from streams.engines.runtime import Runtime
 from streams.engines.stage import SourceMessage, StageServices, unavailable
 from streams.metrics import Metrics
@@ -67,11 +68,12 @@ async def _until_available(
     while True:
         try:
             await handle(batch)
+            OUTAGES.available(topic)
             return
         except Exception as error:
             if not unavailable(error):
                 raise
-            log.warning("%s: a service is unavailable (%s); retry in %.1f s", topic, error, delay)
+            OUTAGES.unavailable(topic, error, "waits and is retried")
             runtime.metrics.retry(topic)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
@@ -88,8 +90,10 @@ async def on_the_clock(
     except Exception as error:
         if not unavailable(error):
             raise
-        log.warning("%s: a service is unavailable (%s); skipped this tick", timer, error)
+        OUTAGES.unavailable(timer, error, "is skipped until it is back")
         runtime.metrics.tick_skipped(timer)
+    else:
+        OUTAGES.available(timer)
 
 
 async def guarded(

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from mode import Service
 
 from streams.domain.epoch import Lost, New, Trusted, judge_at_start, judge_running, new_epoch
+from streams.engines.outages import OUTAGES, service_of
 from streams.engines.stage import unavailable
 from streams.kafka.group import group_has_committed
 from streams.metrics import Metrics
@@ -116,8 +117,10 @@ class EpochWatch(Service):
             except Exception as error:
                 if not unavailable(error):
                     raise
-                self.status.waiting_for = f"Redis or the broker is unavailable ({error})"
-                log.warning("epoch check: a service is unavailable (%s); trying again", error)
+                self.status.waiting_for = f"{service_of(error)} is unavailable ({error})"
+                OUTAGES.unavailable("the Redis state check", error, "is tried again")
+            else:
+                OUTAGES.available("the Redis state check")
             await self.sleep(CHECK_EVERY_S)
 
     async def check(self) -> None:

@@ -11,13 +11,13 @@ in Redis (at least once).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from typing import Any
 
 from streams import topics
 from streams.engines.batches import Events, guarded
+from streams.engines.outages import OUTAGES
 from streams.engines.presence_process import IN_FLIGHT, PresenceProcess, Reply
 from streams.engines.runtime import Runtime
 from streams.engines.stage import unavailable
@@ -25,8 +25,6 @@ from streams.kafka.group_consumer import ReadRecord
 
 BATCHES_HANDED_OVER = 1
 """Batches that may wait for the task while the presence process has its fill."""
-
-log = logging.getLogger(__name__)
 
 
 class PingsPipeline:
@@ -82,7 +80,7 @@ class PingsPipeline:
 
     async def _apply_again(self, batches: list[Events], error: Exception) -> None:
         if unavailable(error):
-            log.warning("%s: %s; the batch waits", topics.PINGS, error)
+            OUTAGES.unavailable(topics.PINGS, error, "waits and is retried")
             self.runtime.metrics.retry(topics.PINGS)
         for events in batches:
             await guarded(self.runtime, topics.PINGS, events, self.presence.process)

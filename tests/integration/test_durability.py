@@ -467,6 +467,9 @@ def test_a_redis_killed_mid_run_comes_back_from_its_aof_with_the_uninterrupted_s
         skipped = worker.metric("coverwatch_ticks_skipped_total", timer="evaluate_coverage")
         assert waited + skipped > 0, "the worker never noticed Redis was gone"
         assert worker.metric("coverwatch_redis_state_lost", cause="epoch_missing") == 0
+        log = worker.process.log_path.read_text()
+        assert "Redis is unavailable" in log, "the log must name what is down"
+        assert "Redis is available again" in log
     finally:
         worker.stop()
         own_redis.stop()

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
+from streams.engines.outages import service_of
 from streams.engines.presence import PreparedBatch, PresenceEngine
 from streams.engines.presence_process.protocol import (
     Done,
@@ -155,7 +156,9 @@ class PresenceServer:
         if not unavailable(error):
             log.exception("the presence engine failed on a request", exc_info=error)
         failure = f"{type(error).__name__}: {error}"
-        await self.reply(Failed(seq, self.recorder.drain(), unavailable(error), False, failure))
+        down = unavailable(error)
+        service = service_of(error) if down else ""
+        await self.reply(Failed(seq, self.recorder.drain(), down, False, failure, service))
 
     async def _refuse(self, request: Request) -> None:
         reason = f"refused: request {request.after} was not applied"

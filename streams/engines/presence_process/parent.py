@@ -113,7 +113,7 @@ class PresenceProcess(Service):
         failed."""
         if isinstance(reply, Failed):
             if reply.unavailable or reply.refused:
-                raise PresenceUnavailableError(reply.error)
+                raise PresenceUnavailableError(reply.error, reply.service)
             raise PresenceFailedError(reply.error)
 
     async def on_stop(self) -> None:

@@ -58,6 +58,8 @@ class Failed(msgspec.Struct, tag="failed", array_like=True, frozen=True):
     unavailable: bool
     refused: bool
     error: str
+    service: str = ""
+    """The unavailable service, as an operator names it ("Redis", "the Kafka broker")."""
 
 
 Request = ProcessPings | SettlePresence
@@ -66,7 +68,11 @@ Reply = Done | Failed
 
 class PresenceUnavailableError(ConnectionError):
     """A service the presence process needs is unavailable, or the process itself was lost: the
-    batch waits and is tried again."""
+    batch waits and is tried again. ``service`` names the service when it is known."""
+
+    def __init__(self, message: str, service: str = "") -> None:
+        super().__init__(message)
+        self.service = service
 
 
 class PresenceFailedError(RuntimeError):
