@@ -176,8 +176,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
-    root = argparse.ArgumentParser(prog="coverwatch", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
+    root = argparse.ArgumentParser(
+        prog="coverwatch",
+        description="Coverwatch: who is present in each Impact Area, its dose and demand, and "
+        "which areas are uncovered, live from Airwave and CAD (docs: README.md, docs/).",
+    )
+    commands = root.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="what to do (COMMAND --help says more)",
+    )
     _add_up(commands)
     _add_service_commands(commands)
     _add_publish(commands)
@@ -199,7 +208,7 @@ def _add_areas(commands: _Commands[argparse.ArgumentParser]) -> None:
         choices=("validate", "load", "rings"),
         help="rings: write the pack with a fresh displacement ring per impact and comparison area",
     )
-    areas.add_argument("file", type=Path)
+    areas.add_argument("file", type=Path, help="the area pack (GeoJSON FeatureCollection)")
     areas.add_argument(
         "--out", type=Path, help="rings: where to write the pack (default: standard output)"
     )
@@ -269,7 +278,12 @@ def _add_service_commands(commands: _Commands[argparse.ArgumentParser]) -> None:
 
 def _add_publish(commands: _Commands[argparse.ArgumentParser]) -> None:
     publish = commands.add_parser("publish", help="publish a recorded JSONL file to the broker")
-    publish.add_argument("file", type=Path)
+    publish.add_argument(
+        "file",
+        type=Path,
+        help="the recording: one JSON object a line, with topic, key, value (or value_text or "
+        "value_base64) and an optional at (seconds into the recording)",
+    )
     publish.add_argument(
         "--speed",
         type=float,
@@ -281,10 +295,19 @@ def _add_publish(commands: _Commands[argparse.ArgumentParser]) -> None:
 
 def _add_simulate(commands: _Commands[argparse.ArgumentParser]) -> None:
     simulate = commands.add_parser("simulate", help="generate a simulated force area")
-    simulate.add_argument("--sink", choices=("kafka", "file"), default="file")
+    simulate.add_argument(
+        "--sink",
+        choices=("kafka", "file"),
+        default="file",
+        help="publish to the configured broker, or write a JSONL recording (default: file)",
+    )
     simulate.add_argument("--out", type=Path, help="JSONL output file for --sink file")
-    simulate.add_argument("--seed", type=int, default=1)
-    simulate.add_argument("--officers", type=int, default=200)
+    simulate.add_argument(
+        "--seed", type=int, default=1, help="the random seed: the same seed, the same city"
+    )
+    simulate.add_argument(
+        "--officers", type=int, default=200, help="officers on duty (default 200)"
+    )
     simulate.add_argument(
         "--hours", type=float, default=1.0, help="simulated duration (0: endless, day after day)"
     )
@@ -298,7 +321,12 @@ def _add_simulate(commands: _Commands[argparse.ArgumentParser]) -> None:
         default=None,
         help="simulated seconds per real second (default: as fast as possible)",
     )
-    simulate.add_argument("--malformed-rate", type=float, default=0.0)
+    simulate.add_argument(
+        "--malformed-rate",
+        type=float,
+        default=0.0,
+        help="share of messages made malformed on purpose, to exercise the deadletters",
+    )
     simulate.add_argument(
         "--preroll-hours",
         type=float,
