@@ -41,10 +41,12 @@ State (:func:`evaluate`)
       first instant judged so).
 
 Severity
-    ``at_risk`` is low and ``uncovered`` medium; ``uncovered`` with nobody present and an open
-    ``priority`` incident is high, with an open ``immediate`` incident critical. ``covered`` and
-    ``unknown`` have no severity. Demand does not raise ``at_risk``: the policy limit has not
-    been reached yet.
+    ``at_risk`` is low and ``uncovered`` medium; ``uncovered`` with nobody present is high once
+    the gap has lasted :data:`LONG_GAP_LIMITS` times the limit in force (an area uncovered all
+    night is not left at medium) or with an open ``priority`` incident, and critical with an
+    open ``immediate`` incident. ``covered`` and ``unknown`` have no severity. Demand does not
+    raise ``at_risk``: the policy limit has not been reached yet; nor does anything raise an
+    area where an officer is present (the gap may be closing).
 
 Alert lifecycle (alerting areas only)
     - ``raised`` when no alert is active and the area is ``at_risk`` or ``uncovered``; never
@@ -86,6 +88,8 @@ AlertEventKind: TypeAlias = Literal["raised", "escalated", "cleared"]
 Grade: TypeAlias = Literal["immediate", "priority", "scheduled", "resolution"]
 
 COVERAGE_STATES: Final[tuple[CoverageState, ...]] = ("covered", "at_risk", "uncovered", "unknown")
+LONG_GAP_LIMITS: Final = 2.0
+"""An uncovered area with nobody present is ``high`` once its gap lasts this many limits."""
 SEVERITIES: Final[tuple[Severity, ...]] = ("low", "medium", "high", "critical")
 """Severities from least to most severe."""
 GRADES: Final[tuple[Grade, ...]] = ("immediate", "priority", "scheduled", "resolution")
@@ -309,7 +313,7 @@ def evaluate(
     gap_start = _gap_start(inputs)
     elapsed_s = max(0.0, now - gap_start)
     state, why = _coverage_state(elapsed_s, limit_s, policy.at_risk_share, inputs, now, feed)
-    severity = _severity(state, inputs)
+    severity = _severity(state, inputs, elapsed_s, limit_s)
     kept_state = previous is not None and previous.state == state
     if previous is not None and kept_state:
         state_since = previous.state_since
@@ -520,8 +524,11 @@ def _minutes_in_force(policy: CoveragePolicy, local_minute: int, limit_s: float)
     return minutes
 
 
-def _severity(state: CoverageState, inputs: CoverageInputs) -> Severity | None:
-    """The severity of a state given the open demand and who is present (module rules)."""
+def _severity(
+    state: CoverageState, inputs: CoverageInputs, elapsed_s: float, limit_s: float
+) -> Severity | None:
+    """The severity of a state given the open demand, who is present and how long the gap has
+    lasted (module rules)."""
     if state == "at_risk":
         return "low"
     if state != "uncovered":
@@ -529,9 +536,14 @@ def _severity(state: CoverageState, inputs: CoverageInputs) -> Severity | None:
     if inputs.officers_present == 0:
         if inputs.open_incidents.get("immediate", 0) > 0:
             return "critical"
-        if inputs.open_incidents.get("priority", 0) > 0:
+        if inputs.open_incidents.get("priority", 0) > 0 or _long_gap(elapsed_s, limit_s):
             return "high"
     return "medium"
+
+
+def _long_gap(elapsed_s: float, limit_s: float) -> bool:
+    """Whether a gap has lasted :data:`LONG_GAP_LIMITS` times the limit in force."""
+    return elapsed_s >= LONG_GAP_LIMITS * limit_s
 
 
 def _clear_reason(
@@ -560,7 +572,10 @@ def _gap_reason(status: CoverageStatus, band: PolicyBand | None, inputs: Coverag
             for grade in ("immediate", "priority")
             if inputs.open_incidents.get(grade, 0) > 0
         )
-        reason += f"; {demand} incident(s) and no officer present"
+        if demand:
+            reason += f"; {demand} incident(s) and no officer present"
+        else:
+            reason += f"; over {LONG_GAP_LIMITS:g} times the limit and no officer present"
     return reason
 
 

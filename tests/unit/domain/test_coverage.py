@@ -758,3 +758,23 @@ def test_covered_after_a_dead_feed_is_dated_from_the_gap_start_not_from_the_outa
     now = at(21, 9, 20)
     status, _ = evaluate("ia", IMPACT, inputs(now), dead, now)
     assert (dead.state, status.state, status.state_since) == ("unknown", "covered", MORNING_VISIT)
+
+
+def test_an_area_uncovered_for_twice_its_limit_with_nobody_present_rises_to_high() -> None:
+    evaluator = Evaluator()
+    evaluator.run(at(21, 12), at(21, 12, 0, 10))  # 08:00 visit, 4 h limit: uncovered at noon
+    evaluator.run(at(21, 15, 59, 50), at(21, 16, 0, 10))  # twice the limit at 16:00
+    assert evaluator.kinds == ["raised", "escalated"]
+    raised, escalated = evaluator.events
+    assert raised.severity == "medium"
+    assert (escalated.severity, escalated.ts) == ("high", at(21, 16))
+    assert escalated.reason == (
+        "no qualifying visit for 8h00m (limit 4h00m outside bands); "
+        "over 2 times the limit and no officer present"
+    )
+
+
+def test_a_long_gap_with_an_officer_present_stays_medium() -> None:
+    now = at(21, 17)
+    status, _ = evaluate("A", IMPACT, inputs(now, officers_present=1), None, now)
+    assert (status.state, status.severity) == ("uncovered", "medium")
