@@ -24,25 +24,32 @@ from streams.domain.archive import (
 
 def write_block(store: ArchiveStore, block: BlockRows, *, complete: bool) -> list[str]:
     """Write ``block``'s files (and its mark when ``complete``); return the files written
-    (paths relative to the archive root)."""
+    (paths relative to the archive root). A file already there is not written again: the same
+    range of one partition always holds the same rows, so it would be the same bytes (a new
+    owner that read a block to where its last owner had written it, after a rebalance)."""
     covered = block.covered()
     if covered is None:
         return []
     written = []
     for (table, day), rows in sorted(block.rows.items()):
         directory = table_day_dir(table, day)
-        path = f"{directory}/{file_name(covered)}"
-        store.write(path, to_parquet(to_arrow(table, rows)))
-        replace_superseded(store, directory, covered)
-        written.append(path)
+        name = file_name(covered)
+        path = f"{directory}/{name}"
+        existing = store.names(directory)
+        if name not in existing:
+            store.write(path, to_parquet(to_arrow(table, rows)))
+            written.append(path)
+        replace_superseded(store, directory, covered, existing)
     if complete:
         mark_complete(store, covered)
     return written
 
 
-def replace_superseded(store: ArchiveStore, directory: str, written: OffsetRange) -> None:
-    """Delete the files of ``directory`` that ``written`` supersedes."""
-    existing = [r for r in (parse_file_name(n) for n in store.names(directory)) if r]
+def replace_superseded(
+    store: ArchiveStore, directory: str, written: OffsetRange, names: Iterable[str]
+) -> None:
+    """Delete the files among ``names`` (of ``directory``) that ``written`` supersedes."""
+    existing = [r for r in (parse_file_name(n) for n in names) if r]
     for old in superseded(written, existing):
         store.delete(f"{directory}/{file_name(old)}")
 

@@ -156,7 +156,7 @@ def test_half_the_radios_silent_makes_an_area_unknown_feed_degraded_not_uncovere
         read_topic(
             settings.kafka_bootstrap,
             settings.topic("coverage.alerts"),
-            until=lambda values: sum(1 for v in values if v["area_id"] == EARLY) >= 2,
+            until=lambda values: sum(1 for v in values if v["area_id"] == EARLY) >= 3,
             timeout_s=30.0,
         )
     )
@@ -164,9 +164,10 @@ def test_half_the_radios_silent_makes_an_area_unknown_feed_degraded_not_uncovere
         assert_valid("coverage.alerts", alert)
     assert not [a for a in alerts if a["area_id"] == LATE], "no alert for the degraded area"
     early = [a for a in alerts if a["area_id"] == EARLY]
-    assert [(a["event"], a["state"]) for a in early] == [
-        ("raised", "at_risk"),
-        ("escalated", "uncovered"),
+    assert [(a["event"], a["state"], a["severity"]) for a in early] == [
+        ("raised", "at_risk", "low"),
+        ("escalated", "uncovered", "medium"),
+        ("escalated", "uncovered", "high"),  # uncovered for twice its 15 min limit
     ], f"with the whole feed there, the same setup alerts as usual: {early}"
     early_now = latest_snapshot(snapshots, EARLY)
     assert early_now is not None

@@ -158,3 +158,19 @@ async def test_pings_of_partitions_the_worker_does_not_hold_are_not_archived(
     await archive.write_due(now=10**9)
     assert offsets(tmp_path) == []
     assert list(archive.fed) == [PINGS]
+
+
+async def test_a_new_owner_that_reads_a_block_as_far_as_its_last_write_writes_no_file_again(
+    tmp_path: Path,
+) -> None:
+    first, second = service(tmp_path), service(tmp_path)
+    for owner in (first, second):  # the second after a rebalance, the input having stopped
+        await owner.fed_assigned([PINGS])
+        await owner.take([ping(o) for o in range(5)])
+        await owner.write_due(now=10**9)
+    written = [
+        owner.metrics.registry.get_sample_value("coverwatch_archive_files_total")
+        for owner in (first, second)
+    ]
+    assert written == [1, 0]
+    assert data_files(tmp_path) == ["airwave.pings-0-000000000000-000000000004.parquet"]
