@@ -35,13 +35,17 @@ class PingsPipeline:
         self.presence = presence
         self.handed_over: asyncio.Queue[Events] = asyncio.Queue(maxsize=BATCHES_HANDED_OVER)
 
-    async def hand_over(self, events: Events) -> None:
-        """Queue a batch for :meth:`apply_in_order` (waits while the queue is full); its messages
-        stay unacknowledged until it is committed. The archive, if any, is fed them first."""
-        for event in events:
-            event.message.incref()  # acknowledged by apply_in_order, once committed
+    def archive(self, events: Events) -> None:
+        """Feed the batch to the archive, if the worker keeps one (it needs neither Redis nor the
+        presence process, so it is fed as soon as the batch is taken)."""
         if self.runtime.archive_feed is not None:
             self.runtime.archive_feed(_as_read(events))
+
+    async def hand_over(self, events: Events) -> None:
+        """Queue a batch for :meth:`apply_in_order` (waits while the queue is full); its messages
+        stay unacknowledged until it is committed."""
+        for event in events:
+            event.message.incref()  # acknowledged by apply_in_order, once committed
         await self.handed_over.put(events)
 
     async def apply_in_order(self) -> None:

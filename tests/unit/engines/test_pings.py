@@ -105,7 +105,7 @@ async def test_a_failed_batch_and_those_refused_after_it_are_applied_again_in_or
     assert batches.acknowledged == [10, 20]
 
 
-async def test_the_archive_is_fed_each_batch_as_records_read_before_it_is_applied() -> None:
+def test_the_archive_is_fed_each_batch_as_records_read() -> None:
     fed: list[ReadRecord] = []
     pipeline = PingsPipeline(  # type: ignore[arg-type]
         SimpleNamespace(archive_feed=fed.extend), FakePresence()
@@ -117,9 +117,8 @@ async def test_the_archive_is_fed_each_batch_as_records_read_before_it_is_applie
         timestamp=1_795_284_000.123,
         key=b"2350017",
         value=b"{}",
-        incref=lambda: None,
     )
 
-    await pipeline.hand_over([SimpleNamespace(message=message)])
+    pipeline.archive([SimpleNamespace(message=message)])
 
     assert fed == [ReadRecord("p.airwave.pings", 2, 41, 1_795_284_000_123, b"2350017", b"{}")]
