@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,6 +72,18 @@ def get_json(url: str, token: str = TOKEN) -> dict:
         return json.loads(response.read())
 
 
+def serves_areas(url: str) -> bool:
+    """Whether ``url`` answers 200 (the area states are judged on the event clock, which starts
+    with the first data)."""
+    try:
+        get_json(url)
+    except urllib.error.HTTPError as refused:
+        if refused.code != 503:
+            raise
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`coverwatch up` with the simulator, until every area of the pack is served."""
@@ -101,6 +114,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         while len(get_json(f"{web_url}/api/areas.geojson")["features"]) < expected:
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"areas never all loaded:\n{log.read_text()}"
+            time.sleep(0.5)
+        while not serves_areas(f"{web_url}/api/areas"):  # 503 until the event clock has data
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"no area states served:\n{log.read_text()}"
             time.sleep(0.5)
         yield Stack(web_url=web_url, log=log)
     finally:
