@@ -77,8 +77,6 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     from streams.engines.rebuild import RebuildError, rebuild
 
     settings = _settings()
-    if settings.log_level != "debug":  # the broker client's own logs would repeat the error
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     def say(line: str) -> None:
         print(f"rebuild: {line}", flush=True)
