@@ -163,6 +163,97 @@ RECORDED_CALLS = frozenset(
 )
 
 
+class ArchiveMetrics(Protocol):
+    """The archive's counters: a worker's :class:`Metrics`, or an
+    :class:`ArchiveMetricsRecorder` in the archive process, which exports none of its own."""
+
+    def archive_opened(self) -> None:
+        """The archive writer started."""
+
+    def archived(self, table: str, rows: int) -> None:
+        """``rows`` rows of ``table`` were taken into the archive's open blocks."""
+
+    def archive_skip(self, table: str, reason: str) -> None:
+        """A record of ``table``'s topic gave no row, for ``reason``."""
+
+    def archive_written(self, files: int) -> None:
+        """``files`` archive files were written."""
+
+    def archive_write_failed(self) -> None:
+        """An archive block write failed."""
+
+    def archive_waiting(self, seconds: float) -> None:
+        """The age of the oldest row not yet written to the archive."""
+
+
+ARCHIVE_RECORDED_CALLS = frozenset(
+    (
+        "archive_opened",
+        "archived",
+        "archive_skip",
+        "archive_written",
+        "archive_write_failed",
+        "archive_waiting",
+        "archive_cpu",
+    )
+)
+
+
+class ArchiveMetricsRecorder:
+    """:class:`ArchiveMetrics` kept as plain calls: the archive process records what it counts
+    and sends the calls to its worker, which applies them to its :class:`Metrics`. Rows of one
+    table and skips of one (table, reason) are summed and only the last waiting age is kept, so
+    what is sent stays small."""
+
+    def __init__(self) -> None:
+        self.calls: list[RecordedCall] = []
+        self.rows: dict[str, int] = {}
+        self.skips: dict[tuple[str, str], int] = {}
+        self.waiting: float | None = None
+
+    def archive_opened(self) -> None:
+        """Record :meth:`Metrics.archive_opened`."""
+        self.calls.append(("archive_opened", []))
+
+    def archived(self, table: str, rows: int) -> None:
+        """Record :meth:`Metrics.archived`."""
+        self.rows[table] = self.rows.get(table, 0) + rows
+
+    def archive_skip(self, table: str, reason: str) -> None:
+        """Record :meth:`Metrics.archive_skip`."""
+        key = (table, reason)
+        self.skips[key] = self.skips.get(key, 0) + 1
+
+    def archive_written(self, files: int) -> None:
+        """Record :meth:`Metrics.archive_written`."""
+        self.calls.append(("archive_written", [files]))
+
+    def archive_write_failed(self) -> None:
+        """Record :meth:`Metrics.archive_write_failed`."""
+        self.calls.append(("archive_write_failed", []))
+
+    def archive_waiting(self, seconds: float) -> None:
+        """Record :meth:`Metrics.archive_waiting` (the last one wins)."""
+        self.waiting = seconds
+
+    def archive_cpu(self, seconds: float) -> None:
+        """Record :meth:`Metrics.archive_cpu`."""
+        self.calls.append(("archive_cpu", [seconds]))
+
+    def drain(self) -> list[RecordedCall]:
+        """The calls recorded since the last drain."""
+        calls, self.calls = self.calls, []
+        calls.extend(("archived", [table, rows]) for table, rows in sorted(self.rows.items()))
+        calls.extend(
+            ("archive_skip", [table, reason, records])
+            for (table, reason), records in sorted(self.skips.items())
+        )
+        if self.waiting is not None:
+            calls.append(("archive_waiting", [self.waiting]))
+        self.rows, self.skips, self.waiting = {}, {}, None
+        return calls
+
+
 class Metrics:
     """The metrics of one worker process, in their own registry (tests make one per worker)."""
 
@@ -355,9 +446,16 @@ class Metrics:
             "Archive block writes that failed (the block is read again and retried)",
             registry=self.registry,
         )
-        self.archive_log_reads = Counter(
-            "coverwatch_archive_log_read_records_total",
-            "Pings the archive read from the log itself, where the pings agent's feed left a gap",
+        self.archive_process_lost = Counter(
+            "coverwatch_archive_process_lost_total",
+            "Times the worker's archive process ended when it was not told to (it is started "
+            "again and reads its blocks again from their last marks)",
+            registry=self.registry,
+        )
+        self.archive_process_cpu = Counter(
+            "coverwatch_archive_process_cpu_seconds_total",
+            "CPU seconds used by the worker's archive process (process_cpu_seconds_total is "
+            "the worker process alone)",
             registry=self.registry,
         )
         self.archive_unwritten_age = Gauge(
@@ -466,9 +564,9 @@ class Metrics:
         """``rows`` rows of ``table`` were taken into the archive's open blocks."""
         self.archive_rows.labels(table).inc(rows)
 
-    def archive_skip(self, table: str, reason: str) -> None:
-        """A record of ``table``'s topic gave no row, for ``reason``."""
-        self.archive_skipped.labels(table, reason).inc()
+    def archive_skip(self, table: str, reason: str, records: int = 1) -> None:
+        """``records`` records of ``table``'s topic gave no row, for ``reason``."""
+        self.archive_skipped.labels(table, reason).inc(records)
 
     def archive_written(self, files: int) -> None:
         """``files`` archive files were written."""
@@ -478,9 +576,20 @@ class Metrics:
         """An archive block write failed."""
         self.archive_write_failures.inc()
 
-    def archive_read_from_log(self, records: int) -> None:
-        """The archive read ``records`` pings from the log itself (a gap in the feed)."""
-        self.archive_log_reads.inc(records)
+    def archive_process_ended(self) -> None:
+        """The archive process ended when it was not told to."""
+        self.archive_process_lost.inc()
+
+    def archive_cpu(self, seconds: float) -> None:
+        """The archive process used ``seconds`` more CPU time."""
+        self.archive_process_cpu.inc(max(seconds, 0.0))
+
+    def apply_archive(self, calls: Sequence[RecordedCall]) -> None:
+        """Count what an :class:`ArchiveMetricsRecorder` recorded."""
+        for name, arguments in calls:
+            if name not in ARCHIVE_RECORDED_CALLS:
+                raise ValueError(f"not a recordable archive metrics call: {name!r}")
+            getattr(self, name)(*arguments)
 
     def archive_waiting(self, seconds: float) -> None:
         """The age of the oldest row not yet written to the archive."""

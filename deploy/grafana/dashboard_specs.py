@@ -618,7 +618,7 @@ PIPELINE_HEALTH = (
     ),
     Spec(
         "timeseries",
-        "CPU by worker: event loop and presence process (cores)",
+        "CPU by worker: event loop, presence and archive processes (cores)",
         (
             (
                 f"sum by (instance) (rate(process_cpu_seconds_total[{RATE}])"
@@ -629,9 +629,14 @@ PIPELINE_HEALTH = (
                 rate_by("instance", "coverwatch_presence_process_cpu_seconds_total"),
                 "presence {{instance}}",
             ),
+            (
+                rate_by("instance", "coverwatch_archive_process_cpu_seconds_total"),
+                "archive {{instance}}",
+            ),
         ),
-        description="Each worker runs the pings hot path in a presence process of its own; "
-        "near 1 core on either line, that side limits the worker (add workers and partitions).",
+        description="Each worker runs the pings hot path in a presence process of its own, and "
+        "the archive (when it keeps one) in another; near 1 core on the event loop or presence "
+        "line, that side limits the worker (add workers and partitions).",
     ),
     rate_panel("Fixes by outcome", "coverwatch_fixes_total", "outcome"),
     rate_panel("Visits published by status", "coverwatch_visits_published_total", "status"),
@@ -653,15 +658,15 @@ PIPELINE_HEALTH = (
             ("sum(rate(coverwatch_archive_files_total[" + RATE + "]))", "files written"),
             ("sum(rate(coverwatch_archive_write_failures_total[" + RATE + "]))", "write failures"),
             (
-                "sum(rate(coverwatch_archive_log_read_records_total[" + RATE + "]))",
-                "pings read from the log",
+                rate_by("instance", "coverwatch_archive_process_lost_total"),
+                "archive process lost {{instance}}",
             ),
         ),
         unit="ops",
         description="Records of archived topics that give no row (a deadletter reason, tombstone "
         "or internal_error), archive files written, block writes that failed (the block is "
-        "read again), and pings the archive read from the log itself where the pings agent's "
-        "feed left a gap (after a restart or rebalance; still in steady running).",
+        "read again), and archive processes that ended unasked (started again; they read their "
+        "blocks again from the last marks).",
     ),
     Spec(
         "timeseries",

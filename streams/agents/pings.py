@@ -25,7 +25,6 @@ def register(runtime: Runtime) -> PresenceProcess:
     @runtime.app.agent(runtime.channels[topics.PINGS], name="track_presence", concurrency=1)
     async def track_presence(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
-            pipeline.archive(events)
             await runtime.store.wait_usable()
             await pipeline.hand_over(events)
 

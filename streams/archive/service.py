@@ -1,15 +1,8 @@
-"""The archive writer: a service of the worker that keeps every archived topic as Parquet
-(contract A, docs/archive.md).
+"""The archive writer: a service of the worker with its own consumer group that keeps every
+archived topic as Parquet (contract A, docs/archive.md).
 
-``airwave.pings`` is *fed* to it by the pings agent, which reads every ping anyway: the archive
-holds the pings partitions the worker's Faust consumer holds (told by the app's assignment
-signals) and takes their records in offset order (:mod:`streams.domain.archive.feed`), reading
-the log itself (:mod:`streams.kafka.partition_reader`) only where the feed leaves a gap: from its
-block's start to where the agent resumed, after fed records were dropped, or after a failed
-write. The other archived topics are read by its own consumer (group
-``<COVERWATCH_APP_ID>-archive``, :mod:`streams.kafka.group_consumer`), which commits no offsets.
-
-A partition's records are gathered a block of offsets at a time
+Its consumer (group ``<COVERWATCH_APP_ID>-archive``, :mod:`streams.kafka.group_consumer`)
+commits no offsets. A partition's records are gathered a block of offsets at a time
 (:mod:`streams.domain.archive.blocks`); a block read to its end is written as one file per
 (table, day) and marked complete, and rows read more than ``COVERWATCH_ARCHIVE_FLUSH_S`` ago are
 written with the block read so far (a later write of the block replaces those files). A new
@@ -22,11 +15,9 @@ and skipped; a failed write is counted, and its block read again after a pause.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
@@ -34,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from mode import Service
 
-from streams import topics
 from streams.archive.maintenance import compact, remove_old_days
 from streams.archive.parquet import prepare
 from streams.archive.store import ArchiveStore
@@ -51,11 +41,9 @@ from streams.domain.archive import (
     block_of,
     block_start,
 )
-from streams.domain.archive.feed import FedPartition
 from streams.domain.validation import TimeLimits
 from streams.kafka.group_consumer import GroupConsumer, ReadRecord
-from streams.kafka.partition_reader import PartitionReader
-from streams.metrics import Metrics
+from streams.metrics import ArchiveMetrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,11 +54,6 @@ COMPACTED_DAYS: Final = 3
 READ_WAIT_MS: Final = 1000
 READ_MAX_RECORDS: Final = 5000
 RETRY_PAUSE_S: Final = 5.0
-FED_TOPIC: Final = topics.PINGS
-"""The archived topic the pings agent feeds to the archive rather than it reading it."""
-FED_WAITING_LIMIT: Final = 50_000
-"""Fed records that may wait per partition; past it they are dropped and read from the log."""
-FED_IDLE_WAIT_S: Final = 1.0
 
 
 Counts = dict[str, int]
@@ -91,7 +74,7 @@ class OpenBlock:
 class ArchiveService(Service):
     """Archives the topics of contract A to ``COVERWATCH_ARCHIVE_URL``."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, metrics: ArchiveMetrics, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.metrics = metrics
@@ -106,26 +89,20 @@ class ArchiveService(Service):
         self.generation = 0
         """Counts the group's assignments and revocations: a batch read across one is stale."""
         self.lock = asyncio.Lock()
-        self.fed_topic = settings.topic(FED_TOPIC)
-        self.fed: dict[tuple[str, int], FedPartition[ReadRecord]] = {}
-        self.fed_arrived = asyncio.Event()
-        self.reader = PartitionReader(settings)
         self.consumer = GroupConsumer(
             settings,
             f"{settings.app_id}-archive",
-            [settings.topic(topic) for topic in ARCHIVED_TOPICS if topic != FED_TOPIC],
+            [settings.topic(topic) for topic in ARCHIVED_TOPICS],
             self,
         )
 
     async def on_start(self) -> None:
         self.metrics.archive_opened()
         await asyncio.to_thread(prepare)
-        await self.reader.start()
         await self.consumer.start()
 
     async def on_stop(self) -> None:
         await self.consumer.stop()
-        await self.reader.stop()
 
     @Service.task
     async def _archive(self) -> None:
@@ -140,21 +117,6 @@ class ArchiveService(Service):
                     records = [r for r in records if (r.topic, r.partition) not in reopened]
                 await self.take(records)
                 await self.write_due(time.monotonic())
-
-    @Service.task
-    async def _archive_fed(self) -> None:
-        while not self.should_stop:
-            behind = {held: fed.next for held, fed in self.fed.items() if fed.needs_reading}
-            self.reader.point(behind)
-            if behind:
-                read = await self.reader.read(READ_WAIT_MS, READ_MAX_RECORDS)
-                self.metrics.archive_read_from_log(sum(map(len, read.values())))
-            else:
-                read = {}
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.fed_arrived.wait(), FED_IDLE_WAIT_S)
-            self.fed_arrived.clear()
-            await self.take_fed(read)
 
     @Service.timer(MAINTAIN_EVERY_S)
     async def _maintain(self) -> None:
@@ -174,52 +136,10 @@ class ArchiveService(Service):
         expired = remove_old_days(self.store, kept, today) if kept > 0 else 0
         log.info("archive: compaction removed %d files, retention %d", removed, expired)
 
-    # ---- the feed: the pings agent's records and its consumer's assignment ------------------
-
-    def feed(self, records: Iterable[ReadRecord]) -> None:
-        """Records of the fed topic as the pings agent took them (each partition's in offset
-        order); those of partitions not held are ignored."""
-        by_partition: defaultdict[tuple[str, int], list[ReadRecord]] = defaultdict(list)
-        for record in records:
-            by_partition[(record.topic, record.partition)].append(record)
-        for held, fed_records in by_partition.items():
-            fed = self.fed.get(held)
-            if fed is not None:
-                fed.feed(fed_records)
-        self.fed_arrived.set()
-
-    async def take_fed(self, read: Mapping[tuple[str, int], list[ReadRecord]]) -> None:
-        """Take the fed partitions' records that continue from where each is: those ``read``
-        from the log, then those fed."""
-        async with self.lock:
-            records: list[ReadRecord] = []
-            for held, fed in self.fed.items():
-                got = read.get(held)
-                records.extend(fed.take_pending() if got is None else fed.take_read(got))
-            await self.take(records)
-
-    async def fed_assigned(self, partitions: Iterable[tuple[str, int]]) -> None:
-        """The worker's consumer now holds ``partitions`` (of every topic): open those of the
-        fed topic at the block after each one's last mark."""
-        async with self.lock:
-            self.unopened.update(held for held in partitions if held[0] == self.fed_topic)
-            self.seek_group(await self.open_partitions())
-
-    async def fed_revoked(self, partitions: Iterable[tuple[str, int]]) -> None:
-        """The worker's consumer lost ``partitions``: drop the unwritten rows of the fed topic's
-        (their next owner reads the blocks again)."""
-        async with self.lock:
-            for held in partitions:
-                if held[0] == self.fed_topic:
-                    self.blocks.pop(held, None)
-                    self.fed.pop(held, None)
-                    self.unopened.discard(held)
-
     # ---- the group's calls ---------------------------------------------------------------
 
     async def assigned(self, partitions: list[tuple[str, int]]) -> Mapping[tuple[str, int], int]:
-        """Open each partition at the block after its last marked one (and any fed partition
-        waiting to be opened); return where to seek."""
+        """Open each partition at the block after its last marked one; return where to seek."""
         async with self.lock:
             self.generation += 1
             self.unopened.update(partitions)
@@ -243,12 +163,9 @@ class ArchiveService(Service):
             self.blocks[(topic, partition)] = self.open_block(
                 held[0], partition, block_of(offset, block_records)
             )
-            if topic == self.fed_topic:
-                self.fed[(topic, partition)] = FedPartition(offset, FED_WAITING_LIMIT)
-            else:
-                found[(topic, partition)] = offset
+            found[(topic, partition)] = offset
         self.unopened.clear()
-        log.info("archive: reading %s", sorted(starts.items()))
+        log.info("archive: reading %s", sorted(found.items()))
         return found
 
     async def revoked(self, partitions: list[tuple[str, int]]) -> None:
@@ -264,13 +181,9 @@ class ArchiveService(Service):
         opened (their records in hand are from before the seek)."""
         await asyncio.sleep(RETRY_PAUSE_S)
         opened = await self.open_partitions()
-        self.seek_group(opened)
-        return set(opened)
-
-    def seek_group(self, starts: Mapping[tuple[str, int], int]) -> None:
-        """Point the group consumer's partitions at where they start."""
-        for (topic, partition), offset in starts.items():
+        for (topic, partition), offset in opened.items():
             self.consumer.seek(topic, partition, offset)
+        return set(opened)
 
     # ---- reading and writing -------------------------------------------------------------
 
@@ -354,11 +267,7 @@ class ArchiveService(Service):
             rows = open_block.rows
             self.blocks[held] = self.open_block(rows.topic, rows.partition, rows.block)
             offset = block_start(rows.block, self.settings.archive_block_records)
-            fed = self.fed.get(held)
-            if fed is not None:
-                fed.rewind(offset)
-            else:
-                self.consumer.seek(held[0], held[1], offset)
+            self.consumer.seek(held[0], held[1], offset)
             return False
         if files:
             log.info("archive: wrote %s", " ".join(files))

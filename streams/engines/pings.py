@@ -21,7 +21,6 @@ from streams.engines.outages import OUTAGES
 from streams.engines.presence_process import IN_FLIGHT, PresenceProcess, Reply
 from streams.engines.runtime import Runtime
 from streams.engines.stage import unavailable
-from streams.kafka.group_consumer import ReadRecord
 
 BATCHES_HANDED_OVER = 1
 """Batches that may wait for the task while the presence process has its fill."""
@@ -34,12 +33,6 @@ class PingsPipeline:
         self.runtime = runtime
         self.presence = presence
         self.handed_over: asyncio.Queue[Events] = asyncio.Queue(maxsize=BATCHES_HANDED_OVER)
-
-    def archive(self, events: Events) -> None:
-        """Feed the batch to the archive, if the worker keeps one (it needs neither Redis nor the
-        presence process, so it is fed as soon as the batch is taken)."""
-        if self.runtime.archive_feed is not None:
-            self.runtime.archive_feed(_as_read(events))
 
     async def hand_over(self, events: Events) -> None:
         """Queue a batch for :meth:`apply_in_order` (waits while the queue is full); its messages
@@ -89,14 +82,6 @@ class PingsPipeline:
         for events in batches:
             await guarded(self.runtime, topics.PINGS, events, self.presence.process)
             _acknowledge(events)
-
-
-def _as_read(events: Events) -> list[ReadRecord]:
-    """The batch's messages as records read (Kafka timestamps back in milliseconds)."""
-    return [
-        ReadRecord(m.topic, m.partition, m.offset, round(m.timestamp * 1000), m.key, m.value)
-        for m in (event.message for event in events)
-    ]
 
 
 def _acknowledge(events: Events) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import faust
@@ -11,7 +11,6 @@ from faust.types import TP
 from streams import topics
 from streams.engines.epoch import StoreStatus
 from streams.engines.stage import StageServices, clock_for, limits_for
-from streams.kafka.group_consumer import ReadRecord
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import State
@@ -26,9 +25,6 @@ class Runtime(StageServices[Metrics]):
     store: StoreStatus = field(default_factory=StoreStatus)
     """Whether the Redis store may be used (:mod:`streams.engines.epoch`): agents and timers
     wait."""
-    archive_feed: Callable[[Iterable[ReadRecord]], None] | None = None
-    """Where the pings agent hands every ping it takes when the worker archives
-    (:meth:`streams.archive.service.ArchiveService.feed`)."""
 
     @classmethod
     def create(cls, settings: Settings, app: faust.App) -> Runtime:

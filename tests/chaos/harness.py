@@ -44,6 +44,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import topics
 from streams.archive import compact_day
+from streams.devtools.bench.probes import child_kind, child_pids
 from streams.devtools.stack.embedded import (
     ManagedProcess,
     Services,
@@ -668,13 +669,9 @@ def kill_and_restart_worker(run: Run) -> None:
 
 
 def presence_children(worker: RunningWorker) -> list[int]:
-    """The worker's child processes (its presence process)."""
+    """The worker's presence process (not its archive process)."""
     pid = worker.process.process.pid
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
+    return [child for child in child_pids(pid) if child_kind(child) == "presence"]
 
 
 def kill_presence_process(run: Run) -> None:

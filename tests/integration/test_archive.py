@@ -7,6 +7,7 @@ in-band heartbeat) and writes it as contract A says.
 - Two workers of one group write disjoint sets of files, none twice.
 - No file holds a raw ISSI, collar number, name, token or the pseudonym key.
 - Malformed records are counted and skipped; everything valid is archived.
+- An archive process killed mid-run is counted, started again and archives everything.
 
 Records are sent with fixed Kafka timestamps (an area without a time of its own is valid from
 its record's timestamp), as a replay of a log keeps them.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -29,6 +31,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.archive import compact_day
+from streams.devtools.bench.probes import child_kind, child_pids
 from streams.devtools.stack.embedded import (
     Services,
     create_topics,
@@ -299,3 +302,50 @@ def test_two_workers_of_one_group_write_no_file_twice(stack: Services, work_dir:
     finally:
         for worker in workers:
             worker.stop()
+
+
+def archive_process(worker: RunningWorker) -> int:
+    """The pid of the worker's archive process (the worker is the managed process's child)."""
+    found = [
+        pid
+        for parent in [worker.process.process.pid, *child_pids(worker.process.process.pid)]
+        for pid in child_pids(parent)
+        if child_kind(pid) == "archive"
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_killed_archive_process_is_started_again_and_archives_everything(
+    stack: Services, work_dir: Path
+) -> None:
+    name = "marchivekill"
+    archive = work_dir / f"{name}-archive"
+    settings = archive_settings(stack, name, archive)
+    asyncio.run(create_topics(settings.kafka_bootstrap, settings.topic_prefix))
+    worker = start(stack, settings, work_dir, f"worker-{name}")
+    try:
+        messages = the_input()
+        half = len(messages) // 2
+        asyncio.run(_send(settings.kafka_bootstrap, settings.topic_prefix, messages[:half]))
+        wait_until(
+            "the archive wrote a file",
+            lambda: bool(written_files(worker)),
+            worker.process,
+            60,
+        )
+        killed = archive_process(worker)
+        os.kill(killed, signal.SIGKILL)
+        wait_until(
+            "the archive process is started again",
+            lambda: worker.metric("coverwatch_archive_process_lost_total") == 1,
+            worker.process,
+            30,
+        )
+        asyncio.run(_send(settings.kafka_bootstrap, settings.topic_prefix, messages[half:]))
+        wait_archived(worker, archive)
+        assert archive_process(worker) != killed
+        assert len(archived_rows(archive)) == expected_rows()
+        assert worker.process.alive
+    finally:
+        worker.stop()

@@ -75,7 +75,8 @@ PIPELINE_METRICS = {
     "coverwatch_archive_skipped_total": "counter",
     "coverwatch_archive_files_total": "counter",
     "coverwatch_archive_write_failures_total": "counter",
-    "coverwatch_archive_log_read_records_total": "counter",
+    "coverwatch_archive_process_lost_total": "counter",
+    "coverwatch_archive_process_cpu_seconds_total": "counter",
     "coverwatch_archive_unwritten_age_seconds": "gauge",
     "coverwatch_reports_total": "counter",
 }

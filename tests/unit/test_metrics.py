@@ -11,6 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.domain.validation import REASONS
 from streams.metrics import (
     LATENCY_BUCKETS_S,
+    ArchiveMetrics,
+    ArchiveMetricsRecorder,
     AreaNumbers,
     BatchHistogram,
     Metrics,
@@ -72,6 +74,41 @@ def test_calls_recorded_in_the_presence_process_count_as_if_made_in_the_worker()
 def coverwatch_lines(metrics: Metrics) -> list[str]:
     text = metrics.exposition()[0].decode()
     return [line for line in text.splitlines() if line.startswith("coverwatch_")]
+
+
+def archive_counts(metrics: ArchiveMetrics) -> None:
+    metrics.archive_opened()
+    metrics.archived("fixes", 3)
+    metrics.archive_skip("fixes", "invalid_json")
+    metrics.archived("fixes", 2)
+    metrics.archive_skip("fixes", "invalid_json")
+    metrics.archive_skip("roster", "tombstone")
+    metrics.archive_waiting(4.0)
+    metrics.archive_written(2)
+    metrics.archive_write_failed()
+    metrics.archive_waiting(1.5)
+
+
+def test_counts_reported_by_the_archive_process_count_as_if_made_in_the_worker() -> None:
+    direct, reported = Metrics(["airwave.pings"]), Metrics(["airwave.pings"])
+    recorder = ArchiveMetricsRecorder()
+    archive_counts(direct)
+    archive_counts(recorder)
+    calls = recorder.drain()
+    reported.apply_archive(msgspec.msgpack.decode(msgspec.msgpack.encode(calls)))
+
+    assert len(calls) == 7  # rows and skips summed, the last waiting age only
+    assert recorder.drain() == []
+    text = coverwatch_lines(reported)
+    assert 'coverwatch_archive_rows_total{table="fixes"} 5.0' in text
+    assert 'coverwatch_archive_skipped_total{reason="invalid_json",table="fixes"} 2.0' in text
+    assert "coverwatch_archive_unwritten_age_seconds 1.5" in text
+    assert text == coverwatch_lines(direct)
+
+
+def test_only_archive_calls_can_be_applied_from_the_archive_process() -> None:
+    with pytest.raises(ValueError, match="consumed"):
+        Metrics(["airwave.pings"]).apply_archive([("consumed", ["airwave.pings", 1])])
 
 
 def test_only_pipeline_calls_can_be_applied() -> None:

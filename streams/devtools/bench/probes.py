@@ -41,14 +41,27 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+def child_kind(pid: int) -> str:
+    """``archive`` for a worker's archive process, ``presence`` for its other child."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "presence"
+    return "archive" if b"streams.archive" in command else "presence"
+
+
 def cpu_sample(pids: Mapping[str, int]) -> dict[str, float | None]:
-    """CPU seconds so far of each process; for the worker also of its presence process (its
-    child), as ``presence``."""
+    """CPU seconds so far of each process; for the worker also of its children: its presence
+    process, as ``presence``, and its archive process when it keeps one, as ``archive``."""
     sample = {name: cpu_seconds(pid) for name, pid in pids.items()}
     if "worker" in pids:
-        children = [cpu_seconds(child) for child in child_pids(pids["worker"])]
-        known = [seconds for seconds in children if seconds is not None]
-        sample["presence"] = sum(known) if known else None
+        children: dict[str, list[float]] = {"presence": []}
+        for child in child_pids(pids["worker"]):
+            seconds = cpu_seconds(child)
+            if seconds is not None:
+                children.setdefault(child_kind(child), []).append(seconds)
+        for kind, known in children.items():
+            sample[kind] = sum(known) if known else None
     return sample
 
 
@@ -140,6 +153,11 @@ class Window:
     warmup_rate: float | None = None
     """The rate in the warm-up left out of ``rate`` (the consumer's start: loading what it
     caches, building indexes, a first evaluation of every area)."""
+    whole_rate: float | None = None
+    """The rate over the whole read, warm-up included."""
+    whole_cpu: dict[str, float] = field(default_factory=dict)
+    """Process -> CPU share of one core over the whole read, warm-up included."""
+    whole_seconds: float = 0.0
 
 
 Sample = tuple[float, float, Mapping[str, float | None]]
@@ -192,6 +210,13 @@ def measured_window(samples: Sequence[Sample], count: float, total: int, warmup_
     one and the last one (the warm-up's own rate kept apart; a backlog read within twice the
     warm-up is measured whole)."""
     window = Window(completed=count >= total, applied=int(count))
+    if len(samples) >= 2:
+        window.whole_rate = rate_between([samples[0][:2], samples[-1][:2]])
+        window.whole_seconds = samples[-1][0] - samples[0][0]
+        for name, end in samples[-1][2].items():
+            start = samples[0][2].get(name)
+            if start is not None and end is not None and window.whole_seconds > 0:
+                window.whole_cpu[name] = (end - start) / window.whole_seconds
     if samples and samples[-1][0] - samples[0][0] >= 2 * warmup_s > 0:
         first = next(i for i, sample in enumerate(samples) if sample[0] - samples[0][0] >= warmup_s)
         window.warmup_rate = rate_between([samples[0][:2], samples[first][:2]])
@@ -252,6 +277,7 @@ def mean_window(windows: Sequence[Window]) -> Window:
 
 
 def worker_share(cpu: Mapping[str, float]) -> float | None:
-    """Cores a worker used (its event loop, ``worker``, plus its presence process)."""
+    """Cores a worker used (its event loop, ``worker``, plus its presence process and its
+    archive process, if any)."""
     loop = cpu.get("worker")
-    return None if loop is None else loop + cpu.get("presence", 0.0)
+    return None if loop is None else loop + cpu.get("presence", 0.0) + cpu.get("archive", 0.0)

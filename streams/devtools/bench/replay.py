@@ -74,12 +74,12 @@ class ReplayResult:
 
     @property
     def worker_share(self) -> float | None:
-        """Cores the worker used: its event loop and its presence process."""
+        """Cores the worker used: its event loop and its child processes."""
         return worker_share(self.window.cpu)
 
     @property
     def cpu_us_per_ping(self) -> float | None:
-        """Worker CPU time per ping, both processes (microseconds)."""
+        """Worker CPU time per ping, all its processes (microseconds)."""
         share = self.worker_share
         if share is None or not self.window.rate:
             return None

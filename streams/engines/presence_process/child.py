@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import gc
 import logging
-import os
-import signal
 import socket
 import sys
 import time
@@ -19,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
+from streams.child_process import start_as_child
 from streams.engines.outages import service_of
 from streams.engines.presence import PreparedBatch, PresenceEngine
 from streams.engines.presence_process.protocol import (
@@ -43,16 +41,6 @@ GC_THRESHOLDS = (50_000, 50, 100)
 short-lived ones; CPython's default thresholds (700, 10, 10) make it rescan the long-lived heap
 so often that collection dominates the hot path. Fewer, larger young collections fix that (the
 worker process uses them too, for its coverage state and Faust's per-message objects)."""
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Get SIGKILL when the worker dies (Linux prctl); leave at once if it already has."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
-        sys.exit(0)
 
 
 class PresenceServer:
@@ -202,9 +190,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m streams.engines.presence_process FD``: serve the worker on the inherited
     socket."""
     args = sys.argv[1:] if argv is None else argv
-    _die_with_parent(int(os.environ.get("COVERWATCH_PARENT_PID", os.getppid())))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    start_as_child()
     settings = Settings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(),

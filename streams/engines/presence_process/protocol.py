@@ -7,15 +7,26 @@ applied, and refuses it otherwise (:mod:`streams.engines.presence_process`).
 
 from __future__ import annotations
 
-import asyncio
-
 import msgspec
 
+from streams.child_process import read_frame, write_frame
 from streams.engines.batches import Events
 from streams.engines.presence import PingBatch
 from streams.metrics import RecordedCall
 
-_LENGTH = 4
+__all__ = [
+    "Done",
+    "Failed",
+    "PresenceFailedError",
+    "PresenceUnavailableError",
+    "ProcessPings",
+    "Reply",
+    "Request",
+    "SettlePresence",
+    "ping_batch",
+    "read_frame",
+    "write_frame",
+]
 
 
 class ProcessPings(msgspec.Struct, tag="pings", array_like=True, frozen=True):
@@ -89,15 +100,3 @@ def ping_batch(events: Events) -> PingBatch:
         values=[message.value for message in messages],
         appended=[message.timestamp for message in messages],
     )
-
-
-async def write_frame(writer: asyncio.StreamWriter, payload: bytes) -> None:
-    """Send one length-prefixed frame."""
-    writer.write(len(payload).to_bytes(_LENGTH, "big") + payload)
-    await writer.drain()
-
-
-async def read_frame(reader: asyncio.StreamReader) -> bytes:
-    """Receive one length-prefixed frame (``IncompleteReadError`` once the other side closed)."""
-    length = int.from_bytes(await reader.readexactly(_LENGTH), "big")
-    return await reader.readexactly(length)

@@ -1,11 +1,9 @@
 """The archive service's handling of its partitions: blocks written when they end or wait too
-long, nothing written for a revoked partition, records read twice taken once, fed pings taken
-in offset order (the files are real; no broker: records are handed to it as the pings agent
-and its reader would)."""
+long, nothing written for a revoked partition, records read twice taken once (the group and
+the files are real; no broker: records are handed to it as its consumer would)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -20,14 +18,14 @@ from streams.settings import Settings
 PINGS = ("airwave.pings", 0)
 
 
-def service(root: Path) -> ArchiveService:
+def service(root: Path, metrics: Metrics | None = None) -> ArchiveService:
     settings = Settings(
         archive_url=root.as_uri(),
         archive_block_records=10,
         archive_fix_every_s=0.0,
         pseudonym_key="unit-test-pseudonym-key",
     )
-    return ArchiveService(settings, Metrics(["airwave.pings"]))
+    return ArchiveService(settings, metrics or Metrics(["airwave.pings"]))
 
 
 def ping(offset: int) -> ReadRecord:
@@ -49,21 +47,18 @@ def offsets(root: Path) -> list[int]:
 
 async def test_a_block_is_written_and_marked_when_the_next_one_begins(tmp_path: Path) -> None:
     archive = service(tmp_path)
-    await archive.fed_assigned([PINGS])
-    assert archive.fed[PINGS].next == 0
+    assert await archive.assigned([PINGS]) == {PINGS: 0}
     await archive.take([ping(o) for o in range(11)])
     assert data_files(tmp_path) == ["airwave.pings-0-000000000000-000000000009.parquet"]
     assert [p.name for p in (tmp_path / "_blocks").iterdir()] == [
         "airwave.pings-0-000000000000-000000000009"
     ]
-    reopened = service(tmp_path)
-    await reopened.fed_assigned([PINGS])
-    assert reopened.fed[PINGS].next == 10
+    assert await service(tmp_path).assigned([PINGS]) == {PINGS: 10}
 
 
 async def test_rows_waiting_past_the_flush_interval_are_written(tmp_path: Path) -> None:
     archive = service(tmp_path)
-    await archive.fed_assigned([PINGS])
+    await archive.assigned([PINGS])
     await archive.take([ping(o) for o in range(3)])
     await archive.write_due(now=10**9)
     assert data_files(tmp_path) == ["airwave.pings-0-000000000000-000000000002.parquet"]
@@ -71,18 +66,17 @@ async def test_rows_waiting_past_the_flush_interval_are_written(tmp_path: Path) 
 
 async def test_a_revoked_partition_writes_nothing_and_is_read_again(tmp_path: Path) -> None:
     archive = service(tmp_path)
-    await archive.fed_assigned([PINGS])
+    await archive.assigned([PINGS])
     await archive.take([ping(o) for o in range(5)])
-    await archive.fed_revoked([PINGS])
+    await archive.revoked([PINGS])
     await archive.write_due(now=10**9)
     assert data_files(tmp_path) == []
-    await archive.fed_assigned([PINGS])
-    assert archive.fed[PINGS].next == 0
+    assert await archive.assigned([PINGS]) == {PINGS: 0}
 
 
 async def test_a_record_read_twice_gives_one_row(tmp_path: Path) -> None:
     archive = service(tmp_path)
-    await archive.fed_assigned([PINGS])
+    await archive.assigned([PINGS])
     await archive.take([ping(o) for o in range(5)])
     await archive.take([ping(o) for o in range(3, 8)])
     await archive.write_due(now=10**9)
@@ -90,23 +84,22 @@ async def test_a_record_read_twice_gives_one_row(tmp_path: Path) -> None:
 
 
 async def test_a_malformed_record_is_counted_and_the_rest_archived(tmp_path: Path) -> None:
-    archive = service(tmp_path)
-    await archive.fed_assigned([PINGS])
+    metrics = Metrics(["airwave.pings"])
+    archive = service(tmp_path, metrics)
+    await archive.assigned([PINGS])
     broken = ReadRecord("airwave.pings", 0, 1, 0, b"2350017", b"{not json")
     await archive.take([ping(0), broken, ping(2)])
     await archive.write_due(now=10**9)
     assert offsets(tmp_path) == [0, 2]
     labels = {"table": "fixes", "reason": "invalid_json"}
-    assert (
-        archive.metrics.registry.get_sample_value("coverwatch_archive_skipped_total", labels) == 1
-    )
+    assert metrics.registry.get_sample_value("coverwatch_archive_skipped_total", labels) == 1
 
 
 async def test_maintenance_compacts_closed_days_of_the_partitions_held_and_drops_old_ones(
     tmp_path: Path,
 ) -> None:
     archive = service(tmp_path)
-    await archive.fed_assigned([PINGS])
+    await archive.assigned([PINGS])
     await archive.take([ping(o) for o in range(13)])  # block 0 written whole, then 10-12
     await archive.write_due(now=10**9)
     old_day = tmp_path / "table=fixes" / "day=2025-01-01"
@@ -119,58 +112,15 @@ async def test_maintenance_compacts_closed_days_of_the_partitions_held_and_drops
     assert data_files(tmp_path) == ["airwave.pings-0-000000000000-000000000012.parquet"]
 
 
-async def test_pings_fed_from_the_start_of_the_block_are_archived_without_reading(
-    tmp_path: Path,
-) -> None:
-    archive = service(tmp_path)
-    await archive.fed_assigned([PINGS])
-    archive.feed([ping(o) for o in range(8)])
-    await archive.take_fed({})
-    await archive.write_due(now=10**9)
-    assert offsets(tmp_path) == list(range(8))
-    assert not archive.fed[PINGS].needs_reading
-
-
-async def test_pings_fed_past_the_block_start_wait_until_the_log_before_them_is_read(
-    tmp_path: Path,
-) -> None:
-    archive = service(tmp_path)
-    await archive.fed_assigned([PINGS])
-    archive.feed([ping(o) for o in range(4, 8)])  # the agent resumed at its committed offset
-    await archive.take_fed({})
-    await archive.write_due(now=10**9)
-    assert offsets(tmp_path) == []
-    assert archive.fed[PINGS].needs_reading
-    await archive.take_fed({PINGS: [ping(o) for o in range(3)]})  # a read that stops short
-    await archive.take_fed({PINGS: [ping(3)]})
-    await archive.write_due(now=10**9)
-    assert offsets(tmp_path) == list(range(8))
-    assert not archive.fed[PINGS].needs_reading
-
-
-async def test_pings_of_partitions_the_worker_does_not_hold_are_not_archived(
-    tmp_path: Path,
-) -> None:
-    archive = service(tmp_path)
-    await archive.fed_assigned([PINGS, ("cad.incidents", 0)])
-    archive.feed([replace(ping(o), partition=1) for o in range(3)])
-    await archive.take_fed({})
-    await archive.write_due(now=10**9)
-    assert offsets(tmp_path) == []
-    assert list(archive.fed) == [PINGS]
-
-
 async def test_a_new_owner_that_reads_a_block_as_far_as_its_last_write_writes_no_file_again(
     tmp_path: Path,
 ) -> None:
-    first, second = service(tmp_path), service(tmp_path)
-    for owner in (first, second):  # the second after a rebalance, the input having stopped
-        await owner.fed_assigned([PINGS])
+    counted = [Metrics(["airwave.pings"]), Metrics(["airwave.pings"])]
+    for metrics in counted:  # the second owner after a rebalance, the input having stopped
+        owner = service(tmp_path, metrics)
+        await owner.assigned([PINGS])
         await owner.take([ping(o) for o in range(5)])
         await owner.write_due(now=10**9)
-    written = [
-        owner.metrics.registry.get_sample_value("coverwatch_archive_files_total")
-        for owner in (first, second)
-    ]
+    written = [m.registry.get_sample_value("coverwatch_archive_files_total") for m in counted]
     assert written == [1, 0]
     assert data_files(tmp_path) == ["airwave.pings-0-000000000000-000000000004.parquet"]

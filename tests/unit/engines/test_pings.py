@@ -1,6 +1,5 @@
 """The pings pipeline: batches go to the presence process in order and are acknowledged once
-committed; after a failure, the failed batch and those refused after it are applied again; the
-archive, when there is one, is fed every batch."""
+committed; after a failure, the failed batch and those refused after it are applied again."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from typing import Any
 
 from streams.engines.pings import PingsPipeline
 from streams.engines.presence_process import Done, Failed, PresenceProcess, Reply
-from streams.kafka.group_consumer import ReadRecord
 
 
 @dataclass
@@ -68,7 +66,7 @@ def runtime() -> Any:
     async def deadletter(topic: str, rejected: Any) -> None:
         raise AssertionError("nothing is deadlettered")
 
-    return SimpleNamespace(metrics=metrics, deadletter=deadletter, archive_feed=None)
+    return SimpleNamespace(metrics=metrics, deadletter=deadletter)
 
 
 async def run_until_acknowledged(
@@ -103,22 +101,3 @@ async def test_a_failed_batch_and_those_refused_after_it_are_applied_again_in_or
     assert presence.submitted == [10, 20]
     assert presence.processed == [10, 20]
     assert batches.acknowledged == [10, 20]
-
-
-def test_the_archive_is_fed_each_batch_as_records_read() -> None:
-    fed: list[ReadRecord] = []
-    pipeline = PingsPipeline(  # type: ignore[arg-type]
-        SimpleNamespace(archive_feed=fed.extend), FakePresence()
-    )
-    message = SimpleNamespace(
-        topic="p.airwave.pings",
-        partition=2,
-        offset=41,
-        timestamp=1_795_284_000.123,
-        key=b"2350017",
-        value=b"{}",
-    )
-
-    pipeline.archive([SimpleNamespace(message=message)])
-
-    assert fed == [ReadRecord("p.airwave.pings", 2, 41, 1_795_284_000_123, b"2350017", b"{}")]
