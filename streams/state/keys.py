@@ -439,6 +439,15 @@ AUDIT = KeyFamily(
     "web API",
     "for ever, kept by ``coverwatch rebuild``",
 )
+ALERT_ACTIONS = KeyFamily(
+    "audit",
+    "alert-actions:<alert_id>",
+    "list",
+    "a supervisor's actions on one alert (acknowledged, assigned, noted) JSON, oldest first",
+    "web API",
+    "7 days after the last action (``ALERT_ACTIONS_KEPT_S``, EXPIRE on every write); kept by "
+    "``coverwatch rebuild``",
+)
 EVENTS = KeyFamily(
     "events",
     "live",
@@ -509,6 +518,7 @@ LAYOUT: tuple[KeyFamily, ...] = (
     AREA_VIEWS,
     LEADER,
     AUDIT,
+    ALERT_ACTIONS,
     EVENTS,
     EPOCH,
 )

@@ -1,16 +1,19 @@
 """What the API and the live page read and write beside the pipeline's state: nearest-officer
-queries and latest fixes, the audit log of officer-level reads, and live events over pub/sub."""
+queries and latest fixes, the audit log of officer-level reads, supervisors' actions on alerts,
+and live events over pub/sub."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from streams import topics
 from streams.state import keys as layout
 from streams.state.store import Store
+
+ALERT_ACTIONS_KEPT_S: Final = 7 * 24 * 3600
 
 
 class ServingState(Store):
@@ -65,6 +68,30 @@ class ServingState(Store):
         """The newest audit entries, oldest first."""
         values = await self.redis.lrange(self.keys.key(layout.AUDIT), -count, -1)
         return [orjson.loads(value) for value in values]
+
+    async def record_alert_action(self, alert_id: str, action: Mapping[str, object]) -> None:
+        """Append a supervisor's action to its alert's actions."""
+        key = self.keys.key(layout.ALERT_ACTIONS, alert_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, orjson.dumps(action))
+            pipe.expire(key, ALERT_ACTIONS_KEPT_S)
+            await pipe.execute()
+        self.metrics.round_trip("alert_action")
+
+    async def alert_actions(self, alert_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """alert_id -> its actions, oldest first (alerts without any left out)."""
+        if not alert_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for alert_id in alert_ids:
+                pipe.lrange(self.keys.key(layout.ALERT_ACTIONS, alert_id), 0, -1)
+            replies = await pipe.execute()
+        self.metrics.round_trip("alert_actions")
+        return {
+            alert_id: [orjson.loads(value) for value in reply]
+            for alert_id, reply in zip(alert_ids, replies, strict=True)
+            if reply
+        }
 
     @property
     def events_channel(self) -> str:

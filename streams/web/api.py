@@ -1,4 +1,5 @@
-"""The JSON API over Redis: areas, alerts, incidents, officers, audit, and live events (SSE).
+"""The JSON API over Redis: areas, alerts and supervisors' actions on them, incidents, officers,
+audit, and live events (SSE).
 
 Every worker serves it from what Redis holds; the areas' states are the snapshots the coverage
 leader stored as it published them (nothing is evaluated here). Bad query parameters get 400
@@ -27,6 +28,7 @@ from streams.domain.snapshots import AreaFacts, snapshot_value, visit_times
 from streams.domain.timefmt import format_ts, local_day
 from streams.domain.tracks import UNKNOWN_UNIT, shown_health
 from streams.engines.runtime import Runtime
+from streams.web.alert_actions import act_on_alert, with_actions
 from streams.web.auth import CALLER_KEY, audited_path, error, supervisor
 
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
@@ -173,7 +175,14 @@ async def alerts(request: web.Request) -> web.Response:
         latest[str(alert["alert_id"])] = alert
     active = [a for a in latest.values() if a["event"] != "cleared"]
     active.sort(key=lambda a: str(a["ts"]), reverse=True)
-    return _json({"active": active, "recent": recent[:RECENT_ALERTS]})
+    supervising = request[CALLER_KEY].role == "supervisor"
+    actions = await with_actions(_runtime(request), active, callsigns=supervising)
+    return _json({"active": active, "recent": recent[:RECENT_ALERTS], "actions": actions})
+
+
+async def alert_action(request: web.Request) -> web.Response:
+    """A supervisor's action on an active alert (:mod:`streams.web.alert_actions`)."""
+    return await act_on_alert(request, _runtime(request))
 
 
 async def incidents(request: web.Request) -> web.Response:
@@ -361,6 +370,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/areas", areas)
     app.router.add_get("/api/areas/{area_id}", area_detail)
     app.router.add_get("/api/alerts", alerts)
+    app.router.add_post("/api/alerts/{alert_id}/actions", alert_action)
     app.router.add_get("/api/incidents", incidents)
     app.router.add_get("/api/officers", officers)
     app.router.add_get("/api/officers/nearest", nearest)

@@ -34,7 +34,8 @@ SUPERVISOR = "supervisor-token-0123456789"
 def api_worker(
     stack: Services, work_dir: Path, request: pytest.FixtureRequest
 ) -> Iterator[RunningWorker]:
-    """A worker with one viewer and one supervisor token, fed a simulated 3 hours."""
+    """A worker with one viewer and one supervisor token, fed a simulated 3 h 40 min in which
+    every patrol keeps away from one Impact Area (its alert is active at the end)."""
     settings = worker_settings(
         stack,
         module_name(request),
@@ -47,7 +48,8 @@ def api_worker(
         seed=5,
         officers=40,
         start=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
-        duration_seconds=3 * 3600,
+        duration_seconds=3 * 3600 + 40 * 60,
+        neglected_areas=("ia-03",),
     )
     records = list(generate(options, load_default_area_pack()))
     reference = [r for r in records if r.topic in ("areas.definitions", "resources.roster")]
@@ -205,3 +207,66 @@ async def test_live_events_arrive_over_sse(api_worker: RunningWorker) -> None:
     await asyncio.sleep(1.0)
     await publish(feed, settings.kafka_bootstrap, speed=None, topic_prefix=settings.topic_prefix)
     assert await listener in ("area", "alert")
+
+
+def post(worker: RunningWorker, path: str, body: object, token: str) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        worker.web_url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as failure:
+        return failure.code, json.loads(failure.read())
+
+
+def test_a_supervisor_acknowledges_assigns_and_notes_an_alert_and_it_is_audited(
+    api_worker: RunningWorker,
+) -> None:
+    _, body = get(api_worker, "/api/alerts", SUPERVISOR)
+    assert body["active"], "the simulated afternoon leaves an active alert"
+    alert = body["active"][0]
+    path = f"/api/alerts/{alert['alert_id']}/actions"
+
+    status, acknowledged = post(api_worker, path, {"action": "acknowledged"}, SUPERVISOR)
+    assert status == 201
+    assert (acknowledged["by"], acknowledged["severity"]) == ("sgt-jones", alert["severity"])
+    for action in (
+        {"action": "assigned", "callsign": "BX21"},
+        {"action": "noted", "note": "unit en route"},
+    ):
+        assert post(api_worker, path, action, SUPERVISOR)[0] == 201
+
+    _, served = get(api_worker, "/api/alerts", SUPERVISOR)
+    taken = served["actions"][alert["alert_id"]]
+    assert [a["action"] for a in taken["actions"]] == ["acknowledged", "assigned", "noted"]
+    assert taken["actions"][1]["callsign"] == "BX21"
+    assert taken["escalated"] is False
+    _, seen_by_viewer = get(api_worker, "/api/alerts", VIEWER)
+    assert [a["callsign"] for a in seen_by_viewer["actions"][alert["alert_id"]]["actions"]] == [
+        None,
+        None,
+        None,
+    ]
+
+    _, audit = get(api_worker, "/api/audit?n=20", SUPERVISOR)
+    entries = [e for e in audit["entries"] if e["what"] == "alert_action"]
+    assert [e["detail"]["action"] for e in entries[-3:]] == ["acknowledged", "assigned", "noted"]
+    assert all(e["who"] == "sgt-jones" for e in entries[-3:])
+    assert "unit en route" not in json.dumps(audit)  # the audit says a note was added, not what
+
+
+def test_alert_actions_are_for_supervisors_on_active_alerts_with_valid_bodies(
+    api_worker: RunningWorker,
+) -> None:
+    _, body = get(api_worker, "/api/alerts", SUPERVISOR)
+    path = f"/api/alerts/{body['active'][0]['alert_id']}/actions"
+    assert post(api_worker, path, {"action": "acknowledged"}, VIEWER)[0] == 403
+    status, refused = post(api_worker, path, {"action": "assigned"}, SUPERVISOR)
+    assert (status, "callsign" in refused["error"]) == (400, True)
+    assert post(api_worker, path, ["acknowledged"], SUPERVISOR)[0] == 400
+    status, missing = post(api_worker, "/api/alerts/nope/actions", {"action": "noted"}, SUPERVISOR)
+    assert (status, missing["error"]) == (404, "no active alert has that id")

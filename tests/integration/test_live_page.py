@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TOKEN = "sup-test-token"
+VIEWER_TOKEN = "viewer-test-token"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 AREA_PACK = (
     Path(__file__).resolve().parents[2] / "streams" / "simulator" / "data" / "area-pack.geojson"
@@ -94,6 +96,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         **os.environ,
         "COVERWATCH_SESSION_TIMEOUT_S": "6",
         "COVERWATCH_SUPERVISOR_TOKENS": f"browser={TOKEN}",
+        "COVERWATCH_VIEWER_TOKENS": f"wallboard={VIEWER_TOKEN}",
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -281,3 +284,225 @@ def test_the_event_stream_reconnects_on_its_own(browser: BrowserContext, stack: 
         )
     finally:
         page.close()
+
+
+ALARM_COLOURS = {"#e03131", "#c2255c"}
+STATE_ORDER = {"uncovered": 0, "at_risk": 1, "unknown": 2, "covered": 3}
+
+
+def newer_cleared_events(web_url: str, count: int) -> list[dict]:
+    """Cleared events dated five minutes of event time (5 s at the demo's 60x) after the newest
+    alert event the service has sent, for areas of the pack (alert ids of their own, so they end
+    no real alert)."""
+    features = get_json(f"{web_url}/api/areas.geojson")["features"]
+    impact = [f["id"] for f in features if f["properties"]["kind"] == "impact"][:count]
+    deadline = time.monotonic() + 90
+    while not (sent := [event["ts"] for event in get_json(f"{web_url}/api/alerts")["recent"]]):
+        assert time.monotonic() < deadline, "the demo raised no alert within 90 s"
+        time.sleep(1.0)
+    newest = datetime.fromisoformat(max(sent).replace("Z", "+00:00"))
+    later = (newest + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        {
+            "alert_id": f"test-cleared-{area_id}",
+            "area_id": area_id,
+            "event": "cleared",
+            "state": "covered",
+            "severity": "low",
+            "ts": later,
+            "since": later,
+            "reason": "qualifying visit completed (test event)",
+            "evidence": {"officers_present": 1},
+        }
+        for area_id in impact
+    ]
+
+
+def test_an_active_alert_stays_pinned_on_top_while_newer_cleared_events_arrive(
+    browser: BrowserContext, stack: Stack
+) -> None:
+    cleared = newer_cleared_events(stack.web_url, 4)
+
+    def with_newer_cleared_events(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        body["recent"] = [*body.get("recent", []), *cleared]
+        route.fulfill(response=response, json=body)
+
+    page = browser.new_page()
+    page.route("**/api/alerts", with_newer_cleared_events)
+    try:
+        page.goto(f"{stack.web_url}/?token={TOKEN}", wait_until="load")
+        pinned = page.locator('[data-testid="active-alerts"] [data-testid="alert-item"]')
+        pinned.first.wait_for(state="visible", timeout=90_000)
+        history = page.locator('[data-testid="alert-feed"] [data-testid="alert-item"]')
+        page.wait_for_function(
+            "() => document.querySelectorAll("
+            '\'[data-testid="alert-feed"] [data-event="cleared"]\').length >= 4',
+            timeout=30_000,
+        )
+        # the newest events are the cleared ones, at the top of the history ...
+        newest = {history.nth(i).get_attribute("data-alert-id") for i in range(4)}
+        assert newest == {event["alert_id"] for event in cleared}
+        # ... and every pinned alert is active, above the history in the page
+        events = {pinned.nth(i).get_attribute("data-event") for i in range(pinned.count())}
+        assert "cleared" not in events
+        top = pinned.first.bounding_box()
+        first_history = history.first.bounding_box()
+        assert top is not None
+        assert first_history is not None
+        assert top["y"] < first_history["y"]
+        page.wait_for_timeout(1_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "live-page-alerts-pinned.png"))
+    finally:
+        page.close()
+
+
+def test_pinned_alerts_are_worst_first(live: LivePage) -> None:
+    pinned = live.page.locator('[data-testid="active-alerts"] [data-testid="alert-item"]')
+    pinned.first.wait_for(state="visible", timeout=90_000)
+    rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    severities = [
+        rank[pinned.nth(i).get_attribute("data-severity") or "low"] for i in range(pinned.count())
+    ]
+    assert severities == sorted(severities)
+    # a supervisor sees the nearest available officers of each, once they are looked up
+    nearest = pinned.first.locator('[data-testid="alert-nearest"]')
+    live.page.wait_for_function(
+        "() => !document.querySelector("
+        '\'[data-testid="active-alerts"] [data-testid="alert-nearest"]\')'
+        ".textContent.includes('looking')",
+        timeout=15_000,
+    )
+    assert "nearest available" in nearest.inner_text() or "no available" in nearest.inner_text()
+
+
+def test_a_comparison_area_is_never_drawn_in_the_alarm_colour(live: LivePage) -> None:
+    live.page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"area-polygon\"]').length > 0",
+        timeout=30_000,
+    )
+    drawn = live.page.eval_on_selector_all(
+        '[data-testid="area-polygon"]',
+        "els => els.map(e => [e.dataset.kind, e.dataset.state, e.getAttribute('fill'),"
+        " e.getAttribute('stroke')])",
+    )
+    comparison = [d for d in drawn if d[0] == "comparison"]
+    assert comparison
+    for _, state, fill, stroke in comparison:
+        assert fill.lower() not in ALARM_COLOURS, state
+        assert stroke.lower() not in ALARM_COLOURS, state
+    # the alarm colour is in use: an uncovered Impact Area is filled with it
+    uncovered = [d for d in drawn if d[0] == "impact" and d[1] == "uncovered"]
+    assert all(fill.lower() == "#e03131" for _, _, fill, _ in uncovered)
+
+
+def test_the_table_is_worst_first_and_filters_by_state(live: LivePage) -> None:
+    rows = live.page.locator('[data-testid="dose-row"]')
+    rows.first.wait_for(state="visible", timeout=30_000)
+    listed = live.page.eval_on_selector_all(
+        '[data-testid="dose-row"]', "els => els.map(e => [e.dataset.kind, e.dataset.state])"
+    )
+    impact = [STATE_ORDER[state] for kind, state in listed if kind == "impact"]
+    assert impact == sorted(impact)
+    assert [kind for kind, _ in listed] == sorted(
+        (kind for kind, _ in listed), key=lambda kind: kind != "impact"
+    )
+    live.page.select_option('[data-testid="filter-state"]', "covered")
+    live.page.wait_for_timeout(300)
+    states = live.page.eval_on_selector_all(
+        '[data-testid="dose-row"]', "els => els.map(e => e.dataset.state)"
+    )
+    assert set(states) <= {"covered"}
+    live.page.select_option('[data-testid="filter-state"]', "")
+    live.page.wait_for_timeout(300)
+    assert rows.count() == len(listed)
+
+
+def test_clicking_an_alert_shows_its_area(live: LivePage) -> None:
+    item = live.page.locator('[data-testid="active-alerts"] [data-testid="alert-item"]').first
+    item.wait_for(state="visible", timeout=90_000)
+    area_id = item.get_attribute("data-area-id")
+    item.click()
+    selected = live.page.locator('[data-testid="dose-row"].selected')
+    selected.wait_for(state="attached", timeout=5_000)
+    assert selected.get_attribute("data-area-id") == area_id
+
+
+def test_the_legend_collapses_and_layers_hide_and_show(live: LivePage) -> None:
+    legend_body = live.page.locator('[data-testid="legend"] .legend-body')
+    assert legend_body.is_visible()
+    live.page.click('[data-testid="legend-toggle"]')
+    assert not legend_body.is_visible()
+    live.page.click('[data-testid="legend-toggle"]')
+    assert legend_body.is_visible()
+
+    incidents = live.page.locator('.leaflet-incidents-pane [data-testid="incident-marker"]').first
+    incidents.wait_for(state="visible", timeout=30_000)
+    live.page.uncheck('[data-testid="layer-incidents"]')
+    assert not incidents.is_visible()
+    live.page.check('[data-testid="layer-incidents"]')
+    assert incidents.is_visible()
+
+    live.page.click('[data-testid="reset-view"]')  # every area in view again
+    comparison = live.page.locator('[data-testid="area-polygon"][data-kind="comparison"]').first
+    comparison.wait_for(state="visible", timeout=5_000)
+    live.page.uncheck('[data-testid="layer-comparison"]')
+    assert not comparison.is_visible()
+    live.page.check('[data-testid="layer-comparison"]')
+    assert comparison.is_visible()
+
+
+def test_an_acknowledgement_reaches_a_second_viewer_over_sse_and_is_audited(
+    live: LivePage, browser: BrowserContext, stack: Stack
+) -> None:
+    viewer = open_page(browser, f"{stack.web_url}/?token={VIEWER_TOKEN}", stack.web_url)
+    try:
+        viewer.page.wait_for_function(
+            "() => Number(document.body.dataset.sseOpen ?? 0) >= 1", timeout=30_000
+        )
+        pinned = live.page.locator('[data-testid="active-alerts"] [data-testid="alert-item"]')
+        pinned.first.wait_for(state="visible", timeout=90_000)
+        item = pinned.first
+        alert_id = item.get_attribute("data-alert-id")
+        item.locator('[data-testid="alert-ack"]').click()
+        mine = live.page.locator(
+            f'[data-testid="active-alerts"] [data-alert-id="{alert_id}"] '
+            '[data-testid="alert-acknowledged"]'
+        )
+        mine.wait_for(state="visible", timeout=10_000)
+        theirs = viewer.page.locator(
+            f'[data-testid="active-alerts"] [data-alert-id="{alert_id}"] '
+            '[data-testid="alert-acknowledged"]'
+        )
+        theirs.wait_for(state="visible", timeout=10_000)
+        assert "browser" in theirs.inner_text()
+        assert sse_count(viewer.page, "sseAction") >= 1  # it came over the stream
+        # a viewer has no buttons, no nearest officers and no officer on the map
+        for hidden in ("alert-ack", "alert-nearest", "nearest-officer", "officer-marker"):
+            assert viewer.page.locator(f'[data-testid="{hidden}"]').count() == 0, hidden
+        entries = get_json(f"{stack.web_url}/api/audit?n=50")["entries"]
+        assert any(
+            e["what"] == "alert_action" and e["detail"]["alert_id"] == alert_id for e in entries
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        viewer.page.screenshot(path=str(ARTIFACTS / "live-page-viewer-acknowledged.png"))
+        assert viewer.errors == []
+    finally:
+        viewer.page.close()
+
+
+def sse_count(page: Page, counter: str) -> int:
+    return int(page.evaluate(f"() => Number(document.body.dataset.{counter} ?? 0)"))
+
+
+def test_an_impact_area_never_visited_says_so(live: LivePage, stack: Stack) -> None:
+    marked = live.page.locator('[data-testid="dose-row"] [data-testid="never-visited"]').first
+    marked.wait_for(state="attached", timeout=30_000)
+    row = marked.locator("xpath=ancestor::tr")
+    area_id = row.get_attribute("data-area-id")
+    assert row.get_attribute("data-kind") == "impact"
+    assert marked.get_attribute("title") == "no visit recorded since monitoring began"
+    snapshot = get_json(f"{stack.web_url}/api/areas/{area_id}")
+    assert snapshot["visits"]["last_qualifying_visit_end"] is None

@@ -1,5 +1,5 @@
-// Coverwatch live page: areas coloured by coverage, officers, incidents, alert feed and the
-// Impact-vs-comparison dose table. Plain ES modules, no build step: this entry point starts the
+// Coverwatch live page: areas coloured by coverage, officers, incidents, the active alerts pinned
+// worst first above the alert history, and the Impact-vs-comparison dose table. Plain ES modules, no build step: this entry point starts the
 // page; static/js/ holds one module per concern (API client, map, markers, table, alert feed,
 // live updates, ...). Leaflet is the only library (vendored under static/vendor/leaflet, loaded
 // as a classic script that defines window.L).
@@ -9,22 +9,37 @@
 // changes arrive over SSE; officers (supervisor only) and incidents are polled every 5 s; the
 // latest daily report (/api/reports) every minute.
 
-import { tickAges } from "./js/alerts.js";
+import { tickAges, watchActionButtons } from "./js/alerts.js";
 import { AuthError, api, readToken } from "./js/api.js";
 import { makeFormats } from "./js/clock.js";
 import { $, escapeHtml } from "./js/html.js";
 import { L } from "./js/leaflet.js";
 import { connectEvents, refreshAll } from "./js/live.js";
-import { initMap, loadGeojson } from "./js/map.js";
+import { focusArea, initMap, loadGeojson } from "./js/map.js";
 import { pollIncidents, pollOfficers } from "./js/markers.js";
 import { pollLatestReport } from "./js/reports.js";
 import { loadAreas } from "./js/snapshots.js";
 import { page } from "./js/state.js";
 import { problem, refused, setConnection, showMessage } from "./js/status.js";
+import { watchFilters } from "./js/table.js";
 
 const POLL_MS = 5000;
 const AREAS_REFRESH_MS = 30000;
 const REPORTS_POLL_MS = 60000;
+
+// Clicking (or Enter on) an alert or a table row shows its area on the map.
+function watchPanelClicks() {
+  const panel = $(".panel");
+  const open = (event) => {
+    if (event.target.closest("a, button, select, summary")) return;
+    const item = event.target.closest('[data-testid="alert-item"], [data-testid="dose-row"]');
+    if (item?.dataset.areaId) focusArea(item.dataset.areaId);
+  };
+  panel.addEventListener("click", open);
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") open(event);
+  });
+}
 
 function every(ms, name, task) {
   const run = async () => {
@@ -73,6 +88,9 @@ async function start() {
   role.dataset.role = page.config.role;
   document.body.dataset.role = page.config.role;
   initMap();
+  watchPanelClicks();
+  watchActionButtons();
+  watchFilters();
   try {
     await loadGeojson();
   } catch (error) {

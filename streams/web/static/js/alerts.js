@@ -1,9 +1,13 @@
-// The alert feed, newest first: recent events, each alert's latest, and their ages.
+// The alerts: the active ones pinned on top, worst first (with the nearest available officers
+// for a supervisor), and below them the history of recent events, newest first, which can be
+// collapsed.
 
+import { act, actionsHtml, addAction, escalated, setActions } from "./actions.js";
 import { api } from "./api.js";
 import { formatClock, formatTime } from "./clock.js";
 import { fmtNumber, formatAge, parseTs } from "./format.js";
 import { $, escapeHtml } from "./html.js";
+import { nearestFor } from "./nearest.js";
 import { GRADE_ORDER, SEVERITY_RANK, STATE_LABELS } from "./palette.js";
 import { areaName, page } from "./state.js";
 import { renderSummary } from "./table.js";
@@ -25,8 +29,25 @@ export function applyAlert(alert, { render = true } = {}) {
   if (render) renderFeed();
 }
 
+export function applyAction(action) {
+  addAction(action);
+  renderFeed();
+  // the stream carries no callsign (every viewer gets it): a supervisor asks for it
+  if (action?.action === "assigned" && page.config?.role === "supervisor") loadAlerts();
+}
+
+// Supervisors' buttons on the pinned alerts.
+export function watchActionButtons() {
+  $('[data-testid="active-alerts"]').addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    const item = button?.closest('[data-testid="alert-item"]');
+    if (button && item) act(item.dataset.alertId, button.dataset.action, renderFeed);
+  });
+}
+
 export async function loadAlerts() {
   const body = await api("alerts");
+  setActions(body.actions);
   for (const alert of body.recent ?? []) applyAlert(alert, { render: false });
   const active = new Set();
   for (const alert of body.active ?? []) {
@@ -38,6 +59,60 @@ export async function loadAlerts() {
     if (alert.event !== "cleared" && !active.has(id)) page.latestByAlert.delete(id);
   }
   renderFeed();
+}
+
+function isActive(alert) {
+  const latest = page.latestByAlert.get(alert.alert_id);
+  return latest !== undefined && alertKey(latest) === alertKey(alert) && alert.event !== "cleared";
+}
+
+// Worst first: severity, then the longest standing (oldest since), then the area's name.
+export function worstFirst(a, b) {
+  return (
+    (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9) ||
+    (parseTs(a.since) ?? 0) - (parseTs(b.since) ?? 0) ||
+    areaName(a.area_id).localeCompare(areaName(b.area_id), "en-GB")
+  );
+}
+
+function evidenceText(alert) {
+  const evidence = alert.evidence ?? {};
+  const open = evidence.open_incidents ?? {};
+  const openText = GRADE_ORDER.filter((g) => open[g])
+    .map((g) => `${open[g]} ${g}`)
+    .join(", ");
+  return (
+    `${escapeHtml(STATE_LABELS[alert.state] ?? alert.state)} since ` +
+    `${escapeHtml(formatTime(alert.since))} · officers present ${fmtNumber(evidence.officers_present)}` +
+    `${openText ? ` · open: ${escapeHtml(openText)}` : ""}`
+  );
+}
+
+function alertItem(alert, { active, fresh, pinned }) {
+  const severity = alert.event === "cleared" ? "cleared" : (alert.severity ?? "low");
+  const now = page.clock.now();
+  const aged = pinned ? alert.since : alert.ts;
+  return (
+    `<li data-testid="alert-item" data-alert-id="${escapeHtml(alert.alert_id)}" ` +
+    `data-area-id="${escapeHtml(alert.area_id)}" data-event="${escapeHtml(alert.event)}" ` +
+    `data-severity="${escapeHtml(alert.severity)}" tabindex="0" role="button" ` +
+    `class="alert sev-${escapeHtml(severity)}${active ? " active" : ""}${fresh ? " fresh" : ""}` +
+    `${pinned && escalated(alert) ? " escalated" : ""}">` +
+    '<div class="alert-head">' +
+    `<span class="sev">${escapeHtml(alert.event === "cleared" ? "cleared" : alert.severity)}</span>` +
+    `<span class="alert-area">${escapeHtml(areaName(alert.area_id))}</span>` +
+    `<span class="alert-event">${escapeHtml(pinned ? (STATE_LABELS[alert.state] ?? alert.state) : alert.event)}</span>` +
+    `<time class="age" data-ts="${escapeHtml(aged)}" datetime="${escapeHtml(aged)}" ` +
+    `title="${escapeHtml(formatTime(aged))}">${formatAge(now - (parseTs(aged) ?? now))}</time>` +
+    "</div>" +
+    `<div class="reason">${escapeHtml(alert.reason)}</div>` +
+    `<div class="evidence">${evidenceText(alert)}</div>` +
+    (pinned && page.config?.role === "supervisor"
+      ? `<div class="nearest" data-testid="alert-nearest">${nearestFor(alert.area_id, renderFeed)}</div>`
+      : "") +
+    (pinned ? actionsHtml(alert) : "") +
+    "</li>"
+  );
 }
 
 function renderFeed() {
@@ -56,47 +131,28 @@ function renderFeed() {
     if (alert.event === "cleared" && !keep.has(alertKey(alert))) page.latestByAlert.delete(id);
   }
   const shown = items.filter((a) => keep.has(alertKey(a)));
-  const now = page.clock.now();
+  const active = [...page.latestByAlert.values()].filter((a) => a.event !== "cleared");
+  active.sort(worstFirst);
+  $('[data-testid="active-alerts"]').innerHTML = active
+    .map((alert) => alertItem(alert, { active: true, fresh: false, pinned: true }))
+    .join("");
+  $('[data-testid="active-alerts-empty"]').hidden = active.length > 0;
   const html = shown.map((alert) => {
     const key = alertKey(alert);
-    const latest = page.latestByAlert.get(alert.alert_id);
-    const active = latest && alertKey(latest) === key && alert.event !== "cleared";
     const fresh = page.feedPrimed && !page.seenAlertKeys.has(key);
     page.seenAlertKeys.add(key);
-    const severity = alert.event === "cleared" ? "cleared" : (alert.severity ?? "low");
-    const evidence = alert.evidence ?? {};
-    const open = evidence.open_incidents ?? {};
-    const openText = GRADE_ORDER.filter((g) => open[g])
-      .map((g) => `${open[g]} ${g}`)
-      .join(", ");
-    return (
-      `<li data-testid="alert-item" data-alert-id="${escapeHtml(alert.alert_id)}" ` +
-      `data-area-id="${escapeHtml(alert.area_id)}" data-event="${escapeHtml(alert.event)}" ` +
-      `data-severity="${escapeHtml(alert.severity)}" class="alert sev-${escapeHtml(severity)}` +
-      `${active ? " active" : ""}${fresh ? " fresh" : ""}">` +
-      '<div class="alert-head">' +
-      `<span class="sev">${escapeHtml(alert.event === "cleared" ? "cleared" : alert.severity)}</span>` +
-      `<span class="alert-area">${escapeHtml(areaName(alert.area_id))}</span>` +
-      `<span class="alert-event">${escapeHtml(alert.event)}</span>` +
-      `<time class="age" data-ts="${escapeHtml(alert.ts)}" datetime="${escapeHtml(alert.ts)}" ` +
-      `title="${escapeHtml(formatTime(alert.ts))}">${formatAge(now - (parseTs(alert.ts) ?? now))}</time>` +
-      "</div>" +
-      `<div class="reason">${escapeHtml(alert.reason)}</div>` +
-      `<div class="evidence">${escapeHtml(STATE_LABELS[alert.state] ?? alert.state)} since ` +
-      `${escapeHtml(formatTime(alert.since))} · officers present ${fmtNumber(evidence.officers_present)}` +
-      `${openText ? ` · open: ${escapeHtml(openText)}` : ""}</div>` +
-      "</li>"
-    );
+    return alertItem(alert, { active: isActive(alert), fresh, pinned: false });
   });
   $('[data-testid="alert-feed"]').innerHTML = html.join("");
   $('[data-testid="alert-feed-empty"]').hidden = shown.length > 0;
+  $('[data-testid="alert-history-count"]').textContent = String(shown.length);
   page.feedPrimed = true;
   renderSummary();
 }
 
 export function tickAges() {
   const now = page.clock.now();
-  for (const el of document.querySelectorAll('[data-testid="alert-feed"] time.age')) {
+  for (const el of document.querySelectorAll(".alerts time.age")) {
     const t = parseTs(el.dataset.ts);
     if (t !== null) el.textContent = formatAge(now - t);
   }

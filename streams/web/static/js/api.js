@@ -1,4 +1,5 @@
-// The API client: the access token (from ?token=, kept for the session) and GET /api/*.
+// The API client: the access token (from ?token=, kept for the session), GET /api/* and the
+// supervisors' POSTs.
 
 import { page } from "./state.js";
 
@@ -45,4 +46,21 @@ export async function api(path) {
   if (response.status === 401 || response.status === 403) throw new AuthError(response.status);
   if (!response.ok) throw new Error(`GET /api/${path}: HTTP ${response.status}`);
   return response.json();
+}
+
+export async function apiPost(path, body) {
+  const response = await fetch(new URL(`api/${path}`, page.base), {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${page.token}`,
+      Accept: "application/json",
+      "Content-Type": "application/json",
+    },
+    body: JSON.stringify(body),
+    cache: "no-store",
+  });
+  if (response.status === 401 || response.status === 403) throw new AuthError(response.status);
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.error ?? `POST /api/${path}: HTTP ${response.status}`);
+  return answer;
 }

@@ -1,7 +1,7 @@
 // Live updates: the server-sent event stream /api/events (area and alert changes), reconnecting
 // with backoff and refreshing everything on each (re)connection.
 
-import { applyAlert, loadAlerts } from "./alerts.js";
+import { applyAction, applyAlert, loadAlerts } from "./alerts.js";
 import { AuthError, api } from "./api.js";
 import { applySnapshot, loadAreas } from "./snapshots.js";
 import { RECONNECT_MIN_MS, page } from "./state.js";
@@ -17,7 +17,8 @@ export async function refreshAll() {
   }
 }
 
-// counters on <body data-sse-open data-sse-area data-sse-alert>, for diagnostics and tests
+// counters on <body data-sse-open data-sse-area data-sse-alert data-sse-action>, for diagnostics
+// and tests
 function countEvent(name) {
   document.body.dataset[name] = String(Number(document.body.dataset[name] ?? 0) + 1);
 }
@@ -49,6 +50,14 @@ export function connectEvents() {
       countEvent("sseAlert");
     } catch (error) {
       console.warn("coverwatch: bad alert event:", error.message);
+    }
+  });
+  events.addEventListener("alert_action", (event) => {
+    try {
+      applyAction(JSON.parse(event.data));
+      countEvent("sseAction");
+    } catch (error) {
+      console.warn("coverwatch: bad alert action event:", error.message);
     }
   });
   events.addEventListener("error", () => {

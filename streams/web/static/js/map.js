@@ -1,5 +1,6 @@
-// The map: areas coloured by coverage (tooltips, click to focus), the legend, and fitting the
-// view to the areas until the user moves it.
+// The map: areas coloured by coverage (Impact Areas in the state colours, comparison areas muted),
+// their labels at closer zooms, tooltips, click to focus; the collapsible legend, the layer
+// toggles and the reset-view control; fitting the view to the areas until the user moves it.
 
 import { api } from "./api.js";
 import { formatMinutes, fmtNumber, parseTs } from "./format.js";
@@ -7,6 +8,8 @@ import { escapeHtml } from "./html.js";
 import { L } from "./leaflet.js";
 import { incidentSvg } from "./markers.js";
 import {
+  COMPARISON_COLOURS,
+  COMPARISON_FILL,
   COVERAGE_COLOURS,
   GRADE_ORDER,
   OTHER_ROLE_COLOUR,
@@ -20,6 +23,9 @@ export function initMap() {
   const map = L.map("map", { zoomSnap: 0.25, zoomDelta: 0.5, preferCanvas: false });
   map.createPane("outline");
   map.getPane("outline").style.zIndex = 350;
+  map.createPane("labels");
+  map.getPane("labels").style.zIndex = 450;
+  map.getPane("labels").style.pointerEvents = "none";
   map.createPane("incidents");
   map.getPane("incidents").style.zIndex = 610;
   map.createPane("officers");
@@ -38,10 +44,69 @@ export function initMap() {
     if (event.hard !== true && page.fitting !== true) page.userMovedMap = true;
   });
   addLegend(map);
+  addLayerToggles(map);
+  addResetView(map);
+  map.on("zoomend", () => showLabels(map));
   page.map = map;
   window.addEventListener("resize", () => {
     if (!page.userMovedMap) fitAreas();
   });
+}
+
+const LABEL_ZOOM = 13;
+
+function showLabels(map) {
+  map.getContainer().classList.toggle("labels-far", map.getZoom() < LABEL_ZOOM);
+}
+
+// Layers a user can hide: each a class on the map's container that CSS acts on.
+function addLayerToggles(map) {
+  const layers = [
+    ["incidents", "Incidents"],
+    ["comparison", "Comparison areas"],
+    ["outline", "Patrol outlines"],
+    ["labels", "Area labels"],
+  ];
+  if (page.config.role === "supervisor") layers.unshift(["officers", "Officers"]);
+  const control = L.control({ position: "topright" });
+  control.onAdd = () => {
+    const div = L.DomUtil.create("div", "layer-toggles");
+    div.dataset.testid = "layer-toggles";
+    div.innerHTML =
+      "<h3>Layers</h3>" +
+      layers
+        .map(
+          ([name, label]) =>
+            `<label><input type="checkbox" checked data-testid="layer-${name}" ` +
+            `data-layer="${name}"> ${label}</label>`,
+        )
+        .join("");
+    div.addEventListener("change", (event) => {
+      const input = event.target;
+      map.getContainer().classList.toggle(`hide-${input.dataset.layer}`, !input.checked);
+    });
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  control.addTo(map);
+}
+
+function addResetView(map) {
+  const control = L.control({ position: "topleft" });
+  control.onAdd = () => {
+    const button = L.DomUtil.create("button", "reset-view");
+    button.type = "button";
+    button.dataset.testid = "reset-view";
+    button.title = "Show every area";
+    button.textContent = "⤢";
+    button.addEventListener("click", () => {
+      page.userMovedMap = false;
+      fitAreas();
+    });
+    L.DomEvent.disableClickPropagation(button);
+    return button;
+  };
+  control.addTo(map);
 }
 
 function fitAreas() {
@@ -64,6 +129,9 @@ function addLegend(map) {
   legend.onAdd = () => {
     const div = L.DomUtil.create("div", "legend");
     div.dataset.testid = "legend";
+    div.addEventListener("click", (event) => {
+      if (event.target.closest('[data-testid="legend-toggle"]')) div.classList.toggle("collapsed");
+    });
     const states = Object.entries(COVERAGE_COLOURS)
       .map(
         ([state, colour]) =>
@@ -90,30 +158,41 @@ function addLegend(map) {
         '<li><i class="off off-foot unhealthy" style="--c:#888"></i>stuck, stale or off duty</li></ul>';
     }
     div.innerHTML =
-      `<h3>Coverage</h3><ul>${states}` +
-      '<li><i class="swatch swatch-impact"></i>impact area (thick border)</li>' +
+      '<button type="button" class="legend-toggle" data-testid="legend-toggle" ' +
+      'title="Show or hide the legend">Legend</button><div class="legend-body">' +
+      `<h3>Impact Area coverage</h3><ul>${states}` +
+      `<li><i class="swatch swatch-comparison" style="background:${COMPARISON_FILL}"></i>` +
+      "comparison area (muted, never alerts)</li>" +
       '<li><i class="swatch swatch-other"></i>patrol area outline</li></ul>' +
       officers +
-      `<h3>Open incidents</h3><ul>${grades}</ul>`;
+      `<h3>Open incidents</h3><ul>${grades}</ul></div>`;
     L.DomEvent.disableClickPropagation(div);
     return div;
   };
   legend.addTo(map);
 }
 
-function areaStyle(kind, state) {
-  const colour = COVERAGE_COLOURS[state] ?? COVERAGE_COLOURS.unknown;
+export function areaStyle(kind, state) {
   if (kind === "other") {
     return { color: "#7f93b0", weight: 2, opacity: 0.8, dashArray: "8 6", fill: false };
   }
-  const impact = kind === "impact";
+  if (kind === "comparison") {
+    return {
+      color: COMPARISON_COLOURS[state] ?? COMPARISON_COLOURS.unknown,
+      weight: 1.5,
+      opacity: 0.9,
+      dashArray: "4 3",
+      fillColor: COMPARISON_FILL,
+      fillOpacity: 0.3,
+    };
+  }
   return {
-    color: impact ? "#f1f3f5" : colour,
-    weight: impact ? 3.5 : 1.5,
-    opacity: impact ? 0.95 : 0.9,
-    dashArray: impact ? null : "4 3",
-    fillColor: colour,
-    fillOpacity: impact ? 0.55 : 0.35,
+    color: "#f1f3f5",
+    weight: 3.5,
+    opacity: 0.95,
+    dashArray: null,
+    fillColor: COVERAGE_COLOURS[state] ?? COVERAGE_COLOURS.unknown,
+    fillOpacity: 0.55,
   };
 }
 
@@ -151,15 +230,17 @@ function areaTooltip(areaId) {
       : "") +
     `<div>Officers present: <b>${fmtNumber(present)}</b>` +
     `${units ? ` <small data-testid="units-present">(${escapeHtml(units)})</small>` : ""}</div>` +
-    `<div>Since last qualifying visit: <b>${
-      since === null ? "none recorded" : formatMinutes(since)
-    }</b>${coverage.limit_minutes ? ` (limit ${formatMinutes(coverage.limit_minutes)})` : ""}</div>` +
+    (since === null
+      ? `<div data-testid="tip-never-visited"><b>No visit recorded since monitoring began</b>` +
+        `${coverage.limit_minutes ? ` (limit ${formatMinutes(coverage.limit_minutes)})` : ""}</div>`
+      : `<div>Since last qualifying visit: <b>${formatMinutes(since)}</b>` +
+        `${coverage.limit_minutes ? ` (limit ${formatMinutes(coverage.limit_minutes)})` : ""}</div>`) +
     (openText ? `<div>Open incidents: ${escapeHtml(openText)}</div>` : "")
   );
 }
 
 function drawAreas(geojson) {
-  for (const area of page.areas.values()) area.layer.remove();
+  for (const area of page.areas.values()) area.group.remove();
   page.areas.clear();
   const features = [...(geojson.features ?? [])];
   const order = { other: 0, comparison: 1, impact: 2 };
@@ -177,11 +258,29 @@ function drawAreas(geojson) {
     if (kind !== "other") {
       layer.bindTooltip(() => areaTooltip(areaId), { sticky: true, className: "area-tip" });
       layer.on("click", () => focusArea(areaId));
+      const name = feature.properties?.name ?? areaId;
+      L.marker(layer.getBounds().getCenter(), {
+        icon: L.divIcon({
+          className: `area-label label-${kind}`,
+          html: `<span data-testid="area-label">${escapeHtml(name)}</span>`,
+          iconSize: null,
+        }),
+        interactive: false,
+        keyboard: false,
+        pane: "labels",
+      }).addTo(group);
     }
-    page.areas.set(areaId, { feature, kind, name: feature.properties?.name ?? areaId, layer });
+    page.areas.set(areaId, {
+      feature,
+      kind,
+      name: feature.properties?.name ?? areaId,
+      layer,
+      group,
+    });
     tagArea(areaId);
   }
   if (!page.userMovedMap) fitAreas();
+  showLabels(page.map);
 }
 
 function kindOf(feature) {
@@ -207,7 +306,7 @@ export function restyleArea(areaId) {
   if (tooltip?.isOpen()) tooltip.setContent(areaTooltip(areaId));
 }
 
-function focusArea(areaId) {
+export function focusArea(areaId) {
   const area = page.areas.get(areaId);
   if (!area) return;
   page.userMovedMap = true;

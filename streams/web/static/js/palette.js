@@ -7,6 +7,15 @@ export const COVERAGE_COLOURS = {
   unknown: "#868e96",
 };
 
+// Comparison areas never alert: their states are drawn in muted tones, never the alarm colours.
+export const COMPARISON_FILL = "#56647a";
+export const COMPARISON_COLOURS = {
+  covered: "#7f9c88",
+  at_risk: "#a39a7a",
+  uncovered: "#9d92b4",
+  unknown: "#8a9099",
+};
+
 export const STATE_LABELS = {
   covered: "covered",
   at_risk: "at risk",

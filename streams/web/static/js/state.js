@@ -11,10 +11,11 @@ export const page = {
   base: new URL(".", document.baseURI),
   map: null,
   clock: new ServiceClock(),
-  areas: new Map(), // area_id -> {feature, kind, name, layer}
+  areas: new Map(), // area_id -> {feature, kind, name, layer (its polygon), group (with its label)}
   snapshots: new Map(), // area_id -> snapshot
   recent: new Map(), // alert key -> alert event
   latestByAlert: new Map(), // alert_id -> latest alert event
+  actions: new Map(), // alert_id -> supervisors' actions on it, oldest first
   seenAlertKeys: new Set(),
   feedPrimed: false,
   officers: new Map(), // pseudonym -> {marker, signature}

@@ -1,8 +1,9 @@
-// The Impact-vs-comparison dose table and the summary banner of Impact Area states.
+// The Impact-vs-comparison dose table (worst first, filtered by kind and state) and the summary
+// banner of Impact Area states.
 
 import { fmtNumber } from "./format.js";
 import { $, escapeHtml } from "./html.js";
-import { REASON_LABELS, STATE_LABELS } from "./palette.js";
+import { REASON_LABELS, SEVERITY_RANK, STATE_LABELS } from "./palette.js";
 import { areaIds, areaKind, areaName, areaReason, areaState, page } from "./state.js";
 
 export function scheduleRender() {
@@ -39,24 +40,67 @@ function fidelityCell(met, due, share) {
   return `<td class="num fidelity ${cls}" title="${fmtNumber(met)} of ${fmtNumber(due)} met">${pct}</td>`;
 }
 
-function stateCell(state, reason) {
+export const NEVER_VISITED = "no visit recorded since monitoring began";
+
+// Whether an area has had no qualifying visit since monitoring began (its state, covered or not,
+// rests on no visit at all).
+export function neverVisited(areaId) {
+  const visits = page.snapshots.get(areaId)?.visits;
+  return visits !== undefined && visits.last_qualifying_visit_end == null;
+}
+
+function stateCell(state, reason, never) {
   const why = reason
     ? ` <small class="reason" data-reason="${escapeHtml(reason)}">${escapeHtml(
         REASON_LABELS[reason] ?? reason,
       )}</small>`
-    : "";
+    : never
+      ? ` <small class="reason" data-testid="never-visited" title="${NEVER_VISITED}">never visited</small>`
+      : "";
   return `<td><span class="state-chip state-${escapeHtml(state)}">${escapeHtml(
     STATE_LABELS[state] ?? state,
   )}</span>${why}</td>`;
 }
 
+const STATE_RANK = { uncovered: 0, at_risk: 1, unknown: 2, covered: 3 };
+
+// Worst first: Impact Areas before comparison areas, then by state (uncovered first), severity,
+// the longest without a qualifying visit (never visited first), and name.
+export function worstFirstAreas(a, b) {
+  const minutes = (id) => {
+    const visits = page.snapshots.get(id)?.visits;
+    const value = visits?.minutes_since_last_qualifying_visit;
+    return Number.isFinite(value) ? value : Number.POSITIVE_INFINITY;
+  };
+  return (
+    (areaKind(a) === "impact" ? 0 : 1) - (areaKind(b) === "impact" ? 0 : 1) ||
+    (STATE_RANK[areaState(a)] ?? 2) - (STATE_RANK[areaState(b)] ?? 2) ||
+    (SEVERITY_RANK[areaSeverity(a)] ?? 9) - (SEVERITY_RANK[areaSeverity(b)] ?? 9) ||
+    minutes(b) - minutes(a) ||
+    areaName(a).localeCompare(areaName(b), "en-GB")
+  );
+}
+
+function areaSeverity(areaId) {
+  return page.snapshots.get(areaId)?.coverage?.severity ?? null;
+}
+
+function filtered(ids) {
+  const kind = $('[data-testid="filter-kind"]')?.value ?? "";
+  const state = $('[data-testid="filter-state"]')?.value ?? "";
+  return ids.filter((id) => (!kind || areaKind(id) === kind) && (!state || areaState(id) === state));
+}
+
+export function watchFilters() {
+  for (const select of document.querySelectorAll(".filters select")) {
+    select.addEventListener("change", scheduleRender);
+  }
+}
+
 function renderTable() {
   const ids = areaIds().filter((id) => ["impact", "comparison"].includes(areaKind(id)));
-  ids.sort(
-    (a, b) =>
-      (areaKind(a) === "impact" ? 0 : 1) - (areaKind(b) === "impact" ? 0 : 1) ||
-      areaName(a).localeCompare(areaName(b), "en-GB"),
-  );
+  ids.sort(worstFirstAreas);
+  const shown = new Set(filtered(ids));
   const selected = $('[data-testid="dose-row"].selected')?.dataset.areaId;
   const totals = {
     impact: { n: 0, present: 0, dose: 0, qualifying: 0, met: 0, due: 0, states: {} },
@@ -73,12 +117,13 @@ function renderTable() {
     t.met += f.met ?? 0;
     t.due += f.due ?? 0;
     t.states[f.state] = (t.states[f.state] ?? 0) + 1;
+    if (!shown.has(id)) return "";
     return (
-      `<tr data-testid="dose-row" data-area-id="${escapeHtml(id)}" data-kind="${kind}" ` +
+      `<tr data-testid="dose-row" data-area-id="${escapeHtml(id)}" data-kind="${kind}" tabindex="0" ` +
       `data-state="${escapeHtml(f.state)}" class="kind-${kind}${id === selected ? " selected" : ""}">` +
       `<th scope="row" class="area-name" title="${escapeHtml(id)}">${escapeHtml(areaName(id))}</th>` +
       `<td class="kind">${kind === "impact" ? "impact" : "comp."}</td>` +
-      stateCell(f.state, f.reason) +
+      stateCell(f.state, f.reason, kind === "impact" && neverVisited(id)) +
       `<td class="num">${fmtNumber(f.present)}</td>` +
       `<td class="num">${fmtNumber(f.doseMinutes, 1)}</td>` +
       `<td class="num">${fmtNumber(f.qualifying)}</td>` +
