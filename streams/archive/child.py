@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import socket
-import sys
 import time
 from collections.abc import Sequence
 from typing import Final
@@ -19,7 +17,7 @@ import msgspec
 
 from streams.archive.reports import Report
 from streams.archive.service import ArchiveService
-from streams.child_process import start_as_child, write_frame
+from streams.child_process import run_child, write_frame
 from streams.metrics import ArchiveMetricsRecorder
 from streams.settings import Settings
 
@@ -68,14 +66,4 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m streams.archive FD``: archive, reporting to the worker on socket ``FD``."""
-    args = sys.argv[1:] if argv is None else argv
-    start_as_child()
-    settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="[%(asctime)s] [archive %(process)d] %(levelname)s %(name)s: %(message)s",
-    )
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    with contextlib.closing(socket.socket(fileno=int(args[0]))) as sock:
-        asyncio.run(_serve(settings, sock))
+    run_child("archive", _serve, GC_THRESHOLDS, argv)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import sys
 from typing import Any, Final
 
@@ -21,7 +19,7 @@ import msgspec
 from mode import Service
 
 from streams.archive.reports import Report
-from streams.child_process import read_frame
+from streams.child_process import read_frame, spawn_child
 from streams.metrics import Metrics
 from streams.settings import Settings
 
@@ -88,22 +86,7 @@ class ArchiveProcess(Service):
                 self.log.exception("a report of the archive process could not be taken")
 
     async def _start(self) -> None:
-        ours, theirs = socket.socketpair()
-        env = {
-            **os.environ,
-            **self.settings.to_env(),
-            "COVERWATCH_PARENT_PID": str(os.getpid()),
-        }
-        try:
-            self._child = await asyncio.create_subprocess_exec(
-                *self.command(theirs.fileno()),
-                pass_fds=[theirs.fileno()],
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-            )
-        finally:
-            theirs.close()
-        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        self._child, self._reader, self._writer = await spawn_child(self.command, self.settings)
         self.log.info("archive process %d started", self._child.pid)
 
     async def _close(self, grace_s: float) -> int | None:

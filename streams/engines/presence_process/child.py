@@ -6,17 +6,14 @@ emits visits and deadletters with a producer of its own before each commit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import socket
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
-from streams.child_process import start_as_child
+from streams.child_process import read_frame, run_child, write_frame
 from streams.engines.outages import service_of
 from streams.engines.presence import PreparedBatch, PresenceEngine
 from streams.engines.presence_process.protocol import (
@@ -25,8 +22,6 @@ from streams.engines.presence_process.protocol import (
     ProcessPings,
     Reply,
     Request,
-    read_frame,
-    write_frame,
 )
 from streams.engines.stage import StageServices, clock_for, limits_for, unavailable
 from streams.kafka.producer import LazyProducer
@@ -189,14 +184,4 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m streams.engines.presence_process FD``: serve the worker on the inherited
     socket."""
-    args = sys.argv[1:] if argv is None else argv
-    start_as_child()
-    settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="[%(asctime)s] [presence %(process)d] %(levelname)s %(name)s: %(message)s",
-    )
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    with contextlib.closing(socket.socket(fileno=int(args[0]))) as sock:
-        asyncio.run(_serve(settings, sock))
+    run_child("presence", _serve, GC_THRESHOLDS, argv)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import sys
 from collections import deque
 from collections.abc import Callable
@@ -18,6 +16,7 @@ import msgspec
 from mode import Service
 
 from streams import topics
+from streams.child_process import read_frame, spawn_child, write_frame
 from streams.engines.batches import Events
 from streams.engines.presence_process.protocol import (
     Failed,
@@ -28,8 +27,6 @@ from streams.engines.presence_process.protocol import (
     Request,
     SettlePresence,
     ping_batch,
-    read_frame,
-    write_frame,
 )
 from streams.engines.runtime import Runtime
 
@@ -194,21 +191,9 @@ class PresenceProcess(Service):
         await self._close(LOST_GRACE_S, failure)
 
     async def _start(self) -> None:
-        ours, theirs = socket.socketpair()
-        settings = self.runtime.settings
-        env = {**os.environ, **settings.to_env(), "COVERWATCH_PARENT_PID": str(os.getpid())}
-        try:
-            self._child = await asyncio.create_subprocess_exec(
-                *self.command(theirs.fileno()),
-                pass_fds=[theirs.fileno()],
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-            )
-        finally:
-            theirs.close()
+        self._child, reader, self._writer = await spawn_child(self.command, self.runtime.settings)
         self._child_cpu_seconds = 0.0
         self._tip, self._applied, self._chain_from = 0, 0, self._seq + 1
-        reader, self._writer = await asyncio.open_unix_connection(sock=ours)
         self._replies = asyncio.create_task(self._read_replies(reader, self._writer))
         self.log.info("presence process %d started", self._child.pid)
 

@@ -9,24 +9,9 @@ from __future__ import annotations
 
 import msgspec
 
-from streams.child_process import read_frame, write_frame
 from streams.engines.batches import Events
 from streams.engines.presence import PingBatch
 from streams.metrics import RecordedCall
-
-__all__ = [
-    "Done",
-    "Failed",
-    "PresenceFailedError",
-    "PresenceUnavailableError",
-    "ProcessPings",
-    "Reply",
-    "Request",
-    "SettlePresence",
-    "ping_batch",
-    "read_frame",
-    "write_frame",
-]
 
 
 class ProcessPings(msgspec.Struct, tag="pings", array_like=True, frozen=True):
