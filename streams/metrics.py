@@ -419,6 +419,18 @@ class Metrics:
             ["cause"],
             registry=self.registry,
         )
+        self.redis_ready = Gauge(
+            "coverwatch_redis_ready",
+            "1 while this worker's Redis answers and holds this deployment's state (as /readyz); "
+            "set at each scrape",
+            registry=self.registry,
+        )
+        self.event_clock = Gauge(
+            "coverwatch_event_clock_seconds",
+            "The service clock's now, unix seconds (on the event clock, the newest event time "
+            "seen; 0 before any data); set at each scrape",
+            registry=self.registry,
+        )
 
     def _declare_archive(self) -> None:
         """The Parquet archive (streams/archive): rows, skipped records, files, what waits."""
@@ -547,6 +559,11 @@ class Metrics:
     def round_trip(self, operation: str) -> None:
         """One Redis round trip happened."""
         self.redis_round_trips.labels(operation).inc()
+
+    def serving(self, *, ready: bool, clock: float | None) -> None:
+        """At a scrape: whether the worker's Redis is ready, and the service clock's now."""
+        self.redis_ready.set(1 if ready else 0)
+        self.event_clock.set(0.0 if clock is None else clock)
 
     def state_lost(self, cause: str) -> None:
         """This worker found its Redis state lost, for ``cause`` (see :data:`LOST_CAUSES`)."""

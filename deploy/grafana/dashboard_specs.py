@@ -605,6 +605,20 @@ PIPELINE_HEALTH = (
     ),
     Spec(
         "timeseries",
+        "Redis ready by worker (1 ready, 0 not: RedisNotReady)",
+        (("min by (instance) (coverwatch_redis_ready)", "{{instance}}"),),
+        description="As each worker's /readyz: Redis answers and holds this deployment's state.",
+    ),
+    Spec(
+        "timeseries",
+        "Service clock behind the wall clock",
+        (("time() - max(coverwatch_event_clock_seconds > 0)", "behind"),),
+        unit="s",
+        description="On the event clock, how far the newest event time seen is behind now: it "
+        "grows steadily when no record or heartbeat arrives (EventClockStalled); near 0 live.",
+    ),
+    Spec(
+        "timeseries",
         "Waiting for Redis or the broker: batches retried, clock steps skipped",
         (
             (rate_by("topic", "coverwatch_batch_retries_total"), "{{topic}}"),

@@ -42,11 +42,15 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of this worker's metrics, built on a thread: with thousands
     of areas it takes seconds, which would otherwise stall every agent of the worker.
 
-    The coverage leader first counts the radios by health at the clock's now, from the latest
+    Every worker first notes whether its Redis is ready and where its clock is; the coverage
+    leader then counts the radios by health at the clock's now, from the latest
     fix kept of each radio (one read of every pings slice; with Redis unavailable, the counts
     of the last scrape stay and the other metrics are served as ever)."""
     runtime = request.app[RUNTIME_KEY]
     now = runtime.clock.now()
+    runtime.metrics.serving(
+        ready=await runtime.state.ready() and runtime.store.readiness()[0], clock=now
+    )
     if runtime.metrics.exporting_areas and now is not None:
         with contextlib.suppress(*STORE_UNAVAILABLE):
             fixes = await runtime.state.last_fixes(PINGS_PARTITIONS)

@@ -23,6 +23,8 @@ from streams import settings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
+ALERTMANAGER = DEPLOY / "alertmanager"
+OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
 DASHBOARDS = DEPLOY / "grafana" / "dashboards"
 COMPOSE = ROOT / "docker-compose.yml"
 
@@ -68,6 +70,8 @@ PIPELINE_METRICS = {
     "coverwatch_visits_published_total": "counter",
     "coverwatch_worker_up": "gauge",
     "coverwatch_redis_state_lost": "gauge",
+    "coverwatch_redis_ready": "gauge",
+    "coverwatch_event_clock_seconds": "gauge",
     "coverwatch_radios": "gauge",
     "coverwatch_ingest_lag_seconds": "gauge",
     "coverwatch_ingest_lagging": "gauge",
@@ -335,6 +339,95 @@ def test_promtool_check_rules() -> None:
 
 def test_promtool_rule_unit_tests() -> None:
     run_promtool("test", "rules", "tests/coverage_test.yml")
+
+
+def rules() -> list[dict[str, Any]]:
+    return [
+        rule
+        for path in sorted(PROMETHEUS.glob("rules/*.yml"))
+        for group in load_yaml(path)["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
+
+
+def test_every_rule_has_a_runbook_in_the_operations_guide() -> None:
+    headings = {
+        line.removeprefix("### ").strip().lower()
+        for line in OPERATIONS.read_text().splitlines()
+        if line.startswith("### ")
+    }
+    for rule in rules():
+        url = rule["annotations"].get("runbook_url", "")
+        assert url == f"docs/operations.md#{rule['alert'].lower()}", rule["alert"]
+        assert rule["alert"].lower() in headings, f"no runbook for {rule['alert']}"
+
+
+# --- Alertmanager -------------------------------------------------------------------------------
+
+
+def amtool(*args: str) -> subprocess.CompletedProcess[str]:
+    found = shutil.which("amtool")
+    if found is None:
+        pytest.fail(
+            "amtool is not on PATH: install the Debian package `prometheus-alertmanager` "
+            "(apt-get install -y prometheus-alertmanager); the Alertmanager checks need it"
+        )
+    return subprocess.run(
+        [found, *args], cwd=ALERTMANAGER, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_amtool_check_config() -> None:
+    result = amtool("check-config", "alertmanager.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def receiver_for(rule: dict[str, Any], severity: str) -> str:
+    if rule["alert"] in ("ImpactAreaUncovered", "ImpactAreaAtRisk"):
+        return "control-room-ticket"  # the service pages for the same gap: never twice
+    return "pager" if severity in ("critical", "high") else "duty-chat"
+
+
+def test_every_rule_is_routed_by_severity_and_area_rules_never_page() -> None:
+    routed = 0
+    for rule in rules():
+        severity = rule["labels"]["severity"]
+        severities = ["critical", "high", "medium", "low"] if "{{" in severity else [severity]
+        for each in severities:
+            expected = receiver_for(rule, each)
+            result = amtool(
+                "config",
+                "routes",
+                "test",
+                "--config.file=alertmanager.yml",
+                f"--verify.receivers={expected}",
+                f"alertname={rule['alert']}",
+                f"severity={each}",
+                "instance=w1",
+                "area=ia-03",
+            )
+            assert result.returncode == 0, (rule["alert"], each, result.stdout + result.stderr)
+            routed += 1
+    assert routed >= len(rules())
+
+
+def test_one_cause_does_not_page_as_its_symptoms() -> None:
+    inhibitions = load_yaml(ALERTMANAGER / "alertmanager.yml")["inhibit_rules"]
+    pairs = {
+        (" ".join(rule["source_matchers"]), " ".join(rule["target_matchers"]))
+        for rule in inhibitions
+    }
+    assert ('alertname = "RedisStateLost"', 'alertname = "RedisNotReady"') in pairs
+    assert ('alertname = "WorkerDown"', 'alertname != "WorkerDown"') in pairs
+    assert (
+        'alertname =~ "LocationFeedUnknown|EventClockStalled"',
+        'alertname =~ "ImpactAreaUncovered|ImpactAreaAtRisk"',
+    ) in pairs
+    named = {rule["alert"] for rule in rules()}
+    for source, target in pairs:
+        for name in re.findall(r'"([A-Za-z|]+)"', source + target):
+            assert set(name.split("|")) <= named | {"critical", "high", "medium", "low"}, name
 
 
 # --- Grafana ------------------------------------------------------------------------------------
