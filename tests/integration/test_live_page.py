@@ -420,23 +420,48 @@ def test_the_table_is_worst_first_and_filters_by_state(live: LivePage) -> None:
     assert rows.count() == len(listed)
 
 
-def test_clicking_an_alert_shows_its_area(live: LivePage) -> None:
+def test_clicking_an_alert_opens_the_area_panel_with_a_timeline_and_the_nearest_officers(
+    live: LivePage,
+) -> None:
     item = live.page.locator('[data-testid="active-alerts"] [data-testid="alert-item"]').first
     item.wait_for(state="visible", timeout=90_000)
     area_id = item.get_attribute("data-area-id")
-    item.click()
+    item.locator(".reason").click()
     selected = live.page.locator('[data-testid="dose-row"].selected')
     selected.wait_for(state="attached", timeout=5_000)
     assert selected.get_attribute("data-area-id") == area_id
+    panel = live.page.locator('[data-testid="area-panel"]')
+    panel.wait_for(state="visible", timeout=5_000)
+    assert panel.get_attribute("data-area-id") == area_id
+    # today's timeline has the alert's state in it, and the supervisor sees who is nearest
+    live.page.locator('[data-testid="timeline-segment"]').first.wait_for(timeout=10_000)
+    states = live.page.eval_on_selector_all(
+        '[data-testid="timeline-segment"]', "els => els.map(e => e.dataset.state)"
+    )
+    assert states[-1] in ("uncovered", "at_risk")
+    nearest = live.page.locator('[data-testid="panel-nearest"]')
+    live.page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"panel-nearest\"]')"
+        ".textContent.includes('looking')",
+        timeout=15_000,
+    )
+    assert "nearest available" in nearest.inner_text() or "no available" in nearest.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    live.page.screenshot(path=str(ARTIFACTS / "live-page-area-panel.png"))
+    live.page.click('[data-testid="area-panel-close"]')
+    assert not panel.is_visible()
 
 
 def test_the_legend_collapses_and_layers_hide_and_show(live: LivePage) -> None:
     legend_body = live.page.locator('[data-testid="legend"] .legend-body')
-    assert legend_body.is_visible()
+    shown = legend_body.is_visible()  # an area panel opened before folds it
     live.page.click('[data-testid="legend-toggle"]')
-    assert not legend_body.is_visible()
+    assert legend_body.is_visible() is not shown
     live.page.click('[data-testid="legend-toggle"]')
-    assert legend_body.is_visible()
+    assert legend_body.is_visible() is shown
+    if not shown:
+        live.page.click('[data-testid="legend-toggle"]')
+        assert legend_body.is_visible()
 
     incidents = live.page.locator('.leaflet-incidents-pane [data-testid="incident-marker"]').first
     incidents.wait_for(state="visible", timeout=30_000)
@@ -479,9 +504,23 @@ def test_an_acknowledgement_reaches_a_second_viewer_over_sse_and_is_audited(
         theirs.wait_for(state="visible", timeout=10_000)
         assert "browser" in theirs.inner_text()
         assert sse_count(viewer.page, "sseAction") >= 1  # it came over the stream
-        # a viewer has no buttons, no nearest officers and no officer on the map
-        for hidden in ("alert-ack", "alert-nearest", "nearest-officer", "officer-marker"):
-            assert viewer.page.locator(f'[data-testid="{hidden}"]').count() == 0, hidden
+        # a viewer has no buttons, no nearest officers and no officer on the map or in the panel
+        viewer.page.locator(
+            f'[data-testid="active-alerts"] [data-alert-id="{alert_id}"] .reason'
+        ).click()
+        viewer.page.locator('[data-testid="area-timeline"]').wait_for(timeout=10_000)
+        hidden = (
+            "alert-ack",
+            "alert-nearest",
+            "nearest-officer",
+            "officer-marker",
+            "panel-nearest",
+            "panel-officer",
+            "visit-bar",
+        )
+        for testid in hidden:
+            assert viewer.page.locator(f'[data-testid="{testid}"]').count() == 0, testid
+        assert "o_" not in viewer.page.locator('[data-testid="area-panel"]').inner_text()
         entries = get_json(f"{stack.web_url}/api/audit?n=50")["entries"]
         assert any(
             e["what"] == "alert_action" and e["detail"]["alert_id"] == alert_id for e in entries

@@ -17,6 +17,7 @@ import { L } from "./js/leaflet.js";
 import { connectEvents, refreshAll } from "./js/live.js";
 import { focusArea, initMap, loadGeojson } from "./js/map.js";
 import { pollIncidents, pollOfficers } from "./js/markers.js";
+import { watchPanel } from "./js/panel.js";
 import { pollLatestReport } from "./js/reports.js";
 import { loadAreas } from "./js/snapshots.js";
 import { page } from "./js/state.js";
@@ -90,6 +91,7 @@ async function start() {
   initMap();
   watchPanelClicks();
   watchActionButtons();
+  watchPanel();
   watchFilters();
   try {
     await loadGeojson();

@@ -7,6 +7,7 @@ import { formatMinutes, fmtNumber, parseTs } from "./format.js";
 import { escapeHtml } from "./html.js";
 import { L } from "./leaflet.js";
 import { incidentSvg } from "./markers.js";
+import { openPanel } from "./panel.js";
 import {
   COMPARISON_COLOURS,
   COMPARISON_FILL,
@@ -68,7 +69,7 @@ function addLayerToggles(map) {
     ["labels", "Area labels"],
   ];
   if (page.config.role === "supervisor") layers.unshift(["officers", "Officers"]);
-  const control = L.control({ position: "topright" });
+  const control = L.control({ position: "topleft" });
   control.onAdd = () => {
     const div = L.DomUtil.create("div", "layer-toggles");
     div.dataset.testid = "layer-toggles";
@@ -310,7 +311,13 @@ export function focusArea(areaId) {
   const area = page.areas.get(areaId);
   if (!area) return;
   page.userMovedMap = true;
-  page.map.fitBounds(area.layer.getBounds(), { padding: [80, 80], maxZoom: 16 });
+  // the area panel opens over the map's right side: keep the area to its left
+  const panelWidth = Math.min(440, page.map.getSize().x * 0.6);
+  page.map.fitBounds(area.layer.getBounds(), {
+    paddingTopLeft: [80, 80],
+    paddingBottomRight: [panelWidth + 40, 80],
+    maxZoom: 16,
+  });
   const el = area.layer.getElement?.();
   if (el) {
     el.classList.remove("flash");
@@ -323,6 +330,7 @@ export function focusArea(areaId) {
   document
     .querySelector(`[data-testid="dose-row"][data-area-id="${CSS.escape(areaId)}"]`)
     ?.classList.add("selected");
+  openPanel(areaId);
 }
 
 export async function loadGeojson() {
