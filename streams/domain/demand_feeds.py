@@ -93,6 +93,28 @@ class StopSearchRecorded:
     callsign: str | None = None
 
 
+def shown_place(fact: CrimeRecorded | StopSearchRecorded) -> dict[str, object]:
+    """What the live map shows of a crime or a stop-search: where, when, what for and (a
+    stop-search) its outcome; never who (a stop-search's callsign is left out)."""
+    if isinstance(fact, CrimeRecorded):
+        return {
+            "kind": "crime",
+            "lat": fact.lat,
+            "lon": fact.lon,
+            "ts": fact.ts,
+            "what": fact.category,
+            "outcome": None,
+        }
+    return {
+        "kind": "stop_search",
+        "lat": fact.lat,
+        "lon": fact.lon,
+        "ts": fact.ts,
+        "what": fact.object_of_search,
+        "outcome": fact.outcome,
+    }
+
+
 # ---- decoding --------------------------------------------------------------------------------
 
 

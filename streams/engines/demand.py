@@ -37,6 +37,7 @@ from streams.domain.demand import (
     open_incident_keys,
     response_sample_changes,
 )
+from streams.domain.demand_feeds import shown_place
 from streams.domain.harm import DEFAULT_HARM_WEIGHTS, HarmWeights, load_harm_weights
 from streams.domain.incidents import (
     CrimeRecorded,
@@ -279,13 +280,13 @@ class DemandEngine:
             for partition, ts in progress.items():
                 key = runtime.state.stop_search_progress_key(partition)
                 commits[partition].changes.max(key, ts)
-            for partition, commit in commits.items():
-                if now is not None:
-                    runtime.state.prune_stop_searches(
-                        commit.changes,
-                        runtime.state.slot(topic, partition),
-                        now - runtime.settings.max_age_s,
-                    )
+        for partition, commit in commits.items():
+            if now is not None:
+                slot = runtime.state.slot(topic, partition)
+                before = now - runtime.settings.max_age_s
+                runtime.state.prune_places(commit.changes, slot, before)
+                if topic == topics.STOPSEARCH:
+                    runtime.state.prune_stop_searches(commit.changes, slot, before)
         for (index, fact), area_ids in zip(decoded, places, strict=True):
             partition = events[index].message.partition
             slot = runtime.state.slot(topic, partition)
@@ -295,6 +296,7 @@ class DemandEngine:
             counted = Changes()
             runtime.state.record_demand(counted, slot, buckets)
             runtime.state.count_once(changes, slot, identity, fact.ts, SEEN_TTL_S, counted)
+            runtime.state.record_place(changes, slot, identity, fact.ts, shown_place(fact))
             if isinstance(fact, StopSearchRecorded) and fact.callsign and area_ids:
                 mark = StopSearchMark(fact.ts, frozenset(area_ids))
                 runtime.state.record_stop_search(changes, slot, fact.callsign, mark, identity)

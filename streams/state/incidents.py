@@ -219,6 +219,46 @@ class DemandState(Store):
         changes.zadd(layout.SEARCHED_TIMES.of(slot), mark.ts, name)
 
     @staticmethod
+    def record_place(
+        changes: Changes, slot: str, identity: str, ts: float, place: Mapping[str, object]
+    ) -> None:
+        """Where a crime or stop-search (record ``identity``) was, for the map; the same record
+        again changes nothing."""
+        name = f"{identity}|{ts!r}"
+        changes.hset_versioned(
+            layout.PLACES.of(slot),
+            name,
+            orjson.dumps(place).decode(),
+            layout.PLACES_VERSION.of(slot),
+        )
+        changes.zadd(layout.PLACES_TIMES.of(slot), ts, name)
+
+    @staticmethod
+    def prune_places(changes: Changes, slot: str, before: float) -> None:
+        """Drop the places of one demand source partition from before ``before``."""
+        changes.prune_scored(
+            layout.PLACES_TIMES.of(slot),
+            layout.PLACES.of(slot),
+            layout.PLACES_VERSION.of(slot),
+            before,
+        )
+
+    async def places(
+        self, slots: Sequence[str], since: float, until: float, most: int
+    ) -> list[dict[str, Any]]:
+        """The places of these demand source partitions with ``since <= ts <= until``, newest
+        first, at most ``most`` of them. One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slot in slots:
+                pipe.hvals(layout.PLACES.of(slot))
+            replies = await pipe.execute()
+        self.metrics.round_trip("places")
+        found = [orjson.loads(value) for reply in replies for value in reply]
+        kept = [p for p in found if since <= float(p["ts"]) <= until]
+        kept.sort(key=lambda p: float(p["ts"]), reverse=True)
+        return kept[:most]
+
+    @staticmethod
     def prune_stop_searches(changes: Changes, slot: str, before: float) -> None:
         """Drop the stop-searches by callsign of one ``stopsearch.events`` partition made before
         ``before`` (no fix judged from then on can be joined with them)."""

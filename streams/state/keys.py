@@ -388,6 +388,30 @@ SEARCHED_PROGRESS = KeyFamily(
     "again yet",
     "stop-search agent",
 )
+PLACES = KeyFamily(
+    DEMAND_SLOT,
+    "places",
+    "hash",
+    '"<id>|<ts>" -> {"kind", "lat", "lon", "ts", "what", "outcome"}: where a crime or '
+    "stop-search was (no callsign), for the live map's layers",
+    "crimes and stop-search agents",
+    "until ``COVERWATCH_MAX_AGE_S`` before the clock",
+)
+PLACES_TIMES = KeyFamily(
+    DEMAND_SLOT,
+    "places_times",
+    "zset",
+    '"<id>|<ts>" by ``ts``',
+    "crimes and stop-search agents",
+    "until ``COVERWATCH_MAX_AGE_S`` before the clock",
+)
+PLACES_VERSION = KeyFamily(
+    DEMAND_SLOT,
+    "places_version",
+    "string",
+    "int bumped on every change of ``places``",
+    "crimes and stop-search agents",
+)
 DEMAND = _windowed(DEMAND_SLOT, "demand", "demand (count or harm)", DEMAND_WRITERS)
 SEEN = KeyFamily(
     DEMAND_SLOT,
@@ -508,6 +532,9 @@ LAYOUT: tuple[KeyFamily, ...] = (
     SEARCHED_TIMES,
     SEARCHED_VERSION,
     SEARCHED_PROGRESS,
+    PLACES,
+    PLACES_TIMES,
+    PLACES_VERSION,
     *DEMAND.families,
     SEEN,
     COVERAGE_STATUS,

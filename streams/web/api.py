@@ -185,6 +185,29 @@ async def alert_action(request: web.Request) -> web.Response:
     return await act_on_alert(request, _runtime(request))
 
 
+PLACES_SHOWN = 2000
+PLACE_SOURCES = {"crime": topics.CRIMES, "stop_search": topics.STOPSEARCH}
+
+
+async def places(request: web.Request) -> web.Response:
+    """Where crimes or stop-searches (``kind``) were in the last ``hours`` (1..24, default 24)
+    of the service clock, newest first, at most :data:`PLACES_SHOWN`; no callsign."""
+    runtime = _runtime(request)
+    kind = request.query.get("kind", "crime")
+    if kind not in PLACE_SOURCES:
+        return error(400, "kind must be crime or stop_search")
+    hours = _number(request.query, "hours", 1, 24, default=24)
+    now = _now(runtime)
+    source = PLACE_SOURCES[kind]
+    slots = [
+        runtime.state.slot(source, partition)
+        for partition in range(topics.BY_NAME[source].partitions)
+    ]
+    found = await runtime.state.places(slots, now - hours * 3600, now, PLACES_SHOWN)
+    shown = [{**place, "ts": format_ts(float(place["ts"]))} for place in found]
+    return _json({"kind": kind, "hours": hours, "places": shown})
+
+
 async def incidents(request: web.Request) -> web.Response:
     """Open incidents with a known place."""
     runtime = _runtime(request)
@@ -372,6 +395,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/alerts", alerts)
     app.router.add_post("/api/alerts/{alert_id}/actions", alert_action)
     app.router.add_get("/api/incidents", incidents)
+    app.router.add_get("/api/places", places)
     app.router.add_get("/api/officers", officers)
     app.router.add_get("/api/officers/nearest", nearest)
     app.router.add_get("/api/audit", audit_log)

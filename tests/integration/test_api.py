@@ -270,3 +270,20 @@ def test_alert_actions_are_for_supervisors_on_active_alerts_with_valid_bodies(
     assert post(api_worker, path, ["acknowledged"], SUPERVISOR)[0] == 400
     status, missing = post(api_worker, "/api/alerts/nope/actions", {"action": "noted"}, SUPERVISOR)
     assert (status, missing["error"]) == (404, "no active alert has that id")
+
+
+def test_crimes_and_stop_searches_of_the_last_day_are_served_without_callsigns(
+    api_worker: RunningWorker,
+) -> None:
+    status, crimes = get(api_worker, "/api/places?kind=crime", VIEWER)
+    assert status == 200
+    assert crimes["places"], "the simulated afternoon records crimes"
+    assert {p["kind"] for p in crimes["places"]} == {"crime"}
+    times = [p["ts"] for p in crimes["places"]]
+    assert times == sorted(times, reverse=True)
+    status, searches = get(api_worker, "/api/places?kind=stop_search&hours=24", VIEWER)
+    assert status == 200
+    for place in searches["places"]:
+        assert set(place) == {"kind", "lat", "lon", "ts", "what", "outcome"}
+    assert get(api_worker, "/api/places?kind=officers", VIEWER)[0] == 400
+    assert get(api_worker, "/api/places?kind=crime&hours=48", VIEWER)[0] == 400

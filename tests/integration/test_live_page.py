@@ -452,7 +452,9 @@ def test_clicking_an_alert_opens_the_area_panel_with_a_timeline_and_the_nearest_
     assert not panel.is_visible()
 
 
-def test_the_legend_collapses_and_layers_hide_and_show(live: LivePage) -> None:
+def test_the_legend_collapses_and_layers_hide_and_show_incidents_crimes_and_areas(
+    live: LivePage,
+) -> None:
     legend_body = live.page.locator('[data-testid="legend"] .legend-body')
     shown = legend_body.is_visible()  # an area panel opened before folds it
     live.page.click('[data-testid="legend-toggle"]')
@@ -471,6 +473,19 @@ def test_the_legend_collapses_and_layers_hide_and_show(live: LivePage) -> None:
     assert incidents.is_visible()
 
     live.page.click('[data-testid="reset-view"]')  # every area in view again
+    crimes = live.page.locator('[data-testid="crime-marker"]').filter(visible=True).first
+    crimes.wait_for(state="visible", timeout=45_000)
+    crime = live.page.locator('[data-testid="crime-marker"]').nth(
+        live.page.eval_on_selector_all(
+            '[data-testid="crime-marker"]',
+            "els => els.findIndex(e => e.getBoundingClientRect().width > 0)",
+        )
+    )
+    live.page.uncheck('[data-testid="layer-crimes"]')
+    assert not crime.is_visible()
+    live.page.check('[data-testid="layer-crimes"]')
+    assert crime.is_visible()
+
     comparison = live.page.locator('[data-testid="area-polygon"][data-kind="comparison"]').first
     comparison.wait_for(state="visible", timeout=5_000)
     live.page.uncheck('[data-testid="layer-comparison"]')

@@ -6,8 +6,9 @@
 //
 // Data: /api/config and /api/areas.geojson once; /api/areas and /api/alerts on start, on every
 // (re)connection of the SSE stream /api/events and every 30 s as a safety net; area and alert
-// changes arrive over SSE; officers (supervisor only) and incidents are polled every 5 s; the
-// latest daily report (/api/reports) every minute.
+// changes arrive over SSE; officers (supervisor only) and incidents are polled every 5 s, crimes
+// and stop-searches of the last 24 h (/api/places) every 30 s, the latest daily report
+// (/api/reports) every minute.
 
 import { tickAges, watchActionButtons } from "./js/alerts.js";
 import { AuthError, api, readToken } from "./js/api.js";
@@ -18,6 +19,7 @@ import { connectEvents, refreshAll } from "./js/live.js";
 import { focusArea, initMap, loadGeojson } from "./js/map.js";
 import { pollIncidents, pollOfficers } from "./js/markers.js";
 import { watchPanel } from "./js/panel.js";
+import { pollPlaces } from "./js/places.js";
 import { pollLatestReport } from "./js/reports.js";
 import { loadAreas } from "./js/snapshots.js";
 import { page } from "./js/state.js";
@@ -27,6 +29,7 @@ import { watchFilters } from "./js/table.js";
 const POLL_MS = 5000;
 const AREAS_REFRESH_MS = 30000;
 const REPORTS_POLL_MS = 60000;
+const PLACES_POLL_MS = 30000;
 
 // Clicking (or Enter on) an alert or a table row shows its area on the map.
 function watchPanelClicks() {
@@ -102,6 +105,7 @@ async function start() {
   await refreshAll();
   connectEvents();
   every(POLL_MS, "incidents", pollIncidents);
+  every(PLACES_POLL_MS, "places", pollPlaces);
   if (page.config.role === "supervisor") every(POLL_MS, "officers", pollOfficers);
   every(REPORTS_POLL_MS, "reports", pollLatestReport);
   setInterval(() => {

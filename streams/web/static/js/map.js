@@ -8,6 +8,7 @@ import { escapeHtml } from "./html.js";
 import { L } from "./leaflet.js";
 import { incidentSvg } from "./markers.js";
 import { openPanel } from "./panel.js";
+import { placePanes } from "./places.js";
 import {
   COMPARISON_COLOURS,
   COMPARISON_FILL,
@@ -27,6 +28,7 @@ export function initMap() {
   map.createPane("labels");
   map.getPane("labels").style.zIndex = 450;
   map.getPane("labels").style.pointerEvents = "none";
+  placePanes(map);
   map.createPane("incidents");
   map.getPane("incidents").style.zIndex = 610;
   map.createPane("officers");
@@ -44,9 +46,9 @@ export function initMap() {
   map.on("dragstart zoomstart", (event) => {
     if (event.hard !== true && page.fitting !== true) page.userMovedMap = true;
   });
-  addLegend(map);
-  addLayerToggles(map);
   addResetView(map);
+  addLayerToggles(map);
+  addLegend(map);
   map.on("zoomend", () => showLabels(map));
   page.map = map;
   window.addEventListener("resize", () => {
@@ -55,6 +57,7 @@ export function initMap() {
 }
 
 const LABEL_ZOOM = 13;
+const LEGEND_OPEN_MIN_HEIGHT = 1000;
 
 function showLabels(map) {
   map.getContainer().classList.toggle("labels-far", map.getZoom() < LABEL_ZOOM);
@@ -64,6 +67,8 @@ function showLabels(map) {
 function addLayerToggles(map) {
   const layers = [
     ["incidents", "Incidents"],
+    ["crimes", "Crimes (24 h)"],
+    ["searches", "Stop-searches (24 h)"],
     ["comparison", "Comparison areas"],
     ["outline", "Patrol outlines"],
     ["labels", "Area labels"],
@@ -126,10 +131,12 @@ function fitAreas() {
 }
 
 function addLegend(map) {
-  const legend = L.control({ position: "bottomleft" });
+  const legend = L.control({ position: "bottomright" });
   legend.onAdd = () => {
     const div = L.DomUtil.create("div", "legend");
     div.dataset.testid = "legend";
+    // folded at first on a map too short to show it beside the areas; a click opens it
+    if (map.getSize().y < LEGEND_OPEN_MIN_HEIGHT) div.classList.add("collapsed");
     div.addEventListener("click", (event) => {
       if (event.target.closest('[data-testid="legend-toggle"]')) div.classList.toggle("collapsed");
     });
@@ -166,7 +173,9 @@ function addLegend(map) {
       "comparison area (muted, never alerts)</li>" +
       '<li><i class="swatch swatch-other"></i>patrol area outline</li></ul>' +
       officers +
-      `<h3>Open incidents</h3><ul>${grades}</ul></div>`;
+      `<h3>Open incidents</h3><ul>${grades}</ul>` +
+      '<h3>Last 24 h</h3><ul><li><i class="dot dot-crime"></i>crime</li>' +
+      '<li><i class="dot dot-search"></i>stop-search</li></ul></div>';
     L.DomEvent.disableClickPropagation(div);
     return div;
   };

@@ -52,3 +52,9 @@ export const GRADE_COLOURS = {
 export const GRADE_ORDER = ["immediate", "priority", "scheduled", "resolution", "ungraded"];
 
 export const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 };
+
+// Crimes and stop-searches of the last 24 h on the map: rings, never solid like an officer.
+export const PLACE_STYLES = {
+  crime: { radius: 3.5, color: "#f783ac", weight: 2, fillColor: "#000000", fillOpacity: 0.9 },
+  stop_search: { radius: 5, color: "#ffc078", weight: 2, fill: false },
+};

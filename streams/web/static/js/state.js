@@ -20,6 +20,7 @@ export const page = {
   feedPrimed: false,
   officers: new Map(), // pseudonym -> {marker, signature}
   incidents: new Map(), // incident_id -> {marker, signature}
+  places: { crime: new Map(), stop_search: new Map() }, // key -> marker
   events: null,
   reconnectDelay: RECONNECT_MIN_MS,
   reconnectTimer: null,
