@@ -54,8 +54,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
 
-    run_worker(_settings(for_worker=True))
-    return 0
+    return run_worker(_settings(for_worker=True))
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
@@ -102,6 +101,7 @@ def _cmd_adopt(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
+    from streams.progress import counted
     from streams.simulator.publisher import publish, read_file
 
     settings = _settings()
@@ -114,7 +114,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     try:
         count = asyncio.run(
             publish(
-                read_file(args.file),
+                counted(read_file(args.file), f"publishing {args.file.name}"),
                 settings.kafka_bootstrap,
                 speed=args.speed,
                 topic_prefix=settings.topic_prefix,
@@ -153,6 +153,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
             "coverwatch report: give both --baseline-from and --baseline-to, or neither",
             file=sys.stderr,
         )
+        return 2
+    local = archive.removeprefix("file://") if archive.startswith("file://") else None
+    if local is not None and not Path(local).is_dir():
+        print(f"coverwatch report: the archive {archive} is not a directory", file=sys.stderr)
         return 2
     baseline = (args.baseline_from, args.baseline_to) if args.baseline_from else None
     from streams.evaluation.report import write_report

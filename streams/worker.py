@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
+import sys
 
 import faust
 
@@ -12,8 +15,11 @@ from streams.archive.process import ArchiveProcess
 from streams.engines.epoch import EpochWatch
 from streams.engines.presence_process import GC_THRESHOLDS
 from streams.engines.runtime import Runtime
+from streams.kafka.admin import topic_problems
 from streams.settings import Settings
 from streams.web.server import WebServer
+
+log = logging.getLogger(__name__)
 
 
 def build(settings: Settings) -> Runtime:
@@ -28,8 +34,27 @@ def build(settings: Settings) -> Runtime:
     return runtime
 
 
-def run_worker(settings: Settings) -> None:
-    """Run the worker until SIGINT or SIGTERM."""
+def topics_as_contracted(settings: Settings) -> bool:
+    """Whether the broker's topics are the contract's (:func:`topic_problems`); each problem
+    is said on one line. A broker that does not answer is said too, and the worker starts (its
+    consumer waits for the broker as ever)."""
+    problems = asyncio.run(topic_problems(settings.kafka_bootstrap, settings.topic_prefix))
+    if problems is None:
+        log.warning(
+            "the topics could not be checked: the broker at %s did not answer",
+            settings.kafka_bootstrap,
+        )
+        return True
+    for problem in problems:
+        print(f"coverwatch worker: {problem}", file=sys.stderr)
+    return not problems
+
+
+def run_worker(settings: Settings) -> int:
+    """Run the worker until SIGINT or SIGTERM; 2 without starting when the topics are not the
+    contract's."""
+    if not topics_as_contracted(settings):
+        return 2
     runtime = build(settings)
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
@@ -41,3 +66,4 @@ def run_worker(settings: Settings) -> None:
         override_logging=True,
     )
     worker.execute_from_commandline()
+    return 0

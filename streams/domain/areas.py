@@ -85,8 +85,11 @@ class AreaPackError(ValueError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems: tuple[str, ...] = tuple(problems)
+        if len(self.problems) == 1:
+            super().__init__(f"area pack has 1 problem: {self.problems[0]}")
+            return
         listing = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(f"area pack has {len(self.problems)} problem(s):\n{listing}")
+        super().__init__(f"area pack has {len(self.problems)} problems:\n{listing}")
 
 
 def parse_area_pack(document: object) -> list[AreaDefinition]:

@@ -108,6 +108,44 @@ async def ensure_topics(bootstrap: str, prefix: str = "") -> TopicsReport:
         await admin.close()
 
 
+async def topic_problems(bootstrap: str, prefix: str = "") -> list[str] | None:
+    """What keeps a worker from starting on the broker's topics, one line each: a contract
+    topic that is missing, one with other partitions than the contract's, or a compacted one
+    that is not (where the broker reports the policy). None when the broker does not answer
+    within 10 s: nothing could be checked."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        specs = {f"{prefix}{spec.name}": spec for spec in topics.TOPICS}
+        problems = [
+            f"{name} is missing (run `coverwatch topics`)" for name in specs if name not in existing
+        ]
+        present = [name for name in specs if name in existing]
+        for entry in await admin.describe_topics(present) if present else []:
+            name, found = entry["topic"], len(entry["partitions"])
+            if name in specs and found != specs[name].partitions:
+                problems.append(
+                    f"{name} has {found} partitions; the contract says {specs[name].partitions}"
+                )
+        compacted = [
+            name for name in present if specs[name].configs.get("cleanup.policy") == "compact"
+        ]
+        if compacted:
+            described = await topic_configs(admin, compacted)
+            for name in compacted:
+                policy = described.get(name, ({}, {}))[0].get("cleanup.policy")
+                if policy is not None and policy != "compact":
+                    problems.append(
+                        f"{name} has cleanup.policy {policy}; the contract says compact"
+                    )
+        return problems
+    except (KafkaError, OSError):
+        return None
+    finally:
+        await admin.close()
+
+
 def _differences(
     current: Mapping[str, str], wanted: Mapping[str, str]
 ) -> dict[str, tuple[str | None, str]]:

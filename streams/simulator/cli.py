@@ -21,6 +21,7 @@ from streams.domain.areas import (
     parse_area_pack,
 )
 from streams.domain.rings import pack_with_rings
+from streams.progress import counted
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
 from streams.simulator.publisher import publish, write_file
@@ -50,9 +51,12 @@ def areas(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "rings":
             return write_rings(args.file, args.out, args.ring_m)
         pack = read_area_pack(args.file)
-    except (AreaPackError, OSError) as error:
-        print(f"{args.file}: {error}", file=sys.stderr)
-        return 1
+    except OSError as error:  # a missing or unreadable file: one line, the reason
+        print(f"coverwatch areas {args.action}: {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+    except AreaPackError as error:
+        print(f"coverwatch areas {args.action}: {args.file}: {error}", file=sys.stderr)
+        return 2
     kinds = {kind: sum(1 for a in pack if a.kind == kind) for kind in AREA_KINDS}
     print(
         f"{args.file}: {len(pack)} areas OK ({kinds['impact']} impact, "
@@ -125,7 +129,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    records = generate(options, pack)
+    records = counted(generate(options, pack), "simulating")
     if args.sink == "file":
         if args.out is None:
             print("--sink file needs --out FILE", file=sys.stderr)

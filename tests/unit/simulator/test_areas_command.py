@@ -36,5 +36,5 @@ def test_rings_with_another_width_and_a_bad_width(
     written = orjson.loads(capsys.readouterr().out)
     widths = {f["properties"].get("ring_m") for f in written["features"]}
     assert widths == {None, 100.0}
-    assert main(["areas", "rings", str(source), "--ring-m", "0"]) == 1
+    assert main(["areas", "rings", str(source), "--ring-m", "0"]) == 2
     assert "--ring-m must be above 0" in capsys.readouterr().err
