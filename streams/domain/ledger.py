@@ -16,8 +16,10 @@ Fidelity (:func:`fidelity`)
     A window is *met* when a qualifying visit took place during it: the visit's ``[start, end]``
     overlaps the window ``[start, end)`` by more than an instant. So a long stand meets every
     window it spans, and a visit that straddles a window boundary meets both windows. A window
-    is *due* once it has ended, or earlier as soon as it is met: a window still running is never
-    counted against the area. Fidelity is ``met / due``.
+    is *due* once it has ended, or earlier as soon as it is met, or, not met, while the area is
+    *uncovered*: an area past its limit has missed the window it is in, so fidelity never reads
+    100 % while the area is uncovered. A running window is otherwise not counted against the
+    area. Fidelity is ``met / due``.
 
 Longest gap (:func:`longest_gap`)
     The longest time without the end of a qualifying visit between the day's start and ``now``
@@ -113,11 +115,13 @@ def fidelity(
     qualifying_visits: Iterable[tuple[float, float]],
     now: float,
     monitored_since: float | None = None,
+    uncovered: bool = False,
 ) -> tuple[int, int]:
     """``(met, due)`` windows at ``now`` given the qualifying visits' ``(start, end)`` times.
 
     A qualifying visit still in progress should be passed with ``end = now``. Windows that ended
-    before ``monitored_since`` (the service was not watching the area yet) are not due.
+    before ``monitored_since`` (the service was not watching the area yet) are not due. While
+    the area is ``uncovered``, the window running at ``now`` is due (missed, unless met).
     """
     visits = list(qualifying_visits)
     met = due = 0
@@ -126,7 +130,7 @@ def fidelity(
             continue
         upto = min(window_end, now)
         is_met = any(start < upto and end > window_start for start, end in visits)
-        if is_met or window_end <= now:
+        if is_met or window_end <= now or (uncovered and window_start < now):
             due += 1
             met += 1 if is_met else 0
     return met, due
@@ -153,6 +157,7 @@ def daily_ledger(
     monitored_since: float | None = None,
     inferred_seconds: float = 0.0,
     patrol_seconds: float = 0.0,
+    uncovered: bool = False,
 ) -> DailyLedger:
     """The ledger of ``day`` at ``now`` from the day's visits and dose.
 
@@ -161,12 +166,16 @@ def daily_ledger(
     ``drive_throughs``, ``dose_seconds``, ``inferred_seconds`` (the part of the dose from
     inferred visits) and ``patrol_seconds`` are the day's totals, passed through. Before
     ``monitored_since`` nothing was watched: no window is due and no gap is counted there.
+    ``uncovered``: the area is uncovered at ``now`` (the window running then is missed).
     """
     day_start, day_end = day_bounds(day, policy.timezone)
     until = min(now, day_end)
     visits = list(qualifying_visits)
     ends = [end for _, end in visits if day_start <= end <= until]
-    met, due = fidelity(policy_windows(policy, day), visits, until, monitored_since)
+    running_uncovered = uncovered and until == now  # a day already over has no running window
+    met, due = fidelity(
+        policy_windows(policy, day), visits, until, monitored_since, running_uncovered
+    )
     watched_from = day_start if monitored_since is None else max(day_start, monitored_since)
     return DailyLedger(
         area_id=area_id,

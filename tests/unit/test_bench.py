@@ -378,3 +378,23 @@ def test_the_archive_rows_say_when_the_step_did_not_run() -> None:
     rows = {row.measurement: row for row in build_rows({})}
     assert rows["pings/s with the archive on"].value is None
     assert rows["archive bytes per ping"].value is None
+
+
+def _page(render_s: float, answers: list[float], areas: int) -> dict[str, object]:
+    return {"areas": areas, "render_s": render_s, "events_per_s": 150.0, "answers_s": answers}
+
+
+def test_the_live_page_rows_judge_the_first_render_and_the_answers_under_updates() -> None:
+    from streams.devtools.bench import page_render
+
+    usable = page_render.rows(
+        {"40": _page(1.0, [0.01] * 20, 40), "10000": _page(12.0, [0.05] * 19 + [0.4], 10000)}
+    )
+    assert [(r.value, r.passed) for r in usable] == [(12.0, True), (pytest.approx(0.0675), True)]
+    slow = page_render.rows(
+        {"40": _page(1.0, [0.01] * 20, 40), "10000": _page(25.0, [2.0] * 20, 10000)}
+    )
+    assert [r.passed for r in slow] == [False, False]
+    (missing,) = page_render.rows({"error": "RuntimeError: no chromium"})
+    assert missing.value is None
+    assert "no chromium" in missing.note

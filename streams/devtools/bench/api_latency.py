@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from streams import topics
 from streams.devtools.bench.loading import preload
-from streams.devtools.bench.probes import scrape, start_consumer
+from streams.devtools.bench.probes import Consumer, scrape, start_consumer
 from streams.devtools.bench.support import Row, area_messages, grid_areas, percentile
 from streams.devtools.stack.embedded import python_command, wait_until
+from streams.domain.areas import AreaDefinition
 
 if TYPE_CHECKING:
     from streams.devtools.bench.harness import Bench
@@ -94,22 +95,8 @@ class ApiLatency:
 
     def _time(self, count: int) -> Timings:
         """Start a worker on ``count`` areas, wait for their stored snapshots, time the API."""
-        bench = self.bench
-        settings = replace(
-            bench.settings(f"api{count}", clock="wall"), viewer_tokens=f"bench={VIEWER_TOKEN}"
-        )
-        areas = list(bench.pack) + grid_areas(count - len(bench.pack), bench.pack)
-        messages = area_messages(areas)
-        bench.publish(settings, [(topics.AREAS, messages)])
-        asyncio.run(preload(settings, [], messages))
-        worker = start_consumer(settings, python_command("worker"), bench.log_dir, f"api{count}")
+        worker, areas = start_idle_worker(self.bench, count, f"api{count}")
         try:
-            wait_until(
-                f"the first coverage evaluation of {count} areas",
-                lambda: scrape(worker.url).value(f"{EVALUATIONS}_count") >= 1,
-                worker.process,
-                STORED_TIMEOUT_S,
-            )
             ids = sorted(area.area_id for area in areas)
             picks = [ids[(n * 7919) % len(ids)] for n in range(self.requests.detail_requests)]
             list_s, list_bytes = _timed(worker.url, ["/api/areas"] * self.requests.list_requests)
@@ -122,6 +109,31 @@ class ApiLatency:
             flush=True,
         )
         return Timings(count, list_s, detail_s, list_bytes)
+
+
+def start_idle_worker(
+    bench: Bench, count: int, label: str
+) -> tuple[Consumer, list[AreaDefinition]]:
+    """A worker on the wall clock with ``count`` idle areas (the pack and grid cells, published
+    and preloaded) and a viewer token, once its first coverage evaluation has stored every
+    area's snapshot; the worker and the areas."""
+    settings = replace(bench.settings(label, clock="wall"), viewer_tokens=f"bench={VIEWER_TOKEN}")
+    areas = list(bench.pack) + grid_areas(count - len(bench.pack), bench.pack)
+    messages = area_messages(areas)
+    bench.publish(settings, [(topics.AREAS, messages)])
+    asyncio.run(preload(settings, [], messages))
+    worker = start_consumer(settings, python_command("worker"), bench.log_dir, label)
+    try:
+        wait_until(
+            f"the first coverage evaluation of {count} areas",
+            lambda: scrape(worker.url).value(f"{EVALUATIONS}_count") >= 1,
+            worker.process,
+            STORED_TIMEOUT_S,
+        )
+    except BaseException:
+        worker.stop()
+        raise
+    return worker, areas
 
 
 def _timed(base_url: str, paths: Sequence[str]) -> tuple[list[float], int]:

@@ -40,6 +40,9 @@ group and Redis key prefix:
    time.
 6. **API latency** (:mod:`~streams.devtools.bench.api_latency`): ``GET /api/areas`` and
    ``GET /api/areas/{id}`` with 10,000 areas, against the same requests with the 40-area pack.
+   **The live page** (:mod:`~streams.devtools.bench.page_render`): headless Chromium's first
+   render of the page with 10,000 areas and how fast it answers while their live updates
+   arrive, against the 40-area pack.
 7. **Memory soak** (:mod:`~streams.devtools.bench.soak`): a live worker under 2,700 pings/s for
    24 minutes (4 with ``--quick``, ``--soak-minutes``); growth per minute of its two processes'
    memory and of Redis's over the second half, against the noise. 24 rather than 20: the
@@ -84,6 +87,7 @@ from streams.devtools.bench import (
     api_latency,
     archive_cost,
     latency,
+    page_render,
     report_build,
     scaling,
     soak,
@@ -107,6 +111,7 @@ STEPS: dict[str, Measure] = {
     "alert": alert.measure,
     "track_cost": track_cost.measure,
     "api": api_latency.measure,
+    "page": page_render.measure,
     "soak": soak.measure,
     "report": report_build.measure,
     "archive": archive_cost.measure,
@@ -121,6 +126,7 @@ TABLE: tuple[tuple[str, RowsOf], ...] = (
     ("alert", alert.rows),
     ("track_cost", track_cost.rows),
     ("api", api_latency.api_rows),
+    ("page", page_render.rows),
     ("soak", soak.soak_rows),
     ("report", report_build.rows),
     ("archive", archive_cost.rows),

@@ -403,6 +403,7 @@ class Evening:
     def snapshot(self, area: AreaDefinition, now: float) -> dict[str, object]:
         """The ``area.snapshots`` value of ``area`` at ``now``, with its ledger of the day."""
         facts = self.area_facts(area, now)
+        status = self.statuses.get(area.area_id)
         ledger = daily_ledger(
             area.area_id,
             local_day(now, TIMEZONE),
@@ -414,8 +415,9 @@ class Evening:
             MONITORED_SINCE,
             inferred_seconds=inferred_today(facts),
             patrol_seconds=facts.patrol_today,
+            uncovered=status is not None and status.state == "uncovered",
         )
-        return snapshot_value(facts, self.statuses.get(area.area_id), ledger, now)
+        return snapshot_value(facts, status, ledger, now)
 
 
 def _window_sums(

@@ -68,6 +68,7 @@ def area_view(
         monitored_since,
         inferred_seconds=inferred_today(facts),
         patrol_seconds=facts.patrol_today,
+        uncovered=status is not None and status.state == "uncovered",
     )
     return AreaView(facts, status, snapshot_value(facts, status, ledger, now))
 

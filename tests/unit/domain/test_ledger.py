@@ -269,3 +269,25 @@ def test_windows_before_monitoring_began_are_not_held_against_an_area() -> None:
     watched = fidelity(windows, [], now, monitored_since=start + 15 * 3600)
     assert unwatched == (0, 6)
     assert watched == (0, 2)
+
+
+def test_an_uncovered_area_has_missed_the_window_it_is_in() -> None:
+    from streams.domain.ledger import day_bounds, fidelity, policy_windows
+
+    start, _ = day_bounds("2026-11-21", IMPACT.timezone)
+    windows = policy_windows(IMPACT, "2026-11-21")
+    visits = [(start + 3 * 3600, start + 3.5 * 3600), (start + 7 * 3600, start + 7.5 * 3600)]
+    now = start + 12 * 3600  # 12:00: windows 00-02, 02-06, 06-10 over; 10-14 running, not met
+    assert fidelity(windows, visits, now) == (2, 3)  # 00-02 missed, 02-06 and 06-10 met
+    assert fidelity(windows, visits, now, uncovered=True) == (2, 4)  # and 10-14 now missed
+
+
+def test_an_uncovered_area_never_reads_full_fidelity() -> None:
+    start, _ = day_bounds("2026-11-21", IMPACT.timezone)
+    visits = [(start + 1 * 3600, start + 1.2 * 3600), (start + 3 * 3600, start + 3.5 * 3600)]
+    covered = daily_ledger("ia-01", "2026-11-21", IMPACT, visits, 0, {}, start + 8 * 3600)
+    uncovered = daily_ledger(
+        "ia-01", "2026-11-21", IMPACT, visits, 0, {}, start + 8 * 3600, uncovered=True
+    )
+    assert ledger_value(covered)["fidelity"]["share"] == 1.0
+    assert ledger_value(uncovered)["fidelity"] == {"met": 2, "due": 3, "share": 2 / 3}
