@@ -81,6 +81,10 @@ class AreaNumbers:
     patrol_windows: Mapping[str, float] = field(default_factory=dict)
     """Patrol-seconds (time with at least one officer present) by window name."""
     patrol_today: float = 0.0
+    name: str = ""
+    """The area's name (``coverwatch_area_info``: panels and alert texts show it)."""
+    limit_s: float | None = None
+    """The coverage policy's limit in force now (None: the area has none)."""
 
 
 AreaNumbersSource = Callable[[], tuple[Iterable[AreaNumbers], Mapping[str, int]]]
@@ -749,6 +753,12 @@ _AREA_FAMILIES: tuple[tuple[str, str], ...] = (
         "coverwatch_area_patrol_today_seconds",
         "Patrol-seconds today: time with at least one officer present",
     ),
+    ("coverwatch_area_info", "1 per area; its name in the name label, to join in queries"),
+    ("coverwatch_area_limit_seconds", "The coverage policy's limit in force now (NaN: none)"),
+    (
+        "coverwatch_area_never_visited",
+        "1 while the area has had no qualifying visit since monitoring began",
+    ),
 )
 
 
@@ -781,8 +791,9 @@ def area_exposition(areas: Iterable[AreaNumbers], active_alerts: Mapping[str, in
     children and the client's exposition cost seconds per evaluation; this is one string join.
     Label values are area ids (``[A-Za-z0-9_.:/-]``), small enumerations and units (those of
     ``COVERWATCH_METRIC_UNITS``, which the settings refuse with a character to escape, and
-    ``other``): nothing to escape. Officers present by unit have explicit zeros for every
-    configured unit and ``other``; dose by unit has a series per unit label with dose.
+    ``other``): nothing to escape, but the area names of ``coverwatch_area_info``, escaped.
+    Officers present by unit have explicit zeros for every configured unit and ``other``; dose
+    by unit has a series per unit label with dose.
     """
     lines: dict[str, list[str]] = {name: [] for name, _ in _AREA_FAMILIES}
     by_state: dict[tuple[str, str], int] = dict.fromkeys(_STATE_REASONS, 0)
@@ -831,6 +842,9 @@ def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
         window_by_unit,
         patrol_window,
         patrol_today,
+        info,
+        limit,
+        never_visited,
     ) = lines.values()
     key = f'area="{a.area_id}",kind="{a.kind}"'
     for role in ROLES:
@@ -873,3 +887,11 @@ def _append_area_samples(lines: dict[str, list[str]], a: AreaNumbers) -> None:
         for name, seconds in a.patrol_windows.items()
     )
     patrol_today.append(f"{{{key}}} {_number(a.patrol_today)}")
+    info.append(f'{{{key},name="{_label_value(a.name or a.area_id)}"}} 1')
+    limit.append(f"{{{key}}} {_number(a.limit_s)}")
+    never_visited.append(f"{{{key}}} {1 if a.last_qualifying_age_s is None else 0}")
+
+
+def _label_value(text: str) -> str:
+    """A label value in the text format: backslash, double quote and newline escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -161,6 +161,24 @@ def per_impact_area(metric: str) -> str:
     return f"max by (area) ({area(metric, '', IMPACT)})"
 
 
+def named(query: str) -> str:
+    """``query`` (labelled by area, and perhaps more) with the area's name as a label too, from
+    ``coverwatch_area_info`` (the leader exports one per area)."""
+    info = f"max by (area, name) (coverwatch_area_info{{{AREA}}})"
+    return f"{query} * on (area) group_left(name) {info}"
+
+
+NEVER_VISITED_MAPPINGS = [
+    {
+        "type": "value",
+        "options": {
+            "1": {"text": "never visited", "color": "red", "index": 0},
+            "0": {"text": "", "index": 1},
+        },
+    }
+]
+
+
 CONTROL_ROOM = (
     *(
         Spec(
@@ -214,6 +232,7 @@ CONTROL_ROOM = (
         "table",
         "Impact Areas now",
         (
+            (named(per_impact_area("coverwatch_area_limit_seconds")) + " / 60", "limit (min)"),
             (STATE_CODE, "coverage"),
             (per_impact_area("coverwatch_area_coverage_severity"), "severity"),
             (f"sum by (area) ({OFFICERS_PRESENT})", "officers present"),
@@ -221,6 +240,7 @@ CONTROL_ROOM = (
                 per_impact_area("coverwatch_area_last_qualifying_visit_age_seconds"),
                 "since last qualifying visit",
             ),
+            (per_impact_area("coverwatch_area_never_visited"), "never visited"),
             (per_impact_area("coverwatch_area_qualifying_visits_today"), "qualifying visits today"),
             (area_sum("area", "coverwatch_area_incidents_open", "grade", IMPACT), "open incidents"),
         ),
@@ -238,7 +258,10 @@ CONTROL_ROOM = (
                 **{"custom.cellOptions": {"type": "color-text"}},
             ),
             override("since last qualifying visit", unit="s"),
+            override("never visited", mappings=NEVER_VISITED_MAPPINGS),
         ),
+        description="Each Impact Area by name with the limit in force now; an area with no "
+        "qualifying visit since monitoring began says so (its time since the last one is empty).",
     ),
     Spec(
         "timeseries",
@@ -260,10 +283,21 @@ CONTROL_ROOM = (
     ),
     Spec(
         "bargauge",
-        "Time since last qualifying visit",
-        ((area("coverwatch_area_last_qualifying_visit_age_seconds", "", IMPACT), "{{area}}"),),
-        unit="s",
-        thresholds=((None, "green"), (3600, "orange"), (7200, "red")),
+        "Time since last qualifying visit, as a share of each area's limit",
+        (
+            (
+                named(
+                    area("coverwatch_area_last_qualifying_visit_age_seconds", "", IMPACT)
+                    + " / on (area, kind) "
+                    + area("coverwatch_area_limit_seconds", "", IMPACT)
+                ),
+                "{{name}}",
+            ),
+        ),
+        unit="percentunit",
+        thresholds=((None, "green"), (0.75, "orange"), (1, "red")),
+        description="1 (100 %) is the area's own limit in force now (2 h in the evening band, "
+        "4 h otherwise by default); never-visited areas are in the table above.",
     ),
     Spec(
         "timeseries",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import msgspec
 import numpy as np
 import pytest
@@ -213,3 +215,18 @@ def test_the_leader_exports_radios_by_health_with_every_state() -> None:
     families = {f.name: f for f in text_string_to_metric_families(text)}
     samples = {s.labels["health"]: s.value for s in families["coverwatch_radios"].samples}
     assert samples == {"live": 3, "stale": 0, "stuck": 1, "off_duty": 0}
+
+
+def test_each_area_is_named_with_its_limit_and_whether_it_was_ever_visited() -> None:
+    metrics = Metrics([])
+    named = replace(numbers("ia-01", "uncovered"), name='Digbeth "High" St\\', limit_s=7200.0)
+    visited = replace(numbers("ia-02", "covered"), last_qualifying_age_s=300.0)
+    metrics.export_areas(lambda: ([named, visited], {}))
+    text = metrics.exposition()[0].decode()
+    escaped = 'name="Digbeth \\"High\\" St\\\\"'
+    assert f'coverwatch_area_info{{area="ia-01",kind="impact",{escaped}}} 1' in text
+    assert 'coverwatch_area_info{area="ia-02",kind="impact",name="ia-02"} 1' in text
+    assert 'coverwatch_area_limit_seconds{area="ia-01",kind="impact"} 7200.0' in text
+    assert 'coverwatch_area_limit_seconds{area="ia-02",kind="impact"} NaN' in text
+    assert 'coverwatch_area_never_visited{area="ia-01",kind="impact"} 1' in text
+    assert 'coverwatch_area_never_visited{area="ia-02",kind="impact"} 0' in text

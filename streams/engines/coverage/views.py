@@ -191,9 +191,12 @@ def area_numbers(
     demand = snapshot["demand"]
     ledger = snapshot["coverage"].get("ledger", {})
     last = facts.last_qualifying_end
+    limit_minutes = snapshot["coverage"].get("limit_minutes")
     return AreaNumbers(
         area_id=facts.area.area_id,
         kind=facts.area.kind,
+        name=facts.area.name,
+        limit_s=None if limit_minutes is None else limit_minutes * 60.0,
         present=present,
         dose_today=dose_today(facts),
         dose_total=dose_by_key(facts.dose_total),
