@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import sys
+import threading
 
 import faust
+from mode import Service
 
 from streams import agents
 from streams.app import create_app
@@ -31,7 +34,32 @@ def build(settings: Settings) -> Runtime:
     app.service(WebServer(runtime))  # type: ignore[arg-type]
     if settings.archive_url:  # started last: its process must not hold up the others
         app.service(ArchiveProcess(settings, runtime.metrics))  # type: ignore[arg-type]
+    app.service(ShutdownDeadline())  # type: ignore[arg-type]  # added last: stopped first
     return runtime
+
+
+SHUTDOWN_DEADLINE_S = 20.0
+"""How long a stopping worker may take before it leaves regardless."""
+
+
+class ShutdownDeadline(Service):
+    """Leaves the process once a stop has taken :data:`SHUTDOWN_DEADLINE_S`. Faust's consumer
+    thread can hang for good when it is stopped with its broker gone (a fetch retried in a
+    back-off is cancelled and the thread dies unjoined); a worker must still go when asked."""
+
+    async def on_stop(self) -> None:
+        timer = threading.Timer(SHUTDOWN_DEADLINE_S, _leave)
+        timer.daemon = True
+        timer.start()
+
+
+def _leave() -> None:
+    log.error(
+        "the worker did not stop within %.0f s (a service hung; is the broker gone?): leaving",
+        SHUTDOWN_DEADLINE_S,
+    )
+    logging.shutdown()
+    os._exit(1)
 
 
 def topics_as_contracted(settings: Settings) -> bool:

@@ -23,8 +23,12 @@ from streams.child_process import read_frame, spawn_child
 from streams.metrics import Metrics
 from streams.settings import Settings
 
-STOP_GRACE_S: Final = 15.0
-"""How long a stopping worker waits for its archive process to leave its group."""
+STOP_GRACE_S: Final = 1.0
+"""How long a stopping worker waits for its archive process to leave its group before it goes
+on stopping the rest (the process goes on leaving, and dies with the worker at the latest: its
+group then hands its partitions on after the session timeout). Waiting longer would hold up the
+worker's own consumer, which Faust cannot stop for good once its broker has been gone a few
+seconds (see :class:`~streams.worker.ShutdownDeadline`)."""
 LOST_GRACE_S: Final = 1.0
 """How long an archive process whose socket closed unasked gets to exit before it is killed."""
 RESTART_PAUSE_S: Final = 5.0
@@ -51,8 +55,9 @@ class ArchiveProcess(Service):
         await self._start()
 
     async def on_stop(self) -> None:
-        """Close the socket (the child stops its service and leaves) and reap the child."""
-        await self._close(STOP_GRACE_S)
+        """Close the socket (the child stops its service and leaves its group) and give it a
+        moment; it is not killed (it dies with the worker)."""
+        await self._close(STOP_GRACE_S, kill=False)
 
     @Service.task
     async def _watch(self) -> None:
@@ -89,9 +94,9 @@ class ArchiveProcess(Service):
         self._child, self._reader, self._writer = await spawn_child(self.command, self.settings)
         self.log.info("archive process %d started", self._child.pid)
 
-    async def _close(self, grace_s: float) -> int | None:
-        """Close the socket and reap the child (killed if it does not leave within
-        ``grace_s``); its exit code."""
+    async def _close(self, grace_s: float, *, kill: bool = True) -> int | None:
+        """Close the socket and reap the child (killed, when ``kill``, if it does not leave
+        within ``grace_s``); its exit code (None: it had not left)."""
         if self._writer is not None:
             self._writer.close()
             self._writer, self._reader = None, None
@@ -99,8 +104,10 @@ class ArchiveProcess(Service):
         if child is None:
             return None
         try:
-            return await asyncio.wait_for(child.wait(), grace_s or None)
+            return await asyncio.wait_for(child.wait(), grace_s)
         except TimeoutError:
+            if not kill:
+                return None
             with contextlib.suppress(ProcessLookupError):
                 child.kill()
             return await child.wait()
