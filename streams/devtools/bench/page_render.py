@@ -37,37 +37,43 @@ WATCH_S: Final = 40.0
 QUICK_WATCH_S: Final = 15.0
 RENDER_TIMEOUT_MS: Final = 180_000
 
-_DRAWN = """n => document.body.dataset.ready === "true"
+_DRAWN = """n => document.body?.dataset.ready === "true"
   && document.querySelectorAll('[data-testid="area-polygon"]').length >= n
   && document.querySelectorAll('[data-testid="dose-row"]').length > 0"""
 
 
 def measure(bench: Bench) -> dict[str, Any]:
-    """Both packs in one browser."""
+    """Both packs, each in a fresh browser (started once its worker is up: the worker's setup
+    runs event loops of its own, which Playwright's synchronous API may not share)."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium")
     watch_s = QUICK_WATCH_S if bench.plan.quick else WATCH_S
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+    results: dict[str, Any] = {}
+    for count in (len(bench.pack), API_AREAS):
+        worker, _ = start_idle_worker(bench, count, f"page{count}")
         try:
-            return {
-                str(count): _one_pack(bench, browser, count, watch_s)
-                for count in (len(bench.pack), API_AREAS)
-            }
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM),
+                    headless=True,
+                    args=["--no-sandbox", "--disable-gpu"],
+                )
+                try:
+                    results[str(count)] = _one_pack(browser, worker.url, count, watch_s)
+                finally:
+                    browser.close()
         finally:
-            browser.close()
+            worker.stop()
+    return results
 
 
-def _one_pack(bench: Bench, browser: Browser, count: int, watch_s: float) -> dict[str, Any]:
-    worker, _ = start_idle_worker(bench, count, f"page{count}")
+def _one_pack(browser: Browser, url: str, count: int, watch_s: float) -> dict[str, Any]:
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     try:
         started = time.perf_counter()
-        page.goto(f"{worker.url}/?token={VIEWER_TOKEN}", wait_until="commit")
+        page.goto(f"{url}/?token={VIEWER_TOKEN}", wait_until="commit")
         page.wait_for_function(_DRAWN, arg=count, timeout=RENDER_TIMEOUT_MS, polling=100)
         render_s = time.perf_counter() - started
         applied_before = _applied(page)
@@ -82,7 +88,6 @@ def _one_pack(bench: Bench, browser: Browser, count: int, watch_s: float) -> dic
         watched_s = time.perf_counter() - watch_started
     finally:
         page.close()
-        worker.stop()
     result = {
         "areas": count,
         "render_s": render_s,

@@ -310,8 +310,13 @@ function tagArea(areaId) {
 export function restyleArea(areaId) {
   const area = page.areas.get(areaId);
   if (!area) return;
-  area.layer.setStyle(areaStyle(area.kind, areaState(areaId)));
-  tagArea(areaId);
+  const state = areaState(areaId);
+  if (area.drawnState !== state) {
+    // the style is the kind's and the state's: most updates (an idle area's refresh) keep both
+    area.drawnState = state;
+    area.layer.setStyle(areaStyle(area.kind, state));
+    tagArea(areaId);
+  }
   const tooltip = area.layer.getTooltip?.();
   if (tooltip?.isOpen()) tooltip.setContent(areaTooltip(areaId));
 }

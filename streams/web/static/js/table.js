@@ -6,14 +6,20 @@ import { $, escapeHtml } from "./html.js";
 import { REASON_LABELS, SEVERITY_RANK, STATE_LABELS } from "./palette.js";
 import { areaIds, areaKind, areaName, areaReason, areaState, page } from "./state.js";
 
+// Table rows drawn at most (the worst first; the filters narrow the rest) and how often the table
+// is drawn again: every 50 ms with a few areas, up to every 2 s with thousands, whose live
+// updates would otherwise keep the page busy redrawing.
+const ROWS_SHOWN = 400;
+
 export function scheduleRender() {
   // not requestAnimationFrame: a wall display's browser may be occluded and rAF would pause
   if (page.renderTimer !== null) return;
+  const delay = Math.min(2000, 50 + page.snapshots.size / 5);
   page.renderTimer = setTimeout(() => {
     page.renderTimer = null;
     renderTable();
     renderSummary();
-  }, 50);
+  }, delay);
 }
 
 function rowFigures(areaId) {
@@ -100,7 +106,8 @@ export function watchFilters() {
 function renderTable() {
   const ids = areaIds().filter((id) => ["impact", "comparison"].includes(areaKind(id)));
   ids.sort(worstFirstAreas);
-  const shown = new Set(filtered(ids));
+  const matching = filtered(ids);
+  const shown = new Set(matching.slice(0, ROWS_SHOWN));
   const selected = $('[data-testid="dose-row"].selected')?.dataset.areaId;
   const totals = {
     impact: { n: 0, present: 0, dose: 0, qualifying: 0, met: 0, due: 0, states: {} },
@@ -131,6 +138,13 @@ function renderTable() {
       "</tr>"
     );
   });
+  const more = matching.length - shown.size;
+  if (more > 0) {
+    rows.push(
+      `<tr class="more" data-testid="dose-more"><td colspan="7">${fmtNumber(more)} more ` +
+        "areas, less urgent: filter by kind or state to see them</td></tr>",
+    );
+  }
   $('[data-testid="dose-rows"]').innerHTML = rows.join("");
   const totalRow = (kind, label) => {
     const t = totals[kind];
