@@ -202,9 +202,6 @@ class CoverageInputs:
     """How many of the ``officers_on_duty`` radios reported (a fix within ``max_gap`` before the
     evaluation, :mod:`streams.domain.feedhealth`); None: not measured, the feed is taken as
     whole."""
-    last_qualifying_visit_start: float | None = None
-    """When the visit that ``last_qualifying_visit_end`` ends began (None: not known), so that a
-    clear can say how long the visit lasted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,24 +546,13 @@ def _long_gap(elapsed_s: float, limit_s: float) -> bool:
     return elapsed_s >= LONG_GAP_LIMITS * limit_s
 
 
-IN_PROGRESS_S: Final = 60.0
-"""A qualifying visit whose latest fix is this recent, with officers present, is in progress."""
-
-
 def _clear_reason(
     alert: ActiveAlert, policy: CoveragePolicy, inputs: CoverageInputs, now: float
 ) -> str | None:
     """Why the active alert clears now, or None while it stays active."""
     last_visit = inputs.last_qualifying_visit_end
     if last_visit is not None and last_visit > alert.gap_start:
-        ago = max(0.0, now - last_visit)
-        start = inputs.last_qualifying_visit_start
-        if start is None or start > last_visit:
-            return f"qualifying visit completed {_duration(ago)} ago"
-        lasted = _duration(last_visit - start)
-        if inputs.officers_present > 0 and ago < IN_PROGRESS_S:
-            return f"qualifying visit in progress: officers in the area for {lasted}"
-        return f"qualifying visit of {lasted} ended {_duration(ago)} ago"
+        return f"qualifying visit completed {_duration(max(0.0, now - last_visit))} ago"
     if not policy.alert:
         return "alerts disabled by the area's coverage policy"
     return None

@@ -87,11 +87,6 @@ class DayVisits:
         ]
         return sorted(spans)
 
-    def latest_qualifying_start(self, until: float) -> float | None:
-        """When the latest qualifying visit that began by ``until`` began (None: none today)."""
-        starts = [_epoch(start) for start, _ in self.qualifying.values()]
-        return max((start for start in starts if start <= until), default=None)
-
     def dose(self) -> dict[str, float]:
         """Seconds by ``"role|mode|activity"``, rounded to the milliseconds visits are published
         in (a sum kept by adding and taking out revisions drifts in the last bits), splits

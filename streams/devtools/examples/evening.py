@@ -386,12 +386,8 @@ class Evening:
         for area in AREAS:
             facts = self.area_facts(area, now)
             open_incidents = self.open_incidents(area.area_id)
-            last_end = facts.last_qualifying_end
             inputs = CoverageInputs(
-                last_qualifying_visit_end=last_end,
-                last_qualifying_visit_start=None
-                if last_end is None
-                else facts.visits_today.latest_qualifying_start(last_end),
+                last_qualifying_visit_end=facts.last_qualifying_end,
                 officers_present=len(facts.present),
                 open_incidents={grade: open_incidents.get(grade, 0) for grade in GRADES},
                 feed_last_fix_ts=self.feed_last_fix,

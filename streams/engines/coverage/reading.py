@@ -183,12 +183,8 @@ def coverage_inputs(
     """What the coverage rules need to know about one area (``officers_present``: how many at
     the time judged, :meth:`History.present`; ``on_duty`` and ``radios_reporting``: the radios
     on duty then and how many of them reported)."""
-    last_end = facts.last_qualifying_end
     return CoverageInputs(
-        last_qualifying_visit_end=last_end,
-        last_qualifying_visit_start=None
-        if last_end is None
-        else facts.visits_today.latest_qualifying_start(last_end),
+        last_qualifying_visit_end=facts.last_qualifying_end,
         officers_present=officers_present,
         open_incidents={grade: facts.open_incidents.get(grade, 0) for grade in GRADES},
         feed_last_fix_ts=feed_last_fix,

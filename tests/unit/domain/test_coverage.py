@@ -71,7 +71,6 @@ def inputs(
     officers_on_duty: int = 12,
     since: float = at(21, 0),
     radios_reporting: int | None = None,
-    visit_start: float | None = None,
 ) -> CoverageInputs:
     """What the evaluator knows at ``now``; by default radios elsewhere ping every 30 s."""
     steady_feed = now - now % PING_INTERVAL_S
@@ -83,7 +82,6 @@ def inputs(
         officers_on_duty=officers_on_duty,
         since=since,
         radios_reporting=radios_reporting,
-        last_qualifying_visit_start=visit_start,
     )
 
 
@@ -185,30 +183,6 @@ def test_qualifying_visit_clears_the_alert() -> None:
     assert cleared.reason == "qualifying visit completed 0h00m ago"
     assert evaluator.status is not None
     assert evaluator.status.active_alert is None
-
-
-def test_a_clear_while_the_visit_goes_on_says_how_long_the_officers_have_been_there() -> None:
-    evaluator = Evaluator()
-    evaluator.run(at(21, 12), at(21, 12, 20))
-    visit_end = at(21, 12, 30)
-    evaluator.run(
-        visit_end,
-        visit_end,
-        last_visit=visit_end,
-        visit_start=at(21, 12, 18),
-        officers_present=2,
-    )
-    assert evaluator.events[-1].reason == (
-        "qualifying visit in progress: officers in the area for 0h12m"
-    )
-
-
-def test_a_clear_after_the_visit_ended_says_how_long_it_lasted_and_when_it_ended() -> None:
-    evaluator = Evaluator()
-    evaluator.run(at(21, 12), at(21, 12, 20))
-    visit_end = at(21, 12, 25)
-    evaluator.run(at(21, 12, 30), at(21, 12, 30), last_visit=visit_end, visit_start=at(21, 12, 10))
-    assert evaluator.events[-1].reason == "qualifying visit of 0h15m ended 0h05m ago"
 
 
 @pytest.mark.parametrize(

@@ -67,16 +67,3 @@ def test_dose_taken_out_again_leaves_neither_drift_nor_an_empty_split() -> None:
         dose_seconds={"a|foot|proactive": 0.1 + 0.2 - 0.3, "b|foot|proactive": 60.1 + 1e-12}
     )
     assert summary.dose() == {"b|foot|proactive": 60.1}
-
-
-def test_the_latest_qualifying_visit_begun_by_a_time_is_found() -> None:
-    visits = DayVisits(
-        qualifying={
-            "v1": ("2026-11-20T11:00:00.000Z", "2026-11-20T11:20:00.000Z"),
-            "v2": ("2026-11-20T11:40:00.000Z", None),
-            "v3": ("2026-11-20T12:30:00.000Z", None),
-        }
-    )
-    assert visits.latest_qualifying_start(NOON) == NOON - 20 * 60
-    assert visits.latest_qualifying_start(NOON - 3600) == NOON - 3600
-    assert visits.latest_qualifying_start(NOON - 7200) is None
