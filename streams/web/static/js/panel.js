@@ -1,7 +1,8 @@
 // The area panel: opened by clicking an area, an alert or a table row. Today's coverage
 // timeline (states over time), the visits on the same axis (qualifying, drive-through, inferred
 // told apart), dose by role, mode, activity and unit, demand, and for a supervisor the nearest
-// available officers and who was there (pseudonyms; that read is audited). Read from
+// available officers and who was there (pseudonyms; that read is audited); a link to the latest
+// daily report once one exists. Read from
 // GET /api/areas/{id} when opened and every 30 s while open.
 
 import { api } from "./api.js";
@@ -89,12 +90,25 @@ function render() {
     ) +
     section("Dose today (officer-minutes)", dose(body)) +
     section("Demand", demand(body)) +
+    reportLink() +
     (supervisor
       ? section(
           "Nearest available officers",
           `<div data-testid="panel-nearest">${nearestFor(areaId, render)}</div>`,
         ) + section("Who was there today", whoWasThere(body))
       : "");
+}
+
+// The latest daily report, where the area's history is (once the reports exist).
+function reportLink() {
+  const latest = $('[data-testid="latest-report"]');
+  if (!latest || latest.hidden || !latest.href) return "";
+  return section(
+    "History",
+    `<a data-testid="panel-report" href="${escapeHtml(latest.href)}" target="_blank" ` +
+      `rel="noopener noreferrer">${escapeHtml(latest.textContent)}</a> (the daily evaluation ` +
+      "report: this area against its comparison areas)",
+  );
 }
 
 function section(title, html, testid = "") {
