@@ -50,7 +50,10 @@ Severity
 
 Alert lifecycle (alerting areas only)
     - ``raised`` when no alert is active and the area is ``at_risk`` or ``uncovered``; never
-      while ``unknown``.
+      while ``unknown``, nor for ``at_risk`` while a visit going on will qualify before the
+      limit if the officer stays (``present_since`` plus ``qualifying_s``: the gap is closing).
+      The reason says when officers are present, and that presence counts only once a visit
+      has lasted the qualifying time.
     - ``escalated`` when the severity rises above the highest severity of the active alert. The
       alert keeps its highest severity: an officer passing through (dropping critical to medium
       and back) does not escalate again, and nothing is emitted when severity falls.
@@ -59,7 +62,9 @@ Alert lifecycle (alerting areas only)
       officers present do not clear, nor does a longer band beginning (the alert stays active
       while the state reads covered), nor does ``unknown``. A qualifying visit clears even when
       the feed has since gone stale: it is evidence, not the lack of it. An alert is also
-      cleared when the area's policy stops alerting (an area pack update).
+      cleared when the area's policy stops alerting (an area pack update). The reason says
+      how long the visit lasted and whether it is still going on: "qualifying visit in
+      progress: officers in the area for 0h12m", "qualifying visit of 0h15m ended 0h05m ago".
     - one alert per coverage gap: ``alert_id`` is ``"{area_id}:{gap start in ms}"`` (a SHA-256
       digest when that exceeds the 64 characters of an id), so an evaluator that restarted and
       lost its state raises the same id again rather than a new one.
@@ -180,6 +185,8 @@ class FeedPolicy:
 
 
 DEFAULT_FEED: Final = FeedPolicy()
+DEFAULT_QUALIFYING_S: Final = 600.0
+"""How long a visit must last to qualify, unless configured (``COVERWATCH_QUALIFYING_S``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +209,20 @@ class CoverageInputs:
     """How many of the ``officers_on_duty`` radios reported (a fix within ``max_gap`` before the
     evaluation, :mod:`streams.domain.feedhealth`); None: not measured, the feed is taken as
     whole."""
+    last_qualifying_visit_start: float | None = None
+    """When the visit that ``last_qualifying_visit_end`` ends began (None: not known), so that
+    a clear can say how long the visit lasted."""
+    last_qualifying_visit_ongoing: bool = False
+    """Whether that visit was still going on at the evaluation."""
+    present_since: float | None = None
+    """When the longest visit going on at the evaluation began (None: nobody present)."""
+    qualifying_s: float = DEFAULT_QUALIFYING_S
+    """How long a visit must last to qualify."""
+
+    def visit_qualifies_at(self) -> float | None:
+        """When the longest visit going on will qualify if the officer stays (None: nobody
+        present)."""
+        return None if self.present_since is None else self.present_since + self.qualifying_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,10 +351,11 @@ def evaluate(
             events.append(_alert_event("cleared", alert, status, clear_reason, inputs, now))
             alert = None
     if policy.alert and severity is not None:
-        reason = _gap_reason(status, band, inputs)
+        reason = _gap_reason(status, band, inputs, now)
         if alert is None:
-            alert = ActiveAlert(_alert_id(area_id, gap_start), gap_start, now, severity, state)
-            events.append(_alert_event("raised", alert, status, reason, inputs, now))
+            if not _visit_will_qualify_in_time(state, gap_start, limit_s, inputs):
+                alert = ActiveAlert(_alert_id(area_id, gap_start), gap_start, now, severity, state)
+                events.append(_alert_event("raised", alert, status, reason, inputs, now))
         elif SEVERITIES.index(severity) > SEVERITIES.index(alert.severity):
             alert = replace(alert, severity=severity, state=state)
             events.append(_alert_event("escalated", alert, status, reason, inputs, now))
@@ -552,14 +574,32 @@ def _clear_reason(
     """Why the active alert clears now, or None while it stays active."""
     last_visit = inputs.last_qualifying_visit_end
     if last_visit is not None and last_visit > alert.gap_start:
-        return f"qualifying visit completed {_duration(max(0.0, now - last_visit))} ago"
+        start = inputs.last_qualifying_visit_start
+        if start is None or not math.isfinite(start) or start > last_visit:
+            return f"qualifying visit completed {_duration(max(0.0, now - last_visit))} ago"
+        lasted = _duration(last_visit - start)
+        if inputs.last_qualifying_visit_ongoing:
+            return f"qualifying visit in progress: officers in the area for {lasted}"
+        return f"qualifying visit of {lasted} ended {_duration(max(0.0, now - last_visit))} ago"
     if not policy.alert:
         return "alerts disabled by the area's coverage policy"
     return None
 
 
-def _gap_reason(status: CoverageStatus, band: PolicyBand | None, inputs: CoverageInputs) -> str:
-    """Why an area is at risk or uncovered, in words, with the demand that raised severity."""
+def _visit_will_qualify_in_time(
+    state: CoverageState, gap_start: float, limit_s: float, inputs: CoverageInputs
+) -> bool:
+    """Whether an area at risk has a visit going on that will qualify before the limit is
+    reached, if the officer stays (no at-risk alert is raised for it)."""
+    qualifies_at = inputs.visit_qualifies_at()
+    return state == "at_risk" and qualifies_at is not None and qualifies_at <= gap_start + limit_s
+
+
+def _gap_reason(
+    status: CoverageStatus, band: PolicyBand | None, inputs: CoverageInputs, now: float
+) -> str:
+    """Why an area is at risk or uncovered, in words, with the demand that raised severity and
+    any visit going on (presence counts once a visit has lasted the qualifying time)."""
     where = "outside bands" if band is None else f"in band {band.label}"
     if inputs.last_qualifying_visit_end is None:
         gap = f"no qualifying visit since monitoring began {_duration(status.elapsed_s)} ago"
@@ -576,6 +616,11 @@ def _gap_reason(status: CoverageStatus, band: PolicyBand | None, inputs: Coverag
             reason += f"; {demand} incident(s) and no officer present"
         else:
             reason += f"; over {LONG_GAP_LIMITS:g} times the limit and no officer present"
+    if inputs.present_since is not None:
+        reason += (
+            f"; officers present for {_duration(max(0.0, now - inputs.present_since))}, a visit"
+            f" counts once it has lasted {_duration(inputs.qualifying_s)}"
+        )
     return reason
 
 

@@ -71,26 +71,51 @@ def judging_instants(
 
 @dataclass(frozen=True, slots=True)
 class VisitHistory:
-    """An area's visits around the instants judged from some ``since`` on: the latest end of a
-    qualifying visit at or before ``since`` (None: none kept), and the ``(start, end)`` of every
-    visit, qualifying or not, that ended at or after ``since`` (an open visit ends at its latest
-    fix). A visit's end is its start plus its seconds."""
+    """An area's visits around the instants judged from some ``since`` on: the ``(start, end)``
+    of the qualifying visit that ended latest at or before ``since`` (None: none kept; its start
+    -inf when no longer kept), and the ``(start, end)`` of every visit, qualifying or not, that
+    ended at or after ``since`` (an open visit ends at its latest fix). A visit's end is its
+    start plus its seconds."""
 
-    ended_by_since: float | None
+    ended_by_since: tuple[float, float] | None
     visits: tuple[tuple[float, float], ...]
 
 
-def last_qualifying_end_at(history: VisitHistory, at: float, qualifying_s: float) -> float | None:
-    """The end of the latest qualifying visit as it stood at ``at`` (at or after the history's
-    ``since``): a visit that had ended by ``at`` counts with its end if it had lasted
-    ``qualifying_s``; one still going on at ``at`` that had already lasted ``qualifying_s``
-    counts as ending at ``at`` (the area is being covered); a later one does not count."""
-    latest = history.ended_by_since
+@dataclass(frozen=True, slots=True)
+class QualifyingVisit:
+    """The latest qualifying visit as it stood at an instant: when it began, when it ended (the
+    instant itself while it was still going on), and whether it was."""
+
+    start: float
+    end: float
+    ongoing: bool
+
+
+def last_qualifying_visit_at(
+    history: VisitHistory, at: float, qualifying_s: float
+) -> QualifyingVisit | None:
+    """The latest qualifying visit as it stood at ``at`` (at or after the history's ``since``):
+    a visit that had ended by ``at`` counts with its end if it had lasted ``qualifying_s``; one
+    still going on at ``at`` that had already lasted ``qualifying_s`` counts as ending at ``at``
+    (the area is being covered); a later one does not count. Of visits ending at the same time,
+    the one that began first (the longest)."""
+    latest = None
+    if history.ended_by_since is not None:
+        start, end = history.ended_by_since
+        latest = QualifyingVisit(start, end, False)
     for start, end in history.visits:
         until = min(end, at)
-        if start + qualifying_s <= until:
-            latest = until if latest is None else max(latest, until)
+        if start + qualifying_s > until:
+            continue
+        if latest is None or (until, -start) > (latest.end, -latest.start):
+            latest = QualifyingVisit(start, until, end > at)
     return latest
+
+
+def last_qualifying_end_at(history: VisitHistory, at: float, qualifying_s: float) -> float | None:
+    """The end of :func:`last_qualifying_visit_at` (None: none)."""
+    visit = last_qualifying_visit_at(history, at, qualifying_s)
+    return None if visit is None else visit.end
 
 
 def present_at(history: VisitHistory | None, at: float) -> int:
@@ -99,3 +124,10 @@ def present_at(history: VisitHistory | None, at: float) -> int:
     if history is None:
         return 0
     return sum(1 for start, end in history.visits if start <= at <= end)
+
+
+def present_since(history: VisitHistory | None, at: float) -> float | None:
+    """When the longest of the visits going on at ``at`` began (None: nobody present)."""
+    if history is None:
+        return None
+    return min((start for start, end in history.visits if start <= at <= end), default=None)

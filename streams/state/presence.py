@@ -245,8 +245,8 @@ class PresenceState(Store):
     ) -> dict[str, VisitHistory]:
         """The visits around instants judged from ``since`` on of every area with a visit that
         ended after ``since - horizon_s`` and of the areas ``also`` (those with an officer
-        present: an open visit), merged over every ``airwave.pings`` partition: the latest
-        qualifying visit end at or before ``since``, and the start and end of every visit
+        present: an open visit), merged over every ``airwave.pings`` partition: the start and
+        end of the latest qualifying visit ended at or before ``since``, and of every visit
         (qualifying or not) that ended at or after ``since`` or is open (its end +inf). A start
         no longer kept, of a visit begun more than :data:`QUALIFYING_ENDS_KEPT_S` before the
         area's latest end, reads as -inf. Three round trips."""
@@ -268,41 +268,46 @@ class PresenceState(Store):
                     pipe.zrangebyscore(vends, since, "+inf", withscores=True)
             replies = await pipe.execute()
         self.metrics.round_trip("visit_history")
-        ended: dict[str, float] = {}
-        later: list[tuple[str, str, list[tuple[bytes, float]]]] = []
+        found: list[tuple[str, str, list[tuple[bytes, float]]]] = []
+        kinds: list[tuple[str, bool]] = []
         for index, (slot, area_id) in enumerate(itertools.product(slots, area_ids)):
-            before, after = replies[2 * index], replies[2 * index + 1]
-            if before:
-                ended[area_id] = max(ended.get(area_id, -math.inf), float(before[0][1]))
-            if after:
-                later.append((slot, area_id, after))
-        visits = await self._visit_starts(later)
+            for reply, before in ((replies[2 * index], True), (replies[2 * index + 1], False)):
+                if reply:
+                    found.append((slot, area_id, reply))
+                    kinds.append((area_id, before))
+        ended: dict[str, tuple[float, float]] = {}
+        visits: dict[str, list[tuple[float, float]]] = {}
+        for (area_id, before), spans in zip(kinds, await self._visit_spans(found), strict=True):
+            if not before:
+                visits.setdefault(area_id, []).extend(spans)
+            elif area_id not in ended or _later_or_longer(spans[0], ended[area_id]):
+                ended[area_id] = spans[0]
         return {
             area_id: VisitHistory(ended.get(area_id), tuple(sorted(visits.get(area_id, ()))))
             for area_id in area_ids
         }
 
-    async def _visit_starts(
-        self, later: Sequence[tuple[str, str, list[tuple[bytes, float]]]]
-    ) -> dict[str, list[tuple[float, float]]]:
-        """area_id -> (start, end) of the visits found ending ``later`` ((slot, area_id, (visit
-        id, end) pairs)); a start no longer kept reads as -inf. One round trip, if any."""
-        visits: dict[str, list[tuple[float, float]]] = {}
-        if not later:
-            return visits
+    async def _visit_spans(
+        self, found: Sequence[tuple[str, str, list[tuple[bytes, float]]]]
+    ) -> list[list[tuple[float, float]]]:
+        """The (start, end) of each group of visits ``found`` ((slot, area_id, (visit id, end)
+        pairs)), in order; a start no longer kept reads as -inf. One round trip, if any."""
+        if not found:
+            return []
         async with self.redis.pipeline(transaction=False) as pipe:
-            for slot, area_id, after in later:
+            for slot, area_id, pairs in found:
                 pipe.zmscore(
-                    layout.VISIT_STARTS.of(slot, area_id), [member.decode() for member, _ in after]
+                    layout.VISIT_STARTS.of(slot, area_id), [member.decode() for member, _ in pairs]
                 )
             starts = await pipe.execute()
         self.metrics.round_trip("visit_history")
-        for (_, area_id, after), found in zip(later, starts, strict=True):
-            visits.setdefault(area_id, []).extend(
+        return [
+            [
                 (-math.inf if start is None else float(start), float(end))
-                for (_, end), start in zip(after, found, strict=True)
-            )
-        return visits
+                for (_, end), start in zip(pairs, group, strict=True)
+            ]
+            for (_, _, pairs), group in zip(found, starts, strict=True)
+        ]
 
     async def patrol_touched(self, partitions: int) -> list[dict[int, int]]:
         """Each ``airwave.pings`` partition's minutes with patrol steps and how many writes each
@@ -464,3 +469,9 @@ class PresenceView:
         for by_area in self.dose_windows.values():
             touched.update(by_area)
         return touched
+
+
+def _later_or_longer(span: tuple[float, float], than: tuple[float, float]) -> bool:
+    """Whether the visit ``span`` (start, end) ended after ``than``, or with it and began
+    before it (of two partitions' latest qualifying visits, the one judged with)."""
+    return (span[1], -span[0]) > (than[1], -than[0])

@@ -369,14 +369,14 @@ async def test_coverage_judged_from_an_instant_reads_the_visits_around_it(
     await state.commit([PartitionCommit("airwave.pings", 1, 0, changes)])
 
     assert await state.visit_history(4, 4_000.0, 3_600.0) == {
-        "ia-1": VisitHistory(3_900.0, ()),
+        "ia-1": VisitHistory((3_000.0, 3_900.0), ()),
         "ia-2": VisitHistory(None, ((9_000.0, 9_900.0), (9_950.0, 10_050.0))),
     }
     assert (await state.visit_history(4, 1_500.0, 3_600.0))["ia-1"] == VisitHistory(
         None, ((1_000.0, 1_900.0), (3_000.0, 3_900.0))
     )
     assert await state.visit_history(4, 10_000.0, 3_600.0) == {
-        "ia-2": VisitHistory(9_900.0, ((9_950.0, 10_050.0),)),
+        "ia-2": VisitHistory((9_000.0, 9_900.0), ((9_950.0, 10_050.0),)),
     }
     assert await state.visit_history(4, 20_000.0, 3_600.0) == {}
     open_visit = qualifying_visit("v6", "ia-3", 12_000.0, end=None, status="open")
@@ -384,7 +384,7 @@ async def test_coverage_judged_from_an_instant_reads_the_visits_around_it(
     state.record_presence(changes, 1, [open_visit], {}, {}, {}, 13_000.0)
     await state.commit([PartitionCommit("airwave.pings", 1, 1, changes)])
     assert await state.visit_history(4, 20_000.0, 3_600.0, also=["ia-3"]) == {
-        "ia-3": VisitHistory(12_900.0, ((12_000.0, math.inf),)),
+        "ia-3": VisitHistory((12_000.0, 12_900.0), ((12_000.0, math.inf),)),
     }
     await state.close()
 

@@ -386,6 +386,16 @@ class Evening:
         for area in AREAS:
             facts = self.area_facts(area, now)
             open_incidents = self.open_incidents(area.area_id)
+            standing = [
+                visit
+                for visit in self.visits.values()
+                if visit.area_id == area.area_id and visit.status != "retracted"
+            ]
+            latest = max(
+                (visit for visit in standing if visit.qualifying),
+                key=lambda visit: (_latest_time(visit), -visit.start),
+                default=None,
+            )
             inputs = CoverageInputs(
                 last_qualifying_visit_end=facts.last_qualifying_end,
                 officers_present=len(facts.present),
@@ -393,6 +403,11 @@ class Evening:
                 feed_last_fix_ts=self.feed_last_fix,
                 officers_on_duty=ON_DUTY,
                 since=MONITORED_SINCE,
+                last_qualifying_visit_start=None if latest is None else latest.start,
+                last_qualifying_visit_ongoing=latest is not None and latest.status == "open",
+                present_since=min(
+                    (visit.start for visit in standing if visit.status == "open"), default=None
+                ),
             )
             previous = self.statuses.get(area.area_id)
             policy = policy_for(area, TIMEZONE)

@@ -487,8 +487,9 @@ class CoverageEngine:
         facts, known = area_fingerprint(at.read, area, self._fingerprints.get(area_id))
         self._fingerprints[area_id] = known
         previous = judged.statuses.get(area_id) or self._stored_status(at.read, area_id)
-        present = at.history.present(area_id, at.now)
-        fingerprint = (at.feed, present, *known[2])
+        qualifying_s = self.runtime.settings.qualifying_s
+        visits = at.history.visits_at(area_id, at.now, qualifying_s)
+        fingerprint = (at.feed, visits, *known[2])
         cached = self._evaluated.get(area_id)
         if cached is not None and self._still_stands(area, previous, cached, fingerprint, at):
             return cached.view
@@ -500,7 +501,8 @@ class CoverageEngine:
             at.read.presence.feed_last_fix,
             at.health.on_duty,
             started,
-            present,
+            visits,
+            qualifying_s,
             radios_reporting=at.health.reporting,
         )
         status, events = evaluate(area_id, self._policy(area), inputs, previous, at.now, self._feed)

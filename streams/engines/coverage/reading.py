@@ -16,7 +16,14 @@ from streams.domain.coverage import GRADES, CoverageInputs, CoverageStatus, stat
 from streams.domain.dayvisits import DayVisits
 from streams.domain.demand import open_counts_at
 from streams.domain.incidents import IncidentState
-from streams.domain.judging import VisitHistory, last_qualifying_end_at, present_at
+from streams.domain.judging import (
+    QualifyingVisit,
+    VisitHistory,
+    last_qualifying_end_at,
+    last_qualifying_visit_at,
+    present_at,
+    present_since,
+)
 from streams.domain.ledger import day_bounds
 from streams.domain.scheduling import UNTOUCHED_FINGERPRINT, facts_fingerprint
 from streams.domain.snapshots import AreaFacts, present_value
@@ -172,25 +179,43 @@ def area_fingerprint(
     return facts, (read.figures, light, fingerprint)
 
 
+@dataclass(frozen=True, slots=True)
+class VisitsAt:
+    """An area's visits as they stood at a judged instant (:meth:`History.visits_at`): how many
+    officers were present and since when, and the latest qualifying visit."""
+
+    present: int
+    present_since: float | None
+    last_qualifying: QualifyingVisit | None
+
+
 def coverage_inputs(
     facts: AreaFacts,
     feed_last_fix: float | None,
     on_duty: int,
     since: float,
-    officers_present: int,
+    visits: VisitsAt,
+    qualifying_s: float,
     radios_reporting: int | None = None,
 ) -> CoverageInputs:
-    """What the coverage rules need to know about one area (``officers_present``: how many at
-    the time judged, :meth:`History.present`; ``on_duty`` and ``radios_reporting``: the radios
-    on duty then and how many of them reported)."""
+    """What the coverage rules need to know about one area (``visits``: as they stood at the
+    time judged; ``on_duty`` and ``radios_reporting``: the radios on duty then and how many of
+    them reported). The latest qualifying visit's start is given only with its end."""
+    last = visits.last_qualifying
+    last_end = facts.last_qualifying_end
+    known = last is not None and last.end == last_end
     return CoverageInputs(
-        last_qualifying_visit_end=facts.last_qualifying_end,
-        officers_present=officers_present,
+        last_qualifying_visit_end=last_end,
+        officers_present=visits.present,
         open_incidents={grade: facts.open_incidents.get(grade, 0) for grade in GRADES},
         feed_last_fix_ts=feed_last_fix,
         officers_on_duty=on_duty,
         since=since,
         radios_reporting=radios_reporting,
+        last_qualifying_visit_start=last.start if known and last is not None else None,
+        last_qualifying_visit_ongoing=known and last is not None and last.ongoing,
+        present_since=visits.present_since,
+        qualifying_s=qualifying_s,
     )
 
 
@@ -214,6 +239,12 @@ class History:
                 ends[area_id] = end
         read.demand.open_incidents = open_counts_at(self.incidents, instant)
 
-    def present(self, area_id: str, instant: float) -> int:
-        """How many officers were in the area at ``instant`` (:func:`present_at`)."""
-        return present_at(self.visits.get(area_id), instant)
+    def visits_at(self, area_id: str, instant: float, qualifying_s: float) -> VisitsAt:
+        """The area's visits as they stood at ``instant`` (:func:`present_at`,
+        :func:`present_since`, :func:`last_qualifying_visit_at`)."""
+        history = self.visits.get(area_id)
+        return VisitsAt(
+            present_at(history, instant),
+            present_since(history, instant),
+            None if history is None else last_qualifying_visit_at(history, instant, qualifying_s),
+        )

@@ -71,6 +71,9 @@ def inputs(
     officers_on_duty: int = 12,
     since: float = at(21, 0),
     radios_reporting: int | None = None,
+    visit_start: float | None = None,
+    visit_ongoing: bool = False,
+    present_since: float | None = None,
 ) -> CoverageInputs:
     """What the evaluator knows at ``now``; by default radios elsewhere ping every 30 s."""
     steady_feed = now - now % PING_INTERVAL_S
@@ -82,6 +85,9 @@ def inputs(
         officers_on_duty=officers_on_duty,
         since=since,
         radios_reporting=radios_reporting,
+        last_qualifying_visit_start=visit_start,
+        last_qualifying_visit_ongoing=visit_ongoing,
+        present_since=present_since,
     )
 
 
@@ -183,6 +189,73 @@ def test_qualifying_visit_clears_the_alert() -> None:
     assert cleared.reason == "qualifying visit completed 0h00m ago"
     assert evaluator.status is not None
     assert evaluator.status.active_alert is None
+
+
+def test_a_clear_while_the_visit_goes_on_says_how_long_the_officers_have_been_there() -> None:
+    evaluator = Evaluator()
+    evaluator.run(at(21, 12), at(21, 12, 20))
+    now = at(21, 12, 30)
+    evaluator.tick(
+        now,
+        inputs(
+            now,
+            last_visit=now,
+            visit_start=at(21, 12, 18),
+            visit_ongoing=True,
+            officers_present=2,
+            present_since=at(21, 12, 18),
+        ),
+    )
+    assert evaluator.events[-1].reason == (
+        "qualifying visit in progress: officers in the area for 0h12m"
+    )
+
+
+def test_a_clear_after_the_visit_ended_says_how_long_it_lasted_and_when_it_ended() -> None:
+    evaluator = Evaluator()
+    evaluator.run(at(21, 12), at(21, 12, 20))
+    now = at(21, 12, 30)
+    evaluator.tick(now, inputs(now, last_visit=at(21, 12, 25), visit_start=at(21, 12, 10)))
+    assert evaluator.events[-1].reason == "qualifying visit of 0h15m ended 0h05m ago"
+
+
+def test_an_officer_whose_visit_will_qualify_before_the_limit_raises_no_at_risk_alert() -> None:
+    evaluator = Evaluator()
+    arrived = at(21, 11, 10)
+    first_seen = evaluator.run(
+        at(21, 11), at(21, 11, 19, 58), officers_present=1, present_since=arrived
+    )
+    assert "at_risk" in first_seen
+    assert evaluator.events == []
+    now = at(21, 11, 20)
+    evaluator.tick(
+        now,
+        inputs(now, last_visit=now, visit_start=arrived, visit_ongoing=True, present_since=arrived),
+    )
+    assert evaluator.events == []
+    assert evaluator.status is not None
+    assert evaluator.status.state == "covered"
+
+
+def test_an_officer_who_leaves_before_qualifying_lets_the_at_risk_alert_be_raised() -> None:
+    evaluator = Evaluator()
+    arrived = at(21, 11, 13)
+    first_seen = evaluator.run(arrived, at(21, 11, 15), officers_present=1, present_since=arrived)
+    assert (first_seen, evaluator.events) == ({"at_risk": arrived}, [])
+    evaluator.run(at(21, 11, 16), at(21, 11, 16))
+    assert [(e.event, e.state) for e in evaluator.events] == [("raised", "at_risk")]
+
+
+def test_an_at_risk_alert_is_raised_when_the_visit_would_qualify_only_after_the_limit() -> None:
+    evaluator = Evaluator()
+    arrived = at(21, 11, 55)
+    evaluator.run(at(21, 11, 56), at(21, 11, 56), officers_present=1, present_since=arrived)
+    (raised,) = evaluator.events
+    assert (raised.event, raised.state) == ("raised", "at_risk")
+    assert raised.reason == (
+        "no qualifying visit for 3h56m (limit 4h00m outside bands); officers present for"
+        " 0h01m, a visit counts once it has lasted 0h10m"
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,15 @@ from hypothesis import strategies as st
 
 from streams.domain.judging import (
     JUDGING_STEP_S,
+    QualifyingVisit,
     VisitHistory,
     coverage_watermark,
     judging_instants,
     last_qualifying_end_at,
+    last_qualifying_visit_at,
     monitoring_start,
     present_at,
+    present_since,
 )
 
 MINUTE = 60.0
@@ -86,12 +89,12 @@ def test_every_instant_is_judged_once_in_order_however_the_watermark_moved(
 
 
 def test_a_visit_that_had_ended_counts_with_its_end_if_it_lasted_long_enough() -> None:
-    history = VisitHistory(T0 - 3600, ((T0, T0 + 900), (T0 + 950, T0 + 1000)))
+    history = VisitHistory((T0 - 4200, T0 - 3600), ((T0, T0 + 900), (T0 + 950, T0 + 1000)))
     assert last_qualifying_end_at(history, T0 + 1200, qualifying_s=600) == T0 + 900
 
 
 def test_a_visit_going_on_at_the_instant_counts_once_it_had_lasted_long_enough() -> None:
-    history = VisitHistory(T0 - 3600, ((T0, T0 + 7200),))
+    history = VisitHistory((T0 - 4200, T0 - 3600), ((T0, T0 + 7200),))
     assert last_qualifying_end_at(history, T0 + 300, qualifying_s=600) == T0 - 3600
     assert last_qualifying_end_at(history, T0 + 600, qualifying_s=600) == T0 + 600
     assert last_qualifying_end_at(history, T0 + 5000, qualifying_s=600) == T0 + 5000
@@ -128,3 +131,33 @@ def test_a_visit_still_open_when_read_goes_on_at_every_later_instant() -> None:
     assert last_qualifying_end_at(history, T0 + 300, qualifying_s=600) is None
     assert last_qualifying_end_at(history, T0 + 3 * 3600, qualifying_s=600) == T0 + 3 * 3600
     assert present_at(history, T0 + 3 * 3600) == 1
+
+
+def test_the_latest_qualifying_visit_at_an_instant_has_its_start_and_says_if_it_goes_on() -> None:
+    history = VisitHistory((T0 - 4200, T0 - 3600), ((T0, T0 + 900), (T0 + 100, T0 + 3000)))
+    assert last_qualifying_visit_at(history, T0 + 300, 600) == QualifyingVisit(
+        T0 - 4200, T0 - 3600, ongoing=False
+    )
+    assert last_qualifying_visit_at(history, T0 + 800, 600) == QualifyingVisit(
+        T0, T0 + 800, ongoing=True
+    )
+    assert last_qualifying_visit_at(history, T0 + 4000, 600) == QualifyingVisit(
+        T0 + 100, T0 + 3000, ongoing=False
+    )
+
+
+def test_of_visits_ending_together_the_longest_is_the_latest_qualifying_one() -> None:
+    history = VisitHistory(None, ((T0, T0 + 5000), (T0 + 1000, T0 + 5000)))
+    visit = last_qualifying_visit_at(history, T0 + 2000, 600)
+    assert visit == QualifyingVisit(T0, T0 + 2000, ongoing=True)
+
+
+def test_presence_at_an_instant_began_with_the_longest_visit_going_on() -> None:
+    history = VisitHistory(None, ((T0, T0 + 600), (T0 + 100, T0 + 900)))
+    assert [present_since(history, T0 + s) for s in (50, 300, 700, 1000)] == [
+        T0,
+        T0,
+        T0 + 100,
+        None,
+    ]
+    assert present_since(None, T0) is None
