@@ -31,6 +31,7 @@ from streams.domain.fixes import Fix
 from streams.domain.joins import RadioJoin
 from streams.domain.publication import visit_value
 from streams.domain.records import record
+from streams.domain.replay import TrailPoint, trail_minute
 from streams.domain.ticks import decode_tick, is_heartbeat
 from streams.domain.timefmt import format_ts, local_day
 from streams.domain.tracks import (
@@ -130,6 +131,8 @@ class _PartitionWork:
     reported: dict[int, set[str]] = field(default_factory=dict)
     """minute -> the radios on the roster with an accepted fix in it
     (:mod:`streams.domain.feedhealth`)."""
+    trail: dict[int, dict[str, str]] = field(default_factory=dict)
+    """minute -> radio -> its last accepted fix in the minute (:mod:`streams.domain.replay`)."""
 
 
 @record
@@ -443,6 +446,8 @@ class PresenceEngine:
                 into.last_fixes[issi] = _LastFix(
                     fix, context, entry, location, state.mode, stuck=state.stuck
                 )
+                point = TrailPoint(fix.ts, fix.lat, fix.lon, context.role, state.mode)
+                into.trail.setdefault(trail_minute(fix.ts), {})[issi] = point.encoded()
                 if entry is not None and not state.stuck:
                     into.reported.setdefault(reporting_minute(fix.ts), set()).add(issi)
             into.facts.extend(facts)
@@ -495,6 +500,7 @@ class PresenceEngine:
             self.progress.get(partition),
             self.began.pop(partition, None),
             reported=work.reported,
+            trail=work.trail,
         )
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
 

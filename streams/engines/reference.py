@@ -42,11 +42,17 @@ def roster_change(state: State, changes: Changes, item: RosterEntry | RosterRemo
 def area_change(state: State, changes: Changes, item: AreaDefinition | AreaRemoved) -> None:
     """Store or remove an area definition (the workers' fence indexes follow its version).
 
-    A ring (kind ``ring``) is for the offline evaluation only: it is not stored, so no fence,
-    presence, coverage, snapshot, metric or live-page area comes of it; and it removes a live
-    area of the same id, as a tombstone would (the area stopped being live)."""
+    A ring (kind ``ring``) is not tracked: it is kept apart, as the live page's displacement
+    rings layer, so no fence, presence, coverage, snapshot, metric or live-page area comes of
+    it; and it removes a live area of the same id, as a tombstone would (the area stopped being
+    live). A live area or a tombstone removes a ring of the same id."""
+    if isinstance(item, AreaRemoved) or is_live(item):
+        changes.hdel(state.area_rings_key, item.area_id)
     if isinstance(item, AreaRemoved) or not is_live(item):
         changes.hdel_versioned(state.area_features_key, item.area_id, state.area_version_key)
+        if not isinstance(item, AreaRemoved):
+            ring = orjson.dumps(area_to_feature(item)).decode()
+            changes.hset(state.area_rings_key, item.area_id, ring)
     else:
         feature = orjson.dumps(area_to_feature(item)).decode()
         changes.hset_versioned(

@@ -56,6 +56,11 @@ class DirectoryState(Store):
         """Counter bumped on every area change."""
         return self.keys.key(layout.AREA_VERSION)
 
+    @property
+    def area_rings_key(self) -> str:
+        """Hash ring id -> GeoJSON Feature JSON (the displacement rings, not tracked)."""
+        return self.keys.key(layout.AREA_RINGS)
+
     def record_roster_version(
         self, changes: Changes, issi: str, since: float | None, entry: str
     ) -> None:
@@ -103,6 +108,14 @@ class DirectoryState(Store):
             version, features = await pipe.execute()
         self.metrics.round_trip("areas")
         return int(version or 0), {k.decode(): v for k, v in features.items()}
+
+    async def rings(self) -> list[bytes]:
+        """Every displacement ring's Feature JSON, by ring id."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.area_rings_key)
+            (rings,) = await pipe.execute()
+        self.metrics.round_trip("rings")
+        return [rings[ring_id] for ring_id in sorted(rings)]
 
     async def area_version(self) -> int:
         """The current area version."""

@@ -178,6 +178,13 @@ AREA_FEATURES = KeyFamily(
 AREA_VERSION = KeyFamily(
     "areas", "version", "string", "int bumped on every area change", "areas agent"
 )
+AREA_RINGS = KeyFamily(
+    "areas",
+    "rings",
+    "hash",
+    "ring id -> GeoJSON Feature JSON (displacement rings: drawn on the live page, not tracked)",
+    "areas agent",
+)
 CLOCK = KeyFamily(
     "clock",
     "watermark",
@@ -268,6 +275,15 @@ VISIT_STARTS = KeyFamily(
     PINGS_SLOT, "vstarts:<area_id>", "zset", "visit ids by start", PRESENCE, QUALIFYING_KEPT
 )
 VISIT_LAST = KeyFamily(PINGS_SLOT, "vlast", "zset", "area ids by latest closed visit end", PRESENCE)
+TRAIL = KeyFamily(
+    PINGS_SLOT,
+    "trail:<minute>",
+    "hash",
+    "issi -> ``ts,lat,lon,role,mode`` of its last accepted fix in the minute (whole minutes since "
+    "the epoch, event time): the time control's replay (``streams.domain.replay``)",
+    PRESENCE,
+    "``TRAIL_KEPT_S``, 4 h (EXPIRE on every write)",
+)
 REPORTING = KeyFamily(
     PINGS_SLOT,
     "reporting:<minute>",
@@ -497,6 +513,7 @@ LAYOUT: tuple[KeyFamily, ...] = (
     ON_DUTY,
     AREA_FEATURES,
     AREA_VERSION,
+    AREA_RINGS,
     CLOCK,
     PRESENT,
     *DOSE.families,
@@ -517,6 +534,7 @@ LAYOUT: tuple[KeyFamily, ...] = (
     VISIT_STARTS,
     VISIT_LAST,
     REPORTING,
+    TRAIL,
     INCIDENTS,
     CLOSED,
     OPEN_INCIDENTS,

@@ -17,6 +17,7 @@ from streams.domain.dose import RollingWindows, dose_split, minute_buckets
 from streams.domain.fixes import Fix
 from streams.domain.judging import VisitHistory
 from streams.domain.patrol import MinuteKey, Steps, add_steps, presence_steps
+from streams.domain.replay import TRAIL_KEPT_S
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, Visit, VisitRecorded
 from streams.state import keys as layout
 from streams.state.changes import Changes, window_sums
@@ -103,6 +104,7 @@ class PresenceState(Store):
         progress: float | None = None,
         began: float | None = None,
         reported: Mapping[int, Iterable[str]] | None = None,
+        trail: Mapping[int, Mapping[str, str]] | None = None,
     ) -> None:
         """The Redis changes of one partition's presence facts.
 
@@ -111,7 +113,9 @@ class PresenceState(Store):
         ``progress``: the partition's event-time progress after them (kept with the tracks, so
         that whoever takes the partition over settles it no further than this); ``began``: the
         event time of the partition's first record (kept once); ``reported``: minute -> the
-        radios with an accepted fix in it (:func:`~streams.domain.feedhealth.reporting_minute`).
+        radios with an accepted fix in it (:func:`~streams.domain.feedhealth.reporting_minute`);
+        ``trail``: minute -> radio -> its last accepted fix in the minute
+        (:class:`~streams.domain.replay.TrailPoint`, encoded).
         """
         slot = self.pings_slice(partition)
         dose = layout.DOSE.of(slot)
@@ -152,6 +156,10 @@ class PresenceState(Store):
             key = layout.REPORTING.of(slot, minute)
             changes.sadd_all(key, radios)
             changes.expire(key, REPORTING_KEPT_S)
+        for minute, points in (trail or {}).items():
+            key = layout.TRAIL.of(slot, minute)
+            changes.hset_blobs(key, {radio: point.encode() for radio, point in points.items()})
+            changes.expire(key, TRAIL_KEPT_S)
 
     @staticmethod
     def _record_patrol(changes: Changes, slot: str, patrol: Mapping[MinuteKey, Steps]) -> None:

@@ -30,6 +30,7 @@ from streams.domain.tracks import UNKNOWN_UNIT, shown_health
 from streams.engines.runtime import Runtime
 from streams.web.alert_actions import act_on_alert, with_actions
 from streams.web.auth import CALLER_KEY, audited_path, error, supervisor
+from streams.web.replay import replay
 
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 OFFICERS_SEEN_S = 900.0
@@ -86,6 +87,29 @@ async def areas_geojson(request: web.Request) -> web.Response:
         }
         for area in sorted(runtime.fences.areas.values(), key=lambda a: a.area_id)
     ]
+    return _json({"type": "FeatureCollection", "features": features})
+
+
+async def rings_geojson(request: web.Request) -> web.Response:
+    """Every displacement ring's outline (the buffer around an Impact or comparison area where
+    displaced crime would show; not tracked live), with the area it rings."""
+    features = []
+    for blob in await _runtime(request).state.rings():
+        ring = orjson.loads(blob)
+        properties = ring.get("properties", {})
+        features.append(
+            {
+                "type": "Feature",
+                "id": ring["id"],
+                "properties": {
+                    "area_id": ring["id"],
+                    "name": properties.get("name", ring["id"]),
+                    "ring_of": properties.get("ring_of"),
+                    "ring_m": properties.get("ring_m"),
+                },
+                "geometry": ring["geometry"],
+            }
+        )
     return _json({"type": "FeatureCollection", "features": features})
 
 
@@ -229,6 +253,16 @@ async def officers(request: web.Request) -> web.Response:
     ]
     await _audit(request, "officers", {"officers": len(shown)})
     return _json({"officers": shown})
+
+
+async def replay_view(request: web.Request) -> web.Response:
+    """The time control: states at a past instant, and officers' positions for a supervisor
+    (:mod:`streams.web.replay`; audited when it holds them)."""
+    runtime = _runtime(request)
+    body = await replay(request, runtime, _now(runtime))
+    if "officers" in body:
+        await _audit(request, "replay", {"at": body["at"], "officers": len(body["officers"])})
+    return _json(body)
 
 
 async def nearest(request: web.Request) -> web.Response:
@@ -390,6 +424,7 @@ def add_routes(app: web.Application) -> None:
     """Register every API route."""
     app.router.add_get("/api/config", config)
     app.router.add_get("/api/areas.geojson", areas_geojson)
+    app.router.add_get("/api/rings.geojson", rings_geojson)
     app.router.add_get("/api/areas", areas)
     app.router.add_get("/api/areas/{area_id}", area_detail)
     app.router.add_get("/api/alerts", alerts)
@@ -398,5 +433,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/places", places)
     app.router.add_get("/api/officers", officers)
     app.router.add_get("/api/officers/nearest", nearest)
+    app.router.add_get("/api/replay", replay_view)
     app.router.add_get("/api/audit", audit_log)
     app.router.add_get("/api/events", events)

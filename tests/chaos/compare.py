@@ -27,6 +27,9 @@ What is compared, and how
   its offset (injected messages shift offsets). ``area.snapshots`` is not compared: snapshots
   are published on a wall-time cadence (at least once a minute), so their number depends on the
   run's speed by contract; the states they show are compared through Redis.
+- the time control's sources (:mod:`streams.domain.replay`): every trail point (radio, minute,
+  fix) and every coverage state change (area, state, instant; as a set: a change stored twice
+  replays the same), exactly;
 - the archive (:class:`ArchiveState`, docs/archive.md), read once the run has caught up and
   each day is compacted: the rows of the tables fed by input topics (``fixes``,
   ``incident_events``, ``crimes``, ``stop_searches``, ``areas``, ``roster``) by the id in the
@@ -47,7 +50,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -99,6 +102,10 @@ class RedisFigures:
     patrol: Sequence[tuple[int, Mapping[str, str]]] = ()
     """(minute, patrol steps ``area|offset`` -> delta) per ``airwave.pings`` partition's
     minute."""
+    trail: Sequence[tuple[int, Mapping[str, str]]] = ()
+    """(minute, radio -> its trail point) per ``airwave.pings`` partition's trail minute."""
+    state_changes: Sequence[str] = ()
+    """The coverage state changes of every day kept (JSON, as stored)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +145,11 @@ class FinalState:
     clock: float | None
     archive: ArchiveState | None = None
     """None when the run kept no archive."""
+    trail: frozenset[str] = frozenset()
+    """``minute|radio|point``: the time control's trail (:mod:`streams.domain.replay`)."""
+    state_changes: frozenset[str] = frozenset()
+    """``area|state|instant``: the coverage state changes the time control replays states
+    from (a change stored twice counts once: the replay reads the latest by instant)."""
 
     @property
     def dose_seconds(self) -> float:
@@ -207,6 +219,15 @@ def final_state(
             for topic, found in records.items()
         },
         clock=None if figures.clock is None else float(figures.clock),
+        trail=frozenset(
+            f"{minute}|{radio}|{point}"
+            for minute, points in figures.trail
+            for radio, point in points.items()
+        ),
+        state_changes=frozenset(
+            f"{change['area_id']}|{change['state']}|{change['ts']}"
+            for change in map(orjson.loads, figures.state_changes)
+        ),
     )
 
 
@@ -343,6 +364,8 @@ def diff(expected: FinalState, actual: FinalState) -> list[str]:
             for topic in (topics.VISITS, topics.ALERTS, topics.DEADLETTER)
         ),
     ]
+    found.append(_diff_sets("trail points", expected.trail, actual.trail))
+    found.append(_diff_sets("state changes", expected.state_changes, actual.state_changes))
     if expected.clock != actual.clock:
         found.append(f"event clock: {_when(expected.clock)} -> {_when(actual.clock)}")
     if expected.archive is not None or actual.archive is not None:
@@ -592,9 +615,10 @@ def summary_line(
     figures = (
         f"visits={len(state.visits)} dose={state.dose_seconds:.0f}s "
         f"alerts={len(state.alert_ids)} deadletters={state.deadletters} "
-        f"archived={'-' if state.archive is None else state.archive.row_count}"
+        f"archived={'-' if state.archive is None else state.archive.row_count} "
+        f"trail={len(state.trail)} changes={len(state.state_changes)}"
         if state is not None
-        else "visits=- dose=- alerts=- deadletters=- archived=-"
+        else "visits=- dose=- alerts=- deadletters=- archived=- trail=- changes=-"
     )
     detail = note or " | ".join(d[:160] for d in differences[:2])
     return f"{scenario:<22} {verdict:<4} {figures} {duration_s:5.0f}s" + (
@@ -611,17 +635,7 @@ def without_sources(state: FinalState, source_ids: Iterable[str]) -> FinalState:
         for identity, values in state.outputs.get(topics.DEADLETTER, {}).items()
         if identity[1] not in dropped
     }
-    return FinalState(
-        visits=state.visits,
-        dose=state.dose,
-        coverage=state.coverage,
-        alert_ids=state.alert_ids,
-        incidents=state.incidents,
-        demand=state.demand,
-        outputs={**state.outputs, topics.DEADLETTER: deadletters},
-        clock=state.clock,
-        archive=state.archive,
-    )
+    return replace(state, outputs={**state.outputs, topics.DEADLETTER: deadletters})
 
 
 def undeadlettered(state: FinalState, injected: Mapping[str, str]) -> str:
@@ -656,6 +670,8 @@ def state_to_json(state: FinalState) -> bytes:
             for topic, found in state.outputs.items()
         },
         "clock": state.clock,
+        "trail": sorted(state.trail),
+        "state_changes": sorted(state.state_changes),
         "archive": None if state.archive is None else _archive_dict(state.archive),
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)

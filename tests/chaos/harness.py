@@ -450,6 +450,16 @@ def read_figures(run: Run) -> RedisFigures:
             for p in range(PINGS_PARTITIONS)
             for key in client.scan_iter(match=slot(topics.PINGS, p) + ":patrol:m:*", count=1000)
         ]
+        trail = [
+            (int(key.decode().rsplit(":", 1)[1]), text(client.hgetall(key)))
+            for p in range(PINGS_PARTITIONS)
+            for key in client.scan_iter(match=slot(topics.PINGS, p) + ":trail:*", count=1000)
+        ]
+        state_changes = [
+            value.decode()
+            for key in client.scan_iter(match=f"{prefix}:{{coverage}}:changes:*", count=1000)
+            for value in client.lrange(key, 0, -1)
+        ]
         coverage = text(client.hgetall(f"{prefix}:{{coverage}}:status"))
         clock = client.get(f"{prefix}:{{clock}}:watermark")
     return RedisFigures(
@@ -460,6 +470,8 @@ def read_figures(run: Run) -> RedisFigures:
         incidents,
         None if clock is None else clock.decode(),
         patrol,
+        trail,
+        state_changes,
     )
 
 

@@ -200,6 +200,21 @@ def test_injected_messages_are_checked_on_deadletter_and_left_out_of_the_compari
     assert diff(clean, injected)[0].startswith("topic deadletter: 0 missing, 1 extra")
 
 
+def test_a_lost_trail_point_or_state_change_is_a_difference_but_a_repeated_change_is_not() -> None:
+    change = orjson.dumps({"area_id": "ia-01", "state": "at_risk", "ts": "T1"}).decode()
+    point = "1795194000.0,52.48,-1.9,response,foot"
+    whole = replace(figures(), trail=[(29919900, {"r1": point})], state_changes=[change])
+    twice = replace(whole, state_changes=[change, change])
+    lost = replace(whole, trail=[(29919900, {})], state_changes=[])
+
+    assert diff(state(redis=whole), state(redis=twice)) == []
+    assert diff(state(redis=whole), state(redis=lost)) == [
+        "trail points: 1 missing, 0 extra (of 1); e.g. missing"
+        " 29919900|r1|1795194000.0,52.48,-1.9,response,foot",
+        "state changes: 1 missing, 0 extra (of 1); e.g. missing ia-01|at_risk|T1",
+    ]
+
+
 def test_the_state_dumps_as_json_and_the_summary_names_the_figures() -> None:
     final = state([visit()], [alert()], [deadletter(7)])
 
@@ -215,6 +230,8 @@ def test_the_state_dumps_as_json_and_the_summary_names_the_figures() -> None:
         "alerts=1",
         "deadletters=1",
         "archived=-",
+        "trail=0",
+        "changes=0",
         "42s",
         "visits:",
         "1",

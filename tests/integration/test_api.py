@@ -6,9 +6,10 @@ import asyncio
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,61 @@ def test_every_area_is_listed_with_a_valid_snapshot(api_worker: RunningWorker) -
         "uncovered",
         "unknown",
     }
+
+
+def test_the_displacement_rings_are_served_apart_from_the_live_areas(
+    api_worker: RunningWorker,
+) -> None:
+    pack = load_default_area_pack()
+    rings = {area.area_id: area for area in pack if area.kind == "ring"}
+    status, body = get(api_worker, "/api/rings.geojson", VIEWER)
+    assert status == 200
+    served = {feature["id"]: feature for feature in body["features"]}
+    assert set(served) == set(rings)
+    for ring_id, feature in served.items():
+        assert feature["properties"]["ring_of"] == rings[ring_id].properties["ring_of"]
+        assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    _, outlines = get(api_worker, "/api/areas.geojson", VIEWER)
+    assert not {feature["id"] for feature in outlines["features"]} & set(rings)
+
+
+def test_the_time_control_replays_the_states_judged_and_a_supervisors_read_is_audited(
+    api_worker: RunningWorker,
+) -> None:
+    _, body = get(api_worker, "/api/areas", VIEWER)
+    judged = {a["area_id"]: a for a in body["areas"] if a["ts"] is not None}
+    latest = max(a["ts"] for a in judged.values())
+    now = {a: s["coverage"]["state"] for a, s in judged.items() if s["ts"] == latest}
+    at = urllib.parse.quote(latest)
+    status, viewer = get(api_worker, f"/api/replay?at={at}", VIEWER)
+    assert status == 200
+    assert "officers" not in viewer  # positions are officer-level data
+    assert {a: viewer["states"].get(a) for a in now} == now
+
+    earlier = datetime.fromisoformat(latest) - timedelta(minutes=30)
+    status, past = get(
+        api_worker, f"/api/replay?at={urllib.parse.quote(earlier.isoformat())}", SUPERVISOR
+    )
+    assert status == 200
+    assert past["officers"], "officers were on patrol half an hour before the end"
+    for officer in past["officers"]:
+        assert officer["officer"].startswith("o_")
+        assert earlier - timedelta(minutes=5) <= datetime.fromisoformat(officer["ts"]) <= earlier
+    _, audit = get(api_worker, "/api/audit?n=5", SUPERVISOR)
+    assert audit["entries"][-1]["what"] == "replay"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?at=yesterday", "?at=2026-11-20T18:00:00", "?at=2026-11-20T10:00:00Z"],
+    ids=["missing", "not-a-time", "no-offset", "older-than-3-hours"],
+)
+def test_the_time_control_refuses_an_instant_it_cannot_replay(
+    api_worker: RunningWorker, query: str
+) -> None:
+    status, body = get(api_worker, f"/api/replay{query}", VIEWER)
+    assert status == 400
+    assert "at" in body["error"]
 
 
 def test_officer_level_endpoints_refuse_a_viewer(api_worker: RunningWorker) -> None:

@@ -452,7 +452,7 @@ def test_clicking_an_alert_opens_the_area_panel_with_a_timeline_and_the_nearest_
     assert not panel.is_visible()
 
 
-def test_the_legend_collapses_and_layers_hide_and_show_incidents_crimes_and_areas(
+def test_the_legend_collapses_and_layers_hide_and_show_incidents_crimes_areas_and_rings(
     live: LivePage,
 ) -> None:
     legend_body = live.page.locator('[data-testid="legend"] .legend-body')
@@ -492,6 +492,49 @@ def test_the_legend_collapses_and_layers_hide_and_show_incidents_crimes_and_area
     assert not comparison.is_visible()
     live.page.check('[data-testid="layer-comparison"]')
     assert comparison.is_visible()
+
+    ring = live.page.locator('[data-testid="ring"]').first
+    ring.wait_for(state="attached", timeout=5_000)
+    assert not ring.is_visible()  # the rings start hidden
+    live.page.check('[data-testid="layer-rings"]')
+    assert ring.is_visible()
+    assert ring.get_attribute("data-ring-of")
+    live.page.uncheck('[data-testid="layer-rings"]')
+    assert not ring.is_visible()
+
+
+def test_the_time_control_replays_past_states_and_positions_and_goes_back_to_live(
+    live: LivePage, stack: Stack
+) -> None:
+    page = live.page
+    page.click('[data-testid="reset-view"]')
+    live_officer = page.locator('[data-testid="officer-marker"]').first
+    live_officer.wait_for(state="visible", timeout=30_000)
+    with page.expect_response(lambda r: "/api/replay?" in r.url and r.status == 200) as answer:
+        page.locator('[data-testid="time-slider"]').fill("-45")
+    replayed = answer.value.json()
+    shown = page.locator('[data-testid="time-shown"]')
+    assert "not live" in shown.inner_text()
+    officers = page.locator('[data-testid="replay-officer"]')
+    assert officers.count() == len(replayed["officers"]) > 0
+    assert live_officer.is_hidden()
+    drawn = page.eval_on_selector_all(
+        '[data-testid="area-polygon"]',
+        "els => Object.fromEntries(els.map(e => [e.dataset.areaId, e.dataset.state]))",
+    )
+    assert replayed["states"], "areas were judged three quarters of an hour ago"
+    for area_id, state in replayed["states"].items():
+        if area_id in drawn:
+            assert drawn[area_id] == state, area_id
+    entries = get_json(f"{stack.web_url}/api/audit?n=50")["entries"]
+    assert any(e["what"] == "replay" for e in entries)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "live-page-replay.png"))
+
+    page.click('[data-testid="time-live"]')
+    assert shown.inner_text() == "live"
+    assert officers.count() == 0
+    assert live_officer.is_visible()
 
 
 def test_an_acknowledgement_reaches_a_second_viewer_over_sse_and_is_audited(

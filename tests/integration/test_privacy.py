@@ -289,6 +289,7 @@ def _api_paths(worker: RunningWorker, visited_areas: Sequence[str]) -> list[str]
         "/api/config",
         "/api/areas",
         "/api/areas.geojson",
+        "/api/rings.geojson",
         *(f"/api/areas/{area_id}" for area_id in visited_areas),
         "/api/alerts",
         "/api/incidents",

@@ -9,6 +9,8 @@ import { L } from "./leaflet.js";
 import { incidentSvg } from "./markers.js";
 import { openPanel } from "./panel.js";
 import { placePanes } from "./places.js";
+import { addTimeControl } from "./replay.js";
+import { loadRings, ringPane } from "./rings.js";
 import {
   COMPARISON_COLOURS,
   COMPARISON_FILL,
@@ -29,6 +31,7 @@ export function initMap() {
   map.getPane("labels").style.zIndex = 450;
   map.getPane("labels").style.pointerEvents = "none";
   placePanes(map);
+  ringPane(map);
   map.createPane("incidents");
   map.getPane("incidents").style.zIndex = 610;
   map.createPane("officers");
@@ -49,6 +52,7 @@ export function initMap() {
   addResetView(map);
   addLayerToggles(map);
   addLegend(map);
+  addTimeControl(map, restyleArea);
   map.on("zoomend", () => showLabels(map));
   page.map = map;
   window.addEventListener("resize", () => {
@@ -63,17 +67,22 @@ function showLabels(map) {
   map.getContainer().classList.toggle("labels-far", map.getZoom() < LABEL_ZOOM);
 }
 
-// Layers a user can hide: each a class on the map's container that CSS acts on.
+// Layers a user can hide: each a class on the map's container that CSS acts on; the rings
+// start hidden.
 function addLayerToggles(map) {
   const layers = [
-    ["incidents", "Incidents"],
-    ["crimes", "Crimes (24 h)"],
-    ["searches", "Stop-searches (24 h)"],
-    ["comparison", "Comparison areas"],
-    ["outline", "Patrol outlines"],
-    ["labels", "Area labels"],
+    ["incidents", "Incidents", true],
+    ["crimes", "Crimes (24 h)", true],
+    ["searches", "Stop-searches (24 h)", true],
+    ["comparison", "Comparison areas", true],
+    ["rings", "Displacement rings", false],
+    ["outline", "Patrol outlines", true],
+    ["labels", "Area labels", true],
   ];
-  if (page.config.role === "supervisor") layers.unshift(["officers", "Officers"]);
+  if (page.config.role === "supervisor") layers.unshift(["officers", "Officers", true]);
+  for (const [name, , shown] of layers) {
+    map.getContainer().classList.toggle(`hide-${name}`, !shown);
+  }
   const control = L.control({ position: "topleft" });
   control.onAdd = () => {
     const div = L.DomUtil.create("div", "layer-toggles");
@@ -82,8 +91,8 @@ function addLayerToggles(map) {
       "<h3>Layers</h3>" +
       layers
         .map(
-          ([name, label]) =>
-            `<label><input type="checkbox" checked data-testid="layer-${name}" ` +
+          ([name, label, shown]) =>
+            `<label><input type="checkbox"${shown ? " checked" : ""} data-testid="layer-${name}" ` +
             `data-layer="${name}"> ${label}</label>`,
         )
         .join("");
@@ -171,7 +180,8 @@ function addLegend(map) {
       `<h3>Impact Area coverage</h3><ul>${states}` +
       `<li><i class="swatch swatch-comparison" style="background:${COMPARISON_FILL}"></i>` +
       "comparison area (muted, never alerts)</li>" +
-      '<li><i class="swatch swatch-other"></i>patrol area outline</li></ul>' +
+      '<li><i class="swatch swatch-other"></i>patrol area outline</li>' +
+      '<li><i class="swatch swatch-ring"></i>displacement ring (when shown)</li></ul>' +
       officers +
       `<h3>Open incidents</h3><ul>${grades}</ul>` +
       '<h3>Last 24 h</h3><ul><li><i class="dot dot-crime"></i>crime</li>' +
@@ -350,4 +360,5 @@ export function focusArea(areaId) {
 export async function loadGeojson() {
   page.lastGeojsonReload = performance.now();
   drawAreas(await api("areas.geojson"));
+  await loadRings();
 }

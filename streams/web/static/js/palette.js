@@ -53,6 +53,16 @@ export const GRADE_ORDER = ["immediate", "priority", "scheduled", "resolution", 
 
 export const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 };
 
+// Displacement rings: a thin dashed outline with a faint fill, never a state colour.
+export const RING_STYLE = {
+  color: "#adb5bd",
+  weight: 1,
+  opacity: 0.8,
+  dashArray: "2 4",
+  fillColor: "#adb5bd",
+  fillOpacity: 0.08,
+};
+
 // Crimes and stop-searches of the last 24 h on the map: rings, never solid like an officer.
 export const PLACE_STYLES = {
   crime: { radius: 3.5, color: "#f783ac", weight: 2, fillColor: "#000000", fillOpacity: 0.9 },

@@ -21,6 +21,9 @@ export const page = {
   officers: new Map(), // pseudonym -> {marker, signature}
   incidents: new Map(), // incident_id -> {marker, signature}
   places: { crime: new Map(), stop_search: new Map() }, // key -> marker
+  rings: null, // the displacement rings' layer
+  replay: null, // {at, states} while the time control shows a past instant
+  replayOfficers: null, // the officers' layer of that instant
   events: null,
   reconnectDelay: RECONNECT_MIN_MS,
   reconnectTimer: null,
@@ -39,6 +42,7 @@ export function areaReason(areaId) {
 }
 
 export function areaState(areaId) {
+  if (page.replay) return page.replay.states[areaId] ?? "unknown";
   return page.snapshots.get(areaId)?.coverage?.state ?? "unknown";
 }
 

@@ -1,0 +1,112 @@
+"""The last hours replayed: what the areas' coverage states and the officers' positions were at a
+past instant, for the live page's time control.
+
+**States** come from the day's coverage state changes (each ``{"area_id", "state", "ts"}``, the
+instant judged): an area's state at ``at`` is that of its latest change at or before ``at``;
+an area with none yet was not judged then.
+
+**Positions** come from the **trail**: per radio and minute of event time, its last accepted fix
+in that minute (position, role, mode, time), as :class:`TrailPoint`. A radio's position at
+``at`` is its latest point at or before ``at``, when not older than ``seen_s``. Within a minute
+the fix kept is the last read (a radio's fixes are read in the order of its partition, whatever
+the batch sizes), so the trail is a function of the input records.
+
+Everything here is pure; time comes in as arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+TRAIL_STEP_S: Final = 60
+"""Seconds of event time per trail step: one point per radio per minute."""
+REPLAY_HOURS: Final = 3
+"""How far back the time control goes, in hours of the service clock."""
+TRAIL_KEPT_S: Final = (REPLAY_HOURS + 1) * 3600
+"""How long a trail minute is kept after its last write."""
+REPLAY_SEEN_S: Final = 5 * 60.0
+"""A radio is shown at a replayed instant when it had a fix in this long before it."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrailPoint:
+    """A radio's last accepted fix in one minute."""
+
+    ts: float
+    lat: float
+    lon: float
+    role: str
+    mode: str
+
+    def encoded(self) -> str:
+        """The point as stored: ``ts,lat,lon,role,mode``."""
+        return f"{self.ts!r},{self.lat!r},{self.lon!r},{self.role},{self.mode}"
+
+
+def trail_minute(ts: float) -> int:
+    """The trail step (whole minutes since the epoch) a fix at ``ts`` belongs to."""
+    return math.floor(ts / TRAIL_STEP_S)
+
+
+def decode_point(stored: str) -> TrailPoint | None:
+    """A point stored by :meth:`TrailPoint.encoded` (None: not one)."""
+    parts = stored.split(",")
+    if len(parts) != 5:
+        return None
+    try:
+        ts, lat, lon = (float(part) for part in parts[:3])
+    except ValueError:
+        return None
+    return TrailPoint(ts, lat, lon, parts[3], parts[4])
+
+
+def trail_minutes(at: float, seen_s: float = REPLAY_SEEN_S) -> list[int]:
+    """The trail steps that can hold a radio's position at ``at``, oldest first."""
+    return list(range(trail_minute(at - seen_s), trail_minute(at) + 1))
+
+
+def positions_at(
+    trail: Iterable[Mapping[str, str]], at: float, seen_s: float = REPLAY_SEEN_S
+) -> dict[str, TrailPoint]:
+    """Each radio's latest point at or before ``at`` and not older than ``seen_s``, from the
+    trail steps of :func:`trail_minutes` (radio -> stored point, each step's hash)."""
+    found: dict[str, TrailPoint] = {}
+    for step in trail:
+        for radio, stored in step.items():
+            point = decode_point(stored)
+            if point is None or not at - seen_s <= point.ts <= at:
+                continue
+            known = found.get(radio)
+            if known is None or point.ts > known.ts:
+                found[radio] = point
+    return found
+
+
+def states_at(
+    changes: Iterable[Mapping[str, object]],
+    at: float,
+    current: Mapping[str, tuple[str, float]] | None = None,
+) -> dict[str, str]:
+    """Each area's coverage state at ``at``: that of its latest change at or before ``at``
+    (changes in any order, those kept: the day of ``at`` and the day before); else its
+    ``current`` state (area -> state and since when) if it began by ``at``; else the area is
+    left out (not judged then, as far as is kept)."""
+    latest: dict[str, tuple[float, str]] = {}
+    for change in changes:
+        area_id, state, ts = change.get("area_id"), change.get("state"), change.get("ts")
+        if not isinstance(area_id, str) or not isinstance(state, str) or not isinstance(ts, str):
+            continue
+        when = datetime.fromisoformat(ts).timestamp()
+        if when > at:
+            continue
+        known = latest.get(area_id)
+        if known is None or when >= known[0]:
+            latest[area_id] = (when, state)
+    for area_id, (state, since) in (current or {}).items():
+        if area_id not in latest and since <= at:
+            latest[area_id] = (since, state)
+    return {area_id: state for area_id, (_, state) in sorted(latest.items())}
