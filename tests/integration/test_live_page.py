@@ -398,7 +398,7 @@ def test_a_comparison_area_is_never_drawn_in_the_alarm_colour(live: LivePage) ->
     assert all(fill.lower() == "#e03131" for _, _, fill, _ in uncovered)
 
 
-def test_the_table_is_worst_first_and_filters_by_state(live: LivePage) -> None:
+def test_the_table_is_worst_first_and_filters_by_state_and_unit(live: LivePage) -> None:
     rows = live.page.locator('[data-testid="dose-row"]')
     rows.first.wait_for(state="visible", timeout=30_000)
     listed = live.page.eval_on_selector_all(
@@ -418,6 +418,23 @@ def test_the_table_is_worst_first_and_filters_by_state(live: LivePage) -> None:
     live.page.select_option('[data-testid="filter-state"]', "")
     live.page.wait_for_timeout(300)
     assert rows.count() == len(listed)
+
+    units = live.page.eval_on_selector_all(
+        '[data-testid="filter-unit"] option', "els => els.map(e => e.value).filter(Boolean)"
+    )
+    assert units, "the simulated officers belong to units"
+    live.page.select_option('[data-testid="filter-unit"]', units[0])
+    live.page.wait_for_timeout(300)
+    shown = live.page.eval_on_selector_all(
+        '[data-testid="dose-row"]', "els => els.map(e => e.dataset.areaId)"
+    )
+    assert shown
+    snapshots = {a["area_id"]: a for a in get_json(f"{live.origin}/api/areas")["areas"]}
+    for area_id in shown:
+        snapshot = snapshots[area_id]
+        patrolled = snapshot["dose"]["24h"].get("by_unit", {}).get(units[0], 0) > 0
+        assert patrolled or units[0] in snapshot["presence"].get("by_unit", {}), area_id
+    live.page.select_option('[data-testid="filter-unit"]', "")
 
 
 def test_clicking_an_alert_opens_the_area_panel_with_a_timeline_and_the_nearest_officers(

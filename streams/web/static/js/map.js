@@ -21,7 +21,7 @@ import {
   ROLE_COLOURS,
   STATE_LABELS,
 } from "./palette.js";
-import { areaReason, areaState, page } from "./state.js";
+import { areaReason, page, shownState } from "./state.js";
 
 export function initMap() {
   const map = L.map("map", { zoomSnap: 0.25, zoomDelta: 0.5, preferCanvas: false });
@@ -271,7 +271,7 @@ function drawAreas(geojson) {
     const group = L.geoJSON(feature, {
       pane: kind === "other" ? "outline" : "overlayPane",
       interactive: kind !== "other",
-      style: () => areaStyle(kind, areaState(areaId)),
+      style: () => areaStyle(kind, shownState(areaId)),
     });
     const layer = group.getLayers()[0] ?? group;
     group.addTo(page.map);
@@ -314,13 +314,13 @@ function tagArea(areaId) {
   el.setAttribute("data-testid", "area-polygon");
   el.setAttribute("data-area-id", areaId);
   el.setAttribute("data-kind", area.kind);
-  el.setAttribute("data-state", areaState(areaId));
+  el.setAttribute("data-state", shownState(areaId));
 }
 
 export function restyleArea(areaId) {
   const area = page.areas.get(areaId);
   if (!area) return;
-  const state = areaState(areaId);
+  const state = shownState(areaId);
   if (area.drawnState !== state) {
     // the style is the kind's and the state's: most updates (an idle area's refresh) keep both
     area.drawnState = state;
@@ -348,6 +348,7 @@ export function focusArea(areaId) {
     void el.getBoundingClientRect();
     el.classList.add("flash");
   }
+  page.selectedArea = areaId;
   for (const row of document.querySelectorAll('[data-testid="dose-row"].selected')) {
     row.classList.remove("selected");
   }

@@ -1,7 +1,7 @@
 // The time control: a slider under the map that replays the last 3 hours (GET /api/replay?at=).
-// While it is off "live", the areas take the states they had then, the live officers and
-// incidents are hidden and, for a supervisor, the officers are drawn where they were (that read
-// is audited). "Live" goes back to the live map.
+// While it is off "live", the areas on the map take the states they had then, the live officers
+// and incidents are hidden and, for a supervisor, the officers are drawn where they were (that
+// read is audited); the alerts, the table and the header stay live. "Live" goes back.
 
 import { api } from "./api.js";
 import { formatClock } from "./clock.js";
@@ -26,10 +26,10 @@ export function addTimeControl(map, restyle) {
     const div = L.DomUtil.create("div", "time-control");
     div.dataset.testid = "time-control";
     div.innerHTML =
-      '<label>Last 3 h <input type="range" data-testid="time-slider" ' +
+      '<div class="time-row"><label>Last 3 h <input type="range" data-testid="time-slider" ' +
       `min="-${REPLAY_MINUTES}" max="0" step="1" value="0"></label>` +
-      '<span data-testid="time-shown" class="time-shown">live</span>' +
-      '<button type="button" data-testid="time-live" disabled>Live</button>';
+      '<button type="button" data-testid="time-live" disabled>Live</button></div>' +
+      '<div data-testid="time-shown" class="time-shown">live</div>';
     const slider = div.querySelector("input");
     slider.addEventListener("input", () => {
       clearTimeout(pending);
@@ -69,9 +69,9 @@ async function show(minutesBack, restyle) {
   page.map.getContainer().classList.add("replaying");
   control.querySelector('[data-testid="time-live"]').disabled = false;
   const shown = control.querySelector('[data-testid="time-shown"]');
-  shown.textContent = `replay ${formatClock(Date.parse(body.at)) ?? body.at} (${formatMinutes(
+  shown.textContent = `replay of ${formatClock(Date.parse(body.at)) ?? body.at}, ${formatMinutes(
     -minutesBack,
-  )} ago): not live`;
+  )} ago: not live`;
   shown.classList.add("replaying");
   drawOfficers(body.officers ?? []);
   for (const areaId of areaIds()) restyle(areaId);

@@ -22,6 +22,7 @@ export const page = {
   incidents: new Map(), // incident_id -> {marker, signature}
   places: { crime: new Map(), stop_search: new Map() }, // key -> marker
   rings: null, // the displacement rings' layer
+  selectedArea: null, // the area last focused (its table row is marked, whatever the filters)
   replay: null, // {at, states} while the time control shows a past instant
   replayOfficers: null, // the officers' layer of that instant
   events: null,
@@ -42,8 +43,14 @@ export function areaReason(areaId) {
 }
 
 export function areaState(areaId) {
-  if (page.replay) return page.replay.states[areaId] ?? "unknown";
   return page.snapshots.get(areaId)?.coverage?.state ?? "unknown";
+}
+
+// The state the map shows: the live one, or while the time control replays an instant, the one
+// the area had then (the alerts, the table and the header stay live).
+export function shownState(areaId) {
+  if (page.replay) return page.replay.states[areaId] ?? "unknown";
+  return areaState(areaId);
 }
 
 export function areaName(areaId) {

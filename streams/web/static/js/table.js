@@ -1,5 +1,5 @@
-// The Impact-vs-comparison dose table (worst first, filtered by kind and state) and the summary
-// banner of Impact Area states.
+// The Impact-vs-comparison dose table (worst first, filtered by kind, state and unit) and the
+// summary banner of Impact Area states.
 
 import { fmtNumber } from "./format.js";
 import { $, escapeHtml } from "./html.js";
@@ -91,10 +91,43 @@ function areaSeverity(areaId) {
   return page.snapshots.get(areaId)?.coverage?.severity ?? null;
 }
 
+// The units in an area now or with dose there in the last 24 h (the unit "unknown" left out).
+function areaUnits(areaId) {
+  const snap = page.snapshots.get(areaId);
+  const units = new Set(Object.keys(snap?.presence?.by_unit ?? {}));
+  for (const [unit, minutes] of Object.entries(snap?.dose?.["24h"]?.by_unit ?? {})) {
+    if (minutes > 0) units.add(unit);
+  }
+  units.delete("unknown");
+  return units;
+}
+
 function filtered(ids) {
   const kind = $('[data-testid="filter-kind"]')?.value ?? "";
   const state = $('[data-testid="filter-state"]')?.value ?? "";
-  return ids.filter((id) => (!kind || areaKind(id) === kind) && (!state || areaState(id) === state));
+  const unit = $('[data-testid="filter-unit"]')?.value ?? "";
+  return ids.filter(
+    (id) =>
+      (!kind || areaKind(id) === kind) &&
+      (!state || areaState(id) === state) &&
+      (!unit || areaUnits(id).has(unit)),
+  );
+}
+
+// The unit filter offers every unit seen in the areas listed (a unit chosen stays offered).
+function offerUnits(ids) {
+  const select = $('[data-testid="filter-unit"]');
+  if (!select) return;
+  const units = new Set(ids.flatMap((id) => [...areaUnits(id)]));
+  if (select.value) units.add(select.value);
+  const sorted = [...units].sort((a, b) => a.localeCompare(b, "en-GB"));
+  const offered = [...select.options].slice(1).map((option) => option.value);
+  if (offered.join("\n") === sorted.join("\n")) return;
+  const chosen = select.value;
+  select.innerHTML =
+    '<option value="">all</option>' +
+    sorted.map((u) => `<option value="${escapeHtml(u)}">${escapeHtml(u)}</option>`).join("");
+  select.value = chosen;
 }
 
 export function watchFilters() {
@@ -106,9 +139,10 @@ export function watchFilters() {
 function renderTable() {
   const ids = areaIds().filter((id) => ["impact", "comparison"].includes(areaKind(id)));
   ids.sort(worstFirstAreas);
+  offerUnits(ids);
   const matching = filtered(ids);
   const shown = new Set(matching.slice(0, ROWS_SHOWN));
-  const selected = $('[data-testid="dose-row"].selected')?.dataset.areaId;
+  const selected = page.selectedArea;
   const totals = {
     impact: { n: 0, present: 0, dose: 0, qualifying: 0, met: 0, due: 0, states: {} },
     comparison: { n: 0, present: 0, dose: 0, qualifying: 0, met: 0, due: 0, states: {} },
@@ -142,7 +176,7 @@ function renderTable() {
   if (more > 0) {
     rows.push(
       `<tr class="more" data-testid="dose-more"><td colspan="7">${fmtNumber(more)} more ` +
-        "areas, less urgent: filter by kind or state to see them</td></tr>",
+        "areas, less urgent: filter by kind, state or unit to see them</td></tr>",
     );
   }
   $('[data-testid="dose-rows"]').innerHTML = rows.join("");
