@@ -26,15 +26,16 @@ TRAIL_STEP_S: Final = 60
 """Seconds of event time per trail step: one point per radio per minute."""
 REPLAY_HOURS: Final = 3
 """How far back the time control goes, in hours of the service clock."""
-TRAIL_KEPT_S: Final = (REPLAY_HOURS + 1) * 3600
-"""How long a trail minute is kept after its last write."""
+TRAIL_KEPT_S: Final = REPLAY_HOURS * 3600 + 600
+"""How long a trail minute is kept after its last write (the replay's hours and 10 minutes)."""
 REPLAY_SEEN_S: Final = 5 * 60.0
 """A radio is shown at a replayed instant when it had a fix in this long before it."""
 
 
 @dataclass(frozen=True, slots=True)
 class TrailPoint:
-    """A radio's last accepted fix in one minute."""
+    """A radio's last accepted fix in one minute (time to the millisecond, position to five
+    decimals: about a metre)."""
 
     ts: float
     lat: float
@@ -43,8 +44,17 @@ class TrailPoint:
     mode: str
 
     def encoded(self) -> str:
-        """The point as stored: ``ts,lat,lon,role,mode``."""
-        return f"{self.ts!r},{self.lat!r},{self.lon!r},{self.role},{self.mode}"
+        """The point as stored in its minute's hash: ``ms into the minute,lat,lon,role,mode``
+        (about 110 bytes a point in Redis)."""
+        into = round((self.ts - trail_minute(self.ts) * TRAIL_STEP_S) * 1000)
+        return f"{into},{self.lat:.5f},{self.lon:.5f},{self.role},{self.mode}"
+
+
+def trail_point(ts: float, lat: float, lon: float, role: str, mode: str) -> TrailPoint:
+    """The point of a fix, as it reads back from the trail (rounded as stored)."""
+    minute = trail_minute(ts)
+    into = round((ts - minute * TRAIL_STEP_S) * 1000)
+    return TrailPoint(minute * TRAIL_STEP_S + into / 1000, round(lat, 5), round(lon, 5), role, mode)
 
 
 def trail_minute(ts: float) -> int:
@@ -52,16 +62,17 @@ def trail_minute(ts: float) -> int:
     return math.floor(ts / TRAIL_STEP_S)
 
 
-def decode_point(stored: str) -> TrailPoint | None:
-    """A point stored by :meth:`TrailPoint.encoded` (None: not one)."""
+def decode_point(minute: int, stored: str) -> TrailPoint | None:
+    """A point of the trail step ``minute`` stored by :meth:`TrailPoint.encoded` (None: not
+    one)."""
     parts = stored.split(",")
     if len(parts) != 5:
         return None
     try:
-        ts, lat, lon = (float(part) for part in parts[:3])
+        into, lat, lon = int(parts[0]), float(parts[1]), float(parts[2])
     except ValueError:
         return None
-    return TrailPoint(ts, lat, lon, parts[3], parts[4])
+    return TrailPoint(minute * TRAIL_STEP_S + into / 1000, lat, lon, parts[3], parts[4])
 
 
 def trail_minutes(at: float, seen_s: float = REPLAY_SEEN_S) -> list[int]:
@@ -70,14 +81,14 @@ def trail_minutes(at: float, seen_s: float = REPLAY_SEEN_S) -> list[int]:
 
 
 def positions_at(
-    trail: Iterable[Mapping[str, str]], at: float, seen_s: float = REPLAY_SEEN_S
+    trail: Iterable[tuple[int, Mapping[str, str]]], at: float, seen_s: float = REPLAY_SEEN_S
 ) -> dict[str, TrailPoint]:
     """Each radio's latest point at or before ``at`` and not older than ``seen_s``, from the
-    trail steps of :func:`trail_minutes` (radio -> stored point, each step's hash)."""
+    trail steps of :func:`trail_minutes` ((minute, radio -> stored point) per step's hash)."""
     found: dict[str, TrailPoint] = {}
-    for step in trail:
+    for minute, step in trail:
         for radio, stored in step.items():
-            point = decode_point(stored)
+            point = decode_point(minute, stored)
             if point is None or not at - seen_s <= point.ts <= at:
                 continue
             known = found.get(radio)

@@ -31,7 +31,7 @@ from streams.domain.fixes import Fix
 from streams.domain.joins import RadioJoin
 from streams.domain.publication import visit_value
 from streams.domain.records import record
-from streams.domain.replay import TrailPoint, trail_minute
+from streams.domain.replay import trail_minute, trail_point
 from streams.domain.ticks import decode_tick, is_heartbeat
 from streams.domain.timefmt import format_ts, local_day
 from streams.domain.tracks import (
@@ -446,7 +446,7 @@ class PresenceEngine:
                 into.last_fixes[issi] = _LastFix(
                     fix, context, entry, location, state.mode, stuck=state.stuck
                 )
-                point = TrailPoint(fix.ts, fix.lat, fix.lon, context.role, state.mode)
+                point = trail_point(fix.ts, fix.lat, fix.lon, context.role, state.mode)
                 into.trail.setdefault(trail_minute(fix.ts), {})[issi] = point.encoded()
                 if entry is not None and not state.stuck:
                     into.reported.setdefault(reporting_minute(fix.ts), set()).add(issi)

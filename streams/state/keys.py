@@ -279,10 +279,11 @@ TRAIL = KeyFamily(
     PINGS_SLOT,
     "trail:<minute>",
     "hash",
-    "issi -> ``ts,lat,lon,role,mode`` of its last accepted fix in the minute (whole minutes since "
-    "the epoch, event time): the time control's replay (``streams.domain.replay``)",
+    "issi -> ``ms into the minute,lat,lon,role,mode`` of its last accepted fix in the minute "
+    "(whole minutes since the epoch, event time): the time control's replay "
+    "(``streams.domain.replay``), about 110 B a point",
     PRESENCE,
-    "``TRAIL_KEPT_S``, 4 h (EXPIRE on every write)",
+    "``TRAIL_KEPT_S``, 3 h 10 min (EXPIRE on every write)",
 )
 REPORTING = KeyFamily(
     PINGS_SLOT,

@@ -28,16 +28,23 @@ class ServingState(Store):
         self.metrics.round_trip("last_fixes")
         return {k.decode(): orjson.loads(v) for reply in replies for k, v in reply.items()}
 
-    async def trail(self, partitions: int, minutes: Sequence[int]) -> list[dict[str, str]]:
-        """The trail steps ``minutes`` of every ``airwave.pings`` partition (radio -> stored
-        point, :mod:`streams.domain.replay`; officer-level data). One round trip."""
+    async def trail(
+        self, partitions: int, minutes: Sequence[int]
+    ) -> list[tuple[int, dict[str, str]]]:
+        """The trail steps ``minutes`` of every ``airwave.pings`` partition: (minute, radio ->
+        stored point) each (:mod:`streams.domain.replay`; officer-level data). One round
+        trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for minute in minutes:
                 for partition in range(partitions):
                     pipe.hgetall(layout.TRAIL.of(self.slot(topics.PINGS, partition), minute))
             replies = await pipe.execute()
         self.metrics.round_trip("trail")
-        return [{k.decode(): v.decode() for k, v in reply.items()} for reply in replies]
+        steps = [minute for minute in minutes for _ in range(partitions)]
+        return [
+            (minute, {k.decode(): v.decode() for k, v in reply.items()})
+            for minute, reply in zip(steps, replies, strict=True)
+        ]
 
     async def nearest(
         self, partitions: int, lat: float, lon: float, count: int, within_km: float

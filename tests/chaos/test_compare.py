@@ -202,7 +202,7 @@ def test_injected_messages_are_checked_on_deadletter_and_left_out_of_the_compari
 
 def test_a_lost_trail_point_or_state_change_is_a_difference_but_a_repeated_change_is_not() -> None:
     change = orjson.dumps({"area_id": "ia-01", "state": "at_risk", "ts": "T1"}).decode()
-    point = "1795194000.0,52.48,-1.9,response,foot"
+    point = "12500,52.48000,-1.90000,response,foot"
     whole = replace(figures(), trail=[(29919900, {"r1": point})], state_changes=[change])
     twice = replace(whole, state_changes=[change, change])
     lost = replace(whole, trail=[(29919900, {})], state_changes=[])
@@ -210,7 +210,7 @@ def test_a_lost_trail_point_or_state_change_is_a_difference_but_a_repeated_chang
     assert diff(state(redis=whole), state(redis=twice)) == []
     assert diff(state(redis=whole), state(redis=lost)) == [
         "trail points: 1 missing, 0 extra (of 1); e.g. missing"
-        " 29919900|r1|1795194000.0,52.48,-1.9,response,foot",
+        " 29919900|r1|12500,52.48000,-1.90000,response,foot",
         "state changes: 1 missing, 0 extra (of 1); e.g. missing ia-01|at_risk|T1",
     ]
 

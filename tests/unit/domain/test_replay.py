@@ -9,14 +9,24 @@ from streams.domain.replay import (
     states_at,
     trail_minute,
     trail_minutes,
+    trail_point,
 )
 from streams.domain.timefmt import format_ts
 
 T0 = 1_763_740_800.0  # 2025-11-21T16:00:00Z, a whole minute
+MINUTE = trail_minute(T0)
 
 
 def change(area_id: str, state: str, minutes: int) -> dict[str, object]:
     return {"area_id": area_id, "state": state, "ts": format_ts(T0 + minutes * 60)}
+
+
+def stored(*points: TrailPoint) -> list[tuple[int, dict[str, str]]]:
+    """The trail steps holding ``points`` of radio r1, r2, ... in turn."""
+    steps: dict[int, dict[str, str]] = {}
+    for number, point in enumerate(points, start=1):
+        steps.setdefault(trail_minute(point.ts), {})[f"r{number}"] = point.encoded()
+    return sorted(steps.items())
 
 
 def test_an_areas_state_at_an_instant_is_its_latest_change_by_then() -> None:
@@ -38,32 +48,35 @@ def test_an_area_with_no_change_kept_takes_its_current_state_if_it_began_by_then
 
 
 def test_a_radio_is_where_its_latest_fix_by_the_instant_put_it() -> None:
-    at = T0 + 10 * 60 + 20
-    early = TrailPoint(T0 + 9 * 60 + 5, 52.48, -1.90, "response", "vehicle")
-    late = TrailPoint(T0 + 10 * 60 + 10, 52.49, -1.91, "response", "vehicle")
-    after = TrailPoint(T0 + 10 * 60 + 40, 52.50, -1.92, "response", "vehicle")
-    steps = [{"r1": early.encoded()}, {"r1": late.encoded(), "r2": after.encoded()}]
-    assert positions_at(steps, at) == {"r1": late}
+    early = trail_point(T0 + 9 * 60 + 5, 52.48, -1.90, "response", "vehicle")
+    late = trail_point(T0 + 10 * 60 + 10, 52.49, -1.91, "response", "vehicle")
+    after = trail_point(T0 + 10 * 60 + 40, 52.50, -1.92, "response", "vehicle")
+    steps = [
+        (MINUTE + 9, {"r1": early.encoded()}),
+        (MINUTE + 10, {"r1": late.encoded(), "r2": after.encoded()}),
+    ]
+    assert positions_at(steps, T0 + 10 * 60 + 20) == {"r1": late}
 
 
 def test_a_radio_silent_for_longer_than_the_seen_time_is_not_shown() -> None:
-    stale = TrailPoint(T0, 52.48, -1.90, "neighbourhood", "foot")
-    assert positions_at([{"r1": stale.encoded()}], T0 + 301) == {}
-    assert positions_at([{"r1": stale.encoded()}], T0 + 300) == {"r1": stale}
+    stale = trail_point(T0, 52.48, -1.90, "neighbourhood", "foot")
+    assert positions_at(stored(stale), T0 + 301) == {}
+    assert positions_at(stored(stale), T0 + 300) == {"r1": stale}
 
 
-def test_a_point_reads_back_as_it_was_stored_and_junk_is_skipped() -> None:
-    point = TrailPoint(T0 + 0.125, 52.123456, -1.654321, "response", "foot")
-    assert decode_point(point.encoded()) == point
-    assert decode_point("not,a,point") is None
-    assert decode_point("x,1,2,response,foot") is None
-    assert positions_at([{"r1": "junk"}], T0) == {}
+def test_a_point_reads_back_as_it_was_stored_to_the_millisecond_and_the_metre() -> None:
+    point = trail_point(T0 + 42.1234, 52.1234567, -1.6543219, "response", "foot")
+    assert point == TrailPoint(T0 + 42.123, 52.12346, -1.65432, "response", "foot")
+    assert decode_point(MINUTE, point.encoded()) == point
+    assert point.encoded() == "42123,52.12346,-1.65432,response,foot"
+
+
+def test_junk_in_the_trail_is_skipped() -> None:
+    assert decode_point(MINUTE, "not,a,point") is None
+    assert decode_point(MINUTE, "x,1,2,response,foot") is None
+    assert positions_at([(MINUTE, {"r1": "junk"})], T0) == {}
 
 
 def test_the_trail_steps_cover_the_seen_time_before_the_instant() -> None:
-    assert trail_minute(T0 + 59.9) == trail_minute(T0) == round(T0 / 60)
-    assert trail_minutes(T0 + 30, seen_s=120) == [
-        trail_minute(T0) - 2,
-        trail_minute(T0) - 1,
-        trail_minute(T0),
-    ]
+    assert trail_minute(T0 + 59.9) == MINUTE == round(T0 / 60)
+    assert trail_minutes(T0 + 30, seen_s=120) == [MINUTE - 2, MINUTE - 1, MINUTE]
