@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import orjson
 
-from streams.domain.coverage import CoveragePolicy, CoverageStatus, limit_at
+from streams.domain.coverage import LONG_GAP_LIMITS, CoveragePolicy, CoverageStatus, limit_at
 from streams.domain.encoding import kept_json
 from streams.domain.snapshots import AreaFacts
 
@@ -52,7 +52,8 @@ def due_again(
     wall_elapsed_s: float,
 ) -> bool:
     """Whether an area whose facts did not change must still be evaluated at ``now``: its state
-    can change with the event clock alone (a threshold or a band boundary is crossed), or its
+    or severity can change with the event clock alone (a threshold, a band boundary or the long
+    gap that makes an uncovered area's severity high is crossed), or its
     last evaluation is ``wall_elapsed_s`` >= :data:`REEVALUATE_AFTER_S` seconds of wall time ago
     (ages and windows in its snapshot)."""
     if wall_elapsed_s >= REEVALUATE_AFTER_S:
@@ -63,6 +64,9 @@ def due_again(
     elapsed = previous.elapsed_s + (now - evaluated_at)
     if previous.state == "covered":
         return elapsed >= (1 - policy.at_risk_share) * limit
+    if previous.state == "uncovered":
+        long_gap = elapsed >= LONG_GAP_LIMITS * limit
+        return long_gap and previous.severity not in ("high", "critical")
     return previous.state == "at_risk" and elapsed >= limit
 
 

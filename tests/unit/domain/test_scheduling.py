@@ -45,6 +45,14 @@ def test_an_at_risk_area_is_evaluated_when_it_reaches_the_limit() -> None:
     assert due_again(POLICY, status("at_risk", 14395), NOON, NOON + 10, 10)
 
 
+def test_an_uncovered_area_is_evaluated_when_its_gap_reaches_twice_the_limit() -> None:
+    medium = replace(status("uncovered", 2 * 14400 - 5), severity="medium")
+    assert not due_again(POLICY, medium, NOON, NOON + 2, 2)
+    assert due_again(POLICY, medium, NOON, NOON + 10, 10)  # its severity rises to high
+    high = replace(medium, severity="high")
+    assert not due_again(POLICY, high, NOON, NOON + 10, 10)
+
+
 def test_the_evening_band_starting_forces_an_evaluation() -> None:
     six_pm = NOON + 6 * 3600
     assert due_again(POLICY, status("covered", 60), six_pm - 5, six_pm + 1, 6)
