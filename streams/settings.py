@@ -97,6 +97,11 @@ class Settings:
     qualifying_s: float = _setting(
         "COVERWATCH_QUALIFYING_S", 600.0, "Continuous presence that makes a qualifying visit"
     )
+    replay_hours: int = _setting(
+        "COVERWATCH_REPLAY_HOURS",
+        3,
+        "Hours the live page's time control goes back (0..24); 0: off, no trail of positions kept",
+    )
     drive_through_s: float = _setting(
         "COVERWATCH_DRIVE_THROUGH_S", 120.0, "Visits shorter than this are drive-throughs"
     )
@@ -302,6 +307,7 @@ class Settings:
             (self.max_message_bytes >= 1024, "COVERWATCH_MAX_MESSAGE_BYTES must be >= 1024"),
             (self.allowed_lateness_s >= 0, "COVERWATCH_ALLOWED_LATENESS_S must be >= 0"),
             (self.max_gap_s > 0, "COVERWATCH_MAX_GAP_S must be > 0"),
+            (0 <= self.replay_hours <= 24, "COVERWATCH_REPLAY_HOURS must be in 0..24"),
             (
                 0.0 <= self.feed_degraded_share < 1.0,
                 "COVERWATCH_FEED_DEGRADED_SHARE must be in [0, 1)",

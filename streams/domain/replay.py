@@ -24,10 +24,8 @@ from typing import Final
 
 TRAIL_STEP_S: Final = 60
 """Seconds of event time per trail step: one point per radio per minute."""
-REPLAY_HOURS: Final = 3
-"""How far back the time control goes, in hours of the service clock."""
-TRAIL_KEPT_S: Final = REPLAY_HOURS * 3600 + 600
-"""How long a trail minute is kept after its last write (the replay's hours and 10 minutes)."""
+TRAIL_MARGIN_S: Final = 600
+"""A trail minute is kept the replay's hours and this long after its last write."""
 REPLAY_SEEN_S: Final = 5 * 60.0
 """A radio is shown at a replayed instant when it had a fix in this long before it."""
 
@@ -55,6 +53,12 @@ def trail_point(ts: float, lat: float, lon: float, role: str, mode: str) -> Trai
     minute = trail_minute(ts)
     into = round((ts - minute * TRAIL_STEP_S) * 1000)
     return TrailPoint(minute * TRAIL_STEP_S + into / 1000, round(lat, 5), round(lon, 5), role, mode)
+
+
+def trail_kept_s(replay_hours: int) -> int:
+    """How long a trail minute is kept after its last write, for a time control that goes back
+    ``replay_hours`` hours."""
+    return replay_hours * 3600 + TRAIL_MARGIN_S
 
 
 def trail_minute(ts: float) -> int:

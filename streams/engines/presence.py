@@ -31,7 +31,7 @@ from streams.domain.fixes import Fix
 from streams.domain.joins import RadioJoin
 from streams.domain.publication import visit_value
 from streams.domain.records import record
-from streams.domain.replay import trail_minute, trail_point
+from streams.domain.replay import trail_kept_s, trail_minute, trail_point
 from streams.domain.ticks import decode_tick, is_heartbeat
 from streams.domain.timefmt import format_ts, local_day
 from streams.domain.tracks import (
@@ -197,6 +197,9 @@ class PresenceEngine:
         self.policy = policy_from(services.settings)
         self.zone = ZoneInfo(services.settings.timezone)
         self.key = services.settings.pseudonym_key.encode()
+        replay_hours = services.settings.replay_hours
+        self.trail_kept_s = trail_kept_s(replay_hours) if replay_hours else 0
+        """How long the time control's trail is kept (0: the time control is off, none kept)."""
         self.tracks: dict[int, dict[str, Track]] = {}
         self.watermarks: dict[int, int] = {}
         self.progress: dict[int, float] = {}
@@ -446,8 +449,9 @@ class PresenceEngine:
                 into.last_fixes[issi] = _LastFix(
                     fix, context, entry, location, state.mode, stuck=state.stuck
                 )
-                point = trail_point(fix.ts, fix.lat, fix.lon, context.role, state.mode)
-                into.trail.setdefault(trail_minute(fix.ts), {})[issi] = point.encoded()
+                if self.trail_kept_s:
+                    point = trail_point(fix.ts, fix.lat, fix.lon, context.role, state.mode)
+                    into.trail.setdefault(trail_minute(fix.ts), {})[issi] = point.encoded()
                 if entry is not None and not state.stuck:
                     into.reported.setdefault(reporting_minute(fix.ts), set()).add(issi)
             into.facts.extend(facts)
@@ -501,6 +505,7 @@ class PresenceEngine:
             self.began.pop(partition, None),
             reported=work.reported,
             trail=work.trail,
+            trail_kept_s=self.trail_kept_s,
         )
         return PartitionCommit(topics.PINGS, partition, last_offset, changes)
 

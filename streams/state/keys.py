@@ -283,7 +283,8 @@ TRAIL = KeyFamily(
     "(whole minutes since the epoch, event time): the time control's replay "
     "(``streams.domain.replay``), about 110 B a point",
     PRESENCE,
-    "``TRAIL_KEPT_S``, 3 h 10 min (EXPIRE on every write)",
+    "``COVERWATCH_REPLAY_HOURS`` and 10 min, 3 h 10 min by default (EXPIRE on every write); "
+    "none written when it is 0",
 )
 REPORTING = KeyFamily(
     PINGS_SLOT,

@@ -17,7 +17,6 @@ from streams.domain.dose import RollingWindows, dose_split, minute_buckets
 from streams.domain.fixes import Fix
 from streams.domain.judging import VisitHistory
 from streams.domain.patrol import MinuteKey, Steps, add_steps, presence_steps
-from streams.domain.replay import TRAIL_KEPT_S
 from streams.domain.tracks import DoseAccrued, Fact, MembershipChanged, Visit, VisitRecorded
 from streams.state import keys as layout
 from streams.state.changes import Changes, window_sums
@@ -105,6 +104,7 @@ class PresenceState(Store):
         began: float | None = None,
         reported: Mapping[int, Iterable[str]] | None = None,
         trail: Mapping[int, Mapping[str, str]] | None = None,
+        trail_kept_s: int = 0,
     ) -> None:
         """The Redis changes of one partition's presence facts.
 
@@ -115,7 +115,7 @@ class PresenceState(Store):
         event time of the partition's first record (kept once); ``reported``: minute -> the
         radios with an accepted fix in it (:func:`~streams.domain.feedhealth.reporting_minute`);
         ``trail``: minute -> radio -> its last accepted fix in the minute
-        (:class:`~streams.domain.replay.TrailPoint`, encoded).
+        (:class:`~streams.domain.replay.TrailPoint`, encoded), kept ``trail_kept_s``.
         """
         slot = self.pings_slice(partition)
         dose = layout.DOSE.of(slot)
@@ -159,7 +159,7 @@ class PresenceState(Store):
         for minute, points in (trail or {}).items():
             key = layout.TRAIL.of(slot, minute)
             changes.hset_blobs(key, {radio: point.encode() for radio, point in points.items()})
-            changes.expire(key, TRAIL_KEPT_S)
+            changes.expire(key, trail_kept_s)
 
     @staticmethod
     def _record_patrol(changes: Changes, slot: str, patrol: Mapping[MinuteKey, Steps]) -> None:

@@ -62,7 +62,8 @@ def _json(body: Any) -> web.Response:
 
 
 async def config(request: web.Request) -> web.Response:
-    """What the live page needs to know: base map, the caller's role, the time zone."""
+    """What the live page needs to know: base map, the caller's role, the time zone, how far
+    back the time control goes."""
     settings = _runtime(request).settings
     return _json(
         {
@@ -70,6 +71,7 @@ async def config(request: web.Request) -> web.Response:
             "tile_attribution": settings.tile_attribution or None,
             "role": request[CALLER_KEY].role,
             "timezone": settings.timezone,
+            "replay_hours": settings.replay_hours,
         }
     )
 

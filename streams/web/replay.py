@@ -1,6 +1,7 @@
 """``GET /api/replay?at=``: the live page's time control. The coverage states of every area at a
-past instant of the last :data:`~streams.domain.replay.REPLAY_HOURS` hours (viewers), and for a
-supervisor the officers' positions then, as pseudonyms (an officer-level read: audited)."""
+past instant of the last ``COVERWATCH_REPLAY_HOURS`` hours (viewers), and for a supervisor the
+officers' positions then, as pseudonyms (an officer-level read: audited); 404 while the time
+control is off (0 hours)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aiohttp import web
 from streams import topics
 from streams.domain.coverage import status_from_dict
 from streams.domain.publication import pseudonym
-from streams.domain.replay import REPLAY_HOURS, positions_at, states_at, trail_minutes
+from streams.domain.replay import positions_at, states_at, trail_minutes
 from streams.domain.timefmt import format_ts
 from streams.engines.runtime import Runtime
 from streams.web.auth import CALLER_KEY
@@ -26,10 +27,10 @@ def _refused(message: str) -> web.HTTPBadRequest:
     )
 
 
-def replay_instant(raw: str | None, now: float) -> float:
+def replay_instant(raw: str | None, now: float, hours: int) -> float:
     """The instant asked for (``at``: an ISO 8601 time with its offset), not before the last
-    :data:`REPLAY_HOURS` hours before ``now`` (400); one after ``now`` is ``now`` (a page's
-    clock runs a little ahead of the service's)."""
+    ``hours`` hours before ``now`` (400); one after ``now`` is ``now`` (a page's clock runs a
+    little ahead of the service's)."""
     if raw is None:
         raise _refused("query parameter 'at' is required")
     try:
@@ -39,14 +40,20 @@ def replay_instant(raw: str | None, now: float) -> float:
     if parsed.tzinfo is None:
         raise _refused("'at' needs a time zone offset (Z or +01:00)")
     at = parsed.timestamp()
-    if at < now - REPLAY_HOURS * 3600:
-        raise _refused(f"'at' must be within the last {REPLAY_HOURS} hours of the service clock")
+    if at < now - hours * 3600:
+        raise _refused(f"'at' must be within the last {hours} hours of the service clock")
     return min(at, now)
 
 
 async def replay(request: web.Request, runtime: Runtime, now: float) -> dict[str, Any]:
     """The states at the instant asked for, and the officers' positions for a supervisor."""
-    at = replay_instant(request.query.get("at"), now)
+    hours = runtime.settings.replay_hours
+    if hours == 0:
+        raise web.HTTPNotFound(
+            text='{"error": "the time control is off (COVERWATCH_REPLAY_HOURS=0)"}',
+            content_type="application/json",
+        )
+    at = replay_instant(request.query.get("at"), now, hours)
     zone = ZoneInfo(runtime.settings.timezone)
     day = datetime.fromtimestamp(at, zone).date()
     days = [(day - timedelta(days=1)).isoformat(), day.isoformat()]

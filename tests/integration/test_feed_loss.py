@@ -6,12 +6,15 @@ with the whole feed there, raises its alert as usual)."""
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
+import redis
 from shapely.geometry import box
 
 from schemas import assert_valid
@@ -32,6 +35,7 @@ SILENCE_FROM_S = 30 * 60.0
 END_S = 95 * 60.0
 EARLY = "fl-early"  # 15 min limit: overdue while the whole feed is there
 LATE = "fl-late"  # 60 min limit: would be overdue (at risk from 48 min) after the loss
+VIEWER = "feed-loss-viewer-0123456789"
 
 
 def policy(minutes: int) -> dict[str, object]:
@@ -89,7 +93,9 @@ def feed_loss_records() -> list[Record]:
 def evaluated(
     stack: Services, work_dir: Path, request: pytest.FixtureRequest
 ) -> Iterator[RunningWorker]:
-    settings = worker_settings(stack, module_name(request), clock="event")
+    settings = worker_settings(
+        stack, module_name(request), clock="event", replay_hours=0, viewer_tokens=f"wall={VIEWER}"
+    )
     running = start_worker(stack, settings, work_dir)
     records = feed_loss_records()
     reference = [r for r in records if r.topic in ("areas.definitions", "resources.roster")]
@@ -176,3 +182,23 @@ def test_half_the_radios_silent_makes_an_area_unknown_feed_degraded_not_uncovere
 
     assert evaluated.metric("coverwatch_areas", state="unknown", reason="feed_degraded") == 2.0
     assert evaluated.metric("coverwatch_area_coverage_state", area=LATE, state="uncovered") == 0
+
+
+def test_with_the_time_control_off_no_trail_is_kept_and_no_replay_is_served(
+    evaluated: RunningWorker, stack: Services
+) -> None:
+    prefix = evaluated.settings.key_prefix
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        assert list(client.scan_iter(match=f"{prefix}:*:lastfix")), "fixes were applied"
+        assert list(client.scan_iter(match=f"{prefix}:*:trail:*")) == []
+    finally:
+        client.close()
+    request = urllib.request.Request(
+        f"{evaluated.web_url}/api/replay?at={iso(60 * 60.0)}",
+        headers={"Authorization": f"Bearer {VIEWER}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 404
+    assert "time control is off" in orjson.loads(refused.value.read())["error"]

@@ -7,6 +7,7 @@ from streams.domain.replay import (
     decode_point,
     positions_at,
     states_at,
+    trail_kept_s,
     trail_minute,
     trail_minutes,
     trail_point,
@@ -80,3 +81,8 @@ def test_junk_in_the_trail_is_skipped() -> None:
 def test_the_trail_steps_cover_the_seen_time_before_the_instant() -> None:
     assert trail_minute(T0 + 59.9) == MINUTE == round(T0 / 60)
     assert trail_minutes(T0 + 30, seen_s=120) == [MINUTE - 2, MINUTE - 1, MINUTE]
+
+
+def test_a_trail_minute_is_kept_the_replays_hours_and_ten_minutes() -> None:
+    assert trail_kept_s(3) == 3 * 3600 + 600
+    assert trail_kept_s(24) == 24 * 3600 + 600

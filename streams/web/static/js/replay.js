@@ -1,4 +1,5 @@
-// The time control: a slider under the map that replays the last 3 hours (GET /api/replay?at=).
+// The time control: a slider under the map that replays the last hours (GET /api/replay?at=;
+// COVERWATCH_REPLAY_HOURS, 3 by default, 0: no time control).
 // While it is off "live", the areas on the map take the states they had then, the live officers
 // and incidents are hidden and, for a supervisor, the officers are drawn where they were (that
 // read is audited); the alerts, the table and the header stay live. "Live" goes back.
@@ -11,7 +12,6 @@ import { L } from "./leaflet.js";
 import { OTHER_ROLE_COLOUR, ROLE_COLOURS } from "./palette.js";
 import { areaIds, page } from "./state.js";
 
-const REPLAY_MINUTES = 179; // whole minutes back, all within the service's 3 hours
 const SETTLE_MS = 250;
 
 let control = null;
@@ -19,6 +19,9 @@ let pending = null;
 let asked = 0;
 
 export function addTimeControl(map, restyle) {
+  const hours = page.config.replay_hours ?? 0;
+  if (!hours) return; // the time control is off
+  const minutes = hours * 60 - 1; // whole minutes back, all within the service's hours
   map.createPane("replay");
   map.getPane("replay").style.zIndex = 625;
   const bar = L.control({ position: "bottomleft" });
@@ -26,8 +29,8 @@ export function addTimeControl(map, restyle) {
     const div = L.DomUtil.create("div", "time-control");
     div.dataset.testid = "time-control";
     div.innerHTML =
-      '<div class="time-row"><label>Last 3 h <input type="range" data-testid="time-slider" ' +
-      `min="-${REPLAY_MINUTES}" max="0" step="1" value="0"></label>` +
+      `<div class="time-row"><label>Last ${hours} h <input type="range" ` +
+      `data-testid="time-slider" min="-${minutes}" max="0" step="1" value="0"></label>` +
       '<button type="button" data-testid="time-live" disabled>Live</button></div>' +
       '<div data-testid="time-shown" class="time-shown">live</div>';
     const slider = div.querySelector("input");
