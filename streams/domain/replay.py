@@ -3,7 +3,8 @@ past instant, for the live page's time control.
 
 **States** come from the day's coverage state changes (each ``{"area_id", "state", "ts"}``, the
 instant judged): an area's state at ``at`` is that of its latest change at or before ``at``;
-an area with none yet was not judged then.
+with no change kept by then, its current state if that had begun by ``at``; else it was not
+judged then, as far as is kept.
 
 **Positions** come from the **trail**: per radio and minute of event time, its last accepted fix
 in that minute (position, role, mode, time), as :class:`TrailPoint`. A radio's position at
