@@ -130,3 +130,10 @@ def test_a_malformed_bootstrap_list_names_the_bad_server() -> None:
     with pytest.raises(SettingsError, match="'kafka-2' is not"):
         Settings.from_env({"COVERWATCH_KAFKA_BOOTSTRAP": "kafka-1:9092,kafka-2"})
     assert Settings.from_env({"COVERWATCH_KAFKA_BOOTSTRAP": "a:9092, b:9093"}).kafka_bootstrap
+
+
+@pytest.mark.parametrize("hours", ["25", "-1", "three"])
+def test_a_replay_window_out_of_range_or_not_a_number_is_refused_by_name(hours: str) -> None:
+    with pytest.raises(SettingsError, match="COVERWATCH_REPLAY_HOURS"):
+        Settings.from_env({"COVERWATCH_REPLAY_HOURS": hours})
+    assert Settings.from_env({"COVERWATCH_REPLAY_HOURS": "0"}).replay_hours == 0
