@@ -98,6 +98,9 @@ class PingsReader(Service):
         refused)."""
         self.unclaimed: set[int] = set()
         """Partitions assigned but not yet taken over in Redis (it was unavailable)."""
+        self.revoking: int | None = None
+        """While a revoke waits for the batches in flight: the generation they were sent in
+        (their positions still go to the group)."""
 
     async def on_start(self) -> None:
         await self.consumer.start()
@@ -139,11 +142,12 @@ class PingsReader(Service):
 
     async def revoked(self, partitions: list[tuple[str, int]]) -> None:
         """Stop, and let the batches in flight be committed, before the partitions go."""
-        self.generation += 1
+        self.revoking, self.generation = self.generation, self.generation + 1
         for lane in self.lanes:
             lane.drop_fetched()
         quiet = [asyncio.ensure_future(lane.quiet.wait()) for lane in self.lanes]
         _, waiting = await asyncio.wait(quiet, timeout=REVOKE_WAIT_S)
+        self.revoking = None
         if waiting:
             log.warning("pings: batches still in flight after %.0f s of a revoke", REVOKE_WAIT_S)
             for still in waiting:
@@ -221,8 +225,12 @@ class PingsReader(Service):
     async def _apply(self) -> None:
         await asyncio.gather(*(lane.apply_in_order() for lane in self.lanes))
 
-    def committed(self, batch: PingBatch) -> None:
-        """``batch`` is in Redis: its positions may go to the group."""
+    def committed(self, generation: int, batch: PingBatch) -> None:
+        """``batch`` was applied: its positions may go to the group, unless a rebalance came in
+        between (it may then have been refused as fenced, and the group's offsets must never be
+        ahead of Redis)."""
+        if generation != self.generation and generation != self.revoking:
+            return
         for partition, offset in batch.last_offsets().items():
             self.applied[partition] = max(offset, self.applied.get(partition, -1))
 

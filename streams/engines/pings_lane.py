@@ -39,8 +39,8 @@ class Holder(Protocol):
     owners: dict[int, int]
     """partition -> the owner the worker holds it under in Redis (commits are fenced by it)."""
 
-    def committed(self, batch: PingBatch) -> None:
-        """``batch`` is in Redis."""
+    def committed(self, generation: int, batch: PingBatch) -> None:
+        """``batch``, fetched in ``generation``, was applied by the presence process."""
 
 
 class PresenceLane:
@@ -102,7 +102,7 @@ class PresenceLane:
                 await self._apply_again(again, error)
             else:
                 holder.runtime.metrics.handled(topics.PINGS, time.perf_counter() - sent)
-                holder.committed(batch)
+                holder.committed(generation, batch)
             if not in_flight:
                 self.quiet.set()
 
@@ -117,7 +117,7 @@ class PresenceLane:
             if generation != self.holder.generation:
                 continue
             await self._guarded(generation, batch)
-            self.holder.committed(batch)
+            self.holder.committed(generation, batch)
 
     async def _guarded(self, generation: int, batch: PingBatch) -> None:
         """Apply ``batch`` until it succeeds, waiting out an unavailable service; when it fails

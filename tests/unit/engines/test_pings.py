@@ -258,3 +258,20 @@ async def test_each_partition_goes_to_the_presence_process_of_its_lane() -> None
         1: [TopicPartition(TOPIC, 1), TopicPartition(TOPIC, 3)],
     }
     assert pings.lanes[0].presence is first  # type: ignore[comparison-overlap]
+
+
+async def test_a_batch_applied_after_a_rebalance_commits_no_position_to_the_group() -> None:
+    presence = FakePresence()
+    pings, kafka, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(5)))
+        await until(lambda: len(presence.submitted) == 1)
+        pings.generation += 2  # the revoke gave up waiting for it; the partition was reassigned
+        presence.release.set()
+        await until(pings.lanes[0].quiet.is_set)
+        await pings._commit_positions()
+    finally:
+        applying.cancel()
+
+    assert kafka.committed == []  # it may have been fenced: the group's offsets stay behind Redis
