@@ -24,6 +24,9 @@ of its own (``<app id>-presence``); Faust keeps its group for every other topic.
 - **Kafka offsets.** Positions of committed batches are also committed to the group, every
   :data:`COMMIT_EVERY_S`, for the operator's lag tools only (``kafka-consumer-groups``): never past
   a batch that is not in Redis. They are never read back.
+- **Beside Faust.** While Faust's group rebalances (no worker reads ``cad.incidents`` then), the
+  reader fetches no pings, as when Faust read them: the pings would run ahead of CAD by more than
+  the join wait bridges.
 - **Failures.** When a batch fails, those sent after it are refused by the presence process;
   they are all applied again one at a time (waiting out an unavailable service); a batch that
   fails for a reason of its data is applied message by message so that only the message that
@@ -98,6 +101,11 @@ class PingsReader(Service):
         refused)."""
         self.unclaimed: set[int] = set()
         """Partitions assigned but not yet taken over in Redis (it was unavailable)."""
+        self.inputs_ready = asyncio.Event()
+        """Set while Faust's group holds its partitions (cleared while it rebalances): the pings
+        wait, so that they do not run ahead of ``cad.incidents``, which no worker reads then, by
+        more than the join wait can bridge (a fix classified without its CAD assignment would
+        differ from one classified with it)."""
         self.revoking: int | None = None
         """While a revoke waits for the batches in flight: the generation they were sent in
         (their positions still go to the group)."""
@@ -180,6 +188,7 @@ class PingsReader(Service):
         wait_ms = int(settings.batch_wait_s * 1000)
         while not self.should_stop:
             await self.runtime.store.wait_usable()
+            await self.inputs_ready.wait()
             if self.unclaimed:
                 await self._claim_late()
                 continue
@@ -224,6 +233,16 @@ class PingsReader(Service):
     @Service.task
     async def _apply(self) -> None:
         await asyncio.gather(*(lane.apply_in_order() for lane in self.lanes))
+
+    def holds(self, generation: int, batch: PingBatch) -> bool:
+        """Whether ``batch``, fetched in ``generation``, may be sent: fetched since the latest
+        rebalance (and not while a revoke waits), and every partition of it taken over in Redis,
+        so that its commit is fenced."""
+        return (
+            generation == self.generation
+            and self.revoking is None
+            and all(partition in self.owners for partition in batch.last_offsets())
+        )
 
     def committed(self, generation: int, batch: PingBatch) -> None:
         """``batch`` was applied: its positions may go to the group, unless a rebalance came in

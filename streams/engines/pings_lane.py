@@ -39,6 +39,10 @@ class Holder(Protocol):
     owners: dict[int, int]
     """partition -> the owner the worker holds it under in Redis (commits are fenced by it)."""
 
+    def holds(self, generation: int, batch: PingBatch) -> bool:
+        """Whether ``batch``, fetched in ``generation``, may be sent: fetched since the latest
+        rebalance, and every partition of it taken over in Redis (its commit is fenced)."""
+
     def committed(self, generation: int, batch: PingBatch) -> None:
         """``batch``, fetched in ``generation``, was applied by the presence process."""
 
@@ -86,7 +90,7 @@ class PresenceLane:
                 if taking.done():
                     (generation, batch), taking = taking.result(), None
                     self.took.set()
-                    if generation == holder.generation:
+                    if holder.holds(generation, batch):
                         self.quiet.clear()
                         submitted = await presence.submit(batch, holder.owners)
                         in_flight.append((generation, batch, submitted, time.perf_counter()))
@@ -114,7 +118,7 @@ class PresenceLane:
             OUTAGES.unavailable(topics.PINGS, error, "waits and is retried")
             runtime.metrics.retry(topics.PINGS)
         for generation, batch in batches:
-            if generation != self.holder.generation:
+            if not self.holder.holds(generation, batch):
                 continue
             await self._guarded(generation, batch)
             self.holder.committed(generation, batch)
@@ -128,7 +132,7 @@ class PresenceLane:
         started = time.perf_counter()
 
         async def process(one: PingBatch) -> None:
-            if generation == holder.generation:
+            if holder.holds(generation, one):
                 await self.presence.process(one, holder.owners)
 
         try:

@@ -98,6 +98,7 @@ def reader(presence: FakePresence) -> tuple[PingsReader, FakeGroup, list[Any]]:
     pings = PingsReader(runtime, [presence])  # type: ignore[arg-type,list-item]
     kafka = FakeGroup()
     pings.consumer = kafka  # type: ignore[assignment]
+    pings.owners = {0: 1}  # partition 0 taken over in Redis
     return pings, kafka, deadlettered
 
 
@@ -184,6 +185,7 @@ async def test_a_revoke_waits_for_the_batches_in_flight_and_drops_those_fetched_
 
         presence.release.set()
         await asyncio.wait_for(revoking, 5)
+        pings.owners = {0: 2}  # assigned again, taken over in Redis
         await pings.lanes[0].fetched.put((stale, batch(2)))  # fetched before the revoke
         await pings.lanes[0].fetched.put((pings.generation, batch(3)))
         await until(lambda: len(presence.submitted) == 2)
@@ -275,3 +277,18 @@ async def test_a_batch_applied_after_a_rebalance_commits_no_position_to_the_grou
         applying.cancel()
 
     assert kafka.committed == []  # it may have been fenced: the group's offsets stay behind Redis
+
+
+async def test_a_batch_of_a_partition_not_taken_over_in_redis_is_never_sent() -> None:
+    presence = FakePresence()
+    presence.release.set()
+    pings, _, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(7, partition=1)))
+        await pings.lanes[0].fetched.put((pings.generation, batch(8)))
+        await until(lambda: len(presence.submitted) == 1)
+    finally:
+        applying.cancel()
+
+    assert presence.submitted == [[8]]  # partition 1 has no owner: its commit would be unfenced
