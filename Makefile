@@ -34,7 +34,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
 
-chaos-short: $(STAMP)  ## the chaos suite's CI part: the short day, six scenarios (one of each kind of fault)
+chaos-short: $(STAMP)  ## the chaos suite's CI part: the short day, seven scenarios (one of each kind of fault)
 	$(BIN)/python -m pytest tests/chaos
 
 chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~22 min)

@@ -46,7 +46,9 @@ class Settings:
         "COVERWATCH_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for the live state"
     )
     app_id: str = _setting(
-        "COVERWATCH_APP_ID", "coverwatch", "Faust app id = Kafka consumer group of the workers"
+        "COVERWATCH_APP_ID",
+        "coverwatch",
+        "Faust app id = Kafka consumer group of the workers (their pings readers: <id>-presence)",
     )
     topic_prefix: str = _setting(
         "COVERWATCH_TOPIC_PREFIX", "", "Prefix added to every topic name (tenancy, tests)"
@@ -158,11 +160,21 @@ class Settings:
     batch_size: int = _setting(
         "COVERWATCH_BATCH_SIZE",
         4000,
-        "Most messages an agent takes from a stream per batch (a backlog is read in batches this "
+        "Most messages an agent (or the pings reader) takes per batch (a backlog is read in "
+        "batches this "
         "big: each radio's track is then stored once per batch, not once per fix)",
     )
     batch_wait_s: float = _setting(
-        "COVERWATCH_BATCH_WAIT_S", 0.05, "Longest an agent waits to fill a batch"
+        "COVERWATCH_BATCH_WAIT_S",
+        0.05,
+        "Longest an agent (or the pings reader) waits to fill a batch",
+    )
+    presence_processes: int = _setting(
+        "COVERWATCH_PRESENCE_PROCESSES",
+        1,
+        "Presence processes per worker (1-4): each applies the pings partitions p with "
+        "p % N = its number, on a core of its own. Give a worker with spare cores one per core "
+        "left after its event loop, Redis and the broker (docs/scaling.md)",
     )
     join_wait_s: float = _setting(
         "COVERWATCH_JOIN_WAIT_S",
@@ -303,6 +315,10 @@ class Settings:
             (self.batch_size >= 1, "COVERWATCH_BATCH_SIZE must be >= 1"),
             (self.batch_wait_s > 0, "COVERWATCH_BATCH_WAIT_S must be > 0"),
             (self.join_wait_s >= 0, "COVERWATCH_JOIN_WAIT_S must be >= 0"),
+            (
+                1 <= self.presence_processes <= 4,
+                "COVERWATCH_PRESENCE_PROCESSES must be 1 to 4 (the pings partitions)",
+            ),
             (self.fetch_max_wait_ms >= 0, "COVERWATCH_FETCH_MAX_WAIT_MS must be >= 0"),
             (self.max_message_bytes >= 1024, "COVERWATCH_MAX_MESSAGE_BYTES must be >= 1024"),
             (self.allowed_lateness_s >= 0, "COVERWATCH_ALLOWED_LATENESS_S must be >= 0"),

@@ -23,6 +23,7 @@ from streams.state import Changes, PartitionCommit, above_watermarks
 
 Events = Sequence[faust.EventT[Any]]
 T = TypeVar("T")
+B = TypeVar("B")
 log = logging.getLogger(__name__)
 
 
@@ -57,11 +58,11 @@ RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
 
 
-async def _until_available(
+async def until_available(
     runtime: StageServices[Metrics],
     topic: str,
-    handle: Callable[[Events], Awaitable[None]],
-    batch: Events,
+    handle: Callable[[B], Awaitable[None]],
+    batch: B,
 ) -> None:
     """Run ``handle``; while a service it needs is unavailable, wait with backoff and retry."""
     delay = RETRY_FIRST_S
@@ -111,7 +112,7 @@ async def guarded(
     """
     started = time.perf_counter()
     try:
-        await _until_available(runtime, topic, handle, events)
+        await until_available(runtime, topic, handle, events)
         runtime.metrics.handled(topic, time.perf_counter() - started)
     except Exception:
         log.exception(
@@ -121,7 +122,7 @@ async def guarded(
         return
     for event in events:
         try:
-            await _until_available(runtime, topic, handle, [event])
+            await until_available(runtime, topic, handle, [event])
         except Exception as error:
             log.exception("message %s failed", event.message.offset)
             rejection = Rejection("internal_error", f"{type(error).__name__}: {error}")

@@ -1,90 +1,275 @@
-"""The worker's side of ``airwave.pings``: batches the agent hands over go, in order, to the
-presence process (:mod:`streams.engines.presence_process`), :data:`IN_FLIGHT` at a time.
+"""The worker's side of ``airwave.pings``: the pings are read past Faust, in batches, and go in
+order to the presence process (:mod:`streams.engines.presence_process`), :data:`IN_FLIGHT` at a
+time.
 
-The agent only takes batches from the stream and hands them over; a task sends them on, so the
-agent takes the next batch from Faust's buffer while the presence process works. A batch's
-messages stay unacknowledged until it is committed: each holds one more reference from the hand
-over until the task releases it, so the consumer never commits an offset past a batch that is not
-in Redis (at least once).
+Why past Faust: a Faust agent costs about 60-100 µs per message in the framework's own
+bookkeeping (fetch, stream, acknowledgement), a full core at 16k pings/s, whatever the agent does.
+The pings carry almost all the volume, and their positions already live in Redis: each batch's
+Lua commit writes each partition's applied offset with the state it made (the model Kafka Streams
+and Flink use with external state). So a worker reads ``airwave.pings`` with a plain aiokafka
+consumer (:class:`~streams.kafka.group_consumer.GroupConsumer`, ``getmany``) in a consumer group
+of its own (``<app id>-presence``); Faust keeps its group for every other topic.
+
+- **Where it starts.** When partitions are assigned, the reader takes each over in Redis (it
+  bumps the partition's owner, :meth:`~streams.state.store.Store.claim`) and reads it from the
+  offset after its watermark there. While Redis cannot be read, the partitions wait.
+- **Fenced.** Every commit of a batch carries the owner its partition was held under, and the Lua
+  call refuses it once another worker has taken the partition over: a worker that lost a
+  partition (a long pause, a revoke that could not wait for its batches) cannot write over the
+  work of the next owner.
+- **On revoke** it stops taking batches, drops those fetched but not sent, waits for those with
+  the presence process to be committed (at most :data:`REVOKE_WAIT_S`), and makes the presence
+  process forget its cache, all before the group hands the partitions on. A batch still in
+  flight after that cannot do harm: it is fenced.
+- **Kafka offsets.** Positions of committed batches are also committed to the group, every
+  :data:`COMMIT_EVERY_S`, for the operator's lag tools only (``kafka-consumer-groups``): never past
+  a batch that is not in Redis. They are never read back.
+- **Beside Faust.** While Faust's group rebalances (no worker reads ``cad.incidents`` then), the
+  reader fetches no pings, as when Faust read them: the pings would run ahead of CAD by more than
+  the join wait bridges.
+- **Failures.** When a batch fails, those sent after it are refused by the presence process;
+  they are all applied again one at a time (waiting out an unavailable service); a batch that
+  fails for a reason of its data is applied message by message so that only the message that
+  fails goes to ``deadletter``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mode import Service
+
 from streams import topics
-from streams.engines.batches import Events, guarded
-from streams.engines.outages import OUTAGES
-from streams.engines.presence_process import IN_FLIGHT, PresenceProcess, Reply
+from streams.engines.pings_lane import PresenceLane
+from streams.engines.presence import PingBatch
+from streams.engines.presence_process import PresenceProcess
 from streams.engines.runtime import Runtime
 from streams.engines.stage import unavailable
+from streams.kafka.group import presence_group
+from streams.kafka.group_consumer import GroupConsumer, RawRecord
 
-BATCHES_HANDED_OVER = 1
-"""Batches that may wait for the task while the presence process has its fill."""
+log = logging.getLogger(__name__)
+
+REVOKE_WAIT_S = 5.0
+"""How long a revoke waits for the batches with the presence process to be committed."""
+CLAIM_RETRY_S = 1.0
+"""How long the fetch loop waits before it tries again to take partitions over in Redis."""
+COMMIT_EVERY_S = 1.0
+"""How often the positions of committed batches are committed to the group (for lag tools)."""
 
 
-class PingsPipeline:
-    """Batches handed over by the pings agent, applied by the presence process in order."""
+def ping_batch_of(records: Mapping[Any, Sequence[RawRecord]]) -> PingBatch:
+    """The raw messages of one ``getmany``, column by column (each partition's in offset order)."""
+    partitions: list[int] = []
+    offsets: list[int] = []
+    keys: list[bytes | None] = []
+    values: list[bytes | None] = []
+    appended: list[float] = []
+    for held in records.values():
+        for record in held:
+            partitions.append(record.partition)
+            offsets.append(record.offset)
+            keys.append(record.key)
+            values.append(record.value)
+            appended.append(record.timestamp / 1000.0)
+    return PingBatch(partitions, offsets, keys, values, appended)
 
-    def __init__(self, runtime: Runtime, presence: PresenceProcess) -> None:
+
+class PingsReader(Service):
+    """Reads the ``airwave.pings`` partitions the group gives this worker and applies them, in
+    order, each with the presence process of its lane (``partition % lanes``)."""
+
+    def __init__(
+        self, runtime: Runtime, presences: Sequence[PresenceProcess], **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
         self.runtime = runtime
-        self.presence = presence
-        self.handed_over: asyncio.Queue[Events] = asyncio.Queue(maxsize=BATCHES_HANDED_OVER)
+        self.lanes = [PresenceLane(self, presence) for presence in presences]
+        settings = runtime.settings
+        self.topic = settings.topic(topics.PINGS)
+        self.consumer = GroupConsumer(settings, presence_group(settings.app_id), [self.topic], self)
+        self.generation = 0
+        """Counts the group's assignments and revocations: a batch fetched across one is stale."""
+        self.applied: dict[int, int] = {}
+        """partition -> last offset committed to Redis, not yet committed to the group."""
+        self.owners: dict[int, int] = {}
+        """partition -> the owner this worker holds it under in Redis (commits are fenced by
+        it: once the partition is given to another worker, a late commit of this one is
+        refused)."""
+        self.unclaimed: set[int] = set()
+        """Partitions assigned but not yet taken over in Redis (it was unavailable)."""
+        self.inputs_ready = asyncio.Event()
+        """Set while Faust's group holds its partitions (cleared while it rebalances): the pings
+        wait, so that they do not run ahead of ``cad.incidents``, which no worker reads then, by
+        more than the join wait can bridge (a fix classified without its CAD assignment would
+        differ from one classified with it)."""
+        self.revoking: int | None = None
+        """While a revoke waits for the batches in flight: the generation they were sent in
+        (their positions still go to the group)."""
 
-    async def hand_over(self, events: Events) -> None:
-        """Queue a batch for :meth:`apply_in_order` (waits while the queue is full); its messages
-        stay unacknowledged until it is committed."""
-        for event in events:
-            event.message.incref()  # acknowledged by apply_in_order, once committed
-        await self.handed_over.put(events)
+    async def on_start(self) -> None:
+        await self.consumer.start()
 
-    async def apply_in_order(self) -> None:
-        """Send the handed-over batches to the presence process as they come, keeping up to
-        :data:`IN_FLIGHT` with it, and acknowledge each once committed. When one fails, those
-        sent after it are refused by the presence process; they are all applied again, one at a
-        time, :func:`~streams.engines.batches.guarded` (waiting out an unavailable service,
-        isolating a poison message)."""
-        presence = self.presence
-        in_flight: deque[tuple[Events, asyncio.Future[Reply], float]] = deque()
-        taking: asyncio.Future[Events] | None = None
-        while True:
-            if len(in_flight) < IN_FLIGHT:
-                if taking is None:
-                    taking = asyncio.ensure_future(self.handed_over.get())
-                waiting: list[asyncio.Future[Any]] = [taking]
-                if in_flight:
-                    waiting.append(in_flight[0][1])
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if taking.done():
-                    events, taking = taking.result(), None
-                    in_flight.append((events, await presence.submit(events), time.perf_counter()))
-                    continue
-            events, reply, sent = in_flight.popleft()
-            try:
-                presence.outcome(await reply)
-            except Exception as error:
-                for _, refused, _ in in_flight:
-                    await asyncio.wait([refused])
-                again = [events, *(later for later, _, _ in in_flight)]
-                in_flight.clear()
-                await self._apply_again(again, error)
+    async def on_stop(self) -> None:
+        await self.consumer.stop()
+
+    def highwaters(self) -> dict[int, int | None]:
+        """Each pings partition's high-water mark as of the last fetch (None: not held, or not
+        fetched yet)."""
+        partitions = topics.BY_NAME[topics.PINGS].partitions
+        return {p: self.consumer.highwater(self.topic, p) for p in range(partitions)}
+
+    # ---- the group's calls ---------------------------------------------------------------
+
+    async def assigned(self, partitions: list[tuple[str, int]]) -> Mapping[tuple[str, int], int]:
+        """Take the partitions over in Redis and start each after its watermark there."""
+        self.generation += 1
+        self._forget()
+        self.owners = {}
+        self.unclaimed = {partition for _, partition in partitions}
+        return await self._claim()
+
+    async def _claim(self) -> dict[tuple[str, int], int]:
+        """Take the unclaimed partitions over (:meth:`~streams.state.store.Store.claim`): the
+        offset after each one's watermark. When Redis cannot be read, none is taken (their
+        records are not applied) and the fetch loop tries again."""
+        try:
+            claimed = await self.runtime.state.claim(topics.PINGS, self.unclaimed)
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            log.warning("pings: Redis is unavailable; partitions %s wait", sorted(self.unclaimed))
+            return {}
+        self.unclaimed = set()
+        self.owners.update({p: owner for p, (owner, _) in claimed.items()})
+        log.info("pings: reading %s", sorted((p, w) for p, (_, w) in claimed.items()))
+        return {(self.topic, p): watermark + 1 for p, (_, watermark) in claimed.items()}
+
+    async def revoked(self, partitions: list[tuple[str, int]]) -> None:
+        """Stop, and let the batches in flight be committed, before the partitions go."""
+        self.revoking, self.generation = self.generation, self.generation + 1
+        for lane in self.lanes:
+            lane.drop_fetched()
+        quiet = [asyncio.ensure_future(lane.quiet.wait()) for lane in self.lanes]
+        _, waiting = await asyncio.wait(quiet, timeout=REVOKE_WAIT_S)
+        self.revoking = None
+        if waiting:
+            log.warning("pings: batches still in flight after %.0f s of a revoke", REVOKE_WAIT_S)
+            for still in waiting:
+                still.cancel()
+        await self._commit_positions()
+        self.applied.clear()
+        self.owners = {}
+        self._forget()
+
+    def _forget(self) -> None:
+        for lane in self.lanes:
+            lane.presence.forget()
+
+    async def settle(self) -> None:
+        """Settle each presence process's partitions on the clock."""
+        highwaters = self.highwaters()
+        await asyncio.gather(
+            *(lane.presence.settle(highwaters, self.owners) for lane in self.lanes)
+        )
+
+    # ---- reading and applying --------------------------------------------------------------
+
+    @Service.task
+    async def _fetch(self) -> None:
+        await self.fetch()
+
+    async def fetch(self) -> None:
+        """Fetch batches of the partitions held for :meth:`apply_in_order`."""
+        settings = self.runtime.settings
+        wait_ms = int(settings.batch_wait_s * 1000)
+        while not self.should_stop:
+            await self.runtime.store.wait_usable()
+            await self.inputs_ready.wait()
+            if self.unclaimed:
+                await self._claim_late()
                 continue
-            self.runtime.metrics.handled(topics.PINGS, time.perf_counter() - sent)
-            _acknowledge(events)
+            if not await self._lanes_free(settings.batch_wait_s):
+                continue
+            records = await self.consumer.read_raw(wait_ms, settings.batch_size * len(self.lanes))
+            # of the positions as they are now (a seek discards what was fetched before it)
+            for lane, held in self._by_lane(records).items():
+                batch = ping_batch_of(held)
+                for start in range(0, len(batch), settings.batch_size):
+                    chunk = batch.slice(start, start + settings.batch_size)
+                    lane.fetched.put_nowait((self.generation, chunk))
 
-    async def _apply_again(self, batches: list[Events], error: Exception) -> None:
-        if unavailable(error):
-            OUTAGES.unavailable(topics.PINGS, error, "waits and is retried")
-            self.runtime.metrics.retry(topics.PINGS)
-        for events in batches:
-            await guarded(self.runtime, topics.PINGS, events, self.presence.process)
-            _acknowledge(events)
+    async def _lanes_free(self, wait_s: float) -> bool:
+        """Fetch only the partitions whose lane has no batch waiting; False (after waiting up to
+        ``wait_s`` for a lane to take its batch) when every lane holding a partition has one."""
+        lanes = self.lanes
+        held = self.consumer.held(self.topic)
+        full = {p for p in held if lanes[p % len(lanes)].full}
+        if held and full == held:
+            for lane in lanes:
+                lane.took.clear()
+            took = [asyncio.ensure_future(lane.took.wait()) for lane in lanes]
+            await asyncio.wait(took, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in took:
+                waiting.cancel()
+            return False
+        self.consumer.pause_only(self.topic, full)
+        return True
 
+    def _by_lane(
+        self, records: Mapping[Any, Sequence[RawRecord]]
+    ) -> dict[PresenceLane, dict[Any, Sequence[RawRecord]]]:
+        lanes = self.lanes
+        split: dict[PresenceLane, dict[Any, Sequence[RawRecord]]] = {}
+        for held, partition_records in records.items():
+            if partition_records:
+                lane = lanes[partition_records[0].partition % len(lanes)]
+                split.setdefault(lane, {})[held] = partition_records
+        return split
 
-def _acknowledge(events: Events) -> None:
-    """The batch is committed: release the reference each message held since the hand over."""
-    for event in events:
-        event.ack()
+    @Service.task
+    async def _apply(self) -> None:
+        await asyncio.gather(*(lane.apply_in_order() for lane in self.lanes))
+
+    def holds(self, generation: int, batch: PingBatch) -> bool:
+        """Whether ``batch``, fetched in ``generation``, may be sent: fetched since the latest
+        rebalance (and not while a revoke waits), and every partition of it taken over in Redis,
+        so that its commit is fenced."""
+        return (
+            generation == self.generation
+            and self.revoking is None
+            and all(partition in self.owners for partition in batch.last_offsets())
+        )
+
+    def committed(self, generation: int, batch: PingBatch) -> None:
+        """``batch`` was applied: its positions may go to the group, unless a rebalance came in
+        between (it may then have been refused as fenced, and the group's offsets must never be
+        ahead of Redis)."""
+        if generation != self.generation and generation != self.revoking:
+            return
+        for partition, offset in batch.last_offsets().items():
+            self.applied[partition] = max(offset, self.applied.get(partition, -1))
+
+    async def _claim_late(self) -> None:
+        """Claim what :meth:`assigned` could not, then read it from its watermark; records
+        fetched before the seek are discarded by the consumer."""
+        starts = await self._claim()
+        if not starts:
+            await asyncio.sleep(CLAIM_RETRY_S)
+        for (topic, partition), offset in starts.items():
+            self.consumer.seek(topic, partition, offset)
+
+    @Service.timer(COMMIT_EVERY_S)
+    async def _commit(self) -> None:
+        await self._commit_positions()
+
+    async def _commit_positions(self) -> None:
+        """Commit the positions after the batches committed to Redis (for lag tools only)."""
+        if not self.applied:
+            return
+        positions = {p: offset + 1 for p, offset in self.applied.items()}
+        self.applied = {}
+        await self.consumer.commit(self.topic, positions)

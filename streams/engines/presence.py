@@ -1,11 +1,11 @@
 """The presence engine: feeds batches of fixes through the pure track state machine.
 
-It runs in the worker's presence process (:mod:`streams.engines.presence_process`), which the pings
-agent hands each batch's raw messages (:class:`PingBatch`). It keeps, per assigned
-``airwave.pings`` partition, the tracks of its radios and the offset watermark in memory (Redis
-holds the durable copy, written in the same Lua call as every aggregate). A partition's cache is
-loaded on first use and dropped on every rebalance; fixes at offsets at or below the watermark
-were applied before and are skipped.
+It runs in the worker's presence process (:mod:`streams.engines.presence_process`), which the
+pings reader (:mod:`streams.engines.pings`) hands each batch's raw messages (:class:`PingBatch`).
+It keeps, per assigned ``airwave.pings`` partition, the tracks of its radios and the offset
+watermark in memory (Redis holds the durable copy, written in the same Lua call as every
+aggregate). A partition's cache is loaded on first use and dropped on every rebalance; fixes at
+offsets at or below the watermark were applied before and are skipped.
 """
 
 from __future__ import annotations
@@ -85,6 +85,31 @@ class PingBatch(msgspec.Struct, array_like=True, frozen=True):
             self.keys[index], self.values[index], self.partitions[index], self.offsets[index]
         )
 
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def slice(self, start: int, stop: int) -> PingBatch:
+        """The messages from ``start`` to before ``stop`` (the batch itself when that is all)."""
+        if start == 0 and stop >= len(self.offsets):
+            return self
+        return PingBatch(
+            self.partitions[start:stop],
+            self.offsets[start:stop],
+            self.keys[start:stop],
+            self.values[start:stop],
+            self.appended[start:stop],
+        )
+
+    def only(self, index: int) -> PingBatch:
+        """The batch of the message at ``index`` alone."""
+        return PingBatch(
+            [self.partitions[index]],
+            [self.offsets[index]],
+            [self.keys[index]],
+            [self.values[index]],
+            [self.appended[index]],
+        )
+
     def last_offsets(self) -> dict[int, int]:
         """The last offset of each partition in the batch."""
         last: dict[int, int] = {}
@@ -131,8 +156,9 @@ class _PartitionWork:
     reported: dict[int, set[str]] = field(default_factory=dict)
     """minute -> the radios on the roster with an accepted fix in it
     (:mod:`streams.domain.feedhealth`)."""
-    trail: dict[int, dict[str, str]] = field(default_factory=dict)
-    """minute -> radio -> its last accepted fix in the minute (:mod:`streams.domain.replay`)."""
+    trail: dict[int, dict[str, tuple[Fix, str, str]]] = field(default_factory=dict)
+    """minute -> radio -> its last accepted fix in the minute, with its role and mode (encoded
+    once per minute and radio at the commit, :mod:`streams.domain.replay`)."""
 
 
 @record
@@ -201,6 +227,9 @@ class PresenceEngine:
         self.trail_kept_s = trail_kept_s(replay_hours) if replay_hours else 0
         """How long the time control's trail is kept (0: the time control is off, none kept)."""
         self.tracks: dict[int, dict[str, Track]] = {}
+        self.owners: dict[int, int] = {}
+        """partition -> the owner the worker holds it under: every commit of the partition is
+        fenced by it (none: not fenced, as in ``coverwatch rebuild`` and tests)."""
         self.watermarks: dict[int, int] = {}
         self.progress: dict[int, float] = {}
         self.last_batch: dict[int, float] = {}
@@ -450,8 +479,8 @@ class PresenceEngine:
                     fix, context, entry, location, state.mode, stuck=state.stuck
                 )
                 if self.trail_kept_s:
-                    point = trail_point(fix.ts, fix.lat, fix.lon, context.role, state.mode)
-                    into.trail.setdefault(trail_minute(fix.ts), {})[issi] = point.encoded()
+                    step = into.trail.setdefault(trail_minute(fix.ts), {})
+                    step[issi] = (fix, context.role, state.mode)
                 if entry is not None and not state.stuck:
                     into.reported.setdefault(reporting_minute(fix.ts), set()).add(issi)
             into.facts.extend(facts)
@@ -504,10 +533,18 @@ class PresenceEngine:
             self.progress.get(partition),
             self.began.pop(partition, None),
             reported=work.reported,
-            trail=work.trail,
+            trail={
+                minute: {
+                    issi: trail_point(fix.ts, fix.lat, fix.lon, role, mode).encoded()
+                    for issi, (fix, role, mode) in step.items()
+                }
+                for minute, step in work.trail.items()
+            },
             trail_kept_s=self.trail_kept_s,
         )
-        return PartitionCommit(topics.PINGS, partition, last_offset, changes)
+        return PartitionCommit(
+            topics.PINGS, partition, last_offset, changes, self.owners.get(partition)
+        )
 
     async def _apply(self, commits: list[PartitionCommit], work: dict[int, _PartitionWork]) -> bool:
         """Emit the visits, then commit. Visits are delivered before the commit that makes a

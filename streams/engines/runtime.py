@@ -6,7 +6,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import faust
-from faust.types import TP
 
 from streams import topics
 from streams.engines.epoch import StoreStatus
@@ -52,19 +51,3 @@ class Runtime(StageServices[Metrics]):
                 internal=False,
             )
         return runtime
-
-    def backlogged(self, topic: str, partition: int, applied_offset: int) -> bool:
-        """Whether the broker holds messages of a partition beyond ``applied_offset`` (from the
-        high-water mark of the last fetch; Tansu's ``end_offsets()`` cannot be trusted)."""
-        highwater = self.highwater(topic, partition)
-        return highwater is not None and highwater - 1 > applied_offset
-
-    def highwater(self, topic: str, partition: int) -> int | None:
-        """The high-water mark of a partition's last fetch (None before one)."""
-        try:
-            highwater: int | None = self.app.consumer.highwater(
-                TP(self.settings.topic(topic), partition)
-            )
-        except (AssertionError, KeyError, RuntimeError):
-            return None
-        return highwater

@@ -235,3 +235,6 @@ class PartitionCommit:
     partition: int
     last_offset: int | None
     changes: Changes
+    owner: int | None = None
+    """The partition's owner the batch was prepared under (:meth:`~streams.state.store.Store.
+    claim`): the commit is refused once the partition has another. None: no fence."""

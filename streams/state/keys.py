@@ -157,6 +157,14 @@ WATERMARK = KeyFamily(
     "offset watermark of the partition: offsets at or below it are applied",
     "every agent, in the Lua call of its changes",
 )
+OWNER = KeyFamily(
+    "<source>.<partition>",
+    "owner",
+    "string",
+    "int bumped each time a worker's pings reader is given the partition; a commit prepared "
+    "under an older one is refused (the fence of a worker the partition was taken from)",
+    "pings reader, when the group assigns it the partition",
+)
 ROSTER = KeyFamily("directory", "roster", "hash", "issi -> roster entry JSON", "roster agent")
 ROSTER_HISTORY = KeyFamily(
     "directory",
@@ -509,6 +517,7 @@ EPOCH = KeyFamily(
 
 LAYOUT: tuple[KeyFamily, ...] = (
     WATERMARK,
+    OWNER,
     ROSTER,
     ROSTER_HISTORY,
     ROSTER_VERSION,

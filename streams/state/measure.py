@@ -1,11 +1,13 @@
-"""Synchronous reads of a Redis for the bench's measurements (run from threads or a polling
-loop beside the worker, never by the service): key sizes, the server's process, watermarks."""
+"""Redis for the bench's measurements (never used by the service): synchronous reads run from
+threads or a polling loop beside the worker (key sizes, the server's process, watermarks), and
+the writes of the bench's own plain consumer (:class:`LatestValues`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import redis
+import redis.asyncio
 
 from streams.state import keys as layout
 from streams.state.store import escape_glob
@@ -47,3 +49,24 @@ def watermark_reader(
         return [None if value is None else int(value) for value in client.mget(wanted)]
 
     return read
+
+
+class LatestValues:
+    """The latest value of each key in one hash, written one pipeline per batch (one ``HSET``
+    per message): the bench's plain-consumer ceiling."""
+
+    def __init__(self, redis_url: str, key: str) -> None:
+        self.client = redis.asyncio.Redis.from_url(redis_url)
+        self.key = key
+
+    async def store(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        """Set each (key, value) in one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for field, value in pairs:
+                pipe.hset(self.key, field, value)
+            await pipe.execute()
+
+    async def close(self) -> None:
+        """Delete the hash and disconnect."""
+        await self.client.delete(self.key)
+        await self.client.aclose()

@@ -65,12 +65,14 @@ class Store:
             return [], []
         async with self.redis.pipeline(transaction=False) as pipe:
             for commit in commits:
+                slot = self.slot(commit.source, commit.partition)
                 await self._apply(
-                    keys=[self.watermark_key(commit.source, commit.partition)],
+                    keys=[layout.WATERMARK.of(slot), layout.OWNER.of(slot)],
                     args=[
                         "none" if commit.last_offset is None else commit.last_offset,
                         orjson.dumps(commit.changes.ops),
                         b"".join(commit.changes.blobs),
+                        "none" if commit.owner is None else commit.owner,
                     ],
                     client=pipe,
                 )
@@ -79,6 +81,23 @@ class Store:
             results = await pipe.execute()
         self.metrics.round_trip("commit")
         return [result == 1 for result in results[: len(commits)]], results[len(commits) :]
+
+    async def claim(self, source: str, partitions: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """Take ``partitions`` of ``source`` over: bump each one's owner, so that commits
+        prepared under an earlier owner are refused. Returns (owner, watermark) of each
+        (watermark -1 when none). One round trip."""
+        wanted = sorted(set(partitions))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in wanted:
+                slot = self.slot(source, partition)
+                pipe.incr(layout.OWNER.of(slot))
+                pipe.get(layout.WATERMARK.of(slot))
+            results = await pipe.execute()
+        self.metrics.round_trip("claim")
+        return {
+            p: (int(results[2 * i]), -1 if results[2 * i + 1] is None else int(results[2 * i + 1]))
+            for i, p in enumerate(wanted)
+        }
 
     async def watermarks(self, source: str, partitions: Iterable[int]) -> dict[int, int]:
         """The applied-offset watermark of each partition (-1 when none)."""

@@ -37,6 +37,13 @@ SCENARIOS: Final = (
         ci=True,
     ),
     Scenario(
+        "two-lanes",
+        "COVERWATCH_PRESENCE_PROCESSES=2; a second worker joins at 25 % and leaves at 70 %",
+        overrides={"presence_processes": 2},
+        faults=((0.25, second_worker_joins), (0.70, second_worker_leaves)),
+        ci=True,
+    ),
+    Scenario(
         "worker-kill9",
         "kill -9 of the worker at 40 %, then a new one",
         faults=((0.40, kill_and_restart_worker),),

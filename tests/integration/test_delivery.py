@@ -22,12 +22,12 @@ from streams.devtools.bench.support import BENCH_EPOCH, area_messages, make_flee
 from streams.devtools.stack.embedded import Services
 from streams.engines.batches import guarded
 from streams.engines.presence import PresenceEngine
-from streams.engines.presence_process import ping_batch
 from streams.engines.stage import StageServices, limits_for
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
 from streams.state import State
+from tests.helpers.pings import ping_batch
 
 pytestmark = pytest.mark.integration
 

@@ -25,12 +25,12 @@ from streams.devtools.stack.embedded import Services
 from streams.domain.timefmt import format_ts
 from streams.domain.tracks import forget_after_s
 from streams.engines.presence import IDLE_AFTER_S, PresenceEngine, policy_from
-from streams.engines.presence_process import ping_batch
 from streams.engines.stage import StageServices, limits_for
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.simulator.geography import load_default_area_pack
 from streams.state import State
+from tests.helpers.pings import ping_batch
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -20,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams import topics
 from streams.app import create_app
 from streams.devtools.stack.embedded import Services, free_port, start_redis
+from streams.engines.presence import PingBatch
 from streams.engines.presence_process import (
     LOSSES_BEFORE_BLAME,
     PresenceFailedError,
@@ -27,6 +27,7 @@ from streams.engines.presence_process import (
     PresenceUnavailableError,
 )
 from streams.engines.runtime import Runtime
+from streams.kafka.group import presence_group
 from streams.settings import Settings
 from tests.helpers.kafka import produce, run
 from tests.integration.conftest import start_worker, worker_settings
@@ -118,15 +119,13 @@ def test_a_presence_process_dying_on_every_try_is_blamed_on_the_batch(unique: st
             return [sys.executable, "-c", "raise SystemExit(3)"]
 
     presence = DiesAtOnce(runtime)
-    event = SimpleNamespace(
-        message=SimpleNamespace(key=b"1", value=b"{}", partition=0, offset=0, timestamp=0.0)
-    )
+    batch = PingBatch([0], [0], [b"1"], [b"{}"], [0.0])
 
     async def attempts() -> list[type[Exception]]:
         raised: list[type[Exception]] = []
         for _ in range(LOSSES_BEFORE_BLAME):
             try:
-                await presence.process([event])  # type: ignore[list-item]
+                await presence.process(batch)
             except (PresenceUnavailableError, PresenceFailedError) as error:
                 raised.append(type(error))
         return raised
@@ -140,11 +139,12 @@ def test_a_presence_process_dying_on_every_try_is_blamed_on_the_batch(unique: st
 
 
 def committed_offsets(settings: Settings) -> dict[int, int]:
-    """The next offset of each pings partition that the worker's consumer group committed."""
+    """The next offset of each pings partition that the workers' pings readers committed to their
+    group (for lag tools)."""
 
     async def read() -> dict[int, int]:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id
+            bootstrap_servers=settings.kafka_bootstrap, group_id=presence_group(settings.app_id)
         )
         await consumer.start()
         try:
@@ -183,7 +183,7 @@ def test_no_offset_is_committed_past_a_batch_that_is_not_in_redis(
         os.kill(redis_process.process.pid, signal.SIGSTOP)  # every commit to Redis now hangs
         try:
             run(produce(settings.kafka_bootstrap, topic, pings(first + timedelta(seconds=100), 10)))
-            time.sleep(5)  # the consumer commits acknowledged offsets every second
+            time.sleep(5)  # the pings reader commits applied positions every second
             stalled = committed_offsets(settings)
         finally:
             os.kill(redis_process.process.pid, signal.SIGCONT)

@@ -129,6 +129,39 @@ async def test_a_replayed_offset_changes_nothing_and_once_skips_repeated_content
     await state.close()
 
 
+async def test_a_commit_prepared_under_an_earlier_owner_is_refused_after_a_takeover(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    key = state.key("slot", "count")
+
+    def counted() -> Changes:
+        changes = Changes()
+        changes.hincrby(key, "n", 1)
+        return changes
+
+    first = await state.claim("src", [0, 1])
+    applied = await state.commit([PartitionCommit("src", 0, 5, counted(), first[0][0])])
+    second = await state.claim("src", [0])  # another worker takes partition 0 over
+    late = await state.commit(  # the first worker's next batch, of partition 0 and 1
+        [
+            PartitionCommit("src", 0, 9, counted(), first[0][0]),
+            PartitionCommit("src", 1, 3, counted(), first[1][0]),
+        ]
+    )
+    settled = await state.commit([PartitionCommit("src", 0, None, counted(), first[0][0])])
+    owned = await state.commit([PartitionCommit("src", 0, 6, counted(), second[0][0])])
+
+    assert first == {0: (1, -1), 1: (1, -1)}
+    assert second == {0: (2, 5)}
+    assert (applied, late, settled, owned) == ([True], [False, True], [False], [True])
+    assert await state.watermarks("src", [0, 1]) == {0: 6, 1: 3}
+    client = redis_asyncio.Redis.from_url(stack.redis_url)
+    assert await client.hget(key, "n") == b"3"
+    await client.aclose()
+    await state.close()
+
+
 def visit(
     visit_id: str, area_id: str, status: str, seconds: float, **fields: object
 ) -> dict[str, object]:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import msgspec
 
 from streams.clock import EventClock
-from streams.engines.presence import PingBatch, RawMessage
+from streams.engines.presence import PingBatch
 from streams.engines.presence_process import (
     Done,
     Failed,
@@ -18,27 +18,8 @@ from streams.engines.presence_process import (
     Reply,
     Request,
     SettlePresence,
-    ping_batch,
 )
 from streams.metrics import MetricsRecorder
-
-
-def event(partition: int, offset: int, value: bytes | None) -> SimpleNamespace:
-    message = SimpleNamespace(
-        key=b"2001001", value=value, partition=partition, offset=offset, timestamp=1.5
-    )
-    return SimpleNamespace(message=message)
-
-
-def test_a_batch_is_taken_apart_column_by_column() -> None:
-    batch = ping_batch([event(2, 7, b"{}"), event(0, 3, None), event(2, 9, b"[]")])  # type: ignore[list-item]
-
-    assert batch.partitions == [2, 0, 2]
-    assert batch.offsets == [7, 3, 9]
-    assert batch.values == [b"{}", None, b"[]"]
-    assert batch.appended == [1.5, 1.5, 1.5]
-    assert batch.last_offsets() == {2: 9, 0: 3}
-    assert batch.message(1) == RawMessage(b"2001001", None, 0, 3)
 
 
 def test_requests_and_replies_cross_the_socket_unchanged() -> None:

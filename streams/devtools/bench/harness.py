@@ -60,6 +60,7 @@ class Bench:
             pseudonym_key="bench-pseudonym-key-0123456789",
             session_timeout_s=6.0,
             log_level="warn",
+            presence_processes=self.plan.presence_processes,
         )
 
     def publish(self, settings: Settings, batches: Sequence[tuple[str, Messages]]) -> None:

@@ -168,13 +168,17 @@ def latency_figures(
     }
 
 
+P99_TARGETS_S = {5000: 1.0, 20000: 0.5}
+"""The p99 ingest -> Redis target at an offered load (pings/s): issue 25 asks for 0.5 s at 20k."""
+
+
 def rows(latency: object) -> list[Row]:
-    """p50 and p99 at each offered load; the p99 at 5,000 pings/s has a target."""
+    """p50 and p99 at each offered load; the p99 at 5,000 and 20,000 pings/s have targets."""
     if not isinstance(latency, dict):
         return [Row("ingest->Redis latency", None, "", note=missing_reason(latency))]
     found: list[Row] = []
     for rate, phase in latency.items():
-        target_p99 = int(rate) == 5000
+        target_s = P99_TARGETS_S.get(int(rate))
         found.append(Row(f"ingest->Redis p50 @ {int(rate):,}/s", phase["p50_s"], "s"))
         p99 = phase["p99_s"]
         found.append(
@@ -182,8 +186,8 @@ def rows(latency: object) -> list[Row]:
                 f"ingest->Redis p99 @ {int(rate):,}/s",
                 p99,
                 "s",
-                target="<= 1 s" if target_p99 else "",
-                passed=(p99 is not None and p99 <= 1.0) if target_p99 else None,
+                target=f"<= {target_s:g} s" if target_s else "",
+                passed=(p99 is not None and p99 <= target_s) if target_s else None,
                 note=f"achieved {phase['achieved_rate']:.0f}/s; worker histogram p99 "
                 f"{as_ms(phase['worker_histogram_p99_s'])}",
             )

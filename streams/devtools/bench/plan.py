@@ -29,6 +29,9 @@ class Plan:
     soak_minutes: float
     only: tuple[str, ...] = ()
     """The steps to run (all when empty)."""
+    presence_processes: int = 2
+    """``COVERWATCH_PRESENCE_PROCESSES`` of the measured workers: one per core of this 2-core
+    machine (the event loop, Redis and the broker use about 0.25 of a core between them)."""
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
@@ -44,7 +47,7 @@ class Plan:
             if quick
             else {1000: 0, 10_000: 150_000, 100_000: 200_000},
             latency_radios=10_000,
-            latency_rates=(1000, 5000),
+            latency_rates=(1000, 5000, 20000),
             latency_seconds=6.0 if quick else 20.0,
             latency_warmup_s=2.0 if quick else 5.0,
             alert_speed=6.0,

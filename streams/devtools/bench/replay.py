@@ -65,7 +65,8 @@ class ReplayResult:
     metrics_scrape_s: float
     """How long one GET /metrics took (the response read, not parsed)."""
     handler_us_per_ping: float | None
-    """Time in the pings agent's handler per ping (decode to Redis commit), whole run."""
+    """Time the pings reader waits for the presence processes per ping (decode to Redis commit),
+    whole run."""
 
     @property
     def us_per_ping(self) -> float | None:
@@ -216,7 +217,8 @@ def start_profiler(bench: Bench, label: str, worker: Consumer) -> ManagedProcess
         return None
     bench.profile_dir.mkdir(parents=True, exist_ok=True)
     output = bench.profile_dir / f"profile-{label}.txt"
-    argv = [str(spy), "record", "--nonblocking", "--format", "raw", "--rate", "100"]
+    argv = [str(spy), "record", "--nonblocking", "--subprocesses", "--format", "raw"]
+    argv += ["--rate", "100"]
     argv += ["--output", str(output), "--pid", str(worker.process.process.pid)]
     return spawn(f"profile-{label}", argv, bench.profile_dir)
 
@@ -231,27 +233,46 @@ def stop_profiler(profiler: ManagedProcess) -> None:
 
 
 def summarise_profile(path: Path, top: int = 25) -> dict[str, Any]:
-    """Self and inclusive share of samples per function from py-spy's collapsed stacks (idle
-    samples included: the event loop waiting shows up as ``select``)."""
-    self_time: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    total = 0
+    """Self and inclusive share of samples per function from py-spy's collapsed stacks, per
+    process (the worker's event loop, its presence process, its archive process: py-spy names
+    each stack's process first), idle samples included (the event loop waiting shows up as
+    ``select``)."""
     try:
         lines = path.read_text().splitlines()
     except OSError:
         return {"error": f"no profile at {path}"}
+    by_process: dict[str, list[tuple[list[str], int]]] = {}
     for line in lines:
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
-        count = int(count_text)
+        frames = stack.split(";")
+        command = ""
+        while frames and frames[0].startswith("process "):  # the parent's, then the child's
+            command = frames.pop(0)
+        if not frames:  # the process was sampled idle
+            continue
+        process = "worker"
+        if "streams.engines.presence_process" in command:
+            process = "presence"
+        elif "streams.archive" in command:
+            process = "archive"
+        by_process.setdefault(process, []).append((frames, int(count_text)))
+    if not by_process:
+        return {"error": "empty profile"}
+    return {name: _shares(stacks, top) for name, stacks in sorted(by_process.items())}
+
+
+def _shares(stacks: list[tuple[list[str], int]], top: int) -> dict[str, Any]:
+    self_time: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for stack, count in stacks:
         total += count
-        frames = [frame.split(" (")[0] + frame_file(frame) for frame in stack.split(";")]
+        frames = [frame.split(" (")[0] + frame_file(frame) for frame in stack]
         self_time[frames[-1]] = self_time.get(frames[-1], 0) + count
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + count
-    if not total:
-        return {"error": "empty profile"}
 
     def shares(table: Mapping[str, int]) -> list[tuple[str, float]]:
         ranked = sorted(table.items(), key=lambda item: -item[1])[:top]

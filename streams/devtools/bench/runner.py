@@ -197,8 +197,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sample the base, 10,000-area and 100k-radio workers with py-spy (if installed); "
         "collapsed stacks next to --out, top functions in the JSON (slows the worker a little)",
     )
+    parser.add_argument(
+        "--presence-processes",
+        type=int,
+        default=Plan.presence_processes,
+        help="COVERWATCH_PRESENCE_PROCESSES of the measured workers (default %(default)s)",
+    )
     args = parser.parse_args(argv)
-    plan = replace(Plan.make(args.quick), only=tuple(args.only or ()))
+    plan = replace(
+        Plan.make(args.quick),
+        only=tuple(args.only or ()),
+        presence_processes=args.presence_processes,
+    )
     if args.soak_minutes is not None:
         plan = replace(plan, soak_minutes=args.soak_minutes)
     return run(plan, args.out, profile=args.profile)

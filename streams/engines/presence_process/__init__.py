@@ -3,17 +3,19 @@
 A worker's Faust event loop reads every topic and runs the other agents, the coverage evaluator
 and the web server. The presence engine (decode, locate, the track state machine, visits, the
 Redis commit) is CPU-bound Python: on that loop it would keep the consumer from fetching while it
-works. So each worker runs its presence engine in a child process, and the loop only moves bytes:
-the pings agent's batches go to the child as raw messages, at most :data:`IN_FLIGHT` at a time,
-so that the child always has the next batch in hand; it prepares that batch (decode, locate,
+works. So each worker runs its presence engine in child processes (one per lane of the pings
+reader, :mod:`streams.engines.pings`), and the loop only moves bytes: the reader's batches go to
+the child as raw messages, at most :data:`IN_FLIGHT` at a time, so that the child always has the
+next batch in hand; it prepares that batch (decode, locate,
 advance the tracks, build the Redis changes) while the previous one's visits are still being
 acknowledged by the broker and its Lua commit runs in Redis.
 
 Order and failure: every request names the request it follows (``after``), and the child applies
 it only if that one was applied; otherwise it refuses it. So when a batch fails (Redis or the
 broker unavailable, bad data), every batch sent after it is refused, nothing is applied out of
-order, and the worker sends them again in order. A batch's messages are acknowledged to Faust
-only once the child has committed it (at least once). The child emits visits and deadletters
+order, and the worker sends them again in order (those fetched before a rebalance excepted). A
+batch counts as applied only once the child has committed it (at least once), and every commit
+carries the owner its partitions are held under (fenced). The child emits visits and deadletters
 with its own producer before its commit, as the engine always has.
 
 The child holds the tracks cache. It forgets it whenever the worker's partitions are revoked (the
@@ -49,7 +51,6 @@ from streams.engines.presence_process.protocol import (
     Reply,
     Request,
     SettlePresence,
-    ping_batch,
 )
 
 __all__ = [
@@ -66,5 +67,4 @@ __all__ = [
     "Reply",
     "Request",
     "SettlePresence",
-    "ping_batch",
 ]

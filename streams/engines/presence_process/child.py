@@ -74,6 +74,7 @@ class PresenceServer:
         if request.generation != self.generation:
             self.engine.forget()
             self.generation = request.generation
+        self.engine.owners = request.owners
         try:
             if isinstance(request, ProcessPings):
                 prepared = await self.engine.prepare(request.batch)
@@ -108,6 +109,7 @@ class PresenceServer:
         """Prepare a batch on the cache the batch before it left, while that one is delivered
         and committed; refuse it if that one then fails."""
         failure: Exception | None = None
+        self.engine.owners = request.owners
         try:
             prepared = await self.engine.prepare(request.batch)
         except Exception as error:

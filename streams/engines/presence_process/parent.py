@@ -15,9 +15,8 @@ from typing import Any
 import msgspec
 from mode import Service
 
-from streams import topics
 from streams.child_process import read_frame, spawn_child, write_frame
-from streams.engines.batches import Events
+from streams.engines.presence import PingBatch
 from streams.engines.presence_process.protocol import (
     Failed,
     PresenceFailedError,
@@ -26,7 +25,6 @@ from streams.engines.presence_process.protocol import (
     Reply,
     Request,
     SettlePresence,
-    ping_batch,
 )
 from streams.engines.runtime import Runtime
 
@@ -79,25 +77,30 @@ class PresenceProcess(Service):
         """Partitions were revoked: the child drops its cache before the next request."""
         self.generation += 1
 
-    async def submit(self, events: Events) -> asyncio.Future[Reply]:
-        """Send a batch of ``airwave.pings`` now; the future resolves with the child's reply
-        (see :meth:`outcome`)."""
-        batch = ping_batch(events)
+    async def submit(
+        self, batch: PingBatch, owners: dict[int, int] | None = None
+    ) -> asyncio.Future[Reply]:
+        """Send a batch of ``airwave.pings`` now, with the owner each partition is held under
+        (its commits are fenced by it); the future resolves with the child's reply (see
+        :meth:`outcome`)."""
+        held = owners or {}
         return await self._send(
-            lambda seq, after: ProcessPings(seq, after, self.generation, self._clock(), batch)
+            lambda seq, after: ProcessPings(seq, after, self.generation, self._clock(), batch, held)
         )
 
-    async def process(self, events: Events) -> None:
+    async def process(self, batch: PingBatch, owners: dict[int, int] | None = None) -> None:
         """Apply a batch of ``airwave.pings``; returns once it is committed."""
-        self.outcome(await (await self.submit(events)))
+        self.outcome(await (await self.submit(batch, owners)))
 
-    async def settle(self) -> None:
-        """Settle tracks, close silent radios' visits and expire dose windows on the clock."""
-        partitions = topics.BY_NAME[topics.PINGS].partitions
-        highwaters = {p: self.runtime.highwater(topics.PINGS, p) for p in range(partitions)}
+    async def settle(
+        self, highwaters: dict[int, int | None], owners: dict[int, int] | None = None
+    ) -> None:
+        """Settle tracks, close silent radios' visits and expire dose windows on the clock;
+        ``highwaters``: each pings partition's high-water mark as of the last fetch."""
+        held = owners or {}
         future = await self._send(
             lambda seq, after: SettlePresence(
-                seq, after, self.generation, self._clock(), highwaters
+                seq, after, self.generation, self._clock(), highwaters, held
             )
         )
         self.outcome(await future)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import msgspec
 
-from streams.engines.batches import Events
 from streams.engines.presence import PingBatch
 from streams.metrics import RecordedCall
 
@@ -23,6 +22,8 @@ class ProcessPings(msgspec.Struct, tag="pings", array_like=True, frozen=True):
     generation: int
     clock: float | None
     batch: PingBatch
+    owners: dict[int, int] = msgspec.field(default_factory=dict)
+    """partition -> the owner the worker holds it under (its commits are fenced by it)."""
 
 
 class SettlePresence(msgspec.Struct, tag="settle", array_like=True, frozen=True):
@@ -34,6 +35,8 @@ class SettlePresence(msgspec.Struct, tag="settle", array_like=True, frozen=True)
     generation: int
     clock: float | None
     highwaters: dict[int, int | None]
+    owners: dict[int, int] = msgspec.field(default_factory=dict)
+    """partition -> the owner the worker holds it under (its commits are fenced by it)."""
 
 
 class Done(msgspec.Struct, tag="done", array_like=True, frozen=True):
@@ -73,15 +76,3 @@ class PresenceUnavailableError(ConnectionError):
 
 class PresenceFailedError(RuntimeError):
     """The presence process failed on a batch for a reason of its data or of the code."""
-
-
-def ping_batch(events: Events) -> PingBatch:
-    """The raw messages of a batch of Faust events, column by column."""
-    messages = [event.message for event in events]
-    return PingBatch(
-        partitions=[message.partition for message in messages],
-        offsets=[message.offset for message in messages],
-        keys=[message.key for message in messages],
-        values=[message.value for message in messages],
-        appended=[message.timestamp for message in messages],
-    )

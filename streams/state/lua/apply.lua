@@ -1,11 +1,14 @@
 -- Every change of one source partition's batch, with its offset watermark (streams.state.changes).
 -- KEYS[1]: the partition's watermark; ARGV[1]: the batch's last offset ('none': no watermark,
 -- applied unconditionally); ARGV[2]: the JSON list of ops ({name, key, ...}); ARGV[3]: the blobs
--- of hset_blobs ops, back to back. Returns 0 when the offset was applied before (nothing
--- changes), -1 when a 'require' failed (the ops before it stay applied), else 1.
+-- of hset_blobs ops, back to back; KEYS[2] and ARGV[4], when given: the partition's owner key and
+-- the owner the batch was prepared under ('none': no fence). Returns 0 when the offset was applied
+-- before or the partition has another owner since (nothing changes), -1 when a 'require' failed
+-- (the ops before it stay applied), else 1.
 -- The functions of windows.lua and visits.lua come before this text in the same script.
 local check = ARGV[1] ~= 'none'
 local offset = tonumber(ARGV[1])
+if ARGV[4] and ARGV[4] ~= 'none' and redis.call('GET', KEYS[2]) ~= ARGV[4] then return 0 end
 if check then
   local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
   if offset <= current then return 0 end

@@ -1,5 +1,6 @@
-"""The pings pipeline: batches go to the presence process in order and are acknowledged once
-committed; after a failure, the failed batch and those refused after it are applied again."""
+"""The pings reader: batches go to the presence process in order; after a failure, the failed
+batch and those refused after it are applied again; a revoke waits for the batches in flight and
+drops those fetched before it; positions reach the group only once their batch is in Redis."""
 
 from __future__ import annotations
 
@@ -8,96 +9,286 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from streams.engines.pings import PingsPipeline
-from streams.engines.presence_process import Done, Failed, PresenceProcess, Reply
+from aiokafka import ConsumerRecord, TopicPartition
+
+from streams.domain.validation import Rejection
+from streams.engines.pings import PingsReader, ping_batch_of
+from streams.engines.presence import PingBatch, RawMessage
+from streams.engines.presence_process import (
+    Done,
+    Failed,
+    PresenceFailedError,
+    PresenceProcess,
+    Reply,
+)
+from streams.settings import Settings
+
+TOPIC = "airwave.pings"
+
+
+def batch(*offsets: int, partition: int = 0) -> PingBatch:
+    return PingBatch(
+        [partition] * len(offsets),
+        list(offsets),
+        [b"k"] * len(offsets),
+        [str(offset).encode() for offset in offsets],
+        [0.0] * len(offsets),
+    )
 
 
 @dataclass
 class FakePresence:
-    """Answers each submitted batch at once: those numbered in ``failing`` fail (the first as
-    unavailable, the rest as refused), the others are applied."""
+    """Answers each submitted batch once ``release`` is set: those numbered in ``failing`` fail
+    (the first as unavailable, the rest as refused), the others are applied. ``poison`` offsets
+    fail :meth:`process` for their data."""
 
     failing: set[int] = field(default_factory=set)
-    submitted: list[int] = field(default_factory=list)
-    processed: list[int] = field(default_factory=list)
+    poison: set[int] = field(default_factory=set)
+    submitted: list[list[int]] = field(default_factory=list)
+    processed: list[list[int]] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    forgotten: int = 0
     outcome = staticmethod(PresenceProcess.outcome)
 
-    async def submit(self, events: Any) -> asyncio.Future[Reply]:
+    async def submit(self, batch: PingBatch, owners: dict[int, int]) -> asyncio.Future[Reply]:
         seq = len(self.submitted) + 1
-        self.submitted.append(events[0].message.offset)
+        self.submitted.append(list(batch.offsets))
         reply: Reply = Done(seq, [], None, 0.0)
         if seq in self.failing:
             refused = seq != min(self.failing)
             reply = Failed(seq, [], not refused, refused, "Redis is down")
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        future.set_result(reply)
+
+        async def answer() -> None:
+            await self.release.wait()
+            future.set_result(reply)
+
+        asyncio.get_running_loop().create_task(answer())
         return future
 
-    async def process(self, events: Any) -> None:
-        self.processed.append(events[0].message.offset)
+    async def process(self, batch: PingBatch, owners: dict[int, int]) -> None:
+        if self.poison & set(batch.offsets):
+            raise PresenceFailedError("bad data")
+        self.processed.append(list(batch.offsets))
+
+    def forget(self) -> None:
+        self.forgotten += 1
 
 
 @dataclass
-class Batches:
-    """One-message batches whose references and acknowledgements are counted; ``all_acknowledged``
-    is set once ``expected`` were."""
+class FakeGroup:
+    """The group consumer's commits, as made."""
 
-    expected: int
-    references: dict[int, int] = field(default_factory=dict)
-    acknowledged: list[int] = field(default_factory=list)
-    all_acknowledged: asyncio.Event = field(default_factory=asyncio.Event)
+    committed: list[dict[int, int]] = field(default_factory=list)
 
-    def batch(self, offset: int) -> list[Any]:
-        message = SimpleNamespace(offset=offset, incref=lambda: self._incref(offset))
-        return [SimpleNamespace(message=message, ack=lambda: self._ack(offset))]
-
-    def _incref(self, offset: int) -> None:
-        self.references[offset] = self.references.get(offset, 0) + 1
-
-    def _ack(self, offset: int) -> None:
-        self.acknowledged.append(offset)
-        if len(self.acknowledged) == self.expected:
-            self.all_acknowledged.set()
+    async def commit(self, topic: str, positions: dict[int, int]) -> bool:
+        assert topic == TOPIC
+        self.committed.append(dict(positions))
+        return True
 
 
-def runtime() -> Any:
+def reader(presence: FakePresence) -> tuple[PingsReader, FakeGroup, list[Any]]:
+    deadlettered: list[Any] = []
     metrics = SimpleNamespace(handled=lambda topic, seconds: None, retry=lambda topic: None)
 
     async def deadletter(topic: str, rejected: Any) -> None:
-        raise AssertionError("nothing is deadlettered")
+        deadlettered.extend(rejected)
 
-    return SimpleNamespace(metrics=metrics, deadletter=deadletter)
+    runtime = SimpleNamespace(settings=Settings(), metrics=metrics, deadletter=deadletter)
+    pings = PingsReader(runtime, [presence])  # type: ignore[arg-type,list-item]
+    kafka = FakeGroup()
+    pings.consumer = kafka  # type: ignore[assignment]
+    pings.owners = {0: 1}  # partition 0 taken over in Redis
+    return pings, kafka, deadlettered
 
 
-async def run_until_acknowledged(
-    presence: FakePresence, batches: Batches, offsets: list[int]
-) -> None:
-    """Hand the batches over while the pipeline runs; return once all were acknowledged."""
-    pipeline = PingsPipeline(runtime(), presence)  # type: ignore[arg-type]
-    applying = asyncio.create_task(pipeline.apply_in_order())
+async def until(check: Any) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+async def test_batches_are_sent_in_order_and_their_positions_committed_once_applied() -> None:
+    presence = FakePresence()
+    pings, kafka, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
     try:
-        for offset in offsets:
-            await pipeline.hand_over(batches.batch(offset))
-        await asyncio.wait_for(batches.all_acknowledged.wait(), 5)
+        for offsets in ([10, 11], [12], [13]):
+            await pings.lanes[0].fetched.put((pings.generation, batch(*offsets)))
+        await until(lambda: len(presence.submitted) == 3)
+        await pings._commit_positions()
+        assert kafka.committed == []  # nothing is in Redis yet
+
+        presence.release.set()
+        await until(lambda: pings.lanes[0].quiet.is_set() and pings.lanes[0].fetched.empty())
+        await pings._commit_positions()
     finally:
         applying.cancel()
 
-
-async def test_batches_are_sent_in_order_and_acknowledged_once_committed() -> None:
-    presence, batches = FakePresence(), Batches(expected=3)
-
-    await run_until_acknowledged(presence, batches, [10, 20, 30])
-
-    assert presence.submitted == [10, 20, 30]
-    assert batches.acknowledged == [10, 20, 30]
-    assert batches.references == {10: 1, 20: 1, 30: 1}
+    assert presence.submitted == [[10, 11], [12], [13]]
+    assert kafka.committed == [{0: 14}]
 
 
 async def test_a_failed_batch_and_those_refused_after_it_are_applied_again_in_order() -> None:
-    presence, batches = FakePresence(failing={1, 2}), Batches(expected=2)
+    presence = FakePresence(failing={1, 2})
+    presence.release.set()
+    pings, kafka, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(10)))
+        await pings.lanes[0].fetched.put((pings.generation, batch(20)))
+        await until(lambda: presence.processed == [[10], [20]])
+        await pings._commit_positions()
+    finally:
+        applying.cancel()
 
-    await run_until_acknowledged(presence, batches, [10, 20])
+    assert presence.submitted == [[10], [20]]
+    assert kafka.committed == [{0: 21}]
 
-    assert presence.submitted == [10, 20]
-    assert presence.processed == [10, 20]
-    assert batches.acknowledged == [10, 20]
+
+async def test_a_batch_failing_for_its_data_deadletters_only_its_failing_message() -> None:
+    presence = FakePresence(poison={31})
+    pings, _, deadlettered = reader(presence)
+
+    async def fails_for_data(_: PingBatch, owners: dict[int, int]) -> asyncio.Future[Reply]:
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        future.set_result(Failed(1, [], False, False, "ValueError: bad"))
+        return future
+
+    presence.submit = fails_for_data  # type: ignore[method-assign,assignment]
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(30, 31, 32)))
+        await until(lambda: len(deadlettered) == 1)
+    finally:
+        applying.cancel()
+
+    assert presence.processed == [[30], [32]]
+    message, rejection = deadlettered[0]
+    assert (message.partition, message.offset) == (0, 31)
+    assert rejection == Rejection("internal_error", "PresenceFailedError: bad data")
+
+
+async def test_a_revoke_waits_for_the_batches_in_flight_and_drops_those_fetched_before_it() -> None:
+    presence = FakePresence()
+    pings, kafka, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(1)))
+        await until(lambda: len(presence.submitted) == 1)
+        stale = pings.generation
+        revoking = asyncio.create_task(pings.revoked([(TOPIC, 0)]))
+        await asyncio.sleep(0.05)
+        assert not revoking.done()  # the batch in flight is not committed yet
+
+        presence.release.set()
+        await asyncio.wait_for(revoking, 5)
+        pings.owners = {0: 2}  # assigned again, taken over in Redis
+        await pings.lanes[0].fetched.put((stale, batch(2)))  # fetched before the revoke
+        await pings.lanes[0].fetched.put((pings.generation, batch(3)))
+        await until(lambda: len(presence.submitted) == 2)
+    finally:
+        applying.cancel()
+
+    assert presence.submitted == [[1], [3]]
+    assert kafka.committed == [{0: 2}]  # committed within the revoke
+    assert presence.forgotten == 1
+
+
+def test_a_fetch_is_taken_apart_column_by_column() -> None:
+    def record(partition: int, offset: int, value: bytes | None) -> ConsumerRecord[bytes, bytes]:
+        appended_ms = 1_700_000_000_500
+        return ConsumerRecord(TOPIC, partition, offset, appended_ms, 0, b"k", value, None, 1, 1, ())
+
+    taken = ping_batch_of(
+        {
+            TopicPartition(TOPIC, 2): [record(2, 7, b"{}"), record(2, 9, b"[]")],
+            TopicPartition(TOPIC, 0): [record(0, 3, None)],
+        }
+    )
+
+    assert taken.partitions == [2, 2, 0]
+    assert taken.offsets == [7, 9, 3]
+    assert taken.values == [b"{}", b"[]", None]
+    assert taken.appended == [1_700_000_000.5] * 3
+    assert taken.last_offsets() == {2: 9, 0: 3}
+    assert taken.only(1) == PingBatch([2], [9], [b"k"], [b"[]"], [1_700_000_000.5])
+    assert taken.slice(1, 3) == PingBatch(
+        [2, 0], [9, 3], [b"k"] * 2, [b"[]", None], [1_700_000_000.5] * 2
+    )
+    assert taken.message(2) == RawMessage(b"k", None, 0, 3)
+
+
+async def test_batches_refused_across_a_rebalance_are_left_to_the_partitions_next_owner() -> None:
+    presence = FakePresence(failing={1, 2, 3})
+    pings, kafka, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(10)))
+        await pings.lanes[0].fetched.put((pings.generation, batch(20)))
+        await until(lambda: len(presence.submitted) == 2)
+        pings.generation += 2  # revoked and assigned again while they were in flight
+        presence.release.set()
+        await pings.lanes[0].fetched.put((pings.generation, batch(30)))
+        await until(lambda: pings.lanes[0].quiet.is_set() and len(presence.submitted) == 3)
+        await pings._commit_positions()
+    finally:
+        applying.cancel()
+
+    assert presence.processed == [[30]]  # 10 and 20 are not applied again under the new owner
+    assert presence.submitted == [[10], [20], [30]]
+    assert kafka.committed == [{0: 31}]
+
+
+async def test_each_partition_goes_to_the_presence_process_of_its_lane() -> None:
+    first, second = FakePresence(), FakePresence()
+    runtime = SimpleNamespace(settings=Settings(), metrics=None, deadletter=None)
+    pings = PingsReader(runtime, [first, second])  # type: ignore[arg-type,list-item]
+
+    def record(partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord(TOPIC, partition, offset, 0, 0, b"k", b"{}", None, 1, 1, ())
+
+    split = pings._by_lane(
+        {TopicPartition(TOPIC, p): [record(p, 10 * p), record(p, 10 * p + 1)] for p in range(4)}
+    )
+
+    lanes = {pings.lanes.index(lane): sorted(held) for lane, held in split.items()}
+    assert lanes == {
+        0: [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 2)],
+        1: [TopicPartition(TOPIC, 1), TopicPartition(TOPIC, 3)],
+    }
+    assert pings.lanes[0].presence is first  # type: ignore[comparison-overlap]
+
+
+async def test_a_batch_applied_after_a_rebalance_commits_no_position_to_the_group() -> None:
+    presence = FakePresence()
+    pings, kafka, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(5)))
+        await until(lambda: len(presence.submitted) == 1)
+        pings.generation += 2  # the revoke gave up waiting for it; the partition was reassigned
+        presence.release.set()
+        await until(pings.lanes[0].quiet.is_set)
+        await pings._commit_positions()
+    finally:
+        applying.cancel()
+
+    assert kafka.committed == []  # it may have been fenced: the group's offsets stay behind Redis
+
+
+async def test_a_batch_of_a_partition_not_taken_over_in_redis_is_never_sent() -> None:
+    presence = FakePresence()
+    presence.release.set()
+    pings, _, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(7, partition=1)))
+        await pings.lanes[0].fetched.put((pings.generation, batch(8)))
+        await until(lambda: len(presence.submitted) == 1)
+    finally:
+        applying.cancel()
+
+    assert presence.submitted == [[8]]  # partition 1 has no owner: its commit would be unfenced
