@@ -1,45 +1,57 @@
 """The Faust application: built from settings by a factory, with agents registered on it.
 
-Faust 0.15 hard-codes a 1.5 s broker fetch wait; ``CoverwatchApp`` uses a transport whose
-consumer honours ``COVERWATCH_FETCH_MAX_WAIT_MS`` instead, which is what keeps ingest latency low
-on thin traffic.
+``CoverwatchApp`` uses a transport of its own for two things:
+
+- Faust 0.15 hard-codes a 1.5 s broker fetch wait; its consumer
+  (:mod:`streams.kafka.faust_transport`) honours
+  ``COVERWATCH_FETCH_MAX_WAIT_MS`` instead, which is what keeps ingest latency low on thin
+  traffic.
+- **Topics read elsewhere** (:meth:`CoverwatchApp.read_elsewhere`: ``airwave.pings``, read past
+  Faust by the worker's pings reader, :mod:`streams.engines.pings`). Faust's group still assigns
+  their partitions, with every other topic's, in one rebalance; Faust never fetches them (paused
+  in its Kafka consumer, and kept out of the partitions it resumes), never checks them for
+  progress, and commits only what the reader tells it (:meth:`CoverwatchApp.commit_read_elsewhere`,
+  for lag tools).
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
+from streams.kafka.faust_transport import Transport, commit_elsewhere
 from streams.settings import Settings
-
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = cast("CoverwatchApp", self.app).fetch_max_wait_ms
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
 
 
 class CoverwatchApp(faust.App):
     """A Faust app whose Kafka consumer uses the configured fetch wait."""
 
     fetch_max_wait_ms: int = 50
+    elsewhere: frozenset[str] = frozenset()
+    """Broker topics whose partitions Faust's group assigns but another reader fetches."""
 
     def _new_transport(self) -> Any:
-        return _Transport(self.conf.broker_consumer, self)
+        return Transport(self.conf.broker_consumer, self)
+
+    def read_elsewhere(self, topic: str) -> None:
+        """Let Faust's group assign ``topic``'s partitions (with every other topic's, in one
+        rebalance) without Faust ever fetching them: the partitions held are in
+        ``on_partitions_assigned``, and another reader fetches them. Before the app starts."""
+        self.elsewhere = self.elsewhere | {topic}
+        self.topics.add(self.topic(topic))
+
+    async def commit_read_elsewhere(self, topic: str, positions: Mapping[int, int]) -> bool:
+        """Commit the next offset of partitions of a topic read elsewhere to the group (for lag
+        tools: those of partitions not held are left out); False when the broker refuses, as
+        during a rebalance."""
+        return await commit_elsewhere(
+            self.consumer, {TP(topic, partition): offset for partition, offset in positions.items()}
+        )
 
 
 def max_poll_records(buffer_size: int) -> int:

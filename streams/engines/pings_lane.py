@@ -114,10 +114,11 @@ class PresenceLane:
         """Apply the batches again in order, but those fetched before the latest rebalance: the
         partitions' next owner (this worker too) reads them from the watermarks in Redis."""
         runtime = self.holder.runtime
-        if unavailable(error):
+        held = [(g, batch) for g, batch in batches if self.holder.holds(g, batch)]
+        if held and unavailable(error):
             OUTAGES.unavailable(topics.PINGS, error, "waits and is retried")
             runtime.metrics.retry(topics.PINGS)
-        for generation, batch in batches:
+        for generation, batch in held:
             if not self.holder.holds(generation, batch):
                 continue
             await self._guarded(generation, batch)

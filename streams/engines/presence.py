@@ -68,6 +68,11 @@ JOIN_POLL_S = 0.02
 """How often a batch waiting for ``cad.incidents`` to catch up reads its progress again."""
 
 
+class PartitionHandedOverError(Exception):
+    """A partition of the batch was let go of (revoked) or taken over by another worker while
+    the batch waited: it is not applied here; the partition's owner reads it again."""
+
+
 class PingBatch(msgspec.Struct, array_like=True, frozen=True):
     """The raw messages of one batch of ``airwave.pings``, column by column (the form in which
     they cross to the presence process: no object per message)."""
@@ -395,8 +400,24 @@ class PresenceEngine:
                 self.join_gave_up = needed
                 return reached
             await asyncio.sleep(JOIN_POLL_S)
+            await self._check_held(batch)
             join_cache.observe(await self.services.state.read_versions(join_cache.keys))
             join_cache.check_store()
+
+    async def _check_held(self, batch: PingBatch) -> None:
+        """:class:`PartitionHandedOverError` once a partition of ``batch`` is no longer held
+        under its owner. The join wait checks this: during a rebalance no worker reads
+        ``cad.incidents``, so a batch waiting for it would hold the revoke up, and could only
+        be refused once done."""
+        held = {p: self.owners[p] for p in set(batch.partitions) if p in self.owners}
+        if not held:
+            return
+        owners = await self.services.state.owners(topics.PINGS, held)
+        handed_over = sorted(p for p, owner in held.items() if owners.get(p) != owner)
+        if handed_over:
+            raise PartitionHandedOverError(
+                f"partitions {handed_over} were handed over while the batch waited for CAD"
+            )
 
     def _heartbeat(self, key: bytes | None, raw: bytes | None, now: float | None) -> float | None:
         """The time of an in-band heartbeat (None: the record is no heartbeat)."""

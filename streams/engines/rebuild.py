@@ -2,14 +2,13 @@
 
 With every worker stopped:
 
-1. check that the input topics exist and that the workers' consumer groups have no member;
+1. check that the input topics exist and that the workers' consumer group has no member;
 2. delete every key under the key prefix, the epoch with them (the audit log of officer-level
    reads is kept: it is not derived from the topics);
 3. load the reference tables (``areas.definitions``, ``resources.roster``) from the start of
    their topics, with their offset watermarks, through the code the workers use;
-4. delete the consumer groups (Faust's and the pings readers', with their committed offsets), so
-   the workers start again from the earliest offsets of every input (the broker refuses while a
-   group has a member; the pings readers start after the watermarks in Redis, deleted in 2);
+4. delete the consumer group (its committed offsets), so the workers start again from the
+   earliest offsets of every input (the broker refuses while the group has a member);
 5. write a new epoch.
 
 The workers started afterwards trust the new epoch, find the areas and roster in place (they
@@ -36,13 +35,7 @@ from streams.engines.epoch import make_epoch, redis_location
 from streams.engines.reference import area_change, roster_change
 from streams.engines.stage import limits_for
 from streams.kafka.errors import KafkaConnectionError, KafkaError
-from streams.kafka.group import (
-    GroupAdmin,
-    GroupBusyError,
-    MissingTopicsError,
-    input_partitions,
-    worker_groups,
-)
+from streams.kafka.group import GroupAdmin, GroupBusyError, MissingTopicsError, input_partitions
 from streams.kafka.reader import TopicPartition, TopicReader
 from streams.metrics import MetricsRecorder
 from streams.settings import Settings
@@ -138,8 +131,8 @@ async def _rebuild(
     replayed = sorted({tp.topic for tp in input_partitions(settings)} - loaded)
     existed = await group.delete_group()
     say(
-        f"consumer groups {', '.join(worker_groups(settings))} "
-        f"{'deleted (with their offsets)' if existed else 'had no offsets'}: the workers will "
+        f"consumer group {settings.app_id} "
+        f"{'deleted (with its offsets)' if existed else 'had no offsets'}: the workers will "
         f"re-read {', '.join(replayed)} from the earliest offsets"
     )
     epoch = make_epoch()

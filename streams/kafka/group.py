@@ -1,16 +1,14 @@
-"""The workers' Kafka consumer groups seen from outside the workers: Faust's
-(``COVERWATCH_APP_ID``) and the pings readers' (``<app id>-presence``, whose offsets are only
-for lag tools: the positions live in Redis). What ``coverwatch rebuild`` and the epoch check need
-(the rebuild reads the input topics without them, :mod:`streams.kafka.reader`).
+"""The workers' Kafka consumer group (``COVERWATCH_APP_ID``) seen from outside the workers: what
+``coverwatch rebuild`` and the epoch check need (the rebuild reads the input topics without it,
+:mod:`streams.kafka.reader`).
 
 A rebuild makes the workers re-read their inputs from the earliest offsets by deleting the
-groups (their committed offsets with them): a worker of a group without offsets starts at the
-earliest offset (``consumer_auto_offset_reset="earliest"``, :mod:`streams.app`; the pings readers
-start after the watermarks in Redis, which the rebuild deletes). The broker deletes only an empty
-group, so this also proves that no worker runs. (Committing the earliest offsets as a member of
-the group would do too on Apache Kafka, where an empty group takes a member of any protocol;
-Tansu, the embedded broker, refuses a plain consumer's join with InconsistentGroupProtocol even
-once Faust's workers have left.)
+group (its committed offsets with it): a worker of a group without offsets starts at the
+earliest offset (``consumer_auto_offset_reset="earliest"``, :mod:`streams.app`). The broker
+deletes only an empty group, so this also proves that no worker runs. (Committing the earliest
+offsets as a member of the group would do too on Apache Kafka, where an empty group takes a
+member of any protocol; Tansu, the embedded broker, refuses a plain consumer's join with
+InconsistentGroupProtocol even once Faust's workers have left.)
 """
 
 from __future__ import annotations
@@ -29,18 +27,6 @@ from streams.settings import Settings
 
 GROUP_NOT_EMPTY = 68
 GROUP_ID_NOT_FOUND = 69
-PRESENCE_GROUP_SUFFIX = "-presence"
-
-
-def presence_group(app_id: str) -> str:
-    """The consumer group the workers read ``airwave.pings`` in, past Faust
-    (:mod:`streams.engines.pings`): ``<app id>-presence``."""
-    return f"{app_id}{PRESENCE_GROUP_SUFFIX}"
-
-
-def worker_groups(settings: Settings) -> list[str]:
-    """The workers' consumer groups: Faust's (the app id) and the pings readers'."""
-    return [settings.app_id, presence_group(settings.app_id)]
 
 
 class GroupBusyError(RuntimeError):
@@ -62,23 +48,22 @@ def input_partitions(settings: Settings) -> list[TopicPartition]:
 
 
 async def group_has_committed(settings: Settings) -> bool:
-    """Whether a consumer group of the workers has a committed offset on any input partition
-    (read without joining the group)."""
-    for group in worker_groups(settings):
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=group,
-            enable_auto_commit=False,
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
-        )
-        await consumer.start()
-        try:
-            for partition in input_partitions(settings):
-                if await consumer.committed(partition) is not None:
-                    return True
-        finally:
-            await consumer.stop()
-    return False
+    """Whether the workers' consumer group has a committed offset on any input partition (read
+    without joining the group)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
+    )
+    await consumer.start()
+    try:
+        for partition in input_partitions(settings):
+            if await consumer.committed(partition) is not None:
+                return True
+        return False
+    finally:
+        await consumer.stop()
 
 
 class GroupAdmin:
@@ -106,16 +91,16 @@ class GroupAdmin:
             raise MissingTopicsError(", ".join(sorted(missing)))
 
     async def check_idle(self) -> None:
-        """:class:`GroupBusyError` while a group of the workers has members."""
-        for wanted in worker_groups(self.settings):  # one group a request: Tansu takes no more
-            for response in await self.admin.describe_consumer_groups([wanted]):
-                for group in response.groups:
-                    members = len(group[5])
-                    if members:
-                        raise GroupBusyError(
-                            f"consumer group {group[1]} has {members} active "
-                            f"member{'s' if members > 1 else ''} (state {group[2]})"
-                        )
+        """:class:`GroupBusyError` while the group has members."""
+        described = await self.admin.describe_consumer_groups([self.settings.app_id])
+        for response in described:
+            for group in response.groups:
+                members = len(group[5])
+                if members:
+                    raise GroupBusyError(
+                        f"consumer group {self.settings.app_id} has {members} active "
+                        f"member{'s' if members > 1 else ''} (state {group[2]})"
+                    )
 
     async def wait_idle(self, timeout_s: float) -> None:
         """:meth:`check_idle`, waiting up to ``timeout_s`` for the members of workers that were
@@ -133,19 +118,16 @@ class GroupAdmin:
                 return
 
     async def delete_group(self) -> bool:
-        """Delete the workers' groups and their committed offsets; whether one existed.
-        :class:`GroupBusyError` if one has members (the broker refuses)."""
-        existed = False
-        for group in worker_groups(self.settings):
-            node = await self.admin.find_coordinator(group)
-            # aiokafka's admin client has no call for DeleteGroups; its request is sent as is
-            response = await self.admin._send_request(DeleteGroupsRequest([group]), node)
-            for _group, error_code in response.results:
-                if error_code == GROUP_ID_NOT_FOUND:
-                    continue
-                if error_code == GROUP_NOT_EMPTY:
-                    raise GroupBusyError(f"consumer group {group} is not empty")
-                if error_code:
-                    raise for_code(error_code)(f"deleting consumer group {group}")
-                existed = True
-        return existed
+        """Delete the group and its committed offsets; whether it existed.
+        :class:`GroupBusyError` if it has members (the broker refuses)."""
+        node = await self.admin.find_coordinator(self.settings.app_id)
+        # aiokafka's admin client has no call for DeleteGroups; its request is sent as is
+        response = await self.admin._send_request(DeleteGroupsRequest([self.settings.app_id]), node)
+        for _group, error_code in response.results:
+            if error_code == GROUP_ID_NOT_FOUND:
+                return False
+            if error_code == GROUP_NOT_EMPTY:
+                raise GroupBusyError(f"consumer group {self.settings.app_id} is not empty")
+            if error_code:
+                raise for_code(error_code)(f"deleting consumer group {self.settings.app_id}")
+        return True

@@ -9,20 +9,15 @@ the rejoin completes, so a partition's next owner starts only after the last one
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
 
 from streams.settings import Settings
 
-__all__ = ["GroupConsumer", "PartitionOwner", "RawRecord", "ReadRecord"]
-
-log = logging.getLogger(__name__)
+__all__ = ["GroupConsumer", "PartitionOwner", "ReadRecord"]
 
 FETCH_MAX_WAIT_MS = 500
 
@@ -37,21 +32,6 @@ class ReadRecord:
     timestamp_ms: int
     key: bytes | None
     value: bytes | None
-
-
-class RawRecord(Protocol):
-    """A record as aiokafka hands it over (no copy made): timestamp in ms."""
-
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
 
 
 class PartitionOwner(Protocol):
@@ -92,11 +72,6 @@ class GroupConsumer:
         self._consumer: AIOKafkaConsumer | None = None
 
     @property
-    def started(self) -> bool:
-        """Whether :meth:`start` made the consumer."""
-        return self._consumer is not None
-
-    @property
     def consumer(self) -> AIOKafkaConsumer:
         """The started consumer."""
         assert self._consumer is not None, "start() first"
@@ -130,49 +105,6 @@ class GroupConsumer:
             for records in batches.values()
             for r in records
         ]
-
-    async def read_raw(
-        self, timeout_ms: int, max_records: int
-    ) -> Mapping[Any, Sequence[RawRecord]]:
-        """The next records of the partitions held, by partition, as aiokafka hands them over
-        (the hot path's form: no object made per record)."""
-        records: Mapping[Any, Sequence[RawRecord]] = await self.consumer.getmany(
-            timeout_ms=timeout_ms, max_records=max_records
-        )
-        return records
-
-    def held(self, topic: str) -> set[int]:
-        """The partitions of ``topic`` assigned to this consumer."""
-        return {tp.partition for tp in self.consumer.assignment() if tp.topic == topic}
-
-    def pause_only(self, topic: str, paused: set[int]) -> None:
-        """Fetch no more of the ``paused`` partitions of ``topic``, and again of the others held
-        (records already fetched of a paused partition are kept for when it resumes)."""
-        held = {tp for tp in self.consumer.assignment() if tp.topic == topic}
-        self.consumer.pause(*(tp for tp in held if tp.partition in paused))
-        self.consumer.resume(*(tp for tp in held if tp.partition not in paused))
-
-    def highwater(self, topic: str, partition: int) -> int | None:
-        """A partition's high-water mark as of its last fetch (None: not held or not fetched)."""
-        try:
-            mark: int | None = self.consumer.highwater(TopicPartition(topic, partition))
-        except (AssertionError, KeyError):
-            return None
-        return mark
-
-    async def commit(self, topic: str, positions: Mapping[int, int]) -> bool:
-        """Commit the next offset of each partition of ``topic`` to the group; False (logged)
-        when the broker refuses (a rebalance in progress)."""
-        offsets = {
-            TopicPartition(topic, partition): OffsetAndMetadata(offset, "")
-            for partition, offset in positions.items()
-        }
-        try:
-            await self.consumer.commit(offsets)
-        except KafkaError as error:
-            log.debug("offsets of %s not committed to %s (%s)", topic, self.group_id, error)
-            return False
-        return True
 
     def seek(self, topic: str, partition: int, offset: int) -> None:
         """Read ``topic``/``partition`` from ``offset`` next."""

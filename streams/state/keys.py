@@ -161,9 +161,10 @@ OWNER = KeyFamily(
     "<source>.<partition>",
     "owner",
     "string",
-    "int bumped each time a worker's pings reader is given the partition; a commit prepared "
-    "under an older one is refused (the fence of a worker the partition was taken from)",
-    "pings reader, when the group assigns it the partition",
+    "int bumped each time a worker's pings reader is given the partition or lets it go; a "
+    "commit prepared under an older one is refused (the fence of a worker the partition was "
+    "taken from)",
+    "pings reader, when the group assigns it the partition and when it is revoked",
 )
 ROSTER = KeyFamily("directory", "roster", "hash", "issi -> roster entry JSON", "roster agent")
 ROSTER_HISTORY = KeyFamily(

@@ -16,6 +16,8 @@ APPLY_LUA = lua("windows") + lua("visits") + lua("apply")
 rolling-window and visit-summary functions, then the ops' dispatch (one script, three files)."""
 LEAD_LUA = lua("lead")
 """Take or keep the coverage leader lock."""
+RELEASE_LUA = lua("release")
+"""Bump a partition's owner only if it is still the one it was held under."""
 FORGET_IF_LUA = lua("forget_if")
 """Delete a key only if it still holds the value read before."""
 UPGRADE_WINDOWS_LUA = lua("upgrade_windows")

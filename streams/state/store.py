@@ -9,7 +9,7 @@ Each family of state is a subclass of :class:`Store` in a module of its own
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import cast
 
 import orjson
@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from streams.metrics import PipelineMetrics
 from streams.state import keys as layout
 from streams.state.changes import PartitionCommit
-from streams.state.scripts import APPLY_LUA
+from streams.state.scripts import APPLY_LUA, RELEASE_LUA
 
 STORE_UNAVAILABLE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
 """The errors of a Redis that does not answer (down, unreachable, too slow): a failure of the
@@ -36,6 +36,7 @@ class Store:
         self.keys = layout.Keys(key_prefix)
         self.metrics = metrics
         self._apply = self.redis.register_script(APPLY_LUA)
+        self._release = self.redis.register_script(RELEASE_LUA)
 
     def key(self, tag: str, *parts: str) -> str:
         """A key in hash-tag slot ``tag`` under this deployment's prefix."""
@@ -98,6 +99,27 @@ class Store:
             p: (int(results[2 * i]), -1 if results[2 * i + 1] is None else int(results[2 * i + 1]))
             for i, p in enumerate(wanted)
         }
+
+    async def release(self, source: str, held: Mapping[int, int]) -> None:
+        """Let partitions of ``source`` go (partition -> the owner it was held under): bump each
+        one's owner if it is still that one, so that commits prepared under it are refused from
+        now on (and a batch waiting to be committed under it gives up). One round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, owner in sorted(held.items()):
+                owner_key = layout.OWNER.of(self.slot(source, partition))
+                await self._release(keys=[owner_key], args=[owner], client=pipe)
+            await pipe.execute()
+        self.metrics.round_trip("release")
+
+    async def owners(self, source: str, partitions: Iterable[int]) -> dict[int, int | None]:
+        """The owner each partition of ``source`` is held under (None: never taken over)."""
+        wanted = sorted(set(partitions))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in wanted:
+                pipe.get(layout.OWNER.of(self.slot(source, partition)))
+            values: list[bytes | None] = await pipe.execute()
+        self.metrics.round_trip("owners")
+        return {p: None if v is None else int(v) for p, v in zip(wanted, values, strict=True)}
 
     async def watermarks(self, source: str, partitions: Iterable[int]) -> dict[int, int]:
         """The applied-offset watermark of each partition (-1 when none)."""

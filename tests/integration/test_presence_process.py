@@ -27,7 +27,6 @@ from streams.engines.presence_process import (
     PresenceUnavailableError,
 )
 from streams.engines.runtime import Runtime
-from streams.kafka.group import presence_group
 from streams.settings import Settings
 from tests.helpers.kafka import produce, run
 from tests.integration.conftest import start_worker, worker_settings
@@ -139,12 +138,12 @@ def test_a_presence_process_dying_on_every_try_is_blamed_on_the_batch(unique: st
 
 
 def committed_offsets(settings: Settings) -> dict[int, int]:
-    """The next offset of each pings partition that the workers' pings readers committed to their
+    """The next offset of each pings partition that the workers' pings readers committed to Faust's
     group (for lag tools)."""
 
     async def read() -> dict[int, int]:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=presence_group(settings.app_id)
+            bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id
         )
         await consumer.start()
         try:

@@ -528,3 +528,20 @@ async def test_patrol_minutes_merge_partitions_and_survive_replays_and_correctio
     assert fresh.presence.patrol_windows == again.presence.patrol_windows
     assert fresh.presence.patrol_today == again.presence.patrol_today == {"ia-01": 900.0}
     await state.close()
+
+
+async def test_a_release_fences_its_owner_but_leaves_a_later_claim_alone(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    state = State(stack.redis_url, unique, Metrics([]))
+    held = await state.claim("src", [0, 1])
+    await state.release("src", {0: held[0][0]})  # let go of partition 0
+    released = await state.owners("src", [0, 1, 2])
+    taken = await state.claim("src", [1])  # another worker took partition 1 over
+    await state.release("src", {1: held[1][0]})  # a late release of the first worker's
+    late = await state.commit([PartitionCommit("src", 0, 4, Changes(), held[0][0])])
+
+    assert released == {0: 2, 1: 1, 2: None}
+    assert await state.owners("src", [1]) == {1: taken[1][0]} == {1: 2}
+    assert late == [False]
+    await state.close()

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from streams import topics
-from streams.engines.presence import PresenceEngine
+from streams.engines.presence import PartitionHandedOverError, PresenceEngine
 from streams.engines.stage import limits_for
 from streams.settings import Settings
 
@@ -26,6 +28,10 @@ class FakeState:
         self.script: Iterator[float | None] = iter(progress)
         self.last: float | None = None
         self.reads = 0
+        self.owner: dict[int, int] = {}
+
+    async def owners(self, source: str, partitions: dict[int, int]) -> dict[int, int | None]:
+        return {p: self.owner.get(p) for p in partitions}
 
     def directory_version_keys(self, partitions: int) -> list[str]:
         return [f"key{i}" for i in range(3 + 2 * partitions)]
@@ -127,3 +133,16 @@ async def test_a_stop_search_topic_without_records_is_not_waited_for() -> None:
     presence.join_cache.observe(await state.read_versions([]))
     assert await presence._await_cad(BATCH) is None
     assert state.reads == 1
+
+
+async def test_a_batch_waiting_for_cad_gives_up_once_its_partition_is_let_go_of() -> None:
+    state = FakeState([PINGS_AT - 30])  # CAD is not read: a rebalance
+    state.owner = {0: 7}
+    presence = engine(state, join_wait_s=30.0)
+    presence.owners = {0: 7}
+    presence.join_cache.observe(await state.read_versions([]))
+    state.owner = {0: 8}  # the revoke released it
+
+    with pytest.raises(PartitionHandedOverError):
+        await presence._await_cad(BATCH)
+    assert state.reads == 1  # at the first poll, not after the join wait

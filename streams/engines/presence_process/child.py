@@ -15,7 +15,7 @@ import msgspec
 
 from streams.child_process import read_frame, run_child, write_frame
 from streams.engines.outages import service_of
-from streams.engines.presence import PreparedBatch, PresenceEngine
+from streams.engines.presence import PartitionHandedOverError, PreparedBatch, PresenceEngine
 from streams.engines.presence_process.protocol import (
     Done,
     Failed,
@@ -138,6 +138,9 @@ class PresenceServer:
         await self.reply(Done(seq, self.recorder.drain(), clock, time.process_time()))
 
     async def _fail(self, seq: int, error: Exception) -> None:
+        if isinstance(error, PartitionHandedOverError):  # not applied here; nothing failed
+            await self.reply(Failed(seq, self.recorder.drain(), False, True, f"refused: {error}"))
+            return
         if not unavailable(error):
             log.exception("the presence engine failed on a request", exc_info=error)
         failure = f"{type(error).__name__}: {error}"

@@ -77,14 +77,51 @@ class FakePresence:
 
 @dataclass
 class FakeGroup:
-    """The group consumer's commits, as made."""
+    """Faust's group as the reader sees it: the commits of positions, as made."""
 
     committed: list[dict[int, int]] = field(default_factory=list)
+    rebalancing: bool = False
 
-    async def commit(self, topic: str, positions: dict[int, int]) -> bool:
+    async def commit_read_elsewhere(self, topic: str, positions: dict[int, int]) -> bool:
         assert topic == TOPIC
         self.committed.append(dict(positions))
         return True
+
+
+@dataclass
+class FakeConsumer:
+    """The partition reader's holdings, as told."""
+
+    holding: dict[int, int | None] = field(default_factory=dict)
+    started: bool = True
+
+    async def start(self) -> None:
+        self.started = True
+
+    def hold(self, partitions: dict[int, int | None]) -> None:
+        self.holding = dict(partitions)
+
+
+@dataclass
+class FakeState:
+    """Redis's owners and watermarks; unavailable while ``down``."""
+
+    watermarks: dict[int, int]
+    down: bool = False
+    owner: int = 0
+
+    released: list[dict[int, int]] = field(default_factory=list)
+
+    async def claim(self, source: str, partitions: set[int]) -> dict[int, tuple[int, int]]:
+        if self.down:
+            raise ConnectionError("Redis is down")
+        self.owner += 1
+        return {p: (self.owner, self.watermarks.get(p, -1)) for p in partitions}
+
+    async def release(self, source: str, held: dict[int, int]) -> None:
+        if self.down:
+            raise ConnectionError("Redis is down")
+        self.released.append(dict(held))
 
 
 def reader(presence: FakePresence) -> tuple[PingsReader, FakeGroup, list[Any]]:
@@ -94,10 +131,12 @@ def reader(presence: FakePresence) -> tuple[PingsReader, FakeGroup, list[Any]]:
     async def deadletter(topic: str, rejected: Any) -> None:
         deadlettered.extend(rejected)
 
-    runtime = SimpleNamespace(settings=Settings(), metrics=metrics, deadletter=deadletter)
-    pings = PingsReader(runtime, [presence])  # type: ignore[arg-type,list-item]
     kafka = FakeGroup()
-    pings.consumer = kafka  # type: ignore[assignment]
+    runtime = SimpleNamespace(
+        settings=Settings(), metrics=metrics, deadletter=deadletter, app=kafka, state=FakeState({})
+    )
+    pings = PingsReader(runtime, [presence])  # type: ignore[arg-type,list-item]
+    pings.consumer = FakeConsumer({0: 0})  # type: ignore[assignment]
     pings.owners = {0: 1}  # partition 0 taken over in Redis
     return pings, kafka, deadlettered
 
@@ -173,13 +212,13 @@ async def test_a_batch_failing_for_its_data_deadletters_only_its_failing_message
 
 async def test_a_revoke_waits_for_the_batches_in_flight_and_drops_those_fetched_before_it() -> None:
     presence = FakePresence()
-    pings, kafka, _ = reader(presence)
+    pings, _kafka, _ = reader(presence)
     applying = asyncio.create_task(pings.lanes[0].apply_in_order())
     try:
         await pings.lanes[0].fetched.put((pings.generation, batch(1)))
         await until(lambda: len(presence.submitted) == 1)
         stale = pings.generation
-        revoking = asyncio.create_task(pings.revoked([(TOPIC, 0)]))
+        revoking = asyncio.create_task(pings.revoked())
         await asyncio.sleep(0.05)
         assert not revoking.done()  # the batch in flight is not committed yet
 
@@ -193,7 +232,8 @@ async def test_a_revoke_waits_for_the_batches_in_flight_and_drops_those_fetched_
         applying.cancel()
 
     assert presence.submitted == [[1], [3]]
-    assert kafka.committed == [{0: 2}]  # committed within the revoke
+    assert pings.runtime.state.released == [{0: 1}]  # let go of in Redis at once
+    assert pings.consumer.holding == {}  # and in Kafka once the batch in flight was done
     assert presence.forgotten == 1
 
 
@@ -244,7 +284,7 @@ async def test_batches_refused_across_a_rebalance_are_left_to_the_partitions_nex
 
 async def test_each_partition_goes_to_the_presence_process_of_its_lane() -> None:
     first, second = FakePresence(), FakePresence()
-    runtime = SimpleNamespace(settings=Settings(), metrics=None, deadletter=None)
+    runtime = SimpleNamespace(settings=Settings(), metrics=None, deadletter=None, app=FakeGroup())
     pings = PingsReader(runtime, [first, second])  # type: ignore[arg-type,list-item]
 
     def record(partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
@@ -292,3 +332,109 @@ async def test_a_batch_of_a_partition_not_taken_over_in_redis_is_never_sent() ->
         applying.cancel()
 
     assert presence.submitted == [[8]]  # partition 1 has no owner: its commit would be unfenced
+
+
+@dataclass
+class SeekingConsumer(FakeConsumer):
+    seeks: dict[int, int] = field(default_factory=dict)
+
+    def seek(self, partition: int, offset: int) -> None:
+        self.seeks[partition] = offset
+
+
+async def test_assigned_partitions_are_read_from_after_their_watermark_in_redis() -> None:
+    pings, _, _ = reader(FakePresence())
+    pings.runtime.state = FakeState({0: 41})  # type: ignore[attr-defined]
+    pings.owners = {}
+
+    await pings.assigned([2, 0])
+
+    assert pings.consumer.holding == {0: 42, 2: 0}  # 2 has no watermark: its first offset
+    assert pings.owners == {0: 1, 2: 1}
+    assert pings.unclaimed == set()
+
+
+async def test_partitions_assigned_while_redis_is_down_wait_until_it_can_be_read() -> None:
+    pings, _, _ = reader(FakePresence())
+    state = FakeState({1: 9}, down=True)
+    pings.runtime.state = state  # type: ignore[attr-defined]
+    pings.consumer = SeekingConsumer()  # type: ignore[assignment]
+    pings.owners = {}
+
+    await pings.assigned([1])
+    assert pings.consumer.holding == {1: None}  # held, not read
+    assert pings.owners == {}
+    assert pings.unclaimed == {1}
+
+    state.down = False
+    await pings._claim_late()
+    assert pings.consumer.seeks == {1: 10}
+    assert pings.owners == {1: 1}
+
+
+async def test_no_position_goes_to_the_group_while_it_rebalances() -> None:
+    presence = FakePresence()
+    presence.release.set()
+    pings, kafka, _ = reader(presence)
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    try:
+        await pings.lanes[0].fetched.put((pings.generation, batch(3)))
+        await until(pings.lanes[0].quiet.is_set)
+        await until(lambda: pings.applied == {0: 3})
+        kafka.rebalancing = True
+        await pings._commit_positions()
+        assert kafka.committed == []
+        kafka.rebalancing = False
+        await pings._commit_positions()
+    finally:
+        applying.cancel()
+
+    assert kafka.committed == [{0: 4}]
+
+
+@dataclass
+class SlowFetch(FakeConsumer):
+    """A consumer whose fetch returns only once ``returns`` is set (a rebalance comes in
+    meanwhile); its records are then those of the partitions held by then."""
+
+    returns: asyncio.Event = field(default_factory=asyncio.Event)
+    fetches: int = 0
+
+    def held(self) -> set[int]:
+        return set(self.holding)
+
+    def pause_only(self, paused: set[int], waiting: set[int]) -> None:
+        pass
+
+    async def read_raw(self, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+        self.fetches += 1
+        if self.fetches > 1:
+            await asyncio.sleep(3600)
+        await self.returns.wait()
+        record = ConsumerRecord(TOPIC, 0, 42, 0, 0, b"k", b"{}", None, 1, 1, ())
+        return {TopicPartition(TOPIC, 0): [record]}
+
+
+async def test_records_fetched_across_a_rebalance_are_applied_under_the_new_assignment() -> None:
+    presence = FakePresence()
+    presence.release.set()
+    pings, _, _ = reader(presence)
+
+    async def usable() -> None:
+        pass
+
+    pings.runtime.store = SimpleNamespace(wait_usable=usable)  # type: ignore[attr-defined]
+    pings.consumer = SlowFetch({0: 0})  # type: ignore[assignment]
+    applying = asyncio.create_task(pings.lanes[0].apply_in_order())
+    fetching = asyncio.create_task(pings.fetch())
+    try:
+        await until(lambda: pings.consumer.fetches == 1)
+        await pings.revoked()
+        await pings.assigned([0])  # the fetch in progress now reads the new assignment
+        pings.consumer.returns.set()
+        await until(lambda: len(presence.submitted) == 1)
+    finally:
+        fetching.cancel()
+        applying.cancel()
+
+    assert presence.submitted == [[42]]  # not dropped as stale: the position is past it
