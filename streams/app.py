@@ -60,9 +60,10 @@ def max_poll_records(buffer_size: int) -> int:
     Faust stops fetching a partition once its stream's buffer is 80 % full, but still delivers
     the records of the poll in hand; a record that finds the buffer full makes it wait, and every
     record of every topic behind it waits too. So a poll must fit in the last 20 %, once for each
-    of the (up to 4) pings partitions filling the buffer: otherwise pings waiting for
-    ``cad.incidents`` (the join wait) hold up the CAD records they wait for, until the wait gives
-    up. A poll of at most a 25th of the buffer leaves that room."""
+    of the (up to 4) partitions of one stream filling its buffer. (This was sized for the pings,
+    whose join wait held up the CAD records behind them while Faust read them; they are now read
+    past Faust, :mod:`streams.engines.pings`, and the bound is kept for the other streams.) A poll
+    of at most a 25th of the buffer leaves that room."""
     return max(buffer_size // 25, 1)
 
 

@@ -48,7 +48,7 @@ class Settings:
     app_id: str = _setting(
         "COVERWATCH_APP_ID",
         "coverwatch",
-        "Faust app id = Kafka consumer group of the workers (their pings readers: <id>-presence)",
+        "Faust app id = Kafka consumer group of the workers",
     )
     topic_prefix: str = _setting(
         "COVERWATCH_TOPIC_PREFIX", "", "Prefix added to every topic name (tenancy, tests)"
