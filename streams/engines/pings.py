@@ -49,8 +49,8 @@ from typing import Any, Protocol
 from mode import Service
 
 from streams import topics
+from streams.engines.ping_batch import PingBatch
 from streams.engines.pings_lane import PresenceLane
-from streams.engines.presence import PingBatch
 from streams.engines.presence_process import PresenceProcess
 from streams.engines.runtime import Runtime
 from streams.engines.stage import unavailable

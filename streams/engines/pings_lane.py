@@ -20,7 +20,7 @@ from streams import topics
 from streams.domain.validation import Rejection
 from streams.engines.batches import until_available
 from streams.engines.outages import OUTAGES
-from streams.engines.presence import PingBatch
+from streams.engines.ping_batch import PingBatch
 from streams.engines.presence_process import IN_FLIGHT, PresenceProcess, Reply
 from streams.engines.runtime import Runtime
 from streams.engines.stage import unavailable

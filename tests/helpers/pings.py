@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from streams.engines.presence import PingBatch
+from streams.engines.ping_batch import PingBatch
 
 
 def ping_batch(events: Sequence[Any]) -> PingBatch:

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams import topics
 from streams.app import create_app
 from streams.devtools.stack.embedded import Services, free_port, start_redis
-from streams.engines.presence import PingBatch
+from streams.engines.ping_batch import PingBatch
 from streams.engines.presence_process import (
     LOSSES_BEFORE_BLAME,
     PresenceFailedError,

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import msgspec
 
 from streams.clock import EventClock
-from streams.engines.presence import PingBatch
+from streams.engines.ping_batch import PingBatch
 from streams.engines.presence_process import (
     Done,
     Failed,

@@ -16,7 +16,7 @@ import msgspec
 from mode import Service
 
 from streams.child_process import read_frame, spawn_child, write_frame
-from streams.engines.presence import PingBatch
+from streams.engines.ping_batch import PingBatch
 from streams.engines.presence_process.protocol import (
     Failed,
     PresenceFailedError,

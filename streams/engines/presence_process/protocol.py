@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from streams.engines.presence import PingBatch
+from streams.engines.ping_batch import PingBatch
 from streams.metrics import RecordedCall
 
 

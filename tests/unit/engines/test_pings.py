@@ -12,8 +12,8 @@ from typing import Any
 from aiokafka import ConsumerRecord, TopicPartition
 
 from streams.domain.validation import Rejection
+from streams.engines.ping_batch import PingBatch, RawMessage
 from streams.engines.pings import PingsReader, ping_batch_of
-from streams.engines.presence import PingBatch, RawMessage
 from streams.engines.presence_process import (
     Done,
     Failed,
