@@ -10,6 +10,7 @@ import msgspec
 
 from streams.clock import EventClock
 from streams.engines.ping_batch import PingBatch
+from streams.engines.presence import PartitionHandedOverError
 from streams.engines.presence_process import (
     Done,
     Failed,
@@ -40,7 +41,8 @@ def test_requests_and_replies_cross_the_socket_unchanged() -> None:
 class FakeEngine:
     """Stands in for the presence engine: records what it prepares and finishes, in order; a
     batch whose first value is ``b"fail"`` fails to commit, ``b"elsewhere"`` commits with a
-    partition applied elsewhere, ``b"hold"`` waits for ``release`` before committing."""
+    partition applied elsewhere, ``b"hold"`` waits for ``release`` before committing,
+    ``b"handed over"`` gives up in its join wait (its partition was let go of)."""
 
     def __init__(self) -> None:
         self.services = SimpleNamespace(clock=EventClock(), settings=SimpleNamespace(clock="event"))
@@ -59,6 +61,8 @@ class FakeEngine:
 
     async def prepare(self, batch: PingBatch) -> PingBatch:
         self.prepared.append(batch.offsets[0])
+        if batch.values[0] == b"handed over":
+            raise PartitionHandedOverError("partitions [0] were handed over")
         self.cache = True
         return batch
 
@@ -163,3 +167,14 @@ async def test_a_new_generation_forgets_the_cache_and_a_tick_waits_for_the_commi
     assert engine.forgotten == forgotten + 1
     assert engine.finished == [10, 11, -1]
     assert outcomes(replies) == [(1, "done"), (2, "done"), (3, "done")]
+
+
+async def test_a_batch_whose_partition_was_handed_over_is_refused_not_failed() -> None:
+    server, _, replies = served()
+
+    await server.handle(pings(1, 0, offset=10, value=b"handed over"))
+    await server.handle(pings(2, 1, offset=11))
+    await server.settle()
+
+    assert outcomes(replies) == [(1, "refused"), (2, "refused")]
+    assert all(isinstance(r, Failed) and r.service == "the presence process" for r in replies)

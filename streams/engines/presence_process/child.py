@@ -31,6 +31,10 @@ from streams.state import State
 
 log = logging.getLogger(__name__)
 
+REFUSER = "the presence process"
+"""Who a refused request waits for, as the outage warnings name it (not Redis or the broker: a
+request before it was not applied, after a failure or a rebalance, and it is sent again)."""
+
 GC_THRESHOLDS = (50_000, 50, 100)
 """The tracks cache holds many long-lived immutable objects and each batch allocates many
 short-lived ones; CPython's default thresholds (700, 10, 10) make it rescan the long-lived heap
@@ -139,7 +143,8 @@ class PresenceServer:
 
     async def _fail(self, seq: int, error: Exception) -> None:
         if isinstance(error, PartitionHandedOverError):  # not applied here; nothing failed
-            await self.reply(Failed(seq, self.recorder.drain(), False, True, f"refused: {error}"))
+            reason = f"refused: {error}"
+            await self.reply(Failed(seq, self.recorder.drain(), False, True, reason, REFUSER))
             return
         if not unavailable(error):
             log.exception("the presence engine failed on a request", exc_info=error)
@@ -150,7 +155,7 @@ class PresenceServer:
 
     async def _refuse(self, request: Request) -> None:
         reason = f"refused: request {request.after} was not applied"
-        await self.reply(Failed(request.seq, self.recorder.drain(), False, True, reason))
+        await self.reply(Failed(request.seq, self.recorder.drain(), False, True, reason, REFUSER))
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
