@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from streams.domain.progress import UNREAD
+
 JUDGING_STEP_S: Final = 60.0
 """Seconds of event time between two judged instants (instants are whole multiples of it)."""
 MAX_INSTANTS_PER_EVALUATION: Final = 120
@@ -33,12 +35,17 @@ def coverage_watermark(clock_now: float | None, progress: Sequence[float | None]
     Presence is what shows an area covered, so coverage waits for every partition of it to pass
     a time before judging that time, however far ticks or other partitions have got: a gap is not
     judged while the visit that closes it may sit unread in a slower partition. Partitions with no
-    data yet are left out; with none at all, the clock itself.
+    data yet are left out; with none at all, the clock itself. None (nothing can be judged yet)
+    while a partition holds records none of which has been read (``UNREAD``, see
+    :mod:`streams.domain.progress`): after a rebuild, the partitions read first are not judged
+    alone.
     """
     known = [value for value in progress if value is not None]
     if not known:
         return clock_now
     low = min(known)
+    if low == UNREAD:
+        return None
     return low if clock_now is None else min(low, clock_now)
 
 

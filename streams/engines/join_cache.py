@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from streams import topics
 from streams.domain.joins import Assignment, RosterVersion, StopSearchMark
+from streams.domain.progress import joined_progress, read_progress
 from streams.state import State
 
 JOIN_CACHE_FRESH_S = 0.1
@@ -84,35 +85,46 @@ class JoinCache:
         """The version of the area definitions last read."""
         return int(self.versions[0] or 0) if self.versions else 0
 
-    @property
-    def cad_progress(self) -> float | None:
+    def cad_progress(self, with_records: Collection[int] | None = None) -> float | None:
         """How far in event time every ``cad.incidents`` partition had been read when the
-        versions were last read (the slowest one's progress; None while one has no data)."""
-        if self.versions is None:
-            return None
-        stored = self.versions[2 + self.incident_partitions : 2 + 2 * self.incident_partitions]
-        if not stored or any(value is None for value in stored):
-            return None
-        return min(float(value) for value in stored if value is not None)
+        versions were last read: the slowest one's progress; None while one has no data
+        (:func:`~streams.domain.progress.joined_progress`). ``with_records``: its partitions
+        that hold records (None: not known), each read up to nothing until one is applied."""
+        first = 2 + self.incident_partitions
+        return self._progress(first, self.incident_partitions, 0, with_records)
 
-    @property
-    def stop_search_progress(self) -> float | None:
-        """How far in event time every ``stopsearch.events`` partition had been read when the
-        versions were last read (the slowest one's progress; None while one has no data)."""
-        if self.versions is None:
-            return None
+    def stop_search_progress(self, with_records: Collection[int] | None = None) -> float | None:
+        """:meth:`cad_progress` for ``stopsearch.events``."""
         first = 2 + 2 * self.incident_partitions + self.search_partitions
-        stored = self.versions[first : first + self.search_partitions]
-        if not stored or any(value is None for value in stored):
-            return None
-        return min(float(value) for value in stored if value is not None)
+        return self._progress(first, self.search_partitions, self.incident_partitions, with_records)
 
-    @property
-    def join_progress(self) -> float | None:
+    def _progress(
+        self, first: int, partitions: int, after: int, with_records: Collection[int] | None
+    ) -> float | None:
+        if self.versions is None:
+            return None
+        stored = self.versions[first : first + partitions]
+        marks = 2 + 2 * (self.incident_partitions + self.search_partitions) + after
+        applied = [value is not None for value in self.versions[marks : marks + partitions]]
+        progress = [None if value is None else float(value) for value in stored]
+        return joined_progress(read_progress(progress, applied, with_records))
+
+    def join_progress(
+        self, with_records: Mapping[str, Collection[int]] | None = None
+    ) -> float | None:
         """How far the topics fixes are joined with by event time have been read: the least of
-        :attr:`cad_progress` and :attr:`stop_search_progress`, leaving out a topic with a
-        partition without data (None when both are)."""
-        known = [p for p in (self.cad_progress, self.stop_search_progress) if p is not None]
+        :meth:`cad_progress` and :meth:`stop_search_progress`, leaving out a topic with a
+        partition without data (None when both are). ``with_records``: topic -> its partitions
+        that hold records, as the worker last saw them at the broker (None: not known)."""
+
+        def of(topic: str) -> Collection[int] | None:
+            return None if with_records is None else with_records.get(topic, ())
+
+        progress = (
+            self.cad_progress(of(topics.INCIDENTS)),
+            self.stop_search_progress(of(topics.STOPSEARCH)),
+        )
+        known = [p for p in progress if p is not None]
         return min(known) if known else None
 
     async def entries(

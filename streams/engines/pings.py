@@ -119,6 +119,9 @@ class PingsReader(Service):
         """Partitions assigned but not yet taken over in Redis (it was unavailable)."""
         self.revoking = False
         """Whether a revoke waits for the batches in flight (no batch is sent meanwhile)."""
+        self.with_records: dict[str, list[int]] | None = None
+        """The partitions of the topics the pings are joined with that hold records, as last
+        seen at the broker (sent with every batch: the join wait waits for those not read)."""
         self._starting = asyncio.Lock()
 
     async def on_start(self) -> None:
@@ -130,6 +133,7 @@ class PingsReader(Service):
 
     async def on_stop(self) -> None:
         await self.consumer.stop()
+        await self.runtime.records_seen.stop()
 
     def highwaters(self) -> dict[int, int | None]:
         """Each pings partition's high-water mark as of the last fetch (None: not held, or not
@@ -235,6 +239,7 @@ class PingsReader(Service):
                 continue
             if not await self._lanes_free(settings.batch_wait_s):
                 continue
+            self.with_records = await self.runtime.records_seen.current()
             records = await self.consumer.read_raw(wait_ms, settings.batch_size * len(self.lanes))
             # records come from the partitions held as getmany returns (an assignment drops what
             # was fetched before it): they belong to the generation of now, never to the one the

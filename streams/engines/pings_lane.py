@@ -38,6 +38,8 @@ class Holder(Protocol):
     """Counts the group's assignments and revocations: a batch fetched across one is stale."""
     owners: dict[int, int]
     """partition -> the owner the worker holds it under in Redis (commits are fenced by it)."""
+    with_records: dict[str, list[int]] | None
+    """The joined topics' partitions that held records when the worker last looked."""
 
     def holds(self, generation: int, batch: PingBatch) -> bool:
         """Whether ``batch``, fetched in ``generation``, may be sent: fetched since the latest
@@ -92,7 +94,7 @@ class PresenceLane:
                     self.took.set()
                     if holder.holds(generation, batch):
                         self.quiet.clear()
-                        submitted = await presence.submit(batch, holder.owners)
+                        submitted = await presence.submit(batch, holder.owners, holder.with_records)
                         in_flight.append((generation, batch, submitted, time.perf_counter()))
                     continue
             generation, batch, reply, sent = in_flight.popleft()
@@ -134,7 +136,7 @@ class PresenceLane:
 
         async def process(one: PingBatch) -> None:
             if holder.holds(generation, one):
-                await self.presence.process(one, holder.owners)
+                await self.presence.process(one, holder.owners, holder.with_records)
 
         try:
             await until_available(runtime, topics.PINGS, process, batch)

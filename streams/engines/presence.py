@@ -172,6 +172,9 @@ class PresenceEngine:
         """How long the time control's trail is kept (0: the time control is off, none kept)."""
         self.tracks: dict[int, dict[str, Track]] = {}
         self.owners: dict[int, int] = {}
+        self.with_records: dict[str, list[int]] | None = None
+        """The partitions of ``cad.incidents`` and ``stopsearch.events`` that held records when
+        the worker last looked (None: not known): the join wait waits for those not read yet."""
         """partition -> the owner the worker holds it under: every commit of the partition is
         fenced by it (none: not fenced, as in ``coverwatch rebuild`` and tests)."""
         self.watermarks: dict[int, int] = {}
@@ -320,7 +323,7 @@ class PresenceEngine:
         join_cache = self.join_cache
         deadline = time.monotonic() + settings.join_wait_s
         while True:
-            reached = join_cache.join_progress
+            reached = join_cache.join_progress(self.with_records)
             if reached is None:
                 return None
             if reached >= needed:

@@ -9,6 +9,7 @@ import faust
 
 from streams import topics
 from streams.engines.epoch import StoreStatus
+from streams.engines.records_seen import RecordsSeen
 from streams.engines.stage import StageServices, clock_for, limits_for
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -20,6 +21,8 @@ class Runtime(StageServices[Metrics]):
     """The wiring of one worker process: agents call the domain and then these."""
 
     app: faust.App
+    records_seen: RecordsSeen
+    """Which input partitions hold records, as the worker last looked at the broker."""
     channels: dict[str, faust.TopicT] = field(default_factory=dict)
     store: StoreStatus = field(default_factory=StoreStatus)
     """Whether the Redis store may be used (:mod:`streams.engines.epoch`): agents and timers
@@ -41,6 +44,7 @@ class Runtime(StageServices[Metrics]):
             clock=clock_for(settings),
             limits=limits_for(settings),
             send=send,
+            records_seen=RecordsSeen(settings),
         )
         for spec in topics.TOPICS:
             runtime.channels[spec.name] = app.topic(

@@ -83,8 +83,9 @@ class DirectoryState(Store):
         """The versions a presence cache of areas, roster and assignments depends on, then each
         ``cad.incidents`` partition's event-time progress (how far the assignments go), then the
         version of each ``stopsearch.events`` partition's stop-searches by callsign and its
-        event-time progress, then the store's epoch (whether it is still the store the cache was
-        built from)."""
+        event-time progress, then the offset watermark of each ``cad.incidents`` and each
+        ``stopsearch.events`` partition (whether any of its records was applied), then the
+        store's epoch (whether it is still the store the cache was built from)."""
         slots = [self.keys.partition_slot(topics.INCIDENTS, p) for p in range(incident_partitions)]
         searched = [
             self.keys.partition_slot(topics.STOPSEARCH, p)
@@ -97,6 +98,8 @@ class DirectoryState(Store):
             *(layout.INCIDENTS_PROGRESS.of(slot) for slot in slots),
             *(layout.SEARCHED_VERSION.of(slot) for slot in searched),
             *(layout.SEARCHED_PROGRESS.of(slot) for slot in searched),
+            *(layout.WATERMARK.of(slot) for slot in slots),
+            *(layout.WATERMARK.of(slot) for slot in searched),
             self.keys.key(layout.EPOCH),
         ]
 

@@ -11,6 +11,7 @@ import orjson
 import pytest
 from shapely.geometry import box
 
+from streams import topics
 from streams.domain.areas import AreaDefinition
 from streams.domain.scheduling import SNAPSHOT_REFRESH_S, UNTOUCHED_FINGERPRINT, facts_fingerprint
 from streams.domain.snapshots import AreaFacts, snapshot_value
@@ -153,9 +154,18 @@ class StoreOfJudging:
         return self.judged
 
 
+class NotLooked:
+    """The broker not looked at: which partitions hold records is not known."""
+
+    async def current(self) -> None:
+        return None
+
+
 async def test_a_store_that_lost_judged_instants_makes_the_leader_store_every_view_again() -> None:
     store = StoreOfJudging()
-    runtime = SimpleNamespace(settings=Settings(clock="event"), state=store)
+    runtime = SimpleNamespace(
+        settings=Settings(clock="event"), state=store, records_seen=NotLooked()
+    )
     engine = CoverageEngine(cast(Runtime, runtime))
     area = AreaDefinition("ia-01", "Station", "impact", box(-1.9, 52.48, -1.89, 52.49))
     engine._snapshots._last["ia-01"] = (b"published", NOON, area_view_at(area, NOON))
@@ -167,3 +177,40 @@ async def test_a_store_that_lost_judged_instants_makes_the_leader_store_every_vi
     instants = await engine._instants(NOON + 3600.0)
     assert not engine._snapshots._last, "every snapshot is stored and published again"
     assert instants[0] == NOON + 1800.0, "judging resumes after the instant the store kept"
+
+
+class StoreAfterRebuild(StoreOfJudging):
+    """Pings partition 1 holds records none of which has been applied yet (a rebuild's catch-up
+    read the others first); CAD has no record."""
+
+    async def pings_progress(self, partitions: int) -> tuple[Progress, Progress]:
+        progress: Progress = [NOON + 3600.0] * partitions
+        progress[1] = None
+        return progress, [NOON, None, *[NOON] * (partitions - 2)]
+
+    async def watermarks(self, source: str, partitions: range) -> dict[int, int]:
+        assert source == topics.PINGS
+        return {p: -1 if p == 1 else 99 for p in partitions}
+
+
+class Seen:
+    """The partitions seen holding records at the broker."""
+
+    def __init__(self, pings: list[int]) -> None:
+        self.pings = pings
+
+    async def current(self) -> dict[str, list[int]]:
+        return {topics.PINGS: self.pings, topics.INCIDENTS: [], topics.STOPSEARCH: []}
+
+
+@pytest.mark.parametrize(
+    ("with_records", "judged"), [([0, 1, 2, 3], False), ([0, 2, 3], True)], ids=["unread", "empty"]
+)
+async def test_coverage_is_not_judged_while_a_pings_partition_holding_records_is_unread(
+    with_records: list[int], judged: bool
+) -> None:
+    runtime = SimpleNamespace(
+        settings=Settings(clock="event"), state=StoreAfterRebuild(), records_seen=Seen(with_records)
+    )
+    engine = CoverageEngine(cast(Runtime, runtime))
+    assert bool(await engine._instants(NOON + 3600.0)) is judged

@@ -135,6 +135,59 @@ async def test_a_stop_search_topic_without_records_is_not_waited_for() -> None:
     assert state.reads == 1
 
 
+class FakeStateAfterRebuild(FakeState):
+    """Every version key as Redis holds them (:meth:`State.directory_version_keys`): CAD's
+    progress from the script (None: no record of it applied, no offset watermark either), no
+    stop-search at all."""
+
+    async def read_versions(self, keys: list[str]) -> list[bytes | None]:
+        self.reads += 1
+        self.last = next(self.script, self.last)
+        cad = None if self.last is None else repr(self.last).encode()
+        applied = None if self.last is None else b"41"
+        return [
+            b"1",
+            b"1",
+            *([b"1"] * CAD_PARTITIONS),
+            *([cad] * CAD_PARTITIONS),
+            *([None] * SEARCH_PARTITIONS),
+            *([None] * SEARCH_PARTITIONS),
+            *([applied] * CAD_PARTITIONS),
+            *([None] * SEARCH_PARTITIONS),
+            b"e1",
+        ]
+
+    async def stop_searched(self, partitions: list[int]) -> dict[int, dict[str, list[Any]]]:
+        return {partition: {} for partition in partitions}
+
+
+EVERY_CAD_PARTITION = {
+    topics.PINGS: [0],
+    topics.INCIDENTS: list(range(CAD_PARTITIONS)),
+    topics.STOPSEARCH: [],
+}
+
+
+async def test_after_a_rebuild_a_batch_waits_for_cad_partitions_that_hold_records_not_read() -> (
+    None
+):
+    state = FakeStateAfterRebuild([None, None, PINGS_AT - 5, PINGS_AT])
+    presence = engine(state)
+    presence.with_records = EVERY_CAD_PARTITION  # as the worker saw them at the broker
+    presence.join_cache.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 4
+
+
+async def test_cad_partitions_seen_empty_at_the_broker_are_not_waited_for() -> None:
+    state = FakeStateAfterRebuild([None])
+    presence = engine(state)
+    presence.with_records = {**EVERY_CAD_PARTITION, topics.INCIDENTS: []}
+    presence.join_cache.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 1
+
+
 async def test_a_batch_waiting_for_cad_gives_up_once_its_partition_is_let_go_of() -> None:
     state = FakeState([PINGS_AT - 30])  # CAD is not read: a rebalance
     state.owner = {0: 7}

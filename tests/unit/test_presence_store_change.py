@@ -28,7 +28,7 @@ def test_a_store_that_keeps_its_epoch_is_used() -> None:
     seen.observe(versions(b"2026-12-06T00:00:00Z/ab"))
     seen.observe(versions(b"2026-12-06T00:00:00Z/ab"))
     seen.check_store()
-    assert seen.cad_progress == 1795194000.0
+    assert seen.cad_progress() == 1795194000.0
 
 
 @pytest.mark.parametrize("later", [None, b"2026-12-06T04:00:00Z/cd"], ids=["wiped", "rebuilt"])

@@ -48,6 +48,7 @@ from streams.domain.feedhealth import (
 )
 from streams.domain.incidents import incident_from_dict
 from streams.domain.judging import coverage_watermark, judging_instants, monitoring_start
+from streams.domain.progress import read_progress
 from streams.domain.scheduling import (
     VIEW_REFRESH_S,
     due_again,
@@ -274,9 +275,13 @@ class CoverageEngine:
         progress, began = await state.pings_progress(topics.BY_NAME[topics.PINGS].partitions)
         self._progress = progress
         self._monitoring_began = monitoring_start(began)
+        cad = await state.cad_progress(topics.BY_NAME[topics.INCIDENTS].partitions)
         watermark = coverage_watermark(
             clock_now,
-            [*progress, *await state.cad_progress(topics.BY_NAME[topics.INCIDENTS].partitions)],
+            [
+                *await self._read_progress(topics.PINGS, progress),
+                *await self._read_progress(topics.INCIDENTS, cad),
+            ],
         )
         if self._monitoring_began is None or watermark is None:
             return []
@@ -294,6 +299,22 @@ class CoverageEngine:
         if not instants and judged is not None and self._views_stale():
             return [judged]  # judged again as it was: nothing changes, the views are shown
         return instants
+
+    async def _read_progress(self, topic: str, progress: list[float | None]) -> list[float | None]:
+        """``progress`` with a partition that holds records none of which has been applied read
+        up to nothing (:func:`~streams.domain.progress.read_progress`: after a rebuild, coverage
+        is not judged on the partitions read first alone)."""
+        if all(value is not None for value in progress):
+            return progress
+        with_records = await self.runtime.records_seen.current()
+        if with_records is None:
+            return progress
+        waited = with_records.get(topic, [])
+        if not any(progress[p] is None for p in waited):
+            return progress
+        marks = await self.runtime.state.watermarks(topic, range(len(progress)))
+        applied = [marks[p] >= 0 for p in range(len(progress))]
+        return read_progress(progress, applied, waited)
 
     async def _export_ingest_lag(self, clock_now: float | None) -> None:
         """Export how far the slowest pings partition is behind the clock, and whether that is

@@ -79,6 +79,8 @@ class PresenceServer:
             self.engine.forget()
             self.generation = request.generation
         self.engine.owners = request.owners
+        if isinstance(request, ProcessPings):
+            self.engine.with_records = request.with_records
         try:
             if isinstance(request, ProcessPings):
                 prepared = await self.engine.prepare(request.batch)
@@ -114,6 +116,7 @@ class PresenceServer:
         and committed; refuse it if that one then fails."""
         failure: Exception | None = None
         self.engine.owners = request.owners
+        self.engine.with_records = request.with_records
         try:
             prepared = await self.engine.prepare(request.batch)
         except Exception as error:

@@ -78,19 +78,30 @@ class PresenceProcess(Service):
         self.generation += 1
 
     async def submit(
-        self, batch: PingBatch, owners: dict[int, int] | None = None
+        self,
+        batch: PingBatch,
+        owners: dict[int, int] | None = None,
+        with_records: dict[str, list[int]] | None = None,
     ) -> asyncio.Future[Reply]:
         """Send a batch of ``airwave.pings`` now, with the owner each partition is held under
-        (its commits are fenced by it); the future resolves with the child's reply (see
-        :meth:`outcome`)."""
+        (its commits are fenced by it) and the joined topics' partitions that hold records (the
+        join wait waits for those not read yet); the future resolves with the child's reply
+        (see :meth:`outcome`)."""
         held = owners or {}
         return await self._send(
-            lambda seq, after: ProcessPings(seq, after, self.generation, self._clock(), batch, held)
+            lambda seq, after: ProcessPings(
+                seq, after, self.generation, self._clock(), batch, held, with_records
+            )
         )
 
-    async def process(self, batch: PingBatch, owners: dict[int, int] | None = None) -> None:
+    async def process(
+        self,
+        batch: PingBatch,
+        owners: dict[int, int] | None = None,
+        with_records: dict[str, list[int]] | None = None,
+    ) -> None:
         """Apply a batch of ``airwave.pings``; returns once it is committed."""
-        self.outcome(await (await self.submit(batch, owners)))
+        self.outcome(await (await self.submit(batch, owners, with_records)))
 
     async def settle(
         self, highwaters: dict[int, int | None], owners: dict[int, int] | None = None

@@ -24,6 +24,9 @@ class ProcessPings(msgspec.Struct, tag="pings", array_like=True, frozen=True):
     batch: PingBatch
     owners: dict[int, int] = msgspec.field(default_factory=dict)
     """partition -> the owner the worker holds it under (its commits are fenced by it)."""
+    with_records: dict[str, list[int]] | None = None
+    """topic -> its partitions that held records when the worker last looked at the broker
+    (:mod:`streams.engines.records_seen`; None: not known)."""
 
 
 class SettlePresence(msgspec.Struct, tag="settle", array_like=True, frozen=True):

@@ -50,7 +50,9 @@ class FakePresence:
     forgotten: int = 0
     outcome = staticmethod(PresenceProcess.outcome)
 
-    async def submit(self, batch: PingBatch, owners: dict[int, int]) -> asyncio.Future[Reply]:
+    async def submit(
+        self, batch: PingBatch, owners: dict[int, int], with_records: Any = None
+    ) -> asyncio.Future[Reply]:
         seq = len(self.submitted) + 1
         self.submitted.append(list(batch.offsets))
         reply: Reply = Done(seq, [], None, 0.0)
@@ -66,7 +68,9 @@ class FakePresence:
         asyncio.get_running_loop().create_task(answer())
         return future
 
-    async def process(self, batch: PingBatch, owners: dict[int, int]) -> None:
+    async def process(
+        self, batch: PingBatch, owners: dict[int, int], with_records: Any = None
+    ) -> None:
         if self.poison & set(batch.offsets):
             raise PresenceFailedError("bad data")
         self.processed.append(list(batch.offsets))
@@ -124,6 +128,16 @@ class FakeState:
         self.released.append(dict(held))
 
 
+class NotLooked:
+    """The broker not looked at: which partitions hold records is not known."""
+
+    async def current(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
 def reader(presence: FakePresence) -> tuple[PingsReader, FakeGroup, list[Any]]:
     deadlettered: list[Any] = []
     metrics = SimpleNamespace(handled=lambda topic, seconds: None, retry=lambda topic: None)
@@ -133,7 +147,12 @@ def reader(presence: FakePresence) -> tuple[PingsReader, FakeGroup, list[Any]]:
 
     kafka = FakeGroup()
     runtime = SimpleNamespace(
-        settings=Settings(), metrics=metrics, deadletter=deadletter, app=kafka, state=FakeState({})
+        settings=Settings(),
+        metrics=metrics,
+        deadletter=deadletter,
+        app=kafka,
+        state=FakeState({}),
+        records_seen=NotLooked(),
     )
     pings = PingsReader(runtime, [presence])  # type: ignore[arg-type,list-item]
     pings.consumer = FakeConsumer({0: 0})  # type: ignore[assignment]
@@ -191,7 +210,9 @@ async def test_a_batch_failing_for_its_data_deadletters_only_its_failing_message
     presence = FakePresence(poison={31})
     pings, _, deadlettered = reader(presence)
 
-    async def fails_for_data(_: PingBatch, owners: dict[int, int]) -> asyncio.Future[Reply]:
+    async def fails_for_data(
+        _: PingBatch, owners: dict[int, int], with_records: Any = None
+    ) -> asyncio.Future[Reply]:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         future.set_result(Failed(1, [], False, False, "ValueError: bad"))
         return future
@@ -284,7 +305,13 @@ async def test_batches_refused_across_a_rebalance_are_left_to_the_partitions_nex
 
 async def test_each_partition_goes_to_the_presence_process_of_its_lane() -> None:
     first, second = FakePresence(), FakePresence()
-    runtime = SimpleNamespace(settings=Settings(), metrics=None, deadletter=None, app=FakeGroup())
+    runtime = SimpleNamespace(
+        settings=Settings(),
+        metrics=None,
+        deadletter=None,
+        app=FakeGroup(),
+        records_seen=NotLooked(),
+    )
     pings = PingsReader(runtime, [first, second])  # type: ignore[arg-type,list-item]
 
     def record(partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
