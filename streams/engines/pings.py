@@ -239,7 +239,8 @@ class PingsReader(Service):
                 continue
             if not await self._lanes_free(settings.batch_wait_s):
                 continue
-            self.with_records = await self.runtime.records_seen.current()
+            if settings.clock == "event":  # only the event clock waits for CAD
+                self.with_records = await self.runtime.records_seen.current()
             records = await self.consumer.read_raw(wait_ms, settings.batch_size * len(self.lanes))
             # records come from the partitions held as getmany returns (an assignment drops what
             # was fetched before it): they belong to the generation of now, never to the one the

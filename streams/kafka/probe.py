@@ -66,7 +66,8 @@ class RecordsProbe:
         """The partitions watched that hold records (fetched no more from now on), and those not
         answered for yet. Does not wait for the broker."""
         consumer = self._consumer
-        assert consumer is not None, "start() first"
+        if consumer is None:  # every partition was seen holding records
+            return set(), set()
         found: set[TopicPartition] = set()
         undecided: set[TopicPartition] = set()
         for tp in sorted(self.watching):
@@ -78,6 +79,8 @@ class RecordsProbe:
         if found:
             self.watching -= found
             self._watch(self.watching)
+        if not self.watching:
+            await self.stop()  # every partition holds records: nothing more to watch
         return found, undecided
 
     async def decided(self, within_s: float) -> None:
