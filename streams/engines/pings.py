@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -239,9 +240,10 @@ class PingsReader(Service):
                 continue
             if not await self._lanes_free(settings.batch_wait_s):
                 continue
-            if settings.clock == "event":  # only the event clock waits for CAD
-                self.with_records = await self.runtime.records_seen.current()
             records = await self.consumer.read_raw(wait_ms, settings.batch_size * len(self.lanes))
+            if records and settings.clock == "event":  # only the event clock waits for CAD
+                fetched_at = time.time()
+                self.with_records = await self.runtime.records_seen.current(after=fetched_at)
             # records come from the partitions held as getmany returns (an assignment drops what
             # was fetched before it): they belong to the generation of now, never to the one the
             # fetch began in (dropping them would lose them: the consumer's position is past them)

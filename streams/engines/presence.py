@@ -321,6 +321,9 @@ class PresenceEngine:
         if settings.clock != "event" or needed is None or needed == -math.inf:
             return None
         join_cache = self.join_cache
+        if join_cache.versions is None:  # the process's first batch: nothing read back yet
+            join_cache.observe(await self.services.state.read_versions(join_cache.keys))
+            join_cache.check_store()
         deadline = time.monotonic() + settings.join_wait_s
         while True:
             reached = join_cache.join_progress(self.with_records)

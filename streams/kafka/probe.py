@@ -7,18 +7,16 @@ alone cannot tell the two apart: both have no progress stored yet.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 __all__ = ["RecordsProbe"]
 
-FETCH_WAIT_MS = 100
+FETCH_WAIT_MS = 20
 """How long one fetch of the probe waits at the broker for records (an empty partition answers
-with its high-water mark once this has passed)."""
-DECIDE_POLL_S = 0.02
-"""How often :meth:`RecordsProbe.decided` looks while it waits."""
+with its high-water mark once this has passed): an answer is never older than this, and the
+network's delay, when it arrives."""
 
 
 class RecordsProbe:
@@ -26,7 +24,7 @@ class RecordsProbe:
     seen holding records, and tells which do now (:meth:`look`). A partition holds records when
     its high-water mark, as a fetch reports it (Tansu's ``ListOffsets`` for the end is not
     exact), is past its start (after retention); it is empty when they are equal. Partitions seen
-    holding records are fetched no more."""
+    holding records are fetched no more; once every one does, the consumer stops."""
 
     def __init__(self, bootstrap: str, partitions: Mapping[str, int]) -> None:
         self.bootstrap = bootstrap
@@ -62,35 +60,27 @@ class RecordsProbe:
         for tp in partitions:
             self._consumer.seek(tp, 0)  # before the log's start: reset to it (auto_offset_reset)
 
-    async def look(self) -> tuple[set[TopicPartition], set[TopicPartition]]:
-        """The partitions watched that hold records (fetched no more from now on), and those not
-        answered for yet. Does not wait for the broker."""
+    async def look(self) -> tuple[set[TopicPartition], dict[TopicPartition, float | None]]:
+        """The partitions watched that hold records (fetched no more from now on), and each
+        other one with the wall time (``time.time()``) of the fetch that last answered for it
+        empty (None: not answered yet). Does not wait for the broker."""
         consumer = self._consumer
         if consumer is None:  # every partition was seen holding records
-            return set(), set()
+            return set(), {}
         found: set[TopicPartition] = set()
-        undecided: set[TopicPartition] = set()
+        empty: dict[TopicPartition, float | None] = {}
         for tp in sorted(self.watching):
             highwater = consumer.highwater(tp)
             if highwater is None:
-                undecided.add(tp)
+                empty[tp] = None
             elif highwater > await consumer.position(tp):
                 found.add(tp)
+            else:
+                polled = consumer.last_poll_timestamp(tp)
+                empty[tp] = None if polled is None else polled / 1000.0
         if found:
             self.watching -= found
             self._watch(self.watching)
         if not self.watching:
             await self.stop()  # every partition holds records: nothing more to watch
-        return found, undecided
-
-    async def decided(self, within_s: float) -> None:
-        """Wait until the broker has answered for every partition watched, ``within_s`` at
-        most."""
-        consumer = self._consumer
-        assert consumer is not None, "start() first"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within_s
-        while loop.time() < deadline:
-            if all(consumer.highwater(tp) is not None for tp in self.watching):
-                return
-            await asyncio.sleep(DECIDE_POLL_S)
+        return found, empty

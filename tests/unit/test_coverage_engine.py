@@ -157,7 +157,7 @@ class StoreOfJudging:
 class NotLooked:
     """The broker not looked at: which partitions hold records is not known."""
 
-    async def current(self) -> None:
+    async def current(self, after: float | None = None) -> None:
         return None
 
 
@@ -199,7 +199,7 @@ class Seen:
     def __init__(self, pings: list[int]) -> None:
         self.pings = pings
 
-    async def current(self) -> dict[str, list[int]]:
+    async def current(self, after: float | None = None) -> dict[str, list[int]]:
         return {topics.PINGS: self.pings, topics.INCIDENTS: [], topics.STOPSEARCH: []}
 
 

@@ -62,6 +62,13 @@ async def test_a_batch_waits_until_cad_has_been_read_up_to_its_time() -> None:
     assert state.reads == 4
 
 
+async def test_the_first_batch_of_a_presence_process_waits_for_cad_too() -> None:
+    state = FakeState([PINGS_AT - 30, PINGS_AT - 10, PINGS_AT + 5])
+    presence = engine(state)  # nothing read back from Redis yet
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 3
+
+
 async def test_the_wait_gives_up_after_the_join_wait_and_resumes_once_cad_catches_up() -> None:
     state = FakeState([PINGS_AT - 30])
     presence = engine(state, join_wait_s=0.1)

@@ -272,6 +272,7 @@ class CoverageEngine:
             self._watermark = clock_now
             return [] if clock_now is None else [clock_now]
         state = self.runtime.state
+        read_at = time.time()
         progress, began = await state.pings_progress(topics.BY_NAME[topics.PINGS].partitions)
         self._progress = progress
         self._monitoring_began = monitoring_start(began)
@@ -279,8 +280,8 @@ class CoverageEngine:
         watermark = coverage_watermark(
             clock_now,
             [
-                *await self._read_progress(topics.PINGS, progress),
-                *await self._read_progress(topics.INCIDENTS, cad),
+                *await self._read_progress(topics.PINGS, progress, read_at),
+                *await self._read_progress(topics.INCIDENTS, cad, read_at),
             ],
         )
         if self._monitoring_began is None or watermark is None:
@@ -300,13 +301,16 @@ class CoverageEngine:
             return [judged]  # judged again as it was: nothing changes, the views are shown
         return instants
 
-    async def _read_progress(self, topic: str, progress: list[float | None]) -> list[float | None]:
-        """``progress`` with a partition that holds records none of which has been applied read
-        up to nothing (:func:`~streams.domain.progress.read_progress`: after a rebuild, coverage
-        is not judged on the partitions read first alone)."""
+    async def _read_progress(
+        self, topic: str, progress: list[float | None], read_at: float
+    ) -> list[float | None]:
+        """``progress`` (read at ``read_at``, wall time) with a partition that holds records
+        none of which has been applied read up to nothing
+        (:func:`~streams.domain.progress.read_progress`: after a rebuild, coverage is not judged
+        on the partitions read first alone)."""
         if all(value is not None for value in progress):
             return progress
-        with_records = await self.runtime.records_seen.current()
+        with_records = await self.runtime.records_seen.current(after=read_at)
         if with_records is None:
             return progress
         waited = with_records.get(topic, [])

@@ -131,7 +131,7 @@ class FakeState:
 class NotLooked:
     """The broker not looked at: which partitions hold records is not known."""
 
-    async def current(self) -> None:
+    async def current(self, after: float | None = None) -> None:
         return None
 
     async def stop(self) -> None:
