@@ -33,6 +33,10 @@ and Flink use with external state).
   :data:`COMMIT_EVERY_S`, for the operator's lag tools only (``kafka-consumer-groups``): never past
   a batch that is not in Redis, and never for a batch applied across a rebalance. They are never
   read back.
+- **What the join waits for.** On the event clock every batch carries which ``cad.incidents``
+  and ``stopsearch.events`` partitions hold records, as the broker answered after the batch was
+  fetched (:mod:`streams.engines.records_seen`): the presence process waits for those not read
+  yet, never for an empty one.
 - **Failures.** When a batch fails, those sent after it are refused by the presence process;
   they are all applied again one at a time (waiting out an unavailable service); a batch that
   fails for a reason of its data is applied message by message so that only the message that

@@ -172,11 +172,11 @@ class PresenceEngine:
         """How long the time control's trail is kept (0: the time control is off, none kept)."""
         self.tracks: dict[int, dict[str, Track]] = {}
         self.owners: dict[int, int] = {}
+        """partition -> the owner the worker holds it under: every commit of the partition is
+        fenced by it (none: not fenced, as in ``coverwatch rebuild`` and tests)."""
         self.with_records: dict[str, list[int]] | None = None
         """The partitions of ``cad.incidents`` and ``stopsearch.events`` that held records when
         the worker last looked (None: not known): the join wait waits for those not read yet."""
-        """partition -> the owner the worker holds it under: every commit of the partition is
-        fenced by it (none: not fenced, as in ``coverwatch rebuild`` and tests)."""
         self.watermarks: dict[int, int] = {}
         self.progress: dict[int, float] = {}
         self.last_batch: dict[int, float] = {}
