@@ -104,23 +104,36 @@ async def test_a_feed_whose_cad_partitions_have_no_record_does_not_wait() -> Non
 SEARCH_PARTITIONS = topics.BY_NAME[topics.STOPSEARCH].partitions
 
 
+def versions_of(
+    cad: bytes | None,
+    searched: bytes | None,
+    searched_version: bytes | None = b"1",
+    applied: bytes | None = b"41",
+) -> list[bytes | None]:
+    """Every version key as Redis holds them (:meth:`State.directory_version_keys`): the areas'
+    and roster's versions, CAD's assignment versions and progress, the stop-searches' versions
+    and progress, CAD's offset watermarks (``applied``; the stop-searches' none), the epoch."""
+    return [
+        b"1",
+        b"1",
+        *([b"1"] * CAD_PARTITIONS),
+        *([cad] * CAD_PARTITIONS),
+        *([searched_version] * SEARCH_PARTITIONS),
+        *([searched] * SEARCH_PARTITIONS),
+        *([applied] * CAD_PARTITIONS),
+        *([None] * SEARCH_PARTITIONS),
+        b"e1",
+    ]
+
+
 class FakeStateWithStopSearches(FakeState):
     """CAD read well past the pings; the stop-searches' progress from the script."""
 
     async def read_versions(self, keys: list[str]) -> list[bytes | None]:
         self.reads += 1
         self.last = next(self.script, self.last)
-        cad = repr(PINGS_AT + 3600).encode()
         searched = None if self.last is None else repr(self.last).encode()
-        return [
-            b"1",
-            b"1",
-            *([b"1"] * CAD_PARTITIONS),
-            *([cad] * CAD_PARTITIONS),
-            *([b"1"] * SEARCH_PARTITIONS),
-            *([searched] * SEARCH_PARTITIONS),
-            b"e1",
-        ]
+        return versions_of(repr(PINGS_AT + 3600).encode(), searched)
 
     async def stop_searched(self, partitions: list[int]) -> dict[int, dict[str, list[Any]]]:
         return {partition: {} for partition in partitions}
@@ -142,30 +155,16 @@ async def test_a_stop_search_topic_without_records_is_not_waited_for() -> None:
     assert state.reads == 1
 
 
-class FakeStateAfterRebuild(FakeState):
-    """Every version key as Redis holds them (:meth:`State.directory_version_keys`): CAD's
-    progress from the script (None: no record of it applied, no offset watermark either), no
-    stop-search at all."""
+class FakeStateAfterRebuild(FakeStateWithStopSearches):
+    """CAD's progress from the script (None: no record of it applied, no offset watermark
+    either), no stop-search at all."""
 
     async def read_versions(self, keys: list[str]) -> list[bytes | None]:
         self.reads += 1
         self.last = next(self.script, self.last)
-        cad = None if self.last is None else repr(self.last).encode()
-        applied = None if self.last is None else b"41"
-        return [
-            b"1",
-            b"1",
-            *([b"1"] * CAD_PARTITIONS),
-            *([cad] * CAD_PARTITIONS),
-            *([None] * SEARCH_PARTITIONS),
-            *([None] * SEARCH_PARTITIONS),
-            *([applied] * CAD_PARTITIONS),
-            *([None] * SEARCH_PARTITIONS),
-            b"e1",
-        ]
-
-    async def stop_searched(self, partitions: list[int]) -> dict[int, dict[str, list[Any]]]:
-        return {partition: {} for partition in partitions}
+        if self.last is None:
+            return versions_of(None, None, searched_version=None, applied=None)
+        return versions_of(repr(self.last).encode(), None, searched_version=None)
 
 
 EVERY_CAD_PARTITION = {
