@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,6 +66,16 @@ YIELD_EVERY_FIXES = 50
 broker acknowledgements are taken and its Redis commit sent while this one is worked out."""
 JOIN_POLL_S = 0.02
 """How often a batch waiting for ``cad.incidents`` to catch up reads its progress again."""
+BROKER_CHECK_S = 0.5
+"""How often a batch waiting for ``cad.incidents`` asks whether the broker answers: the join wait
+counts only the time it did (:meth:`PresenceEngine._await_cad`)."""
+
+BrokerAnswers = Callable[[], Awaitable[bool]]
+"""Whether the Kafka broker answers now (:class:`streams.kafka.liveness.BrokerLiveness`)."""
+
+
+async def _not_known() -> bool:
+    return True
 
 
 class PartitionHandedOverError(Exception):
@@ -162,8 +172,15 @@ class PresenceEngine:
     """Tracks, fences and caches of one worker. The caller applies one request at a time; a
     batch may be prepared while the one before it finishes (:meth:`cached` says when)."""
 
-    def __init__(self, services: StageServices[PipelineMetrics]) -> None:
+    def __init__(
+        self,
+        services: StageServices[PipelineMetrics],
+        broker_answers: BrokerAnswers = _not_known,
+    ) -> None:
         self.services = services
+        self.broker_answers = broker_answers
+        """Whether the broker answers now (the default, for tools and tests without a broker:
+        always); the join wait counts only the time it did."""
         self.policy = policy_from(services.settings)
         self.zone = ZoneInfo(services.settings.timezone)
         self.key = services.settings.pseudonym_key.encode()
@@ -314,8 +331,10 @@ class PresenceEngine:
         when there is nothing to wait for (the wall clock; a topic with a partition without any
         record yet is not waited for: a feed without CAD, stop-searches or in-band heartbeats).
         Otherwise how far they had been read when the wait gave up, after
-        ``COVERWATCH_JOIN_WAIT_S`` of wall time (a feed stopped, or lags for good); after that
-        no batch waits until they have caught up with the batch that gave up."""
+        ``COVERWATCH_JOIN_WAIT_S`` of wall time during which the broker answered (a feed
+        stopped, or lags for good; while the broker is down or paused no worker reads CAD
+        either, and that time is not counted); after that no batch waits until they have caught
+        up with the batch that gave up."""
         settings = self.services.settings
         needed = max((self.progress.get(p, -math.inf) for p in set(batch.partitions)), default=None)
         if settings.clock != "event" or needed is None or needed == -math.inf:
@@ -324,7 +343,9 @@ class PresenceEngine:
         if join_cache.versions is None:  # the process's first batch: nothing read back yet
             join_cache.observe(await self.services.state.read_versions(join_cache.keys))
             join_cache.check_store()
-        deadline = time.monotonic() + settings.join_wait_s
+        waited = 0.0  # wall time waited while the broker answered
+        checked = time.monotonic()
+        told = False  # the log said the broker does not answer
         while True:
             reached = join_cache.join_progress(self.with_records)
             if reached is None:
@@ -335,7 +356,7 @@ class PresenceEngine:
             gave_up = self.join_gave_up
             if gave_up is not None and reached < gave_up:
                 return reached
-            if time.monotonic() >= deadline:
+            if waited >= settings.join_wait_s:
                 log.warning(
                     "cad.incidents and stopsearch.events have been read to %s, the pings to %s: "
                     "classifying fixes without waiting for them until they catch up",
@@ -346,6 +367,13 @@ class PresenceEngine:
                 return reached
             await asyncio.sleep(JOIN_POLL_S)
             await self._check_held(batch)
+            if time.monotonic() - checked >= min(BROKER_CHECK_S, settings.join_wait_s):
+                if await self.broker_answers():
+                    waited += time.monotonic() - checked
+                elif not told:
+                    told = True
+                    log.warning("the broker does not answer: the join wait waits until it does")
+                checked = time.monotonic()
             join_cache.observe(await self.services.state.read_versions(join_cache.keys))
             join_cache.check_store()
 

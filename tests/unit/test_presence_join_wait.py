@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from streams import topics
-from streams.engines.presence import PartitionHandedOverError, PresenceEngine
+from streams.engines.presence import BrokerAnswers, PartitionHandedOverError, PresenceEngine
 from streams.engines.stage import limits_for
 from streams.settings import Settings
 
@@ -43,10 +43,19 @@ class FakeState:
         return [b"1", b"1", *([b"1"] * CAD_PARTITIONS), *([progress] * CAD_PARTITIONS), b"e1"]
 
 
-def engine(state: FakeState, clock: str = "event", join_wait_s: float = 5.0) -> PresenceEngine:
+def engine(
+    state: FakeState,
+    clock: str = "event",
+    join_wait_s: float = 5.0,
+    broker_answers: BrokerAnswers | None = None,
+) -> PresenceEngine:
     settings = Settings(clock=clock, join_wait_s=join_wait_s)
     services: Any = SimpleNamespace(settings=settings, state=state, limits=limits_for(settings))
-    presence = PresenceEngine(services)
+    presence = (
+        PresenceEngine(services)
+        if broker_answers is None
+        else PresenceEngine(services, broker_answers)
+    )
     presence.progress[0] = PINGS_AT
     return presence
 
@@ -83,6 +92,34 @@ async def test_the_wait_gives_up_after_the_join_wait_and_resumes_once_cad_catche
     presence.join_cache.observe(await state.read_versions([]))
     assert await presence._await_cad(BATCH) is None
     assert presence.join_gave_up is None
+
+
+async def test_time_the_broker_did_not_answer_is_not_counted_in_the_join_wait() -> None:
+    state = FakeState([PINGS_AT - 30])  # CAD is not read: the broker is paused
+    answers = iter([False] * 6)  # then it answers again, and CAD still lags
+    asked = 0
+
+    async def broker_answers() -> bool:
+        nonlocal asked
+        asked += 1
+        return next(answers, True)
+
+    presence = engine(state, join_wait_s=0.05, broker_answers=broker_answers)
+    presence.join_cache.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) == PINGS_AT - 30
+    assert asked > 6  # it gave up only after the broker had answered
+
+
+async def test_a_batch_waits_past_the_join_wait_while_the_broker_does_not_answer() -> None:
+    state = FakeState([PINGS_AT - 30] * 5 + [PINGS_AT + 1])  # CAD is read once it continues
+
+    async def paused() -> bool:
+        return False
+
+    presence = engine(state, join_wait_s=0.01, broker_answers=paused)
+    presence.join_cache.observe(await state.read_versions([]))
+    assert await presence._await_cad(BATCH) is None
+    assert state.reads == 6
 
 
 async def test_on_the_wall_clock_nothing_waits() -> None:

@@ -24,6 +24,7 @@ from streams.engines.presence_process.protocol import (
     Request,
 )
 from streams.engines.stage import StageServices, clock_for, limits_for, unavailable
+from streams.kafka.liveness import BrokerLiveness
 from streams.kafka.producer import LazyProducer
 from streams.metrics import MetricsRecorder, PipelineMetrics
 from streams.settings import Settings
@@ -179,7 +180,8 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     async def reply(message: Reply) -> None:
         await write_frame(writer, encoder.encode(message))
 
-    server = PresenceServer(PresenceEngine(services), recorder, reply)
+    liveness = BrokerLiveness(settings.kafka_bootstrap)
+    server = PresenceServer(PresenceEngine(services, liveness.answers), recorder, reply)
     try:
         while True:
             try:
@@ -191,6 +193,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     finally:
         writer.close()
         await producer.stop()
+        await liveness.close()
         await services.state.close()
 
 
