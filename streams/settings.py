@@ -180,8 +180,9 @@ class Settings:
         "COVERWATCH_JOIN_WAIT_S",
         30.0,
         "On the event clock, longest a pings batch waits for cad.incidents to be read up to its "
-        "time (docs/time-model.md, joins); after that its fixes are classified with what is "
-        "there and revised if CAD changes them while they are within the lateness",
+        "time, counting only time the broker answered (docs/time-model.md, joins); after that "
+        "its fixes are classified with what is there and revised if CAD changes them while they "
+        "are within the lateness",
     )
     fetch_max_wait_ms: int = _setting(
         "COVERWATCH_FETCH_MAX_WAIT_MS",
