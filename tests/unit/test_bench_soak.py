@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
+import orjson
 import pytest
 
 from streams.devtools.bench.soak import (
@@ -18,10 +19,13 @@ from streams.devtools.bench.soak import (
     kind_growth,
     retained_by_design,
     second_half,
+    soak_chunk,
     soak_rows,
     trend,
     trends,
 )
+from streams.devtools.bench.support import make_fleet
+from streams.simulator.geography import load_default_area_pack
 
 
 def sample(
@@ -163,3 +167,14 @@ def test_cpu_shares_are_cores_used_over_the_second_half() -> None:
     for i, each in enumerate(samples):
         each.cpu_s = {"worker": 0.8 * 10 * i, "broker": None if i == 4 else 1.0 * i}
     assert cpu_shares(samples) == {"worker": pytest.approx(0.8)}
+
+
+def test_a_soak_chunk_sends_each_radio_once_a_round_at_the_rate_asked() -> None:
+    fleet = make_fleet(100, load_default_area_pack())
+    messages, after = soak_chunk(fleet, 1_800_000_000.0, 1, 50)
+    stamps = [orjson.loads(value)["ts"] for _, value in messages]
+    assert len(messages) == 200  # two rounds of the fleet
+    assert [key for key, _ in messages[:100]] == [key for key, _ in messages[100:]]
+    assert stamps[0].endswith("08:00:00.000Z")
+    assert stamps[-1].endswith("08:00:03.980Z")  # 200 pings at 50 a second
+    assert after is not fleet

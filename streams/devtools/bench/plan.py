@@ -27,6 +27,10 @@ class Plan:
     area_window_s: float
     warmup_s: float
     soak_minutes: float
+    soak_radios: int = 10_000
+    """Radios of the soak's fleet (``--soak-radios``)."""
+    soak_rate: int = 2700
+    """Pings a second the soak sends (``--soak-rate``)."""
     only: tuple[str, ...] = ()
     """The steps to run (all when empty)."""
     presence_processes: int = 2

@@ -43,11 +43,12 @@ group and Redis key prefix:
    **The live page** (:mod:`~streams.devtools.bench.page_render`): headless Chromium's first
    render of the page with 10,000 areas and how fast it answers while their live updates
    arrive, against the 40-area pack.
-7. **Memory soak** (:mod:`~streams.devtools.bench.soak`): a live worker under 2,700 pings/s for
-   24 minutes (4 with ``--quick``, ``--soak-minutes``); growth per minute of its two processes'
-   memory and of Redis's over the second half, against the noise. 24 rather than 20: the
-   bench's radios all start at once, so every first visit qualifies together at 10.5-14
-   minutes, a one-off step that a 20-minute soak's second half would begin on.
+7. **Memory soak** (:mod:`~streams.devtools.bench.soak`): a live worker under 2,700 pings/s of
+   10,000 radios (``--soak-rate``, ``--soak-radios``) for 24 minutes (4 with ``--quick``,
+   ``--soak-minutes``); growth per minute of its two processes' memory and of Redis's over the
+   second half, against the noise. 24 rather than 20: the bench's radios all start at once, so
+   every first visit qualifies together at 10.5-14 minutes, a one-off step that a 20-minute
+   soak's second half would begin on.
 
 8. **Report build** (:mod:`~streams.devtools.bench.report_build`): ``write_report`` over a
    synthetic archive of 30 days x 1,000 radios x the bundled pack's 40 areas (and their rings)
@@ -183,6 +184,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="length of the memory soak (default 24, 4 with --quick; 0 skips it)",
     )
     parser.add_argument(
+        "--soak-radios",
+        type=int,
+        default=Plan.soak_radios,
+        help="radios of the soak's fleet (default %(default)s; a force of 35,000: 35000)",
+    )
+    parser.add_argument(
+        "--soak-rate",
+        type=int,
+        default=Plan.soak_rate,
+        help="pings/s the soak sends (default %(default)s; 35,000 radios every 10 s: 3500)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=tuple(STEPS),
@@ -208,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Plan.make(args.quick),
         only=tuple(args.only or ()),
         presence_processes=args.presence_processes,
+        soak_radios=args.soak_radios,
+        soak_rate=args.soak_rate,
     )
     if args.soak_minutes is not None:
         plan = replace(plan, soak_minutes=args.soak_minutes)

@@ -1,7 +1,9 @@
 """``make bench``'s soak: does memory level off under a steady live load?
 
 The worker runs as in production (wall clock, one worker subprocess with its presence process)
-while a paced producer sends simulated pings of 10,000 radios at 2,700 pings/s (the bench's
+while a paced producer sends simulated pings of 10,000 radios at 2,700 pings/s (by default;
+``--soak-radios`` and ``--soak-rate`` size it: ``--soak-radios 35000 --soak-rate 3500`` is a force
+of 35,000 radios each reporting every 10 s) (the bench's
 seeded random walk, :func:`streams.devtools.bench.support.ping_messages`, generated a few seconds
 ahead;
 each ping is dated when it is due), with an in-band ``clock.ticks`` heartbeat every 5 s as the
@@ -60,7 +62,9 @@ if TYPE_CHECKING:
     from streams.devtools.bench.harness import Bench
 
 SOAK_RATE: Final = 2700
+"""Pings a second (``--soak-rate``)."""
 SOAK_RADIOS: Final = 10_000
+"""Radios of the fleet, each sending one ping a round (``--soak-radios``)."""
 SAMPLE_S: Final = 10.0
 HEARTBEAT_S: Final = 5.0
 """The simulator's default heartbeat interval."""
@@ -333,7 +337,8 @@ class Counts:
 
 def measure(bench: Bench) -> dict[str, Any]:
     """The soak step: a soak of the plan's length on the bench's stack."""
-    return Soak(bench, bench.plan.soak_minutes).run()
+    plan = bench.plan
+    return Soak(bench, plan.soak_minutes, plan.soak_radios, plan.soak_rate).run()
 
 
 @dataclass
@@ -342,12 +347,14 @@ class Soak:
 
     bench: Bench
     minutes: float
+    radios: int = SOAK_RADIOS
+    rate: int = SOAK_RATE
     samples: list[SoakSample] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
 
     def run(self) -> dict[str, Any]:
         """Start the worker with the roster and areas in place, soak, return the samples."""
-        worker, fleet = self.bench.start_live_worker("soak", SOAK_RADIOS)
+        worker, fleet = self.bench.start_live_worker("soak", self.radios)
         try:
             asyncio.run(self._soak(worker.settings, fleet, worker.process))
         finally:
@@ -355,8 +362,8 @@ class Soak:
             self.bench.published += self.counts.records
         return {
             "minutes": self.minutes,
-            "rate": SOAK_RATE,
-            "radios": SOAK_RADIOS,
+            "rate": self.rate,
+            "radios": self.radios,
             "sample_s": SAMPLE_S,
             "samples": [asdict(sample) for sample in self.samples],
         }
@@ -375,7 +382,7 @@ class Soak:
     async def _produce(
         self, settings: Settings, fleet: Fleet, began: float, stop_at: float
     ) -> None:
-        """Pings at :data:`SOAK_RATE`, each dated and sent when due, and a heartbeat every
+        """Pings at the soak's rate, each dated and sent when due, and a heartbeat every
         :data:`HEARTBEAT_S`; every chunk's deliveries are awaited before the next is sent."""
         producer = new_producer(
             settings.kafka_bootstrap, linger_ms=LINGER_MS, max_batch_size=1 << 20
@@ -386,12 +393,14 @@ class Soak:
         try:
             while time.time() < stop_at:
                 seed += 1
-                messages, fleet = await asyncio.to_thread(soak_chunk, fleet, chunk_start, seed)
+                messages, fleet = await asyncio.to_thread(
+                    soak_chunk, fleet, chunk_start, seed, self.rate
+                )
                 deliveries: list[asyncio.Future[Any]] = []
                 sent = 0
                 while sent < len(messages) and time.time() < stop_at:
                     now = time.time()
-                    due = min(len(messages), int((now - chunk_start) * SOAK_RATE) + 1)
+                    due = min(len(messages), int((now - chunk_start) * self.rate) + 1)
                     for key, value in messages[sent:due]:
                         deliveries.append(await producer.send(topic, value, key=key))
                     self.counts.pings += max(due - sent, 0)
@@ -403,7 +412,7 @@ class Soak:
                         next_tick += HEARTBEAT_S
                     await asyncio.sleep(SEND_POLL_S)
                 await asyncio.gather(*deliveries)
-                chunk_start += len(messages) / SOAK_RATE
+                chunk_start += len(messages) / self.rate
         finally:
             await producer.stop()
 
@@ -467,13 +476,15 @@ class Soak:
         )
 
 
-def soak_chunk(fleet: Fleet, start_ts: float, seed: int) -> tuple[Messages, Fleet]:
+def soak_chunk(
+    fleet: Fleet, start_ts: float, seed: int, rate: int = SOAK_RATE
+) -> tuple[Messages, Fleet]:
     """:data:`CHUNK_ROUNDS` rounds of pings from ``start_ts`` on, and the fleet after them. One
     round more is made and dropped: :func:`ping_messages` starts at the fleet's last positions,
     which the previous chunk has sent already."""
     radios = len(fleet.issis)
     messages, fleet = ping_messages(
-        fleet, (CHUNK_ROUNDS + 1) * radios, start_ts - radios / SOAK_RATE, SOAK_RATE, seed=seed
+        fleet, (CHUNK_ROUNDS + 1) * radios, start_ts - radios / rate, rate, seed=seed
     )
     return messages[radios:], fleet
 
