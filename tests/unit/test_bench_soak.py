@@ -100,7 +100,7 @@ def test_shrinking_memory_levels_off() -> None:
 
 def test_state_kept_by_time_is_dose_minutes_visits_visit_times_and_closed_incidents() -> None:
     kept = ["dose:m:*", "dose:minutes", "visits:*", "visit_parts:*", "vday:*", "qends:*"]
-    kept += ["vends:*", "vstarts:*", "closed"]
+    kept += ["vends:*", "vstarts:*", "closed", "patrol:m:*", "trail:*", "reporting:*"]
     assert all(retained_by_design(kind) for kind in [*kept, "qends:patrol-area"])
     per_radio = ["tracks", "lastfix", "geo", "roster", "dose:total", "dose:out", "present"]
     per_radio += ["vlast"]

@@ -81,11 +81,11 @@ FLOOR_MB_PER_MIN: Final = 0.1
 of one pymalloc arena (1 MiB), the step in which a Python process's heap grows or shrinks."""
 NOISE_FACTOR: Final = 2.0
 RETAINED_FAMILIES: Final = frozenset(
-    {"dose:m", "dose:minutes", "visits", "visit_parts", "vday", "reporting", "trail"}
+    {"dose:m", "dose:minutes", "visits", "visit_parts", "vday", "reporting", "trail", "patrol:m"}
 )
 """Key kinds kept by time, not by radio: dose minute buckets and their index (24 h, the longest
 dose window), a day's visits, their parts and summary (3 days), each minute's reporting radios
-(1 h) and each minute's trail of positions (3 h 10 min)."""
+(1 h), each minute's trail of positions (3 h 10 min) and each minute's patrol steps (2 days)."""
 RETAINED_SORTED_SETS: Final = frozenset({"qends", "vends", "vstarts", "closed"})
 """Per area, the qualifying visit ends and every visit's end and start of the last 2 days; per
 ``cad.incidents`` partition, the incidents closed in the last 2 days."""
