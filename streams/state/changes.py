@@ -116,7 +116,8 @@ class Changes:
         self.ops.append(["lpush_trim", key, value, str(keep)])
 
     def hincrby(self, key: str, name: str, amount: int) -> None:
-        """Add an integer to a hash field."""
+        """Add an integer to a hash field; a field that reaches zero is removed (an absent field
+        reads as zero)."""
         self.ops.append(["hincrby", key, name, str(amount)])
 
     def count_keys(self, counts: str, counted: str, member: str, keys: Sequence[str]) -> None:

@@ -209,7 +209,8 @@ PATROL_STEPS = KeyFamily(
     PINGS_SLOT,
     "patrol:m:<minute>",
     "hash",
-    '"area_id|offset ms" -> change in officers present there (``streams.domain.patrol``)',
+    '"area_id|offset ms" -> change in officers present there (``streams.domain.patrol``); a '
+    "field whose changes sum to zero is removed",
     PRESENCE,
     PATROL_KEPT,
 )

@@ -23,6 +23,7 @@ from streams.engines.runtime import Runtime
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.state import Changes, PartitionCommit, State, window_sums
+from streams.state import keys as layout
 
 pytestmark = pytest.mark.integration
 
@@ -545,3 +546,24 @@ async def test_a_release_fences_its_owner_but_leaves_a_later_claim_alone(
     assert await state.owners("src", [1]) == {1: taken[1][0]} == {1: 2}
     assert late == [False]
     await state.close()
+
+
+async def test_patrol_steps_that_cancel_across_batches_leave_no_field(
+    stack, unique: str
+) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(redis_url=stack.redis_url, key_prefix=unique)
+    runtime = Runtime.create(settings, create_app(settings))
+    state = runtime.state
+    start = 1_795_176_000.0  # 2026-11-20T12:00:00Z
+    now = start + 840.0
+    for offset, dose in enumerate([patrol_dose(start + 10.0 * i, 10.0) for i in range(5)]):
+        changes = Changes()  # one radio, one fix a batch: each step at a fix cancels the next
+        state.record_presence(changes, 0, [dose], {}, {}, {}, now)
+        await state.commit([PartitionCommit("airwave.pings", 0, offset, changes)])
+
+    minute = int(start // 60)
+    steps = await state.redis.hgetall(layout.PATROL_STEPS.of(state.pings_slice(0), minute))
+    read = await read_areas(runtime, now, None, 1.0, PatrolMinutes())
+    await state.close()
+    assert steps == {b"ia-01|0": b"1", b"ia-01|50000": b"-1"}
+    assert read.presence.patrol_windows["ia-01"][3600] == 50.0

@@ -71,7 +71,10 @@ for _, op in ipairs(ops) do
   elseif name == 'lpush_trim' then
     redis.call('LPUSH', op[2], op[3])
     redis.call('LTRIM', op[2], 0, tonumber(op[4]) - 1)
-  elseif name == 'hincrby' then redis.call('HINCRBY', op[2], op[3], op[4])
+  elseif name == 'hincrby' then
+    -- a field that sums to zero is removed: an absent field reads as zero, and steps that cancel
+    -- across batches leave no field behind (as those that cancel within one batch)
+    if redis.call('HINCRBY', op[2], op[3], op[4]) == 0 then redis.call('HDEL', op[2], op[3]) end
   elseif name == 'count_keys' then
     -- op: counts hash, member -> keys hash, member, the keys it counts in now. The counts move
     -- by the difference from the keys stored for the member, which are replaced (a count that
