@@ -548,9 +548,7 @@ async def test_a_release_fences_its_owner_but_leaves_a_later_claim_alone(
     await state.close()
 
 
-async def test_patrol_steps_that_cancel_across_batches_leave_no_field(
-    stack, unique: str
-) -> None:  # type: ignore[no-untyped-def]
+async def test_patrol_steps_that_cancel_across_batches_leave_no_field(stack, unique: str) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(redis_url=stack.redis_url, key_prefix=unique)
     runtime = Runtime.create(settings, create_app(settings))
     state = runtime.state
