@@ -14,7 +14,7 @@ from typing import Final
 
 import orjson
 
-from streams.domain.fences import Location
+from streams.domain.fences import Location, shared_location
 from streams.domain.fixes import Fix
 from streams.domain.tracks.crossings import SegmentCrossings
 from streams.domain.tracks.machine import visit_id_for, visit_of
@@ -100,7 +100,7 @@ def _track_from_dict(
             context = _context_from_list(_as_list(context_list))
         if context is None:
             raise ValueError("a stored recent fix has no context")
-        location = Location(inside, near)
+        location = shared_location(inside, near)
         fixes.append((_fix_from_list(issi, _as_list(fix_list)), location, context))
     watermark = stored.get("w")
     revisions = {

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from streams.domain.areas import AreaDefinition
-from streams.domain.fences import OUTSIDE, FenceIndex, Location
+from streams.domain.fences import OUTSIDE, FenceIndex, Location, shared_location
 
 ORIGIN_LAT = 51.5
 ORIGIN_LON = -0.12
@@ -69,6 +69,14 @@ SQUARE = square("A", 0, 0, 200)
 )
 def test_point_is_inside_near_or_outside(point_m: tuple[float, float], expected: Location) -> None:
     assert locate(FenceIndex([SQUARE]), point_m) == [expected]
+
+
+def test_fixes_at_the_same_place_share_one_location_across_batches() -> None:
+    index = FenceIndex([SQUARE])
+    first, second = locate(index, (100, 100)), locate(FenceIndex([SQUARE]), (120, 90))
+
+    assert first[0] is second[0]
+    assert first[0] is shared_location(frozenset({"A"}), frozenset({"A"}))
 
 
 def test_hole_is_outside() -> None:

@@ -728,15 +728,11 @@ def test_stored_track_of_a_typical_radio_is_small() -> None:
     assert len(stored) < 1500, stored
 
 
-@pytest.mark.xfail(
-    reason="a known regression, open: measured on warm caches a radio's recent fix now holds "
-    "about 1,047 B (the stuck, crossing and activity state of issue 22), over its 1 KB budget; "
-    "the old measurement passed or failed by which tests had filled the caches before it",
-    strict=False,
-)
 def test_a_radios_recent_fixes_take_under_a_kilobyte_each_in_memory() -> None:
     # Each recent fix keeps its stored form (JSON); orjson writes it into a buffer of >= 4 KB
     # that it never shrinks, which with 12 recent fixes per radio made 10,000 radios 0.5 GB.
+    # A track read back shares its fixes' locations (fences.shared_location): about 1,050 B a
+    # fix without that, 850 B with it.
     # The second of two equal sets is measured: the first also fills the process's caches once
     # (how full they already are depends on which tests ran before), which is not per fix.
     fixes = stay(0, 110, 10, IN_A)  # twelve fixes, all within the allowed lateness
@@ -752,6 +748,14 @@ def test_a_radios_recent_fixes_take_under_a_kilobyte_each_in_memory() -> None:
     recent = sum(len(track.recent) for track in tracks)
     assert recent == 30 * 12
     assert (held - before) / recent < 1024
+
+
+def test_a_track_read_back_shares_its_fixes_locations() -> None:
+    track, _ = feed(stay(0, 110, 10, IN_A))
+    back = track_from_json(track_to_json(track), POLICY)
+
+    assert back == track
+    assert len({id(entry.location) for entry in back.recent}) == 1
 
 
 def recent_tracks(fixes: list[Fix]) -> list[Track]:
