@@ -43,19 +43,19 @@ class FakeState:
         return [b"1", b"1", *([b"1"] * CAD_PARTITIONS), *([progress] * CAD_PARTITIONS), b"e1"]
 
 
+async def answering() -> bool:
+    return True
+
+
 def engine(
     state: FakeState,
     clock: str = "event",
     join_wait_s: float = 5.0,
-    broker_answers: BrokerAnswers | None = None,
+    broker_answers: BrokerAnswers = answering,
 ) -> PresenceEngine:
     settings = Settings(clock=clock, join_wait_s=join_wait_s)
     services: Any = SimpleNamespace(settings=settings, state=state, limits=limits_for(settings))
-    presence = (
-        PresenceEngine(services)
-        if broker_answers is None
-        else PresenceEngine(services, broker_answers)
-    )
+    presence = PresenceEngine(services, broker_answers)
     presence.progress[0] = PINGS_AT
     return presence
 

@@ -1,12 +1,11 @@
 """``make bench``'s soak: does memory level off under a steady live load?
 
 The worker runs as in production (wall clock, one worker subprocess with its presence process)
-while a paced producer sends simulated pings of 10,000 radios at 2,700 pings/s (by default;
-``--soak-radios`` and ``--soak-rate`` size it: ``--soak-radios 35000 --soak-rate 3500`` is a force
-of 35,000 radios each reporting every 10 s) (the bench's
-seeded random walk, :func:`streams.devtools.bench.support.ping_messages`, generated a few seconds
-ahead;
-each ping is dated when it is due), with an in-band ``clock.ticks`` heartbeat every 5 s as the
+while a paced producer sends simulated pings of 10,000 radios at 2,700 pings/s by default
+(``--soak-radios``, ``--soak-rate``: ``--soak-radios 35000 --soak-rate 3500`` is a force of 35,000
+radios each reporting every 10 s). The pings follow the bench's seeded random walk
+(:func:`streams.devtools.bench.support.ping_messages`, generated a few seconds ahead; each ping
+is dated when it is due), with an in-band ``clock.ticks`` heartbeat every 5 s as the
 simulator publishes them (to ``clock.ticks`` and to every ``airwave.pings`` partition). Every
 10 s the soak samples the resident memory (``/proc``) of the worker's event-loop process, of its
 presence process and of redis-server, Redis's own ``used_memory``, every key of the run's prefix
@@ -61,10 +60,6 @@ from streams.state import State
 if TYPE_CHECKING:
     from streams.devtools.bench.harness import Bench
 
-SOAK_RATE: Final = 2700
-"""Pings a second (``--soak-rate``)."""
-SOAK_RADIOS: Final = 10_000
-"""Radios of the fleet, each sending one ping a round (``--soak-radios``)."""
 SAMPLE_S: Final = 10.0
 HEARTBEAT_S: Final = 5.0
 """The simulator's default heartbeat interval."""
@@ -347,8 +342,10 @@ class Soak:
 
     bench: Bench
     minutes: float
-    radios: int = SOAK_RADIOS
-    rate: int = SOAK_RATE
+    radios: int
+    """Radios of the fleet, each sending one ping a round."""
+    rate: int
+    """Pings a second."""
     samples: list[SoakSample] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
 
@@ -476,9 +473,7 @@ class Soak:
         )
 
 
-def soak_chunk(
-    fleet: Fleet, start_ts: float, seed: int, rate: int = SOAK_RATE
-) -> tuple[Messages, Fleet]:
+def soak_chunk(fleet: Fleet, start_ts: float, seed: int, rate: int) -> tuple[Messages, Fleet]:
     """:data:`CHUNK_ROUNDS` rounds of pings from ``start_ts`` on, and the fleet after them. One
     round more is made and dropped: :func:`ping_messages` starts at the fleet's last positions,
     which the previous chunk has sent already."""
