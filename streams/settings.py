@@ -43,7 +43,9 @@ class Settings:
         "COVERWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, comma separated"
     )
     redis_url: str = _setting(
-        "COVERWATCH_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for the live state"
+        "COVERWATCH_REDIS_URL",
+        "redis://127.0.0.1:6379/0",
+        "Redis URL for the live state (redis+cluster://host:port: a Redis Cluster, any node)",
     )
     app_id: str = _setting(
         "COVERWATCH_APP_ID",
@@ -416,16 +418,20 @@ def unit_problems(spec: str) -> list[str]:
 
 def redis_url_problems(url: str) -> list[str]:
     """What is wrong with a Redis URL (``redis://[[user]:password@]host[:port][/db]``,
-    ``rediss://`` the same over TLS, or ``unix:///path/to/socket``). The value is not repeated:
-    it may hold a password."""
+    ``rediss://`` the same over TLS, ``unix:///path/to/socket``, or ``redis+cluster://host:port``
+    and ``rediss+cluster://``: any node of a Redis Cluster). The value is not repeated: it may
+    hold a password."""
     shape = (
-        "COVERWATCH_REDIS_URL must be redis://host:port/db, rediss://host:port/db or unix:///path"
+        "COVERWATCH_REDIS_URL must be redis://host:port/db, rediss://host:port/db, unix:///path "
+        "or redis+cluster://host:port"
     )
     parsed = urlparse(url)
     if parsed.scheme == "unix":
         return [] if parsed.path else [f"{shape} (the unix URL has no path)"]
-    if parsed.scheme not in ("redis", "rediss"):
+    if parsed.scheme not in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
         return [f"{shape} (its scheme is {parsed.scheme or 'missing'})"]
+    if parsed.scheme.endswith("+cluster") and parsed.path.strip("/") not in ("", "0"):
+        return [f"{shape} (a Redis Cluster has database 0 alone)"]
     try:
         port = parsed.port
     except ValueError:

@@ -151,6 +151,7 @@ class EpochWatch(Service):
             if started is None:
                 log.info("Redis state trusted: epoch %s", verdict.epoch)
                 await self.redis_state.upgrade_window_layout()
+                await self.redis_state.move_watermarks()
                 self.status.trust(verdict.epoch)
             return
         self.status.lose(verdict)

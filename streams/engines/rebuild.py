@@ -166,15 +166,12 @@ async def _mark_cad_unread(
 
 
 async def _clear(settings: Settings, state: State, say: Say) -> None:
-    cursor, deleted, last_said = 0, 0, time.monotonic()
-    while True:
-        cursor, count = await state.clear_step(cursor)
+    deleted, last_said = 0, time.monotonic()
+    async for count in state.clear():
         deleted += count
         if time.monotonic() - last_said > 5:
             say(f"  ... {deleted:,} keys deleted")
             last_said = time.monotonic()
-        if cursor == 0:
-            break
     say(
         f"deleted {deleted:,} keys under {settings.key_prefix}: "
         f"(kept: {', '.join(State.KEPT_ON_CLEAR)})"

@@ -4,6 +4,7 @@ is a cache of the log: :mod:`streams.domain.epoch`)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import cast
 
 from streams.domain.ticks import stored_clock
@@ -19,7 +20,7 @@ class EpochState(Store):
     """The epoch, the event clock, and deleting what a rebuild makes again."""
 
     KEPT_ON_CLEAR = ("audit",)
-    """Hash tags :meth:`clear_step` keeps: the audit log of officer-level reads is not derived
+    """Hash tags :meth:`clear` keeps: the audit log of officer-level reads is not derived
     from the topics, so a rebuild cannot make it again."""
 
     @property
@@ -72,14 +73,24 @@ class EpochState(Store):
         await self.redis.set(self.epoch_key, epoch)
         self.metrics.round_trip("epoch")
 
-    async def clear_step(self, cursor: int, count: int = 1000) -> tuple[int, int]:
-        """One step of deleting every key under this prefix but :data:`KEPT_ON_CLEAR` (SCAN
-        from ``cursor``, then UNLINK): the next cursor (0 when done) and the keys deleted."""
+    async def clear(self, batch: int = 1000) -> AsyncIterator[int]:
+        """Delete every key under this prefix but :data:`KEPT_ON_CLEAR` (SCAN, over every
+        master of a Redis Cluster, then UNLINK, ``batch`` keys at a time): yields how many keys
+        each UNLINK deleted."""
         pattern = escape_glob(self.prefix) + ":*"
         kept = tuple(self.keys.slot(tag).encode() + b":" for tag in self.KEPT_ON_CLEAR)
-        cursor, keys = await self.redis.scan(cursor, match=pattern, count=count)
-        doomed = [key for key in keys if not cast("bytes", key).startswith(kept)]
+        doomed: list[bytes] = []
+        async for key in self.redis.scan_iter(match=pattern, count=batch):
+            if not cast("bytes", key).startswith(kept):
+                doomed.append(key)
+            if len(doomed) >= batch:
+                yield await self._unlink(doomed)
+                doomed = []
         if doomed:
-            await self.redis.unlink(*doomed)
+            yield await self._unlink(doomed)
+
+    async def _unlink(self, keys: list[bytes]) -> int:
+        """UNLINK ``keys`` (split by slot in a cluster); how many there were."""
+        await self.redis.unlink(*keys)
         self.metrics.round_trip("clear")
-        return int(cursor), len(doomed)
+        return len(keys)

@@ -8,7 +8,10 @@ integration test checks every key a real run leaves against :func:`undocumented`
 
 Every key is ``<prefix>:{<tag>}:<suffix>``: ``<prefix>`` is ``COVERWATCH_KEY_PREFIX`` and the
 ``{...}`` part a Redis Cluster hash tag, so every Lua call touches one slot. The tag of state
-derived from one partition of a source topic is ``<topic>.<partition>`` (a *slot*).
+derived from one partition of a source topic is ``<topic>.<partition>`` (a *slot*). The sources
+whose partitions all write one shared family (:data:`SHARED_TAGS`) keep each partition's
+watermark under that family's tag instead: a partition's changes and its watermark are then
+still written by one Lua call in one slot.
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ INCIDENTS_SLOT = f"{topics.INCIDENTS}.<partition>"
 STOPSEARCH_SLOT = f"{topics.STOPSEARCH}.<partition>"
 DEMAND_SLOT = "<source>.<partition>"
 """The slot of a demand source: ``cad.incidents``, ``crimes.recorded`` or ``stopsearch.events``."""
+
+SHARED_TAGS: dict[str, str] = {
+    topics.ROSTER: "directory",
+    topics.AREAS: "areas",
+    topics.CLOCK_TICKS: "clock",
+    "coverage": "coverage",
+}
+"""source -> the tag of the one family all its partitions write (the roster, the areas, the
+event clock, the coverage leader's records); its partitions' slots are ``{tag}:<source>.<n>``."""
 
 VISITS_KEPT = "3 days (``VISIT_DAYS_KEPT``, EXPIRE on every write)"
 QUALIFYING_KEPT = "2 days before the area's latest end (``QUALIFYING_ENDS_KEPT_S``)"
@@ -79,7 +91,16 @@ class Keys:
         return f"{self.prefix}:{{{tag}}}"
 
     def partition_slot(self, source: str, partition: int) -> str:
-        """The slot of everything derived from one partition of ``source``."""
+        """The slot of everything derived from one partition of ``source`` (of its watermark
+        alone, under the shared family's tag, for a source of :data:`SHARED_TAGS`)."""
+        shared = SHARED_TAGS.get(source)
+        if shared is not None:
+            return f"{self.prefix}:{{{shared}}}:{source}.{partition}"
+        return f"{self.prefix}:{{{source}.{partition}}}"
+
+    def former_partition_slot(self, source: str, partition: int) -> str:
+        """The slot a partition of a :data:`SHARED_TAGS` source had before its watermark moved
+        under the shared family's tag (:meth:`~streams.state.store.Store.move_watermarks`)."""
         return f"{self.prefix}:{{{source}.{partition}}}"
 
     def key(self, family: KeyFamily, *values: object) -> str:
@@ -156,6 +177,15 @@ WATERMARK = KeyFamily(
     "string",
     "offset watermark of the partition: offsets at or below it are applied",
     "every agent, in the Lua call of its changes",
+)
+SHARED_WATERMARK = KeyFamily(
+    "<tag>",
+    "<source>.<partition>:wm",
+    "string",
+    "offset watermark of a partition of a source whose partitions all write one family "
+    "(``SHARED_TAGS``: the roster under `directory`, the areas under `areas`, clock ticks under "
+    "`clock`, the coverage leader under `coverage`): in that family's slot",
+    "roster, areas and clock agents, coverage leader, in the Lua call of their changes",
 )
 OWNER = KeyFamily(
     "<source>.<partition>",
@@ -519,6 +549,7 @@ EPOCH = KeyFamily(
 
 LAYOUT: tuple[KeyFamily, ...] = (
     WATERMARK,
+    SHARED_WATERMARK,
     OWNER,
     ROSTER,
     ROSTER_HISTORY,

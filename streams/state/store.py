@@ -14,24 +14,45 @@ from typing import cast
 
 import orjson
 import redis.asyncio as redis_asyncio
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from streams import topics
 from streams.metrics import PipelineMetrics
 from streams.state import keys as layout
 from streams.state.changes import PartitionCommit
-from streams.state.scripts import APPLY_LUA, RELEASE_LUA
+from streams.state.scripts import APPLY_LUA, RELEASE_LUA, UPGRADE_WINDOWS_LUA
 
 STORE_UNAVAILABLE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
 """The errors of a Redis that does not answer (down, unreachable, too slow): a failure of the
 infrastructure, not of a message, for callers to catch without importing redis."""
 
 
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+"""URL schemes of a Redis Cluster (``redis+cluster://host:port``: any node of it), and the
+scheme of each node's own URL."""
+
+
+def connect(redis_url: str) -> redis_asyncio.Redis:
+    """A client of the Redis at ``redis_url``: one server, or with a ``+cluster`` scheme a Redis
+    Cluster, whose client sends each command to the node that serves its key's slot. The cluster
+    client is typed as the single-server one: it answers every command the state sends in the
+    same way (every multi-key command and script keeps to one hash tag, ``streams.state.keys``),
+    which the chaos suite's ``redis-cluster`` scenario checks end to end."""
+    scheme, _, rest = redis_url.partition("://")
+    node_scheme = CLUSTER_SCHEMES.get(scheme)
+    if node_scheme is not None:
+        return cast("redis_asyncio.Redis", RedisCluster.from_url(f"{node_scheme}://{rest}"))
+    return redis_asyncio.Redis.from_url(redis_url)
+
+
 class Store:
     """Live state in Redis under one key prefix: the base of every family of state."""
 
     def __init__(self, redis_url: str, key_prefix: str, metrics: PipelineMetrics) -> None:
-        self.redis: redis_asyncio.Redis = redis_asyncio.Redis.from_url(redis_url)
+        self.redis: redis_asyncio.Redis = connect(redis_url)
         self.prefix = key_prefix
         self.keys = layout.Keys(key_prefix)
         self.metrics = metrics
@@ -64,6 +85,25 @@ class Store:
         """:meth:`commit`, and the values of ``keys`` right after it, in the same round trip."""
         if not commits and not keys:
             return [], []
+        results = await self._apply_and_read(commits, keys)
+        unknown = [i for i, result in enumerate(results[: len(commits)]) if _no_script(result)]
+        if unknown:  # a cluster node that had not loaded the script (new, restarted, promoted)
+            await self.load_scripts()
+            again = await self._apply_and_read([commits[i] for i in unknown], ())
+            for index, result in zip(unknown, again, strict=True):
+                results[index] = result
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        self.metrics.round_trip("commit")
+        read = cast("list[bytes | None]", results[len(commits) :])
+        return [result == 1 for result in results[: len(commits)]], read
+
+    async def _apply_and_read(
+        self, commits: Sequence[PartitionCommit], keys: Sequence[str]
+    ) -> list[object]:
+        """One pipeline of the commits' scripts and the reads of ``keys``; each one's result or
+        error (a commit refused for want of its script did nothing)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for commit in commits:
                 slot = self.slot(commit.source, commit.partition)
@@ -79,9 +119,35 @@ class Store:
                 )
             for key in keys:
                 pipe.get(key)
-            results = await pipe.execute()
-        self.metrics.round_trip("commit")
-        return [result == 1 for result in results[: len(commits)]], results[len(commits) :]
+            results: list[object] = await pipe.execute(raise_on_error=False)
+        return results
+
+    async def load_scripts(self) -> None:
+        """Load the scripts run in pipelines on every primary (a single server's pipeline loads
+        its scripts itself; a cluster pipeline does not)."""
+        for script in (APPLY_LUA, RELEASE_LUA, UPGRADE_WINDOWS_LUA):
+            await self.redis.script_load(script)
+
+    async def move_watermarks(self) -> int:
+        """Move the watermark of every partition of a :data:`~streams.state.keys.SHARED_TAGS`
+        source stored by the layout before, in the partition's own slot, under the shared
+        family's tag (run at start; a watermark already there is kept if higher); the number
+        moved."""
+        moved = 0
+        for source in layout.SHARED_TAGS:
+            spec = topics.BY_NAME.get(source)
+            for partition in range(1 if spec is None else spec.partitions):
+                former = layout.WATERMARK.of(self.keys.former_partition_slot(source, partition))
+                value = await self.redis.get(former)
+                if value is None:
+                    continue
+                current = await self.redis.get(self.watermark_key(source, partition))
+                if current is None or int(current) < int(value):
+                    await self.redis.set(self.watermark_key(source, partition), value)
+                await self.redis.delete(former)
+                moved += 1
+        self.metrics.round_trip("upgrade")
+        return moved
 
     async def claim(self, source: str, partitions: Iterable[int]) -> dict[int, tuple[int, int]]:
         """Take ``partitions`` of ``source`` over: bump each one's owner, so that commits
@@ -104,11 +170,19 @@ class Store:
         """Let partitions of ``source`` go (partition -> the owner it was held under): bump each
         one's owner if it is still that one, so that commits prepared under it are refused from
         now on (and a batch waiting to be committed under it gives up). One round trip."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for partition, owner in sorted(held.items()):
-                owner_key = layout.OWNER.of(self.slot(source, partition))
-                await self._release(keys=[owner_key], args=[owner], client=pipe)
-            await pipe.execute()
+        for attempt in (1, 2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for partition, owner in sorted(held.items()):
+                    owner_key = layout.OWNER.of(self.slot(source, partition))
+                    await self._release(keys=[owner_key], args=[owner], client=pipe)
+                results = await pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(_no_script(result) for result in results):
+                await self.load_scripts()  # releasing again is harmless: it compares first
+                continue
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            break
         self.metrics.round_trip("release")
 
     async def owners(self, source: str, partitions: Iterable[int]) -> dict[int, int | None]:
@@ -124,7 +198,10 @@ class Store:
     async def watermarks(self, source: str, partitions: Iterable[int]) -> dict[int, int]:
         """The applied-offset watermark of each partition (-1 when none)."""
         wanted = sorted(set(partitions))
-        values = await self.redis.mget([self.watermark_key(source, p) for p in wanted])
+        async with self.redis.pipeline(transaction=False) as pipe:  # in a cluster, many slots
+            for partition in wanted:
+                pipe.get(self.watermark_key(source, partition))
+            values: list[bytes | None] = await pipe.execute()
         self.metrics.round_trip("watermarks")
         return {p: -1 if v is None else int(v) for p, v in zip(wanted, values, strict=True)}
 
@@ -160,6 +237,11 @@ class Store:
     async def close(self) -> None:
         """Close the connection pool."""
         await self.redis.aclose()
+
+
+def _no_script(result: object) -> bool:
+    """Whether a pipelined command was refused because the server did not know its script."""
+    return isinstance(result, NoScriptError)
 
 
 def escape_glob(text: str) -> str:

@@ -46,6 +46,7 @@ class WindowsState(Store):
         earlier layout, keeping every window's sum; the number converted. One round trip."""
         wanted = self.window_families() if families is None else families
         upgrade = self.redis.register_script(UPGRADE_WINDOWS_LUA)
+        await self.load_scripts()
         async with self.redis.pipeline(transaction=False) as pipe:
             for family, windows in wanted.items():
                 await upgrade(

@@ -38,6 +38,9 @@ class FakeStore:
         self.upgrades += 1
         return 0
 
+    async def move_watermarks(self) -> int:
+        return 0
+
 
 def watch(
     store: FakeStore, monkeypatch: pytest.MonkeyPatch, *, committed: bool = False

@@ -120,10 +120,21 @@ def test_a_malformed_redis_url_is_a_problem_that_does_not_repeat_it(url: str, wr
 
 @pytest.mark.parametrize(
     "url",
-    ["redis://127.0.0.1:6379/0", "rediss://user:pw@cache.force.local:6380/2", "unix:///run/r.sock"],
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://user:pw@cache.force.local:6380/2",
+        "unix:///run/r.sock",
+        "redis+cluster://redis-1.force.local:7000",
+        "rediss+cluster://user:pw@redis-1.force.local:7000/0",
+    ],
 )
 def test_redis_urls_of_every_kind_are_accepted(url: str) -> None:
     assert Settings.from_env({"COVERWATCH_REDIS_URL": url}).redis_url == url
+
+
+def test_a_redis_cluster_url_with_a_database_other_than_0_is_refused() -> None:
+    with pytest.raises(SettingsError, match="database 0 alone"):
+        Settings.from_env({"COVERWATCH_REDIS_URL": "redis+cluster://redis-1:7000/2"})
 
 
 def test_a_malformed_bootstrap_list_names_the_bad_server() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -171,36 +172,84 @@ def _metadata_ok(bootstrap: str) -> bool:
     return asyncio.run(broker_answers(bootstrap, timeout_ms=2000))
 
 
-def start_redis(port: int, log_dir: Path) -> ManagedProcess:
+def start_redis(port: int, log_dir: Path, cluster_port: int | None = None) -> ManagedProcess:
     """redis-server on 127.0.0.1:``port``, persisting its data as an append-only file (fsync
     every second) under ``log_dir``/redis: started again on the same directory (after a crash,
-    say), it comes back with the state it had."""
+    say), it comes back with the state it had. With ``cluster_port`` (its cluster bus), as a node
+    of a Redis Cluster not yet joined to any (:func:`start_redis_cluster`)."""
     data_dir = log_dir / "redis"
     data_dir.mkdir(exist_ok=True)
-    process = spawn(
-        "redis",
-        [
-            redis_binary(),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-            "--dir",
-            str(data_dir),
-            "--protected-mode",
-            "yes",
-        ],
-        log_dir,
-    )
+    argv = [
+        redis_binary(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--dir",
+        str(data_dir),
+        "--protected-mode",
+        "yes",
+    ]
+    if cluster_port is not None:
+        argv += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+        argv += ["--cluster-port", str(cluster_port)]
+    process = spawn("redis", argv, log_dir)
     wait_until(f"redis port {port}", lambda: _accepts(port), process, 20)
     wait_until(f"redis on port {port} loaded", lambda: _redis_loaded(port), process, 60)
     return process
+
+
+def start_redis_cluster(ports: Sequence[int], log_dir: Path) -> list[ManagedProcess]:
+    """A Redis Cluster of one master per port (no replicas) on loopback, each node under
+    ``log_dir``/node-<port>, its 16,384 slots spread by ``redis-cli --cluster create``; returned
+    once every node says the cluster is ``ok``."""
+    redis_cli = shutil.which("redis-cli")
+    if redis_cli is None:
+        raise StackError("a Redis Cluster needs redis-cli on PATH (Debian: redis-tools)")
+    nodes = []
+    for port in ports:
+        node_dir = log_dir / f"node-{port}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        nodes.append(start_redis(port, node_dir, cluster_port=free_port()))
+    try:
+        subprocess.run(  # noqa: S603 - argv is built here, never a shell
+            [
+                redis_cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{port}" for port in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        for port, node in zip(ports, nodes, strict=True):
+            wait_until(f"cluster ok on {port}", functools.partial(_cluster_ok, port), node, 60)
+    except (subprocess.SubprocessError, StackError) as error:
+        for node in nodes:
+            node.stop()
+        detail = getattr(error, "stderr", b"") or b""
+        raise StackError(f"the Redis Cluster did not form: {error} {detail.decode()}") from error
+    return nodes
+
+
+def _cluster_ok(port: int) -> bool:
+    """Whether the cluster node on ``port`` says every slot is served (``cluster_state:ok``)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"CLUSTER INFO\r\n")
+            return b"cluster_state:ok" in connection.recv(4096)
+    except OSError:
+        return False
 
 
 def _redis_loaded(port: int) -> bool:

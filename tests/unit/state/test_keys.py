@@ -72,12 +72,29 @@ def test_the_keys_the_state_names_are_in_the_layout() -> None:
         state.epoch_key,
         state.events_channel,
         state.watermark_key("airwave.pings", 3),
+        *(state.watermark_key(source, 0) for source in layout.SHARED_TAGS),
         state.cad_progress_key(1),
         state.assigned_version_key(0),
         *state.directory_version_keys(2),
         *(f"{family}:{suffix}" for family in state.window_families() for suffix in ("win", "out")),
     ]
     assert layout.undocumented(named, "cw") == []
+
+
+def hash_tag(key: str) -> str:
+    """The part of a key Redis Cluster hashes to choose its slot."""
+    return key[key.index("{") + 1 : key.index("}")]
+
+
+def test_a_shared_familys_writers_keep_their_watermark_in_that_familys_slot() -> None:
+    state = State("redis://127.0.0.1:1/0", "cw", MetricsRecorder())
+    assert hash_tag(state.watermark_key("resources.roster", 0)) == hash_tag(state.roster_key)
+    assert hash_tag(state.watermark_key("areas.definitions", 0)) == hash_tag(
+        state.area_features_key
+    )
+    assert hash_tag(state.watermark_key("clock.ticks", 0)) == hash_tag(state.clock_key)
+    assert hash_tag(state.watermark_key("coverage", 0)) == hash_tag(state.leader_key)
+    assert hash_tag(state.watermark_key("airwave.pings", 2)) == "airwave.pings.2"
 
 
 def test_the_lua_scripts_are_package_resources_and_windows_are_upgraded_apart() -> None:
