@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -51,6 +51,7 @@ from streams.devtools.stack.embedded import (
     free_port,
     python_command,
     start_redis,
+    start_redis_cluster,
 )
 from streams.domain.archive import ARCHIVED_TOPICS, parse_file_name
 from streams.domain.judging import JUDGING_STEP_S
@@ -60,6 +61,7 @@ from streams.evaluation.facts import load_facts
 from streams.settings import Settings
 from streams.simulator.publisher import HEARTBEAT_SOURCE, in_band_partitions, is_well_formed_tick
 from streams.simulator.world import Record
+from streams.state.keys import WATERMARK, Keys
 from tests.chaos.compare import (
     INPUT_TABLES,
     ArchiveState,
@@ -218,6 +220,8 @@ class Run:
     redis_process: ManagedProcess
     redis_port: int
     directory: Path
+    cluster_nodes: list[ManagedProcess] = field(default_factory=list)
+    """The other masters, when the run's Redis is a cluster (``redis_process`` is its first)."""
     workers: list[RunningWorker] = field(default_factory=list)
     stopped: list[RunningWorker] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -271,12 +275,20 @@ class Run:
         self.redis_process = start_redis(self.redis_port, self.directory)
 
     def redis(self) -> redis.Redis:
+        """A client of the run's Redis (of the cluster, when it is one: typed as one server's,
+        as the service's own, and used for commands within one hash tag or spread by the
+        cluster client itself, as SCAN over every master)."""
+        if self.cluster_nodes:
+            node = f"redis://127.0.0.1:{self.redis_port}/0"
+            return cast("redis.Redis", redis.RedisCluster.from_url(node, socket_timeout=10))
         return redis.Redis.from_url(self.redis_url, socket_timeout=10)
 
     def stop(self) -> None:
         for worker in list(self.workers):
             worker.stop()
         self.redis_process.stop()
+        for node in self.cluster_nodes:
+            node.stop()
 
 
 def crash_reason(worker: RunningWorker) -> str:
@@ -307,6 +319,8 @@ class Scenario:
     malformed: int = 0
     requires: Callable[[Run], str | None] | None = None
     """Why the scenario cannot run on this code base (None: it can)."""
+    redis_masters: int = 1
+    """More than one: the run's Redis is a Redis Cluster of that many masters."""
     ci: bool = False
     """Whether the short run inside ``make test`` includes it (it passes reliably today)."""
 
@@ -331,9 +345,15 @@ def run_scenario(scenario: Scenario, day: Day, broker: Services, work_dir: Path)
     directory = work_dir / name
     directory.mkdir(parents=True)
     redis_port = free_port()
-    redis_process = start_redis(redis_port, directory)
+    if scenario.redis_masters > 1:
+        ports = [redis_port, *(free_port() for _ in range(scenario.redis_masters - 1))]
+        redis_process, *cluster_nodes = start_redis_cluster(ports, directory)
+        redis_url = f"redis+cluster://127.0.0.1:{redis_port}/0"
+    else:
+        redis_process, cluster_nodes = start_redis(redis_port, directory), []
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
     base = worker_settings(
-        Services(broker.kafka_bootstrap, f"redis://127.0.0.1:{redis_port}/0"),
+        Services(broker.kafka_bootstrap, redis_url),
         name,
         clock="event",
         archive_url=(directory / "archive").resolve().as_uri(),
@@ -346,6 +366,7 @@ def run_scenario(scenario: Scenario, day: Day, broker: Services, work_dir: Path)
         redis_process,
         redis_port,
         directory,
+        cluster_nodes,
     )
     injected = malformed_messages(scenario.malformed) if scenario.malformed else []
     try:
@@ -394,8 +415,9 @@ def wait_applied(run: Run, positions: SourceIds, timeout_s: float) -> None:
     last: dict[tuple[str, int], int] = {}
     for topic, partition, offset in positions:
         last[(topic, partition)] = max(offset, last.get((topic, partition), -1))
+    slots = Keys(run.settings.key_prefix)
     keys = {
-        f"{run.settings.key_prefix}:{{{topic}.{partition}}}:wm": offset
+        WATERMARK.of(slots.partition_slot(topic, partition)): offset
         for (topic, partition), offset in last.items()
     }
     names = sorted(keys)
@@ -405,7 +427,7 @@ def wait_applied(run: Run, positions: SourceIds, timeout_s: float) -> None:
         if not any(worker.process.alive for worker in run.workers):
             raise RuntimeError("no worker is running: " + "\n".join(run.lost_workers()))
         with contextlib.suppress(redis.RedisError), run.redis() as client:
-            values = client.mget(names)
+            values = [client.get(name) for name in names]
             behind = [
                 n for n, v in zip(names, values, strict=True) if v is None or int(v) < keys[n]
             ]

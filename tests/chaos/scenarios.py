@@ -27,7 +27,7 @@ from tests.chaos.harness import (
 BASELINE: Final = Scenario("clean", "the first clean run, which every other is compared with")
 
 SCENARIOS: Final = (
-    Scenario("clean-again", "a second clean run", ci=True),
+    Scenario("clean-again", "a second clean run"),
     Scenario("batch-1", "COVERWATCH_BATCH_SIZE=1", overrides={"batch_size": 1}, ci=True),
     Scenario("batch-4000", "COVERWATCH_BATCH_SIZE=4000", overrides={"batch_size": 4000}),
     Scenario(
@@ -71,6 +71,13 @@ SCENARIOS: Final = (
         "broker-pause",
         "the broker stopped (SIGSTOP) for 30 s at 40 %, then continued",
         faults=((0.40, pause_broker),),
+    ),
+    Scenario(
+        "redis-cluster",
+        "a Redis Cluster of 3 masters; a second worker joins as the live feed starts and stays",
+        faults=((0.0, second_worker_joins),),
+        redis_masters=3,
+        ci=True,
     ),
     Scenario(
         "malformed",
