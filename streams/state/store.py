@@ -15,8 +15,13 @@ from typing import cast
 import orjson
 import redis.asyncio as redis_asyncio
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import (
+    ClusterDownError,
+    NoScriptError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams import topics
@@ -25,10 +30,21 @@ from streams.state import keys as layout
 from streams.state.changes import PartitionCommit
 from streams.state.scripts import APPLY_LUA, RELEASE_LUA, UPGRADE_WINDOWS_LUA
 
-STORE_UNAVAILABLE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
-"""The errors of a Redis that does not answer (down, unreachable, too slow): a failure of the
-infrastructure, not of a message, for callers to catch without importing redis."""
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterDownError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
+"""The errors of a Redis that does not answer (down, unreachable, too slow) or, for a Redis
+Cluster, that cannot serve a slot now (``CLUSTERDOWN`` while a master is lost, ``TRYAGAIN``
+while slots move, no node for a slot): a failure of the infrastructure, not of a message, for
+callers to catch without importing redis."""
 
+
+NOT_ANSWERING: tuple[type[Exception], ...] = (*STORE_UNAVAILABLE, OSError)
+"""What a ping of a Redis that does not answer raises."""
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 """URL schemes of a Redis Cluster (``redis+cluster://host:port``: any node of it), and the
@@ -53,6 +69,8 @@ class Store:
 
     def __init__(self, redis_url: str, key_prefix: str, metrics: PipelineMetrics) -> None:
         self.redis: redis_asyncio.Redis = connect(redis_url)
+        self.cluster = isinstance(self.redis, RedisCluster)
+        """Whether the store is a Redis Cluster."""
         self.prefix = key_prefix
         self.keys = layout.Keys(key_prefix)
         self.metrics = metrics
@@ -226,10 +244,11 @@ class Store:
         return int(info["used_memory"])
 
     async def ready(self) -> bool:
-        """Whether Redis answers."""
+        """Whether Redis answers (every master of a Redis Cluster)."""
+        everywhere = {"target_nodes": RedisCluster.PRIMARIES} if self.cluster else {}
         try:
-            answer = await self.redis.ping()
-        except (redis_asyncio.ConnectionError, redis_asyncio.TimeoutError, OSError):
+            answer = await self.redis.ping(**everywhere)
+        except NOT_ANSWERING:
             return False
         self.metrics.round_trip("ping")
         return bool(answer)

@@ -16,7 +16,7 @@ import redis.asyncio as redis_asyncio
 from streams import topics
 from streams.devtools.stack.embedded import ManagedProcess, free_port, start_redis_cluster
 from streams.metrics import Metrics
-from streams.state import Changes, PartitionCommit, State
+from streams.state import STORE_UNAVAILABLE, Changes, PartitionCommit, State
 from streams.state import keys as layout
 
 pytestmark = pytest.mark.integration
@@ -76,6 +76,7 @@ async def test_one_commit_call_applies_every_partition_on_whichever_master_holds
     cluster: list[int], unique: str
 ) -> None:
     state = State(cluster_url(cluster), unique, Metrics([]))
+    assert await state.ready()
     commits = every_partition(state, offset=7)
     leader = PartitionCommit("coverage", 0, None, counted(state, "coverage", 0))
 
@@ -179,3 +180,37 @@ def slots_served(ports: list[int]) -> list[set[int]]:
             ]
         served.append({slot for low, high in ranges for slot in range(low, high + 1)})
     return served
+
+
+async def test_a_cluster_that_lost_a_master_is_unavailable_not_a_bad_message(
+    work_dir: Path, unique: str
+) -> None:
+    """While a master is down, every commit fails as the store being unavailable (the batch
+    waits and is retried), never as an error of the batch's records (which would deadletter
+    them): on the lost master's slots the connection fails; on the others, once the cluster
+    sees the master gone, Redis answers ``CLUSTERDOWN``."""
+    ports = [free_port() for _ in range(MASTERS)]
+    nodes = start_redis_cluster(ports, work_dir / f"cluster-{unique}")
+    state = State(cluster_url(ports), unique, Metrics([]))
+    try:
+        assert all(await state.commit(every_partition(state, offset=1)))
+        nodes[1].process.kill()
+        nodes[1].process.wait()
+        with redis.Redis(port=ports[0]) as node:
+            for _ in range(100):
+                if b"cluster_state:fail" in node.execute_command("CLUSTER", "INFO"):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the cluster never saw its master gone")
+        assert not await state.ready()
+        failures = set()
+        for commit in every_partition(state, offset=2):
+            with pytest.raises(STORE_UNAVAILABLE) as caught:
+                await state.commit([commit])
+            failures.add(type(caught.value).__name__)
+        assert failures == {"ConnectionError", "ClusterDownError"}
+    finally:
+        await state.close()
+        for node in nodes:
+            node.stop()

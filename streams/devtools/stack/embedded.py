@@ -198,7 +198,7 @@ def start_redis(port: int, log_dir: Path, cluster_port: int | None = None) -> Ma
     ]
     if cluster_port is not None:
         argv += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-        argv += ["--cluster-port", str(cluster_port)]
+        argv += ["--cluster-port", str(cluster_port), "--cluster-node-timeout", "3000"]
     process = spawn("redis", argv, log_dir)
     wait_until(f"redis port {port}", lambda: _accepts(port), process, 20)
     wait_until(f"redis on port {port} loaded", lambda: _redis_loaded(port), process, 60)
