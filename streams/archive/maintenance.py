@@ -1,8 +1,9 @@
 """Archive maintenance (contract E): compacting a day's files and keeping the retention.
 
 Compaction merges each (table, day, topic, partition)'s files into one, named by the merged
-offset range, with the rows de-duplicated on their source offset and in offset order: the same
-rows give the same bytes however the files were cut. It is meant for closed days; on a day
+offset range, with the rows de-duplicated on their source offset and in offset order, and the
+fixes thinned again over the whole day: the same rows give the same bytes however the files
+were cut. It is meant for closed days; on a day
 still being written a later block write may overlap the merged file, which readers de-duplicate
 (contract A), and the next compaction merges again.
 
@@ -22,10 +23,10 @@ from datetime import date, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streams.archive.parquet import from_parquet, to_parquet
+from streams.archive.parquet import fix_every_of, from_parquet, thinned_to, to_parquet
 from streams.archive.store import ArchiveStore
 from streams.domain.archive import TABLES, OffsetRange, Table, file_name, parse_file_name
-from streams.domain.archive.blocks import table_day_dir
+from streams.domain.archive.blocks import first_fix_of_each_bucket, table_day_dir
 
 _DAY_DIR = re.compile(r"day=(\d{4}-\d{2}-\d{2})")
 
@@ -56,12 +57,24 @@ def compact(
 
 
 def _merge(store: ArchiveStore, table: Table, directory: str, files: list[OffsetRange]) -> int:
-    """Write ``files``' rows as one file and delete them; return how many were deleted."""
+    """Write ``files``' rows as one file and delete them; return how many were deleted. Fixes
+    are thinned again over the merged rows, to the widest bucket their files were thinned to: a
+    bucket whose fixes fell in two blocks keeps its first alone, as one write of the whole
+    range would have (:func:`~streams.domain.archive.blocks.first_fix_of_each_bucket`)."""
     parts = [from_parquet(store.read(f"{directory}/{file_name(f)}"), table) for f in files]
     merged = OffsetRange(
         files[0].topic, files[0].partition, min(f.first for f in files), max(f.last for f in files)
     )
-    store.write(f"{directory}/{file_name(merged)}", to_parquet(_distinct_by_offset(parts)))
+    rows = _distinct_by_offset([part.replace_schema_metadata(None) for part in parts])
+    if table == "fixes":
+        every_s = max(fix_every_of(part) for part in parts)
+        kept = first_fix_of_each_bucket(
+            rows.column("officer").to_pylist(),
+            pc.cast(rows.column("ts"), pa.int64()).to_pylist(),
+            every_s,
+        )
+        rows = thinned_to(rows.filter(pa.array(kept, type=pa.bool_())), every_s)
+    store.write(f"{directory}/{file_name(merged)}", to_parquet(rows))
     for old in files:
         if old != merged:
             store.delete(f"{directory}/{file_name(old)}")

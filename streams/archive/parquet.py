@@ -20,6 +20,9 @@ _ARROW_TYPES: Final[dict[ColumnType, pa.DataType]] = {
     "bool": pa.bool_(),
     "timestamp": pa.timestamp("ms", tz="UTC"),
 }
+FIX_EVERY_KEY: Final = b"coverwatch.fix_every_s"
+"""Schema metadata of a ``fixes`` file: the bucket width (s) its fixes were thinned to, which
+compaction thins the merged day to again."""
 COMPRESSION: Final = "zstd"
 COMPRESSION_LEVEL: Final = 3
 
@@ -29,11 +32,26 @@ def schema(table: Table) -> pa.Schema:
     return pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in columns(table)])
 
 
-def to_arrow(table: Table, rows: Sequence[dict[str, object]]) -> pa.Table:
+def to_arrow(
+    table: Table, rows: Sequence[dict[str, object]], fix_every_s: float | None = None
+) -> pa.Table:
     """``rows`` (dicts of column values, timestamps in epoch ms) as an Arrow table in source
-    offset order."""
+    offset order; with ``fix_every_s``, the width the fixes among them were thinned to."""
     ordered = sorted(rows, key=lambda row: row["source_offset"])  # type: ignore[arg-type,return-value]
-    return pa.Table.from_pylist(ordered, schema=schema(table))
+    data = pa.Table.from_pylist(ordered, schema=schema(table))
+    return data if fix_every_s is None else thinned_to(data, fix_every_s)
+
+
+def thinned_to(data: pa.Table, fix_every_s: float) -> pa.Table:
+    """``data`` noting that its fixes were thinned to ``fix_every_s`` buckets."""
+    return data.replace_schema_metadata({FIX_EVERY_KEY: repr(float(fix_every_s)).encode()})
+
+
+def fix_every_of(data: pa.Table) -> float:
+    """The width ``data``'s fixes were thinned to (0: not noted, as in files written before it
+    was, or every fix kept)."""
+    noted = (data.schema.metadata or {}).get(FIX_EVERY_KEY)
+    return 0.0 if noted is None else float(noted)
 
 
 def prepare() -> None:
@@ -59,5 +77,6 @@ def to_parquet(data: pa.Table) -> bytes:
 
 
 def from_parquet(content: bytes, table: Table) -> pa.Table:
-    """A file's rows, cast to ``table``'s schema."""
-    return pq.read_table(pa.BufferReader(content)).cast(schema(table))
+    """A file's rows, cast to ``table``'s schema (with the file's schema metadata)."""
+    read = pq.read_table(pa.BufferReader(content))
+    return read.cast(schema(table)).replace_schema_metadata(read.schema.metadata)

@@ -37,7 +37,8 @@ def write_block(store: ArchiveStore, block: BlockRows, *, complete: bool) -> lis
         path = f"{directory}/{name}"
         existing = store.names(directory)
         if name not in existing:
-            store.write(path, to_parquet(to_arrow(table, rows)))
+            every_s = block.fix_every_s if table == "fixes" else None
+            store.write(path, to_parquet(to_arrow(table, rows, every_s)))
             written.append(path)
         replace_superseded(store, directory, covered, existing)
     if complete:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -124,13 +124,34 @@ def fix_bucket(ts_ms: int, every_s: float) -> int:
     return math.floor(ts_ms / (every_s * 1000))
 
 
+def first_fix_of_each_bucket(
+    officers: Sequence[object], ts_ms: Sequence[int], every_s: float
+) -> list[bool]:
+    """Which fixes (given in offset order) are the first of their radio's (officer pseudonym)
+    ``every_s`` bucket of event time: the fixes the archive keeps (0: every one). Applied to a
+    block as it is read (:class:`BlockRows`) and again when a day's files are merged, so that a
+    compacted day keeps the first fix of each bucket of the whole partition and day, wherever
+    the blocks' offset boundaries fell."""
+    if every_s <= 0:
+        return [True] * len(ts_ms)
+    seen: set[tuple[object, int]] = set()
+    kept = []
+    for officer, ts in zip(officers, ts_ms, strict=True):
+        bucket = (officer, fix_bucket(ts, every_s))
+        kept.append(bucket not in seen)
+        seen.add(bucket)
+    return kept
+
+
 @dataclass(slots=True)
 class BlockRows:
     """The rows of one partition's open block, as read so far.
 
     ``add`` takes the block's records in offset order. Fixes are thinned to the first of each
-    radio (officer pseudonym) per ``fix_every_s`` bucket of event time (0: all kept); what was
-    kept depends only on the block's records, so rereading a block keeps the same fixes.
+    radio (officer pseudonym) per ``fix_every_s`` bucket of event time (0: all kept,
+    :func:`first_fix_of_each_bucket`); what was kept depends only on the block's records, so
+    rereading a block keeps the same fixes. A bucket whose fixes fall in two blocks keeps one in
+    each until the day is compacted.
     """
 
     topic: str

@@ -3,6 +3,7 @@ retention (the object-storage path is the same code through pyarrow.fs)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 
@@ -107,6 +108,54 @@ def test_compaction_merges_a_partitions_files_byte_identical_to_one_write(tmp_pa
     (written,) = whole.rglob("*.parquet")
     assert merged.read_bytes() == written.read_bytes()
     assert pq.read_table(merged).num_rows == 250
+
+
+def pings_fix(offset: int) -> Row:
+    """A fix every 7 s of one of three officers, one in five a second late."""
+    values: dict[str, object] = {
+        "ts": 1_795_271_400_000 + (offset * 7_000) - (offset % 5 == 4) * 1_000,
+        "officer": f"o_{offset % 3}",
+        "lon": -1.9,
+        "lat": 52.5,
+        "speed_mps": None,
+        "heading_deg": None,
+        "accuracy_m": None,
+        "source_topic": "airwave.pings",
+        "source_partition": 0,
+        "source_offset": offset,
+    }
+    return Row("fixes", DAY, values)
+
+
+def archive_fixes(root: Path, cuts: list[int], every_s: float = 60) -> Path:
+    """Fixes 0..199 of one partition archived in blocks cut at ``cuts``, the day compacted."""
+    store = ArchiveStore(root.as_uri())
+    bounds = [0, *cuts, 200]
+    for block, (first, last) in enumerate(itertools.pairwise(bounds)):
+        rows = BlockRows("airwave.pings", 0, block, every_s)
+        for offset in range(first, last):
+            rows.read(offset)
+            rows.add(pings_fix(offset))
+        write_block(store, rows, complete=False)
+    compact_day(root.as_uri(), date.fromisoformat(DAY))
+    (path,) = root.rglob("*.parquet")
+    return path
+
+
+def test_a_compacted_day_keeps_the_same_fixes_wherever_its_blocks_were_cut(
+    tmp_path: Path,
+) -> None:
+    whole = archive_fixes(tmp_path / "whole", [])
+    kept = pq.read_table(whole).num_rows
+    assert 0 < kept < 200
+    for cuts in ([100], [37, 38, 150], [9 * k for k in range(1, 22)]):
+        cut = archive_fixes(tmp_path / "-".join(map(str, cuts))[:60], cuts)
+        assert cut.read_bytes() == whole.read_bytes(), cuts
+
+
+def test_a_compacted_day_of_unthinned_fixes_keeps_every_fix(tmp_path: Path) -> None:
+    path = archive_fixes(tmp_path, [50, 120], every_s=0)
+    assert pq.read_table(path).num_rows == 200
 
 
 def test_compacting_a_compacted_day_changes_nothing(tmp_path: Path) -> None:

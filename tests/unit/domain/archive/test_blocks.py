@@ -9,6 +9,7 @@ from streams.domain.archive import (
     block_of,
     block_start,
     file_name,
+    first_fix_of_each_bucket,
     fix_bucket,
     older_marks,
     parse_file_name,
@@ -120,6 +121,17 @@ def test_buckets_are_floors_of_event_time() -> None:
 def test_rereading_a_block_keeps_the_same_fixes() -> None:
     rows = [fix(f"o_{i % 3}", i * 7_000, i) for i in range(100)]
     assert kept_offsets(read_block(rows, 60)) == kept_offsets(read_block(rows, 60))
+
+
+def test_the_fixes_kept_over_a_whole_day_are_those_one_block_of_it_keeps() -> None:
+    rows = [fix(f"o_{i % 3}", (i * 7_000) ^ (i % 5) * 1_000, i) for i in range(100)]
+    kept = first_fix_of_each_bucket(
+        [row.values["officer"] for row in rows],
+        [row.values["ts"] for row in rows],  # type: ignore[misc]
+        60,
+    )
+    assert [i for i, keep in enumerate(kept) if keep] == kept_offsets(read_block(rows, 60))
+    assert first_fix_of_each_bucket(["o_a", "o_a"], [0, 1], 0) == [True, True]
 
 
 def test_a_block_covers_the_offsets_it_read_rows_or_not() -> None:
