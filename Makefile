@@ -37,7 +37,7 @@ integration: $(STAMP)
 chaos-short: $(STAMP)  ## the chaos suite's CI part: the short day, seven scenarios (one of each kind of fault)
 	$(BIN)/python -m pytest tests/chaos
 
-chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~22 min)
+chaos: $(STAMP)  ## the chaos suite: the full recorded day through every scenario (~25 min)
 	$(BIN)/python -m pytest tests/chaos --chaos-day=full --chaos-scenarios=all
 
 evaluation-short: $(STAMP)  ## the evaluation's CI part: 14 simulated days of 20 officers with a planted effect, through the archive into the report
