@@ -1,5 +1,6 @@
-"""The coverage clock: evaluates every area every two seconds (less often while evaluating takes
-more than half the time), whether data arrives or not."""
+"""The coverage clock: evaluates coverage every two seconds (less often while evaluating takes
+more than half the time), whether data arrives or not; each evaluation judges the areas that can
+have changed."""
 
 from __future__ import annotations
 

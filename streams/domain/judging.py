@@ -138,3 +138,13 @@ def present_since(history: VisitHistory | None, at: float) -> float | None:
     if history is None:
         return None
     return min((start for start, end in history.visits if start <= at <= end), default=None)
+
+
+def visits_alike(history: VisitHistory, before: float, after: float) -> bool:
+    """Whether an area's visits say the same at ``after`` as at ``before`` (``before`` <=
+    ``after``): who is present, since when, and the latest qualifying visit
+    (:func:`present_at`, :func:`present_since`, :func:`last_qualifying_visit_at`). True only when
+    no visit begins, qualifies or ends from ``before`` to ``after`` (both included) and none is
+    going on at either: then each of those is the same; False may also be said of visits that
+    happen to say the same."""
+    return not any(start <= after and end >= before for start, end in history.visits)

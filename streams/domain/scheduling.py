@@ -10,6 +10,7 @@ can have changed.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -68,6 +69,24 @@ def due_again(
         long_gap = elapsed >= LONG_GAP_LIMITS * limit
         return long_gap and previous.severity not in ("high", "critical")
     return previous.state == "at_risk" and elapsed >= limit
+
+
+def due_at(policy: CoveragePolicy, previous: CoverageStatus, evaluated_at: float) -> float:
+    """The event time from which :func:`due_again` holds for an area evaluated at
+    ``evaluated_at`` with ``previous``, while the limit in force stays ``previous.limit_s`` and
+    its wall time does not run out (infinite: never by the event clock alone). Computed apart
+    from :func:`due_again`, it can differ from it in the last bit: a caller waiting for it asks
+    :func:`due_again` a little before."""
+    limit = previous.limit_s
+    if previous.state == "covered":
+        threshold = (1 - policy.at_risk_share) * limit
+    elif previous.state == "uncovered" and previous.severity not in ("high", "critical"):
+        threshold = LONG_GAP_LIMITS * limit
+    elif previous.state == "at_risk":
+        threshold = limit
+    else:
+        return math.inf
+    return evaluated_at + threshold - previous.elapsed_s
 
 
 def view_due(shown: CoverageStatus | None, status: CoverageStatus, built_s_ago: float) -> bool:

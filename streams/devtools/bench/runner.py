@@ -49,14 +49,16 @@ group and Redis key prefix:
    second half, against the noise. 24 rather than 20: the bench's radios all start at once, so
    every first visit qualifies together at 10.5-14 minutes, a one-off step that a 20-minute
    soak's second half would begin on.
-
 8. **Report build** (:mod:`~streams.devtools.bench.report_build`): ``write_report`` over a
    synthetic archive of 30 days x 1,000 radios x the bundled pack's 40 areas (and their rings)
    plus a 30-day baseline, written in contract A's layout first (7 days with ``--quick``); no
    broker or Redis involved.
-8. **Archive cost** (:mod:`~streams.devtools.bench.archive_cost`): the worker's pings/s with the
+9. **Archive cost** (:mod:`~streams.devtools.bench.archive_cost`): the worker's pings/s with the
    Parquet archive on against off, replays off, on, on, off of the throughput backlog, and the
    archive's bytes per ping.
+10. **Coverage evaluator cost** (:mod:`~streams.devtools.bench.evaluator_cost`): CPU per instant
+    judged with 10,000 areas, judging the areas that changed or came due against judging every
+    area, in process on synthetic evaluations (no broker or Redis).
 
 ``--only STEP`` runs some of them (``--only soak``: the soak alone). Each step is a module with a
 ``measure(bench)`` and a ``rows(result)``, registered in :data:`STEPS` and :data:`TABLE` here;
@@ -87,6 +89,7 @@ from streams.devtools.bench import (
     alert,
     api_latency,
     archive_cost,
+    evaluator_cost,
     latency,
     page_render,
     report_build,
@@ -111,6 +114,7 @@ STEPS: dict[str, Measure] = {
     "latency": latency.measure,
     "alert": alert.measure,
     "track_cost": track_cost.measure,
+    "evaluator": evaluator_cost.measure,
     "api": api_latency.measure,
     "page": page_render.measure,
     "soak": soak.measure,
@@ -126,6 +130,7 @@ TABLE: tuple[tuple[str, RowsOf], ...] = (
     ("scaling", state_size.rows),
     ("alert", alert.rows),
     ("track_cost", track_cost.rows),
+    ("evaluator", evaluator_cost.rows),
     ("api", api_latency.api_rows),
     ("page", page_render.rows),
     ("soak", soak.soak_rows),

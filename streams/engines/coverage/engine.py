@@ -1,15 +1,15 @@
-"""The coverage evaluator: on the clock, one worker (the leader) judges every area.
+"""The coverage evaluator: on the clock, one worker (the leader) judges the areas.
 
 Every :data:`EVALUATE_EVERY_S` the worker that holds the leader lock in Redis reads presence,
-demand and the stored coverage statuses, evaluates every area with the pure rules of
-``streams.domain.coverage``, publishes alert events to ``coverage.alerts`` and changed snapshots
-to ``area.snapshots``, stores the statuses and the published snapshots (only while it still holds
-the lock; the API serves those snapshots) and exports the area metrics. The other workers export
-no area series. Alerts are published before the statuses are stored: a crash in between
-re-raises the same ``alert_id`` (at least once). When to judge, view and publish an area again is
-decided by ``streams.domain.scheduling``. On the same tick the leader runs the daily refresh of
-the evaluation reports (:mod:`streams.engines.coverage.reports`).
-"""
+demand and the stored coverage statuses, judges the areas that can have changed
+(:class:`~streams.domain.area_watch.AreaWatch`: the others keep their last evaluation) with the
+pure rules of ``streams.domain.coverage``, publishes alert events to ``coverage.alerts`` and
+changed snapshots to ``area.snapshots``, stores the statuses and the published snapshots (only
+while it still holds the lock; the API serves those snapshots) and exports the area metrics. The
+other workers export no area series. Alerts are published before the statuses are stored: a
+crash in between re-raises the same ``alert_id`` (at least once). When to judge, view and publish
+an area again is decided by ``streams.domain.scheduling``. On the same tick the leader runs the
+daily refresh of the evaluation reports (:mod:`streams.engines.coverage.reports`)."""
 
 from __future__ import annotations
 
@@ -18,22 +18,21 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from streams import topics
+from streams.domain.area_watch import AreaWatch, WatchedInputs
 from streams.domain.areas import AreaDefinition
 from streams.domain.coverage import (
     DEFAULT_FEED,
-    CoverageInputs,
     CoveragePolicy,
     CoverageStatus,
     FeedPolicy,
     evaluate,
-    feed_dead_reason,
-    feed_degraded,
+    limit_at,
     policy_for,
     status_from_dict,
     status_to_dict,
@@ -57,6 +56,7 @@ from streams.domain.scheduling import (
     view_due,
 )
 from streams.domain.snapshots import AreaFacts
+from streams.engines.coverage.instant import Evaluated, Instant, feed_live, feed_state
 from streams.engines.coverage.patrol import PatrolMinutes
 from streams.engines.coverage.reading import (
     DEMAND_SOURCES,
@@ -109,57 +109,6 @@ def judging_hold_s(settings: Settings) -> float:
     return settings.allowed_lateness_s + settings.max_gap_s
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluated:
-    """The last full evaluation of an area: what its facts looked like, when, and the view."""
-
-    fingerprint: tuple[object, ...]
-    evaluated_at: float
-    evaluated_wall: float
-    view: AreaView
-
-
-NO_HEALTH = FeedHealth(0, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class Instant:
-    """One instant every area is judged at, with what it is judged with."""
-
-    read: AreasRead
-    now: float
-    wall_now: float
-    history: History
-    feed_live: bool
-    final: bool
-    """The last instant of the evaluation: the one the views are made at."""
-    health: FeedHealth = NO_HEALTH
-    """The radios on duty at the instant and how many of them reported."""
-    feed: str = "live"
-    """What the feed was like at the instant: ``live``, ``feed_degraded`` or why it could not
-    tell (:func:`feed_state`): part of every area's fingerprint."""
-
-
-def feed_live(read: AreasRead, now: float, on_duty: int | None = None) -> bool:
-    """Whether the radio feed is live at ``now``: officers on duty (``on_duty``, by default as
-    read) and a recent fix."""
-    last_fix = read.presence.feed_last_fix
-    on_duty = read.on_duty if on_duty is None else on_duty
-    return on_duty > 0 and last_fix is not None and now - last_fix <= DEFAULT_FEED.stale_after_s
-
-
-def feed_state(
-    feed_last_fix: float | None, health: FeedHealth, now: float, policy: FeedPolicy
-) -> str:
-    """The feed at ``now`` as the coverage rules see it: why it cannot tell at all
-    (:func:`~streams.domain.coverage.feed_dead_reason`), ``feed_degraded`` or ``live``."""
-    probe = CoverageInputs(None, 0, {}, feed_last_fix, health.on_duty, now, health.reporting)
-    dead = feed_dead_reason(probe, now, policy)
-    if dead is not None:
-        return dead
-    return "feed_degraded" if feed_degraded(probe, policy) else "live"
-
-
 class CoverageEngine:
     """Coverage, snapshots and area metrics; active only on the leader."""
 
@@ -182,6 +131,8 @@ class CoverageEngine:
         self._figures: Figures | None = None
         self._patrol = PatrolMinutes()
         self._fingerprints: dict[str, KnownFingerprint] = {}
+        self._watch = AreaWatch()
+        """Which areas can have changed since they were last judged."""
         self._viewed_at = 0.0
         """Wall time (monotonic) the views were last built."""
         self._judged_stored: float | None = None
@@ -256,6 +207,7 @@ class CoverageEngine:
         self._figures = None
         self._patrol = PatrolMinutes()
         self._fingerprints.clear()
+        self._watch.forget()
         self._judged_stored = None
         self._reported.clear()
         self._duty = None
@@ -448,10 +400,11 @@ class CoverageEngine:
         while this worker still holds the leader lock."""
         state = self.runtime.state
         changes = Changes()
+        statuses = {area_id: status_to_dict(status) for area_id, status in judged.statuses.items()}
         state.record_coverage(
             changes,
             self.worker_id,
-            {area_id: status_to_dict(status) for area_id, status in judged.statuses.items()},
+            statuses,
             judged.new_since,
             judged.alerts,
             judged.changes_today,
@@ -459,6 +412,7 @@ class CoverageEngine:
         )
         state.record_area_views(changes, snapshots.outgoing)
         await state.commit([PartitionCommit("coverage", 0, None, changes)])
+        self._watch.stored({area_id: orjson.dumps(value) for area_id, value in statuses.items()})
         if self.runtime.settings.clock == "event":
             self._judged_stored = now
 
@@ -491,23 +445,55 @@ class CoverageEngine:
         return judged, views
 
     async def _judge(self, instant: Instant, judged: Judgement) -> dict[str, AreaView]:
-        """Judge every area at ``instant`` from the status it was last judged with, adding to
-        ``judged``; at the final instant, also every area's view (areas neither due nor changed
-        keep theirs)."""
+        """Judge at ``instant`` every area whose last evaluation can have changed
+        (:class:`~streams.domain.area_watch.AreaWatch`) from the status it was last judged with,
+        adding to ``judged``; at the final instant, also every area's view (the others keep
+        theirs)."""
+        areas = self.runtime.fences.areas
+        limits: dict[CoveragePolicy, float] = {}
+
+        def limit_in_force(policy: CoveragePolicy) -> float:
+            if policy not in limits:
+                limits[policy] = limit_at(policy, instant.now)
+            return limits[policy]
+
+        due = self._watch.to_judge(
+            areas, self._watched(instant), instant.now, instant.wall_now, limit_in_force
+        )
         views: dict[str, AreaView] = {}
-        areas = sorted(self.runtime.fences.areas.items())
-        for count, (area_id, area) in enumerate(areas, start=1):
+        for count, area_id in enumerate(sorted(due), start=1):
             if count % YIELD_EVERY_AREAS == 0:
                 await asyncio.sleep(0)  # let the agents run between slices of a large pack
-            view = self._judge_area(area, instant, judged)
+            view = self._judge_area(areas[area_id], instant, judged)
             if view is not None:
                 views[area_id] = view
-        return views
+        if not instant.final:
+            return {}
+        return {
+            area_id: views[area_id] if area_id in due else self._evaluated[area_id].view
+            for area_id in sorted(areas)
+        }
+
+    def _watched(self, at: Instant) -> WatchedInputs:
+        """What decides, at ``at``, which areas can have changed."""
+        read = at.read
+        return WatchedInputs(
+            touched=read.touched,
+            present=read.presence.present,
+            last_qualifying_end=read.presence.last_qualifying_end,
+            open_incidents=read.demand.open_incidents,
+            stored=read.stored,
+            history=at.history.visits,
+            figures=read.figures,
+            feed=at.feed,
+            policy_version=self.runtime.fence_version,
+        )
 
     def _judge_area(self, area: AreaDefinition, at: Instant, judged: Judgement) -> AreaView | None:
         """Judge one area at ``at`` (officers present, the latest qualifying visit and open
         incidents as of then: ``at.history``), unless its last evaluation still stands; its
-        view (None: not the final instant, and not skipped)."""
+        view (None: not the final instant, and not skipped). An area whose last evaluation is
+        made from what it was judged with here, and whose view shows its status, settles."""
         area_id = area.area_id
         facts, known = area_fingerprint(at.read, area, self._fingerprints.get(area_id))
         self._fingerprints[area_id] = known
@@ -517,7 +503,8 @@ class CoverageEngine:
         fingerprint = (at.feed, visits, *known[2])
         cached = self._evaluated.get(area_id)
         if cached is not None and self._still_stands(area, previous, cached, fingerprint, at):
-            return cached.view
+            self._settle(area, previous, fingerprint)
+            return cached.view if at.final else None
         if facts is None:
             facts = area_facts(area, at.read.presence, at.read.demand)
         started = self._monitored_since(area_id, at, judged)
@@ -532,11 +519,33 @@ class CoverageEngine:
         )
         status, events = evaluate(area_id, self._policy(area), inputs, previous, at.now, self._feed)
         judged.add(previous, status, events, at.now, self.zone)
+        view = None
         if at.final:
-            return self._view(area, facts, status, started, fingerprint, at)
-        if cached is not None:  # its view is made at the last instant
+            view = self._view(area, facts, status, started, fingerprint, at)
+        elif cached is not None:  # its view is made at the last instant
             self._evaluated[area_id] = replace(cached, fingerprint=fingerprint, evaluated_at=at.now)
-        return None
+        self._settle(area, status, fingerprint)
+        return view
+
+    def _settle(
+        self, area: AreaDefinition, status: CoverageStatus | None, fingerprint: tuple[object, ...]
+    ) -> None:
+        """Tell the watch that an area's last evaluation stands, if it does: it was made from
+        ``fingerprint`` and its view shows ``status``."""
+        cached = self._evaluated.get(area.area_id)
+        if (
+            status is not None
+            and cached is not None
+            and cached.fingerprint == fingerprint
+            and cached.view.status == status
+        ):
+            self._watch.settle(
+                area.area_id,
+                self._policy(area),
+                status,
+                cached.evaluated_at,
+                cached.evaluated_wall,
+            )
 
     def _still_stands(
         self,
