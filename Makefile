@@ -29,7 +29,7 @@ lock: $(STAMP)  ## re-resolve uv.lock from pyproject.toml's ranges, then install
 	$(UV) sync --locked --all-extras --compile-bytecode --python $(BIN)/python
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit -n auto
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
