@@ -19,12 +19,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import orjson
 
 from streams.devtools.bench.support import Row, grid_areas, missing_reason
-from streams.domain.area_watch import AreaWatch, WatchedInputs
+from streams.domain.area_watch import AreaWatch
 from streams.domain.areas import AreaDefinition, live_areas
 from streams.domain.coverage import status_to_dict
 from streams.domain.feedhealth import FeedHealth
@@ -50,14 +50,7 @@ SEED = 25
 class EveryArea(AreaWatch):
     """The evaluator before issue 25: every area judged at every instant."""
 
-    def to_judge(
-        self,
-        areas: Iterable[str],
-        inputs: WatchedInputs,
-        now: float,
-        wall_now: float,
-        limit_at: Any,
-    ) -> set[str]:
+    def to_judge(self, areas: Iterable[str], *_: object, **__: object) -> set[str]:
         return set(areas)
 
 
