@@ -257,6 +257,24 @@ def test_a_window_leaves_the_warm_up_out_and_keeps_its_rate_apart() -> None:
     assert short.rate == samples[7][1] / 7.0
 
 
+def test_a_window_leaves_out_every_radios_first_fix_however_long_they_take() -> None:
+    first_round = 8000
+    samples = [
+        (float(t), 800.0 * t if t <= 10 else 8000.0 + 2000.0 * (t - 10), {}) for t in range(21)
+    ]
+
+    window = measured_window(samples, samples[-1][1], 50_000, 5.0, warmup_messages=first_round)
+    timed_only = measured_window(samples, samples[-1][1], 50_000, 5.0)
+    never_over = measured_window(samples, samples[-1][1], 50_000, 5.0, warmup_messages=10**6)
+
+    assert window.rate == 2000.0
+    assert window.warmup_rate == 800.0
+    assert timed_only.rate == (samples[-1][1] - samples[5][1]) / 15.0
+    assert never_over.warmup_rate is None
+    assert never_over.rate == samples[-1][1] / 20.0
+    assert "not over" in never_over.note
+
+
 def replay_result(label: str, areas: int, rate: float) -> ReplayResult:
     window = Window(rate=rate, cpu={"worker": 1.0, "presence": 0.5})
     return ReplayResult(

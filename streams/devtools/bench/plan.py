@@ -25,6 +25,9 @@ class Plan:
     consume_timeout_s: float
     max_window_s: float
     area_window_s: float
+    radio_window_s: float
+    """The longest window of a replay with more radios: its first round (every radio's first
+    fix) is its warm-up, left out of the measurement."""
     warmup_s: float
     soak_minutes: float
     soak_radios: int = 10_000
@@ -47,9 +50,9 @@ class Plan:
             replay_interval_s=10.0,
             area_counts=(40, 1000, 10_000),
             area_pings=30_000 if quick else 150_000,
-            radio_pings={1000: 0, 10_000: 30_000, 100_000: 100_000}
+            radio_pings={1000: 0, 10_000: 30_000, 100_000: 250_000}
             if quick
-            else {1000: 0, 10_000: 150_000, 100_000: 200_000},
+            else {1000: 0, 10_000: 150_000, 100_000: 500_000},
             latency_radios=10_000,
             latency_rates=(1000, 5000, 20000),
             latency_seconds=6.0 if quick else 20.0,
@@ -59,6 +62,7 @@ class Plan:
             consume_timeout_s=120.0 if quick else 300.0,
             max_window_s=15.0 if quick else 45.0,
             area_window_s=25.0 if quick else 60.0,
+            radio_window_s=40.0 if quick else 90.0,
             warmup_s=3.0 if quick else 5.0,
             soak_minutes=4.0 if quick else 24.0,
         )

@@ -172,12 +172,14 @@ def watch_backlog(
     max_window_s: float,
     pids: Mapping[str, int],
     warmup_s: float = 0.0,
+    warmup_messages: int = 0,
 ) -> Window:
     """Poll ``progress`` until ``total`` messages are processed or the window (from the first
     poll that shows messages processed with everything else read) lasts ``max_window_s``. The
-    rate and CPU shares are taken after the first ``warmup_s`` of it, so that they are the
-    steady per-message cost and not the consumer's start; the warm-up's own rate is kept apart
-    (a backlog read within twice the warm-up is measured whole)."""
+    rate and CPU shares are taken after the first ``warmup_s`` of it and the first
+    ``warmup_messages``, so that they are the steady per-message cost and not the consumer's
+    start; the warm-up's own rate is kept apart (a backlog read within twice the warm-up is
+    measured whole)."""
     samples: list[Sample] = []
     deadline = time.monotonic() + timeout_s
     count = 0.0
@@ -196,7 +198,7 @@ def watch_backlog(
         if ready_at is not None and now - (samples[0][0] if samples else ready_at) >= max_window_s:
             break
         time.sleep(POLL_S)
-    window = measured_window(samples, count, total, warmup_s)
+    window = measured_window(samples, count, total, warmup_s, warmup_messages)
     if len(samples) < 2 and ready_at is not None:
         window.rate = 0.0
         window.note = f"no progress within {max_window_s:.0f} s of the topics it reads first"
@@ -205,10 +207,17 @@ def watch_backlog(
     return window
 
 
-def measured_window(samples: Sequence[Sample], count: float, total: int, warmup_s: float) -> Window:
+def measured_window(
+    samples: Sequence[Sample],
+    count: float,
+    total: int,
+    warmup_s: float,
+    warmup_messages: int = 0,
+) -> Window:
     """The rate and CPU shares between the first sample at least ``warmup_s`` after the first
-    one and the last one (the warm-up's own rate kept apart; a backlog read within twice the
-    warm-up is measured whole)."""
+    one, with at least ``warmup_messages`` processed, and the last one (the warm-up's own rate
+    kept apart; a backlog read within twice the warm-up is measured whole). A window whose
+    warm-up never ended says so in its note."""
     window = Window(completed=count >= total, applied=int(count))
     if len(samples) >= 2:
         window.whole_rate = rate_between([samples[0][:2], samples[-1][:2]])
@@ -218,9 +227,19 @@ def measured_window(samples: Sequence[Sample], count: float, total: int, warmup_
             if start is not None and end is not None and window.whole_seconds > 0:
                 window.whole_cpu[name] = (end - start) / window.whole_seconds
     if samples and samples[-1][0] - samples[0][0] >= 2 * warmup_s > 0:
-        first = next(i for i, sample in enumerate(samples) if sample[0] - samples[0][0] >= warmup_s)
-        window.warmup_rate = rate_between([samples[0][:2], samples[first][:2]])
-        samples = samples[first:]
+        first = next(
+            (
+                i
+                for i, sample in enumerate(samples)
+                if sample[0] - samples[0][0] >= warmup_s and sample[1] >= warmup_messages
+            ),
+            len(samples) - 1,
+        )
+        if first == len(samples) - 1:
+            window.note = f"warm-up of {warmup_messages} messages not over; measured whole"
+        else:
+            window.warmup_rate = rate_between([samples[0][:2], samples[first][:2]])
+            samples = samples[first:]
     if len(samples) >= 2:
         (t0, c0, cpu0), (t1, c1, cpu1) = samples[0], samples[-1]
         window.rate = rate_between([(t0, c0), (t1, c1)])

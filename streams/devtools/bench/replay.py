@@ -121,7 +121,7 @@ def replay(
         before(settings)
     progress = watermark_progress(settings, len(roster), len(area_msgs))
     window, metrics, scrape_s = read_backlog(
-        bench, settings, label, progress, len(backlog), window_s, after
+        bench, settings, label, progress, len(backlog), window_s, after, warmup_messages=radios
     )
     memory, keys, by_kind = prefix_memory(settings.redis_url, settings.key_prefix)
     result = ReplayResult(
@@ -154,9 +154,13 @@ def read_backlog(
     total: int,
     window_s: float | None,
     after: Callable[[Settings], None] | None,
+    warmup_messages: int = 0,
 ) -> tuple[Window, MetricsText, float]:
     """Start a worker (profiled with ``--profile``), watch it read ``total`` pings, scrape its
-    /metrics, run ``after``, stop it; the window, the metrics and how long the scrape took."""
+    /metrics, run ``after``, stop it; the window, the metrics and how long the scrape took.
+    The warm-up left out is the worker's start and at least ``warmup_messages`` pings (a
+    replay's first round: every radio's first fix makes its track, its first visit and its
+    roster entry in the cache, once per radio and worker)."""
     worker = start_consumer(settings, python_command("worker"), bench.log_dir, label)
     profiler = start_profiler(bench, label, worker)
     try:
@@ -168,6 +172,7 @@ def read_backlog(
             window_s or bench.plan.max_window_s,
             bench.pids(worker),
             bench.plan.warmup_s,
+            warmup_messages,
         )
         scrape_started = time.monotonic()
         exposition = fetch_metrics(worker.url)

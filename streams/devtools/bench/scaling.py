@@ -83,7 +83,7 @@ def planned_replays(
         pack("base-after", "baselines", 1, pack_areas),
     ]
     runs += [
-        (f"radios{radios}", found["radios"], radios, radios, 0, pings, plan.max_window_s)
+        (f"radios{radios}", found["radios"], radios, radios, 0, pings, plan.radio_window_s)
         for radios, pings in plan.radio_pings.items()
         if radios != plan.base_radios
     ]
@@ -235,7 +235,8 @@ def warmup_note(run: Window, base: Window) -> str:
     if run.warmup_rate is None or base.warmup_rate is None:
         return ""
     return (
-        f"; warm-up left out (the worker's start): {figure(run.warmup_rate)} pings/s vs "
+        f"; warm-up left out (the worker's start, every radio's first fix): "
+        f"{figure(run.warmup_rate)} pings/s vs "
         f"{figure(base.warmup_rate)} pings/s"
     )
 
