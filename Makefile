@@ -31,8 +31,8 @@ lock: $(STAMP)  ## re-resolve uv.lock from pyproject.toml's ranges, then install
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -n auto
 
-integration: $(STAMP)
-	$(BIN)/python -m pytest tests/integration
+integration: $(STAMP)  ## two pytest-xdist workers (each its own broker, Redis, Prometheus and Chromium), a test module per worker at a time
+	$(BIN)/python -m pytest tests/integration -n 2 --dist loadfile
 
 chaos-short: $(STAMP)  ## the chaos suite's CI part: the short day, seven scenarios (one of each kind of fault)
 	$(BIN)/python -m pytest tests/chaos
