@@ -236,7 +236,9 @@ def measured_window(
             len(samples) - 1,
         )
         if first == len(samples) - 1:
-            window.note = f"warm-up of {warmup_messages} messages not over; measured whole"
+            window.note = (
+                f"warm-up ({warmup_s:g} s and {warmup_messages} messages) not over; measured whole"
+            )
         else:
             window.warmup_rate = rate_between([samples[0][:2], samples[first][:2]])
             samples = samples[first:]
